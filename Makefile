@@ -1,0 +1,47 @@
+# Junction's build. `make test` is the one test command (README, .ci/run).
+GO          ?= go
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+BIN         := bin/junction
+JSDEPS      := testdata/js/node_modules
+
+.PHONY: build run test test-deps vet lint bench fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/junction
+
+# Runs the broker with its defaults: every protocol on 127.0.0.1, journal in ./data.
+run: build
+	./$(BIN) serve
+
+# Installs what the tests need on a fresh Debian machine (as root): Debian's
+# chromium for the browser tests, mosquitto-clients for MQTT interop, and the
+# browser clients (stomp.js, MQTT.js) from npm.
+test-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v mosquitto_pub >/dev/null || missing="$$missing mosquitto-clients"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@[ -d $(JSDEPS)/@stomp/stompjs ] && [ -d $(JSDEPS)/mqtt ] || \
+		npm install --silent --no-audit --no-fund --prefix testdata/js >/dev/null
+
+vet:
+	$(GO) vet ./...
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+test: test-deps vet lint
+	$(GO) test -race -timeout 20m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

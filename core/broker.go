@@ -1,0 +1,409 @@
+// Package core is Junction's destination core: addresses, queues,
+// subscriptions, consumers, routing, address settings, redelivery, expiry and
+// transactions. Protocol adapters translate their frames into calls on a
+// Session; nothing here knows a protocol.
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/junctionmq/junction/core/wildcard"
+	"github.com/junctionmq/junction/storage"
+	"github.com/junctionmq/junction/storage/memory"
+)
+
+// Config configures a Broker.
+type Config struct {
+	// Store persists durable state; nil means an in-memory store.
+	Store storage.Store
+	// AddressSettings are keyed by address pattern (`address-settings:` in YAML).
+	AddressSettings map[string]*AddressSettings
+	Logger          *slog.Logger
+	// MaxMessageSize bounds one message's body and properties (default 100 MiB).
+	MaxMessageSize int
+	// ReaperInterval is how often expired messages are swept (default 1s).
+	ReaperInterval time.Duration
+	// Now replaces the clock in tests.
+	Now func() time.Time
+}
+
+// Broker is the destination core.
+type Broker struct {
+	cfg      Config
+	store    storage.Store
+	settings *SettingsRepository
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu        sync.RWMutex
+	addresses map[string]*address
+	queues    map[string]*Queue
+	queueByID map[uint64]*Queue
+	bindings  wildcard.Trie[*Queue] // multicast queues by address pattern
+	routeGen  atomic.Uint64
+	records   map[storage.BindingKind]map[string][]byte
+	closed    bool
+
+	nextMsgID     atomic.Uint64
+	nextQueueID   atomic.Uint64
+	nextSessionID atomic.Uint64
+	nextConsumer  atomic.Uint64
+
+	stats struct {
+		sent, routed, dropped, duplicates, expired, deadLettered atomic.Uint64
+	}
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// address is an address's runtime state.
+type address struct {
+	name        string
+	anycast     bool
+	multicast   bool
+	autoCreated bool
+	settings    *Settings
+	size        atomic.Int64
+	routes      atomic.Pointer[routeSet]
+	dups        *dupCache
+
+	spaceMu sync.Mutex
+	space   chan struct{} // closed when size drops under the limit
+	waiting atomic.Int32
+}
+
+type routeSet struct {
+	gen    uint64
+	any    []*Queue // anycast queues bound to this exact name
+	multi  []*Queue // multicast queues whose pattern matches
+	durAny bool
+}
+
+// New creates a broker. Call Start before use.
+func New(cfg Config) (*Broker, error) {
+	if cfg.Store == nil {
+		cfg.Store = memory.New()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = 100 << 20
+	}
+	if cfg.ReaperInterval <= 0 {
+		cfg.ReaperInterval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	repo, err := NewSettingsRepository(cfg.AddressSettings)
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg: cfg, store: cfg.Store, settings: repo, log: cfg.Logger, now: cfg.Now,
+		addresses: map[string]*address{}, queues: map[string]*Queue{}, queueByID: map[uint64]*Queue{},
+		records: map[storage.BindingKind]map[string][]byte{}, stop: make(chan struct{}),
+	}
+	// Message ids stay unique across restarts without a stored counter: they
+	// start from the clock (2^20 ids per millisecond of downtime).
+	b.nextMsgID.Store(uint64(cfg.Now().UnixMilli()) << 20)
+	return b, nil
+}
+
+func (b *Broker) nowMs() int64 { return b.now().UnixMilli() }
+
+// Settings returns the resolved address settings for an address.
+func (b *Broker) Settings(addr string) *Settings { return b.settings.Resolve(addr) }
+
+// Start recovers the stored state and starts the expiry reaper.
+func (b *Broker) Start(ctx context.Context) (RecoveryStats, error) {
+	st, err := b.recover(ctx)
+	if err != nil {
+		return st, err
+	}
+	b.wg.Add(1)
+	go b.reaper()
+	return st, nil
+}
+
+// Close stops the broker and closes the store. Sessions should be closed first
+// (the adapters do), so their deliveries return to the queues.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	queues := make([]*Queue, 0, len(b.queues))
+	for _, q := range b.queues {
+		queues = append(queues, q)
+	}
+	b.mu.Unlock()
+	close(b.stop)
+	b.wg.Wait()
+	for _, q := range queues {
+		q.mu.Lock()
+		if q.timer != nil {
+			q.timer.Stop()
+		}
+		q.mu.Unlock()
+	}
+	return b.store.Close()
+}
+
+func (b *Broker) reaper() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.cfg.ReaperInterval)
+	defer t.Stop()
+	sweeps := 0
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+		now := b.nowMs()
+		b.mu.RLock()
+		queues := make([]*Queue, 0, len(b.queues))
+		for _, q := range b.queues {
+			queues = append(queues, q)
+		}
+		b.mu.RUnlock()
+		for _, q := range queues {
+			q.reap(now)
+		}
+		sweeps++
+		if sweeps%30 == 0 {
+			b.sweepAddresses()
+		}
+	}
+}
+
+// sweepAddresses deletes auto-created addresses with nothing bound to them.
+// It runs from the reaper rather than on every unsubscribe so that a topic
+// published to without subscribers does not re-create its address each time.
+func (b *Broker) sweepAddresses() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name, a := range b.addresses {
+		if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.waiting.Load() != 0 {
+			continue
+		}
+		if _, ok := b.queues[name]; ok {
+			continue
+		}
+		rs := b.routesLocked(a)
+		if len(rs.any) == 0 && len(rs.multi) == 0 {
+			delete(b.addresses, name)
+		}
+	}
+}
+
+// RecoveryStats report what Start loaded from the store.
+type RecoveryStats struct {
+	Queues   int
+	Messages int
+	Refs     int
+	Duration time.Duration
+}
+
+// Stats are broker-wide counters.
+type Stats struct {
+	Sent, Routed, Dropped, Duplicates, Expired, DeadLettered uint64
+	Addresses, Queues                                        int
+}
+
+// Stats returns broker-wide counters.
+func (b *Broker) Stats() Stats {
+	b.mu.RLock()
+	na, nq := len(b.addresses), len(b.queues)
+	b.mu.RUnlock()
+	return Stats{
+		Sent: b.stats.sent.Load(), Routed: b.stats.routed.Load(), Dropped: b.stats.dropped.Load(),
+		Duplicates: b.stats.duplicates.Load(), Expired: b.stats.expired.Load(), DeadLettered: b.stats.deadLettered.Load(),
+		Addresses: na, Queues: nq,
+	}
+}
+
+// Queue returns a queue by name.
+func (b *Broker) Queue(name string) (*Queue, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	q, ok := b.queues[name]
+	return q, ok
+}
+
+// Queues returns every queue.
+func (b *Broker) Queues() []*Queue {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]*Queue, 0, len(b.queues))
+	for _, q := range b.queues {
+		out = append(out, q)
+	}
+	return out
+}
+
+// AddressInfo describes an address.
+type AddressInfo struct {
+	Name        string
+	Anycast     bool
+	Multicast   bool
+	AutoCreated bool
+	Size        int64
+}
+
+// Address returns an address's description.
+func (b *Broker) Address(name string) (AddressInfo, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	a, ok := b.addresses[name]
+	if !ok {
+		return AddressInfo{}, false
+	}
+	return AddressInfo{Name: a.name, Anycast: a.anycast, Multicast: a.multicast, AutoCreated: a.autoCreated, Size: a.size.Load()}, true
+}
+
+// CreateAddress creates (or extends with a routing type) an address.
+func (b *Broker) CreateAddress(name string, rt RoutingType) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	b.ensureAddressLocked(name, rt, false)
+	return nil
+}
+
+func validName(name string) error {
+	if name == "" || len(name) > 4096 {
+		return fmt.Errorf("%w: %q", ErrInvalidName, name)
+	}
+	return nil
+}
+
+func (b *Broker) ensureAddressLocked(name string, rt RoutingType, auto bool) *address {
+	a := b.addresses[name]
+	if a == nil {
+		a = &address{name: name, autoCreated: auto, settings: b.settings.Resolve(name)}
+		if n := a.settings.DuplicateIDCacheSize; n > 0 {
+			a.dups = newDupCache(n)
+		}
+		b.addresses[name] = a
+		b.routeGen.Add(1)
+	}
+	switch rt {
+	case Anycast:
+		a.anycast = true
+	case Multicast:
+		a.multicast = true
+	}
+	return a
+}
+
+// routesLocked returns the queues a message to a should reach. Caller holds
+// b.mu (read or write); the result is cached on the address until bindings
+// change.
+func (b *Broker) routesLocked(a *address) *routeSet {
+	gen := b.routeGen.Load()
+	if rs := a.routes.Load(); rs != nil && rs.gen == gen {
+		return rs
+	}
+	rs := &routeSet{gen: gen}
+	if q := b.queues[a.name]; q != nil && q.info.RoutingType == Anycast {
+		rs.any = append(rs.any, q)
+	}
+	seen := map[*Queue]bool{}
+	b.bindings.Match(a.name, func(q *Queue) {
+		if !seen[q] {
+			seen[q] = true
+			rs.multi = append(rs.multi, q)
+		}
+	})
+	a.routes.Store(rs)
+	return rs
+}
+
+// released is called when the last queue lets go of a message.
+func (b *Broker) released(m *Message) {
+	a := b.lookupAddress(m.Address)
+	if a == nil {
+		return
+	}
+	if a.size.Add(-int64(m.Size())) < 0 {
+		a.size.Store(0)
+	}
+	if a.waiting.Load() > 0 {
+		a.spaceMu.Lock()
+		if a.space != nil && (a.settings.MaxSizeBytes < 0 || a.size.Load() < a.settings.MaxSizeBytes) {
+			close(a.space)
+			a.space = nil
+		}
+		a.spaceMu.Unlock()
+	}
+}
+
+func (b *Broker) lookupAddress(name string) *address {
+	b.mu.RLock()
+	a := b.addresses[name]
+	b.mu.RUnlock()
+	return a
+}
+
+// applyAsync writes operations whose completion nobody waits for (acks,
+// delivery counts). A failure is logged: the store reports it to every later
+// synchronous write too, so no send is confirmed after it.
+func (b *Broker) applyAsync(ops []storage.Op) {
+	b.store.Apply(ops, false, func(err error) {
+		if err != nil && !errors.Is(err, storage.ErrClosed) {
+			b.log.Error("store write failed", "err", err)
+		}
+	})
+}
+
+// moveMessage sends a copy of a message that left a queue (expired or
+// dead-lettered) to another address, recording where it came from.
+func (b *Broker) moveMessage(mv move) {
+	m := mv.msg.Clone()
+	m.SetProperty(PropOrigAddress, stringValue(mv.msg.Address))
+	m.SetProperty(PropOrigQueue, stringValue(mv.origQueue))
+	m.SetProperty(PropOrigMessageID, stringValue(mv.msg.MessageID()))
+	if mv.expiry {
+		m.SetProperty(PropExpiredAt, int64Value(b.nowMs()))
+		m.Expiration = 0
+	} else {
+		m.SetProperty(PropDLQReason, stringValue(mv.reason))
+	}
+	m.Address = mv.target
+	m.RoutingType = Anycast
+	m.ScheduledAt = 0
+	// Dead-letter and expiry resources are created on demand, as Artemis'
+	// auto-create-dead-letter-resources does.
+	b.mu.Lock()
+	if !b.closed {
+		a := b.ensureAddressLocked(mv.target, Anycast, true)
+		if q := b.queues[mv.target]; q == nil {
+			b.createQueueLocked(QueueInfo{Name: mv.target, Address: mv.target, RoutingType: Anycast, Durable: true, AutoCreated: true}, nil)
+		}
+		_ = a
+	}
+	b.mu.Unlock()
+	if err := b.route(context.Background(), nil, m, nil); err != nil {
+		b.log.Warn("could not move message", "target", mv.target, "reason", mv.reason, "err", err)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,235 @@
+package core
+
+import (
+	"fmt"
+
+	"github.com/junctionmq/junction/core/selector"
+)
+
+// ConsumerOptions configure a consumer.
+type ConsumerOptions struct {
+	// Handler receives each delivery. It is called with the queue's lock held, in
+	// delivery order: it must not block and must not call back into the core
+	// synchronously (append to the connection's outbound buffer and return).
+	Handler func(Delivery)
+	// Selector filters what this consumer receives (JMS SQL-92); "" for none.
+	Selector string
+	// Credit is how many deliveries the consumer may have outstanding.
+	Credit int
+	// Window makes every settlement (ack, nack, release, reject) give one credit
+	// back: JMS/STOMP prefetch. Without it the adapter adds credit itself
+	// (AMQP flow, or after writing auto-acked messages to the socket).
+	Window bool
+	// AutoAck settles each message as it is delivered (STOMP ack:auto, MQTT QoS 0).
+	AutoAck bool
+}
+
+// Consumer takes messages from one queue.
+type Consumer struct {
+	id      uint64
+	q       *Queue
+	s       *Session
+	sel     *selector.Selector
+	handler func(Delivery)
+	autoAck bool
+	window  bool
+	credit  int
+	seen    uint64
+	scan    [levels]scanState
+	groups  int
+	nextTag uint64
+	closed  bool
+	// temporary: close deletes the queue (non-durable subscription)
+	ownsQueue bool
+
+	head, tail *ref // in-flight refs in delivery order
+	inFlight   map[uint64]*ref
+}
+
+type scanState struct {
+	lo, hi int64
+	reset  uint64
+	epoch  uint32
+	valid  bool
+}
+
+// Queue returns the queue the consumer reads.
+func (c *Consumer) Queue() *Queue { return c.q }
+
+func (c *Consumer) pushInFlight(r *ref) {
+	if c.inFlight == nil {
+		c.inFlight = make(map[uint64]*ref)
+	}
+	c.inFlight[r.tag] = r
+	r.prev, r.next = c.tail, nil
+	if c.tail != nil {
+		c.tail.next = r
+	} else {
+		c.head = r
+	}
+	c.tail = r
+}
+
+func (c *Consumer) removeInFlight(r *ref) {
+	delete(c.inFlight, r.tag)
+	if r.prev != nil {
+		r.prev.next = r.next
+	} else {
+		c.head = r.next
+	}
+	if r.next != nil {
+		r.next.prev = r.prev
+	} else {
+		c.tail = r.prev
+	}
+	r.prev, r.next = nil, nil
+}
+
+// AddCredit lets the consumer receive n more messages.
+func (c *Consumer) AddCredit(n int) {
+	q := c.q
+	q.mu.Lock()
+	if !c.closed {
+		c.credit += n
+		q.dispatchLocked()
+	}
+	q.unlock()
+}
+
+// SetCredit replaces the consumer's credit (AMQP flow sets it absolutely).
+func (c *Consumer) SetCredit(n int) {
+	q := c.q
+	q.mu.Lock()
+	if !c.closed {
+		c.credit = n
+		q.dispatchLocked()
+	}
+	q.unlock()
+}
+
+// Credit returns the consumer's remaining credit.
+func (c *Consumer) Credit() int {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	return c.credit
+}
+
+// InFlight returns how many deliveries await settlement.
+func (c *Consumer) InFlight() int {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	return len(c.inFlight)
+}
+
+func (c *Consumer) settle(tag uint64, o outcome) error {
+	q := c.q
+	q.mu.Lock()
+	r := c.inFlight[tag]
+	if r == nil || r.tx != nil {
+		q.unlock()
+		return fmt.Errorf("%w: tag %d", ErrUnknownDelivery, tag)
+	}
+	q.settleLocked(c, r, o, q.b.nowMs())
+	q.dispatchLocked()
+	q.unlock()
+	return nil
+}
+
+// Ack settles one delivery: the message is consumed.
+func (c *Consumer) Ack(tag uint64) error { return c.settle(tag, outcomeAck) }
+
+// AckUpTo acks every delivery of this consumer up to and including tag
+// (STOMP client mode, JMS CLIENT_ACKNOWLEDGE).
+func (c *Consumer) AckUpTo(tag uint64) error {
+	q := c.q
+	q.mu.Lock()
+	if c.inFlight[tag] == nil {
+		q.unlock()
+		return fmt.Errorf("%w: tag %d", ErrUnknownDelivery, tag)
+	}
+	now := q.b.nowMs()
+	for r := c.head; r != nil; {
+		next := r.next
+		if r.tag > tag {
+			break
+		}
+		if r.tx == nil {
+			q.settleLocked(c, r, outcomeAck, now)
+		}
+		r = next
+	}
+	q.dispatchLocked()
+	q.unlock()
+	return nil
+}
+
+// Nack reports a failed delivery: the message is redelivered under the address
+// settings (redelivery delay), or dead-lettered after max-delivery-attempts.
+func (c *Consumer) Nack(tag uint64) error { return c.settle(tag, outcomeFailed) }
+
+// Release returns a delivery that was never processed: it goes back to the head
+// of the queue and its delivery count is not incremented (AMQP released).
+func (c *Consumer) Release(tag uint64) error { return c.settle(tag, outcomeRelease) }
+
+// Reject dead-letters a delivery at once (AMQP rejected).
+func (c *Consumer) Reject(tag uint64) error { return c.settle(tag, outcomeReject) }
+
+// Modify is AMQP's modified outcome: failed counts as a delivery attempt;
+// undeliverableHere keeps the message away from this consumer.
+func (c *Consumer) Modify(tag uint64, failed, undeliverableHere bool) error {
+	switch {
+	case undeliverableHere:
+		return c.settle(tag, outcomeUndeliverableHere)
+	case failed:
+		return c.settle(tag, outcomeFailed)
+	}
+	return c.settle(tag, outcomeRelease)
+}
+
+// Close stops the consumer. Unsettled deliveries go back to the queue as
+// redelivered (their count stays incremented), except those acked in a
+// transaction still open, which the transaction settles.
+func (c *Consumer) Close() {
+	q := c.q
+	q.mu.Lock()
+	if c.closed {
+		q.unlock()
+		return
+	}
+	c.closed = true
+	now := q.b.nowMs()
+	// Walk back to front so pushing each to the head keeps the original order.
+	for r := c.tail; r != nil; {
+		prev := r.prev
+		if r.tx == nil {
+			c.removeInFlight(r)
+			q.inFlight--
+			r.consumer = nil
+			q.redeliverLocked(r, now, "consumer closed")
+		}
+		r = prev
+	}
+	for i, x := range q.consumers {
+		if x == c {
+			q.consumers = append(q.consumers[:i], q.consumers[i+1:]...)
+			break
+		}
+	}
+	if c.groups > 0 {
+		for g, o := range q.groups {
+			if o == c {
+				delete(q.groups, g)
+			}
+		}
+		q.resetGen++
+		q.version++
+	}
+	q.dispatchLocked()
+	remaining := len(q.consumers)
+	empty := q.total == 0
+	q.unlock()
+	if c.s != nil {
+		c.s.forget(c)
+	}
+	q.b.consumerGone(q, c, remaining, empty)
+}

@@ -1,0 +1,555 @@
+package core
+
+import (
+	"container/heap"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/junctionmq/junction/core/selector"
+	"github.com/junctionmq/junction/storage"
+)
+
+const levels = 10 // priorities 0-9
+
+// ref is one message held by one queue. The message is shared; the ref carries
+// what is per queue: position, delivery count, schedule and in-flight state.
+type ref struct {
+	msg           *Message
+	pos           int64 // position in levels[priority], -1 when not there
+	deliveryCount uint32
+	scheduledAt   int64 // unix ms; >0 while waiting in the schedule heap
+	heapIdx       int   // index in the schedule heap, -1 when not there
+
+	// In flight: delivered to consumer and not yet settled.
+	consumer   *Consumer
+	tag        uint64
+	prev, next *ref
+	tx         *Tx       // set when acked inside a transaction not yet completed
+	excluded   *Consumer // modified(undeliverable-here): never back to this consumer
+	expiring   bool      // queued for expiry by a scan
+}
+
+// QueueInfo describes a queue for adapters and operators.
+type QueueInfo struct {
+	ID          uint64
+	Name        string
+	Address     string // may be a wildcard pattern for a subscription
+	RoutingType RoutingType
+	Durable     bool
+	Temporary   bool
+	AutoCreated bool
+	Filter      string
+	// Subscription identity (multicast queues).
+	ClientID         string
+	SubscriptionName string
+	Shared           bool
+	NoLocal          bool
+	owner            uint64 // session that owns a temporary queue or no-local subscription
+}
+
+// QueueStats are counters for operators.
+type QueueStats struct {
+	Messages     int // ready + scheduled + in flight
+	Ready        int
+	Scheduled    int
+	InFlight     int
+	Consumers    int
+	Enqueued     uint64
+	Acked        uint64
+	Expired      uint64
+	DeadLettered uint64
+}
+
+// Queue holds messages for consumers.
+type Queue struct {
+	b      *Broker
+	info   QueueInfo
+	filter *selector.Selector
+
+	mu        sync.Mutex
+	levels    [levels]refDeque
+	nonEmpty  uint16
+	ready     int
+	sched     schedHeap
+	timer     *time.Timer
+	timerAt   int64
+	consumers []*Consumer
+	rr        int
+	version   uint64
+	groups    map[string]*Consumer
+	lvq       map[string]*ref
+	lvKey     string
+	total     int // every ref the queue holds
+	inFlight  int
+	expiring  int // refs with an expiration, for the reaper
+	deleted   bool
+	scratch   []*ref
+	ops       []storage.Op
+	moves     []move
+	resetGen  uint64
+
+	enqueued, acked, expired, deadLettered atomic.Uint64
+}
+
+// move is a message leaving the queue for another address (expiry or
+// dead-letter); it is routed after the queue's lock is released.
+type move struct {
+	msg    *Message
+	target string
+	reason string
+	expiry bool
+	// origQueue is recorded on the copy.
+	origQueue string
+}
+
+func newQueue(b *Broker, info QueueInfo, filter *selector.Selector) *Queue {
+	q := &Queue{b: b, info: info, filter: filter, version: 1, groups: map[string]*Consumer{}}
+	if s := b.settings.Resolve(info.Address); s.LastValueKey != "" {
+		q.lvKey = s.LastValueKey
+		q.lvq = map[string]*ref{}
+	}
+	return q
+}
+
+// Name returns the queue's name.
+func (q *Queue) Name() string { return q.info.Name }
+
+// Info returns the queue's description.
+func (q *Queue) Info() QueueInfo { return q.info }
+
+// Stats returns the queue's counters.
+func (q *Queue) Stats() QueueStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return QueueStats{
+		Messages: q.total, Ready: q.ready, Scheduled: q.sched.Len(), InFlight: q.inFlight,
+		Consumers: len(q.consumers), Enqueued: q.enqueued.Load(), Acked: q.acked.Load(),
+		Expired: q.expired.Load(), DeadLettered: q.deadLettered.Load(),
+	}
+}
+
+// settings returns the address settings governing this queue. Subscriptions
+// are governed by the address the message was sent to, queues by their own.
+func (q *Queue) settingsFor(m *Message) *Settings {
+	if q.info.RoutingType == Multicast && m != nil {
+		return q.b.settings.Resolve(m.Address)
+	}
+	return q.b.settings.Resolve(q.info.Address)
+}
+
+// unlock releases the lock, then writes the store operations and routes the
+// messages that left the queue while it was held. Every public entry point
+// locks q.mu and leaves through unlock, so no store call or cross-queue routing
+// ever happens under a queue lock.
+func (q *Queue) unlock() {
+	ops, moves := q.ops, q.moves
+	q.ops, q.moves = nil, nil
+	q.mu.Unlock()
+	if len(ops) > 0 {
+		q.b.applyAsync(ops)
+	}
+	for _, mv := range moves {
+		q.b.moveMessage(mv)
+	}
+}
+
+// enqueueLocked adds a new ref (from a send, a recovery or a release).
+func (q *Queue) enqueueLocked(r *ref, now int64) {
+	q.total++
+	if r.msg.Expiration != 0 {
+		q.expiring++
+	}
+	if r.scheduledAt > now {
+		q.schedule(r)
+		return
+	}
+	r.scheduledAt = 0
+	q.makeReady(r, false)
+}
+
+// makeReady puts r where consumers can find it. front is for refs coming back
+// (released, redelivered): they go to the head of their priority, as in Artemis.
+func (q *Queue) makeReady(r *ref, front bool) {
+	if q.lvq != nil {
+		if key := r.msg.Property(q.lvKey); !key.IsNull() {
+			k := key.Text()
+			if old := q.lvq[k]; old != nil && old != r && old.pos >= 0 {
+				if front {
+					// r comes back after a newer value arrived: the newer one stands.
+					q.acked.Add(1)
+					q.finishLocked(r, true)
+					return
+				}
+				// A newer value replaces the older one that nobody has taken yet.
+				q.removeReady(old)
+				q.acked.Add(1)
+				q.finishLocked(old, true)
+			}
+			q.lvq[k] = r
+		}
+	}
+	lvl := r.msg.Priority
+	d := &q.levels[lvl]
+	if front {
+		d.pushFront(r)
+	} else {
+		d.pushBack(r)
+	}
+	q.nonEmpty |= 1 << lvl
+	q.ready++
+	q.version++
+}
+
+func (q *Queue) removeReady(r *ref) {
+	lvl := r.msg.Priority
+	d := &q.levels[lvl]
+	d.remove(r)
+	if d.live == 0 {
+		q.nonEmpty &^= 1 << lvl
+	}
+	q.ready--
+	if q.lvq != nil {
+		if key := r.msg.Property(q.lvKey); !key.IsNull() {
+			if q.lvq[key.Text()] == r {
+				delete(q.lvq, key.Text())
+			}
+		}
+	}
+}
+
+// finishLocked drops a ref for good (acked, expired, dead-lettered, replaced).
+func (q *Queue) finishLocked(r *ref, store bool) {
+	q.total--
+	if r.msg.Expiration != 0 {
+		q.expiring--
+	}
+	m := r.msg
+	if store && q.info.Durable && m.Durable {
+		q.ops = append(q.ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: m.ID})
+		if m.durableRefs.Add(-1) == 0 {
+			q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteMessage, MsgID: m.ID})
+		}
+	}
+	if m.refs.Add(-1) == 0 {
+		q.b.released(m)
+	}
+}
+
+// dispatchLocked hands ready messages to consumers with credit, round-robin.
+func (q *Queue) dispatchLocked() {
+	if q.ready == 0 || len(q.consumers) == 0 || q.deleted {
+		return
+	}
+	now := q.b.nowMs()
+	n := len(q.consumers)
+	for idle := 0; q.ready > 0 && idle < n; {
+		if q.rr >= n {
+			q.rr = 0
+		}
+		c := q.consumers[q.rr]
+		q.rr++
+		if c.credit <= 0 || c.seen == q.version {
+			idle++
+			continue
+		}
+		r := q.nextFor(c, now)
+		q.expireScanned(now)
+		if r == nil {
+			c.seen = q.version
+			idle++
+			continue
+		}
+		q.deliverLocked(c, r)
+		idle = 0
+	}
+	for i := range q.levels {
+		q.levels[i].maybeCompact()
+	}
+}
+
+type verdict uint8
+
+const (
+	skip verdict = iota
+	take
+)
+
+func (q *Queue) accept(c *Consumer, r *ref, now int64) verdict {
+	m := r.msg
+	if m.Expiration != 0 && now >= m.Expiration {
+		if !r.expiring {
+			r.expiring = true
+			q.scratch = append(q.scratch, r)
+		}
+		return skip
+	}
+	if r.excluded == c {
+		return skip
+	}
+	if m.GroupID != "" {
+		if o := q.groups[m.GroupID]; o != nil && o != c {
+			return skip
+		}
+	}
+	if c.sel != nil && !c.sel.Matches(m) {
+		return skip
+	}
+	return take
+}
+
+// nextFor finds the first ref c may take, highest priority first. Each consumer
+// remembers, per level, the positions it has already examined and skipped, so
+// a selective consumer on a deep queue does not rescan what it rejected.
+func (q *Queue) nextFor(c *Consumer, now int64) *ref {
+	for lvl := levels - 1; lvl >= 0; lvl-- {
+		if q.nonEmpty&(1<<lvl) == 0 {
+			continue
+		}
+		d := &q.levels[lvl]
+		st := &c.scan[lvl]
+		if !st.valid || st.epoch != d.epoch || st.reset != q.scanReset() {
+			*st = scanState{lo: d.base, hi: d.base, epoch: d.epoch, reset: q.scanReset(), valid: true}
+		}
+		if st.hi < d.base {
+			st.hi = d.base
+		}
+		// Refs pushed to the front since the last scan: [base, lo).
+		for p := d.base; p < st.lo && p < d.end(); p++ {
+			if r := d.at(p); r != nil && q.accept(c, r, now) == take {
+				return r
+			}
+		}
+		st.lo = d.base
+		for p := st.hi; p < d.end(); p++ {
+			if r := d.at(p); r != nil && q.accept(c, r, now) == take {
+				st.hi = p
+				return r
+			}
+		}
+		st.hi = d.end()
+	}
+	return nil
+}
+
+// scanReset is a counter folded into each consumer's scan state: bumping it
+// (groups rebalanced) makes every consumer rescan from the front.
+func (q *Queue) scanReset() uint64 { return q.resetGen }
+
+// expireScanned removes refs found expired during a scan.
+func (q *Queue) expireScanned(now int64) {
+	for _, r := range q.scratch {
+		if r.pos >= 0 {
+			q.removeReady(r)
+			q.expireRef(r, now)
+		}
+	}
+	clear(q.scratch)
+	q.scratch = q.scratch[:0]
+}
+
+func (q *Queue) expireRef(r *ref, now int64) {
+	q.expired.Add(1)
+	q.b.stats.expired.Add(1)
+	s := q.settingsFor(r.msg)
+	if s.ExpiryAddress != "" && s.ExpiryAddress != r.msg.Address {
+		q.moves = append(q.moves, move{msg: r.msg, target: s.ExpiryAddress, reason: "expired", expiry: true, origQueue: q.info.Name})
+	}
+	q.finishLocked(r, true)
+}
+
+func (q *Queue) deliverLocked(c *Consumer, r *ref) {
+	q.removeReady(r)
+	r.deliveryCount++
+	if g := r.msg.GroupID; g != "" && q.groups[g] == nil {
+		q.groups[g] = c
+		c.groups++
+	}
+	c.credit--
+	c.nextTag++
+	d := Delivery{Tag: c.nextTag, Message: r.msg, DeliveryCount: r.deliveryCount, Consumer: c}
+	if c.autoAck {
+		q.acked.Add(1)
+		q.finishLocked(r, true)
+	} else {
+		r.consumer, r.tag = c, c.nextTag
+		c.pushInFlight(r)
+		q.inFlight++
+	}
+	c.handler(d)
+}
+
+// schedule parks r until its scheduled time.
+func (q *Queue) schedule(r *ref) {
+	heap.Push(&q.sched, r)
+	if q.timer == nil || r.scheduledAt < q.timerAt || q.timerAt == 0 {
+		q.armTimer(r.scheduledAt)
+	}
+}
+
+func (q *Queue) armTimer(at int64) {
+	d := time.Duration(at-q.b.nowMs()) * time.Millisecond
+	if d < 0 {
+		d = 0
+	}
+	q.timerAt = at
+	if q.timer == nil {
+		q.timer = time.AfterFunc(d, q.fireTimer)
+	} else {
+		q.timer.Reset(d)
+	}
+}
+
+func (q *Queue) fireTimer() {
+	q.mu.Lock()
+	if q.deleted {
+		q.mu.Unlock()
+		return
+	}
+	now := q.b.nowMs()
+	q.timerAt = 0
+	for q.sched.Len() > 0 && q.sched[0].scheduledAt <= now {
+		r := heap.Pop(&q.sched).(*ref)
+		r.scheduledAt = 0
+		q.makeReady(r, r.deliveryCount > 0)
+	}
+	if q.sched.Len() > 0 {
+		q.armTimer(q.sched[0].scheduledAt)
+	}
+	q.dispatchLocked()
+	q.unlock()
+}
+
+// reap removes expired ready and scheduled refs; called by the broker's reaper.
+func (q *Queue) reap(now int64) {
+	q.mu.Lock()
+	if q.expiring == 0 || q.deleted {
+		q.mu.Unlock()
+		return
+	}
+	for lvl := range q.levels {
+		d := &q.levels[lvl]
+		for p := d.base; p < d.end(); p++ {
+			if r := d.at(p); r != nil && r.msg.Expiration != 0 && now >= r.msg.Expiration && !r.expiring {
+				r.expiring = true
+				q.scratch = append(q.scratch, r)
+			}
+		}
+	}
+	q.expireScanned(now)
+	for i := 0; i < q.sched.Len(); {
+		r := q.sched[i]
+		if r.msg.Expiration != 0 && now >= r.msg.Expiration {
+			heap.Remove(&q.sched, i)
+			q.expireRef(r, now)
+			continue
+		}
+		i++
+	}
+	for i := range q.levels {
+		q.levels[i].maybeCompact()
+	}
+	q.unlock()
+}
+
+// settleLocked ends an in-flight ref according to outcome.
+func (q *Queue) settleLocked(c *Consumer, r *ref, o outcome, now int64) {
+	c.removeInFlight(r)
+	q.inFlight--
+	r.consumer = nil
+	if c.window && !c.closed {
+		c.credit++
+	}
+	switch o {
+	case outcomeAck:
+		q.acked.Add(1)
+		q.finishLocked(r, true)
+	case outcomeRelease:
+		// Not delivered after all: the count goes back to what it was.
+		if r.deliveryCount > 0 {
+			r.deliveryCount--
+		}
+		q.makeReady(r, true)
+	case outcomeFailed, outcomeUndeliverableHere:
+		if o == outcomeUndeliverableHere {
+			r.excluded = c
+		}
+		q.redeliverLocked(r, now, "delivery failed")
+	case outcomeReject:
+		q.deadLetterLocked(r, "rejected")
+	}
+}
+
+// redeliverLocked returns a failed delivery, or dead-letters it once it has
+// used up max-delivery-attempts.
+func (q *Queue) redeliverLocked(r *ref, now int64, reason string) {
+	s := q.settingsFor(r.msg)
+	if s.MaxDeliveryAttempts > 0 && int(r.deliveryCount) >= s.MaxDeliveryAttempts {
+		q.deadLetterLocked(r, "max-delivery-attempts "+itoa(s.MaxDeliveryAttempts)+" reached")
+		return
+	}
+	delay := s.RedeliveryDelayFor(r.deliveryCount)
+	if q.info.Durable && r.msg.Durable {
+		var at int64
+		if delay > 0 {
+			at = now + delay.Milliseconds()
+		}
+		q.ops = append(q.ops, storage.Op{Kind: storage.OpUpdateRef, QueueID: q.info.ID, MsgID: r.msg.ID, DeliveryCount: r.deliveryCount, ScheduledAt: at})
+	}
+	if delay > 0 {
+		r.scheduledAt = now + delay.Milliseconds()
+		q.schedule(r)
+		return
+	}
+	q.makeReady(r, true)
+}
+
+func (q *Queue) deadLetterLocked(r *ref, reason string) {
+	q.deadLettered.Add(1)
+	q.b.stats.deadLettered.Add(1)
+	s := q.settingsFor(r.msg)
+	if s.DeadLetterAddress != "" && s.DeadLetterAddress != r.msg.Address {
+		q.moves = append(q.moves, move{msg: r.msg, target: s.DeadLetterAddress, reason: reason, origQueue: q.info.Name})
+	} else {
+		q.b.log.Warn("message dropped: no dead-letter address", "queue", q.info.Name, "message", r.msg.ID, "reason", reason)
+	}
+	q.finishLocked(r, true)
+}
+
+type outcome uint8
+
+const (
+	outcomeAck outcome = iota
+	outcomeRelease
+	outcomeFailed
+	outcomeUndeliverableHere
+	outcomeReject
+)
+
+// schedHeap orders scheduled refs by time, then arrival.
+type schedHeap []*ref
+
+func (h schedHeap) Len() int { return len(h) }
+func (h schedHeap) Less(i, j int) bool {
+	if h[i].scheduledAt != h[j].scheduledAt {
+		return h[i].scheduledAt < h[j].scheduledAt
+	}
+	return h[i].msg.ID < h[j].msg.ID
+}
+func (h schedHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx, h[j].heapIdx = i, j
+}
+func (h *schedHeap) Push(x any) {
+	r := x.(*ref)
+	r.heapIdx = len(*h)
+	*h = append(*h, r)
+}
+func (h *schedHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	r.heapIdx = -1
+	return r
+}

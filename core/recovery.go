@@ -1,0 +1,130 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/junctionmq/junction/storage"
+)
+
+// recoverer rebuilds the broker from the store.
+type recoverer struct {
+	b        *Broker
+	messages map[uint64]*Message
+	stats    RecoveryStats
+	orphans  []storage.Op
+}
+
+func (b *Broker) recover(ctx context.Context) (RecoveryStats, error) {
+	start := time.Now()
+	r := &recoverer{b: b, messages: map[uint64]*Message{}}
+	if err := b.store.Load(ctx, r); err != nil {
+		return r.stats, fmt.Errorf("recovering the store: %w", err)
+	}
+	var maxID uint64
+	for id, m := range r.messages {
+		if id > maxID {
+			maxID = id
+		}
+		if m.durableRefs.Load() == 0 {
+			// Stored but referenced by no queue: a leftover of an interrupted delete.
+			r.orphans = append(r.orphans, storage.Op{Kind: storage.OpDeleteMessage, MsgID: id})
+		}
+	}
+	if maxID >= b.nextMsgID.Load() {
+		b.nextMsgID.Store(maxID + 1)
+	}
+	if len(r.orphans) > 0 {
+		b.applyAsync(r.orphans)
+	}
+	r.stats.Messages = len(r.messages)
+	r.stats.Duration = time.Since(start)
+	return r.stats, nil
+}
+
+func (r *recoverer) Binding(kind storage.BindingKind, key string, data []byte) error {
+	b := r.b
+	switch kind {
+	case storage.BindingQueue:
+		var info QueueInfo
+		if err := json.Unmarshal(data, &info); err != nil {
+			return fmt.Errorf("queue binding %q: %w", key, err)
+		}
+		filter, err := parseSelector(info.Filter)
+		if err != nil {
+			return fmt.Errorf("queue binding %q: %w", key, err)
+		}
+		b.mu.Lock()
+		rt := info.RoutingType
+		if !isPattern(info.Address) || rt == Anycast {
+			b.ensureAddressLocked(info.Address, rt, info.AutoCreated)
+		}
+		b.createQueueLocked(info, filter)
+		b.mu.Unlock()
+		r.stats.Queues++
+	case storage.BindingAddress:
+		var a AddressInfo
+		if err := json.Unmarshal(data, &a); err != nil {
+			return fmt.Errorf("address binding %q: %w", key, err)
+		}
+		b.mu.Lock()
+		if a.Anycast {
+			b.ensureAddressLocked(a.Name, Anycast, false)
+		}
+		if a.Multicast {
+			b.ensureAddressLocked(a.Name, Multicast, false)
+		}
+		b.mu.Unlock()
+	default:
+		b.mu.Lock()
+		if b.records[kind] == nil {
+			b.records[kind] = map[string][]byte{}
+		}
+		b.records[kind][key] = append([]byte(nil), data...)
+		b.mu.Unlock()
+	}
+	return nil
+}
+
+func (r *recoverer) Message(id uint64, data []byte) error {
+	m, err := DecodeMessage(data)
+	if err != nil {
+		return fmt.Errorf("message %d: %w", id, err)
+	}
+	m.ID = id
+	r.messages[id] = m
+	return nil
+}
+
+func (r *recoverer) Ref(queueID, msgID uint64, deliveryCount uint32, scheduledAt int64) error {
+	b := r.b
+	b.mu.RLock()
+	q := b.queueByID[queueID]
+	b.mu.RUnlock()
+	m := r.messages[msgID]
+	if q == nil || m == nil {
+		// A reference to a deleted queue or a missing message cannot be served;
+		// drop it so it does not linger in the store.
+		r.orphans = append(r.orphans, storage.Op{Kind: storage.OpAck, QueueID: queueID, MsgID: msgID})
+		return nil
+	}
+	if m.refs.Add(1) == 1 {
+		m.size = int32(m.Size())
+		b.mu.Lock()
+		a := b.ensureAddressLocked(m.Address, RoutingAny, true)
+		b.mu.Unlock()
+		a.size.Add(int64(m.size))
+	}
+	m.durableRefs.Add(1)
+	ref := &ref{msg: m, pos: -1, heapIdx: -1, deliveryCount: deliveryCount, scheduledAt: scheduledAt}
+	if scheduledAt == 0 && m.ScheduledAt != 0 && deliveryCount == 0 {
+		ref.scheduledAt = m.ScheduledAt
+	}
+	q.mu.Lock()
+	q.enqueueLocked(ref, b.nowMs())
+	q.mu.Unlock()
+	r.stats.Refs++
+	return nil
+}

@@ -1,0 +1,193 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/junctionmq/junction/storage"
+	"github.com/junctionmq/junction/storage/memory"
+)
+
+// restart closes b and starts a new broker on the same memory store.
+func restart(t *testing.T, b *Broker, store *memory.Store) (*Broker, RecoveryStats) {
+	t.Helper()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store.Reopen()
+	nb, err := New(Config{Store: store, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := nb.Start(context.Background())
+	if err != nil {
+		t.Fatalf("Start after restart: %v", err)
+	}
+	t.Cleanup(func() { _ = nb.Close() })
+	return nb, st
+}
+
+func TestRecovery(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, Config{Store: store})
+	s := b.NewSession(SessionOptions{ClientID: "app"})
+
+	// A durable queue with durable and non-durable messages; one acked, one
+	// failed once.
+	c, col := consume(t, s, "orders", ConsumerOptions{Credit: 2})
+	for i := range 5 {
+		m := msg("orders", fmt.Sprint(i), "n", i)
+		m.RoutingType, m.Durable = Anycast, true
+		send(t, s, m)
+	}
+	nd := msg("orders", "non-durable")
+	nd.RoutingType = Anycast
+	send(t, s, nd)
+	sched := msg("orders", "scheduled")
+	sched.RoutingType, sched.Durable = Anycast, true
+	sched.ScheduledAt = time.Now().Add(time.Hour).UnixMilli()
+	send(t, s, sched)
+	ds := col.take(t, 2)
+	if err := c.Ack(ds[1].Tag); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Nack(ds[0].Tag); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	// A durable subscription with a selector, and a non-durable one.
+	sub := SubscribeOptions{Address: "events", Name: "audit", Durable: true, Selector: "keep = TRUE"}
+	dc, _ := subscribe(t, s, sub, ConsumerOptions{Credit: -1})
+	subscribe(t, s, SubscribeOptions{Address: "events"}, ConsumerOptions{Credit: -1})
+	for i, keep := range []bool{true, false, true} {
+		m := msg("events", fmt.Sprintf("e%d", i), "keep", keep)
+		m.Durable = true
+		send(t, s, m)
+	}
+	dc.Close()
+	if _, err := s.CreateTemporaryQueue("tmp"); err != nil {
+		t.Fatal(err)
+	}
+	recorded := make(chan error, 1)
+	b.PutRecord(storage.BindingMQTTSession, "mqtt-client", []byte("state"), func(err error) { recorded <- err })
+	if err := <-recorded; err != nil {
+		t.Fatal(err)
+	}
+	var lastID uint64
+	_ = s.Browse("orders", "", func(m *Message) bool { lastID = max(lastID, m.ID); return true })
+	s.Close()
+
+	b, st := restart(t, b, store)
+	if st.Queues != 2 || st.Messages != 7 || st.Refs != 7 {
+		t.Errorf("recovery stats = %+v, want 2 queues, 7 messages, 7 refs", st)
+	}
+	if n := b.Stats().Queues; n != 2 {
+		t.Errorf("%d queues after restart, want 2 (orders, app.audit)", n)
+	}
+	if got := b.Records(storage.BindingMQTTSession)["mqtt-client"]; !bytes.Equal(got, []byte("state")) {
+		t.Errorf("record = %q", got)
+	}
+	if qs := queueStats(t, b, "orders"); qs.Ready != 4 || qs.Scheduled != 1 {
+		t.Errorf("orders after restart: %+v", qs)
+	}
+
+	s = newSession(t, b, SessionOptions{ClientID: "app"})
+	_, col = consume(t, s, "orders", ConsumerOptions{})
+	got := col.take(t, 4)
+	wantBodies := []string{"0", "2", "3", "4"}
+	wantCounts := []uint32{2, 1, 1, 1}
+	for i, d := range got {
+		if string(d.Message.Body) != wantBodies[i] || d.DeliveryCount != wantCounts[i] {
+			t.Errorf("recovered delivery %d = %q count %d, want %q count %d", i, d.Message.Body, d.DeliveryCount, wantBodies[i], wantCounts[i])
+		}
+		if d.Message.Property("n").I != int64(i+boolInt(i > 0)) || !d.Message.Durable {
+			t.Errorf("recovered message lost its content: %+v", d.Message)
+		}
+	}
+	col.none(t)
+	ackAll(t, got)
+	// New messages get ids above the recovered ones.
+	m := msg("orders", "new")
+	m.RoutingType = Anycast
+	send(t, s, m)
+	if d := col.next(t, waitTimeout); d.Message.ID <= lastID {
+		t.Errorf("new message id %d is not above recovered %d", d.Message.ID, lastID)
+	} else {
+		ackAll(t, []Delivery{d})
+	}
+
+	_, scol := subscribe(t, s, sub, ConsumerOptions{AutoAck: true})
+	if got := bodies(scol.take(t, 2)); !slices.Equal(got, []string{"e0", "e2"}) {
+		t.Errorf("durable subscription recovered %v", got)
+	}
+	scol.none(t)
+	if info, ok := b.Address("events"); !ok || !info.Multicast {
+		t.Errorf("address events after restart: %+v %v", info, ok)
+	}
+	s.Close()
+
+	// Everything consumed but the scheduled message: a second restart finds
+	// only it.
+	_, st = restart(t, b, store)
+	if st.Messages != 1 || st.Refs != 1 {
+		t.Errorf("second recovery stats = %+v, want only the scheduled message", st)
+	}
+}
+
+func TestRecoveryMulticastSharesStoredMessage(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, Config{Store: store})
+	s := b.NewSession(SessionOptions{ClientID: "app"})
+	for _, name := range []string{"a", "b"} {
+		c, _ := subscribe(t, s, SubscribeOptions{Address: "t", Name: name, Durable: true}, ConsumerOptions{})
+		c.Close()
+	}
+	m := msg("t", "shared")
+	m.Durable = true
+	send(t, s, m)
+	s.Close()
+	b, st := restart(t, b, store)
+	if st.Messages != 1 || st.Refs != 2 {
+		t.Fatalf("stats = %+v, want one message with two refs", st)
+	}
+	s = newSession(t, b, SessionOptions{ClientID: "app"})
+	_, ca := subscribe(t, s, SubscribeOptions{Address: "t", Name: "a", Durable: true}, ConsumerOptions{})
+	ackAll(t, ca.take(t, 1))
+	s.Close()
+	// One subscription consumed it; the message stays stored for the other.
+	b, st = restart(t, b, store)
+	if st.Messages != 1 || st.Refs != 1 {
+		t.Fatalf("stats = %+v, want one message with one ref", st)
+	}
+	s = newSession(t, b, SessionOptions{ClientID: "app"})
+	_, cb := subscribe(t, s, SubscribeOptions{Address: "t", Name: "b", Durable: true}, ConsumerOptions{})
+	ackAll(t, cb.take(t, 1))
+	s.Close()
+	if _, st = restart(t, b, store); st.Messages != 0 || st.Refs != 0 {
+		t.Fatalf("stats = %+v, want nothing stored", st)
+	}
+}
+
+func TestRecoveryUnsubscribedIsGone(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, Config{Store: store})
+	s := b.NewSession(SessionOptions{ClientID: "app"})
+	c, _ := subscribe(t, s, SubscribeOptions{Address: "t", Name: "x", Durable: true}, ConsumerOptions{Credit: -1})
+	m := msg("t", "m")
+	m.Durable = true
+	send(t, s, m)
+	c.Close()
+	if err := s.Unsubscribe("x"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, st := restart(t, b, store); st.Queues != 0 || st.Messages != 0 {
+		t.Errorf("after unsubscribe, recovery found %+v", st)
+	}
+}

@@ -1,0 +1,443 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/junctionmq/junction/core/prop"
+	"github.com/junctionmq/junction/core/selector"
+	"github.com/junctionmq/junction/storage"
+)
+
+func stringValue(s string) prop.Value { return prop.StringValue(s) }
+func int64Value(i int64) prop.Value   { return prop.Int64Value(i) }
+
+// resolved is where one message is going, decided before anything is enqueued
+// so a transaction can fail as a whole.
+type resolved struct {
+	a       *address
+	targets []*Queue
+	drop    bool // DROP policy, duplicate, or routed nowhere
+	dup     bool
+}
+
+// validate checks a message before routing.
+func (b *Broker) validate(m *Message) error {
+	if m.Priority > 9 {
+		return fmt.Errorf("%w: %d", ErrInvalidPriority, m.Priority)
+	}
+	if sz := m.Size(); sz > b.cfg.MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, sz, b.cfg.MaxMessageSize)
+	}
+	return validName(m.Address)
+}
+
+// resolve finds (creating per the address settings) the address and queues a
+// message goes to. s may be nil for internal sends.
+func (b *Broker) resolve(ctx context.Context, s *Session, m *Message) (resolved, error) {
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return resolved{}, ErrClosed
+	}
+	a := b.addresses[m.Address]
+	if a == nil || !b.hasRoutingLocked(a, m.RoutingType) {
+		b.mu.RUnlock()
+		if err := b.autoCreate(s, m); err != nil {
+			return resolved{}, err
+		}
+		b.mu.RLock()
+		a = b.addresses[m.Address]
+		if a == nil {
+			b.mu.RUnlock()
+			return resolved{}, fmt.Errorf("%w: %q", ErrNoSuchAddress, m.Address)
+		}
+	}
+	rs := b.routesLocked(a)
+	b.mu.RUnlock()
+
+	var res resolved
+	res.a = a
+	if m.RoutingType != Multicast {
+		res.targets = append(res.targets, rs.any...)
+	}
+	if m.RoutingType != Anycast {
+		for _, q := range rs.multi {
+			if q.filter != nil && !q.filter.Matches(m) {
+				continue
+			}
+			if q.info.NoLocal && s != nil && q.info.owner == s.id {
+				continue
+			}
+			res.targets = append(res.targets, q)
+		}
+	}
+	if a.dups != nil {
+		if id := m.Property(PropDuplicateID); !id.IsNull() {
+			if a.dups.seen(id.Text()) {
+				b.stats.duplicates.Add(1)
+				res.drop, res.dup = true, true
+				return res, nil
+			}
+		}
+	}
+	if len(res.targets) == 0 {
+		res.drop = true
+		return res, nil
+	}
+	if lim := a.settings.MaxSizeBytes; lim >= 0 {
+		for a.size.Load()+int64(m.Size()) > lim {
+			switch a.settings.FullPolicy {
+			case FullFail:
+				return res, fmt.Errorf("%w: %q is over max-size-bytes %d", ErrAddressFull, a.name, lim)
+			case FullDrop:
+				res.drop = true
+				return res, nil
+			}
+			if err := a.waitForSpace(ctx); err != nil {
+				return res, fmt.Errorf("%w: %q blocked: %v", ErrAddressFull, a.name, err)
+			}
+		}
+	}
+	return res, nil
+}
+
+func (b *Broker) hasRoutingLocked(a *address, rt RoutingType) bool {
+	switch rt {
+	case Anycast:
+		q := b.queues[a.name]
+		return a.anycast && q != nil && q.info.RoutingType == Anycast
+	case Multicast:
+		return a.multicast
+	}
+	return a.anycast || a.multicast
+}
+
+// autoCreate creates what a send needs, per auto-create-addresses and
+// auto-create-queues.
+func (b *Broker) autoCreate(s *Session, m *Message) error {
+	set := b.settings.Resolve(m.Address)
+	rt := m.RoutingType
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	a := b.addresses[m.Address]
+	if rt == RoutingAny {
+		if a != nil {
+			return nil
+		}
+		rt = set.DefaultRoutingType
+	}
+	if a == nil || (rt == Anycast && !a.anycast) || (rt == Multicast && !a.multicast) {
+		if !set.AutoCreateAddresses {
+			return fmt.Errorf("%w: %q (auto-create-addresses is off)", ErrNoSuchAddress, m.Address)
+		}
+		if s != nil {
+			if err := s.authorize(PermCreateAddress, m.Address); err != nil {
+				return err
+			}
+		}
+		b.ensureAddressLocked(m.Address, rt, a == nil)
+	}
+	if rt == Anycast && b.queues[m.Address] == nil {
+		if !set.AutoCreateQueues {
+			return fmt.Errorf("%w: %q (auto-create-queues is off)", ErrNoSuchQueue, m.Address)
+		}
+		b.createQueueLocked(QueueInfo{Name: m.Address, Address: m.Address, RoutingType: Anycast, Durable: true, AutoCreated: true}, nil)
+	}
+	return nil
+}
+
+// route sends m. When ops is nil the store write is issued here and done is
+// called once it is durable; otherwise the operations are appended to *ops for
+// the caller (a transaction) to write.
+func (b *Broker) route(ctx context.Context, s *Session, m *Message, done func(error)) error {
+	if err := b.validate(m); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := b.resolve(ctx, s, m)
+		if err != nil {
+			return err
+		}
+		var ops []storage.Op
+		ok := b.deliverResolved(s, m, res, &ops)
+		if !ok && attempt < 3 {
+			continue // a target queue was deleted under us: resolve again
+		}
+		if len(ops) > 0 {
+			if done == nil {
+				done = func(error) {}
+			}
+			b.store.Apply(ops, true, done)
+		} else if done != nil {
+			done(nil)
+		}
+		return nil
+	}
+}
+
+// deliverResolved enqueues m on its targets. It reports false, enqueuing
+// nothing, if a target was deleted since resolve.
+func (b *Broker) deliverResolved(s *Session, m *Message, res resolved, ops *[]storage.Op) bool {
+	b.stats.sent.Add(1)
+	if res.drop {
+		if !res.dup {
+			b.stats.dropped.Add(1)
+		}
+		return true
+	}
+	now := b.nowMs()
+	if m.Timestamp == 0 {
+		m.Timestamp = now
+	}
+	set := res.a.settings
+	if m.Expiration == 0 && set.MaxExpiryDelay > 0 {
+		m.Expiration = now + set.MaxExpiryDelay.Milliseconds()
+	} else if m.Expiration != 0 {
+		if set.MinExpiryDelay > 0 && m.Expiration < now+set.MinExpiryDelay.Milliseconds() {
+			m.Expiration = now + set.MinExpiryDelay.Milliseconds()
+		}
+		if set.MaxExpiryDelay > 0 && m.Expiration > now+set.MaxExpiryDelay.Milliseconds() {
+			m.Expiration = now + set.MaxExpiryDelay.Milliseconds()
+		}
+	}
+	if m.ID == 0 {
+		m.ID = b.nextMsgID.Add(1)
+	}
+	if s != nil {
+		m.origin = s.id
+	}
+	m.size = int32(m.Size())
+	durable := 0
+	if m.Durable {
+		for _, q := range res.targets {
+			if q.info.Durable {
+				durable++
+			}
+		}
+	}
+	m.refs.Store(int32(len(res.targets)))
+	m.durableRefs.Store(int32(durable))
+	res.a.size.Add(int64(m.size))
+	if durable > 0 {
+		*ops = append(*ops, storage.Op{Kind: storage.OpAddMessage, MsgID: m.ID, Data: EncodeMessage(nil, m)})
+	}
+	b.stats.routed.Add(1)
+	for i, q := range res.targets {
+		q.mu.Lock()
+		if q.deleted {
+			q.mu.Unlock()
+			if i == 0 {
+				// Nothing enqueued yet: undo and let the caller resolve again.
+				res.a.size.Add(-int64(m.size))
+				*ops = (*ops)[:len(*ops)-min(len(*ops), boolInt(durable > 0))]
+				return false
+			}
+			if q.info.Durable && m.Durable {
+				m.durableRefs.Add(-1)
+			}
+			if m.refs.Add(-1) == 0 {
+				b.released(m)
+			}
+			continue
+		}
+		if q.info.Durable && m.Durable {
+			*ops = append(*ops, storage.Op{Kind: storage.OpAddRef, QueueID: q.info.ID, MsgID: m.ID, ScheduledAt: m.ScheduledAt})
+		}
+		r := &ref{msg: m, pos: -1, heapIdx: -1, scheduledAt: m.ScheduledAt}
+		q.enqueueLocked(r, now)
+		q.enqueued.Add(1)
+		q.dispatchLocked()
+		q.unlock()
+	}
+	return true
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// waitForSpace blocks a producer until the address is under its limit.
+func (a *address) waitForSpace(ctx context.Context) error {
+	a.waiting.Add(1)
+	defer a.waiting.Add(-1)
+	a.spaceMu.Lock()
+	if a.settings.MaxSizeBytes < 0 || a.size.Load() < a.settings.MaxSizeBytes {
+		a.spaceMu.Unlock()
+		return nil
+	}
+	if a.space == nil {
+		a.space = make(chan struct{})
+	}
+	ch := a.space
+	a.spaceMu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// createQueueLocked registers a queue. Caller holds b.mu for writing.
+func (b *Broker) createQueueLocked(info QueueInfo, filter *selector.Selector) *Queue {
+	if info.ID == 0 {
+		info.ID = b.nextQueueID.Add(1)
+	} else if info.ID > b.nextQueueID.Load() {
+		b.nextQueueID.Store(info.ID)
+	}
+	q := newQueue(b, info, filter)
+	b.queues[info.Name] = q
+	b.queueByID[info.ID] = q
+	if info.RoutingType == Multicast {
+		b.bindings.Add(info.Address, q)
+	}
+	b.routeGen.Add(1)
+	if info.Durable && !info.Temporary {
+		data, _ := json.Marshal(info)
+		b.applyAsync([]storage.Op{{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: info.Name, Data: data}})
+	}
+	return q
+}
+
+// deleteQueue removes a queue and drops its messages. With ifUnused it keeps a
+// queue that gained consumers or messages since the caller looked.
+func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
+	b.mu.Lock()
+	if b.queues[q.info.Name] != q {
+		b.mu.Unlock()
+		return false
+	}
+	q.mu.Lock()
+	if ifUnused && (len(q.consumers) > 0 || q.total > 0) {
+		q.mu.Unlock()
+		b.mu.Unlock()
+		return false
+	}
+	q.deleted = true
+	delete(b.queues, q.info.Name)
+	delete(b.queueByID, q.info.ID)
+	if q.info.RoutingType == Multicast {
+		b.bindings.Remove(q.info.Address, q)
+	}
+	b.routeGen.Add(1)
+	b.mu.Unlock()
+
+	if q.timer != nil {
+		q.timer.Stop()
+	}
+	for lvl := range q.levels {
+		d := &q.levels[lvl]
+		for p := d.base; p < d.end(); p++ {
+			if r := d.at(p); r != nil {
+				q.finishLocked(r, true)
+			}
+		}
+		q.levels[lvl] = refDeque{}
+	}
+	for _, r := range q.sched {
+		q.finishLocked(r, true)
+	}
+	q.sched = nil
+	consumers := q.consumers
+	for _, c := range consumers {
+		for r := c.head; r != nil; r = r.next {
+			q.finishLocked(r, true)
+		}
+		c.head, c.tail, c.inFlight = nil, nil, nil
+		c.closed = true
+	}
+	q.consumers = nil
+	q.ready, q.inFlight = 0, 0
+	if q.info.Durable && !q.info.Temporary {
+		q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteBinding, Binding: storage.BindingQueue, Key: q.info.Name})
+	}
+	q.unlock()
+	return true
+}
+
+// consumerGone applies auto-delete rules once a consumer has closed.
+func (b *Broker) consumerGone(q *Queue, c *Consumer, remaining int, empty bool) {
+	if remaining > 0 {
+		return
+	}
+	switch {
+	case c.ownsQueue:
+		b.deleteQueue(q, false)
+	case q.info.AutoCreated && q.info.RoutingType == Anycast && empty && b.settings.Resolve(q.info.Address).AutoDeleteQueues:
+		b.deleteQueue(q, true)
+	}
+}
+
+// dupCache remembers the last n duplicate ids seen on an address.
+type dupCache struct {
+	mu   sync.Mutex
+	ring []string
+	next int
+	set  map[string]struct{}
+}
+
+func newDupCache(n int) *dupCache {
+	return &dupCache{ring: make([]string, n), set: make(map[string]struct{}, n)}
+}
+
+// seen records id and reports whether it was already in the window.
+func (d *dupCache) seen(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.set[id]; ok {
+		return true
+	}
+	if old := d.ring[d.next]; old != "" {
+		delete(d.set, old)
+	}
+	d.ring[d.next] = id
+	d.set[id] = struct{}{}
+	d.next = (d.next + 1) % len(d.ring)
+	return false
+}
+
+// Records returns a copy of the stored records of one kind (MQTT sessions,
+// retained messages) as recovered at start and updated since.
+func (b *Broker) Records(kind storage.BindingKind) map[string][]byte {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make(map[string][]byte, len(b.records[kind]))
+	for k, v := range b.records[kind] {
+		out[k] = v
+	}
+	return out
+}
+
+// PutRecord stores a record for an adapter; done is called once it is durable.
+func (b *Broker) PutRecord(kind storage.BindingKind, key string, data []byte, done func(error)) {
+	b.mu.Lock()
+	if b.records[kind] == nil {
+		b.records[kind] = map[string][]byte{}
+	}
+	b.records[kind][key] = data
+	b.mu.Unlock()
+	if done == nil {
+		done = func(error) {}
+	}
+	b.store.Apply([]storage.Op{{Kind: storage.OpPutBinding, Binding: kind, Key: key, Data: data}}, true, done)
+}
+
+// DeleteRecord removes a stored adapter record.
+func (b *Broker) DeleteRecord(kind storage.BindingKind, key string, done func(error)) {
+	b.mu.Lock()
+	delete(b.records[kind], key)
+	b.mu.Unlock()
+	if done == nil {
+		done = func(error) {}
+	}
+	b.store.Apply([]storage.Op{{Kind: storage.OpDeleteBinding, Binding: kind, Key: key}}, true, done)
+}

@@ -1,0 +1,405 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/junctionmq/junction/core/selector"
+)
+
+// SessionOptions describe the connection a session belongs to.
+type SessionOptions struct {
+	// ClientID names durable subscriptions (JMS client id, MQTT client id).
+	ClientID string
+	// User is the authenticated user; it is stamped on every message sent.
+	User string
+	// Authorize is asked before every guarded action; nil allows everything.
+	Authorize func(p Permission, address string) error
+}
+
+// Session is one client connection's view of the core. It owns the consumers,
+// temporary queues and transactions created through it; Close releases them.
+type Session struct {
+	b    *Broker
+	id   uint64
+	opts SessionOptions
+
+	mu        sync.Mutex
+	consumers map[*Consumer]struct{}
+	temps     []*Queue
+	closed    bool
+}
+
+// NewSession opens a session.
+func (b *Broker) NewSession(opts SessionOptions) *Session {
+	return &Session{b: b, id: b.nextSessionID.Add(1), opts: opts, consumers: map[*Consumer]struct{}{}}
+}
+
+// ID is unique among the broker's sessions.
+func (s *Session) ID() uint64 { return s.id }
+
+// ClientID returns the session's client id.
+func (s *Session) ClientID() string { return s.opts.ClientID }
+
+// SetClientID sets the client id (JMS lets a client set it after connecting).
+func (s *Session) SetClientID(id string) { s.mu.Lock(); s.opts.ClientID = id; s.mu.Unlock() }
+
+// Broker returns the session's broker.
+func (s *Session) Broker() *Broker { return s.b }
+
+func (s *Session) authorize(p Permission, address string) error {
+	if s == nil || s.opts.Authorize == nil {
+		return nil
+	}
+	if err := s.opts.Authorize(p, address); err != nil {
+		return &PermissionError{Permission: p, Address: address, Err: err}
+	}
+	return nil
+}
+
+// Send routes a message. It returns at once with any routing error; done (may
+// be nil) is called when the message is durable, or at once for a non-durable
+// message. With address-full-policy BLOCK, Send waits for space until ctx ends.
+func (s *Session) Send(ctx context.Context, m *Message, done func(error)) error {
+	if err := s.prepareSend(m); err != nil {
+		return err
+	}
+	return s.b.route(ctx, s, m, done)
+}
+
+func (s *Session) prepareSend(m *Message) error {
+	if err := s.authorize(PermSend, m.Address); err != nil {
+		return err
+	}
+	// The validated user replaces whatever the client claimed.
+	m.UserID = s.opts.User
+	m.DeleteProperty(PropUserID)
+	return nil
+}
+
+// Consume attaches a consumer to a queue. A missing anycast queue is created
+// when the address settings allow it.
+func (s *Session) Consume(queue string, opts ConsumerOptions) (*Consumer, error) {
+	if err := validName(queue); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(PermConsume, queue); err != nil {
+		return nil, err
+	}
+	sel, err := parseSelector(opts.Selector)
+	if err != nil {
+		return nil, err
+	}
+	b := s.b
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	q := b.queues[queue]
+	if q == nil {
+		set := b.settings.Resolve(queue)
+		a := b.addresses[queue]
+		if (a == nil && !set.AutoCreateAddresses) || !set.AutoCreateQueues {
+			b.mu.Unlock()
+			return nil, fmt.Errorf("%w: %q", ErrNoSuchQueue, queue)
+		}
+		if a == nil || !a.anycast {
+			if err := s.authorize(PermCreateAddress, queue); err != nil {
+				b.mu.Unlock()
+				return nil, err
+			}
+		}
+		b.ensureAddressLocked(queue, Anycast, a == nil)
+		q = b.createQueueLocked(QueueInfo{Name: queue, Address: queue, RoutingType: Anycast, Durable: true, AutoCreated: true}, nil)
+	}
+	b.mu.Unlock()
+	return s.attach(q, sel, opts, false)
+}
+
+func parseSelector(text string) (*selector.Selector, error) {
+	sel, err := selector.Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidSelector, err)
+	}
+	return sel, nil
+}
+
+func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions, ownsQueue bool) (*Consumer, error) {
+	if opts.Handler == nil {
+		return nil, fmt.Errorf("consumer needs a handler")
+	}
+	c := &Consumer{
+		id: s.b.nextConsumer.Add(1), q: q, s: s, sel: sel, handler: opts.Handler,
+		autoAck: opts.AutoAck, window: opts.Window, credit: opts.Credit, ownsQueue: ownsQueue,
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	s.consumers[c] = struct{}{}
+	s.mu.Unlock()
+	q.mu.Lock()
+	if q.deleted {
+		q.unlock()
+		s.forget(c)
+		return nil, fmt.Errorf("%w: %q was deleted", ErrNoSuchQueue, q.info.Name)
+	}
+	q.consumers = append(q.consumers, c)
+	q.dispatchLocked()
+	q.unlock()
+	return c, nil
+}
+
+func (s *Session) forget(c *Consumer) {
+	s.mu.Lock()
+	delete(s.consumers, c)
+	s.mu.Unlock()
+}
+
+// SubscribeOptions describe a subscription to a multicast address.
+type SubscribeOptions struct {
+	// Address may be a wildcard pattern (`*` one word, `#` any words).
+	Address string
+	// Name names a durable or shared subscription.
+	Name    string
+	Durable bool
+	Shared  bool
+	// Selector becomes the subscription queue's filter: messages it rejects
+	// are never stored for this subscription.
+	Selector string
+	// NoLocal skips messages sent by this session.
+	NoLocal bool
+}
+
+// SubscriptionQueueName returns the queue name of a durable or shared
+// subscription: clientID.name, or name alone for a shared subscription of a
+// session without a client id (as Artemis names them).
+func SubscriptionQueueName(clientID, name string) string {
+	if clientID == "" {
+		return name
+	}
+	return clientID + "." + name
+}
+
+// Subscribe creates (or reattaches to) a subscription and a consumer on it.
+func (s *Session) Subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consumer, error) {
+	if err := validName(sub.Address); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(PermConsume, sub.Address); err != nil {
+		return nil, err
+	}
+	filter, err := parseSelector(sub.Selector)
+	if err != nil {
+		return nil, err
+	}
+	if sub.Durable && !sub.Shared && s.ClientID() == "" {
+		return nil, ErrNoClientID
+	}
+	b := s.b
+	perm := PermCreateNonDurableQueue
+	if sub.Durable {
+		perm = PermCreateDurableQueue
+	}
+	var name string
+	owns := false
+	switch {
+	case sub.Durable || sub.Shared:
+		if sub.Name == "" {
+			return nil, fmt.Errorf("%w: a durable or shared subscription needs a name", ErrInvalidName)
+		}
+		name = SubscriptionQueueName(s.ClientID(), sub.Name)
+		if !sub.Durable {
+			owns = true // a shared non-durable subscription dies with its last consumer
+		}
+	default:
+		name = "sub." + strconv.FormatUint(s.id, 10) + "." + strconv.FormatUint(b.nextConsumer.Add(1), 10)
+		owns = true
+	}
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if !isPattern(sub.Address) {
+		a := b.addresses[sub.Address]
+		if a == nil || !a.multicast {
+			if !b.settings.Resolve(sub.Address).AutoCreateAddresses {
+				b.mu.Unlock()
+				return nil, fmt.Errorf("%w: %q", ErrNoSuchAddress, sub.Address)
+			}
+			if err := s.authorize(PermCreateAddress, sub.Address); err != nil {
+				b.mu.Unlock()
+				return nil, err
+			}
+			b.ensureAddressLocked(sub.Address, Multicast, a == nil)
+		}
+	}
+	q := b.queues[name]
+	if q != nil {
+		if q.info.RoutingType != Multicast {
+			b.mu.Unlock()
+			return nil, fmt.Errorf("%w: %q is a queue, not a subscription", ErrQueueExists, name)
+		}
+		if q.info.Address != sub.Address || q.info.Filter != sub.Selector {
+			// JMS: a durable subscription re-created with another topic or
+			// selector replaces the old one.
+			q.mu.Lock()
+			busy := len(q.consumers) > 0
+			q.mu.Unlock()
+			if busy {
+				b.mu.Unlock()
+				return nil, fmt.Errorf("%w: %q", ErrSubscriptionInUse, name)
+			}
+			b.mu.Unlock()
+			b.deleteQueue(q, false)
+			b.mu.Lock()
+			q = nil
+		} else if !sub.Shared {
+			q.mu.Lock()
+			busy := len(q.consumers) > 0
+			q.mu.Unlock()
+			if busy {
+				b.mu.Unlock()
+				return nil, fmt.Errorf("%w: %q", ErrSubscriptionInUse, name)
+			}
+		}
+	}
+	if q == nil {
+		if err := s.authorize(perm, sub.Address); err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+		info := QueueInfo{Name: name, Address: sub.Address, RoutingType: Multicast, Durable: sub.Durable,
+			Filter: sub.Selector, ClientID: s.ClientID(), SubscriptionName: sub.Name, Shared: sub.Shared, NoLocal: sub.NoLocal}
+		if sub.NoLocal {
+			info.owner = s.id
+		}
+		q = b.createQueueLocked(info, filter)
+	}
+	b.mu.Unlock()
+	return s.attach(q, nil, opts, owns)
+}
+
+func isPattern(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '#', '>':
+			return true
+		}
+	}
+	return false
+}
+
+// Unsubscribe deletes a durable subscription by name. It fails while the
+// subscription has consumers.
+func (s *Session) Unsubscribe(name string) error {
+	qname := SubscriptionQueueName(s.ClientID(), name)
+	q, ok := s.b.Queue(qname)
+	if !ok || q.info.RoutingType != Multicast {
+		return fmt.Errorf("%w: subscription %q", ErrNoSuchQueue, qname)
+	}
+	if err := s.authorize(PermDeleteDurableQueue, q.info.Address); err != nil {
+		return err
+	}
+	if !s.b.deleteQueue(q, false) {
+		return fmt.Errorf("%w: subscription %q", ErrNoSuchQueue, qname)
+	}
+	return nil
+}
+
+// CreateTemporaryQueue creates an anycast queue that is deleted when the
+// session closes.
+func (s *Session) CreateTemporaryQueue(name string) (*Queue, error) {
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(PermCreateNonDurableQueue, name); err != nil {
+		return nil, err
+	}
+	b := s.b
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if b.queues[name] != nil {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q", ErrQueueExists, name)
+	}
+	b.ensureAddressLocked(name, Anycast, true)
+	q := b.createQueueLocked(QueueInfo{Name: name, Address: name, RoutingType: Anycast, Temporary: true, owner: s.id}, nil)
+	b.mu.Unlock()
+	s.mu.Lock()
+	s.temps = append(s.temps, q)
+	s.mu.Unlock()
+	return q, nil
+}
+
+// Browse calls fn with the queue's ready messages in delivery order, without
+// consuming them, until fn returns false.
+func (s *Session) Browse(queue, sel string, fn func(*Message) bool) error {
+	q, ok := s.b.Queue(queue)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNoSuchQueue, queue)
+	}
+	if err := s.authorize(PermBrowse, q.info.Address); err != nil {
+		return err
+	}
+	filter, err := parseSelector(sel)
+	if err != nil {
+		return err
+	}
+	// Snapshot under the lock, call fn outside it.
+	var msgs []*Message
+	q.mu.Lock()
+	now := s.b.nowMs()
+	for lvl := levels - 1; lvl >= 0; lvl-- {
+		d := &q.levels[lvl]
+		for p := d.base; p < d.end(); p++ {
+			r := d.at(p)
+			if r == nil || (r.msg.Expiration != 0 && now >= r.msg.Expiration) {
+				continue
+			}
+			if filter == nil || filter.Matches(r.msg) {
+				msgs = append(msgs, r.msg)
+			}
+		}
+	}
+	q.mu.Unlock()
+	for _, m := range msgs {
+		if !fn(m) {
+			break
+		}
+	}
+	return nil
+}
+
+// Close closes the session's consumers (their unsettled deliveries return to
+// their queues) and deletes its temporary queues.
+func (s *Session) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	consumers := make([]*Consumer, 0, len(s.consumers))
+	for c := range s.consumers {
+		consumers = append(consumers, c)
+	}
+	temps := s.temps
+	s.temps = nil
+	s.mu.Unlock()
+	for _, c := range consumers {
+		c.Close()
+	}
+	for _, q := range temps {
+		s.b.deleteQueue(q, false)
+	}
+}

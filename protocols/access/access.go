@@ -1,0 +1,118 @@
+// Package access joins the security manager to the core for every protocol
+// adapter: one login at connect, one Authorize hook per core session, and the
+// per-user connection slot released when the connection ends. Adapters turn
+// the errors into their protocol's refusal.
+package access
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+
+	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/security"
+)
+
+// Gate authenticates connections. A nil *Gate or one without a manager lets
+// everyone in anonymously and authorizes everything.
+type Gate struct {
+	Manager *security.Manager
+}
+
+// Identity is an authenticated connection.
+type Identity struct {
+	Subject *security.Subject
+	gate    *Gate
+	release func()
+}
+
+// Login authenticates a connecting client and takes a connection slot for
+// its user. Call Identity.Close when the connection ends.
+func (g *Gate) Login(ctx context.Context, user, password string, hasPassword bool, remote string, tlsState *tls.ConnectionState) (*Identity, error) {
+	if g == nil || g.Manager == nil {
+		return &Identity{Subject: &security.Subject{Anonymous: true, RemoteAddr: remote}}, nil
+	}
+	s, err := g.Manager.Authenticate(ctx, security.Credentials{Username: user, Password: password, HasPassword: hasPassword, RemoteAddr: remote, TLSState: tlsState})
+	if err != nil {
+		return nil, err
+	}
+	release, err := g.Manager.Connect(s)
+	if err != nil {
+		return nil, err
+	}
+	return &Identity{Subject: s, gate: g, release: release}, nil
+}
+
+// User is the validated user name ("" when anonymous).
+func (id *Identity) User() string {
+	if id == nil || id.Subject == nil || id.Subject.Anonymous {
+		return ""
+	}
+	return id.Subject.User
+}
+
+// SessionOptions builds the core session options for this identity.
+func (id *Identity) SessionOptions(clientID string) core.SessionOptions {
+	opts := core.SessionOptions{ClientID: clientID, User: id.User()}
+	if id.gate != nil && id.gate.Manager != nil {
+		m, s := id.gate.Manager, id.Subject
+		opts.Authorize = func(p core.Permission, address string) error {
+			return m.Authorize(s, actionOf(p), address)
+		}
+	}
+	return opts
+}
+
+// Authorize checks one action outside a core session (adapters use it for
+// actions the core does not see, such as MQTT retained-message delivery).
+func (id *Identity) Authorize(p core.Permission, address string) error {
+	if id.gate == nil || id.gate.Manager == nil {
+		return nil
+	}
+	return id.gate.Manager.Authorize(id.Subject, actionOf(p), address)
+}
+
+// Close releases the user's connection slot.
+func (id *Identity) Close() {
+	if id != nil && id.release != nil {
+		id.release()
+	}
+}
+
+func actionOf(p core.Permission) security.Action {
+	switch p {
+	case core.PermSend:
+		return security.Send
+	case core.PermConsume:
+		return security.Consume
+	case core.PermBrowse:
+		return security.Browse
+	case core.PermCreateAddress:
+		return security.CreateAddress
+	case core.PermDeleteAddress:
+		return security.DeleteAddress
+	case core.PermCreateDurableQueue:
+		return security.CreateDurableQueue
+	case core.PermDeleteDurableQueue:
+		return security.DeleteDurableQueue
+	case core.PermCreateNonDurableQueue:
+		return security.CreateNonDurableQueue
+	case core.PermDeleteNonDurableQueue:
+		return security.DeleteNonDurableQueue
+	}
+	return security.Manage
+}
+
+// Refusal says, for an error from Login, whether it was a credentials problem
+// (as opposed to a limit or an internal error) and a message for the client.
+func Refusal(err error) (badCredentials bool, msg string) {
+	switch {
+	case errors.Is(err, security.ErrBadCredentials):
+		return true, "bad user name or password"
+	case errors.Is(err, security.ErrAnonymousDenied):
+		return true, "anonymous access is not allowed: log in with a user name and password"
+	case errors.Is(err, security.ErrTooManyConnections):
+		return false, "too many connections for this user"
+	}
+	return false, "login failed: " + err.Error()
+}

@@ -1,0 +1,151 @@
+package packet
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+const (
+	// readerBufSize is the buffer every Reader starts with and returns to: it
+	// holds many small packets, so one Read usually fetches several.
+	readerBufSize = 4 << 10
+	// readerKeepSize is the largest buffer a Reader keeps after a big
+	// packet; anything larger is dropped once the packet is consumed so a
+	// burst of large packets does not pin memory on an idle connection.
+	readerKeepSize = 64 << 10
+)
+
+// Reader reads whole MQTT packets from a stream into a buffer it reuses.
+// It is not safe for concurrent use.
+type Reader struct {
+	r     io.Reader
+	max   int
+	buf   []byte // len(buf) == cap(buf); data is buf[start:end]
+	small []byte // the initial buffer, reused after an oversized one
+	start int
+	end   int
+	err   error // sticky read error, reported once buffered data runs out
+}
+
+// NewReader returns a Reader that refuses packets larger than maxPacketSize
+// bytes in total (fixed header included), the Maximum Packet Size a 5.0
+// server announces in CONNACK. maxPacketSize <= 0 means the protocol limit.
+func NewReader(r io.Reader, maxPacketSize int) *Reader {
+	if maxPacketSize <= 0 || maxPacketSize > MaxPacketSize {
+		maxPacketSize = MaxPacketSize
+	}
+	b := make([]byte, readerBufSize)
+	return &Reader{r: r, max: maxPacketSize, buf: b, small: b}
+}
+
+// Buffered returns the number of bytes already read from the stream but not
+// yet returned as packets. A server can flush its writes when it reaches 0,
+// coalescing the replies to a pipelined batch.
+func (r *Reader) Buffered() int { return r.end - r.start }
+
+// ReadPacket reads the next whole packet and returns its fixed header and
+// body. The body aliases the Reader's buffer and is valid only until the
+// next call. A packet larger than the maximum is refused from its fixed
+// header with a Packet too large *Error, before its body is read; a bad
+// fixed header yields a Malformed Packet *Error. At a clean end of stream
+// (no partial packet) it returns io.EOF; a stream ending inside a packet
+// yields io.ErrUnexpectedEOF. After any error the Reader must not be used.
+func (r *Reader) ReadPacket() (FixedHeader, []byte, error) {
+	r.reclaim()
+	var (
+		fh  FixedHeader
+		hl  int
+		err error
+	)
+	for {
+		fh, hl, err = ParseFixedHeader(r.buf[r.start:r.end])
+		if err == nil {
+			break
+		}
+		if err != ErrIncomplete {
+			return FixedHeader{}, nil, err
+		}
+		if err := r.fill(); err != nil {
+			return FixedHeader{}, nil, err
+		}
+	}
+	total := hl + fh.Remaining
+	if total > r.max {
+		return FixedHeader{}, nil, errCode(PacketTooLarge,
+			fmt.Sprintf("%v of %d bytes exceeds the maximum packet size %d", fh.Type, total, r.max))
+	}
+	if r.start+total > len(r.buf) {
+		if total > len(r.buf) {
+			// One allocation sized to the packet, rounded up so the
+			// read-ahead behind it has room.
+			nb := make([]byte, (total+readerBufSize-1)/readerBufSize*readerBufSize)
+			r.end = copy(nb, r.buf[r.start:r.end])
+			r.start = 0
+			r.buf = nb
+		} else {
+			r.compact()
+		}
+	}
+	for r.end-r.start < total {
+		if err := r.fill(); err != nil {
+			return FixedHeader{}, nil, err
+		}
+	}
+	body := r.buf[r.start+hl : r.start+total : r.start+total]
+	r.start += total
+	return fh, body, nil
+}
+
+// reclaim rewinds an empty buffer and drops an oversized one once the big
+// packet it held has been consumed.
+func (r *Reader) reclaim() {
+	n := r.end - r.start
+	if len(r.buf) > readerKeepSize && n <= len(r.small) {
+		copy(r.small, r.buf[r.start:r.end])
+		r.buf, r.start, r.end = r.small, 0, n
+		return
+	}
+	if n == 0 {
+		r.start, r.end = 0, 0
+	}
+}
+
+func (r *Reader) compact() {
+	if r.start > 0 {
+		r.end = copy(r.buf, r.buf[r.start:r.end])
+		r.start = 0
+	}
+}
+
+// fill reads at least one more byte into the buffer, which has free space.
+func (r *Reader) fill() error {
+	if r.end == len(r.buf) {
+		r.compact()
+	}
+	partial := r.end > r.start
+	for range 100 {
+		if r.err != nil {
+			return r.readErr(partial)
+		}
+		n, err := r.r.Read(r.buf[r.end:])
+		r.end += n
+		if err != nil {
+			r.err = err
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("mqtt: read packet: %w", io.ErrNoProgress)
+}
+
+func (r *Reader) readErr(partial bool) error {
+	if errors.Is(r.err, io.EOF) {
+		if partial {
+			return io.ErrUnexpectedEOF
+		}
+		return io.EOF
+	}
+	return fmt.Errorf("mqtt: read packet: %w", r.err)
+}

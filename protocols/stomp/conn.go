@@ -1,0 +1,517 @@
+package stomp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/access"
+	"github.com/junctionmq/junction/protocols/stomp/frame"
+	"github.com/junctionmq/junction/protocols/transport"
+)
+
+// ServerName is sent in CONNECTED frames.
+const ServerName = "Junction/0.1"
+
+type ackMode uint8
+
+const (
+	ackAuto ackMode = iota
+	ackClient
+	ackClientIndividual
+)
+
+// subscription is one SUBSCRIBE on a connection.
+type subscription struct {
+	id       string
+	num      uint64 // short number used in ack ids
+	dest     string // as the client wrote it
+	prefix   string // /queue/ or /topic/ for MESSAGE destinations
+	ack      ackMode
+	consumer *core.Consumer
+	durable  string // durable subscription name, if any
+
+	// Guarded by conn.outMu.
+	pendingCredit int               // auto-ack deliveries written since the last flush
+	byMsgID       map[uint64]uint64 // STOMP 1.0/1.1 ack by message-id -> tag
+}
+
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	log    *slog.Logger
+	remote string
+	rd     *frame.Reader
+	dr     *deadlineReader
+	ver    frame.Version
+
+	id        *access.Identity
+	sess      *core.Session
+	connected bool
+
+	// Reader goroutine only.
+	subs    map[string]*subscription
+	subNums map[uint64]*subscription
+	nextSub uint64
+	txs     map[string]*core.Tx
+	temps   map[string]string // temp destination -> queue name
+
+	// Outbound, guarded by outMu.
+	outMu     sync.Mutex
+	out       []byte
+	closing   bool // an ERROR or DISCONNECT receipt is queued: close after it
+	dead      bool // writer stopped
+	credits   []*subscription
+	wake      chan struct{}
+	writeHB   time.Duration
+	writerEnd chan struct{}
+}
+
+var connSeq struct {
+	sync.Mutex
+	n uint64
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		s: s, nc: nc, remote: nc.RemoteAddr().String(),
+		subs: map[string]*subscription{}, subNums: map[uint64]*subscription{}, txs: map[string]*core.Tx{},
+		wake: make(chan struct{}, 1), writerEnd: make(chan struct{}),
+	}
+	c.log = s.log.With("remote", c.remote)
+	c.dr = &deadlineReader{c: nc}
+	c.rd = frame.NewReader(c.dr, s.opts.Limits)
+	return c
+}
+
+// deadlineReader refreshes the read deadline as data arrives, so a silent
+// peer times out while a busy one does not pay a syscall per frame.
+type deadlineReader struct {
+	c       net.Conn
+	timeout time.Duration
+	set     time.Time
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if d.timeout > 0 {
+		now := time.Now()
+		if now.Sub(d.set) > d.timeout/8 {
+			d.set = now
+			_ = d.c.SetReadDeadline(now.Add(d.timeout))
+		}
+	}
+	return d.c.Read(p)
+}
+
+func (c *conn) serve(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
+	defer stop()
+	go c.writer()
+	defer c.cleanup()
+
+	c.dr.timeout = c.s.opts.ConnectTimeout
+	var f frame.Frame
+	for {
+		hb, err := c.rd.ReadFrame(&f)
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if hb {
+			continue
+		}
+		if err := c.handle(ctx, &f); err != nil {
+			c.fail(err, &f)
+			return
+		}
+		c.outMu.Lock()
+		closing := c.closing
+		c.outMu.Unlock()
+		if closing {
+			return
+		}
+	}
+}
+
+func (c *conn) readFailed(err error) {
+	var pe *frame.ProtocolError
+	switch {
+	case errors.As(err, &pe):
+		c.log.Info("stomp protocol error", "err", pe.Msg)
+		c.sendError(pe.Msg, "The frame could not be read: "+pe.Msg, "")
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			msg := "no CONNECT frame received in time"
+			if c.connected {
+				msg = "heart-beat timeout: nothing received from the client in time"
+			}
+			c.log.Info("closing stomp connection", "reason", msg)
+			c.sendError(msg, msg, "")
+		}
+	}
+}
+
+// clientError is a refusal the client caused; its text goes in an ERROR frame.
+type clientError struct {
+	msg    string
+	detail string
+}
+
+func (e *clientError) Error() string { return e.msg }
+
+func errorf(format string, args ...any) error {
+	return &clientError{msg: fmt.Sprintf(format, args...)}
+}
+
+// fail sends an ERROR frame for err and closes the connection.
+func (c *conn) fail(err error, f *frame.Frame) {
+	receipt, _ := f.Get(frame.HdrReceipt)
+	msg, detail := describe(err)
+	c.log.Info("stomp request refused", "command", f.Command, "err", msg)
+	c.sendError(msg, detail, receipt)
+}
+
+func describe(err error) (msg, detail string) {
+	var ce *clientError
+	if errors.As(err, &ce) {
+		detail = ce.detail
+		if detail == "" {
+			detail = ce.msg
+		}
+		return ce.msg, detail
+	}
+	var pe *core.PermissionError
+	if errors.As(err, &pe) {
+		return pe.Error(), "Access denied: " + pe.Error()
+	}
+	return err.Error(), err.Error()
+}
+
+func (c *conn) sendError(msg, detail, receipt string) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.closing || c.dead {
+		return
+	}
+	var e frame.Encoder
+	e.Begin(c.out, c.ver, frame.CmdError)
+	e.Header(frame.HdrMessage, msg)
+	if receipt != "" {
+		e.Header(frame.HdrReceiptID, receipt)
+	}
+	e.Header(frame.HdrContentType, "text/plain")
+	c.out = e.Body([]byte(detail + "\n"))
+	c.closing = true
+	c.signal()
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// receipt queues a RECEIPT frame.
+func (c *conn) receipt(id string) {
+	if id == "" {
+		return
+	}
+	c.outMu.Lock()
+	if !c.dead {
+		var e frame.Encoder
+		e.Begin(c.out, c.ver, frame.CmdReceipt)
+		e.Header(frame.HdrReceiptID, id)
+		c.out = e.Body(nil)
+		c.signal()
+	}
+	c.outMu.Unlock()
+}
+
+// writer flushes the outbound buffer and sends heart-beats.
+func (c *conn) writer() {
+	defer close(c.writerEnd)
+	var spare []byte
+	var tick <-chan time.Time
+	var ticker *time.Ticker
+	lastWrite := time.Now()
+	for {
+		c.outMu.Lock()
+		hb := c.writeHB
+		c.outMu.Unlock()
+		if hb > 0 && ticker == nil {
+			ticker = time.NewTicker(hb / 2)
+			defer ticker.Stop()
+			tick = ticker.C
+		}
+		select {
+		case <-c.wake:
+		case <-tick:
+			if time.Since(lastWrite) < hb*3/4 {
+				continue
+			}
+		}
+		c.outMu.Lock()
+		buf := c.out
+		c.out = spare[:0]
+		credits := c.credits
+		c.credits = nil
+		closing := c.closing || c.dead
+		if len(buf) == 0 && hb > 0 && !closing {
+			buf = append(buf, frame.Heartbeat...)
+		}
+		c.outMu.Unlock()
+		if len(buf) > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
+			if _, err := c.nc.Write(buf); err != nil {
+				c.stopWriting()
+				c.nc.Close()
+				return
+			}
+			lastWrite = time.Now()
+		}
+		spare = buf[:0]
+		for _, sub := range credits {
+			c.outMu.Lock()
+			n := sub.pendingCredit
+			sub.pendingCredit = 0
+			c.outMu.Unlock()
+			if n > 0 {
+				sub.consumer.AddCredit(n)
+			}
+		}
+		if closing {
+			c.stopWriting()
+			// Let the peer read the ERROR or RECEIPT before the close.
+			if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+				_ = tc.CloseWrite()
+			}
+			c.nc.Close()
+			return
+		}
+	}
+}
+
+func (c *conn) stopWriting() {
+	c.outMu.Lock()
+	c.dead = true
+	c.out = nil
+	c.outMu.Unlock()
+}
+
+func (c *conn) cleanup() {
+	for _, tx := range c.txs {
+		tx.Rollback()
+	}
+	if c.sess != nil {
+		c.sess.Close()
+	}
+	c.id.Close()
+	c.outMu.Lock()
+	c.closing = true
+	c.signal()
+	c.outMu.Unlock()
+	<-c.writerEnd
+	c.nc.Close()
+}
+
+func (c *conn) handle(ctx context.Context, f *frame.Frame) error {
+	if !c.connected {
+		switch f.Command {
+		case frame.CmdConnect, frame.CmdStomp:
+			return c.onConnect(ctx, f)
+		}
+		return errorf("expected a CONNECT or STOMP frame, got %s", printable(f.Command))
+	}
+	switch f.Command {
+	case frame.CmdSend:
+		return c.onSend(ctx, f)
+	case frame.CmdSubscribe:
+		return c.onSubscribe(f)
+	case frame.CmdUnsubscribe:
+		return c.onUnsubscribe(f)
+	case frame.CmdAck:
+		return c.onAck(f, false)
+	case frame.CmdNack:
+		if c.ver == frame.V1_0 {
+			return errorf("NACK is not part of STOMP 1.0")
+		}
+		return c.onAck(f, true)
+	case frame.CmdBegin:
+		return c.onBegin(f)
+	case frame.CmdCommit:
+		return c.onCommit(ctx, f)
+	case frame.CmdAbort:
+		return c.onAbort(f)
+	case frame.CmdDisconnect:
+		return c.onDisconnect(f)
+	case frame.CmdConnect, frame.CmdStomp:
+		return errorf("already connected")
+	}
+	return errorf("unknown command %s", printable(f.Command))
+}
+
+func printable(s string) string {
+	if len(s) > 32 {
+		s = s[:32] + "..."
+	}
+	return strconv.Quote(s)
+}
+
+func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
+	accept, _ := f.Get(frame.HdrAcceptVersion)
+	v, ok := frame.Negotiate(accept)
+	if !ok {
+		return &clientError{msg: "unsupported protocol version", detail: "Supported protocol versions are " + frame.SupportedVersions}
+	}
+	c.ver = v
+	c.rd.SetVersion(v)
+	login, _ := f.Get(frame.HdrLogin)
+	pass, hasPass := f.Get(frame.HdrPasscode)
+	var tlsState *tls.ConnectionState
+	if st, ok := transport.TLSConnectionState(c.nc); ok {
+		tlsState = &st
+	}
+	id, err := c.s.opts.Gate.Login(ctx, login, pass, hasPass, c.remote, tlsState)
+	if err != nil {
+		_, msg := access.Refusal(err)
+		return errorf("%s", msg)
+	}
+	c.id = id
+	clientID, _ := f.Get("client-id")
+	c.sess = c.s.opts.Broker.NewSession(id.SessionOptions(clientID))
+	c.connected = true
+
+	// Heart-beats: we send as often as the client wants to hear from us and
+	// expect to hear from it as often as it offers, both floored.
+	var sendEvery, expectEvery time.Duration
+	if hb, ok := f.Get(frame.HdrHeartBeat); ok && v > frame.V1_0 {
+		cx, cy, err := frame.ParseHeartBeat(hb)
+		if err != nil {
+			return errorf("invalid heart-beat header %s", printable(hb))
+		}
+		if cy > 0 {
+			sendEvery = max(time.Duration(cy)*time.Millisecond, c.s.opts.HeartBeatFloor)
+		}
+		if cx > 0 {
+			expectEvery = max(time.Duration(cx)*time.Millisecond, c.s.opts.HeartBeatFloor)
+		}
+	}
+	// A peer that promised heart-beats and goes silent for twice the interval is dead.
+	c.dr.timeout = 2 * expectEvery
+	if expectEvery == 0 {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+
+	c.outMu.Lock()
+	var e frame.Encoder
+	e.Begin(c.out, v, frame.CmdConnected)
+	e.Header(frame.HdrVersion, v.String())
+	if v > frame.V1_0 {
+		e.Header(frame.HdrHeartBeat, frame.FormatHeartBeat(int(sendEvery/time.Millisecond), int(expectEvery/time.Millisecond)))
+	}
+	e.Header(frame.HdrServer, ServerName)
+	e.HeaderUint(frame.HdrSession, c.sess.ID())
+	if u := id.User(); u != "" {
+		e.Header("user-id", u)
+	}
+	c.out = e.Body(nil)
+	c.writeHB = sendEvery
+	c.signal()
+	c.outMu.Unlock()
+	c.log.Debug("stomp connected", "version", v.String(), "user", id.Subject.String())
+	return nil
+}
+
+func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
+	dest, ok := f.Get(frame.HdrDestination)
+	if !ok || dest == "" {
+		return errorf("SEND needs a destination header")
+	}
+	addr, rt, err := c.resolveDest(dest, false)
+	if err != nil {
+		return err
+	}
+	m, err := c.toMessage(f, addr, rt)
+	if err != nil {
+		return err
+	}
+	receipt, _ := f.Get(frame.HdrReceipt)
+	if txID, ok := f.Get(frame.HdrTransaction); ok {
+		tx := c.txs[txID]
+		if tx == nil {
+			return errorf("unknown transaction %s", printable(txID))
+		}
+		if err := tx.Send(m); err != nil {
+			return err
+		}
+		c.receipt(receipt)
+		return nil
+	}
+	var done func(error)
+	if receipt != "" {
+		done = func(err error) {
+			if err != nil {
+				c.log.Error("message not stored", "err", err)
+				c.sendError("message not stored", "The broker could not store the message: "+err.Error(), receipt)
+				return
+			}
+			c.receipt(receipt)
+		}
+	}
+	return c.sess.Send(ctx, m, done)
+}
+
+// resolveDest maps a STOMP destination to a core address and routing type.
+func (c *conn) resolveDest(dest string, subscribing bool) (string, core.RoutingType, error) {
+	switch {
+	case hasPrefix(dest, "/queue/"):
+		return nonEmpty(dest[len("/queue/"):], dest, core.Anycast)
+	case hasPrefix(dest, "/topic/"):
+		return nonEmpty(dest[len("/topic/"):], dest, core.Multicast)
+	case hasPrefix(dest, "/temp-queue/"), hasPrefix(dest, "/temp-topic/"):
+		name, ok := c.temps[dest]
+		if !ok {
+			if c.temps == nil {
+				c.temps = map[string]string{}
+			}
+			name = "temp." + strconv.FormatUint(c.sess.ID(), 10) + "." + dest[len("/temp-queue/"):]
+			if _, err := c.sess.CreateTemporaryQueue(name); err != nil {
+				return "", 0, err
+			}
+			c.temps[dest] = name
+		}
+		return name, core.Anycast, nil
+	}
+	return dest, core.RoutingAny, nil
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+func nonEmpty(name, dest string, rt core.RoutingType) (string, core.RoutingType, error) {
+	if name == "" {
+		return "", 0, errorf("destination %s names no address", printable(dest))
+	}
+	return name, rt, nil
+}
+
+// destFor renders a core address back as a STOMP destination.
+func destFor(name string, rt core.RoutingType) string {
+	switch rt {
+	case core.Anycast:
+		return "/queue/" + name
+	case core.Multicast:
+		return "/topic/" + name
+	}
+	return name
+}

@@ -1,0 +1,94 @@
+// Package stomp is Junction's STOMP 1.0, 1.1 and 1.2 server: it reads frames
+// from a connection (TCP, TLS or WebSocket, see protocols/transport), turns
+// them into core calls, and writes the core's deliveries back as MESSAGE
+// frames.
+//
+// One goroutine reads each connection and handles its frames in order; a
+// second writes. Deliveries, receipts and errors are appended to the
+// connection's outbound buffer (under a mutex, from whatever goroutine the
+// event happens on) and the writer flushes whatever has accumulated in one
+// write, so a burst of deliveries costs one syscall.
+package stomp
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/access"
+	"github.com/junctionmq/junction/protocols/stomp/frame"
+)
+
+// Options configure the server.
+type Options struct {
+	Broker *core.Broker
+	// Gate authenticates connections; nil allows anonymous access.
+	Gate   *access.Gate
+	Logger *slog.Logger
+	// Limits bound incoming frames (defaults: frame package's).
+	Limits frame.Limits
+	// ConnectTimeout bounds the wait for CONNECT (default 10s).
+	ConnectTimeout time.Duration
+	// HeartBeatFloor is the shortest heart-beat interval the server agrees to,
+	// so a client cannot make it wake up every millisecond (default 100ms).
+	HeartBeatFloor time.Duration
+	// WriteTimeout closes a connection whose peer does not read (default 30s).
+	WriteTimeout time.Duration
+	// DefaultPrefetch is the credit of a client-ack subscription that names
+	// none (default 1000).
+	DefaultPrefetch int
+}
+
+// Server serves STOMP connections.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+
+	connected atomic.Int64
+}
+
+// NewServer returns a server for the broker.
+func NewServer(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.HeartBeatFloor <= 0 {
+		opts.HeartBeatFloor = 100 * time.Millisecond
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 30 * time.Second
+	}
+	if opts.DefaultPrefetch <= 0 {
+		opts.DefaultPrefetch = 1000
+	}
+	return &Server{opts: opts, log: opts.Logger.With("protocol", "stomp"), conns: map[*conn]struct{}{}}
+}
+
+// Connections returns the number of open STOMP connections.
+func (s *Server) Connections() int64 { return s.connected.Load() }
+
+// ServeConn runs one connection until it ends or ctx is cancelled.
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
+	c := newConn(s, nc)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.connected.Add(1)
+	defer func() {
+		s.connected.Add(-1)
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	c.serve(ctx)
+}

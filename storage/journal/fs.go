@@ -1,0 +1,253 @@
+package journal
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// segFile is a segment file found in the folder.
+type segFile struct {
+	seq  uint32
+	name string
+}
+
+func segName(seq uint32) string { return fmt.Sprintf("%016x.seg", seq) }
+
+const (
+	poolPrefix    = "free-"
+	tmpSuffix     = ".tmp"
+	damagedSuffix = ".damaged"
+)
+
+// parseSegName returns the sequence number of a segment file name.
+func parseSegName(name string) (uint32, bool) {
+	hex, ok := strings.CutSuffix(name, ".seg")
+	if !ok || len(hex) != 16 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(hex, 16, 64)
+	if err != nil || v == 0 || v > 0xFFFFFFFF {
+		return 0, false
+	}
+	return uint32(v), true
+}
+
+// listing is the classified content of a data folder.
+type listing struct {
+	hasFormat bool
+	segs      []segFile // ascending
+	pool      []string
+	temps     []string
+	damaged   []string
+	foreign   []string
+}
+
+func listDir(dir string) (listing, error) {
+	var l listing
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return l, err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case name == formatFileName:
+			l.hasFormat = true
+		case name == lockFileName:
+		case name == "lost+found" && e.IsDir():
+			// The root of a file system mounted for the journal alone.
+		case strings.HasSuffix(name, tmpSuffix) && (strings.HasSuffix(strings.TrimSuffix(name, tmpSuffix), ".seg") || name == formatFileName+tmpSuffix):
+			l.temps = append(l.temps, name)
+		case strings.HasSuffix(name, damagedSuffix):
+			l.damaged = append(l.damaged, name)
+		case strings.HasPrefix(name, poolPrefix) && strings.HasSuffix(name, ".seg"):
+			l.pool = append(l.pool, name)
+		default:
+			if seq, ok := parseSegName(name); ok && e.Type().IsRegular() {
+				l.segs = append(l.segs, segFile{seq: seq, name: name})
+			} else {
+				l.foreign = append(l.foreign, name)
+			}
+		}
+	}
+	slices.SortFunc(l.segs, func(a, b segFile) int { return int(int64(a.seq) - int64(b.seq)) })
+	slices.Sort(l.pool)
+	return l, nil
+}
+
+func formatFileContent() []byte {
+	return fmt.Appendf(nil, "%s\nformat %d\n", formatMagic, formatVersion)
+}
+
+// readFormatFile checks the format file of dir.
+func readFormatFile(dir string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, formatFileName))
+	if err != nil {
+		return 0, fmt.Errorf("journal: reading the format file: %w", err)
+	}
+	magic, rest, ok := bytes.Cut(b, []byte("\n"))
+	if !ok || string(magic) != formatMagic {
+		return 0, fmt.Errorf("%w: %s does not start with %q", ErrNotJournal, filepath.Join(dir, formatFileName), formatMagic)
+	}
+	line, _, _ := bytes.Cut(rest, []byte("\n"))
+	vs, ok := strings.CutPrefix(string(line), "format ")
+	v, err := strconv.Atoi(vs)
+	if !ok || err != nil || v < 1 {
+		return 0, fmt.Errorf("%w: %s has no valid format line", ErrNotJournal, filepath.Join(dir, formatFileName))
+	}
+	if v > formatVersion {
+		return v, fmt.Errorf("%w: %s is format %d, this broker reads up to %d", ErrNewerVersion, dir, v, formatVersion)
+	}
+	return v, nil
+}
+
+// writeFileAtomic creates name in dir with content through a temporary file,
+// a rename and a sync of the folder.
+func writeFileAtomic(dir, name string, content []byte) error {
+	tmp := filepath.Join(dir, name+tmpSuffix)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("syncing folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// lockDir takes an exclusive flock on the lock file of dir.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("journal: opening the lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("journal: locking %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// lockedByOther reports whether some process holds the lock of dir, without
+// creating anything.
+func lockedByOther(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, lockFileName))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+// newTag returns a random non-zero tag different from old.
+func newTag(old uint32) uint32 {
+	var b [4]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			// crypto/rand does not fail on Linux; keep going with what it gave.
+			continue
+		}
+		if t := binary.LittleEndian.Uint32(b[:]); t != 0 && t != old {
+			return t
+		}
+	}
+}
+
+var zeroChunk = make([]byte, 1<<20)
+
+// zeroFill writes zeros to f over [from, to). Writing zeros rather than
+// fallocating matters here: a write into a fallocated (unwritten) extent
+// costs a metadata update on every later fdatasync, measured at twice the
+// latency of overwriting written blocks.
+func zeroFill(f *os.File, from, to int64) error {
+	for off := from; off < to; {
+		n := min(int64(len(zeroChunk)), to-off)
+		if _, err := f.WriteAt(zeroChunk[:n], off); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
+
+// fdatasync flushes the data of f (and the metadata needed to read it).
+func fdatasync(f *os.File) error {
+	for {
+		err := syscall.Fdatasync(int(f.Fd()))
+		if err != syscall.EINTR {
+			if err != nil {
+				return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
+			}
+			return nil
+		}
+	}
+}
+
+// readFull reads the whole file at path into buf (grown as needed).
+func readFull(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return buf, err
+	}
+	size := st.Size()
+	if size > maxSegmentSize+1<<20 {
+		return buf, fmt.Errorf("%s: %d bytes, larger than any segment", path, size)
+	}
+	if int64(cap(buf)) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	n, err := io.ReadFull(io.NewSectionReader(f, 0, size), buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return buf[:n], err
+	}
+	return buf[:n], nil
+}
