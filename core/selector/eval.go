@@ -36,6 +36,9 @@ func srcOf(n valNode) src {
 	return src{node: n}
 }
 
+// get evaluates the operand. The hottest nodes repeat its property case
+// inline (see isProp): get itself is too large for the compiler to inline,
+// and the extra call costs a copy of the Value.
 func (s *src) get(env Env) prop.Value {
 	if s.node != nil {
 		return s.node.val(env)
@@ -45,6 +48,8 @@ func (s *src) get(env Env) prop.Value {
 	}
 	return env.Property(s.name)
 }
+
+func (s *src) isProp() bool { return s.node == nil && s.h == 0 }
 
 func result(b bool) Result {
 	if b {
@@ -303,7 +308,12 @@ type cmpConst struct {
 }
 
 func (n *cmpConst) eval(env Env) Result {
-	v := n.l.get(env)
+	var v prop.Value
+	if n.l.isProp() {
+		v = env.Property(n.l.name)
+	} else {
+		v = n.l.get(env)
+	}
 	if v.Kind.IsExact() && n.c.Kind.IsExact() {
 		return compareInts(n.op, v.I, n.c.I)
 	}
@@ -319,7 +329,12 @@ type strEq struct {
 }
 
 func (n *strEq) eval(env Env) Result {
-	v := n.l.get(env)
+	var v prop.Value
+	if n.l.isProp() {
+		v = env.Property(n.l.name)
+	} else {
+		v = n.l.get(env)
+	}
 	if v.Kind == prop.String {
 		return result((v.S == n.c.S) != n.ne)
 	}
@@ -529,12 +544,24 @@ type inNode struct {
 }
 
 func (n *inNode) eval(env Env) Result {
-	v := n.x.get(env)
+	var v prop.Value
+	if n.x.isProp() {
+		v = env.Property(n.x.name)
+	} else {
+		v = n.x.get(env)
+	}
+	if v.Kind == prop.String {
+		return n.contains(v.S)
+	}
 	var buf [utf8.UTFMax]byte
 	s, ok := text(&v, &buf)
 	if !ok {
 		return Unknown
 	}
+	return n.contains(s)
+}
+
+func (n *inNode) contains(s string) Result {
 	found := false
 	if n.set != nil {
 		_, found = n.set[s]

@@ -27,8 +27,8 @@ const (
 	hdrGroupSeq        = "JMSXGroupSeq"
 	hdrUserID          = "JMSXUserID"
 	hdrJMSXDelivery    = "JMSXDeliveryCount"
-	hdrScheduledDelay  = "AMQ_SCHEDULED_DELAY"  // ActiveMQ: delay in ms
-	hdrScheduledAt     = "_AMQ_SCHED_DELIVERY"  // Artemis: absolute time in ms
+	hdrScheduledDelay  = "AMQ_SCHEDULED_DELAY" // ActiveMQ: delay in ms
+	hdrScheduledAt     = "_AMQ_SCHED_DELIVERY" // Artemis: absolute time in ms
 	hdrSelector        = "selector"
 	hdrPrefetchAMQ     = "activemq.prefetchSize"
 	hdrPrefetch        = "prefetch-count"

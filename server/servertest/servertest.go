@@ -1,0 +1,62 @@
+// Package servertest starts real brokers for tests: every listener on
+// 127.0.0.1 at a random port, a memory store unless the test asks for the
+// journal, and shutdown registered with t.Cleanup.
+package servertest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+
+	"github.com/junctionmq/junction/config"
+	"github.com/junctionmq/junction/server"
+	"github.com/junctionmq/junction/storage"
+)
+
+// Options tune a test broker.
+type Options struct {
+	// Config is changed by the test before the broker starts (address
+	// settings, security, TLS, data folder, store type ...).
+	Config func(*config.Config)
+	// Store, when set, is used instead of the configured one, so a test can
+	// restart a broker on the same memory store.
+	Store storage.Store
+	// Logger defaults to discarding; set JUNCTION_TEST_LOG=1 to see logs.
+	Logger *slog.Logger
+}
+
+// Start starts a broker and stops it when the test ends.
+func Start(t testing.TB, o Options) *server.Server {
+	t.Helper()
+	cfg := &config.Config{}
+	cfg.Data = t.TempDir()
+	cfg.Store.Type = "memory"
+	cfg.Listeners = config.Listeners{STOMP: "127.0.0.1:0", WS: "127.0.0.1:0", MQTT: "127.0.0.1:0"}
+	if o.Config != nil {
+		o.Config(cfg)
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("test broker config: %v", err)
+	}
+	log := o.Logger
+	if log == nil {
+		var w io.Writer = io.Discard
+		if os.Getenv("JUNCTION_TEST_LOG") != "" {
+			w = os.Stderr
+		}
+		log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	s, err := server.Start(context.Background(), cfg, log, server.Options{Store: o.Store})
+	if err != nil {
+		t.Fatalf("starting test broker: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Shutdown(); err != nil {
+			t.Errorf("broker shutdown: %v", err)
+		}
+	})
+	return s
+}

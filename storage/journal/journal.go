@@ -1,0 +1,497 @@
+// Package journal is the broker's embedded store: an append-only journal of
+// fixed-size segment files with group commit, crash recovery and background
+// compaction. It implements storage.Store.
+//
+// Layout of a data folder: JOURNAL (format file), LOCK (flock held while
+// open), segments "%016x.seg" named by sequence number, and pooled free
+// segments "free-*.seg" that are reused for new segments. The record format
+// is described in format.go; the reclaim rule in index.go.
+//
+// Goroutines: Apply only enqueues. One writer goroutine owns the active
+// segment and the index: it drains the queue, writes each group of requests
+// as one record with one write() and one fdatasync, then calls their done
+// callbacks. A background goroutine prepares the next segment (so rollover
+// does not wait on the disk) and frees dead segments; a compactor goroutine
+// reads old segments and feeds their live records back to the writer as copy
+// requests, in chunks that interleave with producers' requests.
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/junctionmq/junction/storage"
+)
+
+// Options configures a Journal. The zero value is valid.
+type Options struct {
+	// SegmentSize is the size of each segment file (default 32 MiB, minimum
+	// MinSegmentSize). An Apply larger than a segment gets a segment of its
+	// own, grown to fit.
+	SegmentSize int64
+	// SyncPolicy is storage.SyncAlways, storage.SyncBatch (default) or
+	// storage.SyncNever.
+	SyncPolicy string
+	// CompactLiveRatio: a sealed segment whose live bytes fall below this
+	// fraction of its data is compacted. 0 means the default, 0.3; a negative
+	// value disables compaction (empty segments are still freed).
+	CompactLiveRatio float64
+	// Repair lets Load skip damage in the middle of the journal (losing the
+	// damaged records, with an error logged) instead of refusing to start.
+	Repair bool
+	// Logger receives recovery and failure reports (default slog.Default()).
+	Logger *slog.Logger
+
+	hooks *hooks // tests: fault injection and crash snapshots
+}
+
+const (
+	defaultCompactRatio = 0.3
+	// maxPending bounds the queue of Apply calls waiting for the writer;
+	// beyond it Apply blocks (back-pressure).
+	maxPending = 16384
+	// maxGroupBytes bounds one group's record, so that one write stays short.
+	maxGroupBytes = 4 << 20
+	// maxPool is how many freed segments are kept for reuse.
+	maxPool = 3
+	// compactChunk bounds the copy bytes the compactor hands the writer at once.
+	compactChunk = 256 << 10
+)
+
+// Journal is an append-only journal in one folder. Open it, Load it once,
+// then Apply from any goroutine; Close it when done.
+type Journal struct {
+	dir     string
+	opts    Options
+	segSize int64
+	policy  string
+	ratio   float64
+	log     *slog.Logger
+	hooks   *hooks
+	hookMu  sync.Mutex
+
+	lockFile *os.File
+	listing  listing
+
+	lifeMu sync.Mutex // serialises Load and Close
+
+	// The queue between Apply and the writer.
+	qmu         sync.Mutex
+	qcond       *sync.Cond
+	pending     []request
+	spare       []request
+	qerr        error // non-nil: Apply fails at once with it
+	phase       phase
+	closing     bool
+	wake        chan struct{}
+	inCallbacks atomic.Bool
+
+	// Owned by the writer goroutine once Load has finished.
+	x        *index
+	active   *segState
+	af       *os.File
+	unsynced bool
+	next     *prepared
+	prepOut  bool
+	freeOut  bool
+	compOut  *segState
+	gbuf     []byte
+	failErr  error
+	closeErr error
+
+	// Background goroutines.
+	prepReq  chan uint32
+	prepRes  chan prepResult
+	freeReq  chan []freeJob
+	freedCh  chan freeResult
+	compReq  chan compactJob
+	compRes  chan compactResult
+	compAck  chan error
+	stop     chan struct{}
+	bgWG     sync.WaitGroup
+	writerWG sync.WaitGroup
+	pool     []string // owned by the background goroutine
+	cbuf     []byte   // compactor's read buffer
+
+	stats   statsState
+	statsMu sync.Mutex
+	snap    Stats
+}
+
+type phase uint8
+
+const (
+	phaseOpened phase = iota
+	phaseLoading
+	phaseRunning
+	phaseLoadFailed
+	phaseClosed
+)
+
+// request is one Apply, or one chunk of compaction copies.
+type request struct {
+	ops  []storage.Op
+	done func(error)
+	sync bool
+	size int // encoded size of ops (worst case for a copy chunk)
+	copy *copyChunk
+}
+
+var _ storage.Store = (*Journal)(nil)
+
+// Open opens (creating if needed) the journal in dir and locks it. Call Load
+// before the first Apply.
+func Open(dir string, opts Options) (*Journal, error) {
+	j := &Journal{dir: dir, opts: opts, hooks: opts.hooks}
+	j.segSize = opts.SegmentSize
+	if j.segSize == 0 {
+		j.segSize = DefaultSegmentSize
+	}
+	if j.segSize < MinSegmentSize || j.segSize > maxSegmentSize {
+		return nil, fmt.Errorf("journal: segment size %d outside [%d, %d]", j.segSize, MinSegmentSize, maxSegmentSize)
+	}
+	j.segSize &^= recAlign - 1
+	switch opts.SyncPolicy {
+	case "":
+		j.policy = storage.SyncBatch
+	case storage.SyncAlways, storage.SyncBatch, storage.SyncNever:
+		j.policy = opts.SyncPolicy
+	default:
+		return nil, fmt.Errorf("journal: unknown sync policy %q (want %s, %s or %s)", opts.SyncPolicy, storage.SyncAlways, storage.SyncBatch, storage.SyncNever)
+	}
+	j.ratio = opts.CompactLiveRatio
+	if j.ratio == 0 {
+		j.ratio = defaultCompactRatio
+	}
+	j.log = opts.Logger
+	if j.log == nil {
+		j.log = slog.Default()
+	}
+
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("journal: creating %s: %w", dir, err)
+	}
+	l, err := listDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("journal: reading %s: %w", dir, err)
+	}
+	if !l.hasFormat {
+		var found []string
+		found = append(found, l.foreign...)
+		for _, s := range l.segs {
+			found = append(found, s.name)
+		}
+		found = append(append(found, l.pool...), l.damaged...)
+		if len(found) > 0 {
+			return nil, fmt.Errorf("%w: %s has no %s file but holds %q", ErrNotJournal, dir, formatFileName, found[0])
+		}
+	} else if _, err := readFormatFile(dir); err != nil {
+		return nil, err
+	}
+	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
+		return nil, fmt.Errorf("journal: folder %s is not writable: %w", dir, err)
+	}
+	if j.lockFile, err = lockDir(dir); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			j.lockFile.Close()
+		}
+	}()
+	if !l.hasFormat {
+		if err := writeFileAtomic(dir, formatFileName, formatFileContent()); err != nil {
+			return nil, fmt.Errorf("journal: creating the format file: %w", err)
+		}
+	}
+	// List again: the folder may have changed before the lock was ours.
+	if l, err = listDir(dir); err != nil {
+		return nil, fmt.Errorf("journal: reading %s: %w", dir, err)
+	}
+	if _, err := readFormatFile(dir); err != nil {
+		return nil, err
+	}
+	if len(l.foreign) > 0 {
+		j.log.Warn("journal: ignoring unknown files in the journal folder", "dir", dir, "files", l.foreign)
+	}
+	for _, t := range l.temps {
+		// Leftovers of a preparation or format write that a crash interrupted.
+		if err := os.Remove(filepath.Join(dir, t)); err != nil {
+			return nil, fmt.Errorf("journal: removing leftover %s: %w", t, err)
+		}
+	}
+	j.listing = l
+	j.qcond = sync.NewCond(&j.qmu)
+	j.qerr = ErrNotLoaded
+	j.wake = make(chan struct{}, 1)
+	ok = true
+	return j, nil
+}
+
+// Dir returns the journal's folder.
+func (j *Journal) Dir() string { return j.dir }
+
+// Apply implements storage.Store. It encodes nothing and waits for nothing:
+// the request joins the writer's queue (blocking only when the queue is
+// full) and done runs on the writer goroutine once the group holding it is
+// written (sync false, or the never policy) or written and synced.
+func (j *Journal) Apply(ops []storage.Op, sync bool, done func(error)) {
+	if done == nil {
+		done = func(error) {}
+	}
+	size := 0
+	for i := range ops {
+		n, err := opSize(&ops[i])
+		if err != nil {
+			done(err)
+			return
+		}
+		size += n
+	}
+	if size > MaxApplySize {
+		done(fmt.Errorf("%w: %d bytes", ErrTooLarge, size))
+		return
+	}
+	if len(ops) == 0 {
+		j.qmu.Lock()
+		err := j.qerr
+		j.qmu.Unlock()
+		done(err)
+		return
+	}
+	j.enqueue(request{ops: ops, done: done, sync: sync, size: size})
+}
+
+func (j *Journal) enqueue(r request) {
+	j.qmu.Lock()
+	for j.qerr == nil && len(j.pending) >= maxPending && !j.inCallbacks.Load() {
+		// Back-pressure. Requests made from inside a done callback (on the
+		// writer goroutine) never wait: the writer cannot drain while blocked.
+		j.qcond.Wait()
+	}
+	if err := j.qerr; err != nil {
+		j.qmu.Unlock()
+		r.done(err)
+		return
+	}
+	j.pending = append(j.pending, r)
+	first := len(j.pending) == 1
+	j.qmu.Unlock()
+	if first {
+		select {
+		case j.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Load implements storage.Store: it replays the journal into r (bindings,
+// then messages, then references in the order they were added) and starts
+// the writer. A torn write at the end is cut off with a warning; damage
+// elsewhere fails Load with a *CorruptError unless Options.Repair is set.
+func (j *Journal) Load(ctx context.Context, r storage.Recovery) error {
+	j.lifeMu.Lock()
+	defer j.lifeMu.Unlock()
+	j.qmu.Lock()
+	if j.phase != phaseOpened {
+		ph := j.phase
+		j.qmu.Unlock()
+		if ph == phaseClosed {
+			return storage.ErrClosed
+		}
+		return errors.New("journal: Load called twice")
+	}
+	j.phase = phaseLoading
+	j.qmu.Unlock()
+
+	start := time.Now()
+	err := j.load(ctx, r)
+	j.qmu.Lock()
+	defer j.qmu.Unlock()
+	if err != nil {
+		j.phase = phaseLoadFailed
+		j.qerr = fmt.Errorf("%w: %w", ErrNotLoaded, err)
+		j.releaseFiles()
+		return err
+	}
+	j.stats.recoveryTime = time.Since(start)
+	j.phase = phaseRunning
+	j.qerr = nil
+	j.publishStats()
+	j.log.Info("journal: recovered",
+		"dir", j.dir, "segments", j.x.segs.len(),
+		"bindings", j.stats.recBindings, "messages", j.stats.recMessages, "refs", j.stats.recRefs,
+		"took", j.stats.recoveryTime.Round(time.Millisecond))
+	j.startGoroutines()
+	return nil
+}
+
+func (j *Journal) releaseFiles() {
+	if j.af != nil {
+		j.af.Close()
+		j.af = nil
+	}
+	if j.next != nil {
+		j.next.f.Close()
+		j.next = nil
+	}
+}
+
+func (j *Journal) load(ctx context.Context, r storage.Recovery) error {
+	mode := modeLoad
+	if j.opts.Repair {
+		mode = modeRepair
+	}
+	rp := newReplayer(j.dir, mode, j.log, j.listing.segs)
+	if err := rp.run(ctx); err != nil {
+		return err
+	}
+	j.x = rp.x
+	j.stats.truncated = rp.truncatedAt >= 0
+	if err := j.emit(ctx, r, rp); err != nil {
+		return err
+	}
+
+	j.pool = j.listing.pool
+	for i, u := range rp.unused {
+		if i == 0 && rp.tail != nil && u.seq == rp.tail.seq+1 {
+			if p, err := openPrepared(j.dir, u); err == nil {
+				j.next = p
+				continue
+			}
+		}
+		// Prepared for a rollover that never came: back to the pool.
+		if err := j.toPool(u.name, j.segSize); err != nil {
+			return err
+		}
+	}
+	for len(j.pool) > maxPool {
+		if err := os.Remove(filepath.Join(j.dir, j.pool[0])); err != nil {
+			return fmt.Errorf("journal: trimming the segment pool: %w", err)
+		}
+		j.pool = j.pool[1:]
+	}
+
+	if t := rp.tail; t != nil {
+		f, err := os.OpenFile(filepath.Join(j.dir, t.name), os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("journal: opening %s: %w", t.name, err)
+		}
+		j.active, j.af = t, f
+		if t.size < j.segSize {
+			// Cut short by something other than the journal; writes extend it.
+			if err := f.Truncate(j.segSize); err != nil {
+				return fmt.Errorf("journal: extending %s: %w", t.name, err)
+			}
+			t.size = j.segSize
+		}
+		if rp.truncatedAt >= 0 {
+			// Mark the new end now, so the next start does not report the
+			// same torn write again.
+			var zero [endMarkerSize]byte
+			if _, err := f.WriteAt(zero[:], t.used); err != nil {
+				return fmt.Errorf("journal: truncating %s: %w", t.name, err)
+			}
+			if err := fdatasync(f); err != nil {
+				return fmt.Errorf("journal: truncating %s: %w", t.name, err)
+			}
+		}
+	} else {
+		seq := rp.maxSeq + 1
+		p, err := j.prepare(seq)
+		if err != nil {
+			return fmt.Errorf("journal: creating segment %d: %w", seq, err)
+		}
+		j.active, j.af = p.seg, p.f
+		j.x.segs.add(p.seg)
+	}
+	if j.next != nil && j.next.seg.seq != j.active.seq+1 {
+		j.next.f.Close()
+		if err := j.toPool(j.next.seg.name, j.next.seg.size); err != nil {
+			return err
+		}
+		j.next = nil
+	}
+	j.x.reclaimable = true
+	j.gbuf = make([]byte, recHeaderSize, 64<<10)
+	return nil
+}
+
+// toPool moves a segment file with no live content to the pool, or removes
+// it. Only used before the background goroutine starts.
+func (j *Journal) toPool(name string, size int64) error {
+	path := filepath.Join(j.dir, name)
+	if size == j.segSize && len(j.pool) < maxPool {
+		pname := poolPrefix + name
+		if err := os.Rename(path, filepath.Join(j.dir, pname)); err != nil {
+			return fmt.Errorf("journal: pooling %s: %w", name, err)
+		}
+		j.pool = append(j.pool, pname)
+	} else if err := os.Remove(path); err != nil {
+		return fmt.Errorf("journal: removing %s: %w", name, err)
+	}
+	return syncDir(j.dir)
+}
+
+func (j *Journal) startGoroutines() {
+	j.prepReq = make(chan uint32, 1)
+	j.prepRes = make(chan prepResult, 1)
+	j.freeReq = make(chan []freeJob, 1)
+	j.freedCh = make(chan freeResult, 1)
+	j.compReq = make(chan compactJob, 1)
+	j.compRes = make(chan compactResult, 1)
+	j.compAck = make(chan error, 1)
+	j.stop = make(chan struct{})
+	j.pending = make([]request, 0, 256)
+	j.spare = make([]request, 0, 256)
+	if j.next == nil {
+		j.prepOut = true
+		j.prepReq <- j.active.seq + 1
+	}
+	j.bgWG.Add(2)
+	go j.backgroundLoop()
+	go j.compactLoop()
+	j.writerWG.Add(1)
+	go j.writerLoop()
+}
+
+// Close implements storage.Store: it writes (and syncs) what is queued,
+// stops the background work and releases the folder. After a failure it
+// returns the error that caused it.
+func (j *Journal) Close() error {
+	j.lifeMu.Lock()
+	defer j.lifeMu.Unlock()
+	j.qmu.Lock()
+	if j.phase == phaseClosed {
+		j.qmu.Unlock()
+		return nil
+	}
+	running := j.phase == phaseRunning
+	j.phase = phaseClosed
+	j.closing = true
+	j.qerr = storage.ErrClosed
+	j.qcond.Broadcast()
+	j.qmu.Unlock()
+	var err error
+	if running {
+		select {
+		case j.wake <- struct{}{}:
+		default:
+		}
+		j.writerWG.Wait()
+		err = j.closeErr
+	}
+	if lerr := j.lockFile.Close(); err == nil && lerr != nil {
+		err = fmt.Errorf("journal: releasing the lock: %w", lerr)
+	}
+	return err
+}
