@@ -91,8 +91,6 @@ type Message struct {
 	BodyKind      BodyKind
 	Body          []byte
 
-	// origin is the session that sent the message, for no-local subscriptions.
-	origin uint64
 	// refs counts the queues holding the message; durableRefs those that stored it.
 	refs        atomic.Int32
 	durableRefs atomic.Int32

@@ -45,7 +45,13 @@ type QueueInfo struct {
 	SubscriptionName string
 	Shared           bool
 	NoLocal          bool
-	owner            uint64 // session that owns a temporary queue or no-local subscription
+	// Owner identifies the session (its client id, or a per-session name) a
+	// no-local subscription belongs to.
+	Owner string `json:",omitempty"`
+	// NoDollar keeps messages to addresses starting with '$' out of a
+	// wildcard subscription whose pattern starts with a wildcard (MQTT's
+	// rule for $SYS-style topics).
+	NoDollar bool `json:",omitempty"`
 }
 
 // QueueStats are counters for operators.

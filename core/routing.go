@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"strings"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -68,7 +69,10 @@ func (b *Broker) resolve(ctx context.Context, s *Session, m *Message) (resolved,
 			if q.filter != nil && !q.filter.Matches(m) {
 				continue
 			}
-			if q.info.NoLocal && s != nil && q.info.owner == s.id {
+			if q.info.NoLocal && s != nil && q.info.Owner == s.ownerID() {
+				continue
+			}
+			if q.info.NoDollar && strings.HasPrefix(m.Address, "$") {
 				continue
 			}
 			res.targets = append(res.targets, q)
@@ -208,9 +212,6 @@ func (b *Broker) deliverResolved(s *Session, m *Message, res resolved, ops *[]st
 	}
 	if m.ID == 0 {
 		m.ID = b.nextMsgID.Add(1)
-	}
-	if s != nil {
-		m.origin = s.id
 	}
 	m.size = int32(m.Size())
 	durable := 0

@@ -40,6 +40,15 @@ func (b *Broker) NewSession(opts SessionOptions) *Session {
 // ID is unique among the broker's sessions.
 func (s *Session) ID() uint64 { return s.id }
 
+// ownerID identifies the session for no-local subscriptions: its client id,
+// which survives reconnects, or a name unique to this session.
+func (s *Session) ownerID() string {
+	if id := s.ClientID(); id != "" {
+		return "client:" + id
+	}
+	return "session:" + strconv.FormatUint(s.id, 10)
+}
+
 // ClientID returns the session's client id.
 func (s *Session) ClientID() string { return s.opts.ClientID }
 
@@ -171,8 +180,14 @@ type SubscribeOptions struct {
 	// Selector becomes the subscription queue's filter: messages it rejects
 	// are never stored for this subscription.
 	Selector string
-	// NoLocal skips messages sent by this session.
+	// NoLocal skips messages sent by this session (by its client id when it
+	// has one, so the rule survives reconnects).
 	NoLocal bool
+	// NoDollar: see QueueInfo.NoDollar.
+	NoDollar bool
+	// QueueName, when set, names the subscription queue instead of the
+	// client-id/name rule (MQTT names its queues itself).
+	QueueName string
 }
 
 // SubscriptionQueueName returns the queue name of a durable or shared
@@ -197,7 +212,7 @@ func (s *Session) Subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consum
 	if err != nil {
 		return nil, err
 	}
-	if sub.Durable && !sub.Shared && s.ClientID() == "" {
+	if sub.Durable && !sub.Shared && s.ClientID() == "" && sub.QueueName == "" {
 		return nil, ErrNoClientID
 	}
 	b := s.b
@@ -208,6 +223,9 @@ func (s *Session) Subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consum
 	var name string
 	owns := false
 	switch {
+	case sub.QueueName != "":
+		name = sub.QueueName
+		owns = !sub.Durable
 	case sub.Durable || sub.Shared:
 		if sub.Name == "" {
 			return nil, fmt.Errorf("%w: a durable or shared subscription needs a name", ErrInvalidName)
@@ -276,9 +294,9 @@ func (s *Session) Subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consum
 			return nil, err
 		}
 		info := QueueInfo{Name: name, Address: sub.Address, RoutingType: Multicast, Durable: sub.Durable,
-			Filter: sub.Selector, ClientID: s.ClientID(), SubscriptionName: sub.Name, Shared: sub.Shared, NoLocal: sub.NoLocal}
+			Filter: sub.Selector, ClientID: s.ClientID(), SubscriptionName: sub.Name, Shared: sub.Shared, NoLocal: sub.NoLocal, NoDollar: sub.NoDollar}
 		if sub.NoLocal {
-			info.owner = s.id
+			info.Owner = s.ownerID()
 		}
 		q = b.createQueueLocked(info, filter)
 	}
@@ -333,7 +351,7 @@ func (s *Session) CreateTemporaryQueue(name string) (*Queue, error) {
 		return nil, fmt.Errorf("%w: %q", ErrQueueExists, name)
 	}
 	b.ensureAddressLocked(name, Anycast, true)
-	q := b.createQueueLocked(QueueInfo{Name: name, Address: name, RoutingType: Anycast, Temporary: true, owner: s.id}, nil)
+	q := b.createQueueLocked(QueueInfo{Name: name, Address: name, RoutingType: Anycast, Temporary: true, Owner: s.ownerID()}, nil)
 	b.mu.Unlock()
 	s.mu.Lock()
 	s.temps = append(s.temps, q)
@@ -402,4 +420,28 @@ func (s *Session) Close() {
 	for _, q := range temps {
 		s.b.deleteQueue(q, false)
 	}
+}
+
+// DeleteQueue deletes a queue by name with its messages (deleteDurableQueue or
+// deleteNonDurableQueue permission). It fails while the queue has consumers.
+func (s *Session) DeleteQueue(name string) error {
+	q, ok := s.b.Queue(name)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNoSuchQueue, name)
+	}
+	perm := PermDeleteNonDurableQueue
+	if q.info.Durable {
+		perm = PermDeleteDurableQueue
+	}
+	if err := s.authorize(perm, q.info.Address); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	busy := len(q.consumers) > 0
+	q.mu.Unlock()
+	if busy {
+		return fmt.Errorf("%w: %q", ErrSubscriptionInUse, name)
+	}
+	s.b.deleteQueue(q, false)
+	return nil
 }

@@ -129,7 +129,7 @@ func (m *Manager) Authenticate(ctx context.Context, c Credentials) (*Subject, er
 }
 
 func (m *Manager) anonymousSubject(c Credentials) *Subject {
-	return &Subject{Roles: m.anonRoles, Anonymous: true, RemoteAddr: c.RemoteAddr}
+	return &Subject{Roles: slices.Clone(m.anonRoles), Anonymous: true, RemoteAddr: c.RemoteAddr}
 }
 
 func (m *Manager) userSubject(u *userEntry, c Credentials) *Subject {

@@ -220,3 +220,40 @@ func TestThrottleTableBounded(t *testing.T) {
 		t.Fatalf("%d sources tracked, bound %d", n, throttleMaxSources)
 	}
 }
+
+func TestWatchReloadsUsersFile(t *testing.T) {
+	dir := t.TempDir()
+	writeUsers(t, dir, testUser{name: "bob", password: "pw", roles: []string{"r"}})
+	m, err := New(Config{UsersFile: "users.yaml"}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloads := make(chan error, 10)
+	m.reloaded = func(err error) { reloads <- err }
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { m.Watch(ctx, 5*time.Millisecond); close(done) }()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("Watch did not stop")
+		}
+	}()
+	writeUsers(t, dir, testUser{name: "carol", password: "pw2", roles: []string{"r"}})
+	select {
+	case err := <-reloads:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload after the users file changed")
+	}
+	if _, err := m.Authenticate(t.Context(), Credentials{Username: "carol", Password: "pw2", HasPassword: true}); err != nil {
+		t.Fatalf("new user after reload: %v", err)
+	}
+	if _, err := m.Authenticate(t.Context(), Credentials{Username: "bob", Password: "pw", HasPassword: true}); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("removed user after reload: %v", err)
+	}
+}

@@ -78,15 +78,17 @@ func (m *Manager) Allowed(s *Subject, action Action, address string) bool {
 }
 
 // roleMask is a subject's roles as a bit set over the permission table's
-// role numbering, valid for one snapshot of the users file.
+// role numbering, valid for one snapshot of the users file (and one
+// Manager: a subject may outlive a configuration reload).
 type roleMask struct {
 	users *userSet
+	pt    *permTable
 	bits  []uint64
 }
 
 func (m *Manager) maskFor(s *Subject, pt *permTable) []uint64 {
 	users := m.users.Load()
-	if rm := s.mask.Load(); rm != nil && rm.users == users {
+	if rm := s.mask.Load(); rm != nil && rm.users == users && rm.pt == pt {
 		return rm.bits
 	}
 	roles := s.Roles
@@ -102,7 +104,7 @@ func (m *Manager) maskFor(s *Subject, pt *permTable) []uint64 {
 			bits[i/64] |= 1 << (i % 64)
 		}
 	}
-	s.mask.Store(&roleMask{users: users, bits: bits})
+	s.mask.Store(&roleMask{users: users, pt: pt, bits: bits})
 	return bits
 }
 

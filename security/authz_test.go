@@ -112,7 +112,7 @@ func TestAuthorizeWildcardSubscriptions(t *testing.T) {
 		{[]string{"clerk", "vip", "auditor"}, "orders.#", false}, // orders.*.audit grants no consume
 		{[]string{"clerk"}, "orders.us.x.*", true},
 		{[]string{"clerk"}, "orders.us.*", false}, // reaches orders.us.audit
-		{[]string{"eu"}, "orders.eu.*", false},   // reaches orders.eu.vip
+		{[]string{"eu"}, "orders.eu.*", false},    // reaches orders.eu.vip
 		{[]string{"eu", "vip"}, "orders.eu.*", true},
 		{[]string{"eu", "vip"}, "orders.eu.>", false}, // reaches orders.eu (orders.#: no eu)
 		// admin: "#" reaches orders.eu.1, where only eu and clerk consume

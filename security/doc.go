@@ -16,7 +16,8 @@
 //	if err := mgr.Authorize(subj, security.Send, address); err != nil {
 //		// *DeniedError, already audit-logged: send the protocol's error
 //	}
-//	msg.Properties[security.UserProperty] = subj.User // overwrite the client's value
+//	// overwrite the client's value; for an anonymous subject (User == "") remove it
+//	msg.Properties[security.UserProperty] = subj.User
 //
 // Failures (logins, denials, connection limits) are written once, here, as
 // slog records carrying audit=true; adapters must not log them again.

@@ -35,6 +35,7 @@ type Manager struct {
 
 	reloadMu sync.Mutex // serializes Reload
 	fileInfo os.FileInfo
+	reloaded func(error) // test hook: called after each reload Watch triggers
 
 	throttle  *throttle
 	authCache authCache
@@ -237,8 +238,12 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration) {
 		if prev != nil && os.SameFile(prev, fi) && prev.Size() == fi.Size() && prev.ModTime().Equal(fi.ModTime()) {
 			continue
 		}
-		if err := m.Reload(); err != nil {
+		err = m.Reload()
+		if err != nil {
 			m.log.Error("security: reloading users file failed, keeping the previous users", "err", err)
+		}
+		if m.reloaded != nil {
+			m.reloaded(err)
 		}
 	}
 }

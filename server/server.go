@@ -16,6 +16,7 @@ import (
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/access"
+	"github.com/junctionmq/junction/protocols/mqtt"
 	"github.com/junctionmq/junction/protocols/stomp"
 	"github.com/junctionmq/junction/protocols/transport"
 	"github.com/junctionmq/junction/security"
@@ -40,6 +41,8 @@ type Server struct {
 	Security *security.Manager
 	srv      *transport.Server
 	stomp    *stomp.Server
+	// MQTT is the MQTT adapter (its Stats feed operators).
+	MQTT *mqtt.Server
 	// reports run at shutdown so adapters can log their state.
 	reports []func()
 

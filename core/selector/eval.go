@@ -17,39 +17,65 @@ type boolNode interface{ eval(env Env) Result }
 
 type valNode interface{ val(env Env) prop.Value }
 
-// src is an operand of a node. Header and property references, the usual
-// operands, are read straight from env rather than through a valNode, which
-// saves a dynamic call and a copy of the Value on every evaluation.
+// src is an operand of a node. Property and header references and
+// constants, the usual operands, are held directly rather than as a valNode:
+// reading them then costs no dynamic call and no extra copy of the Value.
 type src struct {
-	node valNode // any other expression; nil for a reference
-	h    Header  // header reference when non-zero
-	name string  // property reference
+	kind srcKind
+	h    Header     // srcHeader
+	name string     // srcProp
+	c    prop.Value // srcConst
+	node valNode    // srcNode: any other expression
 }
+
+type srcKind uint8
+
+const (
+	srcProp srcKind = iota
+	srcHeader
+	srcConst
+	srcNode
+)
 
 func srcOf(n valNode) src {
 	switch n := n.(type) {
 	case *propRef:
-		return src{name: n.name}
+		return src{kind: srcProp, name: n.name}
 	case *headerRef:
-		return src{h: n.h}
+		return src{kind: srcHeader, h: n.h}
+	case *constVal:
+		return src{kind: srcConst, c: n.v}
 	}
-	return src{node: n}
+	return src{kind: srcNode, node: n}
 }
 
-// get evaluates the operand. The hottest nodes repeat its property case
-// inline (see isProp): get itself is too large for the compiler to inline,
-// and the extra call costs a copy of the Value.
+// get evaluates the operand. It is too large to be inlined, so the hot
+// nodes test for srcProp themselves and call env.Property directly, saving a
+// call and a copy of the Value per operand:
+//
+//	if n.x.kind == srcProp { v = env.Property(n.x.name) } else { v = n.x.get(env) }
+//
+// ptr returns a pointer to the operand's value: to the constant itself, or
+// to tmp after evaluating into it.
+func (s *src) ptr(env Env, tmp *prop.Value) *prop.Value {
+	if s.kind == srcConst {
+		return &s.c
+	}
+	*tmp = s.get(env)
+	return tmp
+}
+
 func (s *src) get(env Env) prop.Value {
-	if s.node != nil {
-		return s.node.val(env)
-	}
-	if s.h != 0 {
+	switch s.kind {
+	case srcProp:
+		return env.Property(s.name)
+	case srcHeader:
 		return env.Header(s.h)
+	case srcConst:
+		return s.c
 	}
-	return env.Property(s.name)
+	return s.node.val(env)
 }
-
-func (s *src) isProp() bool { return s.node == nil && s.h == 0 }
 
 func result(b bool) Result {
 	if b {
@@ -109,12 +135,32 @@ type arithNode struct {
 }
 
 func (n *arithNode) val(env Env) prop.Value {
-	return arith(n.op, n.l.get(env), n.r.get(env))
+	var a prop.Value
+	if n.l.kind == srcProp {
+		a = env.Property(n.l.name)
+	} else {
+		a = n.l.get(env)
+	}
+	var b prop.Value
+	if n.r.kind == srcProp {
+		b = env.Property(n.r.name)
+	} else {
+		b = n.r.get(env)
+	}
+	return arith(n.op, &a, &b)
 }
 
 type negNode struct{ x src }
 
-func (n *negNode) val(env Env) prop.Value { return negate(n.x.get(env)) }
+func (n *negNode) val(env Env) prop.Value {
+	var v prop.Value
+	if n.x.kind == srcProp {
+		v = env.Property(n.x.name)
+	} else {
+		v = n.x.get(env)
+	}
+	return negate(v)
+}
 
 // plusNode is unary plus: the identity on numbers, NULL on anything else.
 type plusNode struct{ x src }
@@ -136,14 +182,20 @@ func toNumber(v prop.Value) (prop.Value, bool) {
 	return prop.Value{}, false
 }
 
-func arith(op byte, a, b prop.Value) prop.Value {
-	a, ok := toNumber(a)
-	if !ok {
-		return prop.Value{}
+func arith(op byte, a, b *prop.Value) prop.Value {
+	if !a.Kind.IsNumeric() {
+		x, ok := untypedNumber(a)
+		if !ok {
+			return prop.Value{}
+		}
+		a = &x
 	}
-	b, ok = toNumber(b)
-	if !ok {
-		return prop.Value{}
+	if !b.Kind.IsNumeric() {
+		y, ok := untypedNumber(b)
+		if !ok {
+			return prop.Value{}
+		}
+		b = &y
 	}
 	if a.Kind.IsExact() && b.Kind.IsExact() {
 		var r int64
@@ -203,9 +255,17 @@ func (n *constBool) eval(Env) Result { return n.r }
 // 'false') are themselves, anything else is UNKNOWN.
 type valToBool struct{ v src }
 
-func (n *valToBool) eval(env Env) Result { return asResult(n.v.get(env)) }
+func (n *valToBool) eval(env Env) Result {
+	var v prop.Value
+	if n.v.kind == srcProp {
+		v = env.Property(n.v.name)
+	} else {
+		v = n.v.get(env)
+	}
+	return asResult(&v)
+}
 
-func asResult(v prop.Value) Result {
+func asResult(v *prop.Value) Result {
 	switch {
 	case v.Kind == prop.Bool:
 		return result(v.I != 0)
@@ -295,7 +355,18 @@ type cmpNode struct {
 }
 
 func (n *cmpNode) eval(env Env) Result {
-	a, b := n.l.get(env), n.r.get(env)
+	var a prop.Value
+	if n.l.kind == srcProp {
+		a = env.Property(n.l.name)
+	} else {
+		a = n.l.get(env)
+	}
+	var b prop.Value
+	if n.r.kind == srcProp {
+		b = env.Property(n.r.name)
+	} else {
+		b = n.r.get(env)
+	}
 	return compare(n.op, &a, &b)
 }
 
@@ -309,7 +380,7 @@ type cmpConst struct {
 
 func (n *cmpConst) eval(env Env) Result {
 	var v prop.Value
-	if n.l.isProp() {
+	if n.l.kind == srcProp {
 		v = env.Property(n.l.name)
 	} else {
 		v = n.l.get(env)
@@ -330,7 +401,7 @@ type strEq struct {
 
 func (n *strEq) eval(env Env) Result {
 	var v prop.Value
-	if n.l.isProp() {
+	if n.l.kind == srcProp {
 		v = env.Property(n.l.name)
 	} else {
 		v = n.l.get(env)
@@ -493,11 +564,16 @@ type betweenNode struct {
 }
 
 func (n *betweenNode) eval(env Env) Result {
-	x, lo := n.x.get(env), n.lo.get(env)
-	r := compare(opGe, &x, &lo)
+	var tmp prop.Value
+	var x prop.Value
+	if n.x.kind == srcProp {
+		x = env.Property(n.x.name)
+	} else {
+		x = n.x.get(env)
+	}
+	r := compare(opGe, &x, n.lo.ptr(env, &tmp))
 	if r != False {
-		hi := n.hi.get(env)
-		switch compare(opLe, &x, &hi) {
+		switch compare(opLe, &x, n.hi.ptr(env, &tmp)) {
 		case False:
 			r = False
 		case Unknown:
@@ -516,7 +592,13 @@ type isNullNode struct {
 }
 
 func (n *isNullNode) eval(env Env) Result {
-	return result((n.x.get(env).Kind == prop.Null) != n.not)
+	var v prop.Value
+	if n.x.kind == srcProp {
+		v = env.Property(n.x.name)
+	} else {
+		v = n.x.get(env)
+	}
+	return result((v.Kind == prop.Null) != n.not)
 }
 
 // text returns the string content of a String or Char value. For a Char the
@@ -545,7 +627,7 @@ type inNode struct {
 
 func (n *inNode) eval(env Env) Result {
 	var v prop.Value
-	if n.x.isProp() {
+	if n.x.kind == srcProp {
 		v = env.Property(n.x.name)
 	} else {
 		v = n.x.get(env)
@@ -583,7 +665,12 @@ type likeNode struct {
 }
 
 func (n *likeNode) eval(env Env) Result {
-	v := n.x.get(env)
+	var v prop.Value
+	if n.x.kind == srcProp {
+		v = env.Property(n.x.name)
+	} else {
+		v = n.x.get(env)
+	}
 	var buf [utf8.UTFMax]byte
 	s, ok := text(&v, &buf)
 	if !ok {

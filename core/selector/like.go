@@ -166,6 +166,15 @@ func matchElems(elems []likeElem, s string) bool {
 		}
 		_, n := utf8.DecodeRuneInString(s[starSi:])
 		starSi += n
+		// When a literal follows the %, only the places where it occurs
+		// are worth trying: jump to the next with a fast substring search.
+		if e := &elems[star+1]; e.kind == elemLit && utf8.RuneStart(e.lit[0]) {
+			i := strings.Index(s[starSi:], e.lit)
+			if i < 0 {
+				return false
+			}
+			starSi += i
+		}
 		pi, si = star+1, starSi
 	}
 }

@@ -111,7 +111,7 @@ func (p *parser) boolOf(o operand) (boolNode, error) {
 		return o.b, nil
 	}
 	if c, ok := o.v.(*constVal); ok {
-		return &constBool{asResult(c.v)}, nil
+		return &constBool{asResult(&c.v)}, nil
 	}
 	return &valToBool{srcOf(o.v)}, nil
 }
@@ -148,7 +148,7 @@ func constOf(n valNode) (prop.Value, bool) {
 func constant(v prop.Value, t styp, pos int) operand {
 	o := operand{v: &constVal{v}, t: t, h: 1, pos: pos}
 	if t == sBool {
-		o.b = &constBool{asResult(v)}
+		o.b = &constBool{asResult(&v)}
 	}
 	return o
 }
@@ -180,11 +180,14 @@ func (p *parser) logic(op tokKind, sub func() (operand, error)) (operand, error)
 		xs = append(xs, b)
 		h = max(h, o.h)
 	}
+	if h, err = p.height(h+1, first.pos); err != nil {
+		return operand{}, err
+	}
 	var n boolNode = &andNode{xs}
 	if op == tOr {
 		n = &orNode{xs}
 	}
-	return operand{b: n, t: sBool, h: h + 1, pos: first.pos}, nil
+	return operand{b: n, t: sBool, h: h, pos: first.pos}, nil
 }
 
 func (p *parser) orExpr() (operand, error) { return p.logic(tOr, p.andExpr) }
@@ -434,7 +437,7 @@ func (p *parser) binary(op1, op2 tokKind, sub func() (operand, error)) (operand,
 		lc, lconst := constOf(lv)
 		rc, rconst := constOf(rv)
 		if lconst && rconst {
-			l = constant(arith(op, lc, rc), sNum, l.pos)
+			l = constant(arith(op, &lc, &rc), sNum, l.pos)
 			continue
 		}
 		h, err := p.height(max(l.h, r.h)+1, opTok.pos)

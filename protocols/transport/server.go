@@ -108,8 +108,8 @@ type ListenerStats struct {
 	Kind     string // "tcp" or "websocket"
 	Addr     string
 	Serving  bool   // the accept loop is running
-	Active   int64  // connections whose handler is running
-	Accepted uint64 // connections handed to a handler since the Server started
+	Active   int64  // live connections (TLS handshake or handler running)
+	Accepted uint64 // connections accepted (WebSocket: upgraded) since the Server started
 }
 
 // Stats returns every listener the Server has served, sorted by name.

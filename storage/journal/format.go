@@ -226,7 +226,19 @@ type dop struct {
 	order   uint64 // copy-ref only
 	key     []byte
 	data    []byte
-	dataOff int // offset of data within the decoded buffer
+	dataOff int // offset of data within the encoded operation
+
+	// The writer describes operations from storage.Op, whose key is a
+	// string already: keyStr saves converting it back and forth.
+	keyStr    string
+	useKeyStr bool
+}
+
+func (d *dop) keyString() string {
+	if d.useKeyStr {
+		return d.keyStr
+	}
+	return string(d.key)
 }
 
 // errBadOp is returned by decodeOp for malformed bytes.
@@ -358,10 +370,10 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 type recStatus uint8
 
 const (
-	recOK     recStatus = iota // a valid record
-	recZero                    // a zero header: the end of the data
-	recForeign                 // a header of another tag: stale bytes of an earlier use
-	recBad                     // a header of this tag that fails its checks: torn or corrupt
+	recOK      recStatus = iota // a valid record
+	recZero                     // a zero header: the end of the data
+	recForeign                  // a header of another tag: stale bytes of an earlier use
+	recBad                      // a header of this tag that fails its checks: torn or corrupt
 )
 
 // rec is a record found by readRecord.

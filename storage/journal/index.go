@@ -67,6 +67,7 @@ type segState struct {
 	compacting bool
 	freeing    bool
 	noCompact  bool // compaction failed once; do not loop on it
+	noFree     bool // freeing failed once; keep the file until restart
 }
 
 // opStatSlots counts operations by stored kind: the seven storage kinds and
@@ -284,17 +285,17 @@ func (x *index) applyOp(cur *segState, d *dop, opOff uint32, size int) {
 			x.live(cur, size)
 		}
 	case byte(storage.OpPutBinding), kindCopyBinding:
-		bk := bindKey{d.binding, string(d.key)}
+		bk := bindKey{d.binding, d.keyString()}
 		if e, ok := x.binds[bk]; ok {
 			x.kill(e.seq, bindingOpSize(len(bk.key), int(e.len)), cur)
 		}
 		x.binds[bk] = bindEntry{seq: cur.seq, off: opOff + uint32(d.dataOff), len: uint32(len(d.data))}
 		x.live(cur, size)
 	case byte(storage.OpDeleteBinding):
-		// The conversion in the map index expression does not allocate.
-		if e, ok := x.binds[bindKey{d.binding, string(d.key)}]; ok {
-			x.kill(e.seq, bindingOpSize(len(d.key), int(e.len)), cur)
-			delete(x.binds, bindKey{d.binding, string(d.key)})
+		bk := bindKey{d.binding, d.keyString()}
+		if e, ok := x.binds[bk]; ok {
+			x.kill(e.seq, bindingOpSize(len(bk.key), int(e.len)), cur)
+			delete(x.binds, bk)
 		}
 	}
 }

@@ -106,6 +106,7 @@ type Journal struct {
 	gbuf     []byte
 	failErr  error
 	closeErr error
+	wclosing bool // the writer's copy of closing
 
 	// Background goroutines.
 	prepReq  chan uint32

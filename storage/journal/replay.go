@@ -49,7 +49,7 @@ func newReplayer(dir string, mode replayMode, log *slog.Logger, files []segFile)
 	}
 	// A stored message with one reference takes about 150 bytes; presizing
 	// the maps saves their repeated growth on a big recovery.
-	hint := int(min(total/192, 1<<22))
+	hint := int(min(total/512, 1<<20))
 	return &replayer{dir: dir, mode: mode, log: log, files: files, x: newIndex(hint), truncatedAt: -1}
 }
 

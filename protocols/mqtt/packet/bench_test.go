@@ -122,9 +122,13 @@ func TestPublishAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		fh, hl, err := ParseFixedHeader(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var q Publish
 		decode := testing.AllocsPerRun(100, func() {
-			if err := q.Decode(raw[0]&0x0f, raw[2:], c.version); err != nil {
+			if err := q.Decode(fh.Flags, raw[hl:], c.version); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -118,50 +118,43 @@ func grow(dst []byte, n int) []byte {
 	return nb
 }
 
-// validUTF8 implements [MQTT-1.5.4-1] (well-formed UTF-8, no surrogates,
-// which utf8.Valid already rejects) and [MQTT-1.5.4-2] (no U+0000). The
-// ASCII loop keeps the common case cheap.
-func validUTF8(b []byte) bool {
-	for i, c := range b {
-		if c == 0 {
-			return false
-		}
-		if c >= utf8.RuneSelf {
-			rest := b[i:]
-			if !utf8.Valid(rest) {
-				return false
-			}
-			for _, c := range rest {
-				if c == 0 {
-					return false
-				}
-			}
-			return true
-		}
+// Byte classes for one branch-free pass over a string: OR-ing the class of
+// every byte tells whether it holds U+0000, a wildcard or non-ASCII bytes.
+const (
+	clsNul  = 1 << iota // 0x00
+	clsWild             // '+' or '#'
+	clsHigh             // >= 0x80: part of a multi-byte sequence
+)
+
+var byteClass = func() (t [256]uint8) {
+	t[0] = clsNul
+	t['+'], t['#'] = clsWild, clsWild
+	for i := utf8.RuneSelf; i < 256; i++ {
+		t[i] = clsHigh
 	}
-	return true
+	return t
+}()
+
+func classify[T string | []byte](b T) uint8 {
+	var acc uint8
+	for i := 0; i < len(b); i++ {
+		acc |= byteClass[b[i]]
+	}
+	return acc
 }
 
+// validUTF8 implements [MQTT-1.5.4-1] (well-formed UTF-8, no surrogates,
+// which utf8.Valid already rejects) and [MQTT-1.5.4-2] (no U+0000, whose
+// only well-formed encoding is a 0x00 byte). cls is classify(b).
+func validUTF8Class(b []byte, cls uint8) bool {
+	return cls&clsNul == 0 && (cls&clsHigh == 0 || utf8.Valid(b))
+}
+
+func validUTF8(b []byte) bool { return validUTF8Class(b, classify(b)) }
+
 func validUTF8String(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == 0 {
-			return false
-		}
-		if c >= utf8.RuneSelf {
-			rest := s[i:]
-			if !utf8.ValidString(rest) {
-				return false
-			}
-			for j := 0; j < len(rest); j++ {
-				if rest[j] == 0 {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	return true
+	cls := classify(s)
+	return cls&clsNul == 0 && (cls&clsHigh == 0 || utf8.ValidString(s))
 }
 
 // cursor walks a packet body. Every read checks the bytes left first, so a

@@ -54,6 +54,7 @@ const (
 // it with return code 0x01 [MQTT-3.1.2-2]).
 func (p *Connect) Decode(flags byte, body []byte, _ byte) error {
 	*p = Connect{Properties: p.Properties}
+	p.Properties.reset()
 	if err := checkFlags(CONNECT, flags, 0); err != nil {
 		return err
 	}

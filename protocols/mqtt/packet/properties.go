@@ -417,18 +417,15 @@ func (p *Properties) size(ctx Type) (int, error) {
 			n += 3
 		case kindUint32:
 			n += 5
-		case kindString, kindBinary:
-			var l int
-			var err error
-			if propTable[id].kind == kindString {
-				l, err = strLen(p.stringValue(id), propTable[id].name)
-			} else {
-				l, err = strLen(p.binaryValue(id), propTable[id].name)
+		default:
+			l := len(p.stringValue(id))
+			if id == PropCorrelationData || id == PropAuthData {
+				l = len(p.binaryValue(id))
 			}
-			if err != nil {
-				return 0, err
+			if l > 0xffff {
+				return 0, malformed("encode: " + propTable[id].name + " longer than 65535 bytes")
 			}
-			n += 1 + l
+			n += 3 + l
 		}
 	}
 	if propTable[PropSubscriptionID].allowed&allowed != 0 {
@@ -441,15 +438,10 @@ func (p *Properties) size(ctx Type) (int, error) {
 	}
 	if propTable[PropUserProperty].allowed&allowed != 0 {
 		for _, u := range p.User {
-			k, err := strLen(u.Key, "User Property name")
-			if err != nil {
-				return 0, err
+			if len(u.Key) > 0xffff || len(u.Value) > 0xffff {
+				return 0, malformed("encode: User Property longer than 65535 bytes")
 			}
-			v, err := strLen(u.Value, "User Property value")
-			if err != nil {
-				return 0, err
-			}
-			n += 1 + k + v
+			n += 5 + len(u.Key) + len(u.Value)
 		}
 	}
 	if n > MaxVarint {
@@ -458,6 +450,7 @@ func (p *Properties) size(ctx Type) (int, error) {
 	return n, nil
 }
 
+// stringValue returns the value of a UTF-8 string property.
 func (p *Properties) stringValue(id PropID) string {
 	switch id {
 	case PropContentType:
@@ -478,6 +471,7 @@ func (p *Properties) stringValue(id PropID) string {
 	return ""
 }
 
+// binaryValue returns the value of a Binary Data property.
 func (p *Properties) binaryValue(id PropID) []byte {
 	switch id {
 	case PropCorrelationData:
@@ -488,54 +482,48 @@ func (p *Properties) binaryValue(id PropID) []byte {
 	return nil
 }
 
-func (p *Properties) byteValue(id PropID) byte {
+// appendOne appends one single-valued property.
+func (p *Properties) appendOne(dst []byte, id PropID) []byte {
+	dst = append(dst, byte(id))
 	switch id {
 	case PropPayloadFormat:
-		return p.PayloadFormat
-	case PropRequestProblemInfo:
-		return p.RequestProblemInfo
-	case PropRequestResponseInfo:
-		return p.RequestResponseInfo
-	case PropMaximumQoS:
-		return p.MaximumQoS
-	case PropRetainAvailable:
-		return p.RetainAvailable
-	case PropWildcardSubAvailable:
-		return p.WildcardSubAvailable
-	case PropSubIDAvailable:
-		return p.SubIDAvailable
-	case PropSharedSubAvailable:
-		return p.SharedSubAvailable
-	}
-	return 0
-}
-
-func (p *Properties) uint16Value(id PropID) uint16 {
-	switch id {
-	case PropServerKeepAlive:
-		return p.ServerKeepAlive
-	case PropReceiveMaximum:
-		return p.ReceiveMaximum
-	case PropTopicAliasMaximum:
-		return p.TopicAliasMaximum
-	case PropTopicAlias:
-		return p.TopicAlias
-	}
-	return 0
-}
-
-func (p *Properties) uint32Value(id PropID) uint32 {
-	switch id {
+		return append(dst, p.PayloadFormat)
 	case PropMessageExpiry:
-		return p.MessageExpiry
+		return appendUint32(dst, p.MessageExpiry)
 	case PropSessionExpiry:
-		return p.SessionExpiry
+		return appendUint32(dst, p.SessionExpiry)
+	case PropServerKeepAlive:
+		return appendUint16(dst, p.ServerKeepAlive)
+	case PropRequestProblemInfo:
+		return append(dst, p.RequestProblemInfo)
 	case PropWillDelay:
-		return p.WillDelay
+		return appendUint32(dst, p.WillDelay)
+	case PropRequestResponseInfo:
+		return append(dst, p.RequestResponseInfo)
+	case PropReceiveMaximum:
+		return appendUint16(dst, p.ReceiveMaximum)
+	case PropTopicAliasMaximum:
+		return appendUint16(dst, p.TopicAliasMaximum)
+	case PropTopicAlias:
+		return appendUint16(dst, p.TopicAlias)
+	case PropMaximumQoS:
+		return append(dst, p.MaximumQoS)
+	case PropRetainAvailable:
+		return append(dst, p.RetainAvailable)
 	case PropMaximumPacketSize:
-		return p.MaximumPacketSize
+		return appendUint32(dst, p.MaximumPacketSize)
+	case PropWildcardSubAvailable:
+		return append(dst, p.WildcardSubAvailable)
+	case PropSubIDAvailable:
+		return append(dst, p.SubIDAvailable)
+	case PropSharedSubAvailable:
+		return append(dst, p.SharedSubAvailable)
+	case PropCorrelationData:
+		return appendStr(dst, p.CorrelationData)
+	case PropAuthData:
+		return appendStr(dst, p.AuthData)
 	}
-	return 0
+	return appendStr(dst, p.stringValue(id))
 }
 
 // appendTo appends the Property Length n (from size) and the properties
@@ -548,24 +536,8 @@ func (p *Properties) appendTo(dst []byte, ctx Type, n int) []byte {
 	}
 	allowed := uint16(1) << ctx
 	set := p.Present & presentMask[ctx]
-	emit := func(dst []byte, id PropID) []byte {
-		dst = append(dst, byte(id))
-		switch propTable[id].kind {
-		case kindByte:
-			dst = append(dst, p.byteValue(id))
-		case kindUint16:
-			dst = appendUint16(dst, p.uint16Value(id))
-		case kindUint32:
-			dst = appendUint32(dst, p.uint32Value(id))
-		case kindString:
-			dst = appendStr(dst, p.stringValue(id))
-		case kindBinary:
-			dst = appendStr(dst, p.binaryValue(id))
-		}
-		return dst
-	}
 	for ; set != 0 && bits.TrailingZeros64(uint64(set)) < int(PropSubscriptionID); set &= set - 1 {
-		dst = emit(dst, PropID(bits.TrailingZeros64(uint64(set))))
+		dst = p.appendOne(dst, PropID(bits.TrailingZeros64(uint64(set))))
 	}
 	if propTable[PropSubscriptionID].allowed&allowed != 0 {
 		for _, v := range p.SubscriptionIDs {
@@ -573,7 +545,7 @@ func (p *Properties) appendTo(dst []byte, ctx Type, n int) []byte {
 		}
 	}
 	for ; set != 0 && bits.TrailingZeros64(uint64(set)) < int(PropUserProperty); set &= set - 1 {
-		dst = emit(dst, PropID(bits.TrailingZeros64(uint64(set))))
+		dst = p.appendOne(dst, PropID(bits.TrailingZeros64(uint64(set))))
 	}
 	if propTable[PropUserProperty].allowed&allowed != 0 {
 		for _, u := range p.User {
@@ -581,7 +553,7 @@ func (p *Properties) appendTo(dst []byte, ctx Type, n int) []byte {
 		}
 	}
 	for ; set != 0; set &= set - 1 {
-		dst = emit(dst, PropID(bits.TrailingZeros64(uint64(set))))
+		dst = p.appendOne(dst, PropID(bits.TrailingZeros64(uint64(set))))
 	}
 	return dst
 }

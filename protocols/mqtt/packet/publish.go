@@ -31,11 +31,16 @@ func (p *Publish) Decode(flags byte, body []byte, version byte) error {
 		return malformed("PUBLISH with DUP set at QoS 0 [MQTT-3.3.1-2]")
 	}
 	c := cursor{b: body}
-	topic, err := c.utf8b("topic name") // [MQTT-3.3.2-1]
+	topic, err := c.bin("topic name")
 	if err != nil {
 		return err
 	}
-	if hasWildcard(topic) {
+	// One pass classifies the topic for both checks.
+	cls := classify(topic)
+	if !validUTF8Class(topic, cls) {
+		return malformed("topic name: invalid UTF-8 or U+0000 [MQTT-3.3.2-1] [MQTT-1.5.4-1] [MQTT-1.5.4-2]")
+	}
+	if cls&clsWild != 0 {
 		return errCode(TopicNameInvalid, "wildcard in PUBLISH topic name [MQTT-3.3.2-2]")
 	}
 	p.Topic = topic

@@ -1,24 +1,20 @@
 package packet
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // ValidTopicName reports whether s may be used as a Topic Name in PUBLISH:
 // 1 to 65535 bytes [MQTT-4.7.3-1] [MQTT-4.7.3-3] of well-formed UTF-8
 // without U+0000 [MQTT-4.7.3-2], and no wildcard characters [MQTT-4.7.0-1]
 // (3.1.1: [MQTT-4.7.1-1]).
 func ValidTopicName(s string) bool {
-	return len(s) > 0 && len(s) <= 0xffff && !strings.ContainsAny(s, "+#") && validUTF8String(s)
-}
-
-// hasWildcard reports whether a topic contains '+' or '#'; the PUBLISH decode
-// path uses it to validate a Topic Name without converting it to a string.
-func hasWildcard(b []byte) bool {
-	for _, c := range b {
-		if c == '+' || c == '#' {
-			return true
-		}
+	if len(s) == 0 || len(s) > 0xffff {
+		return false
 	}
-	return false
+	cls := classify(s)
+	return cls&(clsNul|clsWild) == 0 && (cls&clsHigh == 0 || utf8.ValidString(s))
 }
 
 // ValidTopicFilter reports whether s is a syntactically valid Topic Filter:

@@ -5,6 +5,15 @@
 // buffered, and both directions are written so that the per-frame hot paths do
 // not allocate more than the data the caller keeps (see Reader.ReadFrame and
 // Encoder).
+//
+// The decoder is strict where a mistake would desynchronise the stream or
+// change meaning (command line, header syntax, escapes, content-length, UTF-8
+// in 1.1+) and tolerant where real clients differ harmlessly from the grammar:
+// CR LF line ends are accepted in every version (CONNECT arrives before the
+// version is known), trailing blanks after the command are ignored, and a
+// ':' or a CR inside a 1.2 header value is taken literally. The encoder always
+// writes what the strictest peer expects: LF line ends, every escape the
+// version defines, and content-length for every non-empty body.
 package frame
 
 import (

@@ -372,9 +372,19 @@ func (r *Reader) readBodyN(n int) ([]byte, error) {
 		body = make([]byte, n)
 		k := copy(body, r.buf[r.r:r.w])
 		r.r += k
+		// A rest that fits in the buffer goes through it, so one read also
+		// brings in the frames that follow.
+		for k < n && n-k < len(r.buf) {
+			if err := r.fill(len(r.buf)); err != nil {
+				return nil, r.midFrameErr(err)
+			}
+			c := copy(body[k:], r.buf[r.r:r.w])
+			r.r += c
+			k += c
+		}
 		if k < n {
-			// The rest goes straight from the stream into the body: a large
-			// body is never copied through the buffer.
+			// A larger rest goes straight from the stream into the body: it
+			// is never copied through the buffer.
 			if r.rerr != nil {
 				return nil, r.midFrameErr(r.rerr)
 			}

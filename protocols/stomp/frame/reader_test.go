@@ -235,7 +235,8 @@ func TestLimits(t *testing.T) {
 		{"content-length over the limit", Limits{MaxBodySize: 5}, "SEND\ncontent-length:6\n\n123456\x00", ErrBodyTooLarge},
 		{"frame at the limit", Limits{MaxFrameSize: 12}, "SEND\na:b\n\n1\x00", nil},
 		{"frame over the limit by its body", Limits{MaxFrameSize: 12}, "SEND\na:b\n\n12\x00", ErrFrameTooLarge},
-		{"frame over the limit by content-length", Limits{MaxFrameSize: 12}, "SEND\ncontent-length:2\n\n12\x00", ErrFrameTooLarge},
+		{"frame at the limit with content-length", Limits{MaxFrameSize: 26}, "SEND\ncontent-length:2\n\n12\x00", nil},
+		{"frame over the limit by content-length", Limits{MaxFrameSize: 26}, "SEND\ncontent-length:3\n\n123\x00", ErrFrameTooLarge},
 		{"frame over the limit by headers", Limits{MaxFrameSize: 12}, "SEND\na:b\nc:d\n\n\x00", ErrFrameTooLarge},
 	}
 	for _, tc := range tests {
@@ -390,21 +391,66 @@ func TestBuffered(t *testing.T) {
 	}
 }
 
-// A body larger than the read buffer, with and without content-length.
+// Bodies around and beyond the read buffer size, with and without
+// content-length, each followed by another frame that must still decode.
 func TestLargeBodies(t *testing.T) {
-	body := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
-	withLen := append([]byte("SEND\ncontent-length:"+itoa(len(body))+"\n\n"), body...)
-	withLen = append(withLen, 0)
-	noLen := append(append([]byte("SEND\n\n"), body...), 0)
-	for name, in := range map[string][]byte{"content-length": withLen, "NUL-terminated": noLen} {
-		t.Run(name, func(t *testing.T) {
-			for _, rd := range []io.Reader{bytes.NewReader(in), iotest.HalfReader(bytes.NewReader(in))} {
-				f, err := NewReader(rd, Limits{}).Read()
-				if err != nil || !bytes.Equal(f.Body, body) {
-					t.Fatalf("err %v, body ok %v", err, err == nil && bytes.Equal(f.Body, body))
+	for _, size := range []int{minBufSize - 40, minBufSize, 3 * minBufSize, 1 << 20} {
+		body := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+		withLen := append([]byte("SEND\ncontent-length:"+itoa(len(body))+"\n\n"), body...)
+		withLen = append(withLen, "\x00\nACK\nid:1\n\n\x00"...)
+		noLen := append(append([]byte("SEND\n\n"), body...), "\x00ACK\nid:1\n\n\x00"...)
+		for name, in := range map[string][]byte{"content-length": withLen, "NUL-terminated": noLen} {
+			t.Run(name+"/"+itoa(size), func(t *testing.T) {
+				readers := map[string]io.Reader{
+					"whole": bytes.NewReader(in),
+					"half":  iotest.HalfReader(bytes.NewReader(in)),
+					"split": chunks(string(in[:len(in)/3]), string(in[len(in)/3:])),
 				}
+				for how, rd := range readers {
+					frames, _, err := decodeAll(rd, V1_2, Limits{})
+					if err != io.EOF || len(frames) != 2 {
+						t.Fatalf("%s: %d frames, error %v", how, len(frames), err)
+					}
+					if !bytes.Equal(frames[0].Body, body) || frames[1].Command != CmdAck {
+						t.Fatalf("%s: body intact %v, second frame %s", how, bytes.Equal(frames[0].Body, body), dump(frames[1]))
+					}
+				}
+			})
+		}
+	}
+}
+
+// A truncated body, with the end of stream reported together with the last
+// data, is an unexpected EOF whichever path reads the body.
+func TestTruncatedBodies(t *testing.T) {
+	for _, size := range []int{100, minBufSize - 40, 3 * minBufSize, 1 << 20} {
+		in := append([]byte("SEND\ncontent-length:"+itoa(size)+"\n\n"), bytes.Repeat([]byte("x"), size-1)...)
+		for how, rd := range map[string]io.Reader{
+			"data with EOF": iotest.DataErrReader(bytes.NewReader(in)),
+			"one byte":      iotest.OneByteReader(bytes.NewReader(in)),
+		} {
+			_, _, err := decodeAll(rd, V1_2, Limits{})
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("size %d, %s: error %v, want unexpected EOF", size, how, err)
 			}
-		})
+		}
+	}
+}
+
+// A frame with unusually large headers must not pin its scratch space.
+func TestScratchReleased(t *testing.T) {
+	big := strings.Repeat("v", 100<<10)
+	in := "SEND\nk:" + big + "\n\n\x00SEND\nk:small\n\n\x00"
+	r := NewReader(strings.NewReader(in), Limits{MaxHeaderLength: 200 << 10})
+	f, err := r.Read()
+	if err != nil || len(f.Headers) != 1 || f.Headers[0].Value != big {
+		t.Fatalf("big header: %v", err)
+	}
+	if r.scratch != nil {
+		t.Fatalf("scratch of %d bytes kept", cap(r.scratch))
+	}
+	if f, err = r.Read(); err != nil || !equalFrame(f, fr("SEND", "", "k", "small")) {
+		t.Fatalf("next frame: %s %v", dump(f), err)
 	}
 }
 
@@ -422,6 +468,7 @@ func TestErrorMessages(t *testing.T) {
 		{"SEND\ncontent-length:11\n\n\x00", V1_2, Limits{MaxBodySize: 10}, `content-length 11 exceeds the maximum body size of 10 bytes`},
 		{"SE\x00D\n\n\x00", V1_2, Limits{}, `invalid command line "SE\x00D"`},
 		{"SEND\n\nx", V1_2, Limits{}, `connection closed in the middle of a frame`},
+		{"SEND\n" + strings.Repeat("a", 100) + "\n\n\x00", V1_2, Limits{}, `header line without ':': "` + strings.Repeat("a", 64) + `..."`},
 	}
 	for _, tc := range tests {
 		r := NewReader(strings.NewReader(tc.in), tc.lim)

@@ -1,0 +1,209 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/mqtt/packet"
+	"github.com/junctionmq/junction/storage"
+)
+
+// attach binds a connection to its session: a second connection with the same
+// client id takes the session over [MQTT-3.1.4-3], clean start discards it
+// [MQTT-3.1.2-4]. It reports whether a previous session is present.
+func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		s.mu.Lock()
+		old := s.sessions[clientID]
+		var oc *conn
+		if old != nil {
+			old.mu.Lock()
+			oc = old.conn
+			old.mu.Unlock()
+		}
+		if oc != nil {
+			s.mu.Unlock()
+			if attempt > 3 {
+				return false, errors.New("client id is being taken over by another connection")
+			}
+			oc.log.Info("mqtt session taken over", "client", clientID)
+			oc.disconnectWith(packet.SessionTakenOver, "another connection with the same client id")
+			oc.nc.Close()
+			select {
+			case <-oc.detached:
+			case <-time.After(10 * time.Second):
+				return false, errors.New("previous connection did not close")
+			}
+			continue
+		}
+		if old != nil && (clean || old.gone) {
+			delete(s.sessions, clientID)
+			s.mu.Unlock()
+			s.destroy(old, c.sess)
+			continue
+		}
+		ss := old
+		present := old != nil
+		if ss == nil {
+			ss = newSession(s, clientID)
+			s.sessions[clientID] = ss
+		}
+		ss.mu.Lock()
+		ss.stopTimers()
+		ss.conn = c
+		ss.expiry = expiry
+		ss.persistent = expiry > 0
+		c.ss = ss
+		if ss.persistent {
+			ss.save()
+		} else if present {
+			// It was persistent and no longer is: forget the stored record.
+			s.b.DeleteRecord(storage.BindingMQTTSession, clientID, nil)
+		}
+		ss.mu.Unlock()
+		s.mu.Unlock()
+		return present, nil
+	}
+}
+
+// resume attaches consumers for the session's subscriptions and resends the
+// PUBRELs of QoS 2 exchanges left unfinished [MQTT-4.4.0-1]. Unacknowledged
+// PUBLISHes come back by themselves: closing the previous consumers returned
+// them to their queues, and they are redelivered with DUP set.
+func (s *Server) resume(c *conn) {
+	ss := c.ss
+	ss.mu.Lock()
+	subs := make([]*subscription, 0, len(ss.subs))
+	for _, sub := range ss.subs {
+		subs = append(subs, sub)
+	}
+	for id, om := range ss.outFlight {
+		if om.released {
+			c.send(&packet.Pubrel{PacketID: id})
+		}
+	}
+	ss.mu.Unlock()
+	for _, sub := range subs {
+		if err := c.attachConsumer(sub); err != nil {
+			c.log.Warn("mqtt subscription not resumed", "client", ss.id, "filter", sub.Filter, "err", err)
+		}
+	}
+}
+
+// attachConsumer opens the core consumer of a subscription.
+func (c *conn) attachConsumer(sub *subscription) error {
+	ss := c.ss
+	_, filter, shared := packet.ParseShared(sub.Filter)
+	if !shared {
+		filter = sub.Filter
+	}
+	opts := core.ConsumerOptions{Handler: func(d core.Delivery) { ss.deliver(sub, d) }}
+	if sub.QoS == 0 {
+		opts.AutoAck, opts.Credit = true, 1000
+	} else {
+		opts.Window, opts.Credit = true, min(c.s.opts.MaxInflight, max(c.recvMax, 1))
+	}
+	so := core.SubscribeOptions{
+		Address:   filterToPattern(filter),
+		QueueName: sub.Queue,
+		Durable:   ss.persistent && !shared,
+		Shared:    shared,
+		NoLocal:   sub.NoLocal,
+		// Filters starting with a wildcard do not match $ topics [MQTT-4.7.2-1].
+		NoDollar: len(filter) > 0 && (filter[0] == '+' || filter[0] == '#'),
+	}
+	ss.mu.Lock()
+	sub.autoAck = opts.AutoAck
+	ss.mu.Unlock()
+	cons, err := c.sess.Subscribe(so, opts)
+	if err != nil {
+		return err
+	}
+	ss.mu.Lock()
+	sub.consumer = cons
+	ss.mu.Unlock()
+	return nil
+}
+
+// detach unbinds a closing connection from its session.
+func (s *Server) detach(c *conn) {
+	ss := c.ss
+	ss.mu.Lock()
+	if ss.conn == c {
+		ss.conn = nil
+	}
+	// Deliveries not yet acknowledged go back to their queues when the
+	// consumers close; remember their packet ids for the resend.
+	for id, om := range ss.outFlight {
+		if !om.released {
+			if om.msgID != 0 {
+				ss.lastID[om.msgID] = id
+			}
+			delete(ss.outFlight, id)
+		}
+	}
+	ss.pending = nil
+	for _, sub := range ss.subs {
+		sub.consumer = nil
+	}
+	persistent := ss.persistent && !ss.gone
+	expiry := ss.expiry
+	ss.mu.Unlock()
+	c.sess.Close()
+
+	willDelay := time.Duration(0)
+	if c.will != nil && c.ver == packet.Version5 {
+		willDelay = time.Duration(c.will.Properties.WillDelay) * time.Second
+	}
+	if !persistent {
+		s.mu.Lock()
+		if s.sessions[ss.id] == ss {
+			delete(s.sessions, ss.id)
+		}
+		s.mu.Unlock()
+		s.destroy(ss, nil)
+		willDelay = 0 // the session ends now, and the will with it
+	} else {
+		ss.mu.Lock()
+		if ss.conn == nil {
+			ss.save()
+			if expiry != neverExpires {
+				ss.scheduleExpiry(time.Duration(expiry) * time.Second)
+				willDelay = min(willDelay, time.Duration(expiry)*time.Second)
+			}
+		}
+		ss.mu.Unlock()
+	}
+	if c.will != nil {
+		will, id := c.will, c.id
+		if willDelay <= 0 {
+			s.publishWill(ss.id, will, id)
+		} else {
+			ss.mu.Lock()
+			ss.willTimer = time.AfterFunc(willDelay, func() { s.publishWill(ss.id, will, id) })
+			ss.mu.Unlock()
+		}
+	}
+}
+
+// publishWill sends a connection's will message [MQTT-3.1.2-8].
+func (s *Server) publishWill(clientID string, w *packet.Will, id interface {
+	SessionOptions(string) core.SessionOptions
+}) {
+	if s.closed.Load() {
+		return
+	}
+	m := willMessage(w)
+	sess := s.b.NewSession(id.SessionOptions(clientID))
+	defer sess.Close()
+	if err := sess.Send(context.Background(), m, nil); err != nil {
+		s.log.Warn("will message not published", "client", clientID, "topic", w.Topic, "err", err)
+		return
+	}
+	if w.Retain {
+		s.setRetained(w.Topic, m, nil)
+	}
+	s.log.Debug("will published", "client", clientID, "topic", w.Topic)
+}

@@ -1,0 +1,504 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/access"
+	"github.com/junctionmq/junction/protocols/mqtt/packet"
+	"github.com/junctionmq/junction/protocols/transport"
+)
+
+// conn is one network connection of a session.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	log    *slog.Logger
+	remote string
+	rd     *packet.Reader
+	dr     *deadlineReader
+	ver    byte
+
+	id   *access.Identity
+	sess *core.Session // this connection's core session
+	ss   *session
+	will *packet.Will // published if the connection ends without a normal DISCONNECT
+	quit bool         // a DISCONNECT arrived: stop reading
+
+	// Reader goroutine only.
+	inAliases map[uint16]string
+
+	// Guarded by outMu.
+	outMu        sync.Mutex
+	out          []byte
+	acks         []ackSlot // PUBACK/PUBREC in the order the PUBLISHes arrived [MQTT-4.6.0-2]
+	ackBase      uint64    // slot number of acks[0]
+	inFlightIn   int       // QoS 1 and 2 publishes not yet completed, for our receive maximum
+	flushAcks    []flushAck
+	credits      map[*core.Consumer]int // auto-acked deliveries written since the last flush
+	dead         bool
+	closing      bool
+	outAliases   map[string]uint16
+	recvMax      int    // the client's receive maximum
+	maxOut       int    // the client's maximum packet size
+	aliasMax     uint16 // the client's topic alias maximum
+	wake         chan struct{}
+	writerEnd    chan struct{}
+	detached     chan struct{}
+	keepAliveDur time.Duration
+}
+
+// ackSlot is a PUBACK or PUBREC waiting for its message to be stored.
+type ackSlot struct {
+	pkt    []byte
+	qos    byte
+	done   bool
+	failed bool
+}
+
+// flushAck settles a delivery once the bytes carrying it have been written
+// (QoS 0 deliveries of a QoS 1/2 subscription, or messages a client's maximum
+// packet size excluded).
+type flushAck struct {
+	c   *core.Consumer
+	tag uint64
+}
+
+type deadlineReader struct {
+	c       net.Conn
+	timeout time.Duration
+	set     time.Time
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if d.timeout > 0 {
+		now := time.Now()
+		if now.Sub(d.set) > d.timeout/8 {
+			d.set = now
+			_ = d.c.SetReadDeadline(now.Add(d.timeout))
+		}
+	}
+	return d.c.Read(p)
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), wake: make(chan struct{}, 1),
+		writerEnd: make(chan struct{}), detached: make(chan struct{}), maxOut: packet.MaxPacketSize, recvMax: 65535}
+	c.log = s.log.With("remote", c.remote)
+	c.dr = &deadlineReader{c: nc, timeout: s.opts.ConnectTimeout}
+	c.rd = packet.NewReader(c.dr, s.opts.MaxPacketSize)
+	return c
+}
+
+// lock guards the outbound buffer and what the writer settles after a
+// flush. Lock order: a queue's lock, then the session's, then this one.
+func (c *conn) lock()   { c.outMu.Lock() }
+func (c *conn) unlock() { c.outMu.Unlock() }
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// queue appends an encoded packet. Caller holds the lock.
+func (c *conn) queueLocked(p packet.Packet) {
+	if c.dead {
+		return
+	}
+	b, err := p.Append(c.out, c.ver)
+	if err != nil {
+		c.log.Error("mqtt packet not encodable", "type", p.Type(), "err", err)
+		return
+	}
+	c.out = b
+	c.signal()
+}
+
+func (c *conn) send(p packet.Packet) {
+	c.lock()
+	c.queueLocked(p)
+	c.unlock()
+}
+
+func (c *conn) serve(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
+	defer stop()
+	go c.writer()
+	defer c.cleanup()
+	if err := c.handshake(ctx); err != nil {
+		if !errors.Is(err, io.EOF) {
+			c.log.Info("mqtt connect refused", "err", err)
+		}
+		return
+	}
+	for {
+		fh, body, err := c.rd.ReadPacket()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if err := c.handle(ctx, fh, body); err != nil {
+			c.protocolError(err)
+			return
+		}
+		if c.quit {
+			return
+		}
+	}
+}
+
+func (c *conn) readFailed(err error) {
+	var pe *packet.Error
+	switch {
+	case errors.As(err, &pe):
+		c.protocolError(err)
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.log.Info("mqtt keep-alive timeout: closing", "client", c.clientID())
+			c.disconnectWith(packet.KeepAliveTimeout, "keep alive timeout")
+		}
+	}
+}
+
+func (c *conn) clientID() string {
+	if c.ss != nil {
+		return c.ss.id
+	}
+	return ""
+}
+
+// protocolError ends the connection as the specification says: a 5.0 client
+// first gets a DISCONNECT with the reason code [MQTT-4.13.1-1].
+func (c *conn) protocolError(err error) {
+	code := packet.CodeOf(err)
+	if code < 0x80 {
+		code = packet.UnspecifiedError
+	}
+	c.log.Info("mqtt protocol error: closing", "client", c.clientID(), "code", code.String(), "err", err)
+	c.disconnectWith(code, err.Error())
+}
+
+// disconnectWith sends a 5.0 DISCONNECT (nothing for 3.x) and closes.
+func (c *conn) disconnectWith(code packet.ReasonCode, reason string) {
+	c.lock()
+	if c.ver == packet.Version5 && !c.dead {
+		d := &packet.Disconnect{ReasonCode: code}
+		if reason != "" {
+			d.Properties.ReasonString = truncate(reason)
+			d.Properties.Set(packet.PropReasonString)
+		}
+		c.queueLocked(d)
+	}
+	c.closing = true
+	c.signal()
+	c.unlock()
+}
+
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:200]
+	}
+	return s
+}
+
+// protoErr builds an error carrying a reason code.
+func protoErr(code packet.ReasonCode, format string, args ...any) error {
+	return &packet.Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *conn) handle(ctx context.Context, fh packet.FixedHeader, body []byte) error {
+	switch fh.Type {
+	case packet.PUBLISH:
+		var p packet.Publish
+		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
+			return err
+		}
+		return c.onPublish(ctx, &p)
+	case packet.PUBACK, packet.PUBREC, packet.PUBCOMP:
+		var p packet.Puback
+		if err := (&p).Decode(fh.Flags, body, c.ver); err != nil && fh.Type == packet.PUBACK {
+			return err
+		}
+		switch fh.Type {
+		case packet.PUBREC:
+			var r packet.Pubrec
+			if err := r.Decode(fh.Flags, body, c.ver); err != nil {
+				return err
+			}
+			c.onPubrec(r.PacketID, r.ReasonCode)
+		case packet.PUBCOMP:
+			var r packet.Pubcomp
+			if err := r.Decode(fh.Flags, body, c.ver); err != nil {
+				return err
+			}
+			c.onPubcomp(r.PacketID)
+		default:
+			c.onPuback(p.PacketID)
+		}
+		return nil
+	case packet.PUBREL:
+		var p packet.Pubrel
+		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
+			return err
+		}
+		c.onPubrel(p.PacketID)
+		return nil
+	case packet.SUBSCRIBE:
+		var p packet.Subscribe
+		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
+			return err
+		}
+		return c.onSubscribe(&p)
+	case packet.UNSUBSCRIBE:
+		var p packet.Unsubscribe
+		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
+			return err
+		}
+		return c.onUnsubscribe(&p)
+	case packet.PINGREQ:
+		var p packet.Pingreq
+		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
+			return err
+		}
+		c.send(&packet.Pingresp{})
+		return nil
+	case packet.DISCONNECT:
+		var p packet.Disconnect
+		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
+			return err
+		}
+		return c.onDisconnect(&p)
+	case packet.AUTH:
+		// No enhanced authentication method exists, so no AUTH exchange can
+		// have been started [MQTT-4.12.0-1].
+		return protoErr(packet.ProtocolError, "AUTH without an authentication method")
+	case packet.CONNECT:
+		return protoErr(packet.ProtocolError, "second CONNECT on a connection [MQTT-3.1.0-2]")
+	}
+	return protoErr(packet.ProtocolError, "unexpected %v packet from a client", fh.Type)
+}
+
+// handshake reads CONNECT, authenticates, attaches the session and sends CONNACK.
+func (c *conn) handshake(ctx context.Context) error {
+	fh, body, err := c.rd.ReadPacket()
+	if err != nil {
+		return err
+	}
+	if fh.Type != packet.CONNECT {
+		return fmt.Errorf("first packet is %v, not CONNECT [MQTT-3.1.0-1]", fh.Type)
+	}
+	var p packet.Connect
+	if err := p.Decode(fh.Flags, body, 0); err != nil {
+		if packet.CodeOf(err) == packet.UnsupportedProtocolVersion {
+			// 3.1.1 clients get return code 0x01, 5.0 clients 0x84 [MQTT-3.1.2-2].
+			c.ver = packet.Version311
+			if p.Version == packet.Version5 {
+				c.ver = packet.Version5
+			}
+			c.refuse(packet.UnsupportedProtocolVersion, "unsupported protocol version")
+			return err
+		}
+		if p.Version == packet.Version5 {
+			c.ver = packet.Version5
+			c.refuse(packet.CodeOf(err), err.Error())
+		}
+		return err
+	}
+	c.ver = p.Version
+	if p.Version == packet.Version5 && p.Properties.Has(packet.PropAuthMethod) {
+		c.refuse(packet.BadAuthenticationMethod, "no enhanced authentication method is supported")
+		return errors.New("AUTH method requested")
+	}
+	clientID := p.ClientID
+	assigned := false
+	if clientID == "" {
+		if !p.CleanStart && p.Version != packet.Version5 {
+			// [MQTT-3.1.3-8]
+			c.refuse(packet.ClientIdentifierNotValid, "an empty client id needs clean session")
+			return errors.New("empty client id without clean session")
+		}
+		clientID = "junction-" + strconv.FormatUint(c.s.assigned.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		assigned = true
+	}
+	if p.Will != nil && !packet.ValidTopicName(p.Will.Topic) {
+		c.refuse(packet.TopicNameInvalid, "invalid will topic")
+		return errors.New("invalid will topic")
+	}
+	var tlsState *tls.ConnectionState
+	if st, ok := transport.TLSConnectionState(c.nc); ok {
+		tlsState = &st
+	}
+	id, err := c.s.opts.Gate.Login(ctx, p.Username, string(p.Password), p.HasPassword, c.remote, tlsState)
+	if err != nil {
+		bad, msg := access.Refusal(err)
+		code := packet.NotAuthorized
+		switch {
+		case bad && p.HasUsername:
+			code = packet.BadUserNameOrPassword
+		case !bad:
+			code = packet.QuotaExceeded
+		}
+		c.refuse(code, msg)
+		return err
+	}
+	c.id = id
+	if p.Will != nil {
+		if err := id.Authorize(core.PermSend, topicToAddress(p.Will.Topic)); err != nil {
+			c.refuse(packet.NotAuthorized, "not authorized to publish the will topic")
+			id.Close()
+			c.id = nil
+			return err
+		}
+	}
+
+	// Keep alive: the client must send something within 1.5 times it [MQTT-3.1.2-24].
+	keepAlive := time.Duration(p.KeepAlive) * time.Second
+	serverKeepAlive := -1
+	if max := c.s.opts.MaxKeepAlive; max > 0 && (keepAlive == 0 || keepAlive > max) && c.ver == packet.Version5 {
+		keepAlive = max
+		serverKeepAlive = int(max / time.Second)
+	}
+	c.keepAliveDur = keepAlive
+	c.dr.timeout = keepAlive * 3 / 2
+	if keepAlive == 0 {
+		c.dr.timeout = 0
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+	if c.ver == packet.Version5 {
+		if p.Properties.Has(packet.PropReceiveMaximum) {
+			c.recvMax = int(p.Properties.ReceiveMaximum)
+		}
+		if p.Properties.Has(packet.PropMaximumPacketSize) {
+			c.maxOut = int(p.Properties.MaximumPacketSize)
+		}
+		if p.Properties.Has(packet.PropTopicAliasMaximum) {
+			c.aliasMax = p.Properties.TopicAliasMaximum
+		}
+	}
+	expiry := uint32(0)
+	if c.ver == packet.Version5 {
+		expiry = p.Properties.SessionExpiry
+	} else if !p.CleanStart {
+		expiry = neverExpires
+	}
+	c.will = p.Will
+	c.sess = c.s.b.NewSession(id.SessionOptions(clientID))
+
+	present, err := c.s.attach(c, clientID, p.CleanStart, expiry)
+	if err != nil {
+		c.refuse(packet.ServerUnavailable, err.Error())
+		return err
+	}
+
+	ack := &packet.Connack{SessionPresent: present, ReasonCode: packet.Success}
+	if c.ver == packet.Version5 {
+		pr := &ack.Properties
+		pr.ReceiveMaximum = uint16(c.s.opts.ReceiveMaximum)
+		pr.MaximumPacketSize = uint32(c.s.opts.MaxPacketSize)
+		pr.TopicAliasMaximum = uint16(c.s.opts.TopicAliasMaximum)
+		pr.Set(packet.PropReceiveMaximum, packet.PropMaximumPacketSize, packet.PropTopicAliasMaximum)
+		if assigned {
+			pr.AssignedClientID = clientID
+			pr.Set(packet.PropAssignedClientID)
+		}
+		if serverKeepAlive >= 0 {
+			pr.ServerKeepAlive = uint16(serverKeepAlive)
+			pr.Set(packet.PropServerKeepAlive)
+		}
+	}
+	c.send(ack)
+	c.s.resume(c)
+	c.log.Debug("mqtt connected", "client", clientID, "version", c.ver, "clean", p.CleanStart, "present", present)
+	return nil
+}
+
+// refuse sends a CONNACK with an error code and closes. 3.x clients get the
+// return code their version knows.
+func (c *conn) refuse(code packet.ReasonCode, reason string) {
+	ack := &packet.Connack{ReasonCode: code}
+	if c.ver != packet.Version5 {
+		ack.ReasonCode = packet.ConnackCodeV4(code)
+	} else if reason != "" {
+		ack.Properties.ReasonString = truncate(reason)
+		ack.Properties.Set(packet.PropReasonString)
+	}
+	c.lock()
+	c.queueLocked(ack)
+	c.closing = true
+	c.signal()
+	c.unlock()
+}
+
+// writer flushes the outbound buffer; after each write it settles the
+// deliveries that only needed to reach the socket and returns credit.
+func (c *conn) writer() {
+	defer close(c.writerEnd)
+	var spare []byte
+	for range c.wake {
+		c.lock()
+		buf := c.out
+		c.out = spare[:0]
+		acks := c.flushAcks
+		c.flushAcks = nil
+		credits := c.credits
+		c.credits = nil
+		closing := c.closing || c.dead
+		c.unlock()
+		if len(buf) > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
+			if _, err := c.nc.Write(buf); err != nil {
+				c.lock()
+				c.dead = true
+				c.unlock()
+				c.nc.Close()
+				return
+			}
+		}
+		spare = buf[:0]
+		for _, a := range acks {
+			_ = a.c.Ack(a.tag)
+		}
+		for cons, n := range credits {
+			cons.AddCredit(n)
+		}
+		if closing {
+			c.lock()
+			c.dead = true
+			c.unlock()
+			if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+				_ = tc.CloseWrite()
+			}
+			c.nc.Close()
+			return
+		}
+	}
+}
+
+func (c *conn) cleanup() {
+	if c.ss != nil {
+		c.s.detach(c)
+	} else if c.sess != nil {
+		c.sess.Close()
+	}
+	c.id.Close()
+	c.lock()
+	c.closing = true
+	c.signal()
+	c.unlock()
+	<-c.writerEnd
+	c.nc.Close()
+	close(c.detached)
+}

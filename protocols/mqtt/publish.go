@@ -1,0 +1,468 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/core/prop"
+	"github.com/junctionmq/junction/protocols/mqtt/packet"
+)
+
+// Properties the adapter keeps on core messages for MQTT's own use.
+const (
+	propQoS    = "_MQTT_QOS"    // 2 for a QoS 2 publish; QoS 1 and 0 are told by Durable
+	propRetain = "_MQTT_RETAIN" // the publish had RETAIN set (for retain-as-published)
+)
+
+// toMessage maps a PUBLISH to a core message (see docs/MQTT.md).
+func toMessage(topic string, qos byte, retain bool, pr *packet.Properties, payload []byte, v5 bool) *core.Message {
+	m := &core.Message{
+		Address:     topicToAddress(topic),
+		RoutingType: core.Multicast,
+		Durable:     qos > 0,
+		Priority:    core.DefaultPriority,
+		Body:        append([]byte(nil), payload...),
+	}
+	if qos == 2 {
+		m.Properties = append(m.Properties, prop.Property{Name: propQoS, Value: prop.Int8Value(2)})
+	}
+	if retain {
+		m.Properties = append(m.Properties, prop.Property{Name: propRetain, Value: prop.BoolValue(true)})
+	}
+	if !v5 {
+		return m
+	}
+	if pr.Has(packet.PropPayloadFormat) && pr.PayloadFormat == 1 {
+		m.BodyKind = core.BodyText
+	}
+	if pr.Has(packet.PropMessageExpiry) {
+		m.Expiration = time.Now().UnixMilli() + int64(pr.MessageExpiry)*1000
+	}
+	if pr.Has(packet.PropContentType) {
+		m.ContentType = pr.ContentType
+	}
+	if pr.Has(packet.PropResponseTopic) {
+		m.ReplyTo, m.ReplyToType = topicToAddress(pr.ResponseTopic), core.Multicast
+	}
+	if pr.Has(packet.PropCorrelationData) {
+		m.CorrelationID = string(pr.CorrelationData)
+	}
+	for _, u := range pr.User {
+		m.Properties = append(m.Properties, prop.Property{Name: u.Key, Value: prop.StringValue(u.Value)})
+	}
+	return m
+}
+
+func willMessage(w *packet.Will) *core.Message {
+	return toMessage(w.Topic, w.QoS, w.Retain, &w.Properties, w.Payload, true)
+}
+
+// reasonFor maps a core refusal to an MQTT 5 reason code.
+func reasonFor(err error) packet.ReasonCode {
+	var pe *core.PermissionError
+	switch {
+	case errors.As(err, &pe):
+		return packet.NotAuthorized
+	case errors.Is(err, core.ErrAddressFull):
+		return packet.QuotaExceeded
+	case errors.Is(err, core.ErrMessageTooLarge):
+		return packet.PacketTooLarge
+	case errors.Is(err, core.ErrNoSuchAddress), errors.Is(err, core.ErrInvalidName):
+		return packet.TopicNameInvalid
+	}
+	return packet.ImplementationSpecificError
+}
+
+func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
+	topic := string(p.Topic)
+	v5 := c.ver == packet.Version5
+	if v5 && p.Properties.Has(packet.PropTopicAlias) {
+		a := p.Properties.TopicAlias
+		if a == 0 || int(a) > c.s.opts.TopicAliasMaximum {
+			return protoErr(packet.TopicAliasInvalid, "topic alias %d is out of range [MQTT-3.3.2-9]", a)
+		}
+		if topic == "" {
+			if topic = c.inAliases[a]; topic == "" {
+				return protoErr(packet.ProtocolError, "topic alias %d was never set", a)
+			}
+		} else {
+			if c.inAliases == nil {
+				c.inAliases = map[uint16]string{}
+			}
+			c.inAliases[a] = topic
+		}
+	}
+	if !packet.ValidTopicName(topic) {
+		return protoErr(packet.TopicNameInvalid, "invalid topic name %q [MQTT-3.3.2-2]", truncate(topic))
+	}
+	ss := c.ss
+	if p.QoS > 0 {
+		c.lock()
+		over := c.inFlightIn+1 > c.s.opts.ReceiveMaximum
+		c.unlock()
+		if over {
+			return protoErr(packet.ReceiveMaximumExceeded, "more than %d QoS 1 and 2 publishes in flight [MQTT-3.3.4-7]", c.s.opts.ReceiveMaximum)
+		}
+	}
+	if p.QoS == 2 {
+		ss.mu.Lock()
+		_, dup := ss.inbound2[p.PacketID]
+		if !dup {
+			ss.inbound2[p.PacketID] = struct{}{}
+		}
+		ss.mu.Unlock()
+		if dup {
+			// Already received and routed: only the PUBREC is repeated [MQTT-4.3.3-9].
+			c.send(&packet.Pubrec{PacketID: p.PacketID})
+			return nil
+		}
+	}
+	m := toMessage(topic, p.QoS, p.Retain, &p.Properties, p.Payload, v5)
+	slot := c.reserveAck(p.QoS)
+	// A publish is confirmed once the message and, for a retained one, the
+	// retained copy are both stored.
+	var join *ackJoin
+	if p.QoS > 0 {
+		join = &ackJoin{n: 1, done: func(err error) { c.completeAck(slot, p, err) }}
+		if p.Retain {
+			join.n = 2
+		}
+	}
+	var done func(error)
+	if join != nil {
+		done = join.one
+	}
+	if err := c.sess.Send(ctx, m, done); err != nil {
+		code := reasonFor(err)
+		c.log.Info("mqtt publish refused", "client", ss.id, "topic", topic, "code", code.String(), "err", err)
+		if p.QoS == 0 || !v5 {
+			// 3.x has no way to refuse a publish, and QoS 0 no
+			// acknowledgement: the connection is closed rather than the
+			// message silently dropped.
+			return protoErr(code, "publish to %q refused: %v", truncate(topic), err)
+		}
+		if join != nil {
+			join.n = 1
+			join.one(err)
+		}
+		return nil
+	}
+	if p.Retain {
+		var rdone func(error)
+		if join != nil {
+			rdone = join.one
+		}
+		c.s.setRetained(topic, m.Clone(), rdone)
+	}
+	return nil
+}
+
+// ackJoin calls done once n completions have arrived, with the first error.
+type ackJoin struct {
+	mu   sync.Mutex
+	n    int
+	err  error
+	done func(error)
+}
+
+func (j *ackJoin) one(err error) {
+	j.mu.Lock()
+	if err != nil && j.err == nil {
+		j.err = err
+	}
+	j.n--
+	fire := j.n == 0
+	err = j.err
+	j.mu.Unlock()
+	if fire {
+		j.done(err)
+	}
+}
+
+// reserveAck takes the next slot in the ordered acknowledgement queue.
+func (c *conn) reserveAck(qos byte) uint64 {
+	if qos == 0 {
+		return 0
+	}
+	c.lock()
+	defer c.unlock()
+	c.inFlightIn++
+	c.acks = append(c.acks, ackSlot{qos: qos})
+	return c.ackBase + uint64(len(c.acks)) - 1
+}
+
+// completeAck fills a slot; completed slots at the head go out in order.
+func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
+	var pkt packet.Packet
+	code := packet.Success
+	if err != nil {
+		code = reasonFor(err)
+		c.log.Warn("mqtt publish not stored", "client", c.clientID(), "err", err)
+	}
+	if c.ver != packet.Version5 && err != nil {
+		// 3.x cannot say no: close instead of confirming.
+		c.disconnectWith(packet.UnspecifiedError, "")
+		return
+	}
+	if p.QoS == 1 {
+		pkt = &packet.Puback{PacketID: p.PacketID, ReasonCode: code}
+	} else {
+		pkt = &packet.Pubrec{PacketID: p.PacketID, ReasonCode: code}
+		if err != nil {
+			c.ss.mu.Lock()
+			delete(c.ss.inbound2, p.PacketID)
+			c.ss.mu.Unlock()
+		}
+	}
+	c.lock()
+	defer c.unlock()
+	i := int(slot - c.ackBase)
+	if i < 0 || i >= len(c.acks) {
+		return
+	}
+	b, _ := pkt.Append(nil, c.ver)
+	c.acks[i].pkt, c.acks[i].done = b, true
+	c.acks[i].failed = err != nil
+	for len(c.acks) > 0 && c.acks[0].done {
+		a := c.acks[0]
+		if !c.dead {
+			c.out = append(c.out, a.pkt...)
+		}
+		c.acks = c.acks[1:]
+		c.ackBase++
+		// A QoS 1 exchange ends with its PUBACK; a QoS 2 one with PUBCOMP,
+		// unless its PUBREC refused the message.
+		if a.qos == 1 || a.failed {
+			c.inFlightDone()
+		}
+	}
+	c.signal()
+}
+
+// inFlightDone releases a receive-maximum slot. Caller holds the out lock.
+func (c *conn) inFlightDone() {
+	if c.inFlightIn > 0 {
+		c.inFlightIn--
+	}
+}
+
+func (c *conn) onPubrel(id uint16) {
+	ss := c.ss
+	ss.mu.Lock()
+	_, ok := ss.inbound2[id]
+	delete(ss.inbound2, id)
+	ss.mu.Unlock()
+	code := packet.Success
+	if !ok && c.ver == packet.Version5 {
+		code = packet.PacketIdentifierNotFound
+	}
+	c.lock()
+	if ok {
+		c.inFlightDone()
+	}
+	c.queueLocked(&packet.Pubcomp{PacketID: id, ReasonCode: code})
+	c.unlock()
+}
+
+// deliver is the core's handler for a subscription: it runs under the queue's
+// lock, so it only encodes into the connection's buffer.
+func (ss *session) deliver(sub *subscription, d core.Delivery) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	c := ss.conn
+	if c == nil {
+		return // the consumer is closing; the core takes the message back
+	}
+	qos := min(sub.QoS, msgQoS(d.Message))
+	if qos > 0 && len(ss.outFlight) >= c.recvMax {
+		ss.pending = append(ss.pending, pendingOut{sub: sub, d: d, qos: qos})
+		return
+	}
+	c.writePublish(sub, d, qos, false)
+}
+
+// writePublish encodes one PUBLISH. Caller holds ss.mu. retained marks a
+// retained message sent because of a new subscription (no core delivery).
+func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retained bool) {
+	ss := c.ss
+	m := d.Message
+	p := packet.Publish{QoS: qos, Payload: m.Body}
+	topic := addressToTopic(m.Address)
+	if retained {
+		p.Retain = true
+	} else if sub.RAP {
+		p.Retain = m.Property(propRetain).Bool()
+	}
+	if qos > 0 {
+		p.Dup = d.DeliveryCount > 1
+		p.PacketID = ss.allocID(m.ID)
+	}
+	if c.ver == packet.Version5 {
+		c.setPublishProps(&p, m, sub, topic)
+	} else {
+		p.Topic = []byte(topic)
+	}
+	settleAfterFlush := !retained && !sub.autoAck && qos == 0
+	if size := p.Size(c.ver); size == 0 || size > c.maxOut {
+		// The client cannot take it: discard as if delivered [MQTT-3.1.2-25].
+		c.log.Debug("mqtt message over the client's maximum packet size dropped", "client", ss.id, "size", size)
+		if !retained && !sub.autoAck {
+			c.lock()
+			c.flushAcks = append(c.flushAcks, flushAck{d.Consumer, d.Tag})
+			c.signal()
+			c.unlock()
+		}
+		return
+	}
+	if qos > 0 {
+		om := &outMsg{tag: d.Tag, msgID: m.ID, qos: qos}
+		if !retained {
+			om.consumer = d.Consumer
+		}
+		ss.outFlight[p.PacketID] = om
+	}
+	c.lock()
+	c.queueLocked(&p)
+	if settleAfterFlush {
+		c.flushAcks = append(c.flushAcks, flushAck{d.Consumer, d.Tag})
+	} else if sub.autoAck && !retained {
+		if c.credits == nil {
+			c.credits = map[*core.Consumer]int{}
+		}
+		c.credits[d.Consumer]++
+	}
+	c.unlock()
+}
+
+// setPublishProps fills the 5.0 properties of an outgoing PUBLISH, with a
+// topic alias when the client allows them.
+func (c *conn) setPublishProps(p *packet.Publish, m *core.Message, sub *subscription, topic string) {
+	pr := &p.Properties
+	if m.BodyKind == core.BodyText {
+		pr.PayloadFormat = 1
+		pr.Set(packet.PropPayloadFormat)
+	}
+	if m.Expiration != 0 {
+		left := (m.Expiration - time.Now().UnixMilli() + 999) / 1000
+		pr.MessageExpiry = uint32(max(left, 1))
+		pr.Set(packet.PropMessageExpiry)
+	}
+	if m.ContentType != "" {
+		pr.ContentType = m.ContentType
+		pr.Set(packet.PropContentType)
+	}
+	if m.ReplyTo != "" {
+		pr.ResponseTopic = addressToTopic(m.ReplyTo)
+		pr.Set(packet.PropResponseTopic)
+	}
+	if m.CorrelationID != "" {
+		pr.CorrelationData = []byte(m.CorrelationID)
+		pr.Set(packet.PropCorrelationData)
+	}
+	if sub != nil && sub.SubID > 0 {
+		pr.SubscriptionIDs = []uint32{sub.SubID}
+	}
+	for i := range m.Properties {
+		if name := m.Properties[i].Name; !internalProp(name) {
+			pr.User = append(pr.User, packet.UserProperty{Key: name, Value: m.Properties[i].Value.Text()})
+		}
+	}
+	if m.UserID != "" {
+		pr.User = append(pr.User, packet.UserProperty{Key: core.PropUserID, Value: m.UserID})
+	}
+	p.Topic = []byte(topic)
+	if c.aliasMax == 0 {
+		return
+	}
+	if a, ok := c.outAliases[topic]; ok {
+		p.Topic = nil
+		pr.TopicAlias = a
+		pr.Set(packet.PropTopicAlias)
+		return
+	}
+	if len(c.outAliases) < int(c.aliasMax) {
+		if c.outAliases == nil {
+			c.outAliases = map[string]uint16{}
+		}
+		a := uint16(len(c.outAliases) + 1)
+		c.outAliases[topic] = a
+		pr.TopicAlias = a
+		pr.Set(packet.PropTopicAlias)
+	}
+}
+
+// promoteLocked sends waiting deliveries while the client's receive maximum
+// allows. Caller holds ss.mu.
+func (c *conn) promoteLocked() {
+	ss := c.ss
+	for len(ss.pending) > 0 && len(ss.outFlight) < c.recvMax {
+		po := ss.pending[0]
+		ss.pending[0] = pendingOut{}
+		ss.pending = ss.pending[1:]
+		c.writePublish(po.sub, po.d, po.qos, po.d.Consumer == nil)
+	}
+}
+
+func (c *conn) onPuback(id uint16) {
+	ss := c.ss
+	ss.mu.Lock()
+	om := ss.outFlight[id]
+	if om == nil || om.qos != 1 {
+		ss.mu.Unlock()
+		return // unknown or duplicate acknowledgement: nothing to do
+	}
+	delete(ss.outFlight, id)
+	delete(ss.lastID, om.msgID)
+	c.promoteLocked()
+	ss.mu.Unlock()
+	if om.consumer != nil {
+		_ = om.consumer.Ack(om.tag)
+	}
+}
+
+func (c *conn) onPubrec(id uint16, code packet.ReasonCode) {
+	ss := c.ss
+	ss.mu.Lock()
+	om := ss.outFlight[id]
+	if om == nil || om.qos != 2 {
+		ss.mu.Unlock()
+		rc := packet.Success
+		if c.ver == packet.Version5 {
+			rc = packet.PacketIdentifierNotFound
+		}
+		c.send(&packet.Pubrel{PacketID: id, ReasonCode: rc})
+		return
+	}
+	cons, tag := om.consumer, om.tag
+	om.consumer = nil
+	if code.IsError() {
+		// The client refused the message: the exchange ends here [MQTT-4.3.3-4].
+		delete(ss.outFlight, id)
+		delete(ss.lastID, om.msgID)
+		c.promoteLocked()
+	} else if !om.released {
+		om.released = true
+		c.send(&packet.Pubrel{PacketID: id})
+	} else {
+		c.send(&packet.Pubrel{PacketID: id})
+	}
+	ss.mu.Unlock()
+	// From PUBREC on, the message belongs to the client.
+	if cons != nil {
+		_ = cons.Ack(tag)
+	}
+}
+
+func (c *conn) onPubcomp(id uint16) {
+	ss := c.ss
+	ss.mu.Lock()
+	if om := ss.outFlight[id]; om != nil && om.released {
+		delete(ss.outFlight, id)
+		delete(ss.lastID, om.msgID)
+		c.promoteLocked()
+	}
+	ss.mu.Unlock()
+}

@@ -1,0 +1,206 @@
+// Package mqtt is Junction's MQTT 3.1, 3.1.1 and 5.0 server. Topics are
+// multicast addresses of the core (see topics.go for the name mapping); each
+// subscription is a core subscription queue, durable when the session is
+// persistent, so QoS 1 and 2 messages published while a client is away wait
+// in the store and survive a restart.
+//
+// Each connection has a reader goroutine that handles packets in order and a
+// writer goroutine that flushes the session's outbound buffer; core
+// deliveries are encoded into that buffer from whatever goroutine dispatches
+// them, under the session's lock.
+package mqtt
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/access"
+	"github.com/junctionmq/junction/protocols/mqtt/packet"
+	"github.com/junctionmq/junction/storage"
+)
+
+// Options configure the server.
+type Options struct {
+	Broker *core.Broker
+	Gate   *access.Gate
+	Logger *slog.Logger
+	// MaxPacketSize is the largest packet accepted, announced to 5.0 clients
+	// (default 16 MiB).
+	MaxPacketSize int
+	// ReceiveMaximum is how many QoS 1 and 2 publishes a client may have
+	// unacknowledged towards the server (default 1024).
+	ReceiveMaximum int
+	// TopicAliasMaximum is how many topic aliases a 5.0 client may use (default 64).
+	TopicAliasMaximum int
+	// MaxKeepAlive caps the keep-alive a client asks for; a 5.0 client asking
+	// for more (or for none) is told the server keep-alive (0 = no cap).
+	MaxKeepAlive time.Duration
+	// ConnectTimeout bounds the wait for CONNECT (default 10s).
+	ConnectTimeout time.Duration
+	// WriteTimeout closes a connection whose peer does not read (default 30s).
+	WriteTimeout time.Duration
+	// MaxInflight bounds unacknowledged QoS 1/2 deliveries per subscription
+	// beyond the client's receive maximum (default 1000).
+	MaxInflight int
+}
+
+// Server serves MQTT connections.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	b    *core.Broker
+
+	mu       sync.Mutex
+	sessions map[string]*session
+
+	retainMu sync.RWMutex
+	retained map[string]*core.Message // by topic
+
+	connected atomic.Int64
+	assigned  atomic.Uint64
+	closed    atomic.Bool
+}
+
+// NewServer returns a server and restores the persistent sessions and
+// retained messages the broker recovered from its store.
+func NewServer(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxPacketSize <= 0 {
+		opts.MaxPacketSize = 16 << 20
+	}
+	if opts.ReceiveMaximum <= 0 || opts.ReceiveMaximum > 65535 {
+		opts.ReceiveMaximum = 1024
+	}
+	if opts.TopicAliasMaximum <= 0 || opts.TopicAliasMaximum > 65535 {
+		opts.TopicAliasMaximum = 64
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 30 * time.Second
+	}
+	if opts.MaxInflight <= 0 {
+		opts.MaxInflight = 1000
+	}
+	s := &Server{opts: opts, log: opts.Logger.With("protocol", "mqtt"), b: opts.Broker,
+		sessions: map[string]*session{}, retained: map[string]*core.Message{}}
+	s.restore()
+	return s
+}
+
+// restore rebuilds offline persistent sessions and retained messages.
+func (s *Server) restore() {
+	for topic, data := range s.b.Records(storage.BindingRetained) {
+		m, err := core.DecodeMessage(data)
+		if err != nil {
+			s.log.Error("dropping unreadable retained message", "topic", topic, "err", err)
+			continue
+		}
+		s.retained[topic] = m
+	}
+	now := time.Now()
+	for id, data := range s.b.Records(storage.BindingMQTTSession) {
+		var rec sessionRecord
+		if err := json.Unmarshal(data, &rec); err != nil {
+			s.log.Error("dropping unreadable MQTT session", "client", id, "err", err)
+			continue
+		}
+		ss := newSession(s, id)
+		ss.persistent = true
+		ss.expiry = rec.Expiry
+		for _, sr := range rec.Subs {
+			ss.subs[sr.Filter] = &subscription{sessionSub: sr}
+		}
+		s.sessions[id] = ss
+		if rec.Expiry != neverExpires {
+			left := time.Duration(rec.Expiry)*time.Second - now.Sub(time.UnixMilli(rec.DisconnectedAt))
+			ss.scheduleExpiry(max(left, 0))
+		}
+	}
+	if len(s.sessions) > 0 || len(s.retained) > 0 {
+		s.log.Info("mqtt state recovered", "sessions", len(s.sessions), "retained", len(s.retained))
+	}
+}
+
+// Stats describe the server for operators.
+type Stats struct {
+	Connections int64
+	Sessions    int
+	Retained    int
+	InFlight    int
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.sessions)
+	sessions := make([]*session, 0, n)
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	inflight := 0
+	for _, ss := range sessions {
+		ss.mu.Lock()
+		inflight += len(ss.outFlight)
+		ss.mu.Unlock()
+	}
+	s.retainMu.RLock()
+	r := len(s.retained)
+	s.retainMu.RUnlock()
+	return Stats{Connections: s.connected.Load(), Sessions: n, Retained: r, InFlight: inflight}
+}
+
+// ServeConn runs one connection until it ends or ctx is cancelled.
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
+	s.connected.Add(1)
+	defer s.connected.Add(-1)
+	c := newConn(s, nc)
+	c.serve(ctx)
+}
+
+// Close stops session timers; connections are closed by the transport.
+func (s *Server) Close() {
+	s.closed.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.sessions {
+		ss.stopTimers()
+	}
+}
+
+// retainedMatching returns the retained messages whose topic matches filter.
+func (s *Server) retainedMatching(filter string) []*core.Message {
+	s.retainMu.RLock()
+	defer s.retainMu.RUnlock()
+	var out []*core.Message
+	for topic, m := range s.retained {
+		if packet.MatchTopic(filter, topic) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// setRetained stores or (with an empty body) clears the retained message of a topic.
+func (s *Server) setRetained(topic string, m *core.Message, done func(error)) {
+	s.retainMu.Lock()
+	if len(m.Body) == 0 {
+		delete(s.retained, topic)
+		s.retainMu.Unlock()
+		s.b.DeleteRecord(storage.BindingRetained, topic, done)
+		return
+	}
+	s.retained[topic] = m
+	s.retainMu.Unlock()
+	s.b.PutRecord(storage.BindingRetained, topic, core.EncodeMessage(nil, m), done)
+}

@@ -1,0 +1,205 @@
+package mqtt
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/mqtt/packet"
+	"github.com/junctionmq/junction/storage"
+)
+
+// neverExpires is the 5.0 session expiry interval meaning "never".
+const neverExpires = 0xFFFFFFFF
+
+// sessionSub is a subscription as stored with a persistent session.
+type sessionSub struct {
+	Filter  string // as the client wrote it, $share/... included
+	QoS     byte
+	NoLocal bool   `json:",omitempty"`
+	RAP     bool   `json:",omitempty"` // retain as published
+	RH      byte   `json:",omitempty"` // retain handling
+	SubID   uint32 `json:",omitempty"`
+	Queue   string
+	Shared  bool `json:",omitempty"`
+}
+
+type subscription struct {
+	sessionSub
+	consumer *core.Consumer
+	autoAck  bool
+}
+
+// sessionRecord is what the store keeps of a persistent session.
+type sessionRecord struct {
+	Expiry         uint32
+	DisconnectedAt int64
+	Subs           []sessionSub
+}
+
+// outMsg is a QoS 1 or 2 PUBLISH sent and not yet acknowledged.
+type outMsg struct {
+	consumer *core.Consumer // nil for retained messages sent on subscribe
+	tag      uint64
+	msgID    uint64
+	qos      byte
+	released bool // QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP
+}
+
+type pendingOut struct {
+	sub *subscription
+	d   core.Delivery
+	qos byte
+}
+
+// session is an MQTT session: it outlives connections when persistent.
+type session struct {
+	srv *Server
+	id  string
+
+	mu         sync.Mutex
+	conn       *conn // current connection; nil while offline
+	subs       map[string]*subscription
+	persistent bool
+	expiry     uint32
+	timer      *time.Timer // session expiry while offline
+	willTimer  *time.Timer
+	gone       bool // destroyed: a reconnect starts a new session
+
+	outFlight map[uint16]*outMsg
+	pending   []pendingOut
+	nextID    uint16
+	lastID    map[uint64]uint16 // message id -> packet id, so a resend reuses it [MQTT-4.4.0-1]
+	inbound2  map[uint16]struct{}
+}
+
+func newSession(s *Server, id string) *session {
+	return &session{srv: s, id: id, subs: map[string]*subscription{}, outFlight: map[uint16]*outMsg{},
+		lastID: map[uint64]uint16{}, inbound2: map[uint16]struct{}{}}
+}
+
+// queueName names a subscription's core queue.
+func queueName(clientID, filter string) string {
+	if group, f, ok := packet.ParseShared(filter); ok {
+		return "$share:" + group + ":" + f
+	}
+	return "mqtt:" + clientID + ":" + filter
+}
+
+// allocID returns a free packet identifier, reusing the one msgID had when it
+// was last sent so a resend keeps its identifier. Caller holds mu.
+func (ss *session) allocID(msgID uint64) uint16 {
+	if id, ok := ss.lastID[msgID]; ok {
+		if _, busy := ss.outFlight[id]; !busy {
+			return id
+		}
+	}
+	for {
+		ss.nextID++
+		if ss.nextID == 0 {
+			ss.nextID = 1
+		}
+		if _, busy := ss.outFlight[ss.nextID]; !busy {
+			return ss.nextID
+		}
+	}
+}
+
+// record returns the stored form of the session.
+func (ss *session) record() []byte {
+	rec := sessionRecord{Expiry: ss.expiry, DisconnectedAt: time.Now().UnixMilli()}
+	for _, sub := range ss.subs {
+		rec.Subs = append(rec.Subs, sub.sessionSub)
+	}
+	data, _ := json.Marshal(rec)
+	return data
+}
+
+// save writes a persistent session's record. Caller holds mu.
+func (ss *session) save() {
+	if ss.persistent && !ss.gone {
+		ss.srv.b.PutRecord(storage.BindingMQTTSession, ss.id, ss.record(), nil)
+	}
+}
+
+func (ss *session) scheduleExpiry(d time.Duration) {
+	ss.timer = time.AfterFunc(d, func() { ss.srv.expire(ss) })
+}
+
+func (ss *session) stopTimers() {
+	if ss.timer != nil {
+		ss.timer.Stop()
+		ss.timer = nil
+	}
+	if ss.willTimer != nil {
+		ss.willTimer.Stop()
+		ss.willTimer = nil
+	}
+}
+
+// expire ends an offline session whose expiry interval has passed.
+func (s *Server) expire(ss *session) {
+	if s.closed.Load() {
+		return
+	}
+	s.mu.Lock()
+	if s.sessions[ss.id] != ss {
+		s.mu.Unlock()
+		return
+	}
+	ss.mu.Lock()
+	if ss.conn != nil {
+		ss.mu.Unlock()
+		s.mu.Unlock()
+		return
+	}
+	delete(s.sessions, ss.id)
+	ss.mu.Unlock()
+	s.mu.Unlock()
+	s.destroy(ss, nil)
+}
+
+// destroy deletes a session's subscription queues and stored record. sess is
+// a core session to delete the queues with (one is opened when nil).
+func (s *Server) destroy(ss *session, sess *core.Session) {
+	ss.mu.Lock()
+	ss.gone = true
+	ss.stopTimers()
+	subs := ss.subs
+	ss.subs = map[string]*subscription{}
+	persistent := ss.persistent
+	ss.mu.Unlock()
+	if sess == nil {
+		sess = s.b.NewSession(core.SessionOptions{ClientID: ss.id})
+		defer sess.Close()
+	}
+	for _, sub := range subs {
+		if sub.consumer != nil {
+			sub.consumer.Close()
+		}
+		if !sub.Shared {
+			_ = sess.DeleteQueue(sub.Queue)
+		}
+	}
+	if persistent {
+		s.b.DeleteRecord(storage.BindingMQTTSession, ss.id, nil)
+	}
+}
+
+// msgQoS is the QoS a core message was published with: MQTT's own, or 1 for
+// a durable message from another protocol and 0 otherwise.
+func msgQoS(m *core.Message) byte {
+	if v := m.Property(propQoS); !v.IsNull() && v.I == 2 {
+		return 2
+	}
+	if m.Durable {
+		return 1
+	}
+	return 0
+}
+
+// internalProp reports whether a property is the MQTT adapter's bookkeeping
+// rather than a user property.
+func internalProp(name string) bool { return strings.HasPrefix(name, "_MQTT_") }

@@ -1,0 +1,184 @@
+package mqtt
+
+import (
+	"errors"
+	"time"
+
+	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/mqtt/packet"
+)
+
+func grantedQoS(q byte) packet.ReasonCode {
+	switch q {
+	case 1:
+		return packet.GrantedQoS1
+	case 2:
+		return packet.GrantedQoS2
+	}
+	return packet.GrantedQoS0
+}
+
+func (c *conn) onSubscribe(p *packet.Subscribe) error {
+	ss := c.ss
+	codes := make([]packet.ReasonCode, len(p.Subscriptions))
+	var subID uint32
+	if len(p.Properties.SubscriptionIDs) > 0 {
+		subID = p.Properties.SubscriptionIDs[0]
+	}
+	type newSub struct {
+		sub     *subscription
+		existed bool
+	}
+	var granted []newSub
+	for i, req := range p.Subscriptions {
+		group, filter, shared := packet.ParseShared(req.Filter)
+		if !shared {
+			filter = req.Filter
+		}
+		if packet.IsShared(req.Filter) && !shared || !packet.ValidTopicFilter(filter) || (shared && group == "") {
+			codes[i] = packet.TopicFilterInvalid
+			continue
+		}
+		if shared && req.NoLocal {
+			return protoErr(packet.ProtocolError, "no-local on a shared subscription [MQTT-3.8.3-4]")
+		}
+		ss.mu.Lock()
+		existing := ss.subs[req.Filter]
+		ss.mu.Unlock()
+		if existing != nil {
+			// A subscription to the same filter replaces the old one's
+			// options [MQTT-3.8.4-3]; the queue and its messages stay.
+			ss.mu.Lock()
+			oldZero := existing.QoS == 0
+			existing.QoS, existing.NoLocal, existing.RAP, existing.RH, existing.SubID = req.QoS, req.NoLocal, req.RetainAsPublished, req.RetainHandling, subID
+			cons := existing.consumer
+			ss.mu.Unlock()
+			if oldZero != (req.QoS == 0) && cons != nil {
+				cons.Close()
+				if err := c.attachConsumer(existing); err != nil {
+					codes[i] = c.subscribeRefusal(err)
+					continue
+				}
+			}
+			codes[i] = grantedQoS(req.QoS)
+			granted = append(granted, newSub{existing, true})
+			continue
+		}
+		sub := &subscription{sessionSub: sessionSub{Filter: req.Filter, QoS: req.QoS, NoLocal: req.NoLocal,
+			RAP: req.RetainAsPublished, RH: req.RetainHandling, SubID: subID, Queue: queueName(ss.id, req.Filter), Shared: shared}}
+		if err := c.attachConsumer(sub); err != nil {
+			codes[i] = c.subscribeRefusal(err)
+			continue
+		}
+		ss.mu.Lock()
+		ss.subs[req.Filter] = sub
+		ss.mu.Unlock()
+		codes[i] = grantedQoS(req.QoS)
+		granted = append(granted, newSub{sub, false})
+	}
+	ss.mu.Lock()
+	ss.save()
+	ss.mu.Unlock()
+	c.send(&packet.Suback{PacketID: p.PacketID, ReasonCodes: codes})
+
+	// Retained messages follow the SUBACK [MQTT-3.3.1-9], per retain handling
+	// [MQTT-3.3.1-10] [MQTT-3.3.1-11]; shared subscriptions get none.
+	for _, g := range granted {
+		if g.sub.Shared || g.sub.RH == 2 || (g.sub.RH == 1 && g.existed) {
+			continue
+		}
+		for _, m := range c.s.retainedMatching(g.sub.Filter) {
+			if m.Expiration != 0 && m.Expiration <= nowMs() {
+				continue
+			}
+			qos := min(g.sub.QoS, msgQoS(m))
+			d := core.Delivery{Message: m, DeliveryCount: 1}
+			ss.mu.Lock()
+			if ss.conn == c {
+				if qos > 0 && len(ss.outFlight) >= c.recvMax {
+					ss.pending = append(ss.pending, pendingOut{sub: g.sub, d: d, qos: qos})
+				} else {
+					c.writePublish(g.sub, d, qos, true)
+				}
+			}
+			ss.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// subscribeRefusal logs a refused subscription and returns its SUBACK code.
+func (c *conn) subscribeRefusal(err error) packet.ReasonCode {
+	c.log.Info("mqtt subscription refused", "client", c.clientID(), "err", err)
+	var pe *core.PermissionError
+	switch {
+	case c.ver != packet.Version5:
+		return packet.SubackFailure
+	case errors.As(err, &pe):
+		return packet.NotAuthorized
+	case errors.Is(err, core.ErrNoSuchAddress):
+		return packet.TopicFilterInvalid
+	case errors.Is(err, core.ErrSubscriptionInUse):
+		return packet.QuotaExceeded
+	}
+	return packet.UnspecifiedError
+}
+
+func (c *conn) onUnsubscribe(p *packet.Unsubscribe) error {
+	ss := c.ss
+	codes := make([]packet.ReasonCode, len(p.Filters))
+	for i, f := range p.Filters {
+		ss.mu.Lock()
+		sub := ss.subs[f]
+		delete(ss.subs, f)
+		ss.mu.Unlock()
+		if sub == nil {
+			codes[i] = packet.NoSubscriptionExisted
+			continue
+		}
+		if sub.consumer != nil {
+			sub.consumer.Close()
+		}
+		if !sub.Shared {
+			// A non-durable queue went with its consumer; a durable one is
+			// deleted here with whatever it still held.
+			if q, ok := c.s.b.Queue(sub.Queue); ok && q.Info().Durable {
+				if err := c.sess.DeleteQueue(sub.Queue); err != nil {
+					c.log.Warn("mqtt unsubscribe: queue not deleted", "queue", sub.Queue, "err", err)
+				}
+			}
+		}
+		codes[i] = packet.Success
+	}
+	ss.mu.Lock()
+	ss.save()
+	ss.mu.Unlock()
+	c.send(&packet.Unsuback{PacketID: p.PacketID, ReasonCodes: codes})
+	return nil
+}
+
+func (c *conn) onDisconnect(p *packet.Disconnect) error {
+	ss := c.ss
+	if c.ver == packet.Version5 && p.Properties.Has(packet.PropSessionExpiry) {
+		ss.mu.Lock()
+		was := ss.expiry
+		if was == 0 && p.Properties.SessionExpiry != 0 {
+			ss.mu.Unlock()
+			// [MQTT-3.14.2-2]
+			return protoErr(packet.ProtocolError, "session expiry interval set on DISCONNECT after CONNECT set 0")
+		}
+		ss.expiry = p.Properties.SessionExpiry
+		ss.persistent = ss.expiry > 0
+		ss.mu.Unlock()
+	}
+	if c.ver == packet.Version5 && p.ReasonCode == packet.DisconnectWithWillMessage {
+		// The client asks for its will to be published [MQTT-3.14.4-3].
+		c.quit = true
+		return nil
+	}
+	c.will = nil // a normal DISCONNECT discards the will [MQTT-3.14.4-3]
+	c.quit = true
+	return nil
+}
+
+func nowMs() int64 { return time.Now().UnixMilli() }

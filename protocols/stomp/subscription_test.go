@@ -1,0 +1,164 @@
+package stomp_test
+
+import (
+	"strings"
+	"testing"
+
+	stompc "github.com/go-stomp/stomp/v3"
+
+	"github.com/junctionmq/junction/core"
+)
+
+// TestDurableSubscription checks that a durable topic subscription keeps
+// what is published while its subscriber is away. The connection names
+// itself with the client-id CONNECT header; the subscription is named with
+// Artemis' durable-subscription-name or ActiveMQ's activemq.subscriptionName.
+func TestDurableSubscription(t *testing.T) {
+	for _, header := range []string{"durable-subscription-name", "activemq.subscriptionName"} {
+		t.Run(header, func(t *testing.T) {
+			s := startBroker(t, nil)
+			connect := func() *client {
+				return dial(t, s, stompc.ConnOpt.Header("client-id", "cid-1"))
+			}
+			away := connect()
+			away.subscribe("/topic/news", stompc.AckAuto, header, "news-sub")
+			away.close()
+
+			if q, ok := s.Core.Queue(core.SubscriptionQueueName("cid-1", "news-sub")); !ok || q.Info().Durable != true {
+				t.Fatalf("no durable subscription queue after the subscriber left")
+			}
+			producer := dial(t, s)
+			want := seqBodies("while-away", 3)
+			for _, b := range want {
+				producer.send("/topic/news", b)
+			}
+			back := connect()
+			sub := back.subscribe("/topic/news", stompc.AckAuto, header, "news-sub")
+			sameStrings(t, "kept while away", recvBodies(t, sub, len(want)), want)
+		})
+	}
+}
+
+// TestUnsubscribeDurableDeletes checks that UNSUBSCRIBE carrying the durable
+// subscription name deletes the subscription, while a plain UNSUBSCRIBE
+// only detaches from it.
+func TestUnsubscribeDurableDeletes(t *testing.T) {
+	s := startBroker(t, nil)
+	queue := core.SubscriptionQueueName("cid-2", "gone")
+	c := dial(t, s, stompc.ConnOpt.Header("client-id", "cid-2"))
+
+	sub := c.subscribe("/topic/del", stompc.AckAuto, "durable-subscription-name", "gone")
+	if err := sub.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Core.Queue(queue); !ok {
+		t.Fatal("a plain UNSUBSCRIBE deleted the durable subscription")
+	}
+
+	sub = c.subscribe("/topic/del", stompc.AckAuto, "durable-subscription-name", "gone")
+	if err := sub.Unsubscribe(stompc.SubscribeOpt.Header("durable-subscription-name", "gone")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Core.Queue(queue); ok {
+		t.Fatal("UNSUBSCRIBE with durable-subscription-name kept the subscription")
+	}
+	// Published now, with no subscription, it is kept for nobody.
+	dial(t, s).send("/topic/del", "lost")
+	sub = c.subscribe("/topic/del", stompc.AckAuto, "durable-subscription-name", "gone")
+	dial(t, s).send("/topic/del", "marker")
+	expectOnly(t, sub, "marker")
+}
+
+// TestSharedSubscription checks that subscribers sharing a subscription
+// (shared-subscription-name) split its messages, while an ordinary
+// subscriber of the same topic gets them all.
+func TestSharedSubscription(t *testing.T) {
+	s := startBroker(t, nil)
+	shared := []*stompc.Subscription{
+		dial(t, s).subscribe("/topic/jobs", stompc.AckAuto, "shared-subscription-name", "workers"),
+		dial(t, s).subscribe("/topic/jobs", stompc.AckAuto, "shared-subscription-name", "workers"),
+	}
+	all := dial(t, s).subscribe("/topic/jobs", stompc.AckAuto)
+	producer := dial(t, s)
+	want := seqBodies("job", 40)
+	for _, b := range want {
+		producer.sendAsync("/topic/jobs", b)
+	}
+	producer.sync()
+
+	merged := merge(t, shared)
+	seen := map[string]bool{}
+	per := make([]int, len(shared))
+	for range want {
+		d := next(t, merged)
+		if seen[string(d.m.Body)] {
+			t.Fatalf("%s delivered twice within the shared subscription", d.m.Body)
+		}
+		seen[string(d.m.Body)] = true
+		per[d.consumer]++
+	}
+	if per[0] == 0 || per[1] == 0 {
+		t.Errorf("shared subscribers got %v: the messages were not split", per)
+	}
+	sameStrings(t, "ordinary subscriber", recvBodies(t, all, len(want)), want)
+}
+
+// TestBrowserSubscription checks ActiveMQ's browser:true: the queue's
+// messages, then a MESSAGE with browser:end, and nothing consumed.
+func TestBrowserSubscription(t *testing.T) {
+	s := startBroker(t, nil)
+	producer := dial(t, s)
+	want := seqBodies("b", 3)
+	for _, b := range want {
+		producer.send("/queue/browse", b)
+	}
+	c := dial(t, s)
+	browser := c.subscribe("/queue/browse", stompc.AckAuto, "browser", "true")
+	sameStrings(t, "browsed", recvBodies(t, browser, len(want)), want)
+	end := recv(t, browser)
+	wantHeader(t, end, "browser", "end")
+	if len(end.Body) != 0 {
+		t.Errorf("browser:end message has a body %q", end.Body)
+	}
+	if st := queueStats(t, s, "browse"); st.Messages != len(want) {
+		t.Fatalf("browsing consumed messages: %+v", st)
+	}
+	// The client is done with the browser: unsubscribing must not be an error.
+	if err := browser.Unsubscribe(); err != nil {
+		t.Fatalf("UNSUBSCRIBE of a finished browser: %v", err)
+	}
+	sub := c.subscribe("/queue/browse", stompc.AckAuto)
+	sameStrings(t, "consumed after browsing", recvBodies(t, sub, len(want)), want)
+}
+
+// TestTemporaryQueue checks /temp-queue/ destinations: private to the
+// connection, usable as reply-to by others, deleted when the connection ends.
+func TestTemporaryQueue(t *testing.T) {
+	s := startBroker(t, nil)
+	requester := dial(t, s)
+	replies := requester.subscribe("/temp-queue/replies", stompc.AckAuto)
+
+	service := dial(t, s)
+	requests := service.subscribe("/queue/service", stompc.AckAuto)
+	requester.send("/queue/service", "ping", "reply-to", "/temp-queue/replies")
+
+	req := recv(t, requests)
+	replyTo, _ := req.Header.Contains("reply-to")
+	if !strings.HasPrefix(replyTo, "/queue/temp.") {
+		t.Fatalf("reply-to rendered as %q, want the temporary queue's name", replyTo)
+	}
+	service.send(replyTo, "pong")
+	if m := recv(t, replies); string(m.Body) != "pong" {
+		t.Fatalf("reply %q", m.Body)
+	}
+
+	name := strings.TrimPrefix(replyTo, "/queue/")
+	q, ok := s.Core.Queue(name)
+	if !ok || !q.Info().Temporary {
+		t.Fatalf("temporary queue %q missing or not temporary", name)
+	}
+	requester.close() // DISCONNECT's RECEIPT comes after the session is closed
+	if _, ok := s.Core.Queue(name); ok {
+		t.Fatalf("temporary queue %q outlived its connection", name)
+	}
+}

@@ -1,0 +1,151 @@
+package journal
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/junctionmq/junction/storage"
+)
+
+// emit hands the live state to r: bindings, messages, then references in the
+// order they were added. Message and binding bytes are read back from the
+// segments (the index keeps only their place), copied into arenas that r may
+// keep: the journal never writes to them again.
+func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) error {
+	x := rp.x
+	type bloc struct {
+		kind     storage.BindingKind
+		key      string
+		off, len uint32
+	}
+	type mloc struct {
+		id       uint64
+		off, len uint32
+	}
+	binds := map[uint32][]bloc{}
+	for k, e := range x.binds {
+		binds[e.seq] = append(binds[e.seq], bloc{k.kind, k.key, e.off, e.len})
+	}
+	msgs := map[uint32][]mloc{}
+	for id, e := range x.msgs {
+		msgs[e.seq] = append(msgs[e.seq], mloc{id, e.off, e.len})
+	}
+	var a arena
+	buf := rp.buf
+	read := func(seq uint32) ([]byte, error) {
+		s := x.segs.get(seq)
+		if s == nil {
+			return nil, fmt.Errorf("journal: index refers to missing segment %d", seq)
+		}
+		var err error
+		buf, err = readFull(filepath.Join(j.dir, s.name), buf)
+		if err != nil {
+			return nil, fmt.Errorf("journal: reading %s: %w", s.name, err)
+		}
+		return buf, nil
+	}
+	slice := func(data []byte, off, n uint32) ([]byte, error) {
+		if uint64(off)+uint64(n) > uint64(len(data)) {
+			return nil, fmt.Errorf("journal: segment changed during recovery")
+		}
+		return a.copy(data[off : off+n]), nil
+	}
+	for _, s := range x.segs.all() {
+		list := binds[s.seq]
+		if len(list) == 0 {
+			continue
+		}
+		data, err := read(s.seq)
+		if err != nil {
+			return err
+		}
+		for _, b := range list {
+			v, err := slice(data, b.off, b.len)
+			if err != nil {
+				return err
+			}
+			if err := r.Binding(b.kind, b.key, v); err != nil {
+				return fmt.Errorf("journal: recovering binding %q: %w", b.key, err)
+			}
+		}
+	}
+	for _, s := range x.segs.all() {
+		list := msgs[s.seq]
+		if len(list) == 0 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		data, err := read(s.seq)
+		if err != nil {
+			return err
+		}
+		for _, m := range list {
+			v, err := slice(data, m.off, m.len)
+			if err != nil {
+				return err
+			}
+			if err := r.Message(m.id, v); err != nil {
+				return fmt.Errorf("journal: recovering message %d: %w", m.id, err)
+			}
+		}
+		msgs[s.seq] = nil
+	}
+	rp.buf = buf
+
+	type rout struct {
+		order uint64
+		k     refKey
+		dc    uint32
+		sched int64
+	}
+	refs := make([]rout, 0, len(x.refs))
+	for k, e := range x.refs {
+		refs = append(refs, rout{e.order, k, e.dc, e.sched})
+	}
+	slices.SortFunc(refs, func(a, b rout) int { return cmp.Compare(a.order, b.order) })
+	for i := range refs {
+		if i&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rf := &refs[i]
+		if err := r.Ref(rf.k.q, rf.k.m, rf.dc, rf.sched); err != nil {
+			return fmt.Errorf("journal: recovering reference %d/%d: %w", rf.k.q, rf.k.m, err)
+		}
+	}
+	j.stats.recBindings = len(x.binds)
+	j.stats.recMessages = len(x.msgs)
+	j.stats.recRefs = len(x.refs)
+	return nil
+}
+
+// arena hands out copies carved from shared chunks: one allocation per
+// chunk instead of one per message. A chunk lives as long as any copy in it,
+// so chunks stay small; big values get their own allocation.
+type arena struct {
+	chunk []byte
+}
+
+const (
+	arenaChunk = 256 << 10
+	arenaLarge = 16 << 10
+)
+
+func (a *arena) copy(b []byte) []byte {
+	if len(b) >= arenaLarge {
+		return append([]byte(nil), b...)
+	}
+	if len(a.chunk) < len(b) {
+		a.chunk = make([]byte, arenaChunk)
+	}
+	out := a.chunk[:len(b):len(b)]
+	copy(out, b)
+	a.chunk = a.chunk[len(b):]
+	return out
+}

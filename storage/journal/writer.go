@@ -1,0 +1,595 @@
+package journal
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/junctionmq/junction/storage"
+)
+
+// writerLoop is the writer goroutine: it drains the queue in batches and
+// writes them, and keeps segments reclaimed and compacted in between.
+func (j *Journal) writerLoop() {
+	defer j.writerWG.Done()
+	j.housekeep()
+	for {
+		j.qmu.Lock()
+		batch := j.pending
+		j.pending = j.spare[:0]
+		j.wclosing = j.closing
+		j.qmu.Unlock()
+		if len(batch) > 0 {
+			j.qcond.Broadcast()
+			j.process(batch)
+			clear(batch)
+			j.spare = batch[:0]
+			j.pollBackground()
+			j.housekeep()
+			j.publishStats()
+			continue
+		}
+		j.spare = batch[:0]
+		if j.wclosing {
+			break
+		}
+		select {
+		case <-j.wake:
+		case res := <-j.prepRes:
+			j.onPrepared(res)
+		case res := <-j.freedCh:
+			j.onFreed(res)
+			j.housekeep()
+			j.publishStats()
+		case res := <-j.compRes:
+			j.onCompacted(res)
+			j.housekeep()
+			j.publishStats()
+		}
+	}
+	j.shutdown()
+}
+
+// pollBackground takes the background goroutines' answers without waiting:
+// under steady load the writer never idles in its select.
+func (j *Journal) pollBackground() {
+	for {
+		select {
+		case res := <-j.prepRes:
+			j.onPrepared(res)
+		case res := <-j.freedCh:
+			j.onFreed(res)
+		case res := <-j.compRes:
+			j.onCompacted(res)
+		default:
+			return
+		}
+	}
+}
+
+func (j *Journal) shutdown() {
+	close(j.stop)
+	j.bgWG.Wait()
+	select {
+	case res := <-j.prepRes:
+		j.onPrepared(res)
+	default:
+	}
+	if j.failErr == nil && j.unsynced {
+		if err := j.syncActive(); err != nil {
+			j.closeErr = fmt.Errorf("journal: final sync: %w", err)
+		}
+	}
+	if j.failErr != nil {
+		j.closeErr = j.failErr
+	}
+	if err := j.af.Close(); err != nil && j.closeErr == nil {
+		j.closeErr = fmt.Errorf("journal: closing %s: %w", j.active.name, err)
+	}
+	if j.next != nil {
+		// A prepared segment stays on disk; the next Load takes it up again.
+		j.next.f.Close()
+		j.next = nil
+	}
+	j.publishStats()
+}
+
+// process writes a batch of requests: as few groups as the segment and group
+// limits allow, one record per group, one write and at most one sync each.
+func (j *Journal) process(batch []request) {
+	i := 0
+	for i < len(batch) && j.failErr == nil {
+		j.gbuf = j.gbuf[:recHeaderSize]
+		start := i
+		for i < len(batch) {
+			r := &batch[i]
+			if !j.fits(r.size) {
+				if i > start {
+					break
+				}
+				if err := j.makeRoom(r.size); err != nil {
+					j.fail(err)
+					break
+				}
+				continue
+			}
+			if r.copy != nil {
+				j.encodeCopy(r.copy)
+			} else {
+				j.encodeOps(r.ops)
+			}
+			i++
+			if j.policy == storage.SyncAlways || len(j.gbuf) >= maxGroupBytes {
+				break
+			}
+		}
+		if i > start && j.failErr == nil {
+			j.flushGroup(batch[start:i])
+		}
+	}
+	if j.failErr != nil {
+		j.complete(batch[i:], j.failErr)
+	}
+}
+
+// fits reports whether extra more payload bytes fit the current group in the
+// active segment, keeping room for the seal.
+func (j *Journal) fits(extra int) bool {
+	return j.active.used+int64(align(len(j.gbuf)+extra))+sealSize <= j.active.size
+}
+
+func (j *Journal) encodeOps(ops []storage.Op) {
+	var d dop
+	base := uint32(j.active.used)
+	for i := range ops {
+		op := &ops[i]
+		pos := len(j.gbuf)
+		j.gbuf = appendOp(j.gbuf, op)
+		opToDop(op, &d)
+		j.x.applyOp(j.active, &d, base+uint32(pos), len(j.gbuf)-pos)
+	}
+	j.stats.applies++
+}
+
+// opToDop describes op as the decoder would, for the index.
+func opToDop(op *storage.Op, d *dop) {
+	d.kind = byte(op.Kind)
+	d.binding = op.Binding
+	d.msgID, d.queueID = op.MsgID, op.QueueID
+	d.dc, d.sched = op.DeliveryCount, op.ScheduledAt
+	d.data = op.Data
+	d.keyStr, d.useKeyStr = op.Key, true
+	switch op.Kind {
+	case storage.OpAddMessage:
+		d.dataOff = 1 + 8 + uvarintLen(uint64(len(op.Data)))
+	case storage.OpPutBinding:
+		d.dataOff = 2 + uvarintLen(uint64(len(op.Key))) + len(op.Key) + uvarintLen(uint64(len(op.Data)))
+	}
+}
+
+// encodeCopy appends the still-live items of a compaction chunk, each
+// reflecting the current state, and moves the index to the copies.
+func (j *Journal) encodeCopy(c *copyChunk) {
+	var d dop
+	base := uint32(j.active.used)
+	x := j.x
+	for i := range c.items {
+		it := &c.items[i]
+		pos := len(j.gbuf)
+		switch it.kind {
+		case itemMessage:
+			e, ok := x.msgs[it.id]
+			if !ok || e.seq != c.src || e.off != it.srcOff {
+				continue
+			}
+			j.gbuf = appendCopyMessage(j.gbuf, it.id, it.data)
+			d = dop{kind: kindCopyMessage, msgID: it.id, data: it.data, dataOff: 1 + 8 + uvarintLen(uint64(len(it.data)))}
+		case itemRef:
+			e, ok := x.refs[refKey{it.q, it.id}]
+			if !ok || (e.base != c.src && e.upd != c.src) {
+				continue
+			}
+			j.gbuf = appendCopyRef(j.gbuf, it.q, it.id, e.dc, e.sched, e.order)
+			d = dop{kind: kindCopyRef, queueID: it.q, msgID: it.id, dc: e.dc, sched: e.sched, order: e.order}
+		case itemBinding:
+			e, ok := x.binds[bindKey{it.binding, string(it.key)}]
+			if !ok || e.seq != c.src || e.off != it.srcOff {
+				continue
+			}
+			j.gbuf = appendCopyBinding(j.gbuf, it.binding, it.key, it.data)
+			d = dop{kind: kindCopyBinding, binding: it.binding, key: it.key, data: it.data,
+				dataOff: 2 + uvarintLen(uint64(len(it.key))) + len(it.key) + uvarintLen(uint64(len(it.data)))}
+		}
+		x.applyOp(j.active, &d, base+uint32(pos), len(j.gbuf)-pos)
+		j.stats.copiedBytes += uint64(len(j.gbuf) - pos)
+	}
+}
+
+// flushGroup writes the group in j.gbuf as one record and completes its
+// requests: unsynced ones after the write, synced ones after the fdatasync.
+func (j *Journal) flushGroup(reqs []request) {
+	payload := len(j.gbuf) - recHeaderSize
+	if payload == 0 {
+		// Only compaction chunks whose items had all died meanwhile.
+		j.complete(reqs, nil)
+		return
+	}
+	recSize := align(len(j.gbuf))
+	need := recSize + endMarkerSize
+	for len(j.gbuf) < need {
+		j.gbuf = append(j.gbuf, 0)
+	}
+	j.gbuf = j.gbuf[:need]
+	putRecordHeader(j.gbuf, recBatch, j.active.tag, payload)
+	clear(j.gbuf[recSize:need])
+	if err := j.writeAt(j.af, j.gbuf, j.active.used); err != nil {
+		j.fail(fmt.Errorf("writing %s at offset %d: %w", j.active.name, j.active.used, err))
+		j.complete(reqs, j.failErr)
+		return
+	}
+	j.active.used += int64(recSize)
+	j.active.records++
+	j.unsynced = true
+	j.stats.groups++
+
+	syncNeeded := false
+	j.inCallbacks.Store(true)
+	for i := range reqs {
+		r := &reqs[i]
+		if r.sync && j.policy != storage.SyncNever {
+			syncNeeded = true
+			continue
+		}
+		r.done(nil)
+	}
+	j.inCallbacks.Store(false)
+	if !syncNeeded {
+		return
+	}
+	if err := j.syncActive(); err != nil {
+		j.fail(err)
+	}
+	j.inCallbacks.Store(true)
+	for i := range reqs {
+		if r := &reqs[i]; r.sync && j.policy != storage.SyncNever {
+			r.done(j.failErr)
+		}
+	}
+	j.inCallbacks.Store(false)
+}
+
+func (j *Journal) complete(reqs []request, err error) {
+	j.inCallbacks.Store(true)
+	for i := range reqs {
+		reqs[i].done(err)
+	}
+	j.inCallbacks.Store(false)
+}
+
+func (j *Journal) syncActive() error {
+	if err := j.fsync(j.af); err != nil {
+		return fmt.Errorf("syncing %s: %w", j.active.name, err)
+	}
+	j.unsynced = false
+	return nil
+}
+
+// fail puts the journal into the failed state: the current and every later
+// request fail with the cause; nothing more is written.
+func (j *Journal) fail(err error) {
+	if j.failErr != nil {
+		return
+	}
+	j.failErr = &failedError{cause: err}
+	j.log.Error("journal: write failed; every further operation fails until the journal is reopened",
+		"dir", j.dir, "error", err)
+	j.qmu.Lock()
+	if !j.closing {
+		j.qerr = j.failErr
+	}
+	j.qcond.Broadcast()
+	j.qmu.Unlock()
+}
+
+// makeRoom makes the active segment able to take a group of need bytes:
+// it seals it and moves to the next one, and grows a segment for a request
+// larger than a segment.
+func (j *Journal) makeRoom(need int) error {
+	if j.active.records > 0 {
+		if err := j.rollover(); err != nil {
+			return err
+		}
+	}
+	if j.fits(need) {
+		return nil
+	}
+	size := j.active.used + int64(align(recHeaderSize+need)) + sealSize + endMarkerSize
+	size = (size + 4095) &^ 4095
+	if err := j.truncate(j.af, size); err != nil {
+		return fmt.Errorf("growing %s to %d bytes: %w", j.active.name, size, err)
+	}
+	j.active.size = size
+	return nil
+}
+
+// rollover seals the active segment and makes the prepared one active.
+func (j *Journal) rollover() error {
+	next, err := j.takePrepared()
+	if err != nil {
+		return err
+	}
+	old := j.active
+	// The records must be durable before the seal can be: a seal over a hole
+	// would read as damage in the middle.
+	if j.unsynced {
+		if err := j.syncActive(); err != nil {
+			next.f.Close()
+			return err
+		}
+	}
+	var seal [sealSize]byte
+	binary.LittleEndian.PutUint64(seal[recHeaderSize:], uint64(next.seg.seq))
+	putRecordHeader(seal[:], recSeal, old.tag, 8)
+	if err := j.writeAt(j.af, seal[:], old.used); err != nil {
+		next.f.Close()
+		return fmt.Errorf("sealing %s: %w", old.name, err)
+	}
+	if err := j.fsync(j.af); err != nil {
+		next.f.Close()
+		return fmt.Errorf("sealing %s: %w", old.name, err)
+	}
+	old.used += sealSize
+	old.records++
+	old.sealed = true
+	if err := j.af.Close(); err != nil {
+		j.log.Warn("journal: closing a sealed segment", "file", old.name, "error", err)
+	}
+	j.active, j.af, j.unsynced = next.seg, next.f, false
+	j.x.segs.add(next.seg)
+	j.x.reclaimable = true
+	j.stats.rollovers++
+	j.requestPrepare()
+	return nil
+}
+
+func (j *Journal) requestPrepare() {
+	if j.prepOut || j.next != nil {
+		return
+	}
+	j.prepOut = true
+	j.prepReq <- j.active.seq + 1
+}
+
+// takePrepared returns the next segment, waiting for the background
+// goroutine if it is not ready yet.
+func (j *Journal) takePrepared() (*prepared, error) {
+	if j.next == nil {
+		j.requestPrepare()
+		j.onPrepared(<-j.prepRes)
+	}
+	if j.next == nil {
+		// The background attempt failed (and was logged); try once more here.
+		p, err := j.prepare(j.active.seq + 1)
+		if err != nil {
+			return nil, fmt.Errorf("preparing segment %d: %w", j.active.seq+1, err)
+		}
+		j.next = p
+	}
+	p := j.next
+	j.next = nil
+	return p, nil
+}
+
+func (j *Journal) onPrepared(res prepResult) {
+	j.prepOut = false
+	if res.err != nil {
+		j.log.Error("journal: preparing the next segment failed", "dir", j.dir, "error", res.err)
+		return
+	}
+	if res.p.seg.seq != j.active.seq+1 || j.next != nil {
+		res.p.f.Close()
+		return
+	}
+	j.next = res.p
+}
+
+// housekeep frees segments that hold nothing live and starts a compaction
+// when one is due. It runs on the writer goroutine between groups.
+func (j *Journal) housekeep() {
+	if j.failErr != nil || j.wclosing {
+		return
+	}
+	j.reclaim()
+	j.maybeCompact()
+}
+
+func (j *Journal) reclaim() {
+	if j.freeOut || !j.x.reclaimable {
+		return
+	}
+	j.x.reclaimable = false
+	var jobs []freeJob
+	for _, s := range j.x.segs.list {
+		if s == nil || s == j.active || !s.sealed || s.freeing || s.compacting || s.noFree || s.liveOps != 0 {
+			continue
+		}
+		if !j.x.depsGone(s) {
+			continue
+		}
+		jobs = append(jobs, freeJob{seq: s.seq, name: s.name, size: s.size})
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	// What made these segments dead must be on disk before they leave it.
+	if j.unsynced {
+		if err := j.syncActive(); err != nil {
+			j.fail(err)
+			return
+		}
+	}
+	for _, f := range jobs {
+		j.x.segs.get(f.seq).freeing = true
+	}
+	j.freeOut = true
+	j.freeReq <- jobs
+}
+
+func (j *Journal) onFreed(res freeResult) {
+	j.freeOut = false
+	for _, seq := range res.freed {
+		if s := j.x.segs.get(seq); s != nil {
+			j.stats.freedBytes += uint64(s.size)
+		}
+		j.x.segs.remove(seq)
+		j.stats.freed++
+	}
+	for _, seq := range res.failed {
+		if s := j.x.segs.get(seq); s != nil {
+			s.freeing = false
+			s.noFree = true
+		}
+	}
+	j.stats.pool = res.pool
+	j.x.reclaimable = true
+}
+
+// maybeCompact starts compacting one segment when a sealed segment's live
+// ratio is below the threshold, or when all sealed segments together are:
+// then the oldest live one is copied, which also releases the segments whose
+// cancelling records waited for it.
+func (j *Journal) maybeCompact() {
+	if j.compOut != nil || j.ratio < 0 {
+		return
+	}
+	var cand, oldest *segState
+	var used, live int64
+	sealed := 0
+	for _, s := range j.x.segs.list {
+		if s == nil || !s.sealed || s.freeing {
+			continue
+		}
+		sealed++
+		used += s.used - segHeaderSize
+		live += s.liveBytes
+		if s.compacting || s.noCompact || s.liveOps == 0 || !j.x.depsGone(s) {
+			continue
+		}
+		if oldest == nil {
+			oldest = s
+		}
+		if cand == nil && s.ratio() < j.ratio {
+			cand = s
+		}
+	}
+	if cand == nil && sealed >= 4 && used > 0 && float64(live) < j.ratio*float64(used) {
+		cand = oldest
+	}
+	if cand == nil {
+		return
+	}
+	cand.compacting = true
+	j.compOut = cand
+	j.compReq <- compactJob{seq: cand.seq, name: cand.name, tag: cand.tag, used: cand.used, size: cand.size}
+}
+
+func (j *Journal) onCompacted(res compactResult) {
+	s := j.x.segs.get(res.seq)
+	j.compOut = nil
+	if s == nil {
+		return
+	}
+	s.compacting = false
+	if res.err != nil {
+		s.noCompact = true
+		if !j.wclosing && j.failErr == nil {
+			j.log.Warn("journal: compaction failed; the segment stays until restart", "file", s.name, "error", res.err)
+		}
+		return
+	}
+	j.stats.compactions++
+	if s.liveOps != 0 {
+		// Cannot happen: every live record was offered. Do not retry forever.
+		s.noCompact = true
+		j.log.Error("journal: compacted segment still holds live records", "file", s.name, "live", s.liveOps)
+	}
+	j.x.reclaimable = true
+}
+
+// I/O through the hooks, so tests can inject faults and take crash images.
+
+func (j *Journal) io(step ioStep, fn func() error) error {
+	if j.hooks == nil {
+		return fn()
+	}
+	j.hookMu.Lock()
+	defer j.hookMu.Unlock()
+	if j.hooks.before != nil {
+		if n, err := j.hooks.before(step); err != nil {
+			if step.op == "write" && n > 0 && step.write != nil {
+				step.write(n)
+			}
+			return err
+		}
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	if j.hooks.after != nil {
+		j.hooks.after(step)
+	}
+	return nil
+}
+
+func (j *Journal) writeAt(f *os.File, b []byte, off int64) error {
+	partial := func(n int) { f.WriteAt(b[:min(n, len(b))], off) }
+	return j.io(ioStep{op: "write", path: f.Name(), n: len(b), write: partial}, func() error {
+		n, err := f.WriteAt(b, off)
+		if err == nil && n != len(b) {
+			err = io.ErrShortWrite
+		}
+		return err
+	})
+}
+
+func (j *Journal) fsync(f *os.File) error {
+	err := j.io(ioStep{op: "sync", path: f.Name()}, func() error { return fdatasync(f) })
+	if err == nil {
+		j.stats.syncs.Add(1)
+	}
+	return err
+}
+
+func (j *Journal) truncate(f *os.File, size int64) error {
+	return j.io(ioStep{op: "truncate", path: f.Name(), n: int(size)}, func() error { return f.Truncate(size) })
+}
+
+func (j *Journal) rename(from, to string) error {
+	return j.io(ioStep{op: "rename", path: from}, func() error { return os.Rename(from, to) })
+}
+
+func (j *Journal) remove(path string) error {
+	return j.io(ioStep{op: "remove", path: path}, func() error { return os.Remove(path) })
+}
+
+func (j *Journal) syncDir() error {
+	return j.io(ioStep{op: "syncdir", path: j.dir}, func() error { return syncDir(j.dir) })
+}
+
+// ioStep describes one I/O operation to the test hooks.
+type ioStep struct {
+	op    string // write, sync, truncate, rename, remove, syncdir, zerofill
+	path  string
+	n     int
+	write func(n int) // writes the first n bytes: a torn write
+}
+
+type hooks struct {
+	// before runs before each step; an error fails the step unperformed,
+	// except that a write first writes n bytes when n > 0 (a torn write).
+	before func(ioStep) (n int, err error)
+	// after runs after each successful step, with all journal I/O held off:
+	// the folder is then a consistent image of a crash at that moment.
+	after func(ioStep)
+}
