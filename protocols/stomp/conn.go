@@ -31,13 +31,17 @@ const (
 
 // subscription is one SUBSCRIBE on a connection.
 type subscription struct {
-	id       string
-	num      uint64 // short number used in ack ids
-	dest     string // as the client wrote it
-	prefix   string // /queue/ or /topic/ for MESSAGE destinations
-	ack      ackMode
+	id      string
+	num     uint64 // short number used in ack ids
+	dest    string // as the client wrote it
+	prefix  string // /queue/ or /topic/ for MESSAGE destinations
+	ack     ackMode
+	durable string // durable subscription name, if any
+
+	// Set by the reader once Consume/Subscribe returns; guarded by
+	// conn.outMu because the writer reads it to return credit, and the core
+	// may deliver (and so queue credit) before Consume has returned.
 	consumer *core.Consumer
-	durable  string // durable subscription name, if any
 
 	// Guarded by conn.outMu.
 	pendingCredit int               // auto-ack deliveries written since the last flush
@@ -283,11 +287,13 @@ func (c *conn) writer() {
 		spare = buf[:0]
 		for _, sub := range credits {
 			c.outMu.Lock()
-			n := sub.pendingCredit
-			sub.pendingCredit = 0
+			consumer, n := sub.consumer, 0
+			if consumer != nil { // else onSubscribe queues the credit again
+				n, sub.pendingCredit = sub.pendingCredit, 0
+			}
 			c.outMu.Unlock()
 			if n > 0 {
-				sub.consumer.AddCredit(n)
+				consumer.AddCredit(n)
 			}
 		}
 		if closing {

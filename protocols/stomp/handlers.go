@@ -221,7 +221,15 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 	if err != nil {
 		return err
 	}
+	c.outMu.Lock()
 	sub.consumer = consumer
+	if sub.pendingCredit > 0 {
+		// Delivered to during Consume/Subscribe: the writer could not
+		// return that credit without the consumer.
+		c.credits = append(c.credits, sub)
+		c.signal()
+	}
+	c.outMu.Unlock()
 	c.subs[id] = sub
 	c.subNums[sub.num] = sub
 	c.receipt(receiptOf(f))
@@ -263,6 +271,11 @@ func (c *conn) browse(f *frame.Frame, sub *subscription, queue, sel string) erro
 	c.out = e.Body(nil)
 	c.signal()
 	c.outMu.Unlock()
+	// Keep the id until the client unsubscribes, as for any subscription
+	// (stomp.js and ActiveMQ clients UNSUBSCRIBE after browser:end). It has
+	// no consumer and nothing to acknowledge.
+	sub.ack = ackAuto
+	c.subs[sub.id] = sub
 	c.receipt(receiptOf(f))
 	return nil
 }
@@ -281,7 +294,9 @@ func (c *conn) onUnsubscribe(f *frame.Frame) error {
 		return errorf("no subscription with id %s", printable(id))
 	}
 	if sub != nil {
-		sub.consumer.Close()
+		if sub.consumer != nil { // nil for a browser subscription
+			sub.consumer.Close()
+		}
 		delete(c.subs, id)
 		delete(c.subNums, sub.num)
 	}
