@@ -430,8 +430,7 @@ func TestMessageGroups(t *testing.T) {
 	}
 	owner := map[string]*Consumer{}
 	drain := func(col *collector) {
-		for len(col.ch) > 0 {
-			d := col.next(t, 0)
+		for _, d := range col.buffered() {
 			g := d.Message.GroupID
 			if o, ok := owner[g]; ok && o != d.Consumer {
 				t.Errorf("group %s went to two consumers", g)

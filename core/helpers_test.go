@@ -82,6 +82,19 @@ func (c *collector) take(t testing.TB, n int) []Delivery {
 	return out
 }
 
+// buffered returns every delivery made so far, without waiting.
+func (c *collector) buffered() []Delivery {
+	var out []Delivery
+	for {
+		select {
+		case d := <-c.ch:
+			out = append(out, d)
+		default:
+			return out
+		}
+	}
+}
+
 // none asserts that nothing has been delivered so far. It is meaningful right
 // after a synchronous call (Send, AddCredit, Ack) that would have delivered.
 func (c *collector) none(t testing.TB) {

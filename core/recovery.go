@@ -61,7 +61,7 @@ func (r *recoverer) Binding(kind storage.BindingKind, key string, data []byte) e
 		if !isPattern(info.Address) || rt == Anycast {
 			b.ensureAddressLocked(info.Address, rt, info.AutoCreated)
 		}
-		b.createQueueLocked(info, filter)
+		b.registerQueueLocked(info, filter)
 		b.mu.Unlock()
 		r.stats.Queues++
 	case storage.BindingAddress:

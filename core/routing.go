@@ -288,8 +288,22 @@ func (a *address) waitForSpace(ctx context.Context) error {
 	}
 }
 
-// createQueueLocked registers a queue. Caller holds b.mu for writing.
+// createQueueLocked registers a queue and stores its binding. Caller holds
+// b.mu for writing.
 func (b *Broker) createQueueLocked(info QueueInfo, filter *selector.Selector) *Queue {
+	q := b.registerQueueLocked(info, filter)
+	info = q.info
+	if info.Durable && !info.Temporary {
+		data, _ := json.Marshal(info)
+		b.applyAsync([]storage.Op{{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: info.Name, Data: data}})
+	}
+	return q
+}
+
+// registerQueueLocked makes a queue known without storing it: recovery uses
+// it, since the store must not be written while it replays its state. Caller
+// holds b.mu for writing.
+func (b *Broker) registerQueueLocked(info QueueInfo, filter *selector.Selector) *Queue {
 	if info.ID == 0 {
 		info.ID = b.nextQueueID.Add(1)
 	} else if info.ID > b.nextQueueID.Load() {
@@ -302,10 +316,6 @@ func (b *Broker) createQueueLocked(info QueueInfo, filter *selector.Selector) *Q
 		b.bindings.Add(info.Address, q)
 	}
 	b.routeGen.Add(1)
-	if info.Durable && !info.Temporary {
-		data, _ := json.Marshal(info)
-		b.applyAsync([]storage.Op{{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: info.Name, Data: data}})
-	}
 	return q
 }
 

@@ -28,8 +28,8 @@ func TestAnycastAddressCompetingConsumers(t *testing.T) {
 	}
 	got := map[string]int{}
 	for _, col := range []*collector{col1, col2} {
-		for len(col.ch) > 0 {
-			got[string(col.next(t, 0).Message.Body)]++
+		for _, d := range col.buffered() {
+			got[string(d.Message.Body)]++
 		}
 	}
 	if len(got) != n {
@@ -256,10 +256,7 @@ func TestWildcardSubscriptions(t *testing.T) {
 				m.RoutingType = Multicast
 				send(t, s, m)
 			}
-			var got []string
-			for len(col.ch) > 0 {
-				got = append(got, string(col.next(t, 0).Message.Body))
-			}
+			got := bodies(col.buffered())
 			sort.Strings(got)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("pattern %q received %v, want %v", tt.pattern, got, tt.want)
@@ -396,10 +393,7 @@ func TestDuplicateDetection(t *testing.T) {
 		}
 		send(t, s, m)
 	}
-	var got []string
-	for len(col.ch) > 0 {
-		got = append(got, string(col.next(t, 0).Message.Body))
-	}
+	got := bodies(col.buffered())
 	if !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want %v", got, want)
 	}

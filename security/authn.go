@@ -136,7 +136,7 @@ func (m *Manager) userSubject(u *userEntry, c Credentials) *Subject {
 	return &Subject{User: u.name, Roles: slices.Clone(u.roles), RemoteAddr: c.RemoteAddr, fromUsers: true}
 }
 
-// acquireBcrypt bounds concurrent bcrypt comparisons to the number of CPUs,
+// acquireBcrypt bounds concurrent bcrypt comparisons to half the CPUs,
 // so that a login storm queues up instead of starving message delivery.
 func (m *Manager) acquireBcrypt(ctx context.Context) error {
 	select {

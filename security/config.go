@@ -34,9 +34,11 @@ const UserProperty = "JMSXUserID"
 //     everything". (Artemis instead ships a `#` entry granting all roles; we
 //     prefer an explicit empty section over a hidden default.)
 //   - permissions set: for an address, the most specific matching pattern
-//     decides alone. A permission missing from that entry is denied even if a
-//     less specific pattern grants it (no inheritance), and an address no
-//     pattern matches is denied entirely.
+//     (wildcard.Compare; a pattern without wildcards, i.e. the exact address,
+//     beats every wildcard pattern, as in Artemis) decides alone. A
+//     permission missing from that entry is denied even if a less specific
+//     pattern grants it (no inheritance), and an address no pattern matches
+//     is denied entirely. Wildcard subscriptions: see Manager.Authorize.
 type Config struct {
 	// UsersFile is the users file, relative to the configuration file's folder.
 	UsersFile string `yaml:"users-file,omitempty" json:"users-file,omitempty"`

@@ -105,7 +105,7 @@ func New(cfg Config, baseDir string, logger *slog.Logger, opts ...Option) (*Mana
 		audit:      logger.With(slog.Bool("audit", true)),
 		clock:      wallClock{},
 		conns:      make(map[string]int),
-		bcryptSem:  make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
+		bcryptSem:  make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
 	}
 	for _, o := range opts {
 		o(m)

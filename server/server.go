@@ -87,6 +87,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 
 	gate := &access.Gate{Manager: sec}
 	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), addrs: map[string]net.Addr{}}
+	if sec.UsersFile() != "" {
+		// `junction user` edits reach the running broker within seconds.
+		wctx, cancel := context.WithCancel(context.Background())
+		s.reports = append(s.reports, cancel)
+		go sec.Watch(wctx, 2*time.Second)
+	}
 	s.stomp = stomp.NewServer(stomp.Options{Broker: cb, Gate: gate, Logger: log})
 	ws := transport.NewWebSocket(log)
 	if err := ws.HandleSTOMP(s.stomp); err != nil {

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/junctionmq/junction/security/usercli"
 )
 
 func main() {
@@ -28,14 +30,12 @@ Start it with 'junction serve'; try it with 'junction send' and 'junction receiv
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	var configPath string
-	_ = configPath
 	root.AddCommand(
 		newServeCmd(),
 		newSendCmd(),
 		newReceiveCmd(),
 		newBenchCmd(),
-		// usercli wired when security/usercli lands
+		usercli.NewCommand(nil),
 	)
 	for _, c := range extraCommands {
 		root.AddCommand(c())

@@ -76,6 +76,13 @@ func matchWords(pat, words []string) bool {
 // other in that sense, the longer one wins. This is the order Artemis uses to
 // pick the address-settings and security-settings match.
 func Compare(a, b string) int {
+	// An exact name beats every pattern, whatever their lengths (a.b over a.b.#).
+	if pa, pb := IsPattern(a), IsPattern(b); pa != pb {
+		if pa {
+			return -1
+		}
+		return 1
+	}
 	aw := strings.Split(Normalize(a), ".")
 	bw := strings.Split(Normalize(b), ".")
 	for i := 0; i < len(aw) && i < len(bw); i++ {

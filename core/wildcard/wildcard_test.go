@@ -98,6 +98,7 @@ func TestCompare(t *testing.T) {
 		{"a.b.#", "a.#", 1},
 		{"#", "#", 0},
 		{"a.>", "a.#", 0},
+		{"a.b", "a.b.#", 1},
 	}
 	for _, c := range cases {
 		got := Compare(c.a, c.b)

@@ -169,6 +169,9 @@ func (c *conn) readFailed(err error) {
 type clientError struct {
 	msg    string
 	detail string
+	// versions, when set, is sent as the ERROR's version header: the spec's
+	// answer to a CONNECT that shares no version with the server.
+	versions string
 }
 
 func (e *clientError) Error() string { return e.msg }
@@ -182,6 +185,11 @@ func (c *conn) fail(err error, f *frame.Frame) {
 	receipt, _ := f.Get(frame.HdrReceipt)
 	msg, detail := describe(err)
 	c.log.Info("stomp request refused", "command", f.Command, "err", msg)
+	var ce *clientError
+	if errors.As(err, &ce) && ce.versions != "" {
+		c.sendError(msg, detail, receipt, frame.Header{Key: frame.HdrVersion, Value: ce.versions})
+		return
+	}
 	c.sendError(msg, detail, receipt)
 }
 
@@ -201,7 +209,7 @@ func describe(err error) (msg, detail string) {
 	return err.Error(), err.Error()
 }
 
-func (c *conn) sendError(msg, detail, receipt string) {
+func (c *conn) sendError(msg, detail, receipt string, extra ...frame.Header) {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
 	if c.closing || c.dead {
@@ -212,6 +220,9 @@ func (c *conn) sendError(msg, detail, receipt string) {
 	e.Header(frame.HdrMessage, msg)
 	if receipt != "" {
 		e.Header(frame.HdrReceiptID, receipt)
+	}
+	for _, h := range extra {
+		e.Header(h.Key, h.Value)
 	}
 	e.Header(frame.HdrContentType, "text/plain")
 	c.out = e.Body([]byte(detail + "\n"))
@@ -378,7 +389,7 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	accept, _ := f.Get(frame.HdrAcceptVersion)
 	v, ok := frame.Negotiate(accept)
 	if !ok {
-		return &clientError{msg: "unsupported protocol version", detail: "Supported protocol versions are " + frame.SupportedVersions}
+		return &clientError{msg: "unsupported protocol version", detail: "Supported protocol versions are " + frame.SupportedVersions, versions: frame.SupportedVersions}
 	}
 	c.ver = v
 	c.rd.SetVersion(v)
@@ -415,6 +426,10 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	}
 	// A peer that promised heart-beats and goes silent for twice the interval is dead.
 	c.dr.timeout = 2 * expectEvery
+	// The deadline armed while waiting for CONNECT is ConnectTimeout away and
+	// would otherwise stand until the next refresh: make the next read arm
+	// the heart-beat one.
+	c.dr.set = time.Time{}
 	if expectEvery == 0 {
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}

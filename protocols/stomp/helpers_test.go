@@ -388,6 +388,33 @@ func (r *rawConn) connect(headers ...string) *frame.Frame {
 	return f
 }
 
+// expectMessageAndReceipt reads a MESSAGE and the RECEIPT receiptID, in
+// either order (the server may write a delivery a frame causes before that
+// frame's receipt), and returns the MESSAGE.
+func (r *rawConn) expectMessageAndReceipt(receiptID string) *frame.Frame {
+	r.t.Helper()
+	var msg *frame.Frame
+	gotReceipt := false
+	for msg == nil || !gotReceipt {
+		f, err := r.read()
+		if err != nil {
+			r.t.Fatalf("waiting for MESSAGE and RECEIPT %s: %v", receiptID, err)
+		}
+		switch {
+		case f.Command == "MESSAGE" && msg == nil:
+			msg = f
+		case f.Command == "RECEIPT" && !gotReceipt:
+			if id, _ := f.Get(frame.HdrReceiptID); id != receiptID {
+				r.t.Fatalf("receipt-id %q, want %q", id, receiptID)
+			}
+			gotReceipt = true
+		default:
+			r.t.Fatalf("unexpected %s %v", f.Command, f.Headers)
+		}
+	}
+	return msg
+}
+
 // expectError waits for an ERROR frame with a message header, then for
 // the server to close the connection (spec: "ERROR ... the server MUST
 // close the connection").

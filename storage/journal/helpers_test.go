@@ -246,3 +246,44 @@ func delOp(m uint64) storage.Op {
 func putOp(kind storage.BindingKind, key, data string) storage.Op {
 	return storage.Op{Kind: storage.OpPutBinding, Binding: kind, Key: key, Data: []byte(data)}
 }
+
+// scratchDir is a temporary folder on tmpfs when there is one: tests that
+// copy journals thousands of times test recovery logic, not the disk.
+func scratchDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "journaltest")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// readDirFiles returns the regular files of dir by name.
+func readDirFiles(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[e.Name()] = b
+		}
+	}
+	return out
+}
+
+func writeDirFiles(t testing.TB, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

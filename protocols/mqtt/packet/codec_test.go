@@ -323,3 +323,21 @@ func TestReasonCodeNames(t *testing.T) {
 		}
 	}
 }
+
+func TestNewTypes(t *testing.T) {
+	if New(0) != nil {
+		t.Fatal("New(0) is not nil")
+	}
+	for ty := CONNECT; ty <= AUTH; ty++ {
+		p := New(ty)
+		if p == nil || p.Type() != ty {
+			t.Fatalf("New(%v) = %#v", ty, p)
+		}
+		if ty.String() == "" || Type(16).String() != "type 16" {
+			t.Fatal("Type.String")
+		}
+	}
+	if !NotAuthorized.IsError() || GrantedQoS2.IsError() {
+		t.Fatal("IsError")
+	}
+}

@@ -29,13 +29,6 @@ func decodeEmpty(t Type, flags byte, body []byte, version byte) error {
 	return nil
 }
 
-// PingreqBytes and PingrespBytes are the whole encoded packets, the same in
-// every version.
-var (
-	PingreqBytes  = []byte{byte(PINGREQ) << 4, 0}
-	PingrespBytes = []byte{byte(PINGRESP) << 4, 0}
-)
-
 func (*Pingreq) Size(byte) int  { return 2 }
 func (*Pingresp) Size(byte) int { return 2 }
 

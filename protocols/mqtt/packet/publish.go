@@ -36,7 +36,7 @@ func (p *Publish) Decode(flags byte, body []byte, version byte) error {
 		return err
 	}
 	// One pass classifies the topic for both checks.
-	cls := classify(topic)
+	cls := classifyBytes(topic)
 	if !validUTF8Class(topic, cls) {
 		return malformed("topic name: invalid UTF-8 or U+0000 [MQTT-3.3.2-1] [MQTT-1.5.4-1] [MQTT-1.5.4-2]")
 	}

@@ -160,3 +160,39 @@ func TestReaderBuffered(t *testing.T) {
 		t.Fatalf("Buffered = %d, want 0", r.Buffered())
 	}
 }
+
+// TestReaderCompacts streams many packets of odd sizes so that packets and
+// fixed headers straddle the end of the buffer, which the Reader must move
+// to its front.
+func TestReaderCompacts(t *testing.T) {
+	var stream []byte
+	var sizes []int
+	for i := range 300 {
+		n := 50 + i%97
+		sizes = append(sizes, n)
+		stream = append(stream, publishBytes(t, n)...)
+	}
+	for _, mode := range []string{"whole", "half", "one-byte"} {
+		var src io.Reader = bytes.NewReader(stream)
+		switch mode {
+		case "half":
+			src = iotest.HalfReader(src)
+		case "one-byte":
+			src = iotest.OneByteReader(src)
+		}
+		r := NewReader(src, 0)
+		for i, n := range sizes {
+			fh, body, err := r.ReadPacket()
+			if err != nil {
+				t.Fatalf("%s: packet %d: %v", mode, i, err)
+			}
+			var p Publish
+			if err := p.Decode(fh.Flags, body, Version311); err != nil || len(p.Payload) != n {
+				t.Fatalf("%s: packet %d: %v, payload %d bytes, want %d", mode, i, err, len(p.Payload), n)
+			}
+		}
+		if len(r.buf) != readerBufSize {
+			t.Fatalf("%s: buffer grew to %d bytes for small packets", mode, len(r.buf))
+		}
+	}
+}

@@ -164,3 +164,19 @@ func TestValidUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyBytes checks the word-at-a-time classifier against the
+// byte-at-a-time one, with every interesting byte at every offset.
+func TestClassifyBytes(t *testing.T) {
+	for n := 0; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, c := range []byte{0x00, 0x01, '+', '#', 0x22, 0x24, 0x2A, 0x2C, 0x7F, 0x80, 0xFF} {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = c
+				if got, want := classifyBytes(b), classify(b); got != want {
+					t.Fatalf("classifyBytes(% x) = %b, want %b", b, got, want)
+				}
+			}
+		}
+	}
+}

@@ -156,7 +156,7 @@ func (r *Reader) Read() (*Frame, error) {
 // At a frame boundary the error is io.EOF for a clean end of stream, or the
 // underlying read error (wrapped), and the Reader can be used again. Any error
 // inside a frame is final and returned by every later call; for bad input it is
-// a *ProtocolError.
+// a *ProtocolError. After an error the contents of f are unspecified.
 func (r *Reader) ReadFrame(f *Frame) (heartbeat bool, err error) {
 	if r.err != nil {
 		return false, r.err
