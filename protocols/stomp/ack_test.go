@@ -252,3 +252,53 @@ func TestTransactionCommit(t *testing.T) {
 		t.Fatalf("acked message still held after COMMIT: %+v", st)
 	}
 }
+
+// TestPrefetchHeader checks ActiveMQ's activemq.prefetchSize on a client-ack
+// subscription: at most that many messages are unacknowledged at once.
+func TestPrefetchHeader(t *testing.T) {
+	s := startBroker(t, nil)
+	producer := dial(t, s)
+	for _, b := range seqBodies("m", 5) {
+		producer.send("/queue/prefetch", b)
+	}
+	r := dialRaw(t, s.Addr("stomp"))
+	r.connect()
+	r.frame("SUBSCRIBE", "", "id", "s", "destination", "/queue/prefetch", "ack", "client-individual", "activemq.prefetchSize", "2")
+	m0, m1 := r.expect("MESSAGE"), r.expect("MESSAGE")
+	// The next frame is this probe's receipt, not a third message.
+	r.frame("BEGIN", "", "transaction", "probe", "receipt", "probe")
+	r.expect("RECEIPT")
+	if st := queueStats(t, s, "prefetch"); st.InFlight != 2 || st.Ready != 3 {
+		t.Fatalf("with prefetch 2: %+v", st)
+	}
+	if string(m0.Body) != "m-0" || string(m1.Body) != "m-1" {
+		t.Fatalf("got %q, %q", m0.Body, m1.Body)
+	}
+	ack, _ := m1.Get("ack")
+	r.frame("ACK", "", "id", ack)
+	if m := r.expect("MESSAGE"); string(m.Body) != "m-2" {
+		t.Fatalf("after one ACK got %q, want m-2", m.Body)
+	}
+}
+
+// TestUnackedReturnOnConnectionLoss drops a client-ack connection without
+// DISCONNECT: what it had not acknowledged goes to the next consumer,
+// marked redelivered (spec "SUBSCRIBE ack Header": "If the connection fails
+// before a ACK frame is sent for the message the server will assume the
+// message has not been processed").
+func TestUnackedReturnOnConnectionLoss(t *testing.T) {
+	s := startBroker(t, nil)
+	dial(t, s).send("/queue/lost", "unacked")
+	r := dialRaw(t, s.Addr("stomp"))
+	r.connect()
+	r.frame("SUBSCRIBE", "", "id", "s", "destination", "/queue/lost", "ack", "client")
+	r.expect("MESSAGE")
+	r.nc.Close()
+
+	m := recv(t, dial(t, s).subscribe("/queue/lost", stompc.AckAuto))
+	if string(m.Body) != "unacked" {
+		t.Fatalf("got %q", m.Body)
+	}
+	wantHeader(t, m, "redelivered", "true")
+	wantHeader(t, m, "delivery-count", "2")
+}

@@ -79,11 +79,6 @@ type conn struct {
 	writerEnd chan struct{}
 }
 
-var connSeq struct {
-	sync.Mutex
-	n uint64
-}
-
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
@@ -500,7 +495,11 @@ func (c *conn) resolveDest(dest string, subscribing bool) (string, core.RoutingT
 		return nonEmpty(dest[len("/queue/"):], dest, core.Anycast)
 	case hasPrefix(dest, "/topic/"):
 		return nonEmpty(dest[len("/topic/"):], dest, core.Multicast)
-	case hasPrefix(dest, "/temp-queue/"), hasPrefix(dest, "/temp-topic/"):
+	case hasPrefix(dest, "/temp-topic/"):
+		// A temporary topic is a multicast address private to this connection's
+		// name space; its subscriptions die with their consumers.
+		return "temp-topic." + strconv.FormatUint(c.sess.ID(), 10) + "." + dest[len("/temp-topic/"):], core.Multicast, nil
+	case hasPrefix(dest, "/temp-queue/"):
 		name, ok := c.temps[dest]
 		if !ok {
 			if c.temps == nil {

@@ -41,7 +41,8 @@ func TestQueueOrder1000(t *testing.T) {
 }
 
 // TestCompetingConsumers checks that consumers sharing a queue split its
-// messages with none delivered twice and none lost.
+// messages with none delivered twice and none lost, while several
+// producers send at once.
 func TestCompetingConsumers(t *testing.T) {
 	s := startBroker(t, nil)
 	const consumers, n = 3, 300
@@ -49,11 +50,25 @@ func TestCompetingConsumers(t *testing.T) {
 	for range consumers {
 		subs = append(subs, dial(t, s).subscribe("/queue/work", stompc.AckClientIndividual, "activemq.prefetchSize", "5"))
 	}
-	producer := dial(t, s)
-	for i := range n {
-		producer.sendAsync("/queue/work", strconv.Itoa(i))
+	// Three producers at once, so the race detector sees concurrent routing
+	// and dispatch.
+	const producers = 3
+	errs := make(chan error, producers)
+	for p := range producers {
+		c := dial(t, s)
+		go func() {
+			var err error
+			for i := p; i < n && err == nil; i += producers {
+				err = c.Send("/queue/work", "text/plain", []byte(strconv.Itoa(i)))
+			}
+			errs <- err
+		}()
 	}
-	producer.sync()
+	for range producers {
+		if err := <-errs; err != nil {
+			t.Fatalf("producer: %v", err)
+		}
+	}
 
 	merged := merge(t, subs)
 	seen := map[string]int{}
@@ -132,6 +147,14 @@ func TestSelectors(t *testing.T) {
 	s := startBroker(t, nil)
 	producer := dial(t, s)
 	consumer := dial(t, s)
+	t.Run("topic subscription", func(t *testing.T) {
+		sub := consumer.subscribe("/topic/sel", stompc.AckAuto, "selector", "weight > 10")
+		for _, m := range msgs {
+			producer.send("/topic/sel", m.body, m.headers...)
+		}
+		producer.send("/topic/sel", "marker", "weight", "11")
+		sameStrings(t, "selected", recvBodies(t, sub, 3), []string{"w25-red", "w100", "marker"})
+	})
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			queue := "sel." + strconv.Itoa(i)
@@ -146,6 +169,29 @@ func TestSelectors(t *testing.T) {
 				t.Fatalf("%d messages left in the queue, want %d: the selector let through more than expected", st.Ready, len(msgs)-len(tc.want))
 			}
 		})
+	}
+}
+
+// TestSubscribeToBacklog subscribes (ack:auto) to a queue already holding
+// more messages than the default prefetch of 1000: the core delivers the
+// first window while SUBSCRIBE is still being handled, and the credit for
+// those must still come back, or the consumer stalls at 1000.
+func TestSubscribeToBacklog(t *testing.T) {
+	s := startBroker(t, nil)
+	producer := dial(t, s)
+	const n = 2500
+	for round := range 3 {
+		queue := "/queue/backlog." + strconv.Itoa(round)
+		for i := range n {
+			producer.sendAsync(queue, strconv.Itoa(i))
+		}
+		producer.sync()
+		sub := dial(t, s).subscribeAsync(queue, stompc.AckAuto)
+		for i := range n {
+			if m := recv(t, sub); string(m.Body) != strconv.Itoa(i) {
+				t.Fatalf("round %d: message %d is %q", round, i, m.Body)
+			}
+		}
 	}
 }
 

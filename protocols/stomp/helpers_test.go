@@ -125,7 +125,19 @@ func (c *client) close() {
 // subscribe subscribes and waits until the server has processed the
 // SUBSCRIBE, so messages sent afterwards by anyone reach it. headers are
 // key, value pairs added to the SUBSCRIBE frame.
+//
+// go-stomp stops reading the connection while a subscription channel is
+// full (16 messages), so the wait would deadlock on a destination that
+// already holds more than a few dozen messages: use subscribeAsync there.
 func (c *client) subscribe(dest string, ack stompc.AckMode, headers ...string) *stompc.Subscription {
+	c.t.Helper()
+	sub := c.subscribeAsync(dest, ack, headers...)
+	c.sync()
+	return sub
+}
+
+// subscribeAsync subscribes without waiting for the server.
+func (c *client) subscribeAsync(dest string, ack stompc.AckMode, headers ...string) *stompc.Subscription {
 	c.t.Helper()
 	var opts []func(*gsframe.Frame) error
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -138,7 +150,6 @@ func (c *client) subscribe(dest string, ack stompc.AckMode, headers ...string) *
 	c.mu.Lock()
 	c.subs = append(c.subs, sub)
 	c.mu.Unlock()
-	c.sync()
 	return sub
 }
 

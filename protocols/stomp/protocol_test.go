@@ -35,7 +35,7 @@ func TestMalformedFrames(t *testing.T) {
 		{"invalid selector", true, "SUBSCRIBE\nid:1\ndestination:/queue/x\nselector:weight >>> 3\n\n\x00", "selector"},
 		{"header injection: unescaped newline in a value", true, "SEND\ndestination:/queue/x\nx-note:one\ninjected\n\nbody\x00", "without ':'"},
 		{"undefined escape sequence", true, "SEND\ndestination:/queue/x\nx-note:tab\\there\n\nbody\x00", "escape"},
-		{"invalid priority", true, "SEND\ndestination:/queue/x\npriority:12\n\nbody\x00", "priority"},
+		{"invalid priority", true, "SEND\ndestination:/queue/x\npriority:12\nreceipt:bad-1\n\nbody\x00", "priority"},
 		{"non-numeric priority", true, "SEND\ndestination:/queue/x\npriority:high\n\nbody\x00", "priority"},
 		{"invalid ack mode", true, "SUBSCRIBE\nid:1\ndestination:/queue/x\nack:sometimes\n\n\x00", "ack"},
 		{"ACK for an unknown message", true, "ACK\nid:99.99\n\n\x00", "unknown"},
@@ -60,6 +60,12 @@ func TestMalformedFrames(t *testing.T) {
 			msg, _ := f.Get(frame.HdrMessage)
 			if !strings.Contains(strings.ToLower(msg), strings.ToLower(tc.wantInMsg)) {
 				t.Errorf("ERROR message %q does not mention %q", msg, tc.wantInMsg)
+			}
+			// Spec "ERROR": the receipt-id identifies the frame at fault.
+			if strings.Contains(tc.input, "\nreceipt:bad-1\n") {
+				if id, _ := f.Get(frame.HdrReceiptID); id != "bad-1" {
+					t.Errorf("ERROR receipt-id %q, want bad-1", id)
+				}
 			}
 			// Nothing of the bad frame was routed.
 			if q, ok := s.Core.Queue("x"); ok && q.Stats().Enqueued != 0 {
@@ -264,9 +270,13 @@ func TestVersionNegotiation(t *testing.T) {
 			}
 		})
 	}
-	// And with go-stomp.
+	// And with go-stomp, with CONNECT and with the 1.1+ STOMP command.
 	for _, v := range []stompc.Version{stompc.V10, stompc.V11, stompc.V12} {
-		c := dial(t, s, stompc.ConnOpt.AcceptVersion(v))
+		opts := []func(*stompc.Conn) error{stompc.ConnOpt.AcceptVersion(v)}
+		if v != stompc.V10 {
+			opts = append(opts, stompc.ConnOpt.UseStomp)
+		}
+		c := dial(t, s, opts...)
 		if c.Version() != v {
 			t.Errorf("go-stomp offering %s got %s", v, c.Version())
 		}
@@ -330,4 +340,34 @@ func TestHeaderEscaping(t *testing.T) {
 			t.Fatalf("body %q", m.Body)
 		}
 	})
+}
+
+// TestStomp10 runs a STOMP 1.0 session the 1.0 way: no subscription id
+// (the destination names it), ACK by message-id, UNSUBSCRIBE by
+// destination, and no NACK (STOMP 1.0 specification).
+func TestStomp10(t *testing.T) {
+	s := startBroker(t, nil)
+	dial(t, s).send("/queue/v10", "old school")
+	r := dialRaw(t, s.Addr("stomp"))
+	r.connect("accept-version", "1.0")
+	r.write("SUBSCRIBE\ndestination:/queue/v10\nack:client\n\n\x00")
+	m := r.expect("MESSAGE")
+	if sub, _ := m.Get("subscription"); sub != "/queue/v10" {
+		t.Errorf("subscription header %q, want the destination", sub)
+	}
+	if _, ok := m.Get("ack"); ok {
+		t.Error("STOMP 1.0 MESSAGE carries a 1.2 ack header")
+	}
+	id, _ := m.Get("message-id")
+	r.write("ACK\nmessage-id:" + id + "\nreceipt:ack\n\n\x00")
+	r.expect("RECEIPT")
+	if st := queueStats(t, s, "v10"); st.Messages != 0 {
+		t.Fatalf("after ACK by message-id: %+v", st)
+	}
+	r.write("UNSUBSCRIBE\ndestination:/queue/v10\nreceipt:unsub\n\n\x00")
+	r.expect("RECEIPT")
+	r.write("NACK\nmessage-id:" + id + "\n\n\x00")
+	if msg, _ := r.expectError().Get("message"); !strings.Contains(msg, "1.0") {
+		t.Errorf("ERROR for a 1.0 NACK says %q", msg)
+	}
 }

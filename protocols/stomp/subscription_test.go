@@ -41,32 +41,44 @@ func TestDurableSubscription(t *testing.T) {
 
 // TestUnsubscribeDurableDeletes checks that UNSUBSCRIBE carrying the durable
 // subscription name deletes the subscription, while a plain UNSUBSCRIBE
-// only detaches from it.
+// only detaches from it. (UNSUBSCRIBE goes through the raw client:
+// go-stomp's Unsubscribe can miss the RECEIPT's wake-up and time out.)
 func TestUnsubscribeDurableDeletes(t *testing.T) {
-	s := startBroker(t, nil)
-	queue := core.SubscriptionQueueName("cid-2", "gone")
-	c := dial(t, s, stompc.ConnOpt.Header("client-id", "cid-2"))
+	for _, header := range []string{"durable-subscription-name", "activemq.subscriptionName"} {
+		t.Run(header, func(t *testing.T) {
+			s := startBroker(t, nil)
+			queue := core.SubscriptionQueueName("cid-2", "gone")
+			r := dialRaw(t, s.Addr("stomp"))
+			r.connect("client-id", "cid-2")
+			subscribe := func() {
+				t.Helper()
+				r.frame("SUBSCRIBE", "", "id", "d", "destination", "/topic/del", header, "gone", "receipt", "sub")
+				r.expect("RECEIPT")
+			}
 
-	sub := c.subscribe("/topic/del", stompc.AckAuto, "durable-subscription-name", "gone")
-	if err := sub.Unsubscribe(); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := s.Core.Queue(queue); !ok {
-		t.Fatal("a plain UNSUBSCRIBE deleted the durable subscription")
-	}
+			subscribe()
+			r.frame("UNSUBSCRIBE", "", "id", "d", "receipt", "plain")
+			r.expect("RECEIPT")
+			if _, ok := s.Core.Queue(queue); !ok {
+				t.Fatal("a plain UNSUBSCRIBE deleted the durable subscription")
+			}
 
-	sub = c.subscribe("/topic/del", stompc.AckAuto, "durable-subscription-name", "gone")
-	if err := sub.Unsubscribe(stompc.SubscribeOpt.Header("durable-subscription-name", "gone")); err != nil {
-		t.Fatal(err)
+			subscribe()
+			r.frame("UNSUBSCRIBE", "", "id", "d", header, "gone", "receipt", "delete")
+			r.expect("RECEIPT")
+			if _, ok := s.Core.Queue(queue); ok {
+				t.Fatalf("UNSUBSCRIBE with %s kept the subscription", header)
+			}
+			// Published now, with no subscription, it is kept for nobody.
+			producer := dial(t, s)
+			producer.send("/topic/del", "lost")
+			subscribe()
+			producer.send("/topic/del", "marker")
+			if m := r.expect("MESSAGE"); string(m.Body) != "marker" {
+				t.Fatalf("re-created subscription got %q before the marker", m.Body)
+			}
+		})
 	}
-	if _, ok := s.Core.Queue(queue); ok {
-		t.Fatal("UNSUBSCRIBE with durable-subscription-name kept the subscription")
-	}
-	// Published now, with no subscription, it is kept for nobody.
-	dial(t, s).send("/topic/del", "lost")
-	sub = c.subscribe("/topic/del", stompc.AckAuto, "durable-subscription-name", "gone")
-	dial(t, s).send("/topic/del", "marker")
-	expectOnly(t, sub, "marker")
 }
 
 // TestSharedSubscription checks that subscribers sharing a subscription
@@ -123,12 +135,26 @@ func TestBrowserSubscription(t *testing.T) {
 	if st := queueStats(t, s, "browse"); st.Messages != len(want) {
 		t.Fatalf("browsing consumed messages: %+v", st)
 	}
-	// The client is done with the browser: unsubscribing must not be an error.
-	if err := browser.Unsubscribe(); err != nil {
-		t.Fatalf("UNSUBSCRIBE of a finished browser: %v", err)
+
+	// A client done with a browser unsubscribes (stomp.js does): that is
+	// not an error, and the id is free again afterwards.
+	r := dialRaw(t, s.Addr("stomp"))
+	r.connect()
+	r.frame("SUBSCRIBE", "", "id", "b", "destination", "/queue/browse", "browser", "true")
+	for range want {
+		r.expect("MESSAGE")
 	}
-	sub := c.subscribe("/queue/browse", stompc.AckAuto)
-	sameStrings(t, "consumed after browsing", recvBodies(t, sub, len(want)), want)
+	if v, _ := r.expect("MESSAGE").Get("browser"); v != "end" {
+		t.Fatalf("no browser:end")
+	}
+	r.frame("UNSUBSCRIBE", "", "id", "b", "receipt", "unsub")
+	r.expect("RECEIPT")
+	r.frame("SUBSCRIBE", "", "id", "b", "destination", "/queue/browse")
+	for _, w := range want {
+		if m := r.expect("MESSAGE"); string(m.Body) != w {
+			t.Fatalf("consumed after browsing: %q, want %q", m.Body, w)
+		}
+	}
 }
 
 // TestTemporaryQueue checks /temp-queue/ destinations: private to the

@@ -193,23 +193,23 @@ func Negotiate(acceptVersion string) (v Version, ok bool) {
 	return v, ok
 }
 
-var errBadHeartBeat = errors.New("invalid heart-beat header")
-
 // ParseHeartBeat parses a heart-beat header value "cx,cy" (milliseconds). An
-// empty value (header absent) means 0,0: no heart-beats either way.
+// empty value (header absent) means 0,0: no heart-beats either way. Blanks
+// around the numbers are tolerated. A bad value is a *ProtocolError
+// (ErrMalformed).
 func ParseHeartBeat(s string) (cx, cy int, err error) {
 	if s == "" {
 		return 0, 0, nil
 	}
 	a, b, found := strings.Cut(s, ",")
 	if !found {
-		return 0, 0, &ProtocolError{Msg: fmt.Sprintf("invalid heart-beat header %q: want two comma-separated integers", truncate(s)), Err: errBadHeartBeat}
+		return 0, 0, &ProtocolError{Msg: fmt.Sprintf("invalid heart-beat header %q: want two comma-separated integers", truncate(s)), Err: ErrMalformed}
 	}
 	if cx, err = parseMillis(a); err == nil {
 		cy, err = parseMillis(b)
 	}
 	if err != nil {
-		return 0, 0, &ProtocolError{Msg: fmt.Sprintf("invalid heart-beat header %q: %v", truncate(s), err), Err: errBadHeartBeat}
+		return 0, 0, &ProtocolError{Msg: fmt.Sprintf("invalid heart-beat header %q: %v", truncate(s), err), Err: ErrMalformed}
 	}
 	return cx, cy, nil
 }

@@ -113,7 +113,7 @@ func TestParseHeartBeat(t *testing.T) {
 		cx, cy, err := ParseHeartBeat(tc.in)
 		if tc.bad {
 			var pe *ProtocolError
-			if !errors.As(err, &pe) || pe.Msg == "" {
+			if !errors.As(err, &pe) || pe.Msg == "" || !errors.Is(err, ErrMalformed) {
 				t.Errorf("ParseHeartBeat(%q) error = %v, want a *ProtocolError", tc.in, err)
 			}
 			continue
