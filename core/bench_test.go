@@ -176,4 +176,3 @@ func TestSelectorOnMessageDoesNotAllocate(t *testing.T) {
 		t.Errorf("selector evaluation allocates %v times", n)
 	}
 }
-

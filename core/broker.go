@@ -6,6 +6,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -84,7 +85,6 @@ type routeSet struct {
 	gen    uint64
 	any    []*Queue // anycast queues bound to this exact name
 	multi  []*Queue // multicast queues whose pattern matches
-	durAny bool
 }
 
 // New creates a broker. Call Start before use.
@@ -199,6 +199,9 @@ func (b *Broker) sweepAddresses() {
 		if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.waiting.Load() != 0 {
 			continue
 		}
+		if a.dups != nil && a.dups.len() > 0 {
+			continue // keep the duplicate-id window
+		}
 		if _, ok := b.queues[name]; ok {
 			continue
 		}
@@ -284,7 +287,11 @@ func (b *Broker) CreateAddress(name string, rt RoutingType) error {
 	if b.closed {
 		return ErrClosed
 	}
-	b.ensureAddressLocked(name, rt, false)
+	a := b.ensureAddressLocked(name, rt, false)
+	a.autoCreated = false
+	// An address created on purpose survives restarts.
+	data, _ := json.Marshal(AddressInfo{Name: name, Anycast: a.anycast, Multicast: a.multicast})
+	b.applyAsync([]storage.Op{{Kind: storage.OpPutBinding, Binding: storage.BindingAddress, Key: name, Data: data}})
 	return nil
 }
 
@@ -339,7 +346,7 @@ func (b *Broker) routesLocked(a *address) *routeSet {
 
 // released is called when the last queue lets go of a message.
 func (b *Broker) released(m *Message) {
-	a := b.lookupAddress(m.Address)
+	a := m.addr
 	if a == nil {
 		return
 	}
@@ -347,8 +354,10 @@ func (b *Broker) released(m *Message) {
 		a.size.Store(0)
 	}
 	if a.waiting.Load() > 0 {
+		// Wake every blocked producer: each knows the size of its message
+		// and checks again whether it fits.
 		a.spaceMu.Lock()
-		if a.space != nil && (a.settings.MaxSizeBytes < 0 || a.size.Load() < a.settings.MaxSizeBytes) {
+		if a.space != nil {
 			close(a.space)
 			a.space = nil
 		}

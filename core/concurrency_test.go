@@ -228,3 +228,62 @@ func TestConcurrentFanOut(t *testing.T) {
 		tr.check(t)
 	}
 }
+
+func TestAckRacesWithSubscribe(t *testing.T) {
+	// Acking takes the queue lock and, when a message is finished, updates
+	// its address; Subscribe holds the broker lock and looks at the queue.
+	// Neither may wait for the other while holding its own lock.
+	b := newTestBroker(t, Config{})
+	owner := newSession(t, b, SessionOptions{ClientID: "app"})
+	sub := SubscribeOptions{Address: "t", Name: "s", Durable: true}
+	c, col := subscribe(t, owner, sub, ConsumerOptions{Credit: 64, Window: true})
+	const n = 3000
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		other := b.NewSession(SessionOptions{ClientID: "app"})
+		defer other.Close()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := other.Subscribe(sub, ConsumerOptions{Handler: func(Delivery) {}}); err == nil {
+				t.Error("a second consumer attached to a non-shared durable subscription")
+				return
+			}
+			_ = other.Unsubscribe("s")
+		}
+	})
+	wg.Go(func() {
+		for range n {
+			if err := owner.Send(t.Context(), msg("t", "x"), nil); err != nil {
+				t.Errorf("send: %v", err)
+				return
+			}
+		}
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range n {
+			select {
+			case d := <-col.ch:
+				if err := c.Ack(d.Tag); err != nil {
+					t.Errorf("ack: %v", err)
+				}
+			case <-time.After(waitTimeout):
+				t.Errorf("deliveries stopped: deadlock?")
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("acking is stuck: deadlock between the queue and broker locks")
+	}
+	close(stop)
+	wg.Wait()
+}

@@ -47,10 +47,11 @@ type Consumer struct {
 }
 
 type scanState struct {
-	lo, hi int64
-	reset  uint64
-	epoch  uint32
-	valid  bool
+	hi    int64  // positions from hi on are not examined yet
+	seen  uint64 // queue version at the last complete look at the front
+	reset uint64
+	epoch uint32
+	valid bool
 }
 
 // Queue returns the queue the consumer reads.
@@ -129,7 +130,11 @@ func (c *Consumer) settle(tag uint64, o outcome) error {
 		q.unlock()
 		return fmt.Errorf("%w: tag %d", ErrUnknownDelivery, tag)
 	}
-	q.settleLocked(c, r, o, q.b.nowMs())
+	var now int64 // only redelivery needs the clock
+	if o != outcomeAck {
+		now = q.b.nowMs()
+	}
+	q.settleLocked(c, r, o, now)
 	q.dispatchLocked()
 	q.unlock()
 	return nil

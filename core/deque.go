@@ -99,11 +99,3 @@ func (d *refDeque) compact() {
 	d.n = j
 	d.epoch++
 }
-
-// first returns the first live ref, or nil.
-func (d *refDeque) first() *ref {
-	if d.n == 0 {
-		return nil
-	}
-	return d.buf[d.head] // trimFront keeps the front live
-}

@@ -95,6 +95,10 @@ type Message struct {
 	refs        atomic.Int32
 	durableRefs atomic.Int32
 	size        int32
+	// addr is the address whose size the message counts against. Queues
+	// release it under their lock, where looking the address up (under the
+	// broker lock) would invert the broker-then-queue lock order.
+	addr *address
 }
 
 // DefaultPriority is the JMS default priority.

@@ -28,6 +28,7 @@ type ref struct {
 	tx         *Tx       // set when acked inside a transaction not yet completed
 	excluded   *Consumer // modified(undeliverable-here): never back to this consumer
 	expiring   bool      // queued for expiry by a scan
+	readyAt    uint64    // queue version when the ref was last made ready
 }
 
 // QueueInfo describes a queue for adapters and operators.
@@ -205,6 +206,7 @@ func (q *Queue) makeReady(r *ref, front bool) {
 	q.nonEmpty |= 1 << lvl
 	q.ready++
 	q.version++
+	r.readyAt = q.version
 }
 
 func (q *Queue) removeReady(r *ref) {
@@ -247,7 +249,12 @@ func (q *Queue) dispatchLocked() {
 	if q.ready == 0 || len(q.consumers) == 0 || q.deleted {
 		return
 	}
-	now := q.b.nowMs()
+	// Reading the clock costs as much as the rest of a delivery; only
+	// expiry checks need it.
+	var now int64
+	if q.expiring > 0 {
+		now = q.b.nowMs()
+	}
 	n := len(q.consumers)
 	for idle := 0; q.ready > 0 && idle < n; {
 		if q.rr >= n {
@@ -315,18 +322,28 @@ func (q *Queue) nextFor(c *Consumer, now int64) *ref {
 		d := &q.levels[lvl]
 		st := &c.scan[lvl]
 		if !st.valid || st.epoch != d.epoch || st.reset != q.scanReset() {
-			*st = scanState{lo: d.base, hi: d.base, epoch: d.epoch, reset: q.scanReset(), valid: true}
+			*st = scanState{hi: d.base, seen: q.version, epoch: d.epoch, reset: q.scanReset(), valid: true}
 		}
 		if st.hi < d.base {
 			st.hi = d.base
 		}
-		// Refs pushed to the front since the last scan: [base, lo).
-		for p := d.base; p < st.lo && p < d.end(); p++ {
-			if r := d.at(p); r != nil && q.accept(c, r, now) == take {
+		// Refs pushed to the front since the last look (released,
+		// redelivered) precede every ref examined before. They are found by
+		// when they became ready, not by position: once the front has been
+		// consumed past a position, a push to the front reuses it.
+		for p := d.base; p < d.end(); p++ {
+			r := d.at(p)
+			if r == nil {
+				continue
+			}
+			if r.readyAt <= st.seen {
+				break
+			}
+			if q.accept(c, r, now) == take {
 				return r
 			}
 		}
-		st.lo = d.base
+		st.seen = q.version
 		for p := st.hi; p < d.end(); p++ {
 			if r := d.at(p); r != nil && q.accept(c, r, now) == take {
 				st.hi = p

@@ -116,6 +116,7 @@ func (r *recoverer) Ref(queueID, msgID uint64, deliveryCount uint32, scheduledAt
 		a := b.ensureAddressLocked(m.Address, RoutingAny, true)
 		b.mu.Unlock()
 		a.size.Add(int64(m.size))
+		m.addr = a
 	}
 	m.durableRefs.Add(1)
 	ref := &ref{msg: m, pos: -1, heapIdx: -1, deliveryCount: deliveryCount, scheduledAt: scheduledAt}

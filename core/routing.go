@@ -2,9 +2,9 @@ package core
 
 import (
 	"context"
-	"strings"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/junctionmq/junction/core/prop"
@@ -62,9 +62,13 @@ func (b *Broker) resolve(ctx context.Context, s *Session, m *Message) (resolved,
 	var res resolved
 	res.a = a
 	if m.RoutingType != Multicast {
-		res.targets = append(res.targets, rs.any...)
+		// Shared with the route cache, read-only: the capped length makes
+		// an append below copy instead of writing into the cache.
+		res.targets = rs.any[:len(rs.any):len(rs.any)]
 	}
-	if m.RoutingType != Anycast {
+	if m.RoutingType != Anycast && len(rs.multi) > 0 {
+		// One allocation for the whole fan-out rather than one per doubling.
+		res.targets = append(make([]*Queue, 0, len(res.targets)+len(rs.multi)), res.targets...)
 		for _, q := range rs.multi {
 			if q.filter != nil && !q.filter.Matches(m) {
 				continue
@@ -79,8 +83,10 @@ func (b *Broker) resolve(ctx context.Context, s *Session, m *Message) (resolved,
 		}
 	}
 	if a.dups != nil {
+		// Only look here: the id is recorded when the message is enqueued, so
+		// a send refused below (address full, a failed commit) can be retried.
 		if id := m.Property(PropDuplicateID); !id.IsNull() {
-			if a.dups.seen(id.Text()) {
+			if a.dups.contains(id.Text()) {
 				b.stats.duplicates.Add(1)
 				res.drop, res.dup = true, true
 				return res, nil
@@ -92,7 +98,8 @@ func (b *Broker) resolve(ctx context.Context, s *Session, m *Message) (resolved,
 		return res, nil
 	}
 	if lim := a.settings.MaxSizeBytes; lim >= 0 {
-		for a.size.Load()+int64(m.Size()) > lim {
+		need := int64(m.Size())
+		for a.size.Load()+need > lim {
 			switch a.settings.FullPolicy {
 			case FullFail:
 				return res, fmt.Errorf("%w: %q is over max-size-bytes %d", ErrAddressFull, a.name, lim)
@@ -100,8 +107,12 @@ func (b *Broker) resolve(ctx context.Context, s *Session, m *Message) (resolved,
 				res.drop = true
 				return res, nil
 			}
-			if err := a.waitForSpace(ctx); err != nil {
-				return res, fmt.Errorf("%w: %q blocked: %v", ErrAddressFull, a.name, err)
+			if need > lim {
+				// It can never fit: blocking would hold the producer forever.
+				return res, fmt.Errorf("%w: %q: a %d-byte message exceeds max-size-bytes %d", ErrAddressFull, a.name, need, lim)
+			}
+			if err := a.waitForSpace(ctx, need); err != nil {
+				return res, fmt.Errorf("%w: %q blocked: %w", ErrAddressFull, a.name, err)
 			}
 		}
 	}
@@ -115,6 +126,11 @@ func (b *Broker) hasRoutingLocked(a *address, rt RoutingType) bool {
 		return a.anycast && q != nil && q.info.RoutingType == Anycast
 	case Multicast:
 		return a.multicast
+	}
+	if a.anycast && !a.multicast {
+		// An anycast-only address routes only to its queue, which may have
+		// been auto-deleted: autoCreate brings it back.
+		return b.hasRoutingLocked(a, Anycast)
 	}
 	return a.anycast || a.multicast
 }
@@ -131,10 +147,14 @@ func (b *Broker) autoCreate(s *Session, m *Message) error {
 	}
 	a := b.addresses[m.Address]
 	if rt == RoutingAny {
-		if a != nil {
+		switch {
+		case a == nil:
+			rt = set.DefaultRoutingType
+		case a.anycast && !a.multicast:
+			rt = Anycast
+		default:
 			return nil
 		}
-		rt = set.DefaultRoutingType
 	}
 	if a == nil || (rt == Anycast && !a.anycast) || (rt == Multicast && !a.multicast) {
 		if !set.AutoCreateAddresses {
@@ -195,6 +215,18 @@ func (b *Broker) deliverResolved(s *Session, m *Message, res resolved, ops *[]st
 		}
 		return true
 	}
+	var dupID string
+	if res.a.dups != nil {
+		if id := m.Property(PropDuplicateID); !id.IsNull() {
+			dupID = id.Text()
+			if res.a.dups.seen(dupID) {
+				// A concurrent send (or an earlier one in the same
+				// transaction) with this id got here first.
+				b.stats.duplicates.Add(1)
+				return true
+			}
+		}
+	}
 	now := b.nowMs()
 	if m.Timestamp == 0 {
 		m.Timestamp = now
@@ -214,6 +246,7 @@ func (b *Broker) deliverResolved(s *Session, m *Message, res resolved, ops *[]st
 		m.ID = b.nextMsgID.Add(1)
 	}
 	m.size = int32(m.Size())
+	m.addr = res.a
 	durable := 0
 	if m.Durable {
 		for _, q := range res.targets {
@@ -235,6 +268,9 @@ func (b *Broker) deliverResolved(s *Session, m *Message, res resolved, ops *[]st
 			q.mu.Unlock()
 			if i == 0 {
 				// Nothing enqueued yet: undo and let the caller resolve again.
+				if dupID != "" {
+					res.a.dups.forget(dupID)
+				}
 				res.a.size.Add(-int64(m.size))
 				*ops = (*ops)[:len(*ops)-min(len(*ops), boolInt(durable > 0))]
 				return false
@@ -266,25 +302,27 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// waitForSpace blocks a producer until the address is under its limit.
-func (a *address) waitForSpace(ctx context.Context) error {
+// waitForSpace blocks a producer until need more bytes fit under the
+// address's limit.
+func (a *address) waitForSpace(ctx context.Context, need int64) error {
 	a.waiting.Add(1)
 	defer a.waiting.Add(-1)
-	a.spaceMu.Lock()
-	if a.settings.MaxSizeBytes < 0 || a.size.Load() < a.settings.MaxSizeBytes {
+	for {
+		a.spaceMu.Lock()
+		if a.size.Load()+need <= a.settings.MaxSizeBytes {
+			a.spaceMu.Unlock()
+			return nil
+		}
+		if a.space == nil {
+			a.space = make(chan struct{})
+		}
+		ch := a.space
 		a.spaceMu.Unlock()
-		return nil
-	}
-	if a.space == nil {
-		a.space = make(chan struct{})
-	}
-	ch := a.space
-	a.spaceMu.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -400,6 +438,31 @@ func newDupCache(n int) *dupCache {
 	return &dupCache{ring: make([]string, n), set: make(map[string]struct{}, n)}
 }
 
+// contains reports whether id is in the window, without recording it.
+func (d *dupCache) contains(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.set[id]
+	return ok
+}
+
+// forget removes an id recorded for a send that was then not enqueued. It
+// scans the ring, which is fine on that rare path.
+func (d *dupCache) forget(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.set[id]; !ok {
+		return
+	}
+	delete(d.set, id)
+	for i, x := range d.ring {
+		if x == id {
+			d.ring[i] = ""
+			break
+		}
+	}
+}
+
 // seen records id and reports whether it was already in the window.
 func (d *dupCache) seen(id string) bool {
 	d.mu.Lock()
@@ -451,4 +514,11 @@ func (b *Broker) DeleteRecord(kind storage.BindingKind, key string, done func(er
 		done = func(error) {}
 	}
 	b.store.Apply([]storage.Op{{Kind: storage.OpDeleteBinding, Binding: kind, Key: key}}, true, done)
+}
+
+// len returns how many ids the window holds.
+func (d *dupCache) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.set)
 }

@@ -68,10 +68,10 @@ func TestMulticastAddressEverySubscriptionGetsACopy(t *testing.T) {
 func TestRoutingTypeOfMessage(t *testing.T) {
 	// One address with both routing types: the message's routing type picks.
 	tests := []struct {
-		name        string
-		rt          RoutingType
-		wantQueue   bool
-		wantSubscr  bool
+		name       string
+		rt         RoutingType
+		wantQueue  bool
+		wantSubscr bool
 	}{
 		{"anycast", Anycast, true, false},
 		{"multicast", Multicast, false, true},
@@ -678,5 +678,96 @@ func TestMaxSizeBytesBlockMessageLargerThanLimit(t *testing.T) {
 	consume(t, s, "full", ConsumerOptions{Credit: -1})
 	if err := sendErr(s, msg("full", strings.Repeat("x", 2000))); !errors.Is(err, ErrAddressFull) {
 		t.Fatalf("err = %v, want ErrAddressFull", err)
+	}
+}
+
+func TestSendWithoutRoutingTypeAfterQueueAutoDeleted(t *testing.T) {
+	// A consumer auto-creates an anycast queue and leaves; the empty queue is
+	// auto-deleted but its address stays anycast. A send that names no
+	// routing type must bring the queue back, not vanish.
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{})
+	c, _ := consume(t, s, "work", ConsumerOptions{})
+	c.Close()
+	if _, ok := b.Queue("work"); ok {
+		t.Fatal("precondition: the queue should have been auto-deleted")
+	}
+	send(t, s, msg("work", "kept"))
+	if st := b.Stats(); st.Dropped != 0 {
+		t.Fatalf("message dropped: %+v", st)
+	}
+	_, col := consume(t, s, "work", ConsumerOptions{})
+	if d := col.next(t, waitTimeout); string(d.Message.Body) != "kept" {
+		t.Errorf("got %q", d.Message.Body)
+	}
+}
+
+func TestResubscribeWithOtherSelectorReplacesSubscription(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{ClientID: "c"})
+	c, _ := subscribe(t, s, SubscribeOptions{Address: "t", Name: "n", Durable: true, Selector: "x = 1"}, ConsumerOptions{Credit: -1})
+	send(t, s, msg("t", "old", "x", 1))
+	c.Close()
+	_, col := subscribe(t, s, SubscribeOptions{Address: "t", Name: "n", Durable: true, Selector: "x = 2"}, ConsumerOptions{})
+	col.none(t) // the old subscription and its message are gone
+	send(t, s, msg("t", "one", "x", 1))
+	send(t, s, msg("t", "two", "x", 2))
+	if got := bodies(col.take(t, 1)); got[0] != "two" {
+		t.Errorf("got %v", got)
+	}
+	col.none(t)
+}
+
+func TestUnsubscribeWhileConsumed(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{ClientID: "c"})
+	subscribe(t, s, SubscribeOptions{Address: "t", Name: "busy", Durable: true}, ConsumerOptions{})
+	if err := s.Unsubscribe("busy"); !errors.Is(err, ErrSubscriptionInUse) {
+		t.Errorf("Unsubscribe with an active consumer: %v, want ErrSubscriptionInUse", err)
+	}
+	if _, ok := b.Queue("c.busy"); !ok {
+		t.Error("subscription deleted under its consumer")
+	}
+}
+
+func TestDeadLetterFromSubscription(t *testing.T) {
+	b := newTestBroker(t, Config{AddressSettings: settings("sensors.#", &AddressSettings{DeadLetterAddress: ptr("DLQ.sensors")})})
+	s := newSession(t, b, SessionOptions{ClientID: "c"})
+	_, dl := consume(t, s, "DLQ.sensors", ConsumerOptions{})
+	c, col := subscribe(t, s, SubscribeOptions{Address: "sensors.*", Name: "all", Durable: true}, ConsumerOptions{})
+	send(t, s, msg("sensors.temp", "21"))
+	if err := c.Reject(col.next(t, waitTimeout).Tag); err != nil {
+		t.Fatal(err)
+	}
+	d := dl.next(t, waitTimeout)
+	// The original address is where the message was sent, not the pattern.
+	checkDeadLetter(t, d.Message, "sensors.temp", "c.all", "rejected")
+}
+
+func TestMaxSizeBytesBlockWakesEveryProducer(t *testing.T) {
+	b := newTestBroker(t, fullSettings("BLOCK"))
+	s := newSession(t, b, SessionOptions{})
+	c, col := consume(t, s, "full", ConsumerOptions{Credit: -1})
+	fill(t, s)
+	const blocked = 3
+	sent := make(chan error, blocked)
+	for i := range blocked {
+		go func() { sent <- sendErr(s, msg("full", fmt.Sprint("blocked-", i, strings.Repeat("x", 290)))) }()
+	}
+	waitFor(t, "the producers to park", func() bool { return b.lookupAddress("full").waiting.Load() == blocked })
+	// Consume everything as it comes: each ack lets one more producer in.
+	c.SetCredit(1 << 20)
+	for done := 0; done < blocked; {
+		select {
+		case err := <-sent:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done++
+		case d := <-col.ch:
+			ackAll(t, []Delivery{d})
+		case <-time.After(waitTimeout):
+			t.Fatalf("%d producers still blocked", blocked-done)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -91,6 +92,26 @@ func (s *Session) prepareSend(m *Message) error {
 // Consume attaches a consumer to a queue. A missing anycast queue is created
 // when the address settings allow it.
 func (s *Session) Consume(queue string, opts ConsumerOptions) (*Consumer, error) {
+	return retryDeleted(func() (*Consumer, error) { return s.consume(queue, opts) })
+}
+
+// errQueueDeleted is attach losing a race with the deletion of the queue it
+// looked up, typically an auto-deleted queue whose last consumer just left.
+var errQueueDeleted = fmt.Errorf("%w: it was deleted", ErrNoSuchQueue)
+
+// retryDeleted repeats a lookup-and-attach that lost that race: looking
+// again finds the queue gone and creates it anew (or reports it missing).
+func retryDeleted(attach func() (*Consumer, error)) (*Consumer, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := attach()
+		if attempt < 3 && errors.Is(err, errQueueDeleted) {
+			continue
+		}
+		return c, err
+	}
+}
+
+func (s *Session) consume(queue string, opts ConsumerOptions) (*Consumer, error) {
 	if err := validName(queue); err != nil {
 		return nil, err
 	}
@@ -155,7 +176,7 @@ func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions,
 	if q.deleted {
 		q.unlock()
 		s.forget(c)
-		return nil, fmt.Errorf("%w: %q was deleted", ErrNoSuchQueue, q.info.Name)
+		return nil, fmt.Errorf("%q: %w", q.info.Name, errQueueDeleted)
 	}
 	q.consumers = append(q.consumers, c)
 	q.dispatchLocked()
@@ -202,6 +223,10 @@ func SubscriptionQueueName(clientID, name string) string {
 
 // Subscribe creates (or reattaches to) a subscription and a consumer on it.
 func (s *Session) Subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consumer, error) {
+	return retryDeleted(func() (*Consumer, error) { return s.subscribe(sub, opts) })
+}
+
+func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consumer, error) {
 	if err := validName(sub.Address); err != nil {
 		return nil, err
 	}
@@ -324,6 +349,12 @@ func (s *Session) Unsubscribe(name string) error {
 	}
 	if err := s.authorize(PermDeleteDurableQueue, q.info.Address); err != nil {
 		return err
+	}
+	q.mu.Lock()
+	busy := len(q.consumers) > 0
+	q.mu.Unlock()
+	if busy {
+		return fmt.Errorf("%w: %q", ErrSubscriptionInUse, qname)
 	}
 	if !s.b.deleteQueue(q, false) {
 		return fmt.Errorf("%w: subscription %q", ErrNoSuchQueue, qname)
