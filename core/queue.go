@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/core/selector"
 	"github.com/junctionmq/junction/storage"
 )
@@ -305,7 +306,7 @@ func (q *Queue) accept(c *Consumer, r *ref, now int64) verdict {
 			return skip
 		}
 	}
-	if c.sel != nil && !c.sel.Matches(m) {
+	if c.sel != nil && !c.sel.Matches(r) {
 		return skip
 	}
 	return take
@@ -576,3 +577,18 @@ func (h *schedHeap) Pop() any {
 	r.heapIdx = -1
 	return r
 }
+
+// Header lets a consumer's selector see the delivery-dependent headers
+// (JMSRedelivered, JMSXDeliveryCount) of this ref as it would be delivered.
+func (r *ref) Header(h selector.Header) prop.Value {
+	switch h {
+	case selector.JMSXDeliveryCount:
+		return prop.Int32Value(int32(r.deliveryCount + 1))
+	case selector.JMSRedelivered:
+		return prop.BoolValue(r.deliveryCount > 0)
+	}
+	return r.msg.Header(h)
+}
+
+// Property implements selector.Env.
+func (r *ref) Property(name string) prop.Value { return r.msg.Property(name) }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 const (
@@ -22,11 +23,21 @@ type Reader struct {
 	r     io.Reader
 	max   int
 	buf   []byte // len(buf) == cap(buf); data is buf[start:end]
-	small []byte // the initial buffer, reused after an oversized one
 	start int
 	end   int
 	err   error // sticky read error, reported once buffered data runs out
+
+	// tiny receives the first bytes after the buffer ran empty: an idle
+	// connection then holds no read buffer, only these bytes (see fill).
+	tiny [idleReadSize]byte
 }
+
+// idleReadSize is how much an idle connection reads before it takes a full
+// buffer from the pool; most small packets fit in it whole.
+const idleReadSize = 512
+
+// bufPool holds the standard read buffers of connections that are not reading.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, readerBufSize); return &b }}
 
 // NewReader returns a Reader that refuses packets larger than maxPacketSize
 // bytes in total (fixed header included), the Maximum Packet Size a 5.0
@@ -35,8 +46,7 @@ func NewReader(r io.Reader, maxPacketSize int) *Reader {
 	if maxPacketSize <= 0 || maxPacketSize > MaxPacketSize {
 		maxPacketSize = MaxPacketSize
 	}
-	b := make([]byte, readerBufSize)
-	return &Reader{r: r, max: maxPacketSize, buf: b, small: b}
+	return &Reader{r: r, max: maxPacketSize}
 }
 
 // Buffered returns the number of bytes already read from the stream but not
@@ -101,13 +111,20 @@ func (r *Reader) ReadPacket() (FixedHeader, []byte, error) {
 // packet it held has been consumed.
 func (r *Reader) reclaim() {
 	n := r.end - r.start
-	if len(r.buf) > readerKeepSize && n <= len(r.small) {
-		copy(r.small, r.buf[r.start:r.end])
-		r.buf, r.start, r.end = r.small, 0, n
+	if n == 0 {
+		// Nothing buffered: hand the buffer back so an idle connection holds
+		// none (the previous packet's body, which aliased it, is done with).
+		if len(r.buf) == readerBufSize {
+			b := r.buf
+			bufPool.Put(&b)
+		}
+		r.buf, r.start, r.end = nil, 0, 0
 		return
 	}
-	if n == 0 {
-		r.start, r.end = 0, 0
+	if len(r.buf) > readerKeepSize && n <= readerBufSize {
+		nb := *bufPool.Get().(*[]byte)
+		copy(nb, r.buf[r.start:r.end])
+		r.buf, r.start, r.end = nb, 0, n
 	}
 }
 
@@ -120,6 +137,9 @@ func (r *Reader) compact() {
 
 // fill reads at least one more byte into the buffer, which has free space.
 func (r *Reader) fill() error {
+	if r.buf == nil {
+		return r.fillIdle()
+	}
 	if r.end == len(r.buf) {
 		r.compact()
 	}
@@ -134,6 +154,26 @@ func (r *Reader) fill() error {
 			r.err = err
 		}
 		if n > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("mqtt: read packet: %w", io.ErrNoProgress)
+}
+
+// fillIdle reads into the small array while no buffer is held, then takes
+// a buffer from the pool for what follows.
+func (r *Reader) fillIdle() error {
+	for range 100 {
+		if r.err != nil {
+			return r.readErr(false)
+		}
+		n, err := r.r.Read(r.tiny[:])
+		if err != nil {
+			r.err = err
+		}
+		if n > 0 {
+			r.buf = *bufPool.Get().(*[]byte)
+			r.start, r.end = 0, copy(r.buf, r.tiny[:n])
 			return nil
 		}
 	}

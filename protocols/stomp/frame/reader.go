@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -95,7 +96,18 @@ type Reader struct {
 
 	scratch []byte // unescaped header text of the frame being read
 	offs    []int  // per header: end of key, end of value, in scratch
+
+	// tiny receives the first bytes after the buffer ran empty: an idle
+	// connection then holds no read buffer, only these bytes (see fill).
+	tiny [idleReadSize]byte
 }
+
+// idleReadSize is how much an idle connection reads before it takes a full
+// buffer from the pool; most small frames fit in it whole.
+const idleReadSize = 512
+
+// bufPool holds the standard read buffers of connections that are not reading.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, minBufSize); return &b }}
 
 // NewReader returns a Reader decoding STOMP 1.0 until SetVersion says otherwise.
 func NewReader(rd io.Reader, lim Limits) *Reader {
@@ -497,6 +509,9 @@ func (r *Reader) fill(limit int) error {
 		r.w = copy(r.buf, r.buf[r.r:r.w])
 		r.r = 0
 	}
+	if r.w == 0 {
+		return r.fillIdle()
+	}
 	if r.w == len(r.buf) {
 		if len(r.buf) >= limit {
 			return errBufferFull
@@ -523,6 +538,38 @@ func (r *Reader) fill(limit int) error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// fillIdle reads into the small array when nothing is buffered, so that a
+// connection waiting for its peer does not pin a read buffer; the buffer goes
+// back to the pool and is taken again when data arrives.
+func (r *Reader) fillIdle() error {
+	if len(r.buf) == minBufSize {
+		b := r.buf
+		bufPool.Put(&b)
+	}
+	r.buf = nil
+	var n int
+	var err error
+	for range maxEmptyReads {
+		n, err = r.rd.Read(r.tiny[:])
+		if n < 0 || n > len(r.tiny) {
+			return errors.New("invalid count returned by the underlying reader")
+		}
+		if n > 0 || err != nil {
+			break
+		}
+	}
+	if n == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
+	r.buf = *bufPool.Get().(*[]byte)
+	r.w = copy(r.buf, r.tiny[:n])
+	r.rerr = err
+	return nil
 }
 
 // parseCommand validates a command line and interns known commands so they

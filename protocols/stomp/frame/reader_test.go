@@ -266,7 +266,7 @@ func TestLimitsStopReading(t *testing.T) {
 		err       error
 		maxServed int
 	}{
-		{"endless header line", Limits{MaxHeaderLength: 1000}, "SEND\nk:", 'a', ErrHeaderTooLong, minBufSize},
+		{"endless header line", Limits{MaxHeaderLength: 1000}, "SEND\nk:", 'a', ErrHeaderTooLong, minBufSize + idleReadSize},
 		{"endless command line", Limits{MaxHeaderLength: 100 << 10}, "", 'A', ErrHeaderTooLong, 2 * (100 << 10)},
 		{"huge content-length", Limits{}, "SEND\ncontent-length:1000000000\n\n", 'a', ErrBodyTooLarge, minBufSize},
 		{"endless body", Limits{MaxBodySize: 1 << 20}, "SEND\n\n", 'a', ErrBodyTooLarge, 1<<20 + minBufSize},
