@@ -82,9 +82,9 @@ type address struct {
 }
 
 type routeSet struct {
-	gen    uint64
-	any    []*Queue // anycast queues bound to this exact name
-	multi  []*Queue // multicast queues whose pattern matches
+	gen   uint64
+	any   []*Queue // anycast queues bound to this exact name
+	multi []*Queue // multicast queues whose pattern matches
 }
 
 // New creates a broker. Call Start before use.
