@@ -69,21 +69,22 @@ type conn struct {
 	temps   map[string]string // temp destination -> queue name
 
 	// Outbound, guarded by outMu.
-	outMu     sync.Mutex
-	out       []byte
-	closing   bool // an ERROR or DISCONNECT receipt is queued: close after it
-	dead      bool // writer stopped
-	credits   []*subscription
-	wake      chan struct{}
-	writeHB   time.Duration
-	writerEnd chan struct{}
+	outMu      sync.Mutex
+	out        []byte
+	closing    bool // an ERROR or DISCONNECT receipt is queued: close after it
+	dead       bool // writer stopped
+	credits    []*subscription
+	spare      []byte
+	writing    bool          // a writer goroutine is running
+	writerDone chan struct{} // closed when the current writer exits
+	writeHB    time.Duration
+	lastWrite  time.Time
+	hbTimer    *time.Timer
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
-		subs: map[string]*subscription{}, subNums: map[uint64]*subscription{}, txs: map[string]*core.Tx{},
-		wake: make(chan struct{}, 1), writerEnd: make(chan struct{}),
 	}
 	c.log = s.log.With("remote", c.remote)
 	c.dr = &deadlineReader{c: nc}
@@ -113,7 +114,6 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 func (c *conn) serve(ctx context.Context) {
 	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
 	defer stop()
-	go c.writer()
 	defer c.cleanup()
 
 	c.dr.timeout = c.s.opts.ConnectTimeout
@@ -225,11 +225,14 @@ func (c *conn) sendError(msg, detail, receipt string, extra ...frame.Header) {
 	c.signal()
 }
 
+// signal makes sure a writer runs. Caller holds outMu.
 func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if c.writing || c.dead {
+		return
 	}
+	c.writing = true
+	c.writerDone = make(chan struct{})
+	go c.writer(c.writerDone)
 }
 
 // receipt queues a RECEIPT frame.
@@ -248,38 +251,28 @@ func (c *conn) receipt(id string) {
 	c.outMu.Unlock()
 }
 
-// writer flushes the outbound buffer and sends heart-beats.
-func (c *conn) writer() {
-	defer close(c.writerEnd)
-	var spare []byte
-	var tick <-chan time.Time
-	var ticker *time.Ticker
-	lastWrite := time.Now()
+// maxIdleBuf bounds the outbound buffer a connection keeps between bursts.
+const maxIdleBuf = 64 << 10
+
+// writer flushes the outbound buffer until it is empty, then exits: an idle
+// connection has no writer goroutine. signal starts one when there is work.
+func (c *conn) writer(done chan struct{}) {
+	defer close(done)
 	for {
 		c.outMu.Lock()
-		hb := c.writeHB
-		c.outMu.Unlock()
-		if hb > 0 && ticker == nil {
-			ticker = time.NewTicker(hb / 2)
-			defer ticker.Stop()
-			tick = ticker.C
-		}
-		select {
-		case <-c.wake:
-		case <-tick:
-			if time.Since(lastWrite) < hb*3/4 {
-				continue
+		closing := c.closing || c.dead
+		if len(c.out) == 0 && len(c.credits) == 0 && !closing {
+			c.writing = false
+			if cap(c.out) > maxIdleBuf {
+				c.out = nil
 			}
+			c.outMu.Unlock()
+			return
 		}
-		c.outMu.Lock()
 		buf := c.out
-		c.out = spare[:0]
+		c.out, c.spare = c.spare[:0], nil
 		credits := c.credits
 		c.credits = nil
-		closing := c.closing || c.dead
-		if len(buf) == 0 && hb > 0 && !closing {
-			buf = append(buf, frame.Heartbeat...)
-		}
 		c.outMu.Unlock()
 		if len(buf) > 0 {
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
@@ -288,9 +281,13 @@ func (c *conn) writer() {
 				c.nc.Close()
 				return
 			}
-			lastWrite = time.Now()
 		}
-		spare = buf[:0]
+		c.outMu.Lock()
+		c.lastWrite = time.Now()
+		if cap(buf) <= maxIdleBuf {
+			c.spare = buf[:0]
+		}
+		c.outMu.Unlock()
 		for _, sub := range credits {
 			c.outMu.Lock()
 			consumer, n := sub.consumer, 0
@@ -314,6 +311,21 @@ func (c *conn) writer() {
 	}
 }
 
+// heartbeat runs on a timer: it queues an EOL when nothing was written for
+// most of the negotiated interval.
+func (c *conn) heartbeat() {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.dead || c.closing {
+		return
+	}
+	if len(c.out) == 0 && time.Since(c.lastWrite) >= c.writeHB*3/4 {
+		c.out = append(c.out, frame.Heartbeat...)
+		c.signal()
+	}
+	c.hbTimer.Reset(c.writeHB / 2)
+}
+
 func (c *conn) stopWriting() {
 	c.outMu.Lock()
 	c.dead = true
@@ -330,10 +342,16 @@ func (c *conn) cleanup() {
 	}
 	c.id.Close()
 	c.outMu.Lock()
+	if c.hbTimer != nil {
+		c.hbTimer.Stop()
+	}
 	c.closing = true
 	c.signal()
+	done := c.writerDone
 	c.outMu.Unlock()
-	<-c.writerEnd
+	if done != nil {
+		<-done
+	}
 	c.nc.Close()
 }
 
@@ -443,6 +461,10 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	}
 	c.out = e.Body(nil)
 	c.writeHB = sendEvery
+	c.lastWrite = time.Now()
+	if sendEvery > 0 {
+		c.hbTimer = time.AfterFunc(sendEvery/2, c.heartbeat)
+	}
 	c.signal()
 	c.outMu.Unlock()
 	c.log.Debug("stomp connected", "version", v.String(), "user", id.Subject.String())

@@ -230,8 +230,7 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		c.signal()
 	}
 	c.outMu.Unlock()
-	c.subs[id] = sub
-	c.subNums[sub.num] = sub
+	c.addSub(sub)
 	c.receipt(receiptOf(f))
 	return nil
 }
@@ -275,7 +274,7 @@ func (c *conn) browse(f *frame.Frame, sub *subscription, queue, sel string) erro
 	// (stomp.js and ActiveMQ clients UNSUBSCRIBE after browser:end). It has
 	// no consumer and nothing to acknowledge.
 	sub.ack = ackAuto
-	c.subs[sub.id] = sub
+	c.addSub(sub)
 	c.receipt(receiptOf(f))
 	return nil
 }
@@ -415,6 +414,9 @@ func (c *conn) onBegin(f *frame.Frame) error {
 	}
 	if c.txs[id] != nil {
 		return errorf("transaction %s is already open", printable(id))
+	}
+	if c.txs == nil {
+		c.txs = map[string]*core.Tx{}
 	}
 	c.txs[id] = c.sess.Begin()
 	c.receipt(receiptOf(f))
@@ -558,4 +560,16 @@ func (c *conn) encodeMessage(sub *subscription, m *core.Message, count uint32, t
 		}
 	}
 	c.out = e.Body(m.Body)
+}
+
+// addSub registers a subscription; the maps are made on first use so an idle
+// connection carries none.
+func (c *conn) addSub(sub *subscription) {
+	if c.subs == nil {
+		c.subs, c.subNums = map[string]*subscription{}, map[uint64]*subscription{}
+	}
+	c.subs[sub.id] = sub
+	if sub.num != 0 {
+		c.subNums[sub.num] = sub
+	}
 }
