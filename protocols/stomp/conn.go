@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -51,11 +52,14 @@ type subscription struct {
 type conn struct {
 	s      *Server
 	nc     net.Conn
-	log    *slog.Logger
 	remote string
 	rd     *frame.Reader
-	dr     *deadlineReader
-	ver    frame.Version
+	lr     lastReadReader
+	ctx    context.Context
+	done   func()
+	// peerTimeout: a peer silent this long is dead (CONNECT wait, heart-beats).
+	peerTimeout time.Duration
+	ver         frame.Version
 
 	id        *access.Identity
 	sess      *core.Session
@@ -82,61 +86,140 @@ type conn struct {
 	hbTimer    *time.Timer
 }
 
+// logger is the server's logger with this connection's address; built only
+// when something is logged, so idle connections do not carry one.
+func (c *conn) logger() *slog.Logger { return c.s.log.With("remote", c.remote) }
+
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
 	}
-	c.log = s.log.With("remote", c.remote)
-	c.dr = &deadlineReader{c: nc}
-	c.rd = frame.NewReader(c.dr, s.opts.Limits)
+	c.lr.c = nc
+	c.rd = frame.NewReader(&c.lr, s.opts.Limits)
 	return c
 }
 
-// deadlineReader refreshes the read deadline as data arrives, so a silent
-// peer times out while a busy one does not pay a syscall per frame.
-type deadlineReader struct {
-	c       net.Conn
-	timeout time.Duration
-	set     time.Time
+// lastReadReader records when the peer last sent anything.
+type lastReadReader struct {
+	c    net.Conn
+	last time.Time
 }
 
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	if d.timeout > 0 {
-		now := time.Now()
-		if now.Sub(d.set) > d.timeout/8 {
-			d.set = now
-			_ = d.c.SetReadDeadline(now.Add(d.timeout))
-		}
+func (r *lastReadReader) Read(p []byte) (int, error) {
+	n, err := r.c.Read(p)
+	if n > 0 {
+		r.last = time.Now()
 	}
-	return d.c.Read(p)
+	return n, err
 }
 
-func (c *conn) serve(ctx context.Context) {
-	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
-	defer stop()
-	defer c.cleanup()
+// handoffAfter is how long a connection waits for input in the goroutine
+// that served it before handing the wait to a fresh goroutine: one whose
+// stack has not grown, so an idle connection costs a small stack.
+const handoffAfter = time.Second
 
-	c.dr.timeout = c.s.opts.ConnectTimeout
+// start runs in the connection's first goroutine.
+func (c *conn) start() {
+	c.lr.last = time.Now()
+	c.peerTimeout = c.s.opts.ConnectTimeout
+	c.run()
+}
+
+// run reads and handles frames until the connection ends, or until the peer
+// has been quiet for handoffAfter, when it continues in waitFresh.
+func (c *conn) run() {
+	defer c.recoverPanic()
 	var f frame.Frame
 	for {
+		if c.rd.Buffered() == 0 {
+			idle, err := c.awaitInput()
+			if err != nil {
+				c.readFailed(err)
+				c.finish()
+				return
+			}
+			if idle {
+				go c.waitFresh()
+				return
+			}
+		}
 		hb, err := c.rd.ReadFrame(&f)
 		if err != nil {
 			c.readFailed(err)
+			c.finish()
 			return
 		}
 		if hb {
 			continue
 		}
-		if err := c.handle(ctx, &f); err != nil {
+		if err := c.handle(c.ctx, &f); err != nil {
 			c.fail(err, &f)
+			c.finish()
 			return
 		}
 		c.outMu.Lock()
 		closing := c.closing
 		c.outMu.Unlock()
 		if closing {
+			c.finish()
 			return
 		}
+	}
+}
+
+// peerDeadline is when a silent peer is considered dead (zero: never).
+func (c *conn) peerDeadline() time.Time {
+	if c.peerTimeout <= 0 {
+		return time.Time{}
+	}
+	return c.lr.last.Add(c.peerTimeout)
+}
+
+// awaitInput waits for the peer with a deadline of handoffAfter (or the peer
+// deadline, if sooner). It reports idle when the short wait ran out.
+func (c *conn) awaitInput() (idle bool, err error) {
+	deadline := time.Now().Add(handoffAfter)
+	pd := c.peerDeadline()
+	if !pd.IsZero() && pd.Before(deadline) {
+		deadline = pd
+	}
+	_ = c.nc.SetReadDeadline(deadline)
+	err = c.rd.WaitIdle()
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && (pd.IsZero() || time.Now().Before(pd)) {
+			return true, nil
+		}
+		return false, err
+	}
+	// The rest of the frame may take its time, within the peer deadline.
+	_ = c.nc.SetReadDeadline(c.peerDeadline())
+	return false, nil
+}
+
+// waitFresh waits for input in a new goroutine, then serves on.
+func (c *conn) waitFresh() {
+	defer c.recoverPanic()
+	_ = c.nc.SetReadDeadline(c.peerDeadline())
+	if err := c.rd.WaitIdle(); err != nil {
+		c.readFailed(err)
+		c.finish()
+		return
+	}
+	c.run()
+}
+
+// finish releases everything the connection holds and tells the transport.
+func (c *conn) finish() {
+	c.cleanup()
+	c.done()
+}
+
+// recoverPanic keeps a bug in one connection from taking the broker down.
+func (c *conn) recoverPanic() {
+	if r := recover(); r != nil {
+		c.s.log.Error("stomp connection handler panicked", "remote", c.remote, "panic", r, "stack", string(debug.Stack()))
+		c.finish()
 	}
 }
 
@@ -144,7 +227,7 @@ func (c *conn) readFailed(err error) {
 	var pe *frame.ProtocolError
 	switch {
 	case errors.As(err, &pe):
-		c.log.Info("stomp protocol error", "err", pe.Msg)
+		c.logger().Info("stomp protocol error", "err", pe.Msg)
 		c.sendError(pe.Msg, "The frame could not be read: "+pe.Msg, "")
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	default:
@@ -154,7 +237,7 @@ func (c *conn) readFailed(err error) {
 			if c.connected {
 				msg = "heart-beat timeout: nothing received from the client in time"
 			}
-			c.log.Info("closing stomp connection", "reason", msg)
+			c.logger().Info("closing stomp connection", "reason", msg)
 			c.sendError(msg, msg, "")
 		}
 	}
@@ -179,7 +262,7 @@ func errorf(format string, args ...any) error {
 func (c *conn) fail(err error, f *frame.Frame) {
 	receipt, _ := f.Get(frame.HdrReceipt)
 	msg, detail := describe(err)
-	c.log.Info("stomp request refused", "command", f.Command, "err", msg)
+	c.logger().Info("stomp request refused", "command", f.Command, "err", msg)
 	var ce *clientError
 	if errors.As(err, &ce) && ce.versions != "" {
 		c.sendError(msg, detail, receipt, frame.Header{Key: frame.HdrVersion, Value: ce.versions})
@@ -438,14 +521,7 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 		}
 	}
 	// A peer that promised heart-beats and goes silent for twice the interval is dead.
-	c.dr.timeout = 2 * expectEvery
-	// The deadline armed while waiting for CONNECT is ConnectTimeout away and
-	// would otherwise stand until the next refresh: make the next read arm
-	// the heart-beat one.
-	c.dr.set = time.Time{}
-	if expectEvery == 0 {
-		_ = c.nc.SetReadDeadline(time.Time{})
-	}
+	c.peerTimeout = 2 * expectEvery
 
 	c.outMu.Lock()
 	var e frame.Encoder
@@ -467,7 +543,7 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	}
 	c.signal()
 	c.outMu.Unlock()
-	c.log.Debug("stomp connected", "version", v.String(), "user", id.Subject.String())
+	c.logger().Debug("stomp connected", "version", v.String(), "user", id.Subject.String())
 	return nil
 }
 
@@ -500,7 +576,7 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 	if receipt != "" {
 		done = func(err error) {
 			if err != nil {
-				c.log.Error("message not stored", "err", err)
+				c.logger().Error("message not stored", "err", err)
 				c.sendError("message not stored", "The broker could not store the message: "+err.Error(), receipt)
 				return
 			}

@@ -14,7 +14,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,9 +47,6 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
-
 	connected atomic.Int64
 }
 
@@ -71,7 +67,7 @@ func NewServer(opts Options) *Server {
 	if opts.DefaultPrefetch <= 0 {
 		opts.DefaultPrefetch = 1000
 	}
-	return &Server{opts: opts, log: opts.Logger.With("protocol", "stomp"), conns: map[*conn]struct{}{}}
+	return &Server{opts: opts, log: opts.Logger.With("protocol", "stomp")}
 }
 
 // Connections returns the number of open STOMP connections.
@@ -79,16 +75,22 @@ func (s *Server) Connections() int64 { return s.connected.Load() }
 
 // ServeConn runs one connection until it ends or ctx is cancelled.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
-	c := newConn(s, nc)
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
+	done := make(chan struct{})
+	s.ServeConnDetached(ctx, nc, func() { close(done) })
+	<-done
+}
+
+// ServeConnDetached serves a connection from goroutines of its own and calls
+// done when it is finished. While the peer is quiet the connection waits in a
+// fresh goroutine with a small stack (see conn.run), so ten thousand idle
+// connections cost little memory.
+func (s *Server) ServeConnDetached(ctx context.Context, nc net.Conn, done func()) {
 	s.connected.Add(1)
-	defer func() {
+	c := newConn(s, nc)
+	c.ctx = ctx
+	c.done = func() {
 		s.connected.Add(-1)
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
-	c.serve(ctx)
+		done()
+	}
+	go c.start()
 }

@@ -287,10 +287,32 @@ func (s *Server) serveConn(ctx context.Context, l *listener, c *conn, h Handler)
 	s.runConn(ctx, l, c, h)
 }
 
+// DetachedHandler is a Handler that can serve a connection without keeping
+// the goroutine that accepted it: ServeConnDetached starts serving and
+// returns, and the handler calls done exactly once when the connection is
+// finished. Adapters use it so an idle connection costs one small goroutine
+// (or none) instead of a goroutine whose stack grew while it was busy. A
+// detached handler recovers its own panics. WebSocket connections still use
+// ServeConn.
+type DetachedHandler interface {
+	Handler
+	ServeConnDetached(ctx context.Context, c net.Conn, done func())
+}
+
 // runConn runs the handler and releases the connection. A panicking handler
 // is logged and its connection closed rather than taking the broker down
 // with every other client.
 func (s *Server) runConn(ctx context.Context, l *listener, c *conn, h Handler) {
+	if dh, ok := h.(DetachedHandler); ok {
+		var once sync.Once
+		dh.ServeConnDetached(ctx, c.nc, func() {
+			once.Do(func() {
+				_ = c.nc.Close()
+				s.untrack(l, c)
+			})
+		})
+		return
+	}
 	defer s.untrack(l, c)
 	defer c.nc.Close()
 	defer func() {

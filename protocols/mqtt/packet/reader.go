@@ -34,7 +34,7 @@ type Reader struct {
 
 // idleReadSize is how much an idle connection reads before it takes a full
 // buffer from the pool; most small packets fit in it whole.
-const idleReadSize = 512
+const idleReadSize = 256
 
 // bufPool holds the standard read buffers of connections that are not reading.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, readerBufSize); return &b }}

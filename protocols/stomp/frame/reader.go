@@ -104,7 +104,7 @@ type Reader struct {
 
 // idleReadSize is how much an idle connection reads before it takes a full
 // buffer from the pool; most small frames fit in it whole.
-const idleReadSize = 512
+const idleReadSize = 256
 
 // bufPool holds the standard read buffers of connections that are not reading.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, minBufSize); return &b }}
@@ -538,6 +538,18 @@ func (r *Reader) fill(limit int) error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// WaitIdle blocks until the peer sends something when nothing is buffered,
+// holding no read buffer meanwhile. A server calls it at the top of its read
+// loop so the goroutine of an idle connection waits with a shallow stack,
+// which the runtime can shrink. It returns at once when data is buffered.
+func (r *Reader) WaitIdle() error {
+	if r.err != nil || r.rerr != nil || r.r < r.w {
+		return nil
+	}
+	r.r, r.w = 0, 0
+	return r.fillIdle()
 }
 
 // fillIdle reads into the small array when nothing is buffered, so that a
