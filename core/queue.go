@@ -96,6 +96,7 @@ type Queue struct {
 	ops       []storage.Op
 	moves     []move
 	resetGen  uint64
+	pins      int // sends between prepare and publish; a pinned queue is not auto-deleted
 
 	enqueued, acked, expired, deadLettered atomic.Uint64
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/junctionmq/junction/storage"
@@ -15,6 +16,8 @@ type recoverer struct {
 	messages map[uint64]*Message
 	stats    RecoveryStats
 	orphans  []storage.Op
+	// placeholders hold messages whose queue binding was lost.
+	placeholders []*Queue
 }
 
 func (b *Broker) recover(ctx context.Context) (RecoveryStats, error) {
@@ -35,6 +38,10 @@ func (b *Broker) recover(ctx context.Context) (RecoveryStats, error) {
 	}
 	if maxID >= b.nextMsgID.Load() {
 		b.nextMsgID.Store(maxID + 1)
+	}
+	for _, q := range r.placeholders {
+		data, _ := json.Marshal(q.info)
+		r.orphans = append(r.orphans, storage.Op{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: q.info.Name, Data: data})
 	}
 	if len(r.orphans) > 0 {
 		b.applyAsync(r.orphans)
@@ -104,11 +111,23 @@ func (r *recoverer) Ref(queueID, msgID uint64, deliveryCount uint32, scheduledAt
 	q := b.queueByID[queueID]
 	b.mu.RUnlock()
 	m := r.messages[msgID]
-	if q == nil || m == nil {
-		// A reference to a deleted queue or a missing message cannot be served;
-		// drop it so it does not linger in the store.
+	if m == nil {
+		// A reference to a missing message cannot be served; drop it so it
+		// does not linger in the store.
 		r.orphans = append(r.orphans, storage.Op{Kind: storage.OpAck, QueueID: queueID, MsgID: msgID})
 		return nil
+	}
+	if q == nil {
+		// The queue's binding is gone (a repaired journal lost it) but its
+		// messages are here: keep them in a queue an operator can drain
+		// rather than delete them.
+		name := "junction.recovered." + strconv.FormatUint(queueID, 10)
+		b.mu.Lock()
+		b.ensureAddressLocked(name, Anycast, false)
+		q = b.registerQueueLocked(QueueInfo{ID: queueID, Name: name, Address: name, RoutingType: Anycast, Durable: true}, nil)
+		b.mu.Unlock()
+		r.placeholders = append(r.placeholders, q)
+		b.log.Warn("messages of an unknown queue recovered into a new queue", "queue", name)
 	}
 	if m.refs.Add(1) == 1 {
 		m.size = int32(m.Size())

@@ -189,10 +189,12 @@ func (b *Broker) route(ctx context.Context, s *Session, m *Message, done func(er
 			return err
 		}
 		var ops []storage.Op
-		ok := b.deliverResolved(s, m, res, &ops)
+		p, ok := b.prepare(m, res, &ops)
 		if !ok && attempt < 3 {
 			continue // a target queue was deleted under us: resolve again
 		}
+		// The store hears of the message before any consumer can see it, so
+		// an ack can never reach the store ahead of the message it settles.
 		if len(ops) > 0 {
 			if done == nil {
 				done = func(error) {}
@@ -201,19 +203,29 @@ func (b *Broker) route(ctx context.Context, s *Session, m *Message, done func(er
 		} else if done != nil {
 			done(nil)
 		}
+		b.publish(p)
 		return nil
 	}
 }
 
-// deliverResolved enqueues m on its targets. It reports false, enqueuing
-// nothing, if a target was deleted since resolve.
-func (b *Broker) deliverResolved(s *Session, m *Message, res resolved, ops *[]storage.Op) bool {
+// prepared is a message ready to become visible: its target queues are
+// pinned (a pinned queue is not auto-deleted) and its store operations built.
+type prepared struct {
+	m       *Message
+	targets []*Queue
+	now     int64
+}
+
+// prepare readies m for its resolved targets and appends its store
+// operations to ops. It reports false, changing nothing, when an anycast
+// target was deleted since resolve: the caller resolves again.
+func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared, bool) {
 	b.stats.sent.Add(1)
 	if res.drop {
 		if !res.dup {
 			b.stats.dropped.Add(1)
 		}
-		return true
+		return prepared{}, true
 	}
 	var dupID string
 	if res.a.dups != nil {
@@ -223,9 +235,34 @@ func (b *Broker) deliverResolved(s *Session, m *Message, res resolved, ops *[]st
 				// A concurrent send (or an earlier one in the same
 				// transaction) with this id got here first.
 				b.stats.duplicates.Add(1)
-				return true
+				return prepared{}, true
 			}
 		}
+	}
+	targets := res.targets[:0:0]
+	for _, q := range res.targets {
+		q.mu.Lock()
+		deleted := q.deleted
+		if !deleted {
+			q.pins++
+		}
+		q.mu.Unlock()
+		if !deleted {
+			targets = append(targets, q)
+			continue
+		}
+		if q.info.RoutingType == Anycast {
+			for _, p := range targets {
+				p.mu.Lock()
+				p.pins--
+				p.mu.Unlock()
+			}
+			if dupID != "" {
+				res.a.dups.forget(dupID)
+			}
+			return prepared{}, false
+		}
+		// A subscription that went away just misses the message.
 	}
 	now := b.nowMs()
 	if m.Timestamp == 0 {
@@ -247,52 +284,51 @@ func (b *Broker) deliverResolved(s *Session, m *Message, res resolved, ops *[]st
 	}
 	m.size = int32(m.Size())
 	m.addr = res.a
+	if len(targets) == 0 {
+		b.stats.dropped.Add(1)
+		return prepared{}, true
+	}
 	durable := 0
 	if m.Durable {
-		for _, q := range res.targets {
+		for _, q := range targets {
 			if q.info.Durable {
 				durable++
 			}
 		}
 	}
-	m.refs.Store(int32(len(res.targets)))
+	m.refs.Store(int32(len(targets)))
 	m.durableRefs.Store(int32(durable))
 	res.a.size.Add(int64(m.size))
 	if durable > 0 {
 		*ops = append(*ops, storage.Op{Kind: storage.OpAddMessage, MsgID: m.ID, Data: EncodeMessage(nil, m)})
+		for _, q := range targets {
+			if q.info.Durable {
+				*ops = append(*ops, storage.Op{Kind: storage.OpAddRef, QueueID: q.info.ID, MsgID: m.ID, ScheduledAt: m.ScheduledAt})
+			}
+		}
 	}
 	b.stats.routed.Add(1)
-	for i, q := range res.targets {
+	return prepared{m: m, targets: targets, now: now}, true
+}
+
+// publish makes a prepared message visible on its queues and dispatches it.
+// A queue deleted meanwhile (it was pinned, so only an explicit delete) drops
+// its reference, in the store too.
+func (b *Broker) publish(p prepared) {
+	for _, q := range p.targets {
 		q.mu.Lock()
+		q.pins--
+		r := &ref{msg: p.m, pos: -1, heapIdx: -1, scheduledAt: p.m.ScheduledAt}
 		if q.deleted {
-			q.mu.Unlock()
-			if i == 0 {
-				// Nothing enqueued yet: undo and let the caller resolve again.
-				if dupID != "" {
-					res.a.dups.forget(dupID)
-				}
-				res.a.size.Add(-int64(m.size))
-				*ops = (*ops)[:len(*ops)-min(len(*ops), boolInt(durable > 0))]
-				return false
-			}
-			if q.info.Durable && m.Durable {
-				m.durableRefs.Add(-1)
-			}
-			if m.refs.Add(-1) == 0 {
-				b.released(m)
-			}
+			q.finishLocked(r, true)
+			q.unlock()
 			continue
 		}
-		if q.info.Durable && m.Durable {
-			*ops = append(*ops, storage.Op{Kind: storage.OpAddRef, QueueID: q.info.ID, MsgID: m.ID, ScheduledAt: m.ScheduledAt})
-		}
-		r := &ref{msg: m, pos: -1, heapIdx: -1, scheduledAt: m.ScheduledAt}
-		q.enqueueLocked(r, now)
+		q.enqueueLocked(r, p.now)
 		q.enqueued.Add(1)
 		q.dispatchLocked()
 		q.unlock()
 	}
-	return true
 }
 
 func boolInt(b bool) int {
@@ -366,7 +402,7 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 		return false
 	}
 	q.mu.Lock()
-	if ifUnused && (len(q.consumers) > 0 || q.total > 0) {
+	if ifUnused && (len(q.consumers) > 0 || q.total > 0 || q.pins > 0) {
 		q.mu.Unlock()
 		b.mu.Unlock()
 		return false

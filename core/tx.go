@@ -105,10 +105,16 @@ func (tx *Tx) Commit(ctx context.Context, done func(error)) error {
 	tx.mu.Unlock()
 
 	var ops []storage.Op
+	ready := make([]prepared, 0, len(sends))
 	for i, m := range sends {
-		for attempt := 0; !b.deliverResolved(tx.s, m, plans[i], &ops) && attempt < 3; attempt++ {
+		for attempt := 0; ; attempt++ {
+			p, ok := b.prepare(m, plans[i], &ops)
+			if ok {
+				ready = append(ready, p)
+				break
+			}
 			res, err := b.resolve(ctx, tx.s, m)
-			if err != nil {
+			if err != nil || attempt >= 3 {
 				b.log.Warn("transactional send lost its destination during commit", "address", m.Address, "err", err)
 				break
 			}
@@ -128,16 +134,21 @@ func (tx *Tx) Commit(ctx context.Context, done func(error)) error {
 		q.ops = nil
 		q.unlock()
 	}
+	// The whole transaction reaches the store before its messages become
+	// visible, so no ack of them can overtake it.
 	if len(ops) == 0 {
 		if done != nil {
 			done(nil)
 		}
-		return nil
+	} else {
+		if done == nil {
+			done = func(error) {}
+		}
+		b.store.Apply(ops, true, done)
 	}
-	if done == nil {
-		done = func(error) {}
+	for _, p := range ready {
+		b.publish(p)
 	}
-	b.store.Apply(ops, true, done)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -67,6 +68,15 @@ func loadServeConfig(f serveFlags) (*config.Config, error) {
 		if v != "" {
 			*dst = v
 		}
+	}
+	if f.data != "" {
+		// A folder given on the command line is relative to where the
+		// command runs, not to the configuration file.
+		abs, err := filepath.Abs(f.data)
+		if err != nil {
+			return nil, err
+		}
+		f.data = abs
 	}
 	over(&cfg.Data, f.data)
 	over(&cfg.Listeners.STOMP, f.stomp)
