@@ -21,28 +21,38 @@ type prepResult struct {
 	err error
 }
 
+// freeJob is a dead segment to free. Its level is 0 when everything it
+// depends on is gone already, else one more than the highest level among
+// its dependencies in the same batch: levels are freed in order, each made
+// durable before the next goes.
 type freeJob struct {
-	seq  uint32
-	name string
-	size int64
+	seq   uint32
+	name  string
+	size  int64
+	level int
 }
 
 type freeResult struct {
 	freed, failed []uint32
+	skipped       []uint32 // not attempted: a level below them failed
 	pool          int
 }
 
-type compactJob struct {
+// compactJob lists the segments one compaction pass copies, oldest first.
+type compactJob []compactSeg
+
+type compactSeg struct {
 	seq  uint32
 	name string
 	tag  uint32
 	used int64
-	size int64
 }
 
 type compactResult struct {
-	seq uint32
-	err error
+	job    compactJob
+	done   []uint32 // segments whose every record was offered
+	failed uint32   // the segment that could not be read, 0 if none
+	err    error
 }
 
 // backgroundLoop prepares segments and frees dead ones, off the writer's path.
@@ -128,7 +138,7 @@ func (j *Journal) reuse(src string, seq uint32, path string) (*prepared, error) 
 // end marker, syncs, and renames from → to.
 func (j *Journal) finishPrepare(f *os.File, oldTag uint32, seq uint32, from, to string, size int64) (*prepared, error) {
 	if oldTag == 0 {
-		if err := j.io(ioStep{op: "zerofill", path: from, n: int(size)}, func() error { return zeroFill(f, 0, size) }); err != nil {
+		if err := j.io(ioStep{op: "zerofill", path: from, n: int(size)}, func() error { return zeroFill(f, 0, size, j.stop) }); err != nil {
 			return nil, err
 		}
 	}
@@ -186,33 +196,57 @@ func openPrepared(dir string, sf segFile) (*prepared, error) {
 	return &prepared{seg: &segState{seq: sf.seq, tag: h.tag, name: sf.name, size: st.Size(), used: segHeaderSize}, f: f}, nil
 }
 
-// free moves dead segments to the pool (or removes them), then syncs the
-// folder: only then may segments that depend on them go too.
+// free moves dead segments to the pool (or removes them) level by level,
+// syncing the folder after each: a segment leaves the disk only once the
+// segments it depends on have left it for good. A chain of dead segments
+// thus goes in one pass, one folder sync per link.
 func (j *Journal) free(jobs []freeJob) freeResult {
 	var res freeResult
+	top := 0
 	for _, fj := range jobs {
-		path := filepath.Join(j.dir, fj.name)
-		var err error
-		if fj.size == j.segSize && len(j.pool) < maxPool {
-			pname := poolPrefix + fj.name
-			if err = j.rename(path, filepath.Join(j.dir, pname)); err == nil {
-				j.pool = append(j.pool, pname)
-			}
-		} else {
-			err = j.remove(path)
-		}
-		if err != nil {
-			j.log.Error("journal: cannot free a segment; keeping it", "file", path, "error", err)
-			res.failed = append(res.failed, fj.seq)
-			continue
-		}
-		res.freed = append(res.freed, fj.seq)
+		top = max(top, fj.level)
 	}
-	if len(res.freed) > 0 {
-		if err := j.syncDir(); err != nil {
-			j.log.Error("journal: cannot sync the folder after freeing segments; keeping them as if present", "error", err)
-			res.failed = append(res.failed, res.freed...)
-			res.freed = nil
+	for level := 0; level <= top; level++ {
+		var freed []uint32
+		failed := false
+		for _, fj := range jobs {
+			if fj.level != level {
+				continue
+			}
+			path := filepath.Join(j.dir, fj.name)
+			var err error
+			if fj.size == j.segSize && len(j.pool) < maxPool {
+				pname := poolPrefix + fj.name
+				if err = j.rename(path, filepath.Join(j.dir, pname)); err == nil {
+					j.pool = append(j.pool, pname)
+				}
+			} else {
+				err = j.remove(path)
+			}
+			if err != nil {
+				j.log.Error("journal: cannot free a segment; keeping it", "file", path, "error", err)
+				res.failed = append(res.failed, fj.seq)
+				failed = true
+				continue
+			}
+			freed = append(freed, fj.seq)
+		}
+		if len(freed) > 0 {
+			if err := j.syncDir(); err != nil {
+				j.log.Error("journal: cannot sync the folder after freeing segments; keeping them as if present", "error", err)
+				res.failed = append(res.failed, freed...)
+				freed = nil
+				failed = true
+			}
+		}
+		res.freed = append(res.freed, freed...)
+		if failed {
+			for _, fj := range jobs {
+				if fj.level > level {
+					res.skipped = append(res.skipped, fj.seq)
+				}
+			}
+			break
 		}
 	}
 	res.pool = len(j.pool)
@@ -229,10 +263,11 @@ const (
 	itemBinding
 )
 
-// copyItem is a record the compactor found in the segment; the writer copies
+// copyItem is a record the compactor found in segment src; the writer copies
 // it only if the index still places it there.
 type copyItem struct {
 	kind    itemKind
+	src     uint32
 	binding storage.BindingKind
 	id      uint64 // message id
 	q       uint64 // queue id (refs)
@@ -242,8 +277,8 @@ type copyItem struct {
 }
 
 type copyChunk struct {
-	src   uint32
-	items []copyItem
+	items    []copyItem
+	filtered bool // the writer has dropped the items that died
 }
 
 var errStopped = errors.New("journal: stopped")
@@ -255,42 +290,87 @@ func (j *Journal) compactLoop() {
 		case <-j.stop:
 			return
 		case job := <-j.compReq:
-			err := j.compact(job)
-			j.compRes <- compactResult{seq: job.seq, err: err}
+			j.compRes <- j.compact(job)
 		}
 	}
 }
 
-// compact reads a sealed segment and hands its records to the writer in
+// compact reads sealed segments and hands their records to the writer in
 // chunks, waiting for each to be written before sending the next, so that
-// producers' requests interleave and the queue stays short.
-func (j *Journal) compact(job compactJob) error {
-	path := filepath.Join(j.dir, job.name)
-	var err error
-	if j.cbuf, err = readFull(path, j.cbuf); err != nil {
+// producers' requests interleave and the queue stays short. The segments
+// stay mapped until the end: chunks refer to their bytes.
+func (j *Journal) compact(job compactJob) compactResult {
+	res := compactResult{job: job}
+	var maps [][]byte
+	defer func() {
+		for _, m := range maps {
+			unmap(m)
+		}
+	}()
+	// Chunks are measured as if every record were live; the writer drops the
+	// dead ones before it places a chunk, so most are far smaller.
+	limit := compactChunk
+	chunk := &copyChunk{}
+	size := 0
+	var pending []uint32 // segments fully read, their last items not yet written
+	for _, cs := range job {
+		if err := j.compactSegment(cs, &maps, func(it copyItem, isize int) error {
+			if size > 0 && size+isize > limit {
+				if err := j.submitChunk(chunk, size); err != nil {
+					return err
+				}
+				res.done = append(res.done, pending...)
+				pending = pending[:0]
+				chunk = &copyChunk{}
+				size = 0
+			}
+			chunk.items = append(chunk.items, it)
+			size += isize
+			return nil
+		}); err != nil {
+			if !errors.Is(err, errStopped) && !errors.Is(err, storage.ErrClosed) && !errors.Is(err, ErrFailed) {
+				res.failed = cs.seq
+			}
+			res.err = err
+			return res
+		}
+		pending = append(pending, cs.seq)
+	}
+	if size > 0 {
+		if err := j.submitChunk(chunk, size); err != nil {
+			res.err = err
+			return res
+		}
+	}
+	res.done = append(res.done, pending...)
+	return res
+}
+
+// compactSegment maps one segment and offers each of its records to add.
+func (j *Journal) compactSegment(cs compactSeg, maps *[][]byte, add func(copyItem, int) error) error {
+	path := filepath.Join(j.dir, cs.name)
+	data, err := mapFile(path)
+	if err != nil {
 		return err
 	}
-	data := j.cbuf
-	if int64(len(data)) < job.used {
-		return fmt.Errorf("%s: %d bytes, expected at least %d", path, len(data), job.used)
+	*maps = append(*maps, data)
+	if int64(len(data)) < cs.used {
+		return fmt.Errorf("%s: %d bytes, expected at least %d", path, len(data), cs.used)
 	}
-	data = data[:job.used]
+	data = data[:cs.used]
 	h, err := decodeSegHeader(data)
-	if err != nil || h.tag != job.tag {
+	if err != nil || h.tag != cs.tag {
 		return fmt.Errorf("%s: header changed under compaction", path)
 	}
-	// A chunk's copies must fit one group in an empty segment.
-	limit := min(compactChunk, int(j.segSize-segHeaderSize-sealSize-endMarkerSize-recHeaderSize)/2)
-	chunk := &copyChunk{src: job.seq}
-	size := 0
 	var d dop
+	k := recKeyOf(cs.tag, cs.seq)
 	for off := segHeaderSize; ; {
-		rc, st := readRecord(data, off, job.tag)
+		rc, st := readRecord(data, off, k)
 		if st != recOK {
 			return fmt.Errorf("%s: %s at offset %d", path, st, off)
 		}
 		if rc.typ == recSeal {
-			break
+			return nil
 		}
 		if rc.typ == recBatch {
 			payOff := off + recHeaderSize
@@ -304,23 +384,14 @@ func (j *Journal) compact(job compactJob) error {
 				if it.kind == 0 {
 					continue
 				}
-				if size > 0 && size+isize > limit {
-					if err := j.submitChunk(chunk, size); err != nil {
-						return err
-					}
-					chunk = &copyChunk{src: job.seq}
-					size = 0
+				it.src = cs.seq
+				if err := add(it, isize); err != nil {
+					return err
 				}
-				chunk.items = append(chunk.items, it)
-				size += isize
 			}
 		}
 		off += rc.size
 	}
-	if size > 0 {
-		return j.submitChunk(chunk, size)
-	}
-	return nil
 }
 
 // itemFor turns a decoded operation into a copy candidate with its worst-case

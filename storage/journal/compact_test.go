@@ -280,3 +280,59 @@ func TestCrashDuringCompaction(t *testing.T) {
 	}
 	t.Logf("%d crash images recovered correctly (%v); %d compactions, %d segments freed", len(snapshot), steps, st.Compactions, st.SegmentsFreed)
 }
+
+// TestCompactionKeepsUpWithPinnedMessages: small segments, pipelined
+// producers, and every 16th message parked for good, so that nearly every
+// segment keeps a little live data and only compaction can free it. Once
+// the load stops, the journal must shrink to a small multiple of its live
+// data.
+func TestCompactionKeepsUpWithPinnedMessages(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 4096}
+	j, _ := openT(t, dir, opts)
+	var producers, callbacks sync.WaitGroup
+	acks := make(chan uint64, 1<<16)
+	for p := range 4 {
+		producers.Go(func() {
+			window := make(chan struct{}, 16)
+			for i := range 1500 {
+				id := uint64(1 + p*100000 + i)
+				window <- struct{}{}
+				callbacks.Add(1)
+				j.Apply([]storage.Op{msgOp(id, strings.Repeat("x", 350)), refOp(1, id)}, true, func(err error) {
+					if err != nil {
+						t.Error(err)
+					}
+					<-window
+					if i%16 != 15 {
+						acks <- id
+					}
+					callbacks.Done()
+				})
+			}
+		})
+	}
+	consumed := make(chan struct{})
+	go func() {
+		for id := range acks {
+			j.Apply([]storage.Op{ackOp(1, id), delOp(id)}, true, func(error) {})
+		}
+		close(consumed)
+	}()
+	producers.Wait()
+	callbacks.Wait()
+	close(acks)
+	<-consumed
+	mustApply(t, j, msgOp(999999, "last"))
+	st := j.Stats()
+	liveSegs := st.LiveBytes/(opts.SegmentSize-segHeaderSize) + 1
+	waitFor(t, "the journal to shrink", func() bool { return int64(j.Stats().Segments) <= 4*liveSegs+4 })
+	st = j.Stats()
+	t.Logf("%d rollovers, %d compactions, %d segments freed; %d segments left for %d live bytes", st.Rollovers, st.Compactions, st.SegmentsFreed, st.Segments, st.LiveBytes)
+	j.Close()
+	_, got := openT(t, dir, opts)
+	const pinned = 4 * 93 // i%16 == 15 for i < 1500
+	if len(got.messages) != pinned+1 || len(got.refs) != pinned {
+		t.Fatalf("recovered %v", got)
+	}
+}

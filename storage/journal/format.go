@@ -27,16 +27,18 @@ import (
 // Records follow, each starting at an 8-byte aligned offset so that the
 // first word of a header (CRC and length) never straddles a sector:
 //
-//	[0:4]   CRC32C of [4:16+len]
+//	[0:4]   CRC32C of [4:16+len], seeded with the CRC32C of the segment's
+//	        sequence number (u32)
 //	[4:8]   payload length
 //	[8:12]  the segment's tag
 //	[12]    record type
 //	[13:16] reserved, zero
 //	[16:]   payload, then zero padding to the next multiple of 8
 //
-// The tag ties each record to one incarnation of its file: when a freed
-// segment is reused, its old records carry the old tag and can never be read
-// as new ones, and because the tag is random, bytes a client managed to place
+// The tag and the sequence number tie each record to one incarnation of its
+// file: when a freed segment is reused, its old records carry another tag
+// and were checksummed from another sequence number, so they are never read
+// as new ones; and because the tag is random, bytes a client managed to place
 // inside a message cannot pose as a record either.
 //
 // One write() carries exactly one record, followed by a 16-byte zero header
@@ -241,6 +243,16 @@ func (d *dop) keyString() string {
 	return string(d.key)
 }
 
+// uvarint is binary.Uvarint that also refuses non-minimal encodings, so
+// that every operation has exactly one encoding.
+func uvarint(p []byte) (uint64, int) {
+	v, k := binary.Uvarint(p)
+	if k > 1 && p[k-1] == 0 {
+		return 0, 0
+	}
+	return v, k
+}
+
 // errBadOp is returned by decodeOp for malformed bytes.
 var errBadOp = errors.New("malformed operation")
 
@@ -258,7 +270,7 @@ func decodeOp(p []byte, d *dop) (int, error) {
 			return 0, errBadOp
 		}
 		d.msgID = le.Uint64(p[1:])
-		n, k := binary.Uvarint(p[9:])
+		n, k := uvarint(p[9:])
 		if k <= 0 || n > uint64(len(p)-9-k) {
 			return 0, errBadOp
 		}
@@ -300,7 +312,7 @@ func decodeOp(p []byte, d *dop) (int, error) {
 			return 0, errBadOp
 		}
 		d.binding = storage.BindingKind(p[1])
-		n, k := binary.Uvarint(p[2:])
+		n, k := uvarint(p[2:])
 		if k <= 0 || n > uint64(len(p)-2-k) {
 			return 0, errBadOp
 		}
@@ -310,7 +322,7 @@ func decodeOp(p []byte, d *dop) (int, error) {
 		if d.kind == byte(storage.OpDeleteBinding) {
 			return pos, nil
 		}
-		n, k = binary.Uvarint(p[pos:])
+		n, k = uvarint(p[pos:])
 		if k <= 0 || n > uint64(len(p)-pos-k) {
 			return 0, errBadOp
 		}
@@ -376,6 +388,23 @@ const (
 	recBad                      // a header of this tag that fails its checks: torn or corrupt
 )
 
+// recKey identifies the records of one incarnation of a segment file: its
+// random tag, which a record carries in its header, and a checksum seed
+// derived from its sequence number, which every record checksum starts from.
+// Old records in a reused file fail one or the other.
+type recKey struct {
+	tag  uint32
+	seed uint32
+}
+
+func recKeyOf(tag, seq uint32) recKey {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], seq)
+	return recKey{tag: tag, seed: crc(b[:])}
+}
+
+func (k recKey) sum(b []byte) uint32 { return crc32.Update(k.seed, castagnoli, b) }
+
 // rec is a record found by readRecord.
 type rec struct {
 	typ     byte
@@ -383,9 +412,9 @@ type rec struct {
 	size    int // bytes from the record start to the next record (aligned)
 }
 
-// readRecord examines the record at b[off:] for a segment with the given tag.
+// readRecord examines the record at b[off:] for the segment incarnation k.
 // It never panics and never allocates.
-func readRecord(b []byte, off int, tag uint32) (rec, recStatus) {
+func readRecord(b []byte, off int, k recKey) (rec, recStatus) {
 	le := binary.LittleEndian
 	if off < 0 || off+recHeaderSize > len(b) {
 		return rec{}, recBad
@@ -394,7 +423,7 @@ func readRecord(b []byte, off int, tag uint32) (rec, recStatus) {
 	if le.Uint64(h[0:8]) == 0 && le.Uint64(h[8:16]) == 0 {
 		return rec{}, recZero
 	}
-	if le.Uint32(h[8:12]) != tag {
+	if le.Uint32(h[8:12]) != k.tag {
 		return rec{}, recForeign
 	}
 	n := le.Uint32(h[4:8])
@@ -406,7 +435,7 @@ func readRecord(b []byte, off int, tag uint32) (rec, recStatus) {
 		return rec{}, recBad
 	}
 	end := off + recHeaderSize + int(n)
-	if le.Uint32(h[0:4]) != crc(b[off+4:end]) {
+	if le.Uint32(h[0:4]) != k.sum(b[off+4:end]) {
 		return rec{}, recBad
 	}
 	if typ == recSeal && n != 8 {
@@ -424,13 +453,13 @@ func readRecord(b []byte, off int, tag uint32) (rec, recStatus) {
 // putRecordHeader fills the header of the record that occupies
 // b[0:recHeaderSize+payloadLen] and zeroes its padding. b must have room for
 // the padding.
-func putRecordHeader(b []byte, typ byte, tag uint32, payloadLen int) int {
+func putRecordHeader(b []byte, typ byte, k recKey, payloadLen int) int {
 	le := binary.LittleEndian
 	le.PutUint32(b[4:], uint32(payloadLen))
-	le.PutUint32(b[8:], tag)
+	le.PutUint32(b[8:], k.tag)
 	b[12], b[13], b[14], b[15] = typ, 0, 0, 0
 	end := recHeaderSize + payloadLen
-	le.PutUint32(b[0:], crc(b[4:end]))
+	le.PutUint32(b[0:], k.sum(b[4:end]))
 	size := align(end)
 	clear(b[end:size])
 	return size

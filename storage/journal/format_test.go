@@ -88,42 +88,48 @@ func TestCopyOpEncoding(t *testing.T) {
 
 func TestRecordFraming(t *testing.T) {
 	const tag = 0x11223344
+	key := recKeyOf(tag, 7)
 	payloads := [][]byte{{}, []byte("x"), []byte("seven77"), []byte("eight888"), bytes.Repeat([]byte{0xFF}, 1000)}
 	for _, p := range payloads {
 		buf := make([]byte, 2048)
 		copy(buf[recHeaderSize:], p)
-		size := putRecordHeader(buf, recBatch, tag, len(p))
+		size := putRecordHeader(buf, recBatch, key, len(p))
 		if size%recAlign != 0 || size < recHeaderSize+len(p) {
 			t.Fatalf("size %d for %d bytes", size, len(p))
 		}
-		rc, st := readRecord(buf, 0, tag)
+		rc, st := readRecord(buf, 0, key)
 		if st != recOK || rc.size != size || rc.typ != recBatch || !bytes.Equal(rc.payload, p) {
 			t.Fatalf("read back %v %+v", st, rc)
 		}
-		if _, st := readRecord(buf, 0, tag+1); st != recForeign {
+		if _, st := readRecord(buf, 0, recKeyOf(tag+1, 7)); st != recForeign {
 			t.Fatalf("other tag: %v", st)
+		}
+		// The same tag in a later incarnation (another sequence number):
+		// an old record of a reused file is never read as a new one.
+		if _, st := readRecord(buf, 0, recKeyOf(tag, 8)); st != recBad {
+			t.Fatalf("other sequence: %v", st)
 		}
 		for i := 0; i < recHeaderSize+len(p); i++ {
 			b := append([]byte(nil), buf...)
 			b[i] ^= 0x10
-			if _, st := readRecord(b, 0, tag); st == recOK {
+			if _, st := readRecord(b, 0, key); st == recOK {
 				t.Fatalf("flip at %d of a %d-byte record went unnoticed", i, len(p))
 			}
 		}
-		if _, st := readRecord(buf[:size-1], 0, tag); st != recBad {
+		if _, st := readRecord(buf[:size-1], 0, key); st != recBad {
 			t.Fatalf("truncated: %v", st)
 		}
 	}
-	if _, st := readRecord(make([]byte, 64), 8, tag); st != recZero {
+	if _, st := readRecord(make([]byte, 64), 8, key); st != recZero {
 		t.Fatalf("zeros: %v", st)
 	}
-	if _, st := readRecord(make([]byte, 64), 60, tag); st != recBad {
+	if _, st := readRecord(make([]byte, 64), 60, key); st != recBad {
 		t.Fatalf("short: %v", st)
 	}
 	huge := make([]byte, 64)
 	binary.LittleEndian.PutUint32(huge[4:], math.MaxUint32)
 	binary.LittleEndian.PutUint32(huge[8:], tag)
-	if _, st := readRecord(huge, 0, tag); st != recBad {
+	if _, st := readRecord(huge, 0, key); st != recBad {
 		t.Fatalf("huge length: %v", st)
 	}
 }

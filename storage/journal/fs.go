@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -202,8 +201,14 @@ var zeroChunk = make([]byte, 1<<20)
 // fallocating matters here: a write into a fallocated (unwritten) extent
 // costs a metadata update on every later fdatasync, measured at twice the
 // latency of overwriting written blocks.
-func zeroFill(f *os.File, from, to int64) error {
+// A close of stop abandons the work.
+func zeroFill(f *os.File, from, to int64, stop <-chan struct{}) error {
 	for off := from; off < to; {
+		select {
+		case <-stop:
+			return errStopped
+		default:
+		}
 		n := min(int64(len(zeroChunk)), to-off)
 		if _, err := f.WriteAt(zeroChunk[:n], off); err != nil {
 			return err
@@ -213,41 +218,34 @@ func zeroFill(f *os.File, from, to int64) error {
 	return nil
 }
 
-// fdatasync flushes the data of f (and the metadata needed to read it).
-func fdatasync(f *os.File) error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if err != syscall.EINTR {
-			if err != nil {
-				return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
-			}
-			return nil
-		}
-	}
-}
-
-// readFull reads the whole file at path into buf (grown as needed).
-func readFull(path string, buf []byte) ([]byte, error) {
+// mapFile maps the file at path read-only. Recovery decodes segments in the
+// page cache this way, with no copy and no buffer; unmap releases it.
+func mapFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return buf, err
+		return nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return buf, err
+		return nil, err
 	}
 	size := st.Size()
 	if size > maxSegmentSize+1<<20 {
-		return buf, fmt.Errorf("%s: %d bytes, larger than any segment", path, size)
+		return nil, fmt.Errorf("%s: %d bytes, larger than any segment", path, size)
 	}
-	if int64(cap(buf)) < size {
-		buf = make([]byte, size)
+	if size == 0 {
+		return []byte{}, nil
 	}
-	buf = buf[:size]
-	n, err := io.ReadFull(io.NewSectionReader(f, 0, size), buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return buf[:n], err
+	b, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, mmapFlags)
+	if err != nil {
+		return nil, fmt.Errorf("mapping %s: %w", path, err)
 	}
-	return buf[:n], nil
+	return b, nil
+}
+
+func unmap(b []byte) {
+	if cap(b) > 0 {
+		syscall.Munmap(b)
+	}
 }

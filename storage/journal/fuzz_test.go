@@ -10,11 +10,13 @@ import (
 
 const fuzzTag = 0xC0FFEE01
 
+var fuzzKey = recKeyOf(fuzzTag, 1)
+
 // fuzzRecord frames payload as a record of the fuzz segment.
 func fuzzRecord(typ byte, payload []byte) []byte {
 	b := make([]byte, align(recHeaderSize+len(payload)))
 	copy(b[recHeaderSize:], payload)
-	putRecordHeader(b, typ, fuzzTag, len(payload))
+	putRecordHeader(b, typ, fuzzKey, len(payload))
 	return b
 }
 
@@ -43,6 +45,16 @@ func FuzzRecordDecode(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xFF}, 64))
 
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// As a record payload with a valid checksum: exercises the
+		// operation decoder on arbitrary bytes.
+		decodeSegment(t, fuzzRecord(recBatch, body))
+		// As raw segment content: exercises the record framing checks.
+		decodeSegment(t, body)
+	})
+}
+
+func decodeSegment(t *testing.T, body []byte) {
+	{
 		seg := make([]byte, segHeaderSize+len(body))
 		encodeSegHeader(seg, segHeader{version: formatVersion, tag: fuzzTag, seq: 1})
 		copy(seg[segHeaderSize:], body)
@@ -51,7 +63,7 @@ func FuzzRecordDecode(f *testing.F) {
 		x.segs.add(s)
 		off := segHeaderSize
 		for {
-			rc, st := readRecord(seg, off, fuzzTag)
+			rc, st := readRecord(seg, off, fuzzKey)
 			if st != recOK {
 				break
 			}
@@ -78,8 +90,8 @@ func FuzzRecordDecode(f *testing.F) {
 			}
 			off += rc.size
 		}
-		scanValid(seg, segHeaderSize, fuzzTag)
-	})
+		scanValid(seg, segHeaderSize, fuzzKey)
+	}
 }
 
 // appendDop re-encodes a decoded operation.

@@ -128,9 +128,9 @@ func openT(t testing.TB, dir string, opts Options) (*Journal, *state) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	t.Cleanup(func() { j.Close() })
 	s := newState()
 	if err := j.Load(context.Background(), s); err != nil {
-		j.Close()
 		t.Fatalf("Load: %v", err)
 	}
 	if s.orderErr != "" {

@@ -94,6 +94,8 @@ var opStatNames = [opStatSlots]string{
 	"copy-message", "copy-ref", "copy-binding",
 }
 
+func (s *segState) key() recKey { return recKeyOf(s.tag, s.seq) }
+
 func (s *segState) addDep(seq uint32) {
 	if seq == s.seq {
 		return
@@ -173,18 +175,11 @@ func (t *segTable) all() []*segState {
 	return out
 }
 
-func (t *segTable) last() *segState {
-	if len(t.list) == 0 {
-		return nil
-	}
-	return t.list[len(t.list)-1]
-}
-
 // index is the live state plus the segment table.
 type index struct {
 	segs  segTable
-	msgs  map[uint64]msgEntry
-	refs  map[refKey]refEntry
+	msgs  msgTable
+	refs  refTable
 	binds map[bindKey]bindEntry
 
 	liveBytes int64
@@ -192,12 +187,11 @@ type index struct {
 	reclaimable bool
 }
 
-func newIndex(msgHint int) *index {
-	return &index{
-		msgs:  make(map[uint64]msgEntry, msgHint),
-		refs:  make(map[refKey]refEntry, msgHint),
-		binds: make(map[bindKey]bindEntry),
-	}
+func newIndex(hint int) *index {
+	x := &index{binds: make(map[bindKey]bindEntry)}
+	x.msgs.init(hint)
+	x.refs.init(hint)
+	return x
 }
 
 // live adds a live record of size bytes to seg.
@@ -246,42 +240,40 @@ func (x *index) applyOp(cur *segState, d *dop, opOff uint32, size int) {
 	cur.ops[opStatSlot(d.kind)]++
 	switch d.kind {
 	case byte(storage.OpAddMessage), kindCopyMessage:
-		if e, ok := x.msgs[d.msgID]; ok {
+		e, existed := x.msgs.upsert(d.msgID)
+		if existed {
 			x.kill(e.seq, msgOpSize(int(e.len)), cur)
 		}
-		x.msgs[d.msgID] = msgEntry{seq: cur.seq, off: opOff + uint32(d.dataOff), len: uint32(len(d.data))}
+		*e = msgEntry{seq: cur.seq, off: opOff + uint32(d.dataOff), len: uint32(len(d.data))}
 		x.live(cur, size)
 	case byte(storage.OpDeleteMessage):
-		if e, ok := x.msgs[d.msgID]; ok {
+		if e := x.msgs.find(d.msgID); e != nil {
 			x.kill(e.seq, msgOpSize(int(e.len)), cur)
-			delete(x.msgs, d.msgID)
+			x.msgs.remove(d.msgID)
 		}
 	case byte(storage.OpAddRef), kindCopyRef:
-		k := refKey{d.queueID, d.msgID}
-		if e, ok := x.refs[k]; ok {
-			x.killRef(&e, cur)
+		e, existed := x.refs.upsert(refKey{d.queueID, d.msgID})
+		if existed {
+			x.killRef(e, cur)
 		}
-		e := refEntry{order: uint64(cur.seq)<<32 | uint64(opOff), sched: d.sched, dc: d.dc, base: cur.seq}
+		*e = refEntry{order: uint64(cur.seq)<<32 | uint64(opOff), sched: d.sched, dc: d.dc, base: cur.seq}
 		if d.kind == kindCopyRef {
 			e.order = d.order
 			e.baseCopy = true
 		}
-		x.refs[k] = e
 		x.live(cur, size)
 	case byte(storage.OpAck):
 		k := refKey{d.queueID, d.msgID}
-		if e, ok := x.refs[k]; ok {
-			x.killRef(&e, cur)
-			delete(x.refs, k)
+		if e := x.refs.find(k); e != nil {
+			x.killRef(e, cur)
+			x.refs.remove(k)
 		}
 	case byte(storage.OpUpdateRef):
-		k := refKey{d.queueID, d.msgID}
-		if e, ok := x.refs[k]; ok {
+		if e := x.refs.find(refKey{d.queueID, d.msgID}); e != nil {
 			if e.upd != 0 {
 				x.kill(e.upd, refOpSize, cur)
 			}
 			e.upd, e.dc, e.sched = cur.seq, d.dc, d.sched
-			x.refs[k] = e
 			x.live(cur, size)
 		}
 	case byte(storage.OpPutBinding), kindCopyBinding:
@@ -316,14 +308,4 @@ func (x *index) applyBatch(cur *segState, p []byte, payOff int) error {
 	}
 	cur.records++
 	return nil
-}
-
-// depsGone reports whether every segment s depends on has left the disk.
-func (x *index) depsGone(s *segState) bool {
-	for _, d := range s.deps {
-		if x.segs.get(d) != nil {
-			return false
-		}
-	}
-	return true
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 )
@@ -64,6 +65,7 @@ func Inspect(dir string) (Report, error) {
 	rep.InUse = lockedByOther(dir)
 	rep.PoolSegments = len(l.pool)
 	rp := newReplayer(dir, modeInspect, slog.New(slog.DiscardHandler), l.segs)
+	defer rp.close()
 	if err := rp.run(context.Background()); err != nil {
 		return rep, err
 	}
@@ -86,14 +88,14 @@ func Inspect(dir string) (Report, error) {
 	}
 	for _, u := range rp.unused {
 		sr := SegmentReport{File: u.name, Seq: u.seq, Unused: true, Ops: map[string]int64{}, LiveRatio: 1}
-		if st, err := os.Stat(dir + "/" + u.name); err == nil {
+		if st, err := os.Stat(filepath.Join(dir, u.name)); err == nil {
 			sr.Size = st.Size()
 			rep.DiskBytes += sr.Size
 		}
 		rep.Segments = append(rep.Segments, sr)
 	}
-	rep.LiveMessages = len(rp.x.msgs)
-	rep.LiveRefs = len(rp.x.refs)
+	rep.LiveMessages = rp.x.msgs.len()
+	rep.LiveRefs = rp.x.refs.len()
 	rep.LiveBindings = len(rp.x.binds)
 	return rep, nil
 }

@@ -14,6 +14,17 @@
 // does not wait on the disk) and frees dead segments; a compactor goroutine
 // reads old segments and feeds their live records back to the writer as copy
 // requests, in chunks that interleave with producers' requests.
+//
+// Recovery: Load replays the segments in sequence order. A torn write at the
+// end of the newest segment (a record failing its checks, followed by
+// nothing valid) is cut off with a warning; a bad record anywhere else (a
+// sealed segment, or with valid records after it) fails Load with a
+// *CorruptError naming file and offset, unless Options.Repair is set. A crash
+// (kill -9) can only leave the former: each group is one write of one record,
+// and a group is synced before the next is written (except under the never
+// policy, where a power loss may leave holes that need Repair).
+//
+// The package needs Unix (flock, mmap); fdatasync is used on Linux.
 package journal
 
 import (
@@ -64,6 +75,9 @@ const (
 	maxPool = 3
 	// compactChunk bounds the copy bytes the compactor hands the writer at once.
 	compactChunk = 256 << 10
+	// A compaction pass covers at most this many segments and bytes.
+	maxCompactSegs  = 64
+	maxCompactBytes = 64 << 20
 )
 
 // Journal is an append-only journal in one folder. Open it, Load it once,
@@ -101,8 +115,10 @@ type Journal struct {
 	unsynced bool
 	next     *prepared
 	prepOut  bool
+	prepErr  error
 	freeOut  bool
-	compOut  *segState
+	compOut  bool
+	scratch  map[uint32]int // reclaim's and compaction's working set
 	gbuf     []byte
 	failErr  error
 	closeErr error
@@ -120,7 +136,6 @@ type Journal struct {
 	bgWG     sync.WaitGroup
 	writerWG sync.WaitGroup
 	pool     []string // owned by the background goroutine
-	cbuf     []byte   // compactor's read buffer
 
 	stats   statsState
 	statsMu sync.Mutex
@@ -223,6 +238,9 @@ func Open(dir string, opts Options) (*Journal, error) {
 	}
 	if len(l.foreign) > 0 {
 		j.log.Warn("journal: ignoring unknown files in the journal folder", "dir", dir, "files", l.foreign)
+	}
+	if err := checkSegmentVersions(dir, l.segs); err != nil {
+		return nil, err
 	}
 	for _, t := range l.temps {
 		// Leftovers of a preparation or format write that a crash interrupted.
@@ -353,6 +371,7 @@ func (j *Journal) load(ctx context.Context, r storage.Recovery) error {
 		mode = modeRepair
 	}
 	rp := newReplayer(j.dir, mode, j.log, j.listing.segs)
+	defer rp.close()
 	if err := rp.run(ctx); err != nil {
 		return err
 	}
@@ -423,7 +442,9 @@ func (j *Journal) load(ctx context.Context, r storage.Recovery) error {
 		j.next = nil
 	}
 	j.x.reclaimable = true
+	j.stats.pool = len(j.pool)
 	j.gbuf = make([]byte, recHeaderSize, 64<<10)
+	j.scratch = make(map[uint32]int)
 	return nil
 }
 
@@ -495,4 +516,26 @@ func (j *Journal) Close() error {
 		err = fmt.Errorf("journal: releasing the lock: %w", lerr)
 	}
 	return err
+}
+
+// checkSegmentVersions refuses, at Open already, segments of a newer format.
+// Other damage to a header is Load's to report (or repair).
+func checkSegmentVersions(dir string, segs []segFile) error {
+	var hb [segHeaderSize]byte
+	for _, sf := range segs {
+		f, err := os.Open(filepath.Join(dir, sf.name))
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		_, err = f.ReadAt(hb[:], 0)
+		f.Close()
+		if err != nil {
+			continue
+		}
+		if h, err := decodeSegHeader(hb[:]); errors.Is(err, errSegVersion) {
+			return fmt.Errorf("%w: segment %s is format %d, this broker reads up to %d",
+				ErrNewerVersion, filepath.Join(dir, sf.name), h.version, formatVersion)
+		}
+	}
+	return nil
 }

@@ -362,8 +362,11 @@ func TestNewerSegmentVersion(t *testing.T) {
 	encodeSegHeader(hb[:], h)
 	f.WriteAt(hb[:], 0)
 	f.Close()
-	if _, err := loadDir(dir, Options{SegmentSize: 4096}); !errors.Is(err, ErrNewerVersion) {
-		t.Fatalf("Load: %v, want ErrNewerVersion", err)
+	if _, err := Open(dir, Options{SegmentSize: 4096, Logger: quietLogger()}); !errors.Is(err, ErrNewerVersion) {
+		t.Fatalf("Open: %v, want ErrNewerVersion", err)
+	}
+	if _, err := Inspect(dir); !errors.Is(err, ErrNewerVersion) {
+		t.Fatalf("Inspect: %v, want ErrNewerVersion", err)
 	}
 }
 

@@ -34,10 +34,10 @@ func damageJournal(t *testing.T, opts Options) (string, [][]storage.Op, []*state
 		batches = append(batches, ops)
 		mustApply(t, j, ops...)
 	}
-	st := j.Stats()
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
+	st := j.Stats()
 	if st.Groups != uint64(len(batches)) || st.SegmentsFreed != 0 {
 		t.Fatalf("setup: %d groups for %d applies, %d segments freed", st.Groups, len(batches), st.SegmentsFreed)
 	}
@@ -65,7 +65,7 @@ func recordEnds(t *testing.T, dir string) (map[string][]int, []string) {
 		}
 		order = append(order, name)
 		for off := segHeaderSize; ; {
-			rc, st := readRecord(data, off, h.tag)
+			rc, st := readRecord(data, off, recKeyOf(h.tag, uint32(h.seq)))
 			if st != recOK {
 				break
 			}

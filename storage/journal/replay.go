@@ -25,7 +25,9 @@ type replayer struct {
 	log   *slog.Logger
 	files []segFile
 	x     *index
-	buf   []byte
+	// maps holds the segments mapped by sequence number, for emit; close
+	// releases them.
+	maps map[uint32][]byte
 
 	// tail is the unsealed segment writing continues in; nil if every
 	// segment is sealed.
@@ -41,16 +43,17 @@ type replayer struct {
 }
 
 func newReplayer(dir string, mode replayMode, log *slog.Logger, files []segFile) *replayer {
-	var total int64
-	for _, f := range files {
-		if st, err := os.Stat(filepath.Join(dir, f.name)); err == nil {
-			total += st.Size()
-		}
+	// The index starts small: growing it costs less than presizing it from
+	// the folder's size, which mostly holds dead records and free space.
+	return &replayer{dir: dir, mode: mode, log: log, files: files, x: newIndex(0), maps: map[uint32][]byte{}, truncatedAt: -1}
+}
+
+// close unmaps the segments.
+func (r *replayer) close() {
+	for seq, b := range r.maps {
+		unmap(b)
+		delete(r.maps, seq)
 	}
-	// A stored message with one reference takes about 150 bytes; presizing
-	// the maps saves their repeated growth on a big recovery.
-	hint := int(min(total/512, 1<<20))
-	return &replayer{dir: dir, mode: mode, log: log, files: files, x: newIndex(hint), truncatedAt: -1}
 }
 
 func (r *replayer) note(format string, args ...any) {
@@ -78,12 +81,11 @@ func (r *replayer) segment(i int) (bool, error) {
 	sf := r.files[i]
 	path := filepath.Join(r.dir, sf.name)
 	r.maxSeq = max(r.maxSeq, sf.seq)
-	var err error
-	r.buf, err = readFull(path, r.buf)
+	data, err := mapFile(path)
 	if err != nil {
 		return false, fmt.Errorf("journal: reading %s: %w", path, err)
 	}
-	data := r.buf
+	r.maps[sf.seq] = data
 	h, herr := decodeSegHeader(data)
 	if errors.Is(herr, errSegVersion) {
 		return false, fmt.Errorf("%w: segment %s is format %d, this broker reads up to %d", ErrNewerVersion, path, h.version, formatVersion)
@@ -125,7 +127,15 @@ func (r *replayer) segment(i int) (bool, error) {
 		}
 		// The first position after off where a sound record starts: a torn
 		// write leaves none behind it (one write carries one record).
-		q := scanValid(data, off+recHeaderSize, seg.tag)
+		q := scanValid(data, off+recHeaderSize, seg.key())
+		if q == scanGaveUp {
+			if r.mode == modeLoad {
+				return false, &CorruptError{File: path, Offset: int64(off),
+					Reason: fmt.Sprintf("%s, followed by too many record-like headers to tell a torn write from damage", st)}
+			}
+			q = -1
+			later = true // seal here rather than read the rest as the tail
+		}
 		if q < 0 && !later {
 			r.tail = seg
 			seg.used = int64(off)
@@ -193,8 +203,9 @@ func (s recStatus) String() string {
 // not a valid record. It returns the offset after the seal, or of the
 // position that stopped it, with its status.
 func (r *replayer) walk(seg *segState, data []byte, off int) (int, recStatus, error) {
+	k := seg.key()
 	for {
-		rc, st := readRecord(data, off, seg.tag)
+		rc, st := readRecord(data, off, k)
 		if st != recOK {
 			return off, st, nil
 		}
@@ -218,15 +229,25 @@ func (r *replayer) walk(seg *segState, data []byte, off int) (int, recStatus, er
 	}
 }
 
+// scanGaveUp is what scanValid returns when the bytes hold too many
+// record-like headers to check them all in linear time.
+const scanGaveUp = -2
+
 // scanValid returns the first 8-aligned offset at or after from where a
-// valid record of tag starts, or -1.
-func scanValid(data []byte, from int, tag uint32) int {
-	from = align(from)
-	for q := from; q+recHeaderSize <= len(data); q += recAlign {
-		if binary.LittleEndian.Uint32(data[q+8:]) != tag {
+// valid record of tag starts, or -1. Headers that carry the tag are rare
+// outside real records (the tag is random), so checksumming each candidate
+// is cheap; a budget keeps crafted input from making it quadratic.
+func scanValid(data []byte, from int, k recKey) int {
+	budget := 4*len(data) + 1<<20
+	for q := align(from); q+recHeaderSize <= len(data); q += recAlign {
+		if binary.LittleEndian.Uint32(data[q+8:]) != k.tag {
 			continue
 		}
-		if _, st := readRecord(data, q, tag); st == recOK {
+		budget -= int(min(binary.LittleEndian.Uint32(data[q+4:]), uint32(len(data))))
+		if budget < 0 {
+			return scanGaveUp
+		}
+		if _, st := readRecord(data, q, k); st == recOK {
 			return q
 		}
 	}
@@ -269,7 +290,7 @@ func firstRecordValid(path string) (bool, error) {
 	if _, err := f.ReadAt(rb, segHeaderSize); err != nil {
 		return false, nil
 	}
-	_, st := readRecord(rb, 0, h.tag)
+	_, st := readRecord(rb, 0, recKeyOf(h.tag, uint32(h.seq)))
 	return st == recOK, nil
 }
 
@@ -285,14 +306,14 @@ func (r *replayer) repair(path string, seg *segState, data []byte, off, q int) e
 	if q >= 0 {
 		// q >= off+recHeaderSize: scanValid starts there.
 		b = make([]byte, q-off)
-		putRecordHeader(b, recPad, seg.tag, q-off-recHeaderSize)
+		putRecordHeader(b, recPad, seg.key(), q-off-recHeaderSize)
 		r.log.Error("journal repair: skipping damaged records; the operations they held are lost",
 			"file", path, "offset", off, "bytes", q-off)
 		r.note("%s: skipped %d damaged bytes at offset %d", seg.name, q-off, off)
 	} else {
 		b = make([]byte, sealSize)
 		binary.LittleEndian.PutUint64(b[recHeaderSize:], uint64(seg.seq)+1)
-		putRecordHeader(b, recSeal, seg.tag, 8)
+		putRecordHeader(b, recSeal, seg.key(), 8)
 		r.log.Error("journal repair: sealing a damaged segment; the operations after the damage are lost",
 			"file", path, "offset", off)
 		r.note("%s: sealed at damaged offset %d", seg.name, off)
@@ -306,6 +327,6 @@ func (r *replayer) repair(path string, seg *segState, data []byte, off, q int) e
 	if err := fdatasync(f); err != nil {
 		return fmt.Errorf("journal: repair: %w", err)
 	}
-	copy(data[off:], b)
+	// data maps the file shared: it sees the write.
 	return nil
 }

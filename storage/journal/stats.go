@@ -77,8 +77,8 @@ func (j *Journal) publishStats() {
 			s.UsedBytes += seg.used
 			s.LiveBytes += seg.liveBytes
 		}
-		s.LiveMessages = len(j.x.msgs)
-		s.LiveRefs = len(j.x.refs)
+		s.LiveMessages = j.x.msgs.len()
+		s.LiveRefs = j.x.refs.len()
 		s.LiveBindings = len(j.x.binds)
 	}
 	j.statsMu.Lock()

@@ -2,9 +2,12 @@ package journal
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"runtime"
 
 	"github.com/junctionmq/junction/storage"
 )
@@ -28,6 +31,12 @@ func (j *Journal) writerLoop() {
 			j.pollBackground()
 			j.housekeep()
 			j.publishStats()
+			// The done callbacks just woke producers that will apply again
+			// at once; let them, so that their requests join the next group
+			// instead of the one after. Without it, producers waiting on
+			// their dones split into two cohorts that sync alternately, each
+			// waiting for the other's sync: half the group size.
+			runtime.Gosched()
 			continue
 		}
 		j.spare = batch[:0]
@@ -104,6 +113,9 @@ func (j *Journal) process(batch []request) {
 		start := i
 		for i < len(batch) {
 			r := &batch[i]
+			if r.copy != nil && !r.copy.filtered {
+				r.size = j.filterCopy(r.copy)
+			}
 			if !j.fits(r.size) {
 				if i > start {
 					break
@@ -168,6 +180,45 @@ func opToDop(op *storage.Op, d *dop) {
 	}
 }
 
+// filterCopy drops the items of a compaction chunk that the index no longer
+// places where the compactor found them, and returns the exact size of the
+// copies of the rest. Nothing changes the index between this and encodeCopy:
+// both run on the writer goroutine, with only writes and syncs between them.
+func (j *Journal) filterCopy(c *copyChunk) int {
+	x := j.x
+	size := 0
+	live := c.items[:0]
+	for _, it := range c.items {
+		switch it.kind {
+		case itemMessage:
+			e := x.msgs.find(it.id)
+			if e == nil || e.seq != it.src || e.off != it.srcOff {
+				continue
+			}
+			size += msgOpSize(len(it.data))
+		case itemRef:
+			e := x.refs.find(refKey{it.q, it.id})
+			if e == nil || (e.base != it.src && e.upd != it.src) {
+				continue
+			}
+			size += copyRefOpSize
+		case itemBinding:
+			e, ok := x.binds[bindKey{it.binding, string(it.key)}]
+			if !ok || e.seq != it.src || e.off != it.srcOff {
+				continue
+			}
+			size += bindingOpSize(len(it.key), len(it.data))
+		default:
+			continue
+		}
+		live = append(live, it)
+	}
+	clear(c.items[len(live):])
+	c.items = live
+	c.filtered = true
+	return size
+}
+
 // encodeCopy appends the still-live items of a compaction chunk, each
 // reflecting the current state, and moves the index to the copies.
 func (j *Journal) encodeCopy(c *copyChunk) {
@@ -179,27 +230,29 @@ func (j *Journal) encodeCopy(c *copyChunk) {
 		pos := len(j.gbuf)
 		switch it.kind {
 		case itemMessage:
-			e, ok := x.msgs[it.id]
-			if !ok || e.seq != c.src || e.off != it.srcOff {
+			e := x.msgs.find(it.id)
+			if e == nil || e.seq != it.src || e.off != it.srcOff {
 				continue
 			}
 			j.gbuf = appendCopyMessage(j.gbuf, it.id, it.data)
 			d = dop{kind: kindCopyMessage, msgID: it.id, data: it.data, dataOff: 1 + 8 + uvarintLen(uint64(len(it.data)))}
 		case itemRef:
-			e, ok := x.refs[refKey{it.q, it.id}]
-			if !ok || (e.base != c.src && e.upd != c.src) {
+			e := x.refs.find(refKey{it.q, it.id})
+			if e == nil || (e.base != it.src && e.upd != it.src) {
 				continue
 			}
 			j.gbuf = appendCopyRef(j.gbuf, it.q, it.id, e.dc, e.sched, e.order)
 			d = dop{kind: kindCopyRef, queueID: it.q, msgID: it.id, dc: e.dc, sched: e.sched, order: e.order}
 		case itemBinding:
 			e, ok := x.binds[bindKey{it.binding, string(it.key)}]
-			if !ok || e.seq != c.src || e.off != it.srcOff {
+			if !ok || e.seq != it.src || e.off != it.srcOff {
 				continue
 			}
 			j.gbuf = appendCopyBinding(j.gbuf, it.binding, it.key, it.data)
 			d = dop{kind: kindCopyBinding, binding: it.binding, key: it.key, data: it.data,
 				dataOff: 2 + uvarintLen(uint64(len(it.key))) + len(it.key) + uvarintLen(uint64(len(it.data)))}
+		default:
+			continue
 		}
 		x.applyOp(j.active, &d, base+uint32(pos), len(j.gbuf)-pos)
 		j.stats.copiedBytes += uint64(len(j.gbuf) - pos)
@@ -221,7 +274,7 @@ func (j *Journal) flushGroup(reqs []request) {
 		j.gbuf = append(j.gbuf, 0)
 	}
 	j.gbuf = j.gbuf[:need]
-	putRecordHeader(j.gbuf, recBatch, j.active.tag, payload)
+	putRecordHeader(j.gbuf, recBatch, j.active.key(), payload)
 	clear(j.gbuf[recSize:need])
 	if err := j.writeAt(j.af, j.gbuf, j.active.used); err != nil {
 		j.fail(fmt.Errorf("writing %s at offset %d: %w", j.active.name, j.active.used, err))
@@ -282,6 +335,7 @@ func (j *Journal) fail(err error) {
 		return
 	}
 	j.failErr = &failedError{cause: err}
+	j.publishStats()
 	j.log.Error("journal: write failed; every further operation fails until the journal is reopened",
 		"dir", j.dir, "error", err)
 	j.qmu.Lock()
@@ -315,6 +369,9 @@ func (j *Journal) makeRoom(need int) error {
 
 // rollover seals the active segment and makes the prepared one active.
 func (j *Journal) rollover() error {
+	if j.active.seq == math.MaxUint32 {
+		return errors.New("segment sequence numbers exhausted")
+	}
 	next, err := j.takePrepared()
 	if err != nil {
 		return err
@@ -330,7 +387,7 @@ func (j *Journal) rollover() error {
 	}
 	var seal [sealSize]byte
 	binary.LittleEndian.PutUint64(seal[recHeaderSize:], uint64(next.seg.seq))
-	putRecordHeader(seal[:], recSeal, old.tag, 8)
+	putRecordHeader(seal[:], recSeal, old.key(), 8)
 	if err := j.writeAt(j.af, seal[:], old.used); err != nil {
 		next.f.Close()
 		return fmt.Errorf("sealing %s: %w", old.name, err)
@@ -363,18 +420,15 @@ func (j *Journal) requestPrepare() {
 
 // takePrepared returns the next segment, waiting for the background
 // goroutine if it is not ready yet.
+// A failed attempt (logged) is retried once, still on the background
+// goroutine, which owns the pool.
 func (j *Journal) takePrepared() (*prepared, error) {
-	if j.next == nil {
+	for attempt := 0; j.next == nil; attempt++ {
+		if attempt == 2 {
+			return nil, fmt.Errorf("preparing segment %d: %w", j.active.seq+1, j.prepErr)
+		}
 		j.requestPrepare()
 		j.onPrepared(<-j.prepRes)
-	}
-	if j.next == nil {
-		// The background attempt failed (and was logged); try once more here.
-		p, err := j.prepare(j.active.seq + 1)
-		if err != nil {
-			return nil, fmt.Errorf("preparing segment %d: %w", j.active.seq+1, err)
-		}
-		j.next = p
 	}
 	p := j.next
 	j.next = nil
@@ -383,6 +437,7 @@ func (j *Journal) takePrepared() (*prepared, error) {
 
 func (j *Journal) onPrepared(res prepResult) {
 	j.prepOut = false
+	j.prepErr = res.err
 	if res.err != nil {
 		j.log.Error("journal: preparing the next segment failed", "dir", j.dir, "error", res.err)
 		return
@@ -410,14 +465,31 @@ func (j *Journal) reclaim() {
 	}
 	j.x.reclaimable = false
 	var jobs []freeJob
+	level := j.scratch
+	clear(level)
+	// Dependencies are older segments: one pass in sequence order sees them
+	// before their dependents.
 	for _, s := range j.x.segs.list {
 		if s == nil || s == j.active || !s.sealed || s.freeing || s.compacting || s.noFree || s.liveOps != 0 {
 			continue
 		}
-		if !j.x.depsGone(s) {
+		lv, ok := 0, true
+		for _, d := range s.deps {
+			if j.x.segs.get(d) == nil {
+				continue
+			}
+			l, in := level[d]
+			if !in {
+				ok = false
+				break
+			}
+			lv = max(lv, l+1)
+		}
+		if !ok {
 			continue
 		}
-		jobs = append(jobs, freeJob{seq: s.seq, name: s.name, size: s.size})
+		level[s.seq] = lv
+		jobs = append(jobs, freeJob{seq: s.seq, name: s.name, size: s.size, level: lv})
 	}
 	if len(jobs) == 0 {
 		return
@@ -451,70 +523,111 @@ func (j *Journal) onFreed(res freeResult) {
 			s.noFree = true
 		}
 	}
+	for _, seq := range res.skipped {
+		if s := j.x.segs.get(seq); s != nil {
+			s.freeing = false
+		}
+	}
 	j.stats.pool = res.pool
 	j.x.reclaimable = true
 }
 
-// maybeCompact starts compacting one segment when a sealed segment's live
-// ratio is below the threshold, or when all sealed segments together are:
-// then the oldest live one is copied, which also releases the segments whose
-// cancelling records waited for it.
+// maybeCompact starts a compaction pass over the sealed segments whose live
+// ratio is below the threshold; or, when the sealed segments together are
+// below it, over the oldest segments whatever their own ratio: their live
+// records are what keeps later segments' cancelling records (and so those
+// segments) on disk. A segment qualifies only when each segment it depends
+// on is gone or will be once this pass and the frees after it are done (it
+// is in the pass, or dead with its own dependencies cleared): otherwise
+// copying its records out would not free it.
 func (j *Journal) maybeCompact() {
-	if j.compOut != nil || j.ratio < 0 {
+	if j.compOut || j.ratio < 0 {
 		return
 	}
-	var cand, oldest *segState
 	var used, live int64
 	sealed := 0
 	for _, s := range j.x.segs.list {
-		if s == nil || !s.sealed || s.freeing {
-			continue
-		}
-		sealed++
-		used += s.used - segHeaderSize
-		live += s.liveBytes
-		if s.compacting || s.noCompact || s.liveOps == 0 || !j.x.depsGone(s) {
-			continue
-		}
-		if oldest == nil {
-			oldest = s
-		}
-		if cand == nil && s.ratio() < j.ratio {
-			cand = s
+		if s != nil && s.sealed && !s.freeing {
+			sealed++
+			used += s.used - segHeaderSize
+			live += s.liveBytes
 		}
 	}
-	if cand == nil && sealed >= 4 && used > 0 && float64(live) < j.ratio*float64(used) {
-		cand = oldest
+	global := sealed >= 4 && float64(live) < j.ratio*float64(used)
+	var job compactJob
+	var jobBytes int64
+	cleared := j.scratch
+	clear(cleared)
+	for _, s := range j.x.segs.list {
+		if s == nil || !s.sealed {
+			continue
+		}
+		if s.freeing {
+			cleared[s.seq] = 0
+			continue
+		}
+		ready := true
+		for _, d := range s.deps {
+			if j.x.segs.get(d) != nil {
+				if _, ok := cleared[d]; !ok {
+					ready = false
+					break
+				}
+			}
+		}
+		if !ready {
+			continue
+		}
+		if s.liveOps == 0 {
+			if !s.compacting && !s.noFree {
+				cleared[s.seq] = 0
+			}
+			continue
+		}
+		if s.compacting || s.noCompact || !(global || s.ratio() < j.ratio) {
+			continue
+		}
+		if len(job) > 0 && (len(job) == maxCompactSegs || jobBytes+s.used > maxCompactBytes) {
+			break
+		}
+		job = append(job, compactSeg{seq: s.seq, name: s.name, tag: s.tag, used: s.used})
+		jobBytes += s.used
+		cleared[s.seq] = 0
 	}
-	if cand == nil {
+	if len(job) == 0 {
 		return
 	}
-	cand.compacting = true
-	j.compOut = cand
-	j.compReq <- compactJob{seq: cand.seq, name: cand.name, tag: cand.tag, used: cand.used, size: cand.size}
+	for _, c := range job {
+		j.x.segs.get(c.seq).compacting = true
+	}
+	j.compOut = true
+	j.compReq <- job
 }
 
 func (j *Journal) onCompacted(res compactResult) {
-	s := j.x.segs.get(res.seq)
-	j.compOut = nil
-	if s == nil {
-		return
-	}
-	s.compacting = false
-	if res.err != nil {
-		s.noCompact = true
-		if !j.wclosing && j.failErr == nil {
-			j.log.Warn("journal: compaction failed; the segment stays until restart", "file", s.name, "error", res.err)
-		}
-		return
-	}
-	j.stats.compactions++
-	if s.liveOps != 0 {
-		// Cannot happen: every live record was offered. Do not retry forever.
-		s.noCompact = true
-		j.log.Error("journal: compacted segment still holds live records", "file", s.name, "live", s.liveOps)
-	}
+	j.compOut = false
 	j.x.reclaimable = true
+	for _, c := range res.job {
+		if s := j.x.segs.get(c.seq); s != nil {
+			s.compacting = false
+		}
+	}
+	if s := j.x.segs.get(res.failed); s != nil {
+		s.noCompact = true
+		j.log.Warn("journal: compaction failed; the segment stays until restart", "file", s.name, "error", res.err)
+	}
+	for _, seq := range res.done {
+		s := j.x.segs.get(seq)
+		if s == nil {
+			continue
+		}
+		j.stats.compactions++
+		if s.liveOps != 0 {
+			// Cannot happen: every live record was offered. Do not retry forever.
+			s.noCompact = true
+			j.log.Error("journal: compacted segment still holds live records", "file", s.name, "live", s.liveOps)
+		}
+	}
 }
 
 // I/O through the hooks, so tests can inject faults and take crash images.
