@@ -42,7 +42,7 @@ func (s *stompBench) dial(ctx context.Context) (*stompClient, error) {
 	c := &stompClient{nc: nc, w: bufio.NewWriterSize(nc, 64<<10), rd: frame.NewReader(nc, frame.Limits{}), receipts: make(chan error, 16), done: make(chan struct{})}
 	f := &frame.Frame{Command: frame.CmdConnect}
 	f.Add(frame.HdrAcceptVersion, "1.2")
-	f.Add(frame.HdrHost, "localhost")
+	f.Add(frame.HdrHost, "/") // RabbitMQ reads host as the virtual host
 	f.Add(frame.HdrHeartBeat, "0,0")
 	if s.f.user != "" {
 		f.Add(frame.HdrLogin, s.f.user)

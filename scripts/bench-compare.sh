@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Measures Junction and the anchor brokers side by side with the same client
+# (`junction bench`), on the same machine, in one run. The anchors come from
+# Debian's packages and are started by ../shared/anchors/anchors.sh on side
+# ports (see docs/PERFORMANCE.md):
+#
+#   apt-get install -y activemq rabbitmq-server mosquitto mosquitto-clients libmqtt-client-java
+#   ../shared/anchors/anchors.sh start activemq-bench; ... start rabbitmq; ... start mosquitto
+#   scripts/bench-compare.sh [scenario...]      # default: all; output: one JSON line per run
+#
+# Junction runs from bin/junction on its default ports with a journal in a
+# temporary folder. Brokers that are not running are skipped.
+set -u
+cd "$(dirname "$0")/.."
+J=bin/junction
+go build -o "$J" ./cmd/junction || exit 1
+ANCHORS=${ANCHORS:-../shared/anchors/anchors.sh}
+DATA=$(mktemp -d)
+trap 'kill "$JPID" 2>/dev/null; wait "$JPID" 2>/dev/null; rm -rf "$DATA"' EXIT
+ulimit -n 20000 2>/dev/null
+"$J" serve --data "$DATA" --log-level warn > "$DATA.log" 2>&1 &
+JPID=$!
+for _ in $(seq 50); do nc -z 127.0.0.1 61613 2>/dev/null && break; sleep 0.1; done
+
+up() { nc -z 127.0.0.1 "$1" 2>/dev/null; }
+pid_of() {
+  case $1 in
+    junction) echo "$JPID" ;;
+    *) "$ANCHORS" pid "$1" 2>/dev/null ;;
+  esac
+}
+
+# run NAME BROKER URL ARGS... : one measurement, printed as a JSON line.
+run() {
+  local name=$1 broker=$2 url=$3; shift 3
+  local port=${url##*:}
+  up "$port" || { echo "{\"scenario\":\"$name\",\"broker\":\"$broker\",\"skipped\":\"not running\"}"; return; }
+  local out
+  out=$("$J" bench --url "$url" --json "$@" 2>/dev/null | tr -d '\n ')
+  echo "{\"scenario\":\"$name\",\"broker\":\"$broker\",\"result\":${out:-null}}"
+}
+
+stomp_brokers="junction=stomp://127.0.0.1:61613 activemq=stomp://127.0.0.1:36613 rabbitmq=stomp://127.0.0.1:61623"
+mqtt_brokers="junction=mqtt://127.0.0.1:1883 mosquitto=mqtt://127.0.0.1:1885 activemq=mqtt://127.0.0.1:31883 rabbitmq=mqtt://127.0.0.1:1884"
+
+each() { # each BROKERS NAME ARGS...
+  local brokers=$1 name=$2; shift 2
+  for b in $brokers; do run "$name" "${b%%=*}" "${b#*=}" "$@"; done
+}
+
+scenario() {
+  case $1 in
+  stomp-1to1)       each "$stomp_brokers" "$1" -P 1 -C 1 -n 100000 /queue/bench.a ;;
+  stomp-4to4)       each "$stomp_brokers" "$1" -P 4 -C 4 -n 25000 /queue/bench.b ;;
+  stomp-persistent) each "$stomp_brokers" "$1" -P 1 -C 1 -n 20000 --persistent --receipt-every 100 --ack client-individual /queue/bench.c ;;
+  stomp-16receipts) each "$stomp_brokers" "$1" -P 16 -C 1 -n 2000 --persistent --receipt-every 1 --ack client-individual /queue/bench.d ;;
+  stomp-latency)    each "$stomp_brokers" "$1" -P 1 -C 1 -n 25000 --rate 5000 /queue/bench.e ;;
+  mqtt-qos0)        each "$mqtt_brokers" "$1" -P 1 -C 1 -n 100000 --qos 0 bench/q0 ;;
+  mqtt-qos1)        each "$mqtt_brokers" "$1" -P 1 -C 1 -n 50000 --qos 1 bench/q1 ;;
+  mqtt-fanout)      each "$mqtt_brokers" "$1" -P 1 -C 10 -n 20000 --qos 0 bench/fan ;;
+  mqtt-latency)     each "$mqtt_brokers" "$1" -P 1 -C 1 -n 25000 --qos 1 --rate 5000 bench/lat ;;
+  idle-stomp|idle-mqtt)
+    local brokers=$stomp_brokers
+    [ "$1" = idle-mqtt ] && brokers=$mqtt_brokers
+    for b in $brokers; do
+      local name=${b%%=*} url=${b#*=} pid
+      pid=$(pid_of "$name")
+      up "${url##*:}" && [ -n "$pid" ] || continue
+      local out
+      out=$("$J" bench --url "$url" --idle 10000 --hold 15s --broker-pid "$pid" --json 2>/dev/null | tr -d '\n ')
+      echo "{\"scenario\":\"$1\",\"broker\":\"$name\",\"result\":${out:-null}}"
+    done ;;
+  *) echo "unknown scenario $1" >&2; return 1 ;;
+  esac
+}
+
+all="stomp-1to1 stomp-4to4 stomp-persistent stomp-16receipts stomp-latency mqtt-qos0 mqtt-qos1 mqtt-fanout mqtt-latency idle-stomp idle-mqtt"
+for s in ${@:-$all}; do scenario "$s"; done
