@@ -30,6 +30,12 @@ func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bo
 			}
 			oc.log.Info("mqtt session taken over", "client", clientID)
 			oc.disconnectWith(packet.SessionTakenOver, "another connection with the same client id")
+			// Let the writer deliver the DISCONNECT and close; a peer
+			// that does not read is cut off.
+			select {
+			case <-oc.writerEnd:
+			case <-time.After(time.Second):
+			}
 			oc.nc.Close()
 			select {
 			case <-oc.detached:
@@ -181,9 +187,18 @@ func (s *Server) detach(c *conn) {
 		if willDelay <= 0 {
 			s.publishWill(ss.id, will, id)
 		} else {
+			fire := func() { s.publishWill(ss.id, will, id) }
 			ss.mu.Lock()
-			ss.willTimer = time.AfterFunc(willDelay, func() { s.publishWill(ss.id, will, id) })
+			resumed, ended := ss.conn != nil, ss.gone
+			if !resumed && !ended {
+				ss.willTimer, ss.willFn = time.AfterFunc(willDelay, fire), fire
+			}
 			ss.mu.Unlock()
+			// A connection that resumed the session meanwhile cancels the
+			// will [MQTT-3.1.3-9]; a session that already ended sends it.
+			if ended && !resumed {
+				fire()
+			}
 		}
 	}
 }

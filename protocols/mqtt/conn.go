@@ -84,7 +84,10 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 		now := time.Now()
 		if now.Sub(d.set) > d.timeout/8 {
 			d.set = now
-			_ = d.c.SetReadDeadline(now.Add(d.timeout))
+			// The deadline moves only every timeout/8, so it gets that much
+			// slack: a peer is never cut off before timeout has passed
+			// since its last packet.
+			_ = d.c.SetReadDeadline(now.Add(d.timeout + d.timeout/8))
 		}
 	}
 	return d.c.Read(p)
@@ -373,6 +376,8 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	c.keepAliveDur = keepAlive
 	c.dr.timeout = keepAlive * 3 / 2
+	// Re-arm at the next read: the deadline in force is the connect timeout's.
+	c.dr.set = time.Time{}
 	if keepAlive == 0 {
 		c.dr.timeout = 0
 		_ = c.nc.SetReadDeadline(time.Time{})

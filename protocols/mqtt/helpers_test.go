@@ -16,12 +16,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.golang/paho"
+	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/bcrypt"
 
@@ -92,6 +91,11 @@ func dialRaw(t testing.TB, addr string, ver byte) *raw {
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
+	return newRaw(t, nc, ver)
+}
+
+// newRaw drives an established connection (TCP or WebSocket).
+func newRaw(t testing.TB, nc net.Conn, ver byte) *raw {
 	t.Cleanup(func() { nc.Close() })
 	return &raw{t: t, nc: nc, rd: packet.NewReader(nc, 0), ver: ver}
 }
@@ -237,7 +241,7 @@ func (c *raw) publish(p *packet.Publish) {
 // earlier packets is in the result.
 func (c *raw) ping() []packet.Packet {
 	c.t.Helper()
-	c.writeBytes(packet.PingreqBytes)
+	c.writeBytes([]byte{byte(packet.PINGREQ) << 4, 0})
 	before := c.backlog
 	c.backlog = nil
 	for {
@@ -470,7 +474,7 @@ func (cl *client3) recvOnly(marker string) {
 // ends; every PUBLISH it receives lands in msgs, a server DISCONNECT in
 // disconnects.
 type client5 struct {
-	t           testing.TB
+	t testing.TB
 	*paho.Client
 	msgs        chan *paho.Publish
 	disconnects chan *paho.Disconnect
@@ -574,13 +578,6 @@ func (cl *client5) recv() *paho.Publish {
 	return nil
 }
 
-func (cl *client5) recvOnly(marker string) {
-	cl.t.Helper()
-	if m := cl.recv(); string(m.Payload) != marker {
-		cl.t.Fatalf("got %q on %s before the marker %q", m.Payload, m.Topic, marker)
-	}
-}
-
 func ptr[T any](v T) *T { return &v }
 
 // requireTool returns the path of an external program, skipping the test
@@ -608,5 +605,3 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-
-var _ = sync.Mutex{}

@@ -200,6 +200,11 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 	code := packet.Success
 	if err != nil {
 		code = reasonFor(err)
+		if code == packet.PacketTooLarge {
+			// Not a PUBACK/PUBREC reason code [MQTT-3.4.2-1]: "valid,
+			// but the receiver is not willing to accept it".
+			code = packet.ImplementationSpecificError
+		}
 		c.log.Warn("mqtt publish not stored", "client", c.clientID(), "err", err)
 	}
 	if c.ver != packet.Version5 && err != nil {
@@ -309,9 +314,21 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 	if size := p.Size(c.ver); size == 0 || size > c.maxOut {
 		// The client cannot take it: discard as if delivered [MQTT-3.1.2-25].
 		c.log.Debug("mqtt message over the client's maximum packet size dropped", "client", ss.id, "size", size)
-		if !retained && !sub.autoAck {
+		if len(p.Topic) > 0 && p.Properties.Has(packet.PropTopicAlias) {
+			// The alias was assigned for this packet, which is not sent.
+			delete(c.outAliases, topic)
+		}
+		if !retained {
 			c.lock()
-			c.flushAcks = append(c.flushAcks, flushAck{d.Consumer, d.Tag})
+			if sub.autoAck {
+				// Settled on delivery; only the credit comes back.
+				if c.credits == nil {
+					c.credits = map[*core.Consumer]int{}
+				}
+				c.credits[d.Consumer]++
+			} else {
+				c.flushAcks = append(c.flushAcks, flushAck{d.Consumer, d.Tag})
+			}
 			c.signal()
 			c.unlock()
 		}

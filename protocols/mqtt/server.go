@@ -174,7 +174,9 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ss := range s.sessions {
+		ss.mu.Lock()
 		ss.stopTimers()
+		ss.mu.Unlock()
 	}
 }
 

@@ -66,7 +66,8 @@ type session struct {
 	expiry     uint32
 	timer      *time.Timer // session expiry while offline
 	willTimer  *time.Timer
-	gone       bool // destroyed: a reconnect starts a new session
+	willFn     func() // publishes the will willTimer waits to publish
+	gone       bool   // destroyed: a reconnect starts a new session
 
 	outFlight map[uint16]*outMsg
 	pending   []pendingOut
@@ -135,7 +136,7 @@ func (ss *session) stopTimers() {
 	}
 	if ss.willTimer != nil {
 		ss.willTimer.Stop()
-		ss.willTimer = nil
+		ss.willTimer, ss.willFn = nil, nil
 	}
 }
 
@@ -166,6 +167,12 @@ func (s *Server) expire(ss *session) {
 func (s *Server) destroy(ss *session, sess *core.Session) {
 	ss.mu.Lock()
 	ss.gone = true
+	var will func()
+	if ss.willTimer != nil && ss.willTimer.Stop() {
+		// The session ends before the Will Delay Interval: the will goes
+		// now [MQTT-3.1.3-9].
+		will = ss.willFn
+	}
 	ss.stopTimers()
 	subs := ss.subs
 	ss.subs = map[string]*subscription{}
@@ -185,6 +192,9 @@ func (s *Server) destroy(ss *session, sess *core.Session) {
 	}
 	if persistent {
 		s.b.DeleteRecord(storage.BindingMQTTSession, ss.id, nil)
+	}
+	if will != nil {
+		will()
 	}
 }
 

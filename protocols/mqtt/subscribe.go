@@ -37,6 +37,9 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 		}
 		if packet.IsShared(req.Filter) && !shared || !packet.ValidTopicFilter(filter) || (shared && group == "") {
 			codes[i] = packet.TopicFilterInvalid
+			if c.ver != packet.Version5 {
+				codes[i] = packet.SubackFailure // the only 3.x failure code [MQTT-3.9.3-2]
+			}
 			continue
 		}
 		if shared && req.NoLocal {
@@ -79,29 +82,45 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 	ss.mu.Lock()
 	ss.save()
 	ss.mu.Unlock()
-	c.send(&packet.Suback{PacketID: p.PacketID, ReasonCodes: codes})
 
-	// Retained messages follow the SUBACK [MQTT-3.3.1-9], per retain handling
-	// [MQTT-3.3.1-10] [MQTT-3.3.1-11]; shared subscriptions get none.
+	// Retained messages are sent per retain handling [MQTT-3.3.1-9]
+	// [MQTT-3.3.1-10] [MQTT-3.3.1-11]; shared subscriptions get none. They
+	// are picked before the SUBACK goes out: a message the client publishes
+	// once it has the SUBACK reaches it through the subscription only, not
+	// a second time as a retained message.
+	type retainedOut struct {
+		sub *subscription
+		m   *core.Message
+	}
+	var retained []retainedOut
 	for _, g := range granted {
 		if g.sub.Shared || g.sub.RH == 2 || (g.sub.RH == 1 && g.existed) {
 			continue
 		}
 		for _, m := range c.s.retainedMatching(g.sub.Filter) {
-			if m.Expiration != 0 && m.Expiration <= nowMs() {
-				continue
-			}
-			qos := min(g.sub.QoS, msgQoS(m))
-			d := core.Delivery{Message: m, DeliveryCount: 1}
-			ss.mu.Lock()
-			if ss.conn == c {
-				if qos > 0 && len(ss.outFlight) >= c.recvMax {
-					ss.pending = append(ss.pending, pendingOut{sub: g.sub, d: d, qos: qos})
-				} else {
-					c.writePublish(g.sub, d, qos, true)
-				}
-			}
-			ss.mu.Unlock()
+			retained = append(retained, retainedOut{g.sub, m})
+		}
+	}
+	// The SUBACK and the retained messages are queued under the lock
+	// deliveries take, so no other message comes between them.
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	c.send(&packet.Suback{PacketID: p.PacketID, ReasonCodes: codes})
+	if ss.conn != c {
+		return nil
+	}
+	now := nowMs()
+	for _, r := range retained {
+		m := r.m
+		if m.Expiration != 0 && m.Expiration <= now {
+			continue
+		}
+		qos := min(r.sub.QoS, msgQoS(m))
+		d := core.Delivery{Message: m, DeliveryCount: 1}
+		if qos > 0 && len(ss.outFlight) >= c.recvMax {
+			ss.pending = append(ss.pending, pendingOut{sub: r.sub, d: d, qos: qos})
+		} else {
+			c.writePublish(r.sub, d, qos, true)
 		}
 	}
 	return nil

@@ -9,7 +9,7 @@ import "strings"
 
 // swapSeparators exchanges '/' and '.'.
 func swapSeparators(s string) string {
-	if strings.IndexAny(s, "/.") < 0 {
+	if !strings.ContainsAny(s, "/.") {
 		return s
 	}
 	b := []byte(s)
