@@ -4,6 +4,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -11,6 +13,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		smallStacks()
+	}
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "junction:", err)
 		os.Exit(1)
@@ -45,3 +50,28 @@ Start it with 'junction serve'; try it with 'junction send' and 'junction receiv
 
 // extraCommands lets optional command files register themselves.
 var extraCommands []func() *cobra.Command
+
+// smallStacks restarts the broker process with the runtime's adaptive initial
+// goroutine stacks turned off. The broker hands each idle connection to a
+// fresh goroutine (see protocols/stomp and protocols/mqtt); with adaptive
+// stacks, fresh goroutines start at the average size of busy ones (4 KiB or
+// more), which doubles the memory of every idle connection. The setting is
+// read only at process start, hence the exec; if it fails the broker just
+// runs with the default.
+func smallStacks() {
+	const setting = "adaptivestackstart=0"
+	env := os.Getenv("GODEBUG")
+	if strings.Contains(env, "adaptivestackstart") {
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return
+	}
+	if env != "" {
+		env += ","
+	}
+	_ = os.Setenv("GODEBUG", env+setting)
+	_ = syscall.Exec(exe, os.Args, os.Environ())
+	// Still here: exec failed; run as we are.
+}

@@ -28,12 +28,12 @@ func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bo
 			if attempt > 3 {
 				return false, errors.New("client id is being taken over by another connection")
 			}
-			oc.log.Info("mqtt session taken over", "client", clientID)
+			oc.logger().Info("mqtt session taken over", "client", clientID)
 			oc.disconnectWith(packet.SessionTakenOver, "another connection with the same client id")
 			// Let the writer deliver the DISCONNECT and close; a peer
 			// that does not read is cut off.
 			select {
-			case <-oc.writerEnd:
+			case <-oc.wclosed:
 			case <-time.After(time.Second):
 			}
 			oc.nc.Close()
@@ -93,7 +93,7 @@ func (s *Server) resume(c *conn) {
 	ss.mu.Unlock()
 	for _, sub := range subs {
 		if err := c.attachConsumer(sub); err != nil {
-			c.log.Warn("mqtt subscription not resumed", "client", ss.id, "filter", sub.Filter, "err", err)
+			c.logger().Warn("mqtt subscription not resumed", "client", ss.id, "filter", sub.Filter, "err", err)
 		}
 	}
 }
@@ -145,6 +145,9 @@ func (s *Server) detach(c *conn) {
 	for id, om := range ss.outFlight {
 		if !om.released {
 			if om.msgID != 0 {
+				if ss.lastID == nil {
+					ss.lastID = map[uint64]uint16{}
+				}
 				ss.lastID[om.msgID] = id
 			}
 			delete(ss.outFlight, id)

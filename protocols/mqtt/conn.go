@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -22,11 +23,14 @@ import (
 type conn struct {
 	s      *Server
 	nc     net.Conn
-	log    *slog.Logger
 	remote string
 	rd     *packet.Reader
-	dr     *deadlineReader
+	lr     lastReadReader
 	ver    byte
+	ctx    context.Context
+	done   func()
+	// peerTimeout: a peer silent this long is gone (CONNECT wait, keep-alive).
+	peerTimeout time.Duration
 
 	id   *access.Identity
 	sess *core.Session // this connection's core session
@@ -51,8 +55,10 @@ type conn struct {
 	recvMax      int    // the client's receive maximum
 	maxOut       int    // the client's maximum packet size
 	aliasMax     uint16 // the client's topic alias maximum
-	wake         chan struct{}
-	writerEnd    chan struct{}
+	spare        []byte
+	writing      bool          // a writer goroutine is running
+	writerDone   chan struct{} // closed when the current writer exits
+	wclosed      chan struct{} // closed once the writer has closed the connection
 	detached     chan struct{}
 	keepAliveDur time.Duration
 }
@@ -73,45 +79,45 @@ type flushAck struct {
 	tag uint64
 }
 
-type deadlineReader struct {
-	c       net.Conn
-	timeout time.Duration
-	set     time.Time
+// lastReadReader records when the peer last sent anything.
+type lastReadReader struct {
+	c    net.Conn
+	last time.Time
 }
 
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	if d.timeout > 0 {
-		now := time.Now()
-		if now.Sub(d.set) > d.timeout/8 {
-			d.set = now
-			// The deadline moves only every timeout/8, so it gets that much
-			// slack: a peer is never cut off before timeout has passed
-			// since its last packet.
-			_ = d.c.SetReadDeadline(now.Add(d.timeout + d.timeout/8))
-		}
+func (r *lastReadReader) Read(p []byte) (int, error) {
+	n, err := r.c.Read(p)
+	if n > 0 {
+		r.last = time.Now()
 	}
-	return d.c.Read(p)
+	return n, err
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), wake: make(chan struct{}, 1),
-		writerEnd: make(chan struct{}), detached: make(chan struct{}), maxOut: packet.MaxPacketSize, recvMax: 65535}
-	c.log = s.log.With("remote", c.remote)
-	c.dr = &deadlineReader{c: nc, timeout: s.opts.ConnectTimeout}
-	c.rd = packet.NewReader(c.dr, s.opts.MaxPacketSize)
+	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), wclosed: make(chan struct{}),
+		detached: make(chan struct{}), maxOut: packet.MaxPacketSize, recvMax: 65535}
+	c.lr.c = nc
+	c.rd = packet.NewReader(&c.lr, s.opts.MaxPacketSize)
 	return c
 }
+
+// logger is the server's logger with this connection's address; built only
+// when something is logged, so idle connections do not carry one.
+func (c *conn) logger() *slog.Logger { return c.s.log.With("remote", c.remote) }
 
 // lock guards the outbound buffer and what the writer settles after a
 // flush. Lock order: a queue's lock, then the session's, then this one.
 func (c *conn) lock()   { c.outMu.Lock() }
 func (c *conn) unlock() { c.outMu.Unlock() }
 
+// signal makes sure a writer runs. Caller holds the lock.
 func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if c.writing || c.dead {
+		return
 	}
+	c.writing = true
+	c.writerDone = make(chan struct{})
+	go c.writer(c.writerDone)
 }
 
 // queue appends an encoded packet. Caller holds the lock.
@@ -121,7 +127,7 @@ func (c *conn) queueLocked(p packet.Packet) {
 	}
 	b, err := p.Append(c.out, c.ver)
 	if err != nil {
-		c.log.Error("mqtt packet not encodable", "type", p.Type(), "err", err)
+		c.logger().Error("mqtt packet not encodable", "type", p.Type(), "err", err)
 		return
 	}
 	c.out = b
@@ -134,30 +140,113 @@ func (c *conn) send(p packet.Packet) {
 	c.unlock()
 }
 
-func (c *conn) serve(ctx context.Context) {
-	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
-	defer stop()
-	go c.writer()
-	defer c.cleanup()
-	if err := c.handshake(ctx); err != nil {
+// handoffAfter is how long a connection waits for input in the goroutine
+// that served it before handing the wait to a fresh goroutine, whose stack
+// has not grown: an idle connection then costs a small stack.
+const handoffAfter = time.Second
+
+// start runs in the connection's first goroutine: the handshake, then run.
+func (c *conn) start() {
+	defer c.recoverPanic()
+	c.lr.last = time.Now()
+	c.peerTimeout = c.s.opts.ConnectTimeout
+	_ = c.nc.SetReadDeadline(c.peerDeadline())
+	if err := c.handshake(c.ctx); err != nil {
 		if !errors.Is(err, io.EOF) {
-			c.log.Info("mqtt connect refused", "err", err)
+			c.logger().Info("mqtt connect refused", "err", err)
 		}
+		c.finish()
 		return
 	}
+	c.run()
+}
+
+// run reads and handles packets until the connection ends, or until the
+// peer has been quiet for handoffAfter, when it continues in waitFresh.
+func (c *conn) run() {
+	defer c.recoverPanic()
 	for {
+		if c.rd.Buffered() == 0 {
+			idle, err := c.awaitInput()
+			if err != nil {
+				c.readFailed(err)
+				c.finish()
+				return
+			}
+			if idle {
+				go c.waitFresh()
+				return
+			}
+		}
 		fh, body, err := c.rd.ReadPacket()
 		if err != nil {
 			c.readFailed(err)
+			c.finish()
 			return
 		}
-		if err := c.handle(ctx, fh, body); err != nil {
+		if err := c.handle(c.ctx, fh, body); err != nil {
 			c.protocolError(err)
+			c.finish()
 			return
 		}
 		if c.quit {
+			c.finish()
 			return
 		}
+	}
+}
+
+// peerDeadline is when a silent peer is considered gone (zero: never).
+func (c *conn) peerDeadline() time.Time {
+	if c.peerTimeout <= 0 {
+		return time.Time{}
+	}
+	return c.lr.last.Add(c.peerTimeout)
+}
+
+// awaitInput waits for the peer with a deadline of handoffAfter (or the peer
+// deadline, if sooner). It reports idle when the short wait ran out.
+func (c *conn) awaitInput() (idle bool, err error) {
+	deadline := time.Now().Add(handoffAfter)
+	pd := c.peerDeadline()
+	if !pd.IsZero() && pd.Before(deadline) {
+		deadline = pd
+	}
+	_ = c.nc.SetReadDeadline(deadline)
+	if err = c.rd.WaitIdle(); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && (pd.IsZero() || time.Now().Before(pd)) {
+			return true, nil
+		}
+		return false, err
+	}
+	_ = c.nc.SetReadDeadline(c.peerDeadline())
+	return false, nil
+}
+
+// waitFresh waits for input in a new goroutine, then serves on.
+func (c *conn) waitFresh() {
+	defer c.recoverPanic()
+	_ = c.nc.SetReadDeadline(c.peerDeadline())
+	if err := c.rd.WaitIdle(); err != nil {
+		c.readFailed(err)
+		c.finish()
+		return
+	}
+	c.run()
+}
+
+// finish releases the connection and tells the transport.
+func (c *conn) finish() {
+	c.cleanup()
+	c.done()
+}
+
+// recoverPanic keeps a bug in one connection from taking the broker down.
+func (c *conn) recoverPanic() {
+	if r := recover(); r != nil {
+		c.s.log.Error("mqtt connection handler panicked", "remote", c.remote, "panic", r, "stack", string(debug.Stack()))
+		c.finish()
 	}
 }
 
@@ -170,7 +259,7 @@ func (c *conn) readFailed(err error) {
 	default:
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			c.log.Info("mqtt keep-alive timeout: closing", "client", c.clientID())
+			c.logger().Info("mqtt keep-alive timeout: closing", "client", c.clientID())
 			c.disconnectWith(packet.KeepAliveTimeout, "keep alive timeout")
 		}
 	}
@@ -190,7 +279,7 @@ func (c *conn) protocolError(err error) {
 	if code < 0x80 {
 		code = packet.UnspecifiedError
 	}
-	c.log.Info("mqtt protocol error: closing", "client", c.clientID(), "code", code.String(), "err", err)
+	c.logger().Info("mqtt protocol error: closing", "client", c.clientID(), "code", code.String(), "err", err)
 	c.disconnectWith(code, err.Error())
 }
 
@@ -375,13 +464,8 @@ func (c *conn) handshake(ctx context.Context) error {
 		serverKeepAlive = int(max / time.Second)
 	}
 	c.keepAliveDur = keepAlive
-	c.dr.timeout = keepAlive * 3 / 2
-	// Re-arm at the next read: the deadline in force is the connect timeout's.
-	c.dr.set = time.Time{}
-	if keepAlive == 0 {
-		c.dr.timeout = 0
-		_ = c.nc.SetReadDeadline(time.Time{})
-	}
+	c.peerTimeout = keepAlive * 3 / 2
+	_ = c.nc.SetReadDeadline(c.peerDeadline())
 	if c.ver == packet.Version5 {
 		if p.Properties.Has(packet.PropReceiveMaximum) {
 			c.recvMax = int(p.Properties.ReceiveMaximum)
@@ -426,7 +510,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	c.send(ack)
 	c.s.resume(c)
-	c.log.Debug("mqtt connected", "client", clientID, "version", c.ver, "clean", p.CleanStart, "present", present)
+	c.logger().Debug("mqtt connected", "client", clientID, "version", c.ver, "clean", p.CleanStart, "present", present)
 	return nil
 }
 
@@ -447,20 +531,31 @@ func (c *conn) refuse(code packet.ReasonCode, reason string) {
 	c.unlock()
 }
 
-// writer flushes the outbound buffer; after each write it settles the
+// maxIdleBuf bounds the outbound buffer a connection keeps between bursts.
+const maxIdleBuf = 64 << 10
+
+// writer flushes the outbound buffer until it is empty, then exits (an idle
+// connection has no writer goroutine); after each write it settles the
 // deliveries that only needed to reach the socket and returns credit.
-func (c *conn) writer() {
-	defer close(c.writerEnd)
-	var spare []byte
-	for range c.wake {
+func (c *conn) writer(done chan struct{}) {
+	defer close(done)
+	for {
 		c.lock()
+		closing := c.closing || c.dead
+		if len(c.out) == 0 && len(c.flushAcks) == 0 && len(c.credits) == 0 && !closing {
+			c.writing = false
+			if cap(c.out) > maxIdleBuf {
+				c.out = nil
+			}
+			c.unlock()
+			return
+		}
 		buf := c.out
-		c.out = spare[:0]
+		c.out, c.spare = c.spare[:0], nil
 		acks := c.flushAcks
 		c.flushAcks = nil
 		credits := c.credits
 		c.credits = nil
-		closing := c.closing || c.dead
 		c.unlock()
 		if len(buf) > 0 {
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
@@ -469,10 +564,15 @@ func (c *conn) writer() {
 				c.dead = true
 				c.unlock()
 				c.nc.Close()
+				close(c.wclosed)
 				return
 			}
 		}
-		spare = buf[:0]
+		c.lock()
+		if cap(buf) <= maxIdleBuf {
+			c.spare = buf[:0]
+		}
+		c.unlock()
 		for _, a := range acks {
 			_ = a.c.Ack(a.tag)
 		}
@@ -487,6 +587,7 @@ func (c *conn) writer() {
 				_ = tc.CloseWrite()
 			}
 			c.nc.Close()
+			close(c.wclosed)
 			return
 		}
 	}
@@ -502,8 +603,11 @@ func (c *conn) cleanup() {
 	c.lock()
 	c.closing = true
 	c.signal()
+	done := c.writerDone
 	c.unlock()
-	<-c.writerEnd
+	if done != nil {
+		<-done
+	}
 	c.nc.Close()
 	close(c.detached)
 }

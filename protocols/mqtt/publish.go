@@ -111,6 +111,9 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 		ss.mu.Lock()
 		_, dup := ss.inbound2[p.PacketID]
 		if !dup {
+			if ss.inbound2 == nil {
+				ss.inbound2 = map[uint16]struct{}{}
+			}
 			ss.inbound2[p.PacketID] = struct{}{}
 		}
 		ss.mu.Unlock()
@@ -137,7 +140,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 	}
 	if err := c.sess.Send(ctx, m, done); err != nil {
 		code := reasonFor(err)
-		c.log.Info("mqtt publish refused", "client", ss.id, "topic", topic, "code", code.String(), "err", err)
+		c.logger().Info("mqtt publish refused", "client", ss.id, "topic", topic, "code", code.String(), "err", err)
 		if p.QoS == 0 || !v5 {
 			// 3.x has no way to refuse a publish, and QoS 0 no
 			// acknowledgement: the connection is closed rather than the
@@ -205,7 +208,7 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 			// but the receiver is not willing to accept it".
 			code = packet.ImplementationSpecificError
 		}
-		c.log.Warn("mqtt publish not stored", "client", c.clientID(), "err", err)
+		c.logger().Warn("mqtt publish not stored", "client", c.clientID(), "err", err)
 	}
 	if c.ver != packet.Version5 && err != nil {
 		// 3.x cannot say no: close instead of confirming.
@@ -313,7 +316,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 	settleAfterFlush := !retained && !sub.autoAck && qos == 0
 	if size := p.Size(c.ver); size == 0 || size > c.maxOut {
 		// The client cannot take it: discard as if delivered [MQTT-3.1.2-25].
-		c.log.Debug("mqtt message over the client's maximum packet size dropped", "client", ss.id, "size", size)
+		c.logger().Debug("mqtt message over the client's maximum packet size dropped", "client", ss.id, "size", size)
 		if len(p.Topic) > 0 && p.Properties.Has(packet.PropTopicAlias) {
 			// The alias was assigned for this packet, which is not sent.
 			delete(c.outAliases, topic)
@@ -339,6 +342,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 		if !retained {
 			om.consumer = d.Consumer
 		}
+		ss.initMaps()
 		ss.outFlight[p.PacketID] = om
 	}
 	c.lock()

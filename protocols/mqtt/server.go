@@ -118,6 +118,7 @@ func (s *Server) restore() {
 		ss.persistent = true
 		ss.expiry = rec.Expiry
 		for _, sr := range rec.Subs {
+			ss.initMaps()
 			ss.subs[sr.Filter] = &subscription{sessionSub: sr}
 		}
 		s.sessions[id] = ss
@@ -162,10 +163,23 @@ func (s *Server) Stats() Stats {
 
 // ServeConn runs one connection until it ends or ctx is cancelled.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
+	done := make(chan struct{})
+	s.ServeConnDetached(ctx, nc, func() { close(done) })
+	<-done
+}
+
+// ServeConnDetached serves a connection from goroutines of its own and calls
+// done when it is finished; an idle connection waits in a fresh goroutine
+// with a small stack (see conn.run).
+func (s *Server) ServeConnDetached(ctx context.Context, nc net.Conn, done func()) {
 	s.connected.Add(1)
-	defer s.connected.Add(-1)
 	c := newConn(s, nc)
-	c.serve(ctx)
+	c.ctx = ctx
+	c.done = func() {
+		s.connected.Add(-1)
+		done()
+	}
+	go c.start()
 }
 
 // Close stops session timers; connections are closed by the transport.

@@ -77,8 +77,18 @@ type session struct {
 }
 
 func newSession(s *Server, id string) *session {
-	return &session{srv: s, id: id, subs: map[string]*subscription{}, outFlight: map[uint16]*outMsg{},
-		lastID: map[uint64]uint16{}, inbound2: map[uint16]struct{}{}}
+	// The maps are made on first use: most devices never need some of them.
+	return &session{srv: s, id: id}
+}
+
+// initMaps makes the session's maps on first use. Caller holds mu.
+func (ss *session) initMaps() {
+	if ss.subs == nil {
+		ss.subs = map[string]*subscription{}
+	}
+	if ss.outFlight == nil {
+		ss.outFlight = map[uint16]*outMsg{}
+	}
 }
 
 // queueName names a subscription's core queue.

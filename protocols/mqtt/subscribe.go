@@ -74,6 +74,7 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 			continue
 		}
 		ss.mu.Lock()
+		ss.initMaps()
 		ss.subs[req.Filter] = sub
 		ss.mu.Unlock()
 		codes[i] = grantedQoS(req.QoS)
@@ -128,7 +129,7 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 
 // subscribeRefusal logs a refused subscription and returns its SUBACK code.
 func (c *conn) subscribeRefusal(err error) packet.ReasonCode {
-	c.log.Info("mqtt subscription refused", "client", c.clientID(), "err", err)
+	c.logger().Info("mqtt subscription refused", "client", c.clientID(), "err", err)
 	var pe *core.PermissionError
 	switch {
 	case c.ver != packet.Version5:
@@ -163,7 +164,7 @@ func (c *conn) onUnsubscribe(p *packet.Unsubscribe) error {
 			// deleted here with whatever it still held.
 			if q, ok := c.s.b.Queue(sub.Queue); ok && q.Info().Durable {
 				if err := c.sess.DeleteQueue(sub.Queue); err != nil {
-					c.log.Warn("mqtt unsubscribe: queue not deleted", "queue", sub.Queue, "err", err)
+					c.logger().Warn("mqtt unsubscribe: queue not deleted", "queue", sub.Queue, "err", err)
 				}
 			}
 		}

@@ -160,6 +160,36 @@ func (r *Reader) fill() error {
 	return fmt.Errorf("mqtt: read packet: %w", io.ErrNoProgress)
 }
 
+// WaitIdle blocks until the peer sends something when nothing is buffered,
+// holding no read buffer meanwhile; it returns at once when data is
+// buffered. A server calls it at the top of its read loop so an idle
+// connection waits with a shallow stack. A read error here (a deadline,
+// say) leaves the Reader usable.
+func (r *Reader) WaitIdle() error {
+	if r.end > r.start {
+		return nil
+	}
+	if r.err != nil {
+		return r.readErr(false)
+	}
+	r.reclaim()
+	for range 100 {
+		n, err := r.r.Read(r.tiny[:])
+		if n > 0 {
+			r.buf = *bufPool.Get().(*[]byte)
+			r.start, r.end = 0, copy(r.buf, r.tiny[:n])
+			if err != nil {
+				r.err = err
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("mqtt: read packet: %w", io.ErrNoProgress)
+}
+
 // fillIdle reads into the small array while no buffer is held, then takes
 // a buffer from the pool for what follows.
 func (r *Reader) fillIdle() error {
