@@ -153,6 +153,10 @@ func (s *Server) detach(c *conn) {
 			delete(ss.outFlight, id)
 		}
 	}
+	// Deliveries that waited for a receive-maximum slot never reached the
+	// client: they go back uncounted, so reconnects alone never use up
+	// max-delivery-attempts.
+	unsent := ss.pending
 	ss.pending = nil
 	for _, sub := range ss.subs {
 		sub.consumer = nil
@@ -160,6 +164,11 @@ func (s *Server) detach(c *conn) {
 	persistent := ss.persistent && !ss.gone
 	expiry := ss.expiry
 	ss.mu.Unlock()
+	for _, po := range unsent {
+		if po.d.Consumer != nil {
+			_ = po.d.Consumer.Release(po.d.Tag)
+		}
+	}
 	c.sess.Close()
 
 	willDelay := time.Duration(0)

@@ -79,6 +79,9 @@ func reasonFor(err error) packet.ReasonCode {
 func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 	topic := string(p.Topic)
 	v5 := c.ver == packet.Version5
+	if v5 && len(p.Properties.SubscriptionIDs) > 0 {
+		return protoErr(packet.ProtocolError, "a client PUBLISH must not carry a subscription identifier [MQTT-3.3.4-6]")
+	}
 	if v5 && p.Properties.Has(packet.PropTopicAlias) {
 		a := p.Properties.TopicAlias
 		if a == 0 || int(a) > c.s.opts.TopicAliasMaximum {
