@@ -26,8 +26,19 @@ up() { nc -z 127.0.0.1 "$1" 2>/dev/null; }
 pid_of() {
   case $1 in
     junction) echo "$JPID" ;;
+    activemq) "$ANCHORS" pid activemq-bench 2>/dev/null ;;
     *) "$ANCHORS" pid "$1" 2>/dev/null ;;
   esac
+}
+
+# restart_junction gives a memory measurement a broker that has not yet
+# grown its heap on earlier scenarios.
+restart_junction() {
+  kill "$JPID" 2>/dev/null; wait "$JPID" 2>/dev/null
+  rm -rf "$DATA"; mkdir -p "$DATA"
+  "$J" serve --data "$DATA" --log-level warn > "$DATA.log" 2>&1 &
+  JPID=$!
+  for _ in $(seq 50); do nc -z 127.0.0.1 61613 2>/dev/null && nc -z 127.0.0.1 1883 2>/dev/null && break; sleep 0.1; done
 }
 
 # run NAME BROKER URL ARGS... : one measurement, printed as a JSON line.
@@ -64,6 +75,7 @@ scenario() {
     [ "$1" = idle-mqtt ] && brokers=$mqtt_brokers
     for b in $brokers; do
       local name=${b%%=*} url=${b#*=} pid
+      [ "$name" = junction ] && restart_junction
       pid=$(pid_of "$name")
       up "${url##*:}" && [ -n "$pid" ] || continue
       local out

@@ -160,13 +160,16 @@ func (p *mqttPublisher) publish(body []byte, receipt bool) error {
 		return err
 	}
 	if receipt {
-		return p.flush()
+		return p.drain()
 	}
 	return nil
 }
 
-// flush writes what is buffered and waits for every publish to be acknowledged.
-func (p *mqttPublisher) flush() error {
+// flush writes what is buffered.
+func (p *mqttPublisher) flush() error { return p.c.flush() }
+
+// drain writes what is buffered and waits for every publish to be acknowledged.
+func (p *mqttPublisher) drain() error {
 	if err := p.c.flush(); err != nil {
 		return err
 	}
@@ -183,7 +186,7 @@ func (p *mqttPublisher) flush() error {
 	return nil
 }
 
-func (p *mqttPublisher) close() { p.c.Close() }
+func (p *mqttPublisher) close() { _ = p.drain(); p.c.Close() }
 
 type mqttSubscriber struct{ c *mqttClient }
 

@@ -98,14 +98,19 @@ type Journal struct {
 	lifeMu sync.Mutex // serialises Load and Close
 
 	// The queue between Apply and the writer.
-	qmu         sync.Mutex
-	qcond       *sync.Cond
-	pending     []request
-	spare       []request
-	qerr        error // non-nil: Apply fails at once with it
-	phase       phase
-	closing     bool
-	wake        chan struct{}
+	qmu     sync.Mutex
+	qcond   *sync.Cond
+	pending []request
+	spare   []request
+	qerr    error // non-nil: Apply fails at once with it
+	phase   phase
+	closing bool
+	wake    chan struct{}
+	// delaying is set while the writer waits for a group to fill up (see
+	// commitDelay); enqueue then wakes it on every request.
+	delaying atomic.Bool
+	// lastGroup is how many requests the previous group held (writer only).
+	lastGroup   int
 	inCallbacks atomic.Bool
 
 	// Owned by the writer goroutine once Load has finished.
@@ -305,7 +310,7 @@ func (j *Journal) enqueue(r request) {
 	j.pending = append(j.pending, r)
 	first := len(j.pending) == 1
 	j.qmu.Unlock()
-	if first {
+	if first || j.delaying.Load() {
 		select {
 		case j.wake <- struct{}{}:
 		default:

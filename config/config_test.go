@@ -1,0 +1,131 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/junctionmq/junction/core"
+)
+
+func write(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "junction.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadFullFile(t *testing.T) {
+	p := write(t, `
+data: state
+listeners:
+  stomp: 0.0.0.0:61613
+  mqtt: "off"
+store:
+  sync: always
+  segment-size: 8MiB
+max-message-size: 1048576
+address-settings:
+  "orders.#":
+    max-delivery-attempts: 3
+    redelivery-delay: 1000
+    max-size-bytes: 10MB
+    address-full-policy: FAIL
+security:
+  anonymous: true
+  permissions:
+    "#":
+      send: [admin]
+log:
+  level: debug
+`)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(p), "state"); c.Data != want {
+		t.Errorf("data = %q, want %q (relative to the file)", c.Data, want)
+	}
+	if c.Listeners.STOMP != "0.0.0.0:61613" || c.Listeners.MQTT != Off || c.Listeners.WS != DefaultWS {
+		t.Errorf("listeners = %+v", c.Listeners)
+	}
+	if c.Listeners.MQTTTLS != Off {
+		t.Errorf("TLS listeners must stay off without a certificate, got %q", c.Listeners.MQTTTLS)
+	}
+	if c.Store.SegmentSize != 8<<20 || c.MaxMessageSize != 1<<20 {
+		t.Errorf("sizes: segment %d, max message %d", c.Store.SegmentSize, c.MaxMessageSize)
+	}
+	s := c.AddressSettings["orders.#"]
+	if s == nil || *s.MaxDeliveryAttempts != 3 || int64(*s.MaxSizeBytes) != 10<<20 || *s.AddressFullPolicy != "FAIL" {
+		t.Fatalf("address settings = %+v", s)
+	}
+	repo, err := core.NewSettingsRepository(c.AddressSettings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := repo.Resolve("orders.eu"); got.MaxDeliveryAttempts != 3 || got.FullPolicy != core.FullFail || got.DeadLetterAddress != "DLQ" {
+		t.Errorf("resolved = %+v", got)
+	}
+}
+
+func TestDefaultsWithoutFile(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listeners.STOMP != DefaultSTOMP || c.Listeners.MQTT != DefaultMQTT || c.Store.Type != "journal" || c.Data != "data" {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestTLSListenersDefaultWhenCertificateConfigured(t *testing.T) {
+	p := write(t, "tls:\n  cert-file: a.crt\n  key-file: a.key\n")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyDefaults()
+	if c.Listeners.MQTTTLS != DefaultMQTTTLS || c.Listeners.STOMPTLS != DefaultSTOMPTLS || c.Listeners.WSS != DefaultWSS {
+		t.Errorf("tls listeners = %+v", c.Listeners)
+	}
+	if !filepath.IsAbs(c.TLS.CertFile) {
+		t.Errorf("cert path %q not resolved against the file's folder", c.TLS.CertFile)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	cases := []struct{ name, text, want string }{
+		{"unknown key", "listenerz:\n  stomp: x\n", "listenerz"},
+		{"bad listener", "listeners:\n  stomp: nonsense\n", "not host:port"},
+		{"tls listener without certificate", "listeners:\n  mqtt-tls: 127.0.0.1:8883\n", "needs tls.cert-file"},
+		{"bad store", "store:\n  type: floppy\n", "store.type"},
+		{"bad sync", "store:\n  sync: sometimes\n", "store.sync"},
+		{"bad policy", "address-settings:\n  \"#\":\n    address-full-policy: PANIC\n", "address-full-policy"},
+		{"bad routing", "address-settings:\n  \"#\":\n    default-routing-type: BROADCAST\n", "default-routing-type"},
+		{"bad size", "max-message-size: lots\n", "invalid byte size"},
+		{"bad log level", "log:\n  level: loud\n", "log.level"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(write(t, tc.text))
+			if err == nil {
+				c.ApplyDefaults()
+				err = c.Validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
