@@ -35,7 +35,7 @@ type Session struct {
 
 // NewSession opens a session.
 func (b *Broker) NewSession(opts SessionOptions) *Session {
-	return &Session{b: b, id: b.nextSessionID.Add(1), opts: opts, consumers: map[*Consumer]struct{}{}}
+	return &Session{b: b, id: b.nextSessionID.Add(1), opts: opts}
 }
 
 // ID is unique among the broker's sessions.
@@ -169,6 +169,9 @@ func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions,
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrClosed
+	}
+	if s.consumers == nil {
+		s.consumers = map[*Consumer]struct{}{} // made on first use: idle clients have none
 	}
 	s.consumers[c] = struct{}{}
 	s.mu.Unlock()

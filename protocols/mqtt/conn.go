@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -174,7 +175,7 @@ func (c *conn) run() {
 				return
 			}
 			if idle {
-				go c.waitFresh()
+				c.park()
 				return
 			}
 		}
@@ -222,6 +223,32 @@ func (c *conn) awaitInput() (idle bool, err error) {
 	}
 	_ = c.nc.SetReadDeadline(c.peerDeadline())
 	return false, nil
+}
+
+// park lets the connection wait for input without a goroutine where the
+// transport can watch it (plain TCP on Linux), else in a fresh goroutine.
+func (c *conn) park() {
+	c.lock()
+	if !c.writing {
+		c.out, c.spare = nil, nil
+	}
+	c.unlock()
+	c.rd.Release()
+	if transport.WaitReadable(c.nc, c.peerDeadline(), c.resume) {
+		return
+	}
+	go c.waitFresh()
+}
+
+// resume continues a parked connection.
+func (c *conn) resume(timedOut bool) {
+	defer c.recoverPanic()
+	if timedOut {
+		c.readFailed(os.ErrDeadlineExceeded)
+		c.finish()
+		return
+	}
+	c.run()
 }
 
 // waitFresh waits for input in a new goroutine, then serves on.
@@ -544,6 +571,7 @@ func (c *conn) writer(done chan struct{}) {
 		closing := c.closing || c.dead
 		if len(c.out) == 0 && len(c.flushAcks) == 0 && len(c.credits) == 0 && !closing {
 			c.writing = false
+			c.writerDone = nil // closed by the deferred close; nobody waits on an idle writer
 			if cap(c.out) > maxIdleBuf {
 				c.out = nil
 			}

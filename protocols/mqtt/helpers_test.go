@@ -36,7 +36,9 @@ import (
 const waitFor = 5 * time.Second
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	// The transport's idle poller is one goroutine for the whole process,
+	// started on first use and kept.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/junctionmq/junction/protocols/transport.(*idlePoller).loop"))
 }
 
 // startBroker starts a broker; cfg (may be nil) changes its configuration.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -139,7 +140,7 @@ func (c *conn) run() {
 				return
 			}
 			if idle {
-				go c.waitFresh()
+				c.park()
 				return
 			}
 		}
@@ -195,6 +196,33 @@ func (c *conn) awaitInput() (idle bool, err error) {
 	// The rest of the frame may take its time, within the peer deadline.
 	_ = c.nc.SetReadDeadline(c.peerDeadline())
 	return false, nil
+}
+
+// park lets the connection wait for input without a goroutine where the
+// transport can watch it (plain TCP on Linux), else in a fresh goroutine.
+func (c *conn) park() {
+	// Output buffers are not kept while quiet.
+	c.outMu.Lock()
+	if !c.writing {
+		c.out, c.spare = nil, nil
+	}
+	c.outMu.Unlock()
+	c.rd.Release()
+	if transport.WaitReadable(c.nc, c.peerDeadline(), c.resume) {
+		return
+	}
+	go c.waitFresh()
+}
+
+// resume continues a parked connection.
+func (c *conn) resume(timedOut bool) {
+	defer c.recoverPanic()
+	if timedOut {
+		c.readFailed(os.ErrDeadlineExceeded)
+		c.finish()
+		return
+	}
+	c.run()
 }
 
 // waitFresh waits for input in a new goroutine, then serves on.
@@ -346,6 +374,7 @@ func (c *conn) writer(done chan struct{}) {
 		closing := c.closing || c.dead
 		if len(c.out) == 0 && len(c.credits) == 0 && !closing {
 			c.writing = false
+			c.writerDone = nil // closed by the deferred close; nobody waits on an idle writer
 			if cap(c.out) > maxIdleBuf {
 				c.out = nil
 			}

@@ -200,6 +200,9 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		if durable != "" || shared != "" {
 			return errorf("durable and shared subscriptions are for topics, not %s", printable(dest))
 		}
+		if err := c.authorizeQueueAddress(addr); err != nil {
+			return err
+		}
 		consumer, err = c.sess.Consume(addr, opts)
 	} else {
 		sub.prefix = "/topic/"
@@ -232,6 +235,25 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 	c.outMu.Unlock()
 	c.addSub(sub)
 	c.receipt(receiptOf(f))
+	return nil
+}
+
+// authorizeQueueAddress checks consume on the address an existing queue is
+// bound to. The core checks the queue's name, which for a subscription queue
+// is not its address: a durable subscription to payments.t named
+// "orders.audit" would otherwise be open to anyone who may consume orders.#.
+func (c *conn) authorizeQueueAddress(name string) error {
+	q, ok := c.s.opts.Broker.Queue(name)
+	if !ok {
+		return nil
+	}
+	a := q.Info().Address
+	if a == name {
+		return nil
+	}
+	if err := c.id.Authorize(core.PermConsume, a); err != nil {
+		return &core.PermissionError{Permission: core.PermConsume, Address: a, Err: err}
+	}
 	return nil
 }
 

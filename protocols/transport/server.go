@@ -73,7 +73,8 @@ type listener struct {
 	kind    string
 	addr    string
 	serving bool
-	stop    func() error // stops accepting; valid while serving
+	stop    func() error    // stops accepting; valid while serving
+	ctx     context.Context // the server's, carrying the listener name
 
 	active   atomic.Int64
 	accepted atomic.Uint64
@@ -335,7 +336,7 @@ func (s *Server) addListener(name, kind string, ln net.Listener, stop func() err
 		return nil, fmt.Errorf("transport: listener %q is already serving on %s", name, l.addr)
 	}
 	if l == nil {
-		l = &listener{name: name}
+		l = &listener{name: name, ctx: context.WithValue(s.ctx, listenerNameKey{}, name)}
 		s.listeners[name] = l
 	}
 	l.kind = kind
@@ -358,7 +359,7 @@ func (s *Server) listenerDone(l *listener) {
 // WaitGroup is incremented here, under the lock that Shutdown takes, so a
 // connection is either refused or waited for.
 func (s *Server) track(l *listener, c *conn) (context.Context, bool) {
-	ctx, cancel := context.WithCancel(context.WithValue(s.ctx, listenerNameKey{}, l.name))
+	ctx, cancel := context.WithCancel(l.ctx)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -478,6 +479,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		_ = c.nc.Close()
 	}
+	// Connections parked without a goroutine learn of the close here.
+	wakeIdle()
 
 	done := make(chan struct{})
 	go func() {

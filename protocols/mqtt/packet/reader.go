@@ -29,7 +29,7 @@ type Reader struct {
 
 	// tiny receives the first bytes after the buffer ran empty: an idle
 	// connection then holds no read buffer, only these bytes (see fill).
-	tiny [idleReadSize]byte
+	tiny *[idleReadSize]byte
 }
 
 // idleReadSize is how much an idle connection reads before it takes a full
@@ -160,6 +160,16 @@ func (r *Reader) fill() error {
 	return fmt.Errorf("mqtt: read packet: %w", io.ErrNoProgress)
 }
 
+// Release gives back the memory an idle reader holds: its buffer, when
+// nothing is buffered, and its small array. A server calls it when it parks a
+// quiet connection without a reading goroutine.
+func (r *Reader) Release() {
+	if r.end == r.start {
+		r.reclaim()
+	}
+	r.tiny = nil
+}
+
 // WaitIdle blocks until the peer sends something when nothing is buffered,
 // holding no read buffer meanwhile; it returns at once when data is
 // buffered. A server calls it at the top of its read loop so an idle
@@ -173,6 +183,9 @@ func (r *Reader) WaitIdle() error {
 		return r.readErr(false)
 	}
 	r.reclaim()
+	if r.tiny == nil {
+		r.tiny = new([idleReadSize]byte)
+	}
 	for range 100 {
 		n, err := r.r.Read(r.tiny[:])
 		if n > 0 {
@@ -193,6 +206,9 @@ func (r *Reader) WaitIdle() error {
 // fillIdle reads into the small array while no buffer is held, then takes
 // a buffer from the pool for what follows.
 func (r *Reader) fillIdle() error {
+	if r.tiny == nil {
+		r.tiny = new([idleReadSize]byte)
+	}
 	for range 100 {
 		if r.err != nil {
 			return r.readErr(false)

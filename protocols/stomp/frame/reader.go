@@ -99,7 +99,7 @@ type Reader struct {
 
 	// tiny receives the first bytes after the buffer ran empty: an idle
 	// connection then holds no read buffer, only these bytes (see fill).
-	tiny [idleReadSize]byte
+	tiny *[idleReadSize]byte
 }
 
 // idleReadSize is how much an idle connection reads before it takes a full
@@ -540,6 +540,20 @@ func (r *Reader) fill(limit int) error {
 	return io.ErrNoProgress
 }
 
+// Release gives back the memory an idle reader holds: its buffer, when
+// nothing is buffered, and its small array. A server calls it when it parks a
+// quiet connection without a reading goroutine.
+func (r *Reader) Release() {
+	if r.r == r.w && r.rerr == nil {
+		if len(r.buf) == minBufSize {
+			b := r.buf
+			bufPool.Put(&b)
+		}
+		r.buf, r.r, r.w = nil, 0, 0
+	}
+	r.tiny = nil
+}
+
 // WaitIdle blocks until the peer sends something when nothing is buffered,
 // holding no read buffer meanwhile. A server calls it at the top of its read
 // loop so the goroutine of an idle connection waits with a shallow stack,
@@ -563,6 +577,9 @@ func (r *Reader) fillIdle() error {
 	r.buf = nil
 	var n int
 	var err error
+	if r.tiny == nil {
+		r.tiny = new([idleReadSize]byte)
+	}
 	for range maxEmptyReads {
 		n, err = r.rd.Read(r.tiny[:])
 		if n < 0 || n > len(r.tiny) {

@@ -1,0 +1,166 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The idle poller lets an adapter park a quiet TCP connection without a
+// goroutine: the connection's descriptor is watched by one epoll instance
+// shared by the process, and only when input arrives (or the peer's deadline
+// passes, or the server shuts down) does a goroutine start to serve it. Go's
+// own poller needs a goroutine blocked in Read for every connection, and that
+// goroutine's stack is most of what an idle connection costs.
+//
+// The descriptor stays registered with Go's poller too; ours is a second,
+// independent epoll instance used only as a wake-up hint, with one-shot
+// level-triggered registrations, so the goroutine that is started reads as
+// usual through net.Conn.
+type idlePoller struct {
+	once    sync.Once
+	epfd    int
+	err     error
+	mu      sync.Mutex
+	waiters map[uint64]*idleWaiter
+	next    uint64
+}
+
+type idleWaiter struct {
+	key   uint64
+	rc    syscall.RawConn
+	ready func(timedOut bool)
+	timer *time.Timer
+	fired atomic.Bool
+}
+
+var idle idlePoller
+
+func (p *idlePoller) start() {
+	p.epfd, p.err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if p.err != nil {
+		return
+	}
+	p.mu.Lock()
+	p.waiters = map[uint64]*idleWaiter{}
+	p.mu.Unlock()
+	go p.loop()
+}
+
+// WaitReadable calls ready, in a new goroutine, once c has input or its peer
+// hung up (timedOut false), once deadline passes (timedOut true; a zero
+// deadline never passes), or when a Server shuts down (timedOut false: the
+// caller's read then fails on the closed connection). Meanwhile it holds no
+// goroutine. It reports false, calling nothing, when c cannot be watched this
+// way (TLS, WebSocket, or not Linux): the caller then waits in a goroutine.
+// The caller must not read from c until ready runs.
+func WaitReadable(c net.Conn, deadline time.Time, ready func(timedOut bool)) bool {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	p := &idle
+	p.once.Do(p.start)
+	if p.err != nil {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	w := &idleWaiter{rc: rc, ready: ready}
+	p.mu.Lock()
+	p.next++
+	w.key = p.next
+	p.waiters[w.key] = w
+	p.mu.Unlock()
+	var regErr error
+	ctlErr := rc.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollOneShot,
+			Fd: int32(uint32(w.key)), Pad: int32(uint32(w.key >> 32))}
+		regErr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+		if errors.Is(regErr, syscall.ENOENT) {
+			regErr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		}
+	})
+	if ctlErr != nil || regErr != nil {
+		p.mu.Lock()
+		delete(p.waiters, w.key)
+		p.mu.Unlock()
+		return false
+	}
+	if !deadline.IsZero() {
+		p.mu.Lock()
+		if !w.fired.Load() {
+			w.timer = time.AfterFunc(time.Until(deadline), func() { p.fire(w, true) })
+		}
+		p.mu.Unlock()
+	}
+	return true
+}
+
+// epollOneShot is EPOLLONESHOT, which package syscall does not name.
+const epollOneShot = 1 << 30
+
+// fire runs a waiter's callback once.
+func (p *idlePoller) fire(w *idleWaiter, timedOut bool) {
+	if !w.fired.CompareAndSwap(false, true) {
+		return
+	}
+	p.mu.Lock()
+	delete(p.waiters, w.key)
+	t := w.timer
+	p.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+	if timedOut {
+		// Disarm, in case input arrives later; Control holds the descriptor,
+		// so it cannot be another connection's by now. A closed connection
+		// was removed from the epoll set by the kernel already.
+		_ = w.rc.Control(func(fd uintptr) {
+			_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+		})
+	}
+	go w.ready(timedOut)
+}
+
+func (p *idlePoller) loop() {
+	events := make([]syscall.EpollEvent, 128)
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			return
+		}
+		for i := 0; i < n; i++ {
+			key := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
+			p.mu.Lock()
+			w := p.waiters[key]
+			p.mu.Unlock()
+			if w != nil {
+				p.fire(w, false)
+			}
+		}
+	}
+}
+
+// wakeIdle wakes every parked connection; Shutdown calls it after closing
+// the connections, so each one's goroutine finds its connection closed.
+func wakeIdle() {
+	p := &idle
+	p.mu.Lock()
+	ws := make([]*idleWaiter, 0, len(p.waiters))
+	for _, w := range p.waiters {
+		ws = append(ws, w)
+	}
+	p.mu.Unlock()
+	for _, w := range ws {
+		p.fire(w, false)
+	}
+}
