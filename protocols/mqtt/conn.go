@@ -27,9 +27,11 @@ type conn struct {
 	remote string
 	rd     *packet.Reader
 	lr     lastReadReader
-	ver    byte
-	ctx    context.Context
-	done   func()
+	// parkable: a plain TCP connection, which can wait without a goroutine.
+	parkable bool
+	ver      byte
+	ctx      context.Context
+	done     func()
 	// peerTimeout: a peer silent this long is gone (CONNECT wait, keep-alive).
 	peerTimeout time.Duration
 
@@ -98,6 +100,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), wclosed: make(chan struct{}),
 		detached: make(chan struct{}), maxOut: packet.MaxPacketSize, recvMax: 65535}
 	c.lr.c = nc
+	_, c.parkable = nc.(*net.TCPConn)
 	c.rd = packet.NewReader(&c.lr, s.opts.MaxPacketSize)
 	return c
 }
@@ -142,9 +145,8 @@ func (c *conn) send(p packet.Packet) {
 }
 
 // handoffAfter is how long a connection waits for input in the goroutine
-// that served it before handing the wait to a fresh goroutine, whose stack
-// has not grown: an idle connection then costs a small stack.
-const handoffAfter = time.Second
+// that served it before parking (see the STOMP adapter's note on the choice).
+const handoffAfter = 50 * time.Millisecond
 
 // start runs in the connection's first goroutine: the handshake, then run.
 func (c *conn) start() {
@@ -163,7 +165,7 @@ func (c *conn) start() {
 }
 
 // run reads and handles packets until the connection ends, or until the
-// peer has been quiet for handoffAfter, when it continues in waitFresh.
+// peer has been quiet for handoffAfter, when it parks (see park).
 func (c *conn) run() {
 	defer c.recoverPanic()
 	for {
@@ -208,8 +210,15 @@ func (c *conn) peerDeadline() time.Time {
 // awaitInput waits for the peer with a deadline of handoffAfter (or the peer
 // deadline, if sooner). It reports idle when the short wait ran out.
 func (c *conn) awaitInput() (idle bool, err error) {
-	deadline := time.Now().Add(handoffAfter)
 	pd := c.peerDeadline()
+	if !c.parkable {
+		// TLS and WebSocket connections cannot be parked, and a deadline
+		// that expires inside their Read breaks them: wait for the peer
+		// deadline alone, in this goroutine.
+		_ = c.nc.SetReadDeadline(pd)
+		return false, c.rd.WaitIdle()
+	}
+	deadline := time.Now().Add(handoffAfter)
 	if !pd.IsZero() && pd.Before(deadline) {
 		deadline = pd
 	}

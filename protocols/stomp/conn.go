@@ -56,8 +56,10 @@ type conn struct {
 	remote string
 	rd     *frame.Reader
 	lr     lastReadReader
-	ctx    context.Context
-	done   func()
+	// parkable: a plain TCP connection, which can wait without a goroutine.
+	parkable bool
+	ctx      context.Context
+	done     func()
 	// peerTimeout: a peer silent this long is dead (CONNECT wait, heart-beats).
 	peerTimeout time.Duration
 	ver         frame.Version
@@ -96,6 +98,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
 	}
 	c.lr.c = nc
+	_, c.parkable = nc.(*net.TCPConn)
 	c.rd = frame.NewReader(&c.lr, s.opts.Limits)
 	return c
 }
@@ -115,9 +118,12 @@ func (r *lastReadReader) Read(p []byte) (int, error) {
 }
 
 // handoffAfter is how long a connection waits for input in the goroutine
-// that served it before handing the wait to a fresh goroutine: one whose
-// stack has not grown, so an idle connection costs a small stack.
-const handoffAfter = time.Second
+// that served it before parking: without a goroutine where the transport can
+// watch the socket, else in a fresh goroutine whose stack has not grown. It
+// is short so a burst of connecting clients that then go quiet never holds a
+// goroutine (and its grown stack) each; a busy connection rarely waits this
+// long between reads, and parking costs a few microseconds when it does.
+const handoffAfter = 50 * time.Millisecond
 
 // start runs in the connection's first goroutine.
 func (c *conn) start() {
@@ -127,7 +133,7 @@ func (c *conn) start() {
 }
 
 // run reads and handles frames until the connection ends, or until the peer
-// has been quiet for handoffAfter, when it continues in waitFresh.
+// has been quiet for handoffAfter, when it parks (see park).
 func (c *conn) run() {
 	defer c.recoverPanic()
 	var f frame.Frame
@@ -179,8 +185,15 @@ func (c *conn) peerDeadline() time.Time {
 // awaitInput waits for the peer with a deadline of handoffAfter (or the peer
 // deadline, if sooner). It reports idle when the short wait ran out.
 func (c *conn) awaitInput() (idle bool, err error) {
-	deadline := time.Now().Add(handoffAfter)
 	pd := c.peerDeadline()
+	if !c.parkable {
+		// TLS and WebSocket connections cannot be parked, and a deadline
+		// that expires inside their Read breaks them: wait for the peer
+		// deadline alone, in this goroutine.
+		_ = c.nc.SetReadDeadline(pd)
+		return false, c.rd.WaitIdle()
+	}
+	deadline := time.Now().Add(handoffAfter)
 	if !pd.IsZero() && pd.Before(deadline) {
 		deadline = pd
 	}

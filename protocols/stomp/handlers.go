@@ -219,6 +219,9 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 			so.Shared, so.Name = true, shared
 		}
 		opts.Selector = "" // the subscription's filter does the selecting
+		if err := c.authorizeReplace(so); err != nil {
+			return err
+		}
 		consumer, err = c.sess.Subscribe(so, opts)
 	}
 	if err != nil {
@@ -253,6 +256,34 @@ func (c *conn) authorizeQueueAddress(name string) error {
 	}
 	if err := c.id.Authorize(core.PermConsume, a); err != nil {
 		return &core.PermissionError{Permission: core.PermConsume, Address: a, Err: err}
+	}
+	return nil
+}
+
+// authorizeReplace checks the deletion a named subscription implies when it
+// exists with another address or selector: the core then replaces it (JMS),
+// deleting it before it asks for the permission to create the new one and
+// without asking for the one to delete. Without this check, a client reusing
+// someone else's client id and subscription name would drop their durable
+// subscription and its messages.
+func (c *conn) authorizeReplace(so core.SubscribeOptions) error {
+	if so.Name == "" {
+		return nil
+	}
+	q, ok := c.s.opts.Broker.Queue(core.SubscriptionQueueName(c.sess.ClientID(), so.Name))
+	if !ok {
+		return nil
+	}
+	info := q.Info()
+	if info.RoutingType != core.Multicast || (info.Address == so.Address && info.Filter == so.Selector) {
+		return nil
+	}
+	perm := core.PermDeleteNonDurableQueue
+	if info.Durable {
+		perm = core.PermDeleteDurableQueue
+	}
+	if err := c.id.Authorize(perm, info.Address); err != nil {
+		return &core.PermissionError{Permission: perm, Address: info.Address, Err: err}
 	}
 	return nil
 }

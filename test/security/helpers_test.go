@@ -247,6 +247,18 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// awaitMessages waits until queue holds n messages. A send's confirmation
+// (STOMP RECEIPT, MQTT PUBACK) of a non-persistent message can reach the
+// client just before the message is in its queue, so a test that then
+// looks at the queue from elsewhere (a browser, the core) waits for it.
+func (e *env) awaitMessages(t testing.TB, queue string, n int) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d messages in %s", n, queue), func() bool {
+		q, ok := e.s.Core.Queue(queue)
+		return ok && q.Stats().Messages == n
+	})
+}
+
 // ---------------------------------------------------------------------------
 // Raw STOMP: frames written and read by hand, to see ERROR frames and the
 // close that follows them exactly as they are on the wire.

@@ -3,6 +3,7 @@ package security_test
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -158,6 +159,7 @@ func TestSTOMPAllowed(t *testing.T) {
 		if err := alice.Send("/queue/payments.b", "text/plain", []byte("keep"), stomp.SendOpt.Receipt); err != nil {
 			t.Fatal(err)
 		}
+		e.awaitMessages(t, "payments.b", 1)
 		c := rawDial(t, addr)
 		c.login("alice", alicePW)
 		c.write("SUBSCRIBE", "", "id", "b", "destination", "/queue/payments.b", "browser", "true")
@@ -184,6 +186,7 @@ func TestSTOMPDenied(t *testing.T) {
 	if err := alice.Send("/queue/orders.b", "text/plain", []byte("secret"), stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err)
 	}
+	e.awaitMessages(t, "orders.b", 1)
 	// alice's durable subscription, with a message waiting in it.
 	aliceApp := rawDial(t, addr)
 	aliceApp.login("alice", alicePW, "client-id", "alice-app")
@@ -194,6 +197,7 @@ func TestSTOMPDenied(t *testing.T) {
 	if err := alice.Send("/topic/payments.t", "text/plain", []byte("for alice"), stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err)
 	}
+	e.awaitMessages(t, "alice-app.d", 1)
 
 	tests := []struct {
 		name     string
@@ -231,6 +235,15 @@ func TestSTOMPDenied(t *testing.T) {
 		{name: "reattach to someone else's durable subscription", connect: []string{"client-id", "alice-app"}, cmd: "SUBSCRIBE",
 			headers: []string{"id", "1", "destination", "/topic/payments.t", "durable-subscription-name", "d"}, perm: "consume", address: "payments.t",
 			noEffect: func() bool { q, ok := e.s.Core.Queue("alice-app.d"); return ok && q.Stats().Messages == 1 }},
+		// Re-subscribing a durable subscription to another topic replaces
+		// it (JMS): that deletes the old one, which takes deleteDurableQueue
+		// on its address.
+		{name: "replace someone else's durable subscription", connect: []string{"client-id", "alice-app"}, cmd: "SUBSCRIBE",
+			headers: []string{"id", "1", "destination", "/topic/orders.t", "durable-subscription-name", "d"}, perm: "deleteDurableQueue", address: "payments.t",
+			noEffect: func() bool {
+				q, ok := e.s.Core.Queue("alice-app.d")
+				return ok && q.Info().Address == "payments.t" && q.Stats().Messages == 1
+			}},
 		// The most specific pattern decides alone: "orders.#" grants no
 		// createAddress, browse or createDurableQueue, so not even an admin
 		// has them there although "#" gives them to admin elsewhere.
@@ -299,14 +312,18 @@ func TestSTOMPValidatedUser(t *testing.T) {
 	raw.write("SEND", "forged twice", "destination", "/queue/orders.x", "JMSXUserID", "admin", "JMSXUserID", "root", "receipt", "sent")
 	raw.expect("RECEIPT")
 
-	for _, body := range []string{"forged", "forged twice"} {
+	// The order of the two is not checked: the RECEIPT of a non-persistent
+	// SEND can overtake its enqueue.
+	var bodies []string
+	for range 2 {
 		m := consumer.expect("MESSAGE")
-		if m.body != body {
-			t.Fatalf("got %v, want body %q", m, body)
-		}
+		bodies = append(bodies, m.body)
 		if got := m.all("JMSXUserID"); !slices.Equal(got, []string{"bob"}) {
-			t.Fatalf("MESSAGE JMSXUserID %q, want exactly [bob]", got)
+			t.Fatalf("MESSAGE %q: JMSXUserID %q, want exactly [bob]", m.body, got)
 		}
+	}
+	if slices.Sort(bodies); !slices.Equal(bodies, []string{"forged", "forged twice"}) {
+		t.Fatalf("got messages %q", bodies)
 	}
 }
 
@@ -328,12 +345,11 @@ func TestSTOMPConsumeChecksTheQueuesAddress(t *testing.T) {
 	alice.expect("RECEIPT")
 	alice.write("SEND", "payment 1", "destination", "/topic/payments.t", "receipt", "sent")
 	alice.expect("RECEIPT")
-	q, ok := e.s.Core.Queue("orders.audit")
-	if !ok || q.Info().Address != "payments.t" {
-		t.Fatalf("setup: no subscription queue orders.audit on payments.t")
+	e.awaitMessages(t, "orders.audit", 1)
+	q, _ := e.s.Core.Queue("orders.audit")
+	if a := q.Info().Address; a != "payments.t" {
+		t.Fatalf("setup: subscription queue orders.audit is on %q, want payments.t", a)
 	}
-	// The RECEIPT of a non-persistent SEND can precede the enqueue.
-	eventually(t, "the message to reach the subscription", func() bool { return q.Stats().Messages == 1 })
 
 	bob := rawDial(t, addr)
 	bob.login("bob", bobPW)
@@ -350,5 +366,33 @@ func TestSTOMPConsumeChecksTheQueuesAddress(t *testing.T) {
 	}
 	if st := q.Stats(); st.Messages != 1 || st.InFlight != 0 {
 		t.Fatalf("alice's subscription queue after the attempt: %+v", st)
+	}
+}
+
+// TestSTOMPDurableSubscriptionLifecycle: with deleteDurableQueue granted, a
+// user may replace (re-subscribe to another topic) and delete her durable
+// subscription; the checks above only stop those who lack it.
+func TestSTOMPDurableSubscriptionLifecycle(t *testing.T) {
+	e := start(t, setup{yaml: `security:
+  users-file: users.yaml
+  permissions:
+    "#": {send: [admin], consume: [admin], createAddress: [admin], createDurableQueue: [admin], deleteDurableQueue: [admin]}
+`})
+	c := rawDial(t, e.s.Addr("stomp"))
+	c.login("alice", alicePW, "client-id", "app")
+	for i, topic := range []string{"a.t", "b.t"} {
+		id := strconv.Itoa(i)
+		c.write("SUBSCRIBE", "", "id", id, "destination", "/topic/"+topic, "durable-subscription-name", "d", "receipt", "sub"+id)
+		c.expect("RECEIPT")
+		c.write("UNSUBSCRIBE", "", "id", id, "receipt", "detach"+id)
+		c.expect("RECEIPT")
+		if q, ok := e.s.Core.Queue("app.d"); !ok || q.Info().Address != topic {
+			t.Fatalf("after subscribing to %s: subscription queue %v", topic, ok)
+		}
+	}
+	c.write("UNSUBSCRIBE", "", "id", "x", "durable-subscription-name", "d", "receipt", "deleted")
+	c.expect("RECEIPT")
+	if _, ok := e.s.Core.Queue("app.d"); ok {
+		t.Fatal("the durable subscription survived its deletion")
 	}
 }
