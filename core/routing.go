@@ -197,13 +197,24 @@ func (b *Broker) route(ctx context.Context, s *Session, m *Message, done func(er
 		// an ack can never reach the store ahead of the message it settles.
 		if len(ops) > 0 {
 			if done == nil {
-				done = func(error) {}
+				b.store.Apply(ops, true, func(error) {})
+				b.publish(p)
+				return nil
 			}
-			b.store.Apply(ops, true, done)
-		} else if done != nil {
+			// Confirm when the message is durable and in its queues, whichever
+			// comes last (a store may call back before publish returns).
+			j := &confirm{n: 2, done: done}
+			b.store.Apply(ops, true, j.one)
+			b.publish(p)
+			j.one(nil)
+			return nil
+		}
+		// Nothing to store: confirm once the message is in its queues, so a
+		// client told "done" finds it there.
+		b.publish(p)
+		if done != nil {
 			done(nil)
 		}
-		b.publish(p)
 		return nil
 	}
 }
@@ -557,4 +568,25 @@ func (d *dupCache) len() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.set)
+}
+
+// confirm calls done once n completions have arrived, with the first error.
+type confirm struct {
+	mu   sync.Mutex
+	n    int
+	err  error
+	done func(error)
+}
+
+func (c *confirm) one(err error) {
+	c.mu.Lock()
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	c.n--
+	fire, err := c.n == 0, c.err
+	c.mu.Unlock()
+	if fire {
+		c.done(err)
+	}
 }

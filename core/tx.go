@@ -136,19 +136,20 @@ func (tx *Tx) Commit(ctx context.Context, done func(error)) error {
 	}
 	// The whole transaction reaches the store before its messages become
 	// visible, so no ack of them can overtake it.
-	if len(ops) == 0 {
-		if done != nil {
-			done(nil)
-		}
+	// Confirm when the transaction is durable and its messages visible.
+	if done == nil {
+		done = func(error) {}
+	}
+	j := &confirm{n: 2, done: done}
+	if len(ops) > 0 {
+		b.store.Apply(ops, true, j.one)
 	} else {
-		if done == nil {
-			done = func(error) {}
-		}
-		b.store.Apply(ops, true, done)
+		j.one(nil)
 	}
 	for _, p := range ready {
 		b.publish(p)
 	}
+	j.one(nil)
 	return nil
 }
 

@@ -162,6 +162,7 @@ func TestSelectors(t *testing.T) {
 			for _, m := range msgs {
 				producer.send("/queue/"+queue, m.body, m.headers...)
 			}
+			producer.sync() // every SEND is routed before the queue is inspected
 			got := recvBodies(t, sub, len(tc.want))
 			sameStrings(t, "selected", got, tc.want)
 			// The rest stay in the queue: the consumer never saw them.
