@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -519,7 +520,14 @@ func (c *conn) handshake(ctx context.Context) error {
 	} else if !p.CleanStart {
 		expiry = neverExpires
 	}
-	c.will = p.Will
+	if w := p.Will; w != nil {
+		// The will is published when the connection ends, long after the
+		// read buffer its payload aliases has gone back to the pool and
+		// been refilled with other connections' packets.
+		w.Payload = bytes.Clone(w.Payload)
+		w.Properties.CorrelationData = bytes.Clone(w.Properties.CorrelationData)
+		c.will = w
+	}
 	c.sess = c.s.b.NewSession(id.SessionOptions(clientID))
 
 	present, err := c.s.attach(c, clientID, p.CleanStart, expiry)

@@ -516,8 +516,10 @@ func (c *conn) onDisconnect(f *frame.Frame) error {
 		delete(c.txs, id)
 	}
 	// Close the consumers before the receipt, so what they held is back in
-	// the queues when the client learns it is disconnected.
+	// the queues when the client learns it is disconnected, and give the
+	// user's connection slot back so that it can reconnect at once.
 	c.sess.Close()
+	c.id.Close()
 	c.outMu.Lock()
 	if r := receiptOf(f); r != "" && !c.dead {
 		var e frame.Encoder

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/go-stomp/stomp/v3"
@@ -628,7 +629,11 @@ func connect5(t testing.TB, nc net.Conn, cp *paho.Connect) (*client5, *paho.Conn
 	t.Helper()
 	cl := &client5{msgs: make(chan *paho.Publish, 100)}
 	cl.Client = paho.NewClient(paho.ClientConfig{
-		Conn: nc,
+		// paho writes a packet in several Writes unless the connection is a
+		// sync.Locker, and its pinger sends a PINGREQ right after CONNECT:
+		// on a TLS or WebSocket connection (no writev) the two interleave
+		// and the broker rightly sees a malformed packet.
+		Conn: packets.NewThreadSafeConn(nc),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			cl.msgs <- pr.Packet
 			return true, nil

@@ -1,7 +1,11 @@
 package security_test
 
 import (
+	"fmt"
+	"net"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/go-stomp/stomp/v3"
 
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/mqtt/packet"
 )
 
 // TestMQTTAuthentication: refused logins get the CONNACK code of their
@@ -343,3 +348,86 @@ func TestMQTTValidatedUser(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestMQTTWillKeepsItsPayload: a will is published long after its CONNECT
+// was read; what it carries must be what the client sent, not whatever
+// other connections have since read into the buffer the CONNECT was read
+// into (which would leak their messages to the will topic's subscribers).
+func TestMQTTWillKeepsItsPayload(t *testing.T) {
+	e := mqttBroker(t)
+	addr := e.s.Addr("mqtt")
+	alice := login5(t, addr, "alice-will-watch", "alice", alicePW)
+	if sa, err := alice.Subscribe(ctxT(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "orders/x", QoS: 1}}}); err != nil || sa.Reasons[0] != 1 {
+		t.Fatalf("SUBSCRIBE: %+v %v", sa, err)
+	}
+	const will = "bob's last words"
+	var devices []net.Conn
+	for i := range 8 {
+		// paho.golang 0.23 does not encode will properties: the CONNECT is
+		// written with the broker's own codec.
+		w := &packet.Will{QoS: 1, Topic: "orders/x", Payload: []byte(will)}
+		w.Properties.CorrelationData = []byte("corr-" + strconv.Itoa(i))
+		w.Properties.Set(packet.PropCorrelationData)
+		devices = append(devices, rawConnect5(t, addr, &packet.Connect{Version: packet.Version5, CleanStart: true, KeepAlive: 60,
+			ClientID: fmt.Sprintf("bob-will-%d", i), HasUsername: true, Username: "bob", HasPassword: true, Password: []byte(bobPW), Will: w}))
+	}
+	// Other traffic: each of these reads goes through the broker's pooled
+	// read buffers.
+	noise := login5(t, addr, "alice-noise", "alice", alicePW)
+	secret := strings.Repeat("SECRET", 20)
+	for range 50 {
+		if _, err := noise.Publish(ctxT(t), &paho.Publish{Topic: "payments/secret", QoS: 1, Payload: []byte(secret)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The devices vanish without DISCONNECT: their wills go out.
+	for _, nc := range devices {
+		nc.Close()
+	}
+	corr := map[string]bool{}
+	for range devices {
+		m := alice.recv(t)
+		if string(m.Payload) != will {
+			t.Fatalf("will payload %q, want %q", m.Payload, will)
+		}
+		if m.Properties == nil || !strings.HasPrefix(string(m.Properties.CorrelationData), "corr-") {
+			t.Fatalf("will correlation data %q, want corr-N", m.Properties.CorrelationData)
+		}
+		corr[string(m.Properties.CorrelationData)] = true
+	}
+	if len(corr) != len(devices) {
+		t.Fatalf("correlation data %v, want %d distinct", corr, len(devices))
+	}
+}
+
+// rawConnect5 sends a CONNECT built with the broker's codec and fails
+// unless the CONNACK accepts it; the connection is left to the caller.
+func rawConnect5(t *testing.T, addr string, cp *packet.Connect) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, waitFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	b, err := cp.Append(nil, packet.Version5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetDeadline(time.Now().Add(waitFor))
+	if _, err := nc.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	fh, body, err := packet.NewReader(nc, 0).ReadPacket()
+	if err != nil {
+		t.Fatalf("waiting for CONNACK: %v", err)
+	}
+	var ack packet.Connack
+	if fh.Type != packet.CONNACK {
+		t.Fatalf("got %v, want CONNACK", fh.Type)
+	}
+	if err := ack.Decode(fh.Flags, body, packet.Version5); err != nil || ack.ReasonCode != packet.Success {
+		t.Fatalf("CONNACK %+v (%v)", ack, err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return nc
+}
