@@ -146,6 +146,13 @@ func (s *Session) consume(queue string, opts ConsumerOptions) (*Consumer, error)
 		q = b.createQueueLocked(QueueInfo{Name: queue, Address: queue, RoutingType: Anycast, Durable: true, AutoCreated: true}, nil)
 	}
 	b.mu.Unlock()
+	if q.info.Address != queue {
+		// A queue reached by name (a subscription's, say) holds what was sent
+		// to its address: consuming it needs the permission there too.
+		if err := s.authorize(PermConsume, q.info.Address); err != nil {
+			return nil, err
+		}
+	}
 	return s.attach(q, sel, opts, false)
 }
 
