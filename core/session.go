@@ -309,6 +309,20 @@ func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consum
 				b.mu.Unlock()
 				return nil, fmt.Errorf("%w: %q", ErrSubscriptionInUse, name)
 			}
+			// Replacing deletes the old subscription and its messages: ask
+			// for that, and for creating the new one, before anything goes.
+			del := PermDeleteNonDurableQueue
+			if q.info.Durable {
+				del = PermDeleteDurableQueue
+			}
+			if err := s.authorize(del, q.info.Address); err != nil {
+				b.mu.Unlock()
+				return nil, err
+			}
+			if err := s.authorize(perm, sub.Address); err != nil {
+				b.mu.Unlock()
+				return nil, err
+			}
 			b.mu.Unlock()
 			b.deleteQueue(q, false)
 			b.mu.Lock()

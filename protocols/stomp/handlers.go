@@ -200,9 +200,6 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		if durable != "" || shared != "" {
 			return errorf("durable and shared subscriptions are for topics, not %s", printable(dest))
 		}
-		if err := c.authorizeQueueAddress(addr); err != nil {
-			return err
-		}
 		consumer, err = c.sess.Consume(addr, opts)
 	} else {
 		sub.prefix = "/topic/"
@@ -219,9 +216,6 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 			so.Shared, so.Name = true, shared
 		}
 		opts.Selector = "" // the subscription's filter does the selecting
-		if err := c.authorizeReplace(so); err != nil {
-			return err
-		}
 		consumer, err = c.sess.Subscribe(so, opts)
 	}
 	if err != nil {
@@ -238,53 +232,6 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 	c.outMu.Unlock()
 	c.addSub(sub)
 	c.receipt(receiptOf(f))
-	return nil
-}
-
-// authorizeQueueAddress checks consume on the address an existing queue is
-// bound to. The core checks the queue's name, which for a subscription queue
-// is not its address: a durable subscription to payments.t named
-// "orders.audit" would otherwise be open to anyone who may consume orders.#.
-func (c *conn) authorizeQueueAddress(name string) error {
-	q, ok := c.s.opts.Broker.Queue(name)
-	if !ok {
-		return nil
-	}
-	a := q.Info().Address
-	if a == name {
-		return nil
-	}
-	if err := c.id.Authorize(core.PermConsume, a); err != nil {
-		return &core.PermissionError{Permission: core.PermConsume, Address: a, Err: err}
-	}
-	return nil
-}
-
-// authorizeReplace checks the deletion a named subscription implies when it
-// exists with another address or selector: the core then replaces it (JMS),
-// deleting it before it asks for the permission to create the new one and
-// without asking for the one to delete. Without this check, a client reusing
-// someone else's client id and subscription name would drop their durable
-// subscription and its messages.
-func (c *conn) authorizeReplace(so core.SubscribeOptions) error {
-	if so.Name == "" {
-		return nil
-	}
-	q, ok := c.s.opts.Broker.Queue(core.SubscriptionQueueName(c.sess.ClientID(), so.Name))
-	if !ok {
-		return nil
-	}
-	info := q.Info()
-	if info.RoutingType != core.Multicast || (info.Address == so.Address && info.Filter == so.Selector) {
-		return nil
-	}
-	perm := core.PermDeleteNonDurableQueue
-	if info.Durable {
-		perm = core.PermDeleteDurableQueue
-	}
-	if err := c.id.Authorize(perm, info.Address); err != nil {
-		return &core.PermissionError{Permission: perm, Address: info.Address, Err: err}
-	}
 	return nil
 }
 
