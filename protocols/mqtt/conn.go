@@ -27,14 +27,10 @@ type conn struct {
 	nc     net.Conn
 	remote string
 	rd     *packet.Reader
-	lr     lastReadReader
-	// parkable: a plain TCP connection, which can wait without a goroutine.
-	parkable bool
-	ver      byte
-	ctx      context.Context
-	done     func()
-	// peerTimeout: a peer silent this long is gone (CONNECT wait, keep-alive).
-	peerTimeout time.Duration
+	w      transport.Waiter // input side: last read, peer deadline, parking
+	ver    byte
+	ctx    context.Context
+	done   func()
 
 	id   *access.Identity
 	sess *core.Session // this connection's core session
@@ -83,26 +79,11 @@ type flushAck struct {
 	tag uint64
 }
 
-// lastReadReader records when the peer last sent anything.
-type lastReadReader struct {
-	c    net.Conn
-	last time.Time
-}
-
-func (r *lastReadReader) Read(p []byte) (int, error) {
-	n, err := r.c.Read(p)
-	if n > 0 {
-		r.last = time.Now()
-	}
-	return n, err
-}
-
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), wclosed: make(chan struct{}),
 		detached: make(chan struct{}), maxOut: packet.MaxPacketSize, recvMax: 65535}
-	c.lr.c = nc
-	_, c.parkable = nc.(*net.TCPConn)
-	c.rd = packet.NewReader(&c.lr, s.opts.MaxPacketSize)
+	c.w.Init(nc)
+	c.rd = packet.NewReader(&c.w, s.opts.MaxPacketSize)
 	return c
 }
 
@@ -145,16 +126,11 @@ func (c *conn) send(p packet.Packet) {
 	c.unlock()
 }
 
-// handoffAfter is how long a connection waits for input in the goroutine
-// that served it before parking (see the STOMP adapter's note on the choice).
-const handoffAfter = 50 * time.Millisecond
-
 // start runs in the connection's first goroutine: the handshake, then run.
 func (c *conn) start() {
 	defer c.recoverPanic()
-	c.lr.last = time.Now()
-	c.peerTimeout = c.s.opts.ConnectTimeout
-	_ = c.nc.SetReadDeadline(c.peerDeadline())
+	c.w.PeerTimeout = c.s.opts.ConnectTimeout
+	_ = c.nc.SetReadDeadline(c.w.PeerDeadline())
 	if err := c.handshake(c.ctx); err != nil {
 		if !errors.Is(err, io.EOF) {
 			c.logger().Info("mqtt connect refused", "err", err)
@@ -166,12 +142,12 @@ func (c *conn) start() {
 }
 
 // run reads and handles packets until the connection ends, or until the
-// peer has been quiet for handoffAfter, when it parks (see park).
+// peer has been quiet for transport.HandoffAfter, when it parks (see park).
 func (c *conn) run() {
 	defer c.recoverPanic()
 	for {
 		if c.rd.Buffered() == 0 {
-			idle, err := c.awaitInput()
+			idle, err := c.w.Await(c.rd)
 			if err != nil {
 				c.readFailed(err)
 				c.finish()
@@ -200,41 +176,6 @@ func (c *conn) run() {
 	}
 }
 
-// peerDeadline is when a silent peer is considered gone (zero: never).
-func (c *conn) peerDeadline() time.Time {
-	if c.peerTimeout <= 0 {
-		return time.Time{}
-	}
-	return c.lr.last.Add(c.peerTimeout)
-}
-
-// awaitInput waits for the peer with a deadline of handoffAfter (or the peer
-// deadline, if sooner). It reports idle when the short wait ran out.
-func (c *conn) awaitInput() (idle bool, err error) {
-	pd := c.peerDeadline()
-	if !c.parkable {
-		// TLS and WebSocket connections cannot be parked, and a deadline
-		// that expires inside their Read breaks them: wait for the peer
-		// deadline alone, in this goroutine.
-		_ = c.nc.SetReadDeadline(pd)
-		return false, c.rd.WaitIdle()
-	}
-	deadline := time.Now().Add(handoffAfter)
-	if !pd.IsZero() && pd.Before(deadline) {
-		deadline = pd
-	}
-	_ = c.nc.SetReadDeadline(deadline)
-	if err = c.rd.WaitIdle(); err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && (pd.IsZero() || time.Now().Before(pd)) {
-			return true, nil
-		}
-		return false, err
-	}
-	_ = c.nc.SetReadDeadline(c.peerDeadline())
-	return false, nil
-}
-
 // park lets the connection wait for input without a goroutine where the
 // transport can watch it (plain TCP on Linux), else in a fresh goroutine.
 func (c *conn) park() {
@@ -243,8 +184,7 @@ func (c *conn) park() {
 		c.out, c.spare = nil, nil
 	}
 	c.unlock()
-	c.rd.Release()
-	if transport.WaitReadable(c.nc, c.peerDeadline(), c.resume) {
+	if c.w.Park(c.rd, c.resume) {
 		return
 	}
 	go c.waitFresh()
@@ -264,8 +204,7 @@ func (c *conn) resume(timedOut bool) {
 // waitFresh waits for input in a new goroutine, then serves on.
 func (c *conn) waitFresh() {
 	defer c.recoverPanic()
-	_ = c.nc.SetReadDeadline(c.peerDeadline())
-	if err := c.rd.WaitIdle(); err != nil {
+	if err := c.w.WaitFresh(c.rd); err != nil {
 		c.readFailed(err)
 		c.finish()
 		return
@@ -501,8 +440,8 @@ func (c *conn) handshake(ctx context.Context) error {
 		serverKeepAlive = int(max / time.Second)
 	}
 	c.keepAliveDur = keepAlive
-	c.peerTimeout = keepAlive * 3 / 2
-	_ = c.nc.SetReadDeadline(c.peerDeadline())
+	c.w.PeerTimeout = keepAlive * 3 / 2
+	_ = c.nc.SetReadDeadline(c.w.PeerDeadline())
 	if c.ver == packet.Version5 {
 		if p.Properties.Has(packet.PropReceiveMaximum) {
 			c.recvMax = int(p.Properties.ReceiveMaximum)

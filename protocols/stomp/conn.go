@@ -55,14 +55,10 @@ type conn struct {
 	nc     net.Conn
 	remote string
 	rd     *frame.Reader
-	lr     lastReadReader
-	// parkable: a plain TCP connection, which can wait without a goroutine.
-	parkable bool
-	ctx      context.Context
-	done     func()
-	// peerTimeout: a peer silent this long is dead (CONNECT wait, heart-beats).
-	peerTimeout time.Duration
-	ver         frame.Version
+	w      transport.Waiter // input side: last read, peer deadline, parking
+	ctx    context.Context
+	done   func()
+	ver    frame.Version
 
 	id        *access.Identity
 	sess      *core.Session
@@ -97,49 +93,25 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
 	}
-	c.lr.c = nc
-	_, c.parkable = nc.(*net.TCPConn)
-	c.rd = frame.NewReader(&c.lr, s.opts.Limits)
+	c.w.Init(nc)
+	c.rd = frame.NewReader(&c.w, s.opts.Limits)
 	return c
 }
 
-// lastReadReader records when the peer last sent anything.
-type lastReadReader struct {
-	c    net.Conn
-	last time.Time
-}
-
-func (r *lastReadReader) Read(p []byte) (int, error) {
-	n, err := r.c.Read(p)
-	if n > 0 {
-		r.last = time.Now()
-	}
-	return n, err
-}
-
-// handoffAfter is how long a connection waits for input in the goroutine
-// that served it before parking: without a goroutine where the transport can
-// watch the socket, else in a fresh goroutine whose stack has not grown. It
-// is short so a burst of connecting clients that then go quiet never holds a
-// goroutine (and its grown stack) each; a busy connection rarely waits this
-// long between reads, and parking costs a few microseconds when it does.
-const handoffAfter = 50 * time.Millisecond
-
 // start runs in the connection's first goroutine.
 func (c *conn) start() {
-	c.lr.last = time.Now()
-	c.peerTimeout = c.s.opts.ConnectTimeout
+	c.w.PeerTimeout = c.s.opts.ConnectTimeout
 	c.run()
 }
 
 // run reads and handles frames until the connection ends, or until the peer
-// has been quiet for handoffAfter, when it parks (see park).
+// has been quiet for transport.HandoffAfter, when it parks (see park).
 func (c *conn) run() {
 	defer c.recoverPanic()
 	var f frame.Frame
 	for {
 		if c.rd.Buffered() == 0 {
-			idle, err := c.awaitInput()
+			idle, err := c.w.Await(c.rd)
 			if err != nil {
 				c.readFailed(err)
 				c.finish()
@@ -174,43 +146,6 @@ func (c *conn) run() {
 	}
 }
 
-// peerDeadline is when a silent peer is considered dead (zero: never).
-func (c *conn) peerDeadline() time.Time {
-	if c.peerTimeout <= 0 {
-		return time.Time{}
-	}
-	return c.lr.last.Add(c.peerTimeout)
-}
-
-// awaitInput waits for the peer with a deadline of handoffAfter (or the peer
-// deadline, if sooner). It reports idle when the short wait ran out.
-func (c *conn) awaitInput() (idle bool, err error) {
-	pd := c.peerDeadline()
-	if !c.parkable {
-		// TLS and WebSocket connections cannot be parked, and a deadline
-		// that expires inside their Read breaks them: wait for the peer
-		// deadline alone, in this goroutine.
-		_ = c.nc.SetReadDeadline(pd)
-		return false, c.rd.WaitIdle()
-	}
-	deadline := time.Now().Add(handoffAfter)
-	if !pd.IsZero() && pd.Before(deadline) {
-		deadline = pd
-	}
-	_ = c.nc.SetReadDeadline(deadline)
-	err = c.rd.WaitIdle()
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && (pd.IsZero() || time.Now().Before(pd)) {
-			return true, nil
-		}
-		return false, err
-	}
-	// The rest of the frame may take its time, within the peer deadline.
-	_ = c.nc.SetReadDeadline(c.peerDeadline())
-	return false, nil
-}
-
 // park lets the connection wait for input without a goroutine where the
 // transport can watch it (plain TCP on Linux), else in a fresh goroutine.
 func (c *conn) park() {
@@ -220,8 +155,7 @@ func (c *conn) park() {
 		c.out, c.spare = nil, nil
 	}
 	c.outMu.Unlock()
-	c.rd.Release()
-	if transport.WaitReadable(c.nc, c.peerDeadline(), c.resume) {
+	if c.w.Park(c.rd, c.resume) {
 		return
 	}
 	go c.waitFresh()
@@ -241,8 +175,7 @@ func (c *conn) resume(timedOut bool) {
 // waitFresh waits for input in a new goroutine, then serves on.
 func (c *conn) waitFresh() {
 	defer c.recoverPanic()
-	_ = c.nc.SetReadDeadline(c.peerDeadline())
-	if err := c.rd.WaitIdle(); err != nil {
+	if err := c.w.WaitFresh(c.rd); err != nil {
 		c.readFailed(err)
 		c.finish()
 		return
@@ -563,7 +496,7 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 		}
 	}
 	// A peer that promised heart-beats and goes silent for twice the interval is dead.
-	c.peerTimeout = 2 * expectEvery
+	c.w.PeerTimeout = 2 * expectEvery
 
 	c.outMu.Lock()
 	var e frame.Encoder

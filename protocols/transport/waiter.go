@@ -1,0 +1,106 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"time"
+)
+
+// HandoffAfter is how long a connection waits for input in the goroutine
+// that served it before parking: without a goroutine where WaitReadable can
+// watch the socket, else in a fresh goroutine whose stack has not grown. It
+// is short so a burst of clients that connect and then go quiet never holds a
+// goroutine (and its grown stack) each; a busy connection rarely waits this
+// long between reads, and parking costs a few microseconds when it does.
+const HandoffAfter = 50 * time.Millisecond
+
+// IdleReader is a protocol decoder that can wait for input holding no buffer
+// (see the STOMP frame and MQTT packet readers).
+type IdleReader interface {
+	// Buffered is how many bytes are read but not yet decoded.
+	Buffered() int
+	// WaitIdle blocks until input arrives when nothing is buffered.
+	WaitIdle() error
+	// Release gives back the memory an idle reader holds.
+	Release()
+}
+
+// Waiter is the input side of an adapter's connection: it records when the
+// peer last sent anything, enforces the peer deadline (CONNECT timeout,
+// heart-beats, keep-alive), and parks a quiet connection. Adapters embed one
+// and read through it.
+type Waiter struct {
+	nc   net.Conn
+	last time.Time
+	// PeerTimeout: a peer silent this long is gone (0: never).
+	PeerTimeout time.Duration
+	parkable    bool
+}
+
+// Init binds the waiter to its connection; the peer counts as heard from now.
+func (w *Waiter) Init(nc net.Conn) {
+	w.nc = nc
+	w.last = time.Now()
+	_, w.parkable = nc.(*net.TCPConn)
+}
+
+// Read reads from the connection, noting when data arrives.
+func (w *Waiter) Read(p []byte) (int, error) {
+	n, err := w.nc.Read(p)
+	if n > 0 {
+		w.last = time.Now()
+	}
+	return n, err
+}
+
+// PeerDeadline is when a silent peer is considered gone (zero: never).
+func (w *Waiter) PeerDeadline() time.Time {
+	if w.PeerTimeout <= 0 {
+		return time.Time{}
+	}
+	return w.last.Add(w.PeerTimeout)
+}
+
+// Await waits for input for up to HandoffAfter (or the peer deadline, if
+// sooner) and reports idle when that short wait ran out: the caller then
+// parks. TLS and WebSocket connections cannot be parked, and a deadline that
+// expires inside their Read breaks them, so they wait for the peer deadline
+// alone.
+func (w *Waiter) Await(r IdleReader) (idle bool, err error) {
+	pd := w.PeerDeadline()
+	if !w.parkable {
+		_ = w.nc.SetReadDeadline(pd)
+		return false, r.WaitIdle()
+	}
+	deadline := time.Now().Add(HandoffAfter)
+	if !pd.IsZero() && pd.Before(deadline) {
+		deadline = pd
+	}
+	_ = w.nc.SetReadDeadline(deadline)
+	if err = r.WaitIdle(); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && (pd.IsZero() || time.Now().Before(pd)) {
+			return true, nil
+		}
+		return false, err
+	}
+	// The rest of the frame may take its time, within the peer deadline.
+	_ = w.nc.SetReadDeadline(w.PeerDeadline())
+	return false, nil
+}
+
+// Park releases the reader's memory and hands the connection to
+// WaitReadable, which calls resume when input, the peer deadline or shutdown
+// comes. It reports false when the connection cannot be parked; the caller
+// then waits in a fresh goroutine with WaitFresh.
+func (w *Waiter) Park(r IdleReader, resume func(timedOut bool)) bool {
+	r.Release()
+	return WaitReadable(w.nc, w.PeerDeadline(), resume)
+}
+
+// WaitFresh waits for input up to the peer deadline; adapters call it in a
+// new goroutine when Park could not park.
+func (w *Waiter) WaitFresh(r IdleReader) error {
+	_ = w.nc.SetReadDeadline(w.PeerDeadline())
+	return r.WaitIdle()
+}
