@@ -8,7 +8,7 @@ JSDEPS      := testdata/js/node_modules
 .PHONY: build run test test-deps vet lint bench fuzz clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/junction
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/junction
 
 # Runs the broker with its defaults: every protocol on 127.0.0.1, journal in ./data.
 run: build
