@@ -36,7 +36,7 @@ func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bo
 			case <-oc.wclosed:
 			case <-time.After(time.Second):
 			}
-			oc.nc.Close()
+			oc.w.Close()
 			select {
 			case <-oc.detached:
 			case <-time.After(10 * time.Second):

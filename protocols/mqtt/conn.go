@@ -547,7 +547,7 @@ func (c *conn) writer(done chan struct{}) {
 				c.lock()
 				c.dead = true
 				c.unlock()
-				c.nc.Close()
+				c.w.Close()
 				close(c.wclosed)
 				return
 			}
@@ -570,7 +570,7 @@ func (c *conn) writer(done chan struct{}) {
 			if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
 				_ = tc.CloseWrite()
 			}
-			c.nc.Close()
+			c.w.Close()
 			close(c.wclosed)
 			return
 		}
@@ -592,6 +592,6 @@ func (c *conn) cleanup() {
 	if done != nil {
 		<-done
 	}
-	c.nc.Close()
+	c.w.Close()
 	close(c.detached)
 }

@@ -336,7 +336,7 @@ func (c *conn) writer(done chan struct{}) {
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
 			if _, err := c.nc.Write(buf); err != nil {
 				c.stopWriting()
-				c.nc.Close()
+				c.w.Close()
 				return
 			}
 		}
@@ -363,7 +363,7 @@ func (c *conn) writer(done chan struct{}) {
 			if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
 				_ = tc.CloseWrite()
 			}
-			c.nc.Close()
+			c.w.Close()
 			return
 		}
 	}
@@ -410,7 +410,7 @@ func (c *conn) cleanup() {
 	if done != nil {
 		<-done
 	}
-	c.nc.Close()
+	c.w.Close()
 }
 
 func (c *conn) handle(ctx context.Context, f *frame.Frame) error {

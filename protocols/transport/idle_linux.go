@@ -26,11 +26,13 @@ type idlePoller struct {
 	err     error
 	mu      sync.Mutex
 	waiters map[uint64]*idleWaiter
+	byConn  map[net.Conn]*idleWaiter
 	next    uint64
 }
 
 type idleWaiter struct {
 	key   uint64
+	conn  net.Conn
 	rc    syscall.RawConn
 	ready func(timedOut bool)
 	timer *time.Timer
@@ -46,6 +48,7 @@ func (p *idlePoller) start() {
 	}
 	p.mu.Lock()
 	p.waiters = map[uint64]*idleWaiter{}
+	p.byConn = map[net.Conn]*idleWaiter{}
 	p.mu.Unlock()
 	go p.loop()
 }
@@ -71,11 +74,12 @@ func WaitReadable(c net.Conn, deadline time.Time, ready func(timedOut bool)) boo
 	if err != nil {
 		return false
 	}
-	w := &idleWaiter{rc: rc, ready: ready}
+	w := &idleWaiter{rc: rc, ready: ready, conn: c}
 	p.mu.Lock()
 	p.next++
 	w.key = p.next
 	p.waiters[w.key] = w
+	p.byConn[c] = w
 	p.mu.Unlock()
 	var regErr error
 	ctlErr := rc.Control(func(fd uintptr) {
@@ -89,6 +93,7 @@ func WaitReadable(c net.Conn, deadline time.Time, ready func(timedOut bool)) boo
 	if ctlErr != nil || regErr != nil {
 		p.mu.Lock()
 		delete(p.waiters, w.key)
+		delete(p.byConn, c)
 		p.mu.Unlock()
 		return false
 	}
@@ -112,6 +117,9 @@ func (p *idlePoller) fire(w *idleWaiter, timedOut bool) {
 	}
 	p.mu.Lock()
 	delete(p.waiters, w.key)
+	if p.byConn[w.conn] == w {
+		delete(p.byConn, w.conn)
+	}
 	t := w.timer
 	p.mu.Unlock()
 	if t != nil {
@@ -161,6 +169,19 @@ func wakeIdle() {
 	}
 	p.mu.Unlock()
 	for _, w := range ws {
+		p.fire(w, false)
+	}
+}
+
+// wakeParked wakes the parked wait of c, if any: the kernel drops a closed
+// descriptor from the epoll set without an event, so whoever closes a
+// parked connection must say so.
+func wakeParked(c net.Conn) {
+	p := &idle
+	p.mu.Lock()
+	w := p.byConn[c]
+	p.mu.Unlock()
+	if w != nil {
 		p.fire(w, false)
 	}
 }

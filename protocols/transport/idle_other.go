@@ -12,3 +12,5 @@ import (
 func WaitReadable(c net.Conn, deadline time.Time, ready func(timedOut bool)) bool { return false }
 
 func wakeIdle() {}
+
+func wakeParked(net.Conn) {}

@@ -104,3 +104,12 @@ func (w *Waiter) WaitFresh(r IdleReader) error {
 	_ = w.nc.SetReadDeadline(w.PeerDeadline())
 	return r.WaitIdle()
 }
+
+// Close closes the connection and wakes its parked wait, if any, so the
+// connection's goroutine runs, finds it closed and cleans up. Adapters close
+// through it, never through the net.Conn directly.
+func (w *Waiter) Close() error {
+	err := w.nc.Close()
+	wakeParked(w.nc)
+	return err
+}
