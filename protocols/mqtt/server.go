@@ -22,6 +22,7 @@ import (
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
+	"github.com/junctionmq/junction/protocols/transport"
 	"github.com/junctionmq/junction/storage"
 )
 
@@ -162,11 +163,7 @@ func (s *Server) Stats() Stats {
 }
 
 // ServeConn runs one connection until it ends or ctx is cancelled.
-func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
-	done := make(chan struct{})
-	s.ServeConnDetached(ctx, nc, func() { close(done) })
-	<-done
-}
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn) { transport.ServeBlocking(ctx, s, nc) }
 
 // ServeConnDetached serves a connection from goroutines of its own and calls
 // done when it is finished; an idle connection waits in a fresh goroutine

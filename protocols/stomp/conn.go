@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -146,36 +145,21 @@ func (c *conn) run() {
 	}
 }
 
-// park lets the connection wait for input without a goroutine where the
-// transport can watch it (plain TCP on Linux), else in a fresh goroutine.
+// park lets the quiet connection wait for input without this goroutine
+// (see transport.Waiter.Sleep); output buffers are not kept meanwhile.
 func (c *conn) park() {
-	// Output buffers are not kept while quiet.
 	c.outMu.Lock()
 	if !c.writing {
 		c.out, c.spare = nil, nil
 	}
 	c.outMu.Unlock()
-	if c.w.Park(c.rd, c.resume) {
-		return
-	}
-	go c.waitFresh()
+	c.w.Sleep(c.rd, c.resume)
 }
 
-// resume continues a parked connection.
-func (c *conn) resume(timedOut bool) {
+// resume continues a parked connection once input arrived, or ends it.
+func (c *conn) resume(err error) {
 	defer c.recoverPanic()
-	if timedOut {
-		c.readFailed(os.ErrDeadlineExceeded)
-		c.finish()
-		return
-	}
-	c.run()
-}
-
-// waitFresh waits for input in a new goroutine, then serves on.
-func (c *conn) waitFresh() {
-	defer c.recoverPanic()
-	if err := c.w.WaitFresh(c.rd); err != nil {
+	if err != nil {
 		c.readFailed(err)
 		c.finish()
 		return

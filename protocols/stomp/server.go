@@ -20,6 +20,7 @@ import (
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/stomp/frame"
+	"github.com/junctionmq/junction/protocols/transport"
 )
 
 // Options configure the server.
@@ -74,11 +75,7 @@ func NewServer(opts Options) *Server {
 func (s *Server) Connections() int64 { return s.connected.Load() }
 
 // ServeConn runs one connection until it ends or ctx is cancelled.
-func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
-	done := make(chan struct{})
-	s.ServeConnDetached(ctx, nc, func() { close(done) })
-	<-done
-}
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn) { transport.ServeBlocking(ctx, s, nc) }
 
 // ServeConnDetached serves a connection from goroutines of its own and calls
 // done when it is finished. While the peer is quiet the connection waits in a

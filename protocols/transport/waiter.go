@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"net"
+	"os"
 	"time"
 )
 
@@ -89,20 +91,36 @@ func (w *Waiter) Await(r IdleReader) (idle bool, err error) {
 	return false, nil
 }
 
-// Park releases the reader's memory and hands the connection to
-// WaitReadable, which calls resume when input, the peer deadline or shutdown
-// comes. It reports false when the connection cannot be parked; the caller
-// then waits in a fresh goroutine with WaitFresh.
-func (w *Waiter) Park(r IdleReader, resume func(timedOut bool)) bool {
+// Sleep waits for input without the calling goroutine, which should return
+// right after. A plain TCP connection is parked with WaitReadable, holding no
+// goroutine and (after Release) no buffer; any other waits in a fresh
+// goroutine with a small stack. Either way wake runs in a new goroutine:
+// with nil once input is there, or with the error that ended the wait
+// (os.ErrDeadlineExceeded when the peer deadline passed).
+func (w *Waiter) Sleep(r IdleReader, wake func(err error)) {
 	r.Release()
-	return WaitReadable(w.nc, w.PeerDeadline(), resume)
+	parked := WaitReadable(w.nc, w.PeerDeadline(), func(timedOut bool) {
+		if timedOut {
+			wake(os.ErrDeadlineExceeded)
+			return
+		}
+		wake(nil)
+	})
+	if parked {
+		return
+	}
+	go func() {
+		_ = w.nc.SetReadDeadline(w.PeerDeadline())
+		wake(r.WaitIdle())
+	}()
 }
 
-// WaitFresh waits for input up to the peer deadline; adapters call it in a
-// new goroutine when Park could not park.
-func (w *Waiter) WaitFresh(r IdleReader) error {
-	_ = w.nc.SetReadDeadline(w.PeerDeadline())
-	return r.WaitIdle()
+// ServeBlocking runs a DetachedHandler's connection to its end, for callers
+// that hold a goroutine per connection anyway (the WebSocket listener).
+func ServeBlocking(ctx context.Context, h DetachedHandler, nc net.Conn) {
+	done := make(chan struct{})
+	h.ServeConnDetached(ctx, nc, func() { close(done) })
+	<-done
 }
 
 // Close closes the connection and wakes its parked wait, if any, so the
