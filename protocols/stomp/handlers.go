@@ -45,12 +45,10 @@ const (
 // toMessage builds a core message from a SEND frame.
 func (c *conn) toMessage(f *frame.Frame, addr string, rt core.RoutingType) (*core.Message, error) {
 	m := &core.Message{Address: addr, RoutingType: rt, Priority: core.DefaultPriority, Body: f.Body}
-	seen := make(map[string]struct{}, len(f.Headers))
-	for _, h := range f.Headers {
-		if _, dup := seen[h.Key]; dup {
+	for i, h := range f.Headers {
+		if repeated(f.Headers[:i], h.Key) {
 			continue // STOMP 1.2: the first occurrence of a header wins
 		}
-		seen[h.Key] = struct{}{}
 		v := h.Value
 		switch h.Key {
 		case frame.HdrDestination, frame.HdrReceipt, frame.HdrTransaction, frame.HdrContentLength,
@@ -574,4 +572,15 @@ func (c *conn) addSub(sub *subscription) {
 	if sub.num != 0 {
 		c.subNums[sub.num] = sub
 	}
+}
+
+// repeated reports whether key occurs in hs. Frames carry a handful of
+// headers, so a scan beats allocating a set for every SEND.
+func repeated(hs []frame.Header, key string) bool {
+	for _, h := range hs {
+		if h.Key == key {
+			return true
+		}
+	}
+	return false
 }
