@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -103,6 +104,43 @@ func (c *conn) signal() {
 	c.writing = true
 	c.writerDone = make(chan struct{})
 	go c.writer(c.writerDone)
+}
+
+// flushLocked writes the outbound buffer from the calling goroutine when no
+// writer runs, with one non-blocking attempt (transport.TryWrite), and leaves
+// whatever did not go out, and any settling after the write, to a writer
+// goroutine. A PUBACK then costs one write instead of a goroutine hand-off
+// and a write. Caller holds the lock, which is released.
+func (c *conn) flushLocked() {
+	if c.writing || c.dead || c.closing || len(c.out) == 0 || len(c.flushAcks) > 0 || len(c.credits) > 0 {
+		c.signal()
+		c.unlock()
+		return
+	}
+	c.writing = true
+	buf := c.out
+	c.out, c.spare = c.spare[:0], nil
+	c.unlock()
+	// A failed attempt leaves the rest to the writer goroutine, whose write
+	// fails the same way and ends the connection by the one path.
+	n, ok, _ := transport.TryWrite(c.nc, buf)
+	c.lock()
+	c.writing = false
+	if n < len(buf) || !ok {
+		// The rest goes first, before anything queued meanwhile.
+		rest := buf[n:]
+		if len(c.out) == 0 {
+			c.out = append(buf[:0], rest...)
+		} else {
+			c.out = append(append(make([]byte, 0, len(rest)+len(c.out)), rest...), c.out...)
+		}
+	} else if cap(buf) <= maxIdleBuf && c.spare == nil {
+		c.spare = buf[:0]
+	}
+	if len(c.out) > 0 || len(c.flushAcks) > 0 || len(c.credits) > 0 || c.closing {
+		c.signal()
+	}
+	c.unlock()
 }
 
 // queue appends an encoded packet. Caller holds the lock.
@@ -572,6 +610,13 @@ func (c *conn) cleanup() {
 	c.lock()
 	c.closing = true
 	c.signal()
+	for c.writing && c.writerDone == nil {
+		// flushLocked is in its non-blocking write; in a moment it either
+		// finishes or hands the rest (and the close) to a writer goroutine.
+		c.unlock()
+		runtime.Gosched()
+		c.lock()
+	}
 	done := c.writerDone
 	c.unlock()
 	if done != nil {

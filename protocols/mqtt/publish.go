@@ -229,9 +229,9 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 		}
 	}
 	c.lock()
-	defer c.unlock()
 	i := int(slot - c.ackBase)
 	if i < 0 || i >= len(c.acks) {
+		c.unlock()
 		return
 	}
 	b, _ := pkt.Append(nil, c.ver)
@@ -250,7 +250,7 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 			c.inFlightDone()
 		}
 	}
-	c.signal()
+	c.flushLocked()
 }
 
 // inFlightDone releases a receive-maximum slot. Caller holds the out lock.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -282,11 +283,49 @@ func (c *conn) receipt(id string) {
 		return
 	}
 	c.outMu.Lock()
-	if !c.dead {
-		var e frame.Encoder
-		e.Begin(c.out, c.ver, frame.CmdReceipt)
-		e.Header(frame.HdrReceiptID, id)
-		c.out = e.Body(nil)
+	if c.dead {
+		c.outMu.Unlock()
+		return
+	}
+	var e frame.Encoder
+	e.Begin(c.out, c.ver, frame.CmdReceipt)
+	e.Header(frame.HdrReceiptID, id)
+	c.out = e.Body(nil)
+	c.flushLocked()
+}
+
+// flushLocked writes the outbound buffer from the calling goroutine when no
+// writer runs, with one non-blocking attempt (transport.TryWrite), and leaves
+// whatever did not go out to a writer goroutine. A receipt then costs one
+// write instead of a goroutine hand-off and a write. Caller holds outMu,
+// which is released.
+func (c *conn) flushLocked() {
+	if c.writing || c.closing || len(c.credits) > 0 || len(c.out) == 0 {
+		c.signal()
+		c.outMu.Unlock()
+		return
+	}
+	c.writing = true
+	buf := c.out
+	c.out, c.spare = c.spare[:0], nil
+	c.outMu.Unlock()
+	// A failed attempt leaves the rest to the writer goroutine, whose write
+	// fails the same way and ends the connection by the one path.
+	n, ok, _ := transport.TryWrite(c.nc, buf)
+	c.outMu.Lock()
+	c.writing = false
+	if n < len(buf) || !ok {
+		// The rest goes first, before anything queued meanwhile.
+		rest := buf[n:]
+		if len(c.out) == 0 {
+			c.out = append(buf[:0], rest...)
+		} else {
+			c.out = append(append(make([]byte, 0, len(rest)+len(c.out)), rest...), c.out...)
+		}
+	} else if cap(buf) <= maxIdleBuf && c.spare == nil {
+		c.spare = buf[:0]
+	}
+	if len(c.out) > 0 || len(c.credits) > 0 || c.closing {
 		c.signal()
 	}
 	c.outMu.Unlock()
@@ -389,6 +428,13 @@ func (c *conn) cleanup() {
 	}
 	c.closing = true
 	c.signal()
+	for c.writing && c.writerDone == nil {
+		// flushLocked is in its non-blocking write; in a moment it either
+		// finishes or hands the rest (and the close) to a writer goroutine.
+		c.outMu.Unlock()
+		runtime.Gosched()
+		c.outMu.Lock()
+	}
 	done := c.writerDone
 	c.outMu.Unlock()
 	if done != nil {

@@ -106,11 +106,14 @@ type Journal struct {
 	phase   phase
 	closing bool
 	wake    chan struct{}
-	// delaying is set while the writer waits for a group to fill up (see
-	// commitDelay); enqueue then wakes it on every request.
-	delaying atomic.Bool
-	// lastGroup is how many requests the previous group held (writer only).
+	// delayTarget is set while the writer holds a group back (awaitGroup):
+	// enqueue wakes it once that many synced requests are queued.
+	delayTarget atomic.Int64
+	// lastGroup is how many synced requests the previous group held (writer
+	// only); pendingSync how many are queued (under qmu).
 	lastGroup   int
+	pendingSync int
+	syncAvg     time.Duration // moving average of a sync (writer only)
 	inCallbacks atomic.Bool
 
 	// Owned by the writer goroutine once Load has finished.
@@ -140,7 +143,13 @@ type Journal struct {
 	stop     chan struct{}
 	bgWG     sync.WaitGroup
 	writerWG sync.WaitGroup
-	pool     []string // owned by the background goroutine
+
+	// Synced requests whose callbacks the completer is to run.
+	cmu   sync.Mutex
+	cq    []completion
+	cwake chan struct{}
+	cstop chan struct{} // closed by the writer when it stops
+	pool  []string      // owned by the background goroutine
 
 	stats   statsState
 	statsMu sync.Mutex
@@ -308,9 +317,17 @@ func (j *Journal) enqueue(r request) {
 		return
 	}
 	j.pending = append(j.pending, r)
-	first := len(j.pending) == 1
+	if r.sync {
+		j.pendingSync++
+	}
+	// Wake the writer for the first request, or when the group it is
+	// holding back (awaitGroup) is complete.
+	wake := len(j.pending) == 1
+	if t := j.delayTarget.Load(); t > 0 && j.pendingSync >= int(t) {
+		wake = true
+	}
 	j.qmu.Unlock()
-	if first || j.delaying.Load() {
+	if wake {
 		select {
 		case j.wake <- struct{}{}:
 		default:
@@ -487,7 +504,10 @@ func (j *Journal) startGoroutines() {
 	j.bgWG.Add(2)
 	go j.backgroundLoop()
 	go j.compactLoop()
-	j.writerWG.Add(1)
+	j.cwake = make(chan struct{}, 1)
+	j.cstop = make(chan struct{})
+	j.writerWG.Add(2)
+	go j.completerLoop()
 	go j.writerLoop()
 }
 

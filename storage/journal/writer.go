@@ -23,10 +23,11 @@ func (j *Journal) writerLoop() {
 		j.qmu.Lock()
 		batch := j.pending
 		j.pending = j.spare[:0]
+		j.pendingSync = 0
 		j.wclosing = j.closing
 		j.qmu.Unlock()
 		if len(batch) > 0 {
-			j.lastGroup = len(batch)
+			j.lastGroup = countSync(batch)
 			j.qcond.Broadcast()
 			j.process(batch)
 			clear(batch)
@@ -63,31 +64,65 @@ func (j *Journal) writerLoop() {
 	j.shutdown()
 }
 
-// commitDelay bounds how long the writer holds a group back for requests that
-// are on their way. It is a fraction of one fdatasync (0.25-0.45 ms here).
-const commitDelay = 150 * time.Microsecond
+// Group commit holds a group back for at most about two syncs, within these
+// bounds: long enough for producers released by the previous sync to come
+// back (one round trip through the client, which on a busy machine takes
+// as long as a sync), never so long that waiting costs more than it saves.
+const (
+	minCommitDelay = 50 * time.Microsecond
+	maxCommitDelay = time.Millisecond
+)
+
+// noteSync keeps a moving average of the active segment's sync time. Writer
+// goroutine only.
+func (j *Journal) noteSync(d time.Duration) {
+	if j.syncAvg == 0 {
+		j.syncAvg = d
+		return
+	}
+	j.syncAvg += (d - j.syncAvg) / 8
+}
+
+func (j *Journal) commitDelay() time.Duration {
+	return min(max(2*j.syncAvg, minCommitDelay), maxCommitDelay)
+}
+
+func countSync(reqs []request) int {
+	n := 0
+	for i := range reqs {
+		if reqs[i].sync {
+			n++
+		}
+	}
+	return n
+}
 
 // awaitGroup is group commit's patience. Producers that wait for each
 // confirmation come back one round trip after the previous sync; writing as
 // soon as the first of them arrives would sync for a few and make the rest
-// wait a whole sync more. So when the previous group held several requests
-// and fewer are queued, the writer waits up to commitDelay for the queue to
-// reach the previous group's size (PostgreSQL's commit_delay with
-// commit_siblings, adapted to the observed group size). A lone producer
-// (group of one) is never delayed.
+// wait a whole sync more (the producers then split into cohorts that sync in
+// turn, each waiting for the other's sync). So when the previous group held
+// several synced requests and fewer are queued, the writer waits up to
+// commitDelay for the queue to hold as many (PostgreSQL's commit_delay with
+// commit_siblings, adapted to the observed group size and sync time).
+// Requests that need no sync (acks) go with whatever group comes and do not
+// count. A lone producer (group of one) is never delayed.
 func (j *Journal) awaitGroup() {
 	if j.policy != storage.SyncBatch || j.lastGroup < 2 {
 		return
 	}
 	j.qmu.Lock()
-	n := len(j.pending)
+	n := j.pendingSync
+	queued := len(j.pending)
+	if queued > 0 && n < j.lastGroup {
+		j.delayTarget.Store(int64(j.lastGroup))
+	}
 	j.qmu.Unlock()
-	if n == 0 || n >= j.lastGroup {
+	if queued == 0 || n >= j.lastGroup {
 		return
 	}
-	j.delaying.Store(true)
-	defer j.delaying.Store(false)
-	t := time.NewTimer(commitDelay)
+	defer j.delayTarget.Store(0)
+	t := time.NewTimer(j.commitDelay())
 	defer t.Stop()
 	for {
 		select {
@@ -96,7 +131,7 @@ func (j *Journal) awaitGroup() {
 			return
 		}
 		j.qmu.Lock()
-		n = len(j.pending)
+		n = j.pendingSync
 		closing := j.closing
 		j.qmu.Unlock()
 		if n >= j.lastGroup || closing {
@@ -123,6 +158,7 @@ func (j *Journal) pollBackground() {
 }
 
 func (j *Journal) shutdown() {
+	defer close(j.cstop)
 	close(j.stop)
 	j.bgWG.Wait()
 	select {
@@ -345,16 +381,12 @@ func (j *Journal) flushGroup(reqs []request) {
 	if !syncNeeded {
 		return
 	}
+	start := time.Now()
 	if err := j.syncActive(); err != nil {
 		j.fail(err)
 	}
-	j.inCallbacks.Store(true)
-	for i := range reqs {
-		if r := &reqs[i]; r.sync && j.policy != storage.SyncNever {
-			r.done(j.failErr)
-		}
-	}
-	j.inCallbacks.Store(false)
+	j.noteSync(time.Since(start))
+	j.completeSynced(reqs, j.failErr)
 }
 
 func (j *Journal) complete(reqs []request, err error) {
