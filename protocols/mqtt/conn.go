@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/junctionmq/junction/core"
@@ -58,6 +59,7 @@ type conn struct {
 	spare        []byte
 	writing      bool          // a writer goroutine is running
 	writerDone   chan struct{} // closed when the current writer exits
+	busy         atomic.Bool   // the reader has more input to handle: more replies are coming
 	wclosed      chan struct{} // closed once the writer has closed the connection
 	detached     chan struct{}
 	keepAliveDur time.Duration
@@ -201,6 +203,7 @@ func (c *conn) run() {
 			c.finish()
 			return
 		}
+		c.busy.Store(c.rd.Buffered() > 0)
 		if err := c.handle(c.ctx, fh, body); err != nil {
 			c.protocolError(err)
 			c.finish()

@@ -250,6 +250,13 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 			c.inFlightDone()
 		}
 	}
+	if c.busy.Load() || c.inFlightIn > 0 {
+		// More acknowledgements are on their way: a writer goroutine sends
+		// them together.
+		c.signal()
+		c.unlock()
+		return
+	}
 	c.flushLocked()
 }
 

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/junctionmq/junction/core"
@@ -80,9 +81,14 @@ type conn struct {
 	spare      []byte
 	writing    bool          // a writer goroutine is running
 	writerDone chan struct{} // closed when the current writer exits
-	writeHB    time.Duration
-	lastWrite  time.Time
-	hbTimer    *time.Timer
+
+	// When either says more replies are coming, receipt leaves the write to
+	// a writer goroutine, which sends them together.
+	busy      atomic.Bool  // the reader has more input to handle
+	awaiting  atomic.Int32 // sends waiting for their confirmation
+	writeHB   time.Duration
+	lastWrite time.Time
+	hbTimer   *time.Timer
 }
 
 // logger is the server's logger with this connection's address; built only
@@ -128,6 +134,7 @@ func (c *conn) run() {
 			c.finish()
 			return
 		}
+		c.busy.Store(c.rd.Buffered() > 0)
 		if hb {
 			continue
 		}
@@ -291,6 +298,14 @@ func (c *conn) receipt(id string) {
 	e.Begin(c.out, c.ver, frame.CmdReceipt)
 	e.Header(frame.HdrReceiptID, id)
 	c.out = e.Body(nil)
+	if c.busy.Load() || c.awaiting.Load() > 0 {
+		// More replies are on their way (the client pipelines frames, or
+		// other sends await their confirmation): a writer goroutine sends
+		// them together.
+		c.signal()
+		c.outMu.Unlock()
+		return
+	}
 	c.flushLocked()
 }
 
@@ -579,7 +594,9 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 	}
 	var done func(error)
 	if receipt != "" {
+		c.awaiting.Add(1)
 		done = func(err error) {
+			c.awaiting.Add(-1)
 			if err != nil {
 				c.logger().Error("message not stored", "err", err)
 				c.sendError("message not stored", "The broker could not store the message: "+err.Error(), receipt)
