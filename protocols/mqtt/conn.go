@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -43,26 +42,24 @@ type conn struct {
 	inAliases map[uint16]string
 
 	// Guarded by outMu.
-	outMu        sync.Mutex
-	out          []byte
-	acks         []ackSlot // PUBACK/PUBREC in the order the PUBLISHes arrived [MQTT-4.6.0-2]
-	ackBase      uint64    // slot number of acks[0]
-	inFlightIn   int       // QoS 1 and 2 publishes not yet completed, for our receive maximum
-	flushAcks    []flushAck
-	credits      map[*core.Consumer]int // auto-acked deliveries written since the last flush
-	dead         bool
-	closing      bool
-	outAliases   map[string]uint16
-	recvMax      int    // the client's receive maximum
-	maxOut       int    // the client's maximum packet size
-	aliasMax     uint16 // the client's topic alias maximum
-	spare        []byte
-	writing      bool          // a writer goroutine is running
-	writerDone   chan struct{} // closed when the current writer exits
-	busy         atomic.Bool   // the reader has more input to handle: more replies are coming
-	wclosed      chan struct{} // closed once the writer has closed the connection
-	detached     chan struct{}
-	keepAliveDur time.Duration
+	outMu      sync.Mutex
+	ob         transport.Outbox
+	acks       []ackSlot // PUBACK/PUBREC in the order the PUBLISHes arrived [MQTT-4.6.0-2]
+	ackBase    uint64    // slot number of acks[0]
+	inFlightIn int       // QoS 1 and 2 publishes not yet completed, for our receive maximum
+	flushAcks  []flushAck
+	credits    map[*core.Consumer]int // auto-acked deliveries written since the last flush
+	// The writer's: what it settles once the bytes it is writing are out.
+	settleAcks    []flushAck
+	settleCredits map[*core.Consumer]int
+	outAliases    map[string]uint16
+	recvMax       int           // the client's receive maximum
+	maxOut        int           // the client's maximum packet size
+	aliasMax      uint16        // the client's topic alias maximum
+	busy          atomic.Bool   // the reader has more input to handle: more replies are coming
+	wclosed       chan struct{} // closed once the writer has closed the connection
+	detached      chan struct{}
+	keepAliveDur  time.Duration
 }
 
 // ackSlot is a PUBACK or PUBREC waiting for its message to be stored.
@@ -85,6 +82,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), wclosed: make(chan struct{}),
 		detached: make(chan struct{}), maxOut: packet.MaxPacketSize, recvMax: 65535}
 	c.w.Init(nc)
+	c.ob.Init(nc, &c.w, &c.outMu, s.opts.WriteTimeout, c)
 	c.rd = packet.NewReader(&c.w, s.opts.MaxPacketSize)
 	return c
 }
@@ -98,65 +96,40 @@ func (c *conn) logger() *slog.Logger { return c.s.log.With("remote", c.remote) }
 func (c *conn) lock()   { c.outMu.Lock() }
 func (c *conn) unlock() { c.outMu.Unlock() }
 
-// signal makes sure a writer runs. Caller holds the lock.
-func (c *conn) signal() {
-	if c.writing || c.dead {
-		return
-	}
-	c.writing = true
-	c.writerDone = make(chan struct{})
-	go c.writer(c.writerDone)
+// SettlePending, TakeSettle, Settle and OutboxClosed implement
+// transport.Settler: deliveries that only had to reach the socket are
+// settled, and credit returned, once they are written.
+func (c *conn) SettlePending() bool { return len(c.flushAcks) > 0 || len(c.credits) > 0 }
+
+func (c *conn) TakeSettle() {
+	c.settleAcks, c.flushAcks = c.flushAcks, nil
+	c.settleCredits, c.credits = c.credits, nil
 }
 
-// flushLocked writes the outbound buffer from the calling goroutine when no
-// writer runs, with one non-blocking attempt (transport.TryWrite), and leaves
-// whatever did not go out, and any settling after the write, to a writer
-// goroutine. A PUBACK then costs one write instead of a goroutine hand-off
-// and a write. Caller holds the lock, which is released.
-func (c *conn) flushLocked() {
-	if c.writing || c.dead || c.closing || len(c.out) == 0 || len(c.flushAcks) > 0 || len(c.credits) > 0 {
-		c.signal()
-		c.unlock()
-		return
+func (c *conn) Settle() {
+	for _, a := range c.settleAcks {
+		_ = a.c.Ack(a.tag)
 	}
-	c.writing = true
-	buf := c.out
-	c.out, c.spare = c.spare[:0], nil
-	c.unlock()
-	// A failed attempt leaves the rest to the writer goroutine, whose write
-	// fails the same way and ends the connection by the one path.
-	n, ok, _ := transport.TryWrite(c.nc, buf)
-	c.lock()
-	c.writing = false
-	if n < len(buf) || !ok {
-		// The rest goes first, before anything queued meanwhile.
-		rest := buf[n:]
-		if len(c.out) == 0 {
-			c.out = append(buf[:0], rest...)
-		} else {
-			c.out = append(append(make([]byte, 0, len(rest)+len(c.out)), rest...), c.out...)
-		}
-	} else if cap(buf) <= maxIdleBuf && c.spare == nil {
-		c.spare = buf[:0]
+	for cons, n := range c.settleCredits {
+		cons.AddCredit(n)
 	}
-	if len(c.out) > 0 || len(c.flushAcks) > 0 || len(c.credits) > 0 || c.closing {
-		c.signal()
-	}
-	c.unlock()
+	c.settleAcks, c.settleCredits = nil, nil
 }
+
+func (c *conn) OutboxClosed() { close(c.wclosed) }
 
 // queue appends an encoded packet. Caller holds the lock.
 func (c *conn) queueLocked(p packet.Packet) {
-	if c.dead {
+	if c.ob.Dead {
 		return
 	}
-	b, err := p.Append(c.out, c.ver)
+	b, err := p.Append(c.ob.Buf, c.ver)
 	if err != nil {
 		c.logger().Error("mqtt packet not encodable", "type", p.Type(), "err", err)
 		return
 	}
-	c.out = b
-	c.signal()
+	c.ob.Buf = b
+	c.ob.SignalLocked()
 }
 
 func (c *conn) send(p packet.Packet) {
@@ -220,9 +193,7 @@ func (c *conn) run() {
 // (see transport.Waiter.Sleep); output buffers are not kept meanwhile.
 func (c *conn) park() {
 	c.lock()
-	if !c.writing {
-		c.out, c.spare = nil, nil
-	}
+	c.ob.ReleaseLocked()
 	c.unlock()
 	c.w.Sleep(c.rd, c.resume)
 }
@@ -288,7 +259,7 @@ func (c *conn) protocolError(err error) {
 // disconnectWith sends a 5.0 DISCONNECT (nothing for 3.x) and closes.
 func (c *conn) disconnectWith(code packet.ReasonCode, reason string) {
 	c.lock()
-	if c.ver == packet.Version5 && !c.dead {
+	if c.ver == packet.Version5 && !c.ob.Dead {
 		d := &packet.Disconnect{ReasonCode: code}
 		if reason != "" {
 			d.Properties.ReasonString = truncate(reason)
@@ -296,8 +267,8 @@ func (c *conn) disconnectWith(code packet.ReasonCode, reason string) {
 		}
 		c.queueLocked(d)
 	}
-	c.closing = true
-	c.signal()
+	c.ob.Closing = true
+	c.ob.SignalLocked()
 	c.unlock()
 }
 
@@ -535,72 +506,9 @@ func (c *conn) refuse(code packet.ReasonCode, reason string) {
 	}
 	c.lock()
 	c.queueLocked(ack)
-	c.closing = true
-	c.signal()
+	c.ob.Closing = true
+	c.ob.SignalLocked()
 	c.unlock()
-}
-
-// maxIdleBuf bounds the outbound buffer a connection keeps between bursts.
-const maxIdleBuf = 64 << 10
-
-// writer flushes the outbound buffer until it is empty, then exits (an idle
-// connection has no writer goroutine); after each write it settles the
-// deliveries that only needed to reach the socket and returns credit.
-func (c *conn) writer(done chan struct{}) {
-	defer close(done)
-	for {
-		c.lock()
-		closing := c.closing || c.dead
-		if len(c.out) == 0 && len(c.flushAcks) == 0 && len(c.credits) == 0 && !closing {
-			c.writing = false
-			c.writerDone = nil // closed by the deferred close; nobody waits on an idle writer
-			if cap(c.out) > maxIdleBuf {
-				c.out = nil
-			}
-			c.unlock()
-			return
-		}
-		buf := c.out
-		c.out, c.spare = c.spare[:0], nil
-		acks := c.flushAcks
-		c.flushAcks = nil
-		credits := c.credits
-		c.credits = nil
-		c.unlock()
-		if len(buf) > 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
-			if _, err := c.nc.Write(buf); err != nil {
-				c.lock()
-				c.dead = true
-				c.unlock()
-				c.w.Close()
-				close(c.wclosed)
-				return
-			}
-		}
-		c.lock()
-		if cap(buf) <= maxIdleBuf {
-			c.spare = buf[:0]
-		}
-		c.unlock()
-		for _, a := range acks {
-			_ = a.c.Ack(a.tag)
-		}
-		for cons, n := range credits {
-			cons.AddCredit(n)
-		}
-		if closing {
-			c.lock()
-			c.dead = true
-			c.unlock()
-			if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
-				_ = tc.CloseWrite()
-			}
-			c.w.Close()
-			close(c.wclosed)
-			return
-		}
-	}
 }
 
 func (c *conn) cleanup() {
@@ -611,16 +519,7 @@ func (c *conn) cleanup() {
 	}
 	c.id.Close()
 	c.lock()
-	c.closing = true
-	c.signal()
-	for c.writing && c.writerDone == nil {
-		// flushLocked is in its non-blocking write; in a moment it either
-		// finishes or hands the rest (and the close) to a writer goroutine.
-		c.unlock()
-		runtime.Gosched()
-		c.lock()
-	}
-	done := c.writerDone
+	done := c.ob.CloseLocked()
 	c.unlock()
 	if done != nil {
 		<-done

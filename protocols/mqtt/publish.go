@@ -239,8 +239,8 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 	c.acks[i].failed = err != nil
 	for len(c.acks) > 0 && c.acks[0].done {
 		a := c.acks[0]
-		if !c.dead {
-			c.out = append(c.out, a.pkt...)
+		if !c.ob.Dead {
+			c.ob.Buf = append(c.ob.Buf, a.pkt...)
 		}
 		c.acks = c.acks[1:]
 		c.ackBase++
@@ -253,11 +253,11 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 	if c.busy.Load() || c.inFlightIn > 0 {
 		// More acknowledgements are on their way: a writer goroutine sends
 		// them together.
-		c.signal()
+		c.ob.SignalLocked()
 		c.unlock()
 		return
 	}
-	c.flushLocked()
+	c.ob.FlushLocked()
 }
 
 // inFlightDone releases a receive-maximum slot. Caller holds the out lock.
@@ -342,7 +342,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 			} else {
 				c.flushAcks = append(c.flushAcks, flushAck{d.Consumer, d.Tag})
 			}
-			c.signal()
+			c.ob.SignalLocked()
 			c.unlock()
 		}
 		return

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -72,23 +71,18 @@ type conn struct {
 	txs     map[string]*core.Tx
 	temps   map[string]string // temp destination -> queue name
 
-	// Outbound, guarded by outMu.
-	outMu      sync.Mutex
-	out        []byte
-	closing    bool // an ERROR or DISCONNECT receipt is queued: close after it
-	dead       bool // writer stopped
-	credits    []*subscription
-	spare      []byte
-	writing    bool          // a writer goroutine is running
-	writerDone chan struct{} // closed when the current writer exits
+	// Outbound, guarded by outMu (with the outbox's buffer and state).
+	outMu    sync.Mutex
+	ob       transport.Outbox // ob.Closing: an ERROR or DISCONNECT receipt is queued: close after it
+	credits  []*subscription  // credit to return once the deliveries queued are written
+	settling []*subscription  // the writer's: credits whose deliveries it is writing
+	writeHB  time.Duration
+	hbTimer  *time.Timer
 
 	// When either says more replies are coming, receipt leaves the write to
 	// a writer goroutine, which sends them together.
-	busy      atomic.Bool  // the reader has more input to handle
-	awaiting  atomic.Int32 // sends waiting for their confirmation
-	writeHB   time.Duration
-	lastWrite time.Time
-	hbTimer   *time.Timer
+	busy     atomic.Bool  // the reader has more input to handle
+	awaiting atomic.Int32 // sends waiting for their confirmation
 }
 
 // logger is the server's logger with this connection's address; built only
@@ -100,6 +94,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
 	}
 	c.w.Init(nc)
+	c.ob.Init(nc, &c.w, &c.outMu, s.opts.WriteTimeout, c)
 	c.rd = frame.NewReader(&c.w, s.opts.Limits)
 	return c
 }
@@ -144,7 +139,7 @@ func (c *conn) run() {
 			return
 		}
 		c.outMu.Lock()
-		closing := c.closing
+		closing := c.ob.Closing
 		c.outMu.Unlock()
 		if closing {
 			c.finish()
@@ -157,9 +152,7 @@ func (c *conn) run() {
 // (see transport.Waiter.Sleep); output buffers are not kept meanwhile.
 func (c *conn) park() {
 	c.outMu.Lock()
-	if !c.writing {
-		c.out, c.spare = nil, nil
-	}
+	c.ob.ReleaseLocked()
 	c.outMu.Unlock()
 	c.w.Sleep(c.rd, c.resume)
 }
@@ -256,11 +249,11 @@ func describe(err error) (msg, detail string) {
 func (c *conn) sendError(msg, detail, receipt string, extra ...frame.Header) {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	if c.closing || c.dead {
+	if c.ob.Closing || c.ob.Dead {
 		return
 	}
 	var e frame.Encoder
-	e.Begin(c.out, c.ver, frame.CmdError)
+	e.Begin(c.ob.Buf, c.ver, frame.CmdError)
 	e.Header(frame.HdrMessage, msg)
 	if receipt != "" {
 		e.Header(frame.HdrReceiptID, receipt)
@@ -269,19 +262,9 @@ func (c *conn) sendError(msg, detail, receipt string, extra ...frame.Header) {
 		e.Header(h.Key, h.Value)
 	}
 	e.Header(frame.HdrContentType, "text/plain")
-	c.out = e.Body([]byte(detail + "\n"))
-	c.closing = true
-	c.signal()
-}
-
-// signal makes sure a writer runs. Caller holds outMu.
-func (c *conn) signal() {
-	if c.writing || c.dead {
-		return
-	}
-	c.writing = true
-	c.writerDone = make(chan struct{})
-	go c.writer(c.writerDone)
+	c.ob.Buf = e.Body([]byte(detail + "\n"))
+	c.ob.Closing = true
+	c.ob.SignalLocked()
 }
 
 // receipt queues a RECEIPT frame.
@@ -290,121 +273,44 @@ func (c *conn) receipt(id string) {
 		return
 	}
 	c.outMu.Lock()
-	if c.dead {
+	if c.ob.Dead {
 		c.outMu.Unlock()
 		return
 	}
 	var e frame.Encoder
-	e.Begin(c.out, c.ver, frame.CmdReceipt)
+	e.Begin(c.ob.Buf, c.ver, frame.CmdReceipt)
 	e.Header(frame.HdrReceiptID, id)
-	c.out = e.Body(nil)
+	c.ob.Buf = e.Body(nil)
 	if c.busy.Load() || c.awaiting.Load() > 0 {
 		// More replies are on their way (the client pipelines frames, or
 		// other sends await their confirmation): a writer goroutine sends
 		// them together.
-		c.signal()
+		c.ob.SignalLocked()
 		c.outMu.Unlock()
 		return
 	}
-	c.flushLocked()
+	c.ob.FlushLocked()
 }
 
-// flushLocked writes the outbound buffer from the calling goroutine when no
-// writer runs, with one non-blocking attempt (transport.TryWrite), and leaves
-// whatever did not go out to a writer goroutine. A receipt then costs one
-// write instead of a goroutine hand-off and a write. Caller holds outMu,
-// which is released.
-func (c *conn) flushLocked() {
-	if c.writing || c.closing || len(c.credits) > 0 || len(c.out) == 0 {
-		c.signal()
-		c.outMu.Unlock()
-		return
-	}
-	c.writing = true
-	buf := c.out
-	c.out, c.spare = c.spare[:0], nil
-	c.outMu.Unlock()
-	// A failed attempt leaves the rest to the writer goroutine, whose write
-	// fails the same way and ends the connection by the one path.
-	n, ok, _ := transport.TryWrite(c.nc, buf)
-	c.outMu.Lock()
-	c.writing = false
-	if n < len(buf) || !ok {
-		// The rest goes first, before anything queued meanwhile.
-		rest := buf[n:]
-		if len(c.out) == 0 {
-			c.out = append(buf[:0], rest...)
-		} else {
-			c.out = append(append(make([]byte, 0, len(rest)+len(c.out)), rest...), c.out...)
-		}
-	} else if cap(buf) <= maxIdleBuf && c.spare == nil {
-		c.spare = buf[:0]
-	}
-	if len(c.out) > 0 || len(c.credits) > 0 || c.closing {
-		c.signal()
-	}
-	c.outMu.Unlock()
-}
+// SettlePending, TakeSettle, Settle and OutboxClosed implement
+// transport.Settler: credit comes back once the deliveries are written.
+func (c *conn) SettlePending() bool { return len(c.credits) > 0 }
+func (c *conn) TakeSettle()         { c.settling, c.credits = c.credits, nil }
+func (c *conn) OutboxClosed()       {}
 
-// maxIdleBuf bounds the outbound buffer a connection keeps between bursts.
-const maxIdleBuf = 64 << 10
-
-// writer flushes the outbound buffer until it is empty, then exits: an idle
-// connection has no writer goroutine. signal starts one when there is work.
-func (c *conn) writer(done chan struct{}) {
-	defer close(done)
-	for {
+func (c *conn) Settle() {
+	for _, sub := range c.settling {
 		c.outMu.Lock()
-		closing := c.closing || c.dead
-		if len(c.out) == 0 && len(c.credits) == 0 && !closing {
-			c.writing = false
-			c.writerDone = nil // closed by the deferred close; nobody waits on an idle writer
-			if cap(c.out) > maxIdleBuf {
-				c.out = nil
-			}
-			c.outMu.Unlock()
-			return
-		}
-		buf := c.out
-		c.out, c.spare = c.spare[:0], nil
-		credits := c.credits
-		c.credits = nil
-		c.outMu.Unlock()
-		if len(buf) > 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
-			if _, err := c.nc.Write(buf); err != nil {
-				c.stopWriting()
-				c.w.Close()
-				return
-			}
-		}
-		c.outMu.Lock()
-		c.lastWrite = time.Now()
-		if cap(buf) <= maxIdleBuf {
-			c.spare = buf[:0]
+		consumer, n := sub.consumer, 0
+		if consumer != nil { // else onSubscribe queues the credit again
+			n, sub.pendingCredit = sub.pendingCredit, 0
 		}
 		c.outMu.Unlock()
-		for _, sub := range credits {
-			c.outMu.Lock()
-			consumer, n := sub.consumer, 0
-			if consumer != nil { // else onSubscribe queues the credit again
-				n, sub.pendingCredit = sub.pendingCredit, 0
-			}
-			c.outMu.Unlock()
-			if n > 0 {
-				consumer.AddCredit(n)
-			}
-		}
-		if closing {
-			c.stopWriting()
-			// Let the peer read the ERROR or RECEIPT before the close.
-			if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
-				_ = tc.CloseWrite()
-			}
-			c.w.Close()
-			return
+		if n > 0 {
+			consumer.AddCredit(n)
 		}
 	}
+	c.settling = nil
 }
 
 // heartbeat runs on a timer: it queues an EOL when nothing was written for
@@ -412,21 +318,14 @@ func (c *conn) writer(done chan struct{}) {
 func (c *conn) heartbeat() {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	if c.dead || c.closing {
+	if c.ob.Dead || c.ob.Closing {
 		return
 	}
-	if len(c.out) == 0 && time.Since(c.lastWrite) >= c.writeHB*3/4 {
-		c.out = append(c.out, frame.Heartbeat...)
-		c.signal()
+	if len(c.ob.Buf) == 0 && time.Since(c.ob.LastWrite) >= c.writeHB*3/4 {
+		c.ob.Buf = append(c.ob.Buf, frame.Heartbeat...)
+		c.ob.SignalLocked()
 	}
 	c.hbTimer.Reset(c.writeHB / 2)
-}
-
-func (c *conn) stopWriting() {
-	c.outMu.Lock()
-	c.dead = true
-	c.out = nil
-	c.outMu.Unlock()
 }
 
 func (c *conn) cleanup() {
@@ -441,16 +340,7 @@ func (c *conn) cleanup() {
 	if c.hbTimer != nil {
 		c.hbTimer.Stop()
 	}
-	c.closing = true
-	c.signal()
-	for c.writing && c.writerDone == nil {
-		// flushLocked is in its non-blocking write; in a moment it either
-		// finishes or hands the rest (and the close) to a writer goroutine.
-		c.outMu.Unlock()
-		runtime.Gosched()
-		c.outMu.Lock()
-	}
-	done := c.writerDone
+	done := c.ob.CloseLocked()
 	c.outMu.Unlock()
 	if done != nil {
 		<-done
@@ -545,7 +435,7 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 
 	c.outMu.Lock()
 	var e frame.Encoder
-	e.Begin(c.out, v, frame.CmdConnected)
+	e.Begin(c.ob.Buf, v, frame.CmdConnected)
 	e.Header(frame.HdrVersion, v.String())
 	if v > frame.V1_0 {
 		e.Header(frame.HdrHeartBeat, frame.FormatHeartBeat(int(sendEvery/time.Millisecond), int(expectEvery/time.Millisecond)))
@@ -555,13 +445,13 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	if u := id.User(); u != "" {
 		e.Header("user-id", u)
 	}
-	c.out = e.Body(nil)
+	c.ob.Buf = e.Body(nil)
 	c.writeHB = sendEvery
-	c.lastWrite = time.Now()
+	c.ob.LastWrite = time.Now()
 	if sendEvery > 0 {
 		c.hbTimer = time.AfterFunc(sendEvery/2, c.heartbeat)
 	}
-	c.signal()
+	c.ob.SignalLocked()
 	c.outMu.Unlock()
 	c.logger().Debug("stomp connected", "version", v.String(), "user", id.Subject.String())
 	return nil

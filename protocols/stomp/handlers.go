@@ -225,7 +225,7 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		// Delivered to during Consume/Subscribe: the writer could not
 		// return that credit without the consumer.
 		c.credits = append(c.credits, sub)
-		c.signal()
+		c.ob.SignalLocked()
 	}
 	c.outMu.Unlock()
 	c.addSub(sub)
@@ -260,13 +260,13 @@ func (c *conn) browse(f *frame.Frame, sub *subscription, queue, sel string) erro
 		c.encodeMessage(sub, m, 0, 0, nil)
 	}
 	var e frame.Encoder
-	e.Begin(c.out, c.ver, frame.CmdMessage)
+	e.Begin(c.ob.Buf, c.ver, frame.CmdMessage)
 	e.Header(frame.HdrSubscription, sub.id)
 	e.Header(frame.HdrMessageID, "browser-end")
 	e.Header(frame.HdrDestination, "/queue/"+queue)
 	e.Header(hdrBrowser, "end")
-	c.out = e.Body(nil)
-	c.signal()
+	c.ob.Buf = e.Body(nil)
+	c.ob.SignalLocked()
 	c.outMu.Unlock()
 	// Keep the id until the client unsubscribes, as for any subscription
 	// (stomp.js and ActiveMQ clients UNSUBSCRIBE after browser:end). It has
@@ -466,14 +466,14 @@ func (c *conn) onDisconnect(f *frame.Frame) error {
 	c.sess.Close()
 	c.id.Close()
 	c.outMu.Lock()
-	if r := receiptOf(f); r != "" && !c.dead {
+	if r := receiptOf(f); r != "" && !c.ob.Dead {
 		var e frame.Encoder
-		e.Begin(c.out, c.ver, frame.CmdReceipt)
+		e.Begin(c.ob.Buf, c.ver, frame.CmdReceipt)
 		e.Header(frame.HdrReceiptID, r)
-		c.out = e.Body(nil)
+		c.ob.Buf = e.Body(nil)
 	}
-	c.closing = true
-	c.signal()
+	c.ob.Closing = true
+	c.ob.SignalLocked()
 	c.outMu.Unlock()
 	return nil
 }
@@ -482,7 +482,7 @@ func (c *conn) onDisconnect(f *frame.Frame) error {
 // lock, so it only encodes into the outbound buffer.
 func (c *conn) deliver(sub *subscription, d core.Delivery) {
 	c.outMu.Lock()
-	if c.dead {
+	if c.ob.Dead {
 		// The connection is going away; its session close returns what is
 		// unsettled, and auto-acked messages were at-most-once anyway.
 		c.outMu.Unlock()
@@ -497,7 +497,7 @@ func (c *conn) deliver(sub *subscription, d core.Delivery) {
 	} else if sub.byMsgID != nil {
 		sub.byMsgID[d.Message.ID] = d.Tag
 	}
-	c.signal()
+	c.ob.SignalLocked()
 	c.outMu.Unlock()
 }
 
@@ -506,7 +506,7 @@ func (c *conn) deliver(sub *subscription, d core.Delivery) {
 func (c *conn) encodeMessage(sub *subscription, m *core.Message, count uint32, tag uint64, ackSub *subscription) {
 	var scratch [64]byte
 	var e frame.Encoder
-	e.Begin(c.out, c.ver, frame.CmdMessage)
+	e.Begin(c.ob.Buf, c.ver, frame.CmdMessage)
 	e.Header(frame.HdrSubscription, sub.id)
 	e.HeaderBytes(frame.HdrMessageID, strconv.AppendUint(append(scratch[:0], "ID:"...), m.ID, 10))
 	e.HeaderBytes(frame.HdrDestination, append(append(scratch[:0], sub.prefix...), m.Address...))
@@ -559,7 +559,7 @@ func (c *conn) encodeMessage(sub *subscription, m *core.Message, count uint32, t
 			e.Header(p.Name, p.Value.Text())
 		}
 	}
-	c.out = e.Body(m.Body)
+	c.ob.Buf = e.Body(m.Body)
 }
 
 // addSub registers a subscription; the maps are made on first use so an idle
