@@ -94,7 +94,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
 	}
 	c.w.Init(nc)
-	c.ob.Init(nc, &c.w, &c.outMu, s.opts.WriteTimeout, c)
+	c.ob.Init(&c.w, &c.outMu, s.opts.WriteTimeout, c)
 	c.rd = frame.NewReader(&c.w, s.opts.Limits)
 	return c
 }
@@ -321,7 +321,7 @@ func (c *conn) heartbeat() {
 	if c.ob.Dead || c.ob.Closing {
 		return
 	}
-	if len(c.ob.Buf) == 0 && time.Since(c.ob.LastWrite) >= c.writeHB*3/4 {
+	if len(c.ob.Buf) == 0 && c.ob.SinceWrite() >= c.writeHB*3/4 {
 		c.ob.Buf = append(c.ob.Buf, frame.Heartbeat...)
 		c.ob.SignalLocked()
 	}
@@ -447,7 +447,7 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	}
 	c.ob.Buf = e.Body(nil)
 	c.writeHB = sendEvery
-	c.ob.LastWrite = time.Now()
+	c.ob.MarkWritten()
 	if sendEvery > 0 {
 		c.hbTimer = time.AfterFunc(sendEvery/2, c.heartbeat)
 	}

@@ -37,37 +37,50 @@ type Settler interface {
 // one non-blocking write (FlushLocked): the goroutine hand-off would cost
 // more than the write.
 //
-// Buf, Closing, Dead and LastWrite are guarded by the lock given to Init.
+// Buf, Closing and Dead are guarded by the lock given to Init. The fields
+// are few and packed: every connection, idle ones included, carries one.
 type Outbox struct {
-	Buf       []byte    // queued output; append, then SignalLocked or FlushLocked
-	Closing   bool      // close the connection once Buf is written
-	Dead      bool      // closed or failed: nothing more is written
-	LastWrite time.Time // when bytes last went out
+	Buf     []byte // queued output; append, then SignalLocked or FlushLocked
+	Closing bool   // close the connection once Buf is written
+	Dead    bool   // closed or failed: nothing more is written
+	writing bool   // a writer (goroutine or inline) owns the socket
+	noRaw   bool   // no inline write: not plain TCP
 
-	mu      *sync.Mutex
-	nc      net.Conn
-	w       *Waiter
-	timeout time.Duration
-	settler Settler
-	spare   []byte
-	writing bool          // a writer (goroutine or inline) owns the socket
-	done    chan struct{} // closed when the current writer goroutine exits
+	lastWrite int64 // Unix nanoseconds; under the lock
+	mu        *sync.Mutex
+	w         *Waiter // the connection, and how to close it
+	timeout   time.Duration
+	settler   Settler
+	spare     []byte
+	done      chan struct{} // closed when the current writer goroutine exits
 
-	// The inline write on plain TCP, made once per connection so that a
-	// write allocates nothing.
-	raw    syscall.RawConn
-	noRaw  bool
-	rawFn  func(fd uintptr) bool
-	rawBuf []byte
-	rawN   int
+	// The inline write on plain TCP: made on the first inline flush (an
+	// idle connection does not carry it), then reused so that a write
+	// allocates nothing.
+	raw *rawWriter
 }
 
-// Init binds the Outbox to its connection. mu is the adapter's lock;
-// timeout closes a connection whose peer stops reading; w closes the
-// connection (and wakes it if parked).
-func (o *Outbox) Init(nc net.Conn, w *Waiter, mu *sync.Mutex, timeout time.Duration, s Settler) {
-	o.nc, o.w, o.mu, o.timeout, o.settler = nc, w, mu, timeout, s
-	o.LastWrite = time.Now()
+type rawWriter struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool
+	buf []byte
+	n   int
+}
+
+// Init binds the Outbox to the connection of w (initialised already), which
+// also closes it. mu is the adapter's lock; timeout closes a connection
+// whose peer stops reading.
+func (o *Outbox) Init(w *Waiter, mu *sync.Mutex, timeout time.Duration, s Settler) {
+	o.w, o.mu, o.timeout, o.settler = w, mu, timeout, s
+	o.MarkWritten()
+}
+
+// MarkWritten notes that bytes went out now. Caller holds the lock.
+func (o *Outbox) MarkWritten() { o.lastWrite = time.Now().UnixNano() }
+
+// SinceWrite is how long ago bytes last went out. Caller holds the lock.
+func (o *Outbox) SinceWrite() time.Duration {
+	return time.Duration(time.Now().UnixNano() - o.lastWrite)
 }
 
 // SignalLocked makes sure a writer goroutine runs. Caller holds the lock.
@@ -108,7 +121,7 @@ func (o *Outbox) FlushLocked() {
 			o.Buf = append(append(make([]byte, 0, len(rest)+len(o.Buf)), rest...), o.Buf...)
 		}
 	} else {
-		o.LastWrite = time.Now()
+		o.MarkWritten()
 		o.keep(buf)
 	}
 	if len(o.Buf) > 0 || o.settler.SettlePending() || o.Closing {
@@ -174,21 +187,21 @@ func (o *Outbox) writer(done chan struct{}) {
 		o.settler.TakeSettle()
 		o.mu.Unlock()
 		if len(buf) > 0 {
-			_ = o.nc.SetWriteDeadline(time.Now().Add(o.timeout))
-			if _, err := o.nc.Write(buf); err != nil {
+			_ = o.w.nc.SetWriteDeadline(time.Now().Add(o.timeout))
+			if _, err := o.w.nc.Write(buf); err != nil {
 				o.finish()
 				return
 			}
 		}
 		o.mu.Lock()
-		o.LastWrite = time.Now()
+		o.MarkWritten()
 		o.keep(buf)
 		o.mu.Unlock()
 		o.settler.Settle()
 		if closing {
 			// Let the peer read the last frame (an ERROR, a DISCONNECT)
 			// before the close.
-			if tc, ok := o.nc.(interface{ CloseWrite() error }); ok {
+			if tc, ok := o.w.nc.(interface{ CloseWrite() error }); ok {
 				_ = tc.CloseWrite()
 			}
 			o.finish()
@@ -218,7 +231,7 @@ func (o *Outbox) canWriteRaw() bool {
 	if o.noRaw {
 		return false
 	}
-	tc, ok := o.nc.(*net.TCPConn)
+	tc, ok := o.w.nc.(*net.TCPConn)
 	if !ok {
 		o.noRaw = true
 		return false
@@ -228,33 +241,34 @@ func (o *Outbox) canWriteRaw() bool {
 		o.noRaw = true
 		return false
 	}
-	o.raw, o.rawFn = rc, o.rawWrite
+	o.raw = &rawWriter{rc: rc}
+	o.raw.fn = o.raw.write
 	return true
 }
 
 // writeRaw makes one non-blocking attempt to write b and reports how many
 // bytes went out. Only the owner of the socket (writing set) calls it.
 func (o *Outbox) writeRaw(b []byte) int {
-	o.rawBuf, o.rawN = b, 0
-	_ = o.raw.Write(o.rawFn) // fails only on a closed connection: see FlushLocked
-	n := o.rawN
-	o.rawBuf = nil
-	return n
+	r := o.raw
+	r.buf, r.n = b, 0
+	_ = r.rc.Write(r.fn) // fails only on a closed connection: see FlushLocked
+	r.buf = nil
+	return r.n
 }
 
-// rawWrite is the RawConn callback: write until done, the socket is full
-// or the write fails, and never wait (the writer goroutine waits, and meets
-// the failure again).
-func (o *Outbox) rawWrite(fd uintptr) bool {
-	for o.rawN < len(o.rawBuf) {
-		m, err := syscall.Write(int(fd), o.rawBuf[o.rawN:])
+// write is the RawConn callback: write until done, the socket is full or
+// the write fails, and never wait (the writer goroutine waits, and meets the
+// failure again).
+func (r *rawWriter) write(fd uintptr) bool {
+	for r.n < len(r.buf) {
+		m, err := syscall.Write(int(fd), r.buf[r.n:])
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
 			return true
 		}
-		o.rawN += m
+		r.n += m
 	}
 	return true
 }

@@ -68,7 +68,7 @@ type testOutbox struct {
 func newTestOutbox(nc net.Conn) *testOutbox {
 	o := &testOutbox{st: testSettler{closedCh: make(chan struct{})}}
 	o.w.Init(nc)
-	o.ob.Init(nc, &o.w, &o.mu, 10*time.Second, &o.st)
+	o.ob.Init(&o.w, &o.mu, 10*time.Second, &o.st)
 	return o
 }
 
