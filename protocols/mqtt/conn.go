@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -140,90 +139,55 @@ func (c *conn) send(p packet.Packet) {
 
 // start runs in the connection's first goroutine: the handshake, then run.
 func (c *conn) start() {
-	defer c.recoverPanic()
+	defer transport.RecoverConn(c)
 	c.w.PeerTimeout = c.s.opts.ConnectTimeout
 	_ = c.nc.SetReadDeadline(c.w.PeerDeadline())
 	if err := c.handshake(c.ctx); err != nil {
 		if !errors.Is(err, io.EOF) {
 			c.logger().Info("mqtt connect refused", "err", err)
 		}
-		c.finish()
+		c.Finish()
 		return
 	}
-	c.run()
+	c.w.Run(c.rd, c)
 }
 
-// run reads and handles packets until the connection ends, or until the
-// peer has been quiet for transport.HandoffAfter, when it parks (see park).
-func (c *conn) run() {
-	defer c.recoverPanic()
-	for {
-		if c.rd.Buffered() == 0 {
-			idle, err := c.w.Await(c.rd)
-			if err != nil {
-				c.readFailed(err)
-				c.finish()
-				return
-			}
-			if idle {
-				c.park()
-				return
-			}
-		}
-		fh, body, err := c.rd.ReadPacket()
-		if err != nil {
-			c.readFailed(err)
-			c.finish()
-			return
-		}
-		c.busy.Store(c.rd.Buffered() > 0)
-		if err := c.handle(c.ctx, fh, body); err != nil {
-			c.protocolError(err)
-			c.finish()
-			return
-		}
-		if c.quit {
-			c.finish()
-			return
-		}
+// HandleNext, InputFailed, Quiet, Finish and Panicked implement
+// transport.Conn: the transport's Waiter.Run reads, parks and resumes.
+
+// HandleNext reads and handles one packet.
+func (c *conn) HandleNext() bool {
+	fh, body, err := c.rd.ReadPacket()
+	if err != nil {
+		c.InputFailed(err)
+		return false
 	}
+	c.busy.Store(c.rd.Buffered() > 0)
+	if err := c.handle(c.ctx, fh, body); err != nil {
+		c.protocolError(err)
+		return false
+	}
+	return !c.quit
 }
 
-// park lets the quiet connection wait for input without this goroutine
-// (see transport.Waiter.Sleep); output buffers are not kept meanwhile.
-func (c *conn) park() {
+// Quiet: a parked connection keeps no output buffer.
+func (c *conn) Quiet() {
 	c.lock()
 	c.ob.ReleaseLocked()
 	c.unlock()
-	c.w.Sleep(c.rd, c.resume)
 }
 
-// resume continues a parked connection once input arrived, or ends it.
-func (c *conn) resume(err error) {
-	defer c.recoverPanic()
-	if err != nil {
-		c.readFailed(err)
-		c.finish()
-		return
-	}
-	c.run()
-}
-
-// finish releases the connection and tells the transport.
-func (c *conn) finish() {
+// Finish releases the connection and tells the transport.
+func (c *conn) Finish() {
 	c.cleanup()
 	c.done()
 }
 
-// recoverPanic keeps a bug in one connection from taking the broker down.
-func (c *conn) recoverPanic() {
-	if r := recover(); r != nil {
-		c.s.log.Error("mqtt connection handler panicked", "remote", c.remote, "panic", r, "stack", string(debug.Stack()))
-		c.finish()
-	}
+func (c *conn) Panicked(v any, stack []byte) {
+	c.s.log.Error("mqtt connection handler panicked", "remote", c.remote, "panic", v, "stack", string(stack))
 }
 
-func (c *conn) readFailed(err error) {
+func (c *conn) InputFailed(err error) {
 	var pe *packet.Error
 	switch {
 	case errors.As(err, &pe):

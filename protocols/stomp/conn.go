@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -65,6 +64,7 @@ type conn struct {
 	connected bool
 
 	// Reader goroutine only.
+	f       frame.Frame // the frame being handled
 	subs    map[string]*subscription
 	subNums map[uint64]*subscription
 	nextSub uint64
@@ -102,87 +102,53 @@ func newConn(s *Server, nc net.Conn) *conn {
 // start runs in the connection's first goroutine.
 func (c *conn) start() {
 	c.w.PeerTimeout = c.s.opts.ConnectTimeout
-	c.run()
+	c.w.Run(c.rd, c)
 }
 
-// run reads and handles frames until the connection ends, or until the peer
-// has been quiet for transport.HandoffAfter, when it parks (see park).
-func (c *conn) run() {
-	defer c.recoverPanic()
-	var f frame.Frame
-	for {
-		if c.rd.Buffered() == 0 {
-			idle, err := c.w.Await(c.rd)
-			if err != nil {
-				c.readFailed(err)
-				c.finish()
-				return
-			}
-			if idle {
-				c.park()
-				return
-			}
-		}
-		hb, err := c.rd.ReadFrame(&f)
-		if err != nil {
-			c.readFailed(err)
-			c.finish()
-			return
-		}
-		c.busy.Store(c.rd.Buffered() > 0)
-		if hb {
-			continue
-		}
-		if err := c.handle(c.ctx, &f); err != nil {
-			c.fail(err, &f)
-			c.finish()
-			return
-		}
-		c.outMu.Lock()
-		closing := c.ob.Closing
-		c.outMu.Unlock()
-		if closing {
-			c.finish()
-			return
-		}
+// HandleNext, InputFailed, Quiet, Finish and Panicked implement
+// transport.Conn: the transport's Waiter.Run reads, parks and resumes.
+
+// HandleNext reads and handles one frame (heart-beats are skipped).
+func (c *conn) HandleNext() bool {
+	f := &c.f
+	hb, err := c.rd.ReadFrame(f)
+	if err != nil {
+		c.InputFailed(err)
+		return false
 	}
+	c.busy.Store(c.rd.Buffered() > 0)
+	if hb {
+		return true
+	}
+	if err := c.handle(c.ctx, f); err != nil {
+		c.fail(err, f)
+		return false
+	}
+	c.outMu.Lock()
+	closing := c.ob.Closing
+	c.outMu.Unlock()
+	return !closing
 }
 
-// park lets the quiet connection wait for input without this goroutine
-// (see transport.Waiter.Sleep); output buffers are not kept meanwhile.
-func (c *conn) park() {
+// Quiet: a parked connection keeps no output buffer and no frame.
+func (c *conn) Quiet() {
+	c.f = frame.Frame{}
 	c.outMu.Lock()
 	c.ob.ReleaseLocked()
 	c.outMu.Unlock()
-	c.w.Sleep(c.rd, c.resume)
 }
 
-// resume continues a parked connection once input arrived, or ends it.
-func (c *conn) resume(err error) {
-	defer c.recoverPanic()
-	if err != nil {
-		c.readFailed(err)
-		c.finish()
-		return
-	}
-	c.run()
-}
-
-// finish releases everything the connection holds and tells the transport.
-func (c *conn) finish() {
+// Finish releases everything the connection holds and tells the transport.
+func (c *conn) Finish() {
 	c.cleanup()
 	c.done()
 }
 
-// recoverPanic keeps a bug in one connection from taking the broker down.
-func (c *conn) recoverPanic() {
-	if r := recover(); r != nil {
-		c.s.log.Error("stomp connection handler panicked", "remote", c.remote, "panic", r, "stack", string(debug.Stack()))
-		c.finish()
-	}
+func (c *conn) Panicked(v any, stack []byte) {
+	c.s.log.Error("stomp connection handler panicked", "remote", c.remote, "panic", v, "stack", string(stack))
 }
 
-func (c *conn) readFailed(err error) {
+func (c *conn) InputFailed(err error) {
 	var pe *frame.ProtocolError
 	switch {
 	case errors.As(err, &pe):
