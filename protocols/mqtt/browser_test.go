@@ -1,11 +1,7 @@
 package mqtt_test
 
 import (
-	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,10 +9,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/junctionmq/junction/internal/browsertest"
 )
 
 const (
-	chromiumPath = "/usr/bin/chromium"
 	// MQTT.js' browser bundle, as `make test-deps` installs it, relative to
 	// the repository root and as the test page requests it.
 	mqttJSPath = "testdata/js/node_modules/mqtt/dist/mqtt.min.js"
@@ -62,63 +58,26 @@ client.on('error', (e) => window.errors.push('error: ' + e.message));
 // ways with a paho client on TCP.
 func TestBrowserMQTTJS(t *testing.T) {
 	jsFile := filepath.Join("..", "..", mqttJSPath)
-	for _, need := range []string{chromiumPath, jsFile} {
-		if _, err := os.Stat(need); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("browser test needs %s (run make test-deps): %v", need, err)
-			}
-			t.Skipf("browser test needs %s (run make test-deps): %v", need, err)
-		}
-	}
+	browsertest.Require(t, jsFile)
 	t.Parallel()
 	s := startBroker(t, nil)
 	tcp, _ := dial5(t, s.Addr("mqtt"), &paho.Connect{ClientID: "browser-peer", CleanStart: true})
 	tcp.sub(paho.SubscribeOptions{Topic: "browser/up/+", QoS: 1})
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, browserPage)
-	})
-	mux.HandleFunc("/"+mqttJSPath, func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, jsFile)
-	})
-	web := httptest.NewServer(mux)
-	defer web.Close()
-
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		// Without these chromium keeps trying to reach the internet.
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	pollOpts := []chromedp.PollOption{chromedp.WithPollingInterval(20 * time.Millisecond), chromedp.WithPollingTimeout(2 * waitFor)}
+	webURL := browsertest.Serve(t, browserPage, map[string]string{"/" + mqttJSPath: jsFile})
+	ctx := browsertest.Start(t, 60*time.Second)
+	pollFor := 2 * waitFor
 
 	for _, v := range []int{4, 5} {
 		t.Run(fmt.Sprint("protocol version ", v), func(t *testing.T) {
-			url := fmt.Sprintf("%s/?ws=%s&v=%d", web.URL, s.Addr("ws"), v)
+			url := fmt.Sprintf("%s/?ws=%s&v=%d", webURL, s.Addr("ws"), v)
 			if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 				t.Fatalf("navigate to %s: %v", url, err)
 			}
-			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.state === 'subscribed' || window.errors.length > 0`, pollOpts...)); err != nil {
-				t.Fatalf("MQTT.js never subscribed: %v (%s)", err, mqttPageErrors(ctx))
+			if _, err := browsertest.Poll[bool](ctx, `window.state === 'subscribed' || window.errors.length > 0`, pollFor); err != nil {
+				t.Fatalf("MQTT.js never subscribed: %v (%s)", err, browsertest.PageErrors(ctx))
 			}
-			if errs := mqttPageErrors(ctx); errs != "" {
+			if errs := browsertest.PageErrors(ctx); errs != "" {
 				t.Fatalf("MQTT.js reported: %s", errs)
 			}
 
@@ -140,9 +99,9 @@ func TestBrowserMQTTJS(t *testing.T) {
 				QoS   int    `json:"qos"`
 				Note  string `json:"note"`
 			}
-			got, err := chromedp.Run(ctx, chromedp.Poll[[]received](`window.received.length > 0 && window.received`, pollOpts...))
+			got, err := browsertest.Poll[[]received](ctx, `window.received.length > 0 && window.received`, pollFor)
 			if err != nil {
-				t.Fatalf("the browser received nothing: %v (%s)", err, mqttPageErrors(ctx))
+				t.Fatalf("the browser received nothing: %v (%s)", err, browsertest.PageErrors(ctx))
 			}
 			want := received{Topic: fmt.Sprint("browser/down/", v), Body: "hello browser", QoS: 1}
 			if v == 5 {
@@ -157,12 +116,4 @@ func TestBrowserMQTTJS(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mqttPageErrors(ctx context.Context) string {
-	errs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.errors`))
-	if err != nil {
-		return "page state unreadable: " + err.Error()
-	}
-	return strings.Join(errs, "; ")
 }

@@ -1,11 +1,6 @@
 package stomp_test
 
 import (
-	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,10 +8,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 	stompc "github.com/go-stomp/stomp/v3"
+	"github.com/junctionmq/junction/internal/browsertest"
 )
 
 const (
-	chromiumPath = "/usr/bin/chromium"
 	// stomp.js' UMD bundle, as `make test-deps` installs it, relative to
 	// this package and as the test page requests it.
 	stompJSPath = "testdata/js/node_modules/@stomp/stompjs/bundles/stomp.umd.min.js"
@@ -63,60 +58,22 @@ client.activate();
 // go-stomp client on TCP.
 func TestBrowserStompJS(t *testing.T) {
 	jsFile := filepath.Join("..", "..", stompJSPath)
-	for _, need := range []string{chromiumPath, jsFile} {
-		if _, err := os.Stat(need); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("browser test needs %s (run make test-deps): %v", need, err)
-			}
-			t.Skipf("browser test needs %s (run make test-deps): %v", need, err)
-		}
-	}
+	browsertest.Require(t, jsFile)
 	s := startBroker(t, nil)
 	tcp := dial(t, s)
 	fromBrowser := tcp.subscribe("/queue/from.browser", stompc.AckAuto)
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, browserPage)
-	})
-	mux.HandleFunc("/"+stompJSPath, func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, jsFile)
-	})
-	web := httptest.NewServer(mux)
-	defer web.Close()
+	webURL := browsertest.Serve(t, browserPage, map[string]string{"/" + stompJSPath: jsFile})
+	ctx := browsertest.Start(t, 30*time.Second)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		// Without these chromium keeps trying to reach the internet.
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-
-	url := web.URL + "/?ws=" + s.Addr("ws")
+	url := webURL + "/?ws=" + s.Addr("ws")
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("navigate to %s: %v", url, err)
 	}
-	pollOpts := []chromedp.PollOption{chromedp.WithPollingInterval(20 * time.Millisecond), chromedp.WithPollingTimeout(waitFor)}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.state === 'subscribed' || window.errors.length > 0`, pollOpts...)); err != nil {
-		t.Fatalf("stomp.js never subscribed: %v (%s)", err, pageErrors(ctx))
+	if _, err := browsertest.Poll[bool](ctx, `window.state === 'subscribed' || window.errors.length > 0`, waitFor); err != nil {
+		t.Fatalf("stomp.js never subscribed: %v (%s)", err, browsertest.PageErrors(ctx))
 	}
-	if errs := pageErrors(ctx); errs != "" {
+	if errs := browsertest.PageErrors(ctx); errs != "" {
 		t.Fatalf("stomp.js reported: %s", errs)
 	}
 	if v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.version`)); err != nil || v != "1.2" {
@@ -136,9 +93,9 @@ func TestBrowserStompJS(t *testing.T) {
 		Body string `json:"body"`
 		Note string `json:"note"`
 	}
-	got, err := chromedp.Run(ctx, chromedp.Poll[[]received](`window.received.length > 0 && window.received`, pollOpts...))
+	got, err := browsertest.Poll[[]received](ctx, `window.received.length > 0 && window.received`, waitFor)
 	if err != nil {
-		t.Fatalf("the browser received nothing: %v (%s)", err, pageErrors(ctx))
+		t.Fatalf("the browser received nothing: %v (%s)", err, browsertest.PageErrors(ctx))
 	}
 	if len(got) != 1 || got[0].Body != "hello browser" || got[0].Note != "a:b\nc" {
 		t.Fatalf("the browser received %+v", got)
@@ -148,12 +105,4 @@ func TestBrowserStompJS(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`client.deactivate()`)); err != nil {
 		t.Errorf("deactivate: %v", err)
 	}
-}
-
-func pageErrors(ctx context.Context) string {
-	errs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.errors`))
-	if err != nil {
-		return "page state unreadable: " + err.Error()
-	}
-	return strings.Join(errs, "; ")
 }
