@@ -364,7 +364,7 @@ func TestServerKeepAlive(t *testing.T) {
 			t.Fatalf("CONNACK properties %+v", ack.Properties)
 		}
 		select {
-		case d := <-cl.disconnects:
+		case d := <-cl.Disconnects:
 			t.Fatalf("paho disconnected: %+v", d)
 		case <-cl.Done():
 			t.Fatal("paho connection ended")
@@ -419,7 +419,7 @@ func TestSessionTakeover(t *testing.T) {
 		first, _ := dial5(t, addr, &paho.Connect{ClientID: "twin5", CleanStart: true})
 		dial5(t, addr, &paho.Connect{ClientID: "twin5", CleanStart: true})
 		select {
-		case d := <-first.disconnects:
+		case d := <-first.Disconnects:
 			if d.ReasonCode != byte(packet.SessionTakenOver) {
 				t.Fatalf("DISCONNECT %#x, want 0x8E", d.ReasonCode)
 			}

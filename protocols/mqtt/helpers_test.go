@@ -25,6 +25,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/junctionmq/junction/config"
+	"github.com/junctionmq/junction/internal/testkit"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 	"github.com/junctionmq/junction/security"
 	"github.com/junctionmq/junction/server"
@@ -373,7 +374,7 @@ type msg3 struct {
 type client3 struct {
 	t    testing.TB
 	c    mqtt3.Client
-	msgs chan msg3
+	Msgs chan msg3
 	lost chan error
 }
 
@@ -389,7 +390,7 @@ func dial3(t testing.TB, addr, clientID string, opts func(*mqtt3.ClientOptions))
 
 func tryDial3(t testing.TB, addr, clientID string, opts func(*mqtt3.ClientOptions)) (*client3, error) {
 	t.Helper()
-	cl := &client3{t: t, msgs: make(chan msg3, 1000), lost: make(chan error, 1)}
+	cl := &client3{t: t, Msgs: make(chan msg3, 1000), lost: make(chan error, 1)}
 	o := mqtt3.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(clientID).
 		SetAutoReconnect(false).SetConnectRetry(false).SetCleanSession(true).
 		SetProtocolVersion(4).SetConnectTimeout(waitFor).SetWriteTimeout(waitFor).
@@ -417,7 +418,7 @@ func tryDial3(t testing.TB, addr, clientID string, opts func(*mqtt3.ClientOption
 }
 
 func (cl *client3) put(m mqtt3.Message) {
-	cl.msgs <- msg3{topic: m.Topic(), payload: string(m.Payload()), qos: m.Qos(), retained: m.Retained(), dup: m.Duplicate()}
+	cl.Msgs <- msg3{topic: m.Topic(), payload: string(m.Payload()), qos: m.Qos(), retained: m.Retained(), dup: m.Duplicate()}
 }
 
 // wait waits for a token, failing the test on error or timeout.
@@ -431,7 +432,7 @@ func wait(t testing.TB, what string, tok mqtt3.Token) {
 	}
 }
 
-// sub subscribes; messages go to cl.msgs.
+// sub subscribes; messages go to cl.Msgs.
 func (cl *client3) sub(filter string, qos byte) {
 	cl.t.Helper()
 	tok := cl.c.Subscribe(filter, qos, func(_ mqtt3.Client, m mqtt3.Message) { cl.put(m) })
@@ -453,7 +454,7 @@ func (cl *client3) pub(topic string, qos byte, retain bool, payload string) {
 func (cl *client3) recv() msg3 {
 	cl.t.Helper()
 	select {
-	case m := <-cl.msgs:
+	case m := <-cl.Msgs:
 		return m
 	case <-time.After(waitFor):
 		cl.t.Fatalf("no message within %v", waitFor)
@@ -477,9 +478,7 @@ func (cl *client3) recvOnly(marker string) {
 // disconnects.
 type client5 struct {
 	t testing.TB
-	*paho.Client
-	msgs        chan *paho.Publish
-	disconnects chan *paho.Disconnect
+	*testkit.Paho5
 }
 
 // dial5 connects a 5.0 client. cp.ClientID and friends come from the caller.
@@ -498,44 +497,11 @@ func tryDial5(t testing.TB, addr string, cp *paho.Connect, cfg func(*paho.Client
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
-	cl := &client5{t: t, msgs: make(chan *paho.Publish, 1000), disconnects: make(chan *paho.Disconnect, 1)}
-	conf := paho.ClientConfig{
-		Conn: nc,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			cl.msgs <- pr.Packet
-			return true, nil
-		}},
-		OnServerDisconnect: func(d *paho.Disconnect) {
-			select {
-			case cl.disconnects <- d:
-			default:
-			}
-		},
-		PacketTimeout: waitFor,
-	}
-	if cfg != nil {
-		cfg(&conf)
-	}
-	cl.Client = paho.NewClient(conf)
-	if cp.KeepAlive == 0 {
-		cp.KeepAlive = 30
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	ack, err := cl.Connect(ctx, cp)
+	p, ack, err := testkit.ConnectPaho5(t, nc, cp, waitFor, cfg)
 	if err != nil {
-		nc.Close()
 		return nil, ack, err
 	}
-	t.Cleanup(func() {
-		_ = cl.Disconnect(&paho.Disconnect{ReasonCode: 0})
-		select {
-		case <-cl.Done():
-		case <-time.After(waitFor):
-			t.Errorf("paho 5.0 client did not shut down")
-		}
-	})
-	return cl, ack, nil
+	return &client5{t: t, Paho5: p}, ack, nil
 }
 
 func ctxT(t testing.TB) context.Context {
@@ -572,7 +538,7 @@ func (cl *client5) pub(p *paho.Publish) *paho.PublishResponse {
 func (cl *client5) recv() *paho.Publish {
 	cl.t.Helper()
 	select {
-	case m := <-cl.msgs:
+	case m := <-cl.Msgs:
 		return m
 	case <-time.After(waitFor):
 		cl.t.Fatalf("no message within %v", waitFor)

@@ -182,10 +182,10 @@ func TestSharedSubscriptions(t *testing.T) {
 	perMember := map[string]int{}
 	for range n {
 		select {
-		case m := <-a.msgs:
+		case m := <-a.Msgs:
 			seen[string(m.Payload)]++
 			perMember["a"]++
-		case m := <-b.msgs:
+		case m := <-b.Msgs:
 			seen[string(m.Payload)]++
 			perMember["b"]++
 		case <-ctxT(t).Done():

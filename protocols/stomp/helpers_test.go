@@ -25,6 +25,7 @@ import (
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/internal/testkit"
 	"github.com/junctionmq/junction/protocols/stomp/frame"
 	"github.com/junctionmq/junction/server"
 	"github.com/junctionmq/junction/server/servertest"
@@ -199,19 +200,7 @@ func sendOpts(receipt bool, headers ...string) []func(*gsframe.Frame) error {
 // recv waits for the next message of sub.
 func recv(t *testing.T, sub *stompc.Subscription) *stompc.Message {
 	t.Helper()
-	select {
-	case m, ok := <-sub.C:
-		if !ok {
-			t.Fatalf("subscription %s closed", sub.Destination())
-		}
-		if m.Err != nil {
-			t.Fatalf("subscription %s: %v", sub.Destination(), m.Err)
-		}
-		return m
-	case <-time.After(waitFor):
-		t.Fatalf("no message on %s within %v", sub.Destination(), waitFor)
-	}
-	return nil
+	return testkit.RecvSTOMP(t, sub, waitFor)
 }
 
 // recvBodies receives n messages and returns their bodies.

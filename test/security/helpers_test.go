@@ -2,7 +2,6 @@ package security_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -21,17 +20,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/go-stomp/stomp/v3"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/junctionmq/junction/config"
+	"github.com/junctionmq/junction/internal/testkit"
 	"github.com/junctionmq/junction/security"
 	"github.com/junctionmq/junction/server"
 	"github.com/junctionmq/junction/server/servertest"
@@ -187,22 +185,7 @@ func start(t *testing.T, st setup) *env {
 }
 
 // logBuffer collects the broker's log; audit lines are checked in it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ testkit.LogBuffer }
 
 // auditLine returns the first audit line of the log containing every one
 // of parts, or "".
@@ -515,19 +498,7 @@ func stompLogin(t testing.TB, addr, user, password string, opts ...func(*stomp.C
 // recvStomp waits for the next message of a go-stomp subscription.
 func recvStomp(t testing.TB, sub *stomp.Subscription) *stomp.Message {
 	t.Helper()
-	select {
-	case m, ok := <-sub.C:
-		if !ok {
-			t.Fatalf("subscription %s closed", sub.Destination())
-		}
-		if m.Err != nil {
-			t.Fatalf("subscription %s: %v", sub.Destination(), m.Err)
-		}
-		return m
-	case <-time.After(waitFor):
-		t.Fatalf("no message on %s within %v", sub.Destination(), waitFor)
-	}
-	return nil
+	return testkit.RecvSTOMP(t, sub, waitFor)
 }
 
 // ---------------------------------------------------------------------------
@@ -618,47 +589,17 @@ func recv3(t testing.TB, msgs <-chan mqtt3.Message) mqtt3.Message {
 // ---------------------------------------------------------------------------
 // MQTT 5.0: paho.golang.
 
-type client5 struct {
-	*paho.Client
-	msgs chan *paho.Publish
-}
+type client5 struct{ *testkit.Paho5 }
 
 // connect5 runs the MQTT 5.0 handshake on nc. The CONNACK is returned on
 // refusal too (paho returns it with the error).
 func connect5(t testing.TB, nc net.Conn, cp *paho.Connect) (*client5, *paho.Connack, error) {
 	t.Helper()
-	cl := &client5{msgs: make(chan *paho.Publish, 100)}
-	cl.Client = paho.NewClient(paho.ClientConfig{
-		// paho writes a packet in several Writes unless the connection is a
-		// sync.Locker, and its pinger sends a PINGREQ right after CONNECT:
-		// on a TLS or WebSocket connection (no writev) the two interleave
-		// and the broker rightly sees a malformed packet.
-		Conn: packets.NewThreadSafeConn(nc),
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			cl.msgs <- pr.Packet
-			return true, nil
-		}},
-		PacketTimeout: waitFor,
-	})
-	if cp.KeepAlive == 0 {
-		cp.KeepAlive = 30
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	ack, err := cl.Connect(ctx, cp)
+	p, ack, err := testkit.ConnectPaho5(t, nc, cp, waitFor, nil)
 	if err != nil {
-		nc.Close()
 		return nil, ack, err
 	}
-	t.Cleanup(func() {
-		_ = cl.Disconnect(&paho.Disconnect{ReasonCode: 0})
-		select {
-		case <-cl.Done():
-		case <-time.After(waitFor):
-			t.Errorf("paho 5.0 client %s did not shut down", cp.ClientID)
-		}
-	})
-	return cl, ack, nil
+	return &client5{p}, ack, nil
 }
 
 func dial5(t testing.TB, addr string, cp *paho.Connect) (*client5, *paho.Connack, error) {
@@ -698,7 +639,7 @@ func ctxT(t testing.TB) context.Context {
 func (c *client5) recv(t testing.TB) *paho.Publish {
 	t.Helper()
 	select {
-	case m := <-c.msgs:
+	case m := <-c.Msgs:
 		return m
 	case <-time.After(waitFor):
 		t.Fatalf("no MQTT 5.0 message within %v", waitFor)

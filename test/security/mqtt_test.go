@@ -286,7 +286,7 @@ func TestMQTTSessionTakeover(t *testing.T) {
 	}
 	e.expectAudit(t, "user=bob", "action=consume", "address=payments.#")
 	select {
-	case m := <-bob.msgs:
+	case m := <-bob.Msgs:
 		t.Fatalf("bob received %q from alice's session", m.Payload)
 	default:
 	}
