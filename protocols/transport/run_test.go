@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -125,7 +126,7 @@ func TestRunParksAndResumes(t *testing.T) {
 	client.Write([]byte("three\nquit\n"))
 	recv(t, c.finished, "finish")
 	lines, _, finishes, panicked, inputErr := c.snapshot()
-	if want := []string{"one", "two", "three", "quit"}; !equalStrings(lines, want) {
+	if want := []string{"one", "two", "three", "quit"}; !slices.Equal(lines, want) {
 		t.Fatalf("handled %q, want %q", lines, want)
 	}
 	if finishes != 1 || inputErr != nil || panicked != nil {
@@ -158,16 +159,4 @@ func TestRunPeerTimeout(t *testing.T) {
 	if !errors.Is(inputErr, os.ErrDeadlineExceeded) || finishes != 1 {
 		t.Fatalf("input error %v, finishes %d; want a deadline error and one finish", inputErr, finishes)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -112,3 +112,25 @@ func checkRemaining(n int) error {
 	}
 	return nil
 }
+
+// beginWithID starts decoding the body of a packet of type t that opens
+// with a packet identifier (PUBACK to PUBCOMP, SUBSCRIBE to UNSUBACK): it
+// checks the version and the fixed header's flags, and reads the identifier,
+// which must not be 0 (rule: the spec's rule for the packet's sender).
+func beginWithID(t Type, flags byte, body []byte, version byte, rule string) (cursor, uint16, error) {
+	if !validVersion(version) {
+		return cursor{}, 0, errVersion(version)
+	}
+	if err := checkFlags(t, flags, version); err != nil {
+		return cursor{}, 0, err
+	}
+	c := cursor{b: body}
+	id, err := c.u16("packet identifier")
+	if err != nil {
+		return cursor{}, 0, err
+	}
+	if id == 0 {
+		return cursor{}, 0, protocolErr(t.String() + " with packet identifier 0 " + rule)
+	}
+	return c, id, nil
+}

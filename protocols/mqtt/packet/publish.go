@@ -207,19 +207,9 @@ func (p *Pubrel) Size(version byte) int  { return ackSize((*Puback)(p), PUBREL, 
 func (p *Pubcomp) Size(version byte) int { return ackSize((*Puback)(p), PUBCOMP, version) }
 
 func decodeAck(p *Puback, t Type, flags byte, body []byte, version byte, allowed *codes) error {
-	if !validVersion(version) {
-		return errVersion(version)
-	}
-	if err := checkFlags(t, flags, version); err != nil {
-		return err
-	}
-	c := cursor{b: body}
-	id, err := c.u16("packet identifier")
+	c, id, err := beginWithID(t, flags, body, version, "[MQTT-2.2.1-5]")
 	if err != nil {
 		return err
-	}
-	if id == 0 {
-		return protocolErr(t.String() + " with packet identifier 0 [MQTT-2.2.1-5]")
 	}
 	p.PacketID = id
 	p.ReasonCode = Success

@@ -22,19 +22,9 @@ type Subscribe struct {
 func (*Subscribe) Type() Type { return SUBSCRIBE }
 
 func (p *Subscribe) Decode(flags byte, body []byte, version byte) error {
-	if !validVersion(version) {
-		return errVersion(version)
-	}
-	if err := checkFlags(SUBSCRIBE, flags, version); err != nil {
-		return err
-	}
-	c := cursor{b: body}
-	id, err := c.u16("packet identifier")
+	c, id, err := beginWithID(SUBSCRIBE, flags, body, version, "[MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1])")
 	if err != nil {
 		return err
-	}
-	if id == 0 {
-		return protocolErr("SUBSCRIBE with packet identifier 0 [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1])")
 	}
 	p.PacketID = id
 	if version == Version5 {
@@ -175,19 +165,9 @@ var (
 )
 
 func (p *Suback) Decode(flags byte, body []byte, version byte) error {
-	if !validVersion(version) {
-		return errVersion(version)
-	}
-	if err := checkFlags(SUBACK, flags, version); err != nil {
-		return err
-	}
-	c := cursor{b: body}
-	id, err := c.u16("packet identifier")
+	c, id, err := beginWithID(SUBACK, flags, body, version, "[MQTT-2.2.1-6]")
 	if err != nil {
 		return err
-	}
-	if id == 0 {
-		return protocolErr("SUBACK with packet identifier 0 [MQTT-2.2.1-6]")
 	}
 	p.PacketID = id
 	allowed := &subackCodesV4
@@ -269,19 +249,9 @@ type Unsubscribe struct {
 func (*Unsubscribe) Type() Type { return UNSUBSCRIBE }
 
 func (p *Unsubscribe) Decode(flags byte, body []byte, version byte) error {
-	if !validVersion(version) {
-		return errVersion(version)
-	}
-	if err := checkFlags(UNSUBSCRIBE, flags, version); err != nil {
-		return err
-	}
-	c := cursor{b: body}
-	id, err := c.u16("packet identifier")
+	c, id, err := beginWithID(UNSUBSCRIBE, flags, body, version, "[MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1])")
 	if err != nil {
 		return err
-	}
-	if id == 0 {
-		return protocolErr("UNSUBSCRIBE with packet identifier 0 [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1])")
 	}
 	p.PacketID = id
 	if version == Version5 {
@@ -371,19 +341,9 @@ type Unsuback struct {
 func (*Unsuback) Type() Type { return UNSUBACK }
 
 func (p *Unsuback) Decode(flags byte, body []byte, version byte) error {
-	if !validVersion(version) {
-		return errVersion(version)
-	}
-	if err := checkFlags(UNSUBACK, flags, version); err != nil {
-		return err
-	}
-	c := cursor{b: body}
-	id, err := c.u16("packet identifier")
+	c, id, err := beginWithID(UNSUBACK, flags, body, version, "[MQTT-2.2.1-6]")
 	if err != nil {
 		return err
-	}
-	if id == 0 {
-		return protocolErr("UNSUBACK with packet identifier 0 [MQTT-2.2.1-6]")
 	}
 	p.PacketID = id
 	p.ReasonCodes = p.ReasonCodes[:0]
