@@ -241,6 +241,9 @@ func runReceive(cmd *cobra.Command, f receiveFlags, dest string) error {
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
+	// End the subscription before the deferred DISCONNECT: closing the
+	// connection under a live subscription makes go-stomp report an error.
+	defer func() { _ = sub.Unsubscribe() }()
 	out := bufio.NewWriter(cmd.OutOrStdout())
 	defer out.Flush()
 	n := 0
