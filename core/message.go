@@ -88,7 +88,12 @@ type Message struct {
 	ContentType   string
 	UserID        string // the authenticated sender; set by the broker, never by clients
 	Properties    []prop.Property
-	BodyKind      BodyKind
+	// Annotations are broker and protocol annotations (AMQP message and
+	// delivery annotations, an adapter's internal markers): kept apart from the
+	// application's Properties so they never reach another protocol's client as
+	// application headers.
+	Annotations []prop.Property
+	BodyKind    BodyKind
 	Body          []byte
 
 	// refs counts the queues holding the message; durableRefs those that stored it.
@@ -168,6 +173,9 @@ func (m *Message) Clone() *Message {
 		UserID: m.UserID, BodyKind: m.BodyKind, Body: m.Body,
 	}
 	c.Properties = append([]prop.Property(nil), m.Properties...)
+	if len(m.Annotations) > 0 {
+		c.Annotations = append([]prop.Property(nil), m.Annotations...)
+	}
 	return c
 }
 

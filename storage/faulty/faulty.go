@@ -1,0 +1,103 @@
+// Package faulty wraps a storage.Store so that tests can make it fail on
+// demand: every operation kind, synchronous and asynchronous batches, now or
+// after a number of batches. Tests above the store (core, adapters) use it to
+// check that nothing is confirmed that was not stored.
+package faulty
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/junctionmq/junction/storage"
+)
+
+// ErrInjected is the error a Store returns when a rule fires.
+var ErrInjected = errors.New("faulty: injected store failure")
+
+// Rule decides whether a batch fails. A nil Rule never fails.
+type Rule func(ops []storage.Op, sync bool) error
+
+// Store is a storage.Store that consults a Rule before passing a batch on.
+// A failed batch is not written to the inner store.
+type Store struct {
+	inner storage.Store
+	mu    sync.Mutex
+	rule  Rule
+	fails int
+}
+
+// Wrap returns a Store passing everything to inner until a rule is set.
+func Wrap(inner storage.Store) *Store { return &Store{inner: inner} }
+
+// Set installs rule (nil to stop failing).
+func (s *Store) Set(rule Rule) { s.mu.Lock(); s.rule = rule; s.mu.Unlock() }
+
+// Failures counts the batches failed so far.
+func (s *Store) Failures() int { s.mu.Lock(); defer s.mu.Unlock(); return s.fails }
+
+// Apply implements storage.Store.
+func (s *Store) Apply(ops []storage.Op, sync bool, done func(error)) {
+	s.mu.Lock()
+	rule := s.rule
+	var err error
+	if rule != nil {
+		err = rule(ops, sync)
+	}
+	if err != nil {
+		s.fails++
+	}
+	s.mu.Unlock()
+	if err != nil {
+		done(err)
+		return
+	}
+	s.inner.Apply(ops, sync, done)
+}
+
+// Load implements storage.Store.
+func (s *Store) Load(ctx context.Context, r storage.Recovery) error { return s.inner.Load(ctx, r) }
+
+// Close implements storage.Store.
+func (s *Store) Close() error { return s.inner.Close() }
+
+// Always fails every batch.
+func Always() Rule { return func([]storage.Op, bool) error { return ErrInjected } }
+
+// OnKind fails every batch that holds an operation of one of kinds.
+func OnKind(kinds ...storage.OpKind) Rule {
+	return func(ops []storage.Op, _ bool) error {
+		for i := range ops {
+			for _, k := range kinds {
+				if ops[i].Kind == k {
+					return ErrInjected
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// SyncOnly fails synchronous batches (durable sends, commits) only.
+func SyncOnly() Rule {
+	return func(_ []storage.Op, sync bool) error {
+		if sync {
+			return ErrInjected
+		}
+		return nil
+	}
+}
+
+// After lets n batches through, then applies rule to every later one.
+func After(n int, rule Rule) Rule {
+	var mu sync.Mutex
+	return func(ops []storage.Op, sync bool) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if n > 0 {
+			n--
+			return nil
+		}
+		return rule(ops, sync)
+	}
+}
