@@ -94,7 +94,7 @@ type Message struct {
 	// application headers.
 	Annotations []prop.Property
 	BodyKind    BodyKind
-	Body          []byte
+	Body        []byte
 
 	// refs counts the queues holding the message; durableRefs those that stored it.
 	refs        atomic.Int32
