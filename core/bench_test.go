@@ -8,6 +8,7 @@ import (
 
 	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/core/selector"
+	"github.com/junctionmq/junction/storage/memory"
 )
 
 var benchBody = make([]byte, 100)
@@ -113,7 +114,7 @@ func BenchmarkSelectiveConsumerDeepQueue(b *testing.B) {
 	const total, every = 1_000_000, 1000
 	for b.Loop() {
 		b.StopTimer()
-		br, err := New(Config{Logger: slog.New(slog.DiscardHandler)})
+		br, err := New(Config{Store: memory.New(), Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}

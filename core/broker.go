@@ -17,12 +17,12 @@ import (
 
 	"github.com/junctionmq/junction/core/wildcard"
 	"github.com/junctionmq/junction/storage"
-	"github.com/junctionmq/junction/storage/memory"
 )
 
 // Config configures a Broker.
 type Config struct {
-	// Store persists durable state; nil means an in-memory store.
+	// Store persists durable state (required: the server opens the
+	// configured one, tests a storage/memory store).
 	Store storage.Store
 	// AddressSettings are keyed by address pattern (`address-settings:` in YAML).
 	AddressSettings map[string]*AddressSettings
@@ -51,6 +51,11 @@ type Broker struct {
 	routeGen  atomic.Uint64
 	records   map[storage.BindingKind]map[string][]byte
 	closed    bool
+
+	// The store's state as of its last Notify, read on every durable send
+	// without a call into the store.
+	storeErr      atomic.Pointer[error]
+	storePressure atomic.Bool
 
 	nextMsgID     atomic.Uint64
 	nextQueueID   atomic.Uint64
@@ -90,7 +95,7 @@ type routeSet struct {
 // New creates a broker. Call Start before use.
 func New(cfg Config) (*Broker, error) {
 	if cfg.Store == nil {
-		cfg.Store = memory.New()
+		return nil, errors.New("core: Config.Store is required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -116,8 +121,57 @@ func New(cfg Config) (*Broker, error) {
 	// Message ids stay unique across restarts without a stored counter: they
 	// start from the clock (2^20 ids per millisecond of downtime).
 	b.nextMsgID.Store(uint64(cfg.Now().UnixMilli()) << 20)
+	b.store.Notify(b.storeChanged)
 	return b, nil
 }
+
+// storeChanged caches the store's health and pressure; the store calls it
+// on every change, from its own goroutines or an Apply caller's.
+func (b *Broker) storeChanged() {
+	err := b.store.Health()
+	old := b.storeErr.Load()
+	if err == nil {
+		b.storeErr.Store(nil)
+	} else {
+		b.storeErr.Store(&err)
+	}
+	pressed := b.store.Pressure()
+	was := b.storePressure.Swap(pressed)
+	switch {
+	case err != nil && old == nil && !errors.Is(err, storage.ErrClosed):
+		b.log.Error("store failed: durable sends are refused until the broker restarts", "err", err)
+	case err == nil && old != nil:
+		b.log.Info("store available again")
+	}
+	if pressed != was {
+		b.log.Debug("store pressure", "on", pressed)
+	}
+}
+
+// storeUnavailable returns an error wrapping ErrStoreUnavailable when the
+// store cannot write: a durable send or commit is refused at once rather
+// than accepted and then not stored.
+func (b *Broker) storeUnavailable() error {
+	if p := b.storeErr.Load(); p != nil {
+		return fmt.Errorf("%w: %w", ErrStoreUnavailable, *p)
+	}
+	return nil
+}
+
+// StoreHealth is nil while the store writes, else why it cannot.
+func (b *Broker) StoreHealth() error {
+	if p := b.storeErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// StorePressure reports that the store has more queued than it writes
+// quickly; producer flow control withholds credit while it lasts.
+func (b *Broker) StorePressure() bool { return b.storePressure.Load() }
+
+// StoreStats returns the store's figures for metrics.
+func (b *Broker) StoreStats() storage.Stats { return b.store.Stats() }
 
 func (b *Broker) nowMs() int64 { return b.now().UnixMilli() }
 

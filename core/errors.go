@@ -23,6 +23,9 @@ var (
 	ErrRoutingType       = errors.New("address does not support the routing type")
 	ErrTxDone            = errors.New("transaction already completed")
 	ErrNoClientID        = errors.New("a durable subscription needs a client id")
+	// ErrStoreUnavailable refuses a durable send or a commit because the
+	// store cannot write (disk full, I/O error, database down).
+	ErrStoreUnavailable = errors.New("store unavailable")
 )
 
 // PermissionError is returned when the session's authorizer refuses an action.

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/junctionmq/junction/core/prop"
+	"github.com/junctionmq/junction/storage/memory"
 )
 
 func TestMain(m *testing.M) {
@@ -27,6 +28,9 @@ func newTestBroker(t testing.TB, cfg Config) *Broker {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Store == nil {
+		cfg.Store = memory.New()
 	}
 	b, err := New(cfg)
 	if err != nil {

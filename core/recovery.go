@@ -26,6 +26,8 @@ func (b *Broker) recover(ctx context.Context) (RecoveryStats, error) {
 	if err := b.store.Load(ctx, r); err != nil {
 		return r.stats, fmt.Errorf("recovering the store: %w", err)
 	}
+	// A store may report itself unavailable until loaded.
+	b.storeChanged()
 	var maxID uint64
 	for id, m := range r.messages {
 		if id > maxID {

@@ -75,7 +75,7 @@ func TestRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	recorded := make(chan error, 1)
-	b.PutRecord(storage.BindingMQTTSession, "mqtt-client", []byte("state"), func(err error) { recorded <- err })
+	b.PutRecord(adapterKind, "mqtt-client", []byte("state"), func(err error) { recorded <- err })
 	if err := <-recorded; err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestRecovery(t *testing.T) {
 	if n := b.Stats().Queues; n != 2 {
 		t.Errorf("%d queues after restart, want 2 (orders, app.audit)", n)
 	}
-	if got := b.Records(storage.BindingMQTTSession)["mqtt-client"]; !bytes.Equal(got, []byte("state")) {
+	if got := b.Records(adapterKind)["mqtt-client"]; !bytes.Equal(got, []byte("state")) {
 		t.Errorf("record = %q", got)
 	}
 	if qs := queueStats(t, b, "orders"); qs.Ready != 4 || qs.Scheduled != 1 {
@@ -191,3 +191,6 @@ func TestRecoveryUnsubscribedIsGone(t *testing.T) {
 		t.Errorf("after unsubscribe, recovery found %+v", st)
 	}
 }
+
+// adapterKind stands for a record kind an adapter registers.
+const adapterKind = storage.BindingKind(200)

@@ -183,6 +183,11 @@ func (b *Broker) route(ctx context.Context, s *Session, m *Message, done func(er
 	if err := b.validate(m); err != nil {
 		return err
 	}
+	if m.Durable {
+		if err := b.storeUnavailable(); err != nil {
+			return err
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		res, err := b.resolve(ctx, s, m)
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/junctionmq/junction/storage/memory"
 )
 
 func TestAnycastAddressCompetingConsumers(t *testing.T) {
@@ -508,7 +510,7 @@ func TestAddressSettingsValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := New(Config{AddressSettings: settings("#", tt.as)}); err == nil {
+			if _, err := New(Config{Store: memory.New(), AddressSettings: settings("#", tt.as)}); err == nil {
 				t.Error("New accepted invalid address settings")
 			}
 		})

@@ -89,6 +89,10 @@ func (tx *Tx) Commit(ctx context.Context, done func(error)) error {
 		return ErrTxDone
 	}
 	b := tx.s.b
+	if err := b.storeUnavailable(); err != nil && tx.needsStore() {
+		tx.mu.Unlock()
+		return fmt.Errorf("commit: %w", err)
+	}
 	// Resolve every destination first so a failure sends nothing.
 	plans := make([]resolved, len(tx.sends))
 	for i, m := range tx.sends {
@@ -151,6 +155,20 @@ func (tx *Tx) Commit(ctx context.Context, done func(error)) error {
 	}
 	j.one(nil)
 	return nil
+}
+
+// needsStore reports whether committing writes to the store. Caller holds
+// tx.mu.
+func (tx *Tx) needsStore() bool {
+	if len(tx.acks) > 0 {
+		return true
+	}
+	for _, m := range tx.sends {
+		if m.Durable {
+			return true
+		}
+	}
+	return false
 }
 
 // Rollback discards the transaction's sends and returns its acked messages for

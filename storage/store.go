@@ -6,13 +6,18 @@
 // durable queue that holds it (OpAddRef). Acknowledging removes a reference
 // (OpAck); the core deletes the message (OpDeleteMessage) when its last
 // reference goes. Bindings are named key/value records for everything else that
-// must survive a restart: addresses, queues, durable subscriptions, MQTT sessions
-// and retained messages.
+// must survive a restart: addresses, queues, durable subscriptions, duplicate
+// ids, and the records protocol adapters keep (sessions, retained messages),
+// whose kinds the adapters declare with RegisterKind: nothing here names a
+// protocol.
 package storage
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"time"
 )
 
 // OpKind names one store operation.
@@ -37,16 +42,57 @@ func (k OpKind) String() string {
 	return "op?"
 }
 
-// BindingKind separates the namespaces of binding keys.
+// BindingKind separates the namespaces of binding keys. Its numeric value is
+// what the stores write, so a kind never changes its number.
 type BindingKind uint8
 
+// The core's kinds. 3 and 4 were the first adapter kinds (MQTT sessions and
+// retained messages, now declared in protocols/mqtt); adapters take numbers
+// from 3, 4 and FirstAdapterKind up through RegisterKind.
 const (
-	BindingAddress     BindingKind = iota + 1 // an address and its routing types
-	BindingQueue                              // a durable queue or subscription, keyed by queue id
-	BindingMQTTSession                        // a persistent MQTT session, keyed by client id
-	BindingRetained                           // an MQTT retained message, keyed by topic
-	BindingMeta                               // store-wide facts (format version, id high-water marks)
+	BindingAddress     BindingKind = 1 // an address and its routing types
+	BindingQueue       BindingKind = 2 // a durable queue or subscription, keyed by queue name
+	BindingMeta        BindingKind = 5 // store-wide facts (format version, id high-water marks)
+	BindingDuplicateID BindingKind = 6 // a duplicate id remembered for an address
+
+	// FirstAdapterKind is the lowest kind above the core's reserve (7-15)
+	// that an adapter may register.
+	FirstAdapterKind BindingKind = 16
 )
+
+var kinds = struct {
+	sync.Mutex
+	names map[BindingKind]string
+}{names: map[BindingKind]string{
+	BindingAddress: "address", BindingQueue: "queue", BindingMeta: "meta", BindingDuplicateID: "duplicate-id",
+}}
+
+// RegisterKind declares an adapter's binding kind under a name unique to the
+// adapter ("mqtt.session") and returns it. It is meant for package-level
+// variables: a kind the core owns, a reserved one, or one registered twice
+// is a programming error and panics, so two adapters cannot share a key
+// space by accident.
+func RegisterKind(k BindingKind, name string) BindingKind {
+	kinds.Lock()
+	defer kinds.Unlock()
+	if k != 3 && k != 4 && k < FirstAdapterKind {
+		panic(fmt.Sprintf("storage: binding kind %d is reserved for the core", k))
+	}
+	if old, ok := kinds.names[k]; ok {
+		panic(fmt.Sprintf("storage: binding kind %d registered twice (%q and %q)", k, old, name))
+	}
+	kinds.names[k] = name
+	return k
+}
+
+func (k BindingKind) String() string {
+	kinds.Lock()
+	defer kinds.Unlock()
+	if n, ok := kinds.names[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("kind-%d", uint8(k))
+}
 
 // Op is one operation. Only the fields its Kind names are meaningful.
 type Op struct {
@@ -60,7 +106,8 @@ type Op struct {
 	Data          []byte
 }
 
-// Store records operations durably.
+// Store records operations durably. Every implementation passes the contract
+// suite in storage/storetest.
 //
 // Apply writes ops as one atomic unit: after a crash, recovery sees all of them
 // or none. When sync is true, done is called only after the ops are durable
@@ -70,15 +117,52 @@ type Op struct {
 // goroutine, and must not block. Apply never retains ops or their Data after done
 // is called unless it copied them.
 //
+// Apply never blocks its caller, which may hold locks: it queues and returns.
+// A store whose queue grows past what it can write soon reports Pressure, and
+// the broker withholds new work from producers (flow-control credit) until
+// it clears; the store does not refuse or delay the calls it gets meanwhile.
+//
 // A store whose writes fail (disk full, read-only folder, database down) reports
 // the error to done and to every later Apply until it is reopened: nothing is
-// confirmed that was not written.
+// confirmed that was not written. Health returns that error as soon as it is
+// known, so the broker can refuse durable sends before it accepts them.
 type Store interface {
 	Apply(ops []Op, sync bool, done func(error))
 	// Load replays the stored state into r once, before the first Apply.
 	Load(ctx context.Context, r Recovery) error
 	// Close flushes pending writes and releases the store.
 	Close() error
+
+	// Health is nil while the store can write, else the error that stopped
+	// it (Close makes it ErrClosed).
+	Health() error
+	// Pressure reports that more is queued than the store writes quickly:
+	// admit less until it clears.
+	Pressure() bool
+	// Notify registers fn, called after Health or Pressure changes. It
+	// runs on a store goroutine or an Apply caller's, with no store lock
+	// held, and must not block or call Apply; it reads the new state with
+	// Health and Pressure. Calls for successive changes may coalesce.
+	Notify(fn func())
+	// Stats is a snapshot for metrics and logs.
+	Stats() Stats
+}
+
+// Stats are the figures every store reports. A field a store cannot know is
+// zero.
+type Stats struct {
+	Messages int   // live messages
+	Refs     int   // live references
+	Bindings int   // live bindings
+	Bytes    int64 // bytes the store occupies (files, or live data held)
+
+	Pending     int           // Apply calls accepted and not yet done
+	Applies     uint64        // Apply calls completed successfully
+	Syncs       uint64        // syncs (fsync, commit) issued
+	LastSync    time.Duration // how long the last sync took
+	Errors      uint64        // Apply calls that reported an error
+	Pressure    bool          // see Store.Pressure
+	Unavailable error         // see Store.Health
 }
 
 // Recovery receives the stored state at start-up, in this order: every live
@@ -99,3 +183,28 @@ const (
 	SyncBatch  = "batch"  // concurrent batches share one fsync (default)
 	SyncNever  = "never"  // leave it to the OS; done is called after write()
 )
+
+// Notifier keeps the functions registered with Notify; a store embeds one to
+// implement Store.Notify and calls Changed after each change of state.
+type Notifier struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+// Notify implements Store.Notify.
+func (n *Notifier) Notify(fn func()) {
+	n.mu.Lock()
+	n.fns = append(n.fns, fn)
+	n.mu.Unlock()
+}
+
+// Changed calls every registered function. The caller must hold no lock the
+// functions could need.
+func (n *Notifier) Changed() {
+	n.mu.Lock()
+	fns := n.fns
+	n.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}

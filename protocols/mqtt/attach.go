@@ -7,7 +7,6 @@ import (
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
-	"github.com/junctionmq/junction/storage"
 )
 
 // attach binds a connection to its session: a second connection with the same
@@ -66,7 +65,7 @@ func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bo
 			ss.save()
 		} else if present {
 			// It was persistent and no longer is: forget the stored record.
-			s.b.DeleteRecord(storage.BindingMQTTSession, clientID, nil)
+			s.b.DeleteRecord(kindSession, clientID, nil)
 		}
 		ss.mu.Unlock()
 		s.mu.Unlock()

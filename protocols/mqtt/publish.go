@@ -72,6 +72,9 @@ func reasonFor(err error) packet.ReasonCode {
 		return packet.PacketTooLarge
 	case errors.Is(err, core.ErrNoSuchAddress), errors.Is(err, core.ErrInvalidName):
 		return packet.TopicNameInvalid
+	case errors.Is(err, core.ErrStoreUnavailable):
+		// The broker's fault, not the publish's: nothing more specific fits.
+		return packet.UnspecifiedError
 	}
 	return packet.ImplementationSpecificError
 }

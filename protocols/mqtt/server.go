@@ -23,7 +23,6 @@ import (
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 	"github.com/junctionmq/junction/protocols/transport"
-	"github.com/junctionmq/junction/storage"
 )
 
 // Options configure the server.
@@ -100,7 +99,7 @@ func NewServer(opts Options) *Server {
 
 // restore rebuilds offline persistent sessions and retained messages.
 func (s *Server) restore() {
-	for topic, data := range s.b.Records(storage.BindingRetained) {
+	for topic, data := range s.b.Records(kindRetained) {
 		m, err := core.DecodeMessage(data)
 		if err != nil {
 			s.log.Error("dropping unreadable retained message", "topic", topic, "err", err)
@@ -109,7 +108,7 @@ func (s *Server) restore() {
 		s.retained[topic] = m
 	}
 	now := time.Now()
-	for id, data := range s.b.Records(storage.BindingMQTTSession) {
+	for id, data := range s.b.Records(kindSession) {
 		var rec sessionRecord
 		if err := json.Unmarshal(data, &rec); err != nil {
 			s.log.Error("dropping unreadable MQTT session", "client", id, "err", err)
@@ -210,10 +209,10 @@ func (s *Server) setRetained(topic string, m *core.Message, done func(error)) {
 	if len(m.Body) == 0 {
 		delete(s.retained, topic)
 		s.retainMu.Unlock()
-		s.b.DeleteRecord(storage.BindingRetained, topic, done)
+		s.b.DeleteRecord(kindRetained, topic, done)
 		return
 	}
 	s.retained[topic] = m
 	s.retainMu.Unlock()
-	s.b.PutRecord(storage.BindingRetained, topic, core.EncodeMessage(nil, m), done)
+	s.b.PutRecord(kindRetained, topic, core.EncodeMessage(nil, m), done)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
-	"github.com/junctionmq/junction/storage"
 )
 
 // neverExpires is the 5.0 session expiry interval meaning "never".
@@ -131,7 +130,7 @@ func (ss *session) record() []byte {
 // save writes a persistent session's record. Caller holds mu.
 func (ss *session) save() {
 	if ss.persistent && !ss.gone {
-		ss.srv.b.PutRecord(storage.BindingMQTTSession, ss.id, ss.record(), nil)
+		ss.srv.b.PutRecord(kindSession, ss.id, ss.record(), nil)
 	}
 }
 
@@ -201,7 +200,7 @@ func (s *Server) destroy(ss *session, sess *core.Session) {
 		}
 	}
 	if persistent {
-		s.b.DeleteRecord(storage.BindingMQTTSession, ss.id, nil)
+		s.b.DeleteRecord(kindSession, ss.id, nil)
 	}
 	if will != nil {
 		will()

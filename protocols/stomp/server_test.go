@@ -13,6 +13,7 @@ import (
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/stomp"
 	"github.com/junctionmq/junction/protocols/stomp/frame"
+	"github.com/junctionmq/junction/storage/memory"
 )
 
 // serveSTOMP runs a stomp.Server with the given options on a loopback
@@ -20,7 +21,7 @@ import (
 func serveSTOMP(t *testing.T, opts stomp.Options) string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := core.New(core.Config{Logger: log})
+	b, err := core.New(core.Config{Store: memory.New(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

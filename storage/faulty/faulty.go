@@ -19,16 +19,46 @@ var ErrInjected = errors.New("faulty: injected store failure")
 type Rule func(ops []storage.Op, sync bool) error
 
 // Store is a storage.Store that consults a Rule before passing a batch on.
-// A failed batch is not written to the inner store.
+// A failed batch is not written to the inner store. Rules fail single
+// batches; Break fails the store as a whole, as a full disk fails a journal:
+// Health reports it and watchers are told.
 type Store struct {
-	inner storage.Store
-	mu    sync.Mutex
-	rule  Rule
-	fails int
+	storage.Notifier
+	inner  storage.Store
+	mu     sync.Mutex
+	rule   Rule
+	fails  int
+	broken error
 }
 
+var _ storage.Store = (*Store)(nil)
+
 // Wrap returns a Store passing everything to inner until a rule is set.
-func Wrap(inner storage.Store) *Store { return &Store{inner: inner} }
+func Wrap(inner storage.Store) *Store {
+	s := &Store{inner: inner}
+	inner.Notify(s.Changed)
+	return s
+}
+
+// Break makes every later Apply fail with err (ErrInjected if nil) and
+// Health report it, until Heal.
+func (s *Store) Break(err error) {
+	if err == nil {
+		err = ErrInjected
+	}
+	s.mu.Lock()
+	s.broken = err
+	s.mu.Unlock()
+	s.Changed()
+}
+
+// Heal undoes Break.
+func (s *Store) Heal() {
+	s.mu.Lock()
+	s.broken = nil
+	s.mu.Unlock()
+	s.Changed()
+}
 
 // Set installs rule (nil to stop failing).
 func (s *Store) Set(rule Rule) { s.mu.Lock(); s.rule = rule; s.mu.Unlock() }
@@ -40,8 +70,8 @@ func (s *Store) Failures() int { s.mu.Lock(); defer s.mu.Unlock(); return s.fail
 func (s *Store) Apply(ops []storage.Op, sync bool, done func(error)) {
 	s.mu.Lock()
 	rule := s.rule
-	var err error
-	if rule != nil {
+	err := s.broken
+	if rule != nil && err == nil {
 		err = rule(ops, sync)
 	}
 	if err != nil {
@@ -60,6 +90,33 @@ func (s *Store) Load(ctx context.Context, r storage.Recovery) error { return s.i
 
 // Close implements storage.Store.
 func (s *Store) Close() error { return s.inner.Close() }
+
+// Health implements storage.Store: the Break error, else the inner store's.
+func (s *Store) Health() error {
+	s.mu.Lock()
+	err := s.broken
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.inner.Health()
+}
+
+// Pressure implements storage.Store.
+func (s *Store) Pressure() bool { return s.inner.Pressure() }
+
+// Stats implements storage.Store: the inner store's, with the injected
+// failures counted as errors.
+func (s *Store) Stats() storage.Stats {
+	st := s.inner.Stats()
+	s.mu.Lock()
+	st.Errors += uint64(s.fails)
+	if s.broken != nil {
+		st.Unavailable = s.broken
+	}
+	s.mu.Unlock()
+	return st
+}
 
 // Always fails every batch.
 func Always() Rule { return func([]storage.Op, bool) error { return ErrInjected } }

@@ -28,7 +28,7 @@ func BenchmarkApplySync(b *testing.B) {
 		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
 			j, _ := openT(b, b.TempDir(), Options{})
 			defer j.Close()
-			syncs := j.Stats().Syncs
+			syncs := j.Detail().Syncs
 			var wg sync.WaitGroup
 			per := (b.N + producers - 1) / producers
 			b.ResetTimer()
@@ -55,7 +55,7 @@ func BenchmarkApplySync(b *testing.B) {
 			b.StopTimer()
 			n := float64(per * producers)
 			b.ReportMetric(n/el.Seconds(), "applies/s")
-			b.ReportMetric(float64(j.Stats().Syncs-syncs)/n, "syncs/apply")
+			b.ReportMetric(float64(j.Detail().Syncs-syncs)/n, "syncs/apply")
 		})
 	}
 }
@@ -161,7 +161,7 @@ func BenchmarkRecovery(b *testing.B) {
 		if r.msgs != *recoverN || r.refs != *recoverN {
 			b.Fatalf("recovered %d messages, %d refs", r.msgs, r.refs)
 		}
-		st := j.Stats()
+		st := j.Detail()
 		b.ReportMetric(st.RecoveryTime.Seconds()*1000, "ms/load")
 		// CPU time, which other processes on a shared machine do not inflate.
 		b.ReportMetric((cpuTime()-cpu0).Seconds()*1000, "cpu-ms/load")
@@ -190,7 +190,7 @@ func BenchmarkDiskBytesPerMessage(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	st := j.Stats()
+	st := j.Detail()
 	b.ReportMetric(float64(st.UsedBytes-segHeaderSize*int64(st.Segments))/float64(per*16), "bytes/msg")
 }
 

@@ -38,7 +38,7 @@ func TestReclaimFreesDeadSegments(t *testing.T) {
 	for i := 1; i <= n; i++ {
 		mustApply(t, j, msgOp(uint64(i), payload(i)), refOp(1, uint64(i)))
 	}
-	peak := j.Stats().Segments
+	peak := j.Detail().Segments
 	if peak < 5 {
 		t.Fatalf("setup: only %d segments", peak)
 	}
@@ -48,8 +48,8 @@ func TestReclaimFreesDeadSegments(t *testing.T) {
 	// Everything is dead: all sealed segments go (the last ones only once the
 	// segments holding what they cancel are gone), leaving the active one and
 	// the one whose cancels it still waits on at most.
-	waitFor(t, "dead segments to be freed", func() bool { return j.Stats().Segments <= 2 })
-	st := j.Stats()
+	waitFor(t, "dead segments to be freed", func() bool { return j.Detail().Segments <= 2 })
+	st := j.Detail()
 	if st.SegmentsFreed == 0 || st.PoolSegments == 0 || st.Compactions != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -87,7 +87,7 @@ func TestAckOutlivesItsAdd(t *testing.T) {
 		mustApply(t, j, ops...)
 		batches = append(batches, ops)
 	}
-	waitFor(t, "reclaim to settle", func() bool { return j.Stats().SegmentsFreed > 0 })
+	waitFor(t, "reclaim to settle", func() bool { return j.Detail().SegmentsFreed > 0 })
 	j.Close()
 	_, got := openT(t, dir, opts)
 	if want := memState(t, batches); !got.equal(want) {
@@ -112,11 +112,11 @@ func TestCompactionKeepsStateAndFreesSegments(t *testing.T) {
 			apply(ackOp(1, uint64(i)), delOp(uint64(i)))
 		} else {
 			apply(storage.Op{Kind: storage.OpUpdateRef, QueueID: 1, MsgID: uint64(i), DeliveryCount: 2, ScheduledAt: int64(i)})
-			apply(putOp(storage.BindingRetained, "t", payload(i)))
+			apply(putOp(kindRetained, "t", payload(i)))
 		}
 	}
-	waitFor(t, "compaction", func() bool { st := j.Stats(); return st.Compactions > 0 && st.Segments <= 4 })
-	st := j.Stats()
+	waitFor(t, "compaction", func() bool { st := j.Detail(); return st.Compactions > 0 && st.Segments <= 4 })
+	st := j.Detail()
 	j.Close()
 	want := memState(t, batches)
 	j, got := openT(t, dir, opts)
@@ -153,14 +153,14 @@ func TestDiskBoundedUnderSteadyLoad(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if n := int64(j.Stats().Segments); n > maxSegs.Load() {
+				if n := int64(j.Detail().Segments); n > maxSegs.Load() {
 					maxSegs.Store(n)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	st := j.Stats()
+	st := j.Detail()
 	written := st.UsedBytes + int64(st.SegmentsFreed)*opts.SegmentSize
 	t.Logf("wrote ~%d KiB through %d segments; at most %d on disk; compactions %d", written>>10, st.Rollovers+1, maxSegs.Load(), st.Compactions)
 	if st.Rollovers < 10 {
@@ -211,7 +211,7 @@ func TestCrashDuringCompaction(t *testing.T) {
 				break
 			}
 		case r.IntN(5) == 0:
-			ops = []storage.Op{putOp(storage.BindingRetained, fmt.Sprint(r.IntN(3)), payload(i))}
+			ops = []storage.Op{putOp(kindRetained, fmt.Sprint(r.IntN(3)), payload(i))}
 		default:
 			ops = []storage.Op{msgOp(id, payload(i)), refOp(1, id)}
 			if r.IntN(3) == 0 {
@@ -239,7 +239,7 @@ func TestCrashDuringCompaction(t *testing.T) {
 			}
 		}
 	}
-	st := j.Stats()
+	st := j.Detail()
 	j.hookMu.Lock()
 	snapshot := images
 	j.hookMu.Unlock()
@@ -324,10 +324,10 @@ func TestCompactionKeepsUpWithPinnedMessages(t *testing.T) {
 	close(acks)
 	<-consumed
 	mustApply(t, j, msgOp(999999, "last"))
-	st := j.Stats()
+	st := j.Detail()
 	liveSegs := st.LiveBytes/(opts.SegmentSize-segHeaderSize) + 1
-	waitFor(t, "the journal to shrink", func() bool { return int64(j.Stats().Segments) <= 4*liveSegs+4 })
-	st = j.Stats()
+	waitFor(t, "the journal to shrink", func() bool { return int64(j.Detail().Segments) <= 4*liveSegs+4 })
+	st = j.Detail()
 	t.Logf("%d rollovers, %d compactions, %d segments freed; %d segments left for %d live bytes", st.Rollovers, st.Compactions, st.SegmentsFreed, st.Segments, st.LiveBytes)
 	j.Close()
 	_, got := openT(t, dir, opts)

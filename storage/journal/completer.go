@@ -18,6 +18,9 @@ func (j *Journal) completeSynced(reqs []request, err error) {
 	first := len(j.cq) == 0
 	for i := range reqs {
 		if r := &reqs[i]; r.sync {
+			if err != nil {
+				j.errors.Add(1)
+			}
 			j.cq = append(j.cq, completion{done: r.done, err: err})
 		}
 	}

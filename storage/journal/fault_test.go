@@ -94,7 +94,7 @@ func TestFaults(t *testing.T) {
 			if !called {
 				t.Fatal("later Apply was queued instead of failing at once")
 			}
-			if st := j.Stats(); st.Failed == nil {
+			if st := j.Detail(); st.Failed == nil {
 				t.Fatal("stats do not report the failure")
 			}
 			if err := j.Close(); !errors.Is(err, ErrFailed) {

@@ -80,7 +80,7 @@ func TestCopyOpEncoding(t *testing.T) {
 	if n, err := decodeOp(b, &d); err != nil || n != msgOpSize(4) || d.msgID != 9 || string(d.data) != "data" {
 		t.Fatalf("copy-message: %d %v %+v", n, err, d)
 	}
-	b = appendCopyBinding(nil, storage.BindingRetained, []byte("k"), []byte("v"))
+	b = appendCopyBinding(nil, kindRetained, []byte("k"), []byte("v"))
 	if n, err := decodeOp(b, &d); err != nil || n != bindingOpSize(1, 1) || string(d.key) != "k" || string(d.data) != "v" {
 		t.Fatalf("copy-binding: %d %v %+v", n, err, d)
 	}

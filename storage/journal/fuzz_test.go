@@ -32,7 +32,7 @@ func FuzzRecordDecode(f *testing.F) {
 	}
 	ops = appendCopyRef(ops, 1, 2, 3, 4, 5)
 	ops = appendCopyMessage(ops, 6, []byte("copied"))
-	ops = appendCopyBinding(ops, storage.BindingRetained, []byte("t/1"), []byte("r"))
+	ops = appendCopyBinding(ops, kindRetained, []byte("t/1"), []byte("r"))
 	all := fuzzRecord(recBatch, ops)
 	f.Add(all)
 	seal := make([]byte, 8)

@@ -271,3 +271,10 @@ func writeDirFiles(t testing.TB, dir string, files map[string][]byte) {
 		}
 	}
 }
+
+// Adapter binding kinds as an adapter's records use them; the numbers are the
+// ones MQTT has always written (sessions 3, retained messages 4).
+const (
+	kindSession  storage.BindingKind = 3
+	kindRetained storage.BindingKind = 4
+)

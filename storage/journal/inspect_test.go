@@ -128,7 +128,7 @@ func TestDiskFootprint(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		st := j.Stats()
+		st := j.Detail()
 		j.Close()
 		per := float64(st.UsedBytes-segHeaderSize) / n
 		t.Logf("%d producers: %.1f bytes per message (%d groups)", producers, per, st.Groups)

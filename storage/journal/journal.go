@@ -7,7 +7,9 @@
 // segments "free-*.seg" that are reused for new segments. The record format
 // is described in format.go; the reclaim rule in index.go.
 //
-// Goroutines: Apply only enqueues. One writer goroutine owns the active
+// Goroutines: Apply only enqueues, and never waits: past a high-water mark
+// of outstanding requests the journal reports Pressure (the broker then
+// withholds producer credit) until the writer has caught up. One writer goroutine owns the active
 // segment and the index: it drains the queue, writes each group of requests
 // as one record with one write() and one fdatasync, then calls their done
 // callbacks. A background goroutine prepares the next segment (so rollover
@@ -66,9 +68,12 @@ type Options struct {
 
 const (
 	defaultCompactRatio = 0.3
-	// maxPending bounds the queue of Apply calls waiting for the writer;
-	// beyond it Apply blocks (back-pressure).
-	maxPending = 16384
+	// Pressure is reported once this many Apply calls, or this many bytes,
+	// are outstanding (accepted and not yet done), and cleared when the
+	// writer has brought both under a quarter of it. 16,384 requests are
+	// about one second of group-committed sends on a slow disk.
+	pressureRequests = 16384
+	pressureBytes    = 64 << 20
 	// maxGroupBytes bounds one group's record, so that one write stays short.
 	maxGroupBytes = 4 << 20
 	// maxPool is how many freed segments are kept for reuse.
@@ -97,9 +102,10 @@ type Journal struct {
 
 	lifeMu sync.Mutex // serialises Load and Close
 
+	storage.Notifier
+
 	// The queue between Apply and the writer.
 	qmu     sync.Mutex
-	qcond   *sync.Cond
 	pending []request
 	spare   []request
 	qerr    error // non-nil: Apply fails at once with it
@@ -114,7 +120,13 @@ type Journal struct {
 	lastGroup   int
 	pendingSync int
 	syncAvg     time.Duration // moving average of a sync (writer only)
-	inCallbacks atomic.Bool
+	// Apply calls accepted and not yet done, in number and bytes (under
+	// qmu), and whether that is past the high-water mark.
+	outstanding      int
+	outstandingBytes int
+	pressure         atomic.Bool
+	lastSync         atomic.Int64 // nanoseconds the last sync took
+	errors           atomic.Uint64
 
 	// Owned by the writer goroutine once Load has finished.
 	x        *index
@@ -263,7 +275,6 @@ func Open(dir string, opts Options) (*Journal, error) {
 		}
 	}
 	j.listing = l
-	j.qcond = sync.NewCond(&j.qmu)
 	j.qerr = ErrNotLoaded
 	j.wake = make(chan struct{}, 1)
 	ok = true
@@ -274,9 +285,8 @@ func Open(dir string, opts Options) (*Journal, error) {
 func (j *Journal) Dir() string { return j.dir }
 
 // Apply implements storage.Store. It encodes nothing and waits for nothing:
-// the request joins the writer's queue (blocking only when the queue is
-// full) and done runs on the writer goroutine once the group holding it is
-// written (sync false, or the never policy) or written and synced.
+// the request joins the writer's queue and done runs once the group holding
+// it is written (sync false, or the never policy) or written and synced.
 func (j *Journal) Apply(ops []storage.Op, sync bool, done func(error)) {
 	if done == nil {
 		done = func(error) {}
@@ -285,12 +295,14 @@ func (j *Journal) Apply(ops []storage.Op, sync bool, done func(error)) {
 	for i := range ops {
 		n, err := opSize(&ops[i])
 		if err != nil {
+			j.errors.Add(1)
 			done(err)
 			return
 		}
 		size += n
 	}
 	if size > MaxApplySize {
+		j.errors.Add(1)
 		done(fmt.Errorf("%w: %d bytes", ErrTooLarge, size))
 		return
 	}
@@ -298,6 +310,9 @@ func (j *Journal) Apply(ops []storage.Op, sync bool, done func(error)) {
 		j.qmu.Lock()
 		err := j.qerr
 		j.qmu.Unlock()
+		if err != nil {
+			j.errors.Add(1)
+		}
 		done(err)
 		return
 	}
@@ -306,19 +321,26 @@ func (j *Journal) Apply(ops []storage.Op, sync bool, done func(error)) {
 
 func (j *Journal) enqueue(r request) {
 	j.qmu.Lock()
-	for j.qerr == nil && len(j.pending) >= maxPending && !j.inCallbacks.Load() {
-		// Back-pressure. Requests made from inside a done callback (on the
-		// writer goroutine) never wait: the writer cannot drain while blocked.
-		j.qcond.Wait()
-	}
 	if err := j.qerr; err != nil {
 		j.qmu.Unlock()
+		if r.copy == nil {
+			j.errors.Add(1)
+		}
 		r.done(err)
 		return
 	}
 	j.pending = append(j.pending, r)
 	if r.sync {
 		j.pendingSync++
+	}
+	pressed := false
+	if r.copy == nil {
+		j.outstanding++
+		j.outstandingBytes += r.size
+		if (j.outstanding >= pressureRequests || j.outstandingBytes >= pressureBytes) && !j.pressure.Load() {
+			j.pressure.Store(true)
+			pressed = true
+		}
 	}
 	// Wake the writer for the first request, or when the group it is
 	// holding back (awaitGroup) is complete.
@@ -333,7 +355,44 @@ func (j *Journal) enqueue(r request) {
 		default:
 		}
 	}
+	if pressed {
+		j.Changed()
+	}
 }
+
+// settled counts requests of a processed batch as done and clears Pressure
+// once the writer has caught up. Writer goroutine only, no lock held.
+func (j *Journal) settled(batch []request) {
+	n, bytes := 0, 0
+	for i := range batch {
+		if batch[i].copy == nil {
+			n++
+			bytes += batch[i].size
+		}
+	}
+	j.qmu.Lock()
+	j.outstanding -= n
+	j.outstandingBytes -= bytes
+	relieved := j.pressure.Load() && j.outstanding <= pressureRequests/4 && j.outstandingBytes <= pressureBytes/4
+	if relieved {
+		j.pressure.Store(false)
+	}
+	j.qmu.Unlock()
+	if relieved {
+		j.Changed()
+	}
+}
+
+// Health implements storage.Store: nil until a write or sync fails (or
+// before Load, or after Close).
+func (j *Journal) Health() error {
+	j.qmu.Lock()
+	defer j.qmu.Unlock()
+	return j.qerr
+}
+
+// Pressure implements storage.Store.
+func (j *Journal) Pressure() bool { return j.pressure.Load() }
 
 // Load implements storage.Store: it replays the journal into r (bindings,
 // then messages, then references in the order they were added) and starts
@@ -526,8 +585,8 @@ func (j *Journal) Close() error {
 	j.phase = phaseClosed
 	j.closing = true
 	j.qerr = storage.ErrClosed
-	j.qcond.Broadcast()
 	j.qmu.Unlock()
+	j.Changed()
 	var err error
 	if running {
 		select {

@@ -28,7 +28,7 @@ func TestReopenRestoresState(t *testing.T) {
 				{ackOp(11, 1)},
 				{msgOp(3, "gone"), refOp(10, 3)},
 				{ackOp(10, 3), delOp(3)},
-				{putOp(storage.BindingRetained, "a/b", "r1"), putOp(storage.BindingRetained, "a/b", "r2")},
+				{putOp(kindRetained, "a/b", "r1"), putOp(kindRetained, "a/b", "r2")},
 				{putOp(storage.BindingMeta, "x", "1"), {Kind: storage.OpDeleteBinding, Binding: storage.BindingMeta, Key: "x"}},
 			}
 			j, s := openT(t, dir, Options{SyncPolicy: policy})
@@ -47,7 +47,7 @@ func TestReopenRestoresState(t *testing.T) {
 			if !got.equal(want) {
 				t.Fatalf("recovered %v, want %v", got, want)
 			}
-			st := j.Stats()
+			st := j.Detail()
 			if st.RecoveredMessages != 2 || st.RecoveredRefs != 2 || st.RecoveredBindings != 2 {
 				t.Errorf("stats %+v", st)
 			}
@@ -169,7 +169,7 @@ func TestRandomAgainstMemory(t *testing.T) {
 					t.Fatalf("round %d: recovered %v, want %v", round, got, want)
 				}
 			}
-			st := j.Stats()
+			st := j.Detail()
 			j.Close()
 			t.Logf("%+v", st)
 		})
@@ -183,7 +183,7 @@ func TestGroupCommitCoalesces(t *testing.T) {
 	const producers, each = 16, 50
 	var wg sync.WaitGroup
 	var failed atomic.Int64
-	before := j.Stats().Syncs
+	before := j.Detail().Syncs
 	for p := range producers {
 		wg.Go(func() {
 			for i := range each {
@@ -200,7 +200,7 @@ func TestGroupCommitCoalesces(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Fatalf("%d applies failed", failed.Load())
 	}
-	syncs := j.Stats().Syncs - before
+	syncs := j.Detail().Syncs - before
 	if syncs == 0 || syncs >= producers*each/2 {
 		t.Fatalf("%d applies took %d syncs: no coalescing", producers*each, syncs)
 	}
@@ -211,7 +211,7 @@ func TestSyncAlwaysSyncsEachApply(t *testing.T) {
 	dir := t.TempDir()
 	j, _ := openT(t, dir, Options{SyncPolicy: storage.SyncAlways})
 	defer j.Close()
-	before := j.Stats().Syncs
+	before := j.Detail().Syncs
 	var wg sync.WaitGroup
 	for p := range 4 {
 		wg.Go(func() {
@@ -221,7 +221,7 @@ func TestSyncAlwaysSyncsEachApply(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := j.Stats().Syncs - before; got != 40 {
+	if got := j.Detail().Syncs - before; got != 40 {
 		t.Fatalf("always: %d syncs for 40 applies", got)
 	}
 }
@@ -229,11 +229,11 @@ func TestSyncAlwaysSyncsEachApply(t *testing.T) {
 func TestSyncNeverDoesNotSync(t *testing.T) {
 	dir := t.TempDir()
 	j, _ := openT(t, dir, Options{SyncPolicy: storage.SyncNever})
-	before := j.Stats().Syncs
+	before := j.Detail().Syncs
 	for i := range 20 {
 		mustApply(t, j, msgOp(uint64(i+1), "x"))
 	}
-	if got := j.Stats().Syncs - before; got != 0 {
+	if got := j.Detail().Syncs - before; got != 0 {
 		t.Fatalf("never: %d syncs", got)
 	}
 	j.Close()

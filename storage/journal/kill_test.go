@@ -28,7 +28,7 @@ func killBatch(i int) []storage.Op {
 	id := uint64(i + 1)
 	switch {
 	case i%13 == 0:
-		return []storage.Op{putOp(storage.BindingMQTTSession, strconv.Itoa(r.IntN(5)), payload(i))}
+		return []storage.Op{putOp(kindSession, strconv.Itoa(r.IntN(5)), payload(i))}
 	case i%2 == 1 && i > 40:
 		// The send of 39 applies ago: acked, or (one in nine) kept and
 		// updated, so that old segments keep a little live data.

@@ -37,7 +37,7 @@ func damageJournal(t *testing.T, opts Options) (string, [][]storage.Op, []*state
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st := j.Stats()
+	st := j.Detail()
 	if st.Groups != uint64(len(batches)) || st.SegmentsFreed != 0 {
 		t.Fatalf("setup: %d groups for %d applies, %d segments freed", st.Groups, len(batches), st.SegmentsFreed)
 	}
@@ -219,7 +219,7 @@ func TestTornTailIsTruncatedWithWarning(t *testing.T) {
 			if !got.equal(states[tc.keep]) {
 				t.Fatalf("recovered %v, want %v", got, states[tc.keep])
 			}
-			if !j.Stats().TruncatedTail || !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "torn write") {
+			if !j.Detail().TruncatedTail || !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "torn write") {
 				t.Fatalf("no truncation reported; logs:\n%s", logs.String())
 			}
 			// Writing goes on after the last good record, and the next start
@@ -234,7 +234,7 @@ func TestTornTailIsTruncatedWithWarning(t *testing.T) {
 			if !got.equal(want) {
 				t.Fatalf("after restart: %v, want %v", got, want)
 			}
-			if j.Stats().TruncatedTail || strings.Contains(logs.String(), "level=WARN") {
+			if j.Detail().TruncatedTail || strings.Contains(logs.String(), "level=WARN") {
 				t.Fatalf("second start reported damage again:\n%s", logs.String())
 			}
 		})

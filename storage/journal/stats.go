@@ -3,6 +3,8 @@ package journal
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/junctionmq/junction/storage"
 )
 
 // Stats describes a journal for the broker's logs and metrics.
@@ -86,11 +88,25 @@ func (j *Journal) publishStats() {
 	j.statsMu.Unlock()
 }
 
-// Stats returns the journal's figures as of the last group written.
-func (j *Journal) Stats() Stats {
+// Detail returns the journal's own figures as of the last group written.
+func (j *Journal) Detail() Stats {
 	j.statsMu.Lock()
 	s := j.snap
 	j.statsMu.Unlock()
 	s.Syncs = j.stats.syncs.Load()
 	return s
+}
+
+// Stats implements storage.Store: the figures every store reports.
+func (j *Journal) Stats() storage.Stats {
+	d := j.Detail()
+	j.qmu.Lock()
+	pending := j.outstanding
+	j.qmu.Unlock()
+	return storage.Stats{
+		Messages: d.LiveMessages, Refs: d.LiveRefs, Bindings: d.LiveBindings, Bytes: d.DiskBytes,
+		Pending: pending, Applies: d.Applies, Syncs: d.Syncs,
+		LastSync: time.Duration(j.lastSync.Load()), Errors: j.errors.Load(),
+		Pressure: j.pressure.Load(), Unavailable: j.Health(),
+	}
 }

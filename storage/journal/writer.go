@@ -28,8 +28,8 @@ func (j *Journal) writerLoop() {
 		j.qmu.Unlock()
 		if len(batch) > 0 {
 			j.lastGroup = countSync(batch)
-			j.qcond.Broadcast()
 			j.process(batch)
+			j.settled(batch)
 			clear(batch)
 			j.spare = batch[:0]
 			j.pollBackground()
@@ -368,7 +368,6 @@ func (j *Journal) flushGroup(reqs []request) {
 	j.stats.groups++
 
 	syncNeeded := false
-	j.inCallbacks.Store(true)
 	for i := range reqs {
 		r := &reqs[i]
 		if r.sync && j.policy != storage.SyncNever {
@@ -377,7 +376,6 @@ func (j *Journal) flushGroup(reqs []request) {
 		}
 		r.done(nil)
 	}
-	j.inCallbacks.Store(false)
 	if !syncNeeded {
 		return
 	}
@@ -385,16 +383,19 @@ func (j *Journal) flushGroup(reqs []request) {
 	if err := j.syncActive(); err != nil {
 		j.fail(err)
 	}
-	j.noteSync(time.Since(start))
+	took := time.Since(start)
+	j.noteSync(took)
+	j.lastSync.Store(int64(took))
 	j.completeSynced(reqs, j.failErr)
 }
 
 func (j *Journal) complete(reqs []request, err error) {
-	j.inCallbacks.Store(true)
 	for i := range reqs {
+		if err != nil && reqs[i].copy == nil {
+			j.errors.Add(1)
+		}
 		reqs[i].done(err)
 	}
-	j.inCallbacks.Store(false)
 }
 
 func (j *Journal) syncActive() error {
@@ -419,8 +420,8 @@ func (j *Journal) fail(err error) {
 	if !j.closing {
 		j.qerr = j.failErr
 	}
-	j.qcond.Broadcast()
 	j.qmu.Unlock()
+	j.Changed()
 }
 
 // makeRoom makes the active segment able to take a group of need bytes:

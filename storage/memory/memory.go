@@ -27,13 +27,20 @@ type bindingKey struct {
 
 // Store is an in-memory storage.Store. The zero value is not usable; call New.
 type Store struct {
+	storage.Notifier
+
 	mu       sync.Mutex
 	closed   bool
 	seq      uint64
 	messages map[uint64][]byte
 	refs     map[refKey]refState
 	bindings map[bindingKey][]byte
+	bytes    int64 // of messages and bindings
+	applies  uint64
+	errors   uint64
 }
+
+var _ storage.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
@@ -48,6 +55,7 @@ func New() *Store {
 func (s *Store) Apply(ops []storage.Op, sync bool, done func(error)) {
 	s.mu.Lock()
 	if s.closed {
+		s.errors++
 		s.mu.Unlock()
 		done(storage.ErrClosed)
 		return
@@ -56,8 +64,10 @@ func (s *Store) Apply(ops []storage.Op, sync bool, done func(error)) {
 		op := &ops[i]
 		switch op.Kind {
 		case storage.OpAddMessage:
+			s.bytes += int64(len(op.Data) - len(s.messages[op.MsgID]))
 			s.messages[op.MsgID] = slices.Clone(op.Data)
 		case storage.OpDeleteMessage:
+			s.bytes -= int64(len(s.messages[op.MsgID]))
 			delete(s.messages, op.MsgID)
 		case storage.OpAddRef:
 			s.seq++
@@ -71,11 +81,21 @@ func (s *Store) Apply(ops []storage.Op, sync bool, done func(error)) {
 				s.refs[k] = r
 			}
 		case storage.OpPutBinding:
-			s.bindings[bindingKey{op.Binding, op.Key}] = slices.Clone(op.Data)
+			k := bindingKey{op.Binding, op.Key}
+			if old, ok := s.bindings[k]; ok {
+				s.bytes -= int64(len(k.key) + len(old))
+			}
+			s.bindings[k] = slices.Clone(op.Data)
+			s.bytes += int64(len(k.key) + len(op.Data))
 		case storage.OpDeleteBinding:
-			delete(s.bindings, bindingKey{op.Binding, op.Key})
+			k := bindingKey{op.Binding, op.Key}
+			if old, ok := s.bindings[k]; ok {
+				s.bytes -= int64(len(k.key) + len(old))
+				delete(s.bindings, k)
+			}
 		}
 	}
+	s.applies++
 	s.mu.Unlock()
 	done(nil)
 }
@@ -118,14 +138,50 @@ func (s *Store) Load(ctx context.Context, r storage.Recovery) error {
 // Reopen, which tests use to simulate a restart.
 func (s *Store) Close() error {
 	s.mu.Lock()
+	was := s.closed
 	s.closed = true
 	s.mu.Unlock()
+	if !was {
+		s.Changed()
+	}
 	return nil
 }
 
 // Reopen makes a closed store usable again with its state intact.
 func (s *Store) Reopen() {
 	s.mu.Lock()
+	was := s.closed
 	s.closed = false
 	s.mu.Unlock()
+	if was {
+		s.Changed()
+	}
+}
+
+// Health implements storage.Store: memory never fails to write.
+func (s *Store) Health() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return storage.ErrClosed
+	}
+	return nil
+}
+
+// Pressure implements storage.Store: Apply completes at once, so nothing
+// queues.
+func (s *Store) Pressure() bool { return false }
+
+// Stats implements storage.Store.
+func (s *Store) Stats() storage.Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := storage.Stats{
+		Messages: len(s.messages), Refs: len(s.refs), Bindings: len(s.bindings),
+		Bytes: s.bytes, Applies: s.applies, Errors: s.errors,
+	}
+	if s.closed {
+		st.Unavailable = storage.ErrClosed
+	}
+	return st
 }
