@@ -79,7 +79,7 @@ type address struct {
 	settings    *Settings
 	size        atomic.Int64
 	routes      atomic.Pointer[routeSet]
-	dups        *dupCache
+	dups        atomic.Pointer[dupCache] // nil until the first duplicate id
 
 	spaceMu sync.Mutex
 	space   chan struct{} // closed when size drops under the limit
@@ -253,7 +253,7 @@ func (b *Broker) sweepAddresses() {
 		if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.waiting.Load() != 0 {
 			continue
 		}
-		if a.dups != nil && a.dups.len() > 0 {
+		if d := a.dups.Load(); d != nil && d.len() > 0 {
 			continue // keep the duplicate-id window
 		}
 		if _, ok := b.queues[name]; ok {
@@ -360,9 +360,6 @@ func (b *Broker) ensureAddressLocked(name string, rt RoutingType, auto bool) *ad
 	a := b.addresses[name]
 	if a == nil {
 		a = &address{name: name, autoCreated: auto, settings: b.settings.Resolve(name)}
-		if n := a.settings.DuplicateIDCacheSize; n > 0 {
-			a.dups = newDupCache(n)
-		}
 		b.addresses[name] = a
 		b.routeGen.Add(1)
 	}

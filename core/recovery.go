@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -16,6 +17,7 @@ type recoverer struct {
 	messages map[uint64]*Message
 	stats    RecoveryStats
 	orphans  []storage.Op
+	dups     []recoveredDup
 	// placeholders hold messages whose queue binding was lost.
 	placeholders []*Queue
 }
@@ -45,6 +47,7 @@ func (b *Broker) recover(ctx context.Context) (RecoveryStats, error) {
 		data, _ := json.Marshal(q.info)
 		r.orphans = append(r.orphans, storage.Op{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: q.info.Name, Data: data})
 	}
+	r.orphans = append(r.orphans, b.restoreDups(r.dups)...)
 	if len(r.orphans) > 0 {
 		b.applyAsync(r.orphans)
 	}
@@ -86,6 +89,13 @@ func (r *recoverer) Binding(kind storage.BindingKind, key string, data []byte) e
 			b.ensureAddressLocked(a.Name, Multicast, false)
 		}
 		b.mu.Unlock()
+	case storage.BindingDuplicateID:
+		addr, id, ok := parseDupKey(key)
+		if !ok || len(data) != 8 {
+			return fmt.Errorf("duplicate id record %q: malformed", key)
+		}
+		// Applied once everything is loaded, when the addresses exist.
+		r.dups = append(r.dups, recoveredDup{addr: addr, id: id, seq: binary.BigEndian.Uint64(data)})
 	default:
 		b.mu.Lock()
 		if b.records[kind] == nil {

@@ -82,11 +82,11 @@ func (b *Broker) resolve(ctx context.Context, s *Session, m *Message) (resolved,
 			res.targets = append(res.targets, q)
 		}
 	}
-	if a.dups != nil {
+	if d := a.dupsFor(false); d != nil {
 		// Only look here: the id is recorded when the message is enqueued, so
 		// a send refused below (address full, a failed commit) can be retried.
 		if id := m.Property(PropDuplicateID); !id.IsNull() {
-			if a.dups.contains(id.Text()) {
+			if d.contains(id.Text()) {
 				b.stats.duplicates.Add(1)
 				res.drop, res.dup = true, true
 				return res, nil
@@ -148,7 +148,8 @@ func (b *Broker) autoCreate(s *Session, m *Message) error {
 	a := b.addresses[m.Address]
 	if rt == RoutingAny {
 		switch {
-		case a == nil:
+		case a == nil || (!a.anycast && !a.multicast):
+			// No address, or one recovered for its duplicate ids only.
 			rt = set.DefaultRoutingType
 		case a.anycast && !a.multicast:
 			rt = Anycast
@@ -243,11 +244,13 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 		}
 		return prepared{}, true
 	}
-	var dupID string
-	if res.a.dups != nil {
-		if id := m.Property(PropDuplicateID); !id.IsNull() {
+	var dupID, evicted string
+	var dups *dupCache
+	if id := m.Property(PropDuplicateID); !id.IsNull() {
+		if dups = res.a.dupsFor(true); dups != nil {
+			var dup bool
 			dupID = id.Text()
-			if res.a.dups.seen(dupID) {
+			if dup, evicted = dups.seen(dupID); dup {
 				// A concurrent send (or an earlier one in the same
 				// transaction) with this id got here first.
 				b.stats.duplicates.Add(1)
@@ -274,7 +277,7 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 				p.mu.Unlock()
 			}
 			if dupID != "" {
-				res.a.dups.forget(dupID)
+				dups.forget(dupID)
 			}
 			return prepared{}, false
 		}
@@ -322,6 +325,13 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 				*ops = append(*ops, storage.Op{Kind: storage.OpAddRef, QueueID: q.info.ID, MsgID: m.ID, ScheduledAt: m.ScheduledAt})
 			}
 		}
+		if dupID != "" {
+			// The id survives a restart exactly when its message does.
+			dups.stored(dupID)
+			*ops = dupOps(*ops, res.a.name, dupID, evicted, m.ID)
+		}
+	} else if evicted != "" {
+		b.applyAsync([]storage.Op{{Kind: storage.OpDeleteBinding, Binding: storage.BindingDuplicateID, Key: dupKey(res.a.name, evicted)}})
 	}
 	b.stats.routed.Add(1)
 	return prepared{m: m, targets: targets, now: now}, true
@@ -478,59 +488,6 @@ func (b *Broker) consumerGone(q *Queue, c *Consumer, remaining int, empty bool) 
 	}
 }
 
-// dupCache remembers the last n duplicate ids seen on an address.
-type dupCache struct {
-	mu   sync.Mutex
-	ring []string
-	next int
-	set  map[string]struct{}
-}
-
-func newDupCache(n int) *dupCache {
-	return &dupCache{ring: make([]string, n), set: make(map[string]struct{}, n)}
-}
-
-// contains reports whether id is in the window, without recording it.
-func (d *dupCache) contains(id string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, ok := d.set[id]
-	return ok
-}
-
-// forget removes an id recorded for a send that was then not enqueued. It
-// scans the ring, which is fine on that rare path.
-func (d *dupCache) forget(id string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, ok := d.set[id]; !ok {
-		return
-	}
-	delete(d.set, id)
-	for i, x := range d.ring {
-		if x == id {
-			d.ring[i] = ""
-			break
-		}
-	}
-}
-
-// seen records id and reports whether it was already in the window.
-func (d *dupCache) seen(id string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, ok := d.set[id]; ok {
-		return true
-	}
-	if old := d.ring[d.next]; old != "" {
-		delete(d.set, old)
-	}
-	d.ring[d.next] = id
-	d.set[id] = struct{}{}
-	d.next = (d.next + 1) % len(d.ring)
-	return false
-}
-
 // Records returns a copy of the stored records of one kind (MQTT sessions,
 // retained messages) as recovered at start and updated since.
 func (b *Broker) Records(kind storage.BindingKind) map[string][]byte {
@@ -566,13 +523,6 @@ func (b *Broker) DeleteRecord(kind storage.BindingKind, key string, done func(er
 		done = func(error) {}
 	}
 	b.store.Apply([]storage.Op{{Kind: storage.OpDeleteBinding, Binding: kind, Key: key}}, true, done)
-}
-
-// len returns how many ids the window holds.
-func (d *dupCache) len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.set)
 }
 
 // confirm calls done once n completions have arrived, with the first error.
