@@ -53,7 +53,9 @@ type Broker struct {
 	closed    bool
 
 	// The store's state as of its last Notify, read on every durable send
-	// without a call into the store.
+	// without a call into the store. storeMu orders the updates, so the
+	// last one reads the latest state.
+	storeMu       sync.Mutex
 	storeErr      atomic.Pointer[error]
 	storePressure atomic.Bool
 
@@ -128,6 +130,8 @@ func New(cfg Config) (*Broker, error) {
 // storeChanged caches the store's health and pressure; the store calls it
 // on every change, from its own goroutines or an Apply caller's.
 func (b *Broker) storeChanged() {
+	b.storeMu.Lock()
+	defer b.storeMu.Unlock()
 	err := b.store.Health()
 	old := b.storeErr.Load()
 	if err == nil {
