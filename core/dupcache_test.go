@@ -27,8 +27,17 @@ func TestDuplicateCacheMadeOnFirstUse(t *testing.T) {
 	consume(t, s, "plain", ConsumerOptions{AutoAck: true})
 	consume(t, s, "used", ConsumerOptions{AutoAck: true})
 	send(t, s, dupMsg("plain", "x", ""))
+	for range 2 {
+		// An empty id is no id: neither recorded nor a duplicate.
+		m := dupMsg("plain", "empty id", "")
+		m.SetProperty(PropDuplicateID, stringValue(""))
+		send(t, s, m)
+	}
 	for _, id := range []string{"a", "b", "c"} {
 		send(t, s, dupMsg("used", id, id))
+	}
+	if n := b.Stats().Duplicates; n != 0 {
+		t.Errorf("Duplicates = %d, want 0", n)
 	}
 	if d := b.lookupAddress("plain").dups.Load(); d != nil {
 		t.Errorf("an address never sent a duplicate id has a cache of %d slots", cap(d.ring))

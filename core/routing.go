@@ -246,7 +246,7 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 	}
 	var dupID, evicted string
 	var dups *dupCache
-	if id := m.Property(PropDuplicateID); !id.IsNull() {
+	if id := m.Property(PropDuplicateID); !id.IsNull() && id.Text() != "" {
 		if dups = res.a.dupsFor(true); dups != nil {
 			var dup bool
 			dupID = id.Text()
