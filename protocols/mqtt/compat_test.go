@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	stompc "github.com/go-stomp/stomp/v3"
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
+	stompc "github.com/go-stomp/stomp/v3"
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/internal/testkit"
