@@ -190,6 +190,9 @@ func (s *Server) Shutdown() error {
 	for _, report := range s.reports {
 		report()
 	}
+	ss := s.Core.StoreStats()
+	s.log.Info("store state", "messages", ss.Messages, "refs", ss.Refs, "bindings", ss.Bindings, "bytes", ss.Bytes,
+		"applies", ss.Applies, "syncs", ss.Syncs, "last-sync", ss.LastSync, "errors", ss.Errors)
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, transport.ErrServerClosed) {
 		err = nil
