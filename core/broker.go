@@ -58,6 +58,8 @@ type Broker struct {
 	storeMu       sync.Mutex
 	storeErr      atomic.Pointer[error]
 	storePressure atomic.Bool
+	storeRelief   chan struct{} // closed when pressure clears (under storeMu)
+	storeWaiters  atomic.Int32  // producers held by awaitStore
 
 	nextMsgID     atomic.Uint64
 	nextQueueID   atomic.Uint64
@@ -141,6 +143,12 @@ func (b *Broker) storeChanged() {
 	}
 	pressed := b.store.Pressure()
 	was := b.storePressure.Swap(pressed)
+	if pressed && b.storeRelief == nil {
+		b.storeRelief = make(chan struct{})
+	} else if !pressed && b.storeRelief != nil {
+		close(b.storeRelief)
+		b.storeRelief = nil
+	}
 	switch {
 	case err != nil && old == nil && !errors.Is(err, storage.ErrClosed):
 		b.log.Error("store failed: durable sends are refused until the broker restarts", "err", err)
@@ -160,6 +168,32 @@ func (b *Broker) storeUnavailable() error {
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, *p)
 	}
 	return nil
+}
+
+// awaitStore holds a producer's durable send while the store reports
+// pressure, until it clears, ctx ends or the broker closes. It runs before
+// routing, with no lock held: the producer's connection stops being read,
+// which is TCP back-pressure; the store's Apply itself never waits.
+func (b *Broker) awaitStore(ctx context.Context) error {
+	if !b.storePressure.Load() {
+		return nil
+	}
+	b.storeMu.Lock()
+	ch := b.storeRelief
+	b.storeMu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	b.storeWaiters.Add(1)
+	defer b.storeWaiters.Add(-1)
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for the store to catch up: %w", ErrStoreUnavailable, ctx.Err())
+	case <-b.stop:
+		return ErrClosed
+	}
 }
 
 // StoreHealth is nil while the store writes, else why it cannot.

@@ -2,12 +2,10 @@ package core
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"testing"
 
 	"github.com/junctionmq/junction/storage"
-	"github.com/junctionmq/junction/storage/faulty"
 	"github.com/junctionmq/junction/storage/memory"
 	"github.com/junctionmq/junction/storage/storetest"
 )
@@ -144,42 +142,4 @@ func restartWith(t *testing.T, b *Broker, store *memory.Store, cfg Config) (*Bro
 	cfg.Store = store
 	nb := newTestBroker(t, cfg)
 	return nb, RecoveryStats{}
-}
-
-func TestBrokenStoreRefusesDurableSends(t *testing.T) {
-	store := faulty.Wrap(memory.New())
-	b := newTestBroker(t, Config{Store: store})
-	s := newSession(t, b, SessionOptions{})
-	consume(t, s, "q", ConsumerOptions{Credit: -1})
-	send(t, s, dupMsg("q", "before", ""))
-	store.Break(nil)
-
-	err := s.Send(context.Background(), dupMsg("q", "durable", ""), func(error) {
-		t.Error("done called for a refused send")
-	})
-	if !errors.Is(err, ErrStoreUnavailable) || !errors.Is(err, faulty.ErrInjected) {
-		t.Fatalf("durable send on a broken store: %v, want ErrStoreUnavailable wrapping the cause", err)
-	}
-	if !errors.Is(b.StoreHealth(), faulty.ErrInjected) {
-		t.Errorf("StoreHealth = %v", b.StoreHealth())
-	}
-	nd := msg("q", "non-durable")
-	send(t, s, nd) // nothing to store: still accepted
-	tx := s.Begin()
-	if err := tx.Send(dupMsg("q", "in tx", "")); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(context.Background(), nil); !errors.Is(err, ErrStoreUnavailable) {
-		t.Fatalf("commit on a broken store: %v", err)
-	}
-	tx.Rollback()
-	if n := queueStats(t, b, "q").Messages; n != 2 {
-		t.Fatalf("queue holds %d messages, want 2 (before, non-durable)", n)
-	}
-
-	store.Heal()
-	send(t, s, dupMsg("q", "after", ""))
-	if n := queueStats(t, b, "q").Messages; n != 3 {
-		t.Fatalf("queue holds %d messages after healing, want 3", n)
-	}
 }

@@ -188,6 +188,13 @@ func (b *Broker) route(ctx context.Context, s *Session, m *Message, done func(er
 		if err := b.storeUnavailable(); err != nil {
 			return err
 		}
+		if s != nil {
+			// Producers wait; internal moves (expiry, dead letters) do not,
+			// since they free space.
+			if err := b.awaitStore(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := b.resolve(ctx, s, m)

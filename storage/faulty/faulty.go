@@ -24,11 +24,12 @@ type Rule func(ops []storage.Op, sync bool) error
 // Health reports it and watchers are told.
 type Store struct {
 	storage.Notifier
-	inner  storage.Store
-	mu     sync.Mutex
-	rule   Rule
-	fails  int
-	broken error
+	inner   storage.Store
+	mu      sync.Mutex
+	rule    Rule
+	fails   int
+	broken  error
+	pressed bool
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -48,6 +49,14 @@ func (s *Store) Break(err error) {
 	}
 	s.mu.Lock()
 	s.broken = err
+	s.mu.Unlock()
+	s.Changed()
+}
+
+// Press makes Pressure report on (or, with false, the inner store's).
+func (s *Store) Press(on bool) {
+	s.mu.Lock()
+	s.pressed = on
 	s.mu.Unlock()
 	s.Changed()
 }
@@ -103,7 +112,12 @@ func (s *Store) Health() error {
 }
 
 // Pressure implements storage.Store.
-func (s *Store) Pressure() bool { return s.inner.Pressure() }
+func (s *Store) Pressure() bool {
+	s.mu.Lock()
+	on := s.pressed
+	s.mu.Unlock()
+	return on || s.inner.Pressure()
+}
 
 // Stats implements storage.Store: the inner store's, with the injected
 // failures counted as errors.
@@ -114,6 +128,7 @@ func (s *Store) Stats() storage.Stats {
 	if s.broken != nil {
 		st.Unavailable = s.broken
 	}
+	st.Pressure = st.Pressure || s.pressed
 	s.mu.Unlock()
 	return st
 }
