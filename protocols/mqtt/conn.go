@@ -217,6 +217,11 @@ func (c *conn) protocolError(err error) {
 		code = packet.UnspecifiedError
 	}
 	c.logger().Info("mqtt protocol error: closing", "client", c.clientID(), "code", code.String(), "err", err)
+	// Only the reader calls this, and it reads no more: the close can drain
+	// what the client is still sending, so the DISCONNECT reaches it.
+	c.lock()
+	c.ob.LingerLocked()
+	c.unlock()
 	c.disconnectWith(code, err.Error())
 }
 
@@ -255,7 +260,11 @@ func (c *conn) handle(ctx context.Context, fh packet.FixedHeader, body []byte) e
 		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
 			return err
 		}
-		return c.onPublish(ctx, &p)
+		if err := c.onPublish(ctx, &p); err != nil {
+			return err
+		}
+		c.s.counters.MessageIn()
+		return nil
 	case packet.PUBACK, packet.PUBREC, packet.PUBCOMP:
 		var p packet.Puback
 		if err := (&p).Decode(fh.Flags, body, c.ver); err != nil && fh.Type == packet.PUBACK {

@@ -123,6 +123,18 @@ func ServeBlocking(ctx context.Context, h DetachedHandler, nc net.Conn) {
 	<-done
 }
 
+// drain reads and discards input until the peer closes the connection, the
+// connection is closed, or d has passed (see Outbox.LingerLocked).
+func (w *Waiter) drain(d time.Duration) {
+	_ = w.nc.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, 4<<10)
+	for {
+		if _, err := w.nc.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
 // Close closes the connection and wakes its parked wait, if any, so the
 // connection's goroutine runs, finds it closed and cleans up. Adapters close
 // through it, never through the net.Conn directly.
