@@ -28,7 +28,13 @@ type serveFlags struct {
 }
 
 func newServeCmd() *cobra.Command {
-	f := serveFlags{aliases: map[string]*string{}}
+	cmd, _ := serveCommand()
+	return cmd
+}
+
+// serveCommand returns the serve command and the flags it fills in.
+func serveCommand() (*cobra.Command, *serveFlags) {
+	f := &serveFlags{aliases: map[string]*string{}}
 	known := server.KnownListeners(server.Adapters)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -42,12 +48,12 @@ Flags override the configuration file. A listener ADDR is host:port, or "off"
 to disable it; --listen NAME=ADDR sets any listener, and --NAME ADDR is the
 same. SIGINT or SIGTERM shut the broker down cleanly.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, *f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "YAML configuration `FILE`")
 	fl.StringVar(&f.data, "data", "", "journal folder `DIR` (default ./data)")
-	fl.StringArrayVar(&f.listen, "listen", nil, "set listener NAME to ADDR (host:port or off); repeatable")
+	fl.StringArrayVar(&f.listen, "listen", nil, "set a listener's address: `NAME=ADDR`, ADDR host:port or off; repeatable")
 	fl.StringVar(&f.store, "store", "", "message store: journal (default) or memory")
 	fl.StringVar(&f.sync, "sync", "", "journal sync policy: always, batch (default) or never")
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info (default), warn or error")
@@ -60,7 +66,7 @@ same. SIGINT or SIGTERM shut the broker down cleanly.`,
 		f.aliases[l.Name] = v
 		fl.StringVar(v, l.Name, "", "same as --listen "+l.Name+"=`ADDR` ("+listenerDefault(l)+")")
 	}
-	return cmd
+	return cmd, f
 }
 
 func listenerDefault(l server.ListenerPlan) string {
@@ -71,10 +77,15 @@ func listenerDefault(l server.ListenerPlan) string {
 }
 
 func listenerHelp(known []server.ListenerPlan) string {
+	var subprotocols []string
+	for _, r := range server.Adapters {
+		subprotocols = append(subprotocols, r.WebSocket.Subprotocols...)
+	}
 	var b strings.Builder
 	for _, l := range known {
 		fmt.Fprintf(&b, "  %-10s %s\n", l.Name+":", listenerDefault(l))
 	}
+	fmt.Fprintf(&b, "ws and wss serve every protocol by WebSocket subprotocol (%s).\n", strings.Join(subprotocols, ", "))
 	return b.String()
 }
 
