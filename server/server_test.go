@@ -294,3 +294,74 @@ func TestLaterListenerInUseReleasesEarlierOnes(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// TestREADMEListenerTable keeps README.md's listener table true: one row
+// per listener, with the default the registrations give.
+func TestREADMEListenerTable(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 5 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		rows[strings.Trim(strings.TrimSpace(cells[1]), "`")] = strings.TrimSpace(cells[2])
+	}
+	known := server.KnownListeners(server.Adapters)
+	if len(rows) != len(known) {
+		t.Errorf("README lists %d listeners %v, the registrations %d", len(rows), rows, len(known))
+	}
+	for _, l := range known {
+		want := l.Default
+		if l.TLS {
+			want = "off; " + l.Default + " once `tls:` is configured"
+		}
+		if rows[l.Name] != want {
+			t.Errorf("README: listener %s default %q, want %q", l.Name, rows[l.Name], want)
+		}
+	}
+}
+
+// TestREADMEConfiguration: the configuration file README.md shows loads,
+// validates and plans its listeners as it says.
+func TestREADMEConfiguration(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Configuration")
+	if !ok {
+		t.Fatal("README has no Configuration section")
+	}
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	text, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("README's Configuration section has no yaml block")
+	}
+	p := filepath.Join(t.TempDir(), "junction.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	plans, err := server.PlanListeners(cfg, server.Adapters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pl := range plans {
+		want := map[string]string{"stomp": "127.0.0.1:61613", "ws": "off", "mqtt": "0.0.0.0:1883", "mqtt-tls": "0.0.0.0:8883",
+			"stomp-tls": "127.0.0.1:61612", "wss": "127.0.0.1:61615"}[pl.Name]
+		if pl.Addr != want {
+			t.Errorf("README configuration: listener %s = %q, want %q", pl.Name, pl.Addr, want)
+		}
+	}
+}
