@@ -60,9 +60,11 @@ type Env struct {
 // Adapter is a running protocol adapter.
 type Adapter interface {
 	// ServeConn serves one connection, accepted on one of the adapter's
-	// listeners or routed to it by WebSocket subprotocol. Adapters that can
-	// serve without holding the accepting goroutine also implement
-	// transport.DetachedHandler.
+	// listeners or routed to it by WebSocket subprotocol. What the adapter
+	// may want to know about it comes from the transport:
+	// transport.ListenerName(ctx), transport.TLSConnectionState(c) and
+	// transport.Subprotocol(c). Adapters that can serve without holding the
+	// accepting goroutine also implement transport.DetachedHandler.
 	transport.Handler
 	// Stats are the adapter's counters, for logs and the management API.
 	Stats() Stats

@@ -1,11 +1,13 @@
 package stomp_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	stompc "github.com/go-stomp/stomp/v3"
 
 	"github.com/junctionmq/junction/config"
@@ -49,6 +51,35 @@ func TestMaxMessageSize(t *testing.T) {
 	}
 	if n := queueStats(t, s, "sized").Messages; n != 0 {
 		t.Errorf("queue holds %d messages, want 0", n)
+	}
+}
+
+// TestMaxMessageSizeOverWebSocket: the same limit and the same ERROR for
+// go-stomp over WebSocket (subprotocol v12.stomp). The message is smaller
+// than over TCP because the race detector slows WebSocket masking enough
+// that draining 12 MB would outlast the linger.
+func TestMaxMessageSizeOverWebSocket(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{Config: func(c *config.Config) { c.MaxMessageSize = 64 << 10 }})
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+s.Addr("ws")+"/", &websocket.DialOptions{Subprotocols: []string{"v12.stomp"}})
+	if err != nil {
+		t.Fatalf("WebSocket dial: %v", err)
+	}
+	ws.SetReadLimit(-1)
+	nc := websocket.NetConn(ctx, ws, websocket.MessageText)
+	defer nc.Close()
+	conn, err := stompc.Connect(nc, stompc.ConnOpt.Logger(nopLogger{}), stompc.ConnOpt.MsgSendTimeout(waitFor))
+	if err != nil {
+		t.Fatalf("go-stomp over WebSocket: %v", err)
+	}
+	start := time.Now()
+	err = conn.Send("/queue/sized", "text/plain", []byte(strings.Repeat("w", 1<<20)), stompc.SendOpt.Receipt)
+	if want := fmt.Sprintf("message too large: %d bytes, limit %d", 1<<20, 64<<10); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("SEND error %v, want the ERROR frame's %q", err, want)
+	}
+	if elapsed := time.Since(start); elapsed > refuseWithin {
+		t.Errorf("the refusal took %v, want under %v", elapsed, refuseWithin)
 	}
 }
 

@@ -149,7 +149,7 @@ func (o *Outbox) CloseLocked() <-chan struct{} {
 
 // LingerTimeout bounds how long a closing connection keeps reading, and
 // discarding, what its peer is still sending (see LingerLocked).
-const LingerTimeout = time.Second
+const LingerTimeout = 2 * time.Second
 
 // LingerLocked makes the coming close linger: after the last frame is
 // written and the sending side shut, the peer's input is read and discarded
