@@ -241,7 +241,7 @@ func (s *Server) Shutdown() error {
 		}
 		st := a.Stats()
 		attrs := []any{"adapter", s.regs[i].Name, "connections", st.Connections, "accepted", st.Accepted,
-			"messages-in", st.MessagesIn, "messages-out", st.MessagesOut}
+			"messages-in", st.MessagesIn, "messages-out", st.MessagesOut, "bytes-in", st.BytesIn, "bytes-out", st.BytesOut}
 		for _, k := range slices.Sorted(maps.Keys(st.Extra)) {
 			attrs = append(attrs, k, st.Extra[k])
 		}

@@ -93,17 +93,22 @@ type Stats struct {
 	// started, open ones included.
 	Accepted uint64
 	// MessagesIn counts messages the clients sent that the core accepted;
-	// MessagesOut counts deliveries written to clients.
+	// MessagesOut counts deliveries handed to client connections.
 	MessagesIn, MessagesOut uint64
+	// BytesIn and BytesOut count what the connections read and wrote
+	// (over WebSocket: the payload), through Counters.Meter.
+	BytesIn, BytesOut uint64
 	// Extra holds protocol-specific gauges by name (MQTT: sessions,
 	// retained, in-flight).
 	Extra map[string]int64
 }
 
-// Counters keeps the common Stats with atomics; adapters embed one.
+// Counters keeps the common Stats with atomics; adapters embed one, and
+// give each connection's transport.Waiter the Meter.
 type Counters struct {
 	open              atomic.Int64
 	accepted, in, out atomic.Uint64
+	Meter             transport.Meter
 }
 
 // Opened counts a connection the adapter starts serving.
@@ -131,5 +136,7 @@ func (c *Counters) Snapshot() Stats {
 		Accepted:    c.accepted.Load(),
 		MessagesIn:  c.in.Load(),
 		MessagesOut: c.out.Load(),
+		BytesIn:     c.Meter.In.Load(),
+		BytesOut:    c.Meter.Out.Load(),
 	}
 }

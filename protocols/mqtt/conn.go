@@ -81,6 +81,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), wclosed: make(chan struct{}),
 		detached: make(chan struct{}), maxOut: packet.MaxPacketSize, recvMax: 65535}
 	c.w.Init(nc)
+	c.w.Meter = &s.counters.Meter
 	c.ob.Init(&c.w, &c.outMu, s.opts.WriteTimeout, c)
 	c.rd = packet.NewReader(&c.w, s.opts.MaxPacketSize)
 	return c

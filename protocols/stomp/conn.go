@@ -94,6 +94,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
 	}
 	c.w.Init(nc)
+	c.w.Meter = &s.counters.Meter
 	c.ob.Init(&c.w, &c.outMu, s.opts.WriteTimeout, c)
 	c.rd = frame.NewReader(&c.w, s.opts.Limits)
 	return c

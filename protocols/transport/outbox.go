@@ -204,7 +204,9 @@ func (o *Outbox) writer(done chan struct{}) {
 		o.mu.Unlock()
 		if len(buf) > 0 {
 			_ = o.w.nc.SetWriteDeadline(time.Now().Add(o.timeout))
-			if _, err := o.w.nc.Write(buf); err != nil {
+			n, err := o.w.nc.Write(buf)
+			o.w.Meter.wrote(n)
+			if err != nil {
 				o.finish()
 				return
 			}
@@ -275,6 +277,7 @@ func (o *Outbox) writeRaw(b []byte) int {
 	r.buf, r.n = b, 0
 	_ = r.rc.Write(r.fn) // fails only on a closed connection: see FlushLocked
 	r.buf = nil
+	o.w.Meter.wrote(r.n)
 	return r.n
 }
 
