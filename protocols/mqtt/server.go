@@ -98,6 +98,9 @@ func NewServer(opts Options) *Server {
 	if opts.MaxPacketSize <= 0 {
 		opts.MaxPacketSize = 16 << 20
 	}
+	// A max-message-size beyond what MQTT can encode is the protocol's
+	// limit, and the one announced.
+	opts.MaxPacketSize = min(opts.MaxPacketSize, packet.MaxPacketSize)
 	if opts.ReceiveMaximum <= 0 || opts.ReceiveMaximum > 65535 {
 		opts.ReceiveMaximum = 1024
 	}
