@@ -159,7 +159,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.MaxMessageSize < 0 {
-		errs = append(errs, fmt.Errorf("max-message-size %d: must not be negative", c.MaxMessageSize))
+		// -1 is "unlimited" for other sizes; a message always has a limit.
+		errs = append(errs, fmt.Errorf("max-message-size %d: a message size cannot be unlimited; give a size such as 100MiB", c.MaxMessageSize))
 	}
 	switch c.Store.Type {
 	case "journal", "memory":

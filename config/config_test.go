@@ -109,7 +109,7 @@ func TestBadConfigs(t *testing.T) {
 		{"named port", "listeners:\n  amqp: localhost:amqp\n", "port \"amqp\" is not a number"},
 		{"empty listener", "listeners:\n  ws: \"\"\n", "listener ws: \"\" is not host:port"},
 		{"listeners not a map", "listeners: 127.0.0.1:61613\n", "cannot unmarshal"},
-		{"negative size", "max-message-size: -1\n", "max-message-size"},
+		{"unlimited message size", "max-message-size: -1\n", "max-message-size -1: a message size cannot be unlimited"},
 		{"bad store", "store:\n  type: floppy\n", "store.type"},
 		{"bad sync", "store:\n  sync: sometimes\n", "store.sync"},
 		{"bad policy", "address-settings:\n  \"#\":\n    address-full-policy: PANIC\n", "address-full-policy"},
