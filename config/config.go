@@ -11,7 +11,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
+	"sort"
+	"strconv"
 
 	"gopkg.in/yaml.v3"
 
@@ -22,15 +23,9 @@ import (
 // Off disables a listener.
 const Off = "off"
 
-// Default listener addresses: the protocols' standard ports, loopback only.
-const (
-	DefaultSTOMP    = "127.0.0.1:61613"
-	DefaultWS       = "127.0.0.1:61614"
-	DefaultMQTT     = "127.0.0.1:1883"
-	DefaultMQTTTLS  = "127.0.0.1:8883"
-	DefaultSTOMPTLS = "127.0.0.1:61612"
-	DefaultWSS      = "127.0.0.1:61615"
-)
+// DefaultMaxMessageSize is max-message-size when none is configured; every
+// protocol adapter and the core get the same limit.
+const DefaultMaxMessageSize = 100 << 20
 
 // Config is the whole configuration file.
 type Config struct {
@@ -52,14 +47,35 @@ type Config struct {
 	Dir string `yaml:"-"`
 }
 
-// Listeners are host:port addresses, or "off".
-type Listeners struct {
-	STOMP    string `yaml:"stomp"`
-	STOMPTLS string `yaml:"stomp-tls"`
-	WS       string `yaml:"ws"`
-	WSS      string `yaml:"wss"`
-	MQTT     string `yaml:"mqtt"`
-	MQTTTLS  string `yaml:"mqtt-tls"`
+// Listeners are listen addresses ("host:port", or "off") keyed by listener
+// name: the protocol adapters' listeners (stomp, stomp-tls, mqtt, mqtt-tls,
+// ...) and the shared WebSocket ones (ws, wss). The names, their defaults
+// and which need TLS come from the adapters' registrations, which the
+// server holds; a listener not named here takes its default there.
+type Listeners map[string]string
+
+// Set sets the address of a listener, making the map if needed.
+func (l *Listeners) Set(name, addr string) {
+	if *l == nil {
+		*l = Listeners{}
+	}
+	(*l)[name] = addr
+}
+
+// CheckListenAddr reports whether addr is "off" or a host:port with a
+// numeric port, which is all that can be checked without binding.
+func CheckListenAddr(addr string) error {
+	if addr == Off {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port or off", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
 }
 
 // Store selects and tunes the message store.
@@ -100,8 +116,9 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// ApplyDefaults fills what neither the file nor the flags set. TLS listeners
-// default to their conventional ports only when a certificate is configured.
+// ApplyDefaults fills what neither the file nor the flags set. Listener
+// defaults are the server's (see server.PlanListeners): they belong to the
+// adapters.
 func (c *Config) ApplyDefaults() {
 	def := func(p *string, v string) {
 		if *p == "" {
@@ -109,17 +126,9 @@ func (c *Config) ApplyDefaults() {
 		}
 	}
 	def(&c.Data, "data")
-	def(&c.Listeners.STOMP, DefaultSTOMP)
-	def(&c.Listeners.WS, DefaultWS)
-	def(&c.Listeners.MQTT, DefaultMQTT)
-	if c.TLS != nil && c.TLS.CertFile != "" {
-		def(&c.Listeners.MQTTTLS, DefaultMQTTTLS)
-		def(&c.Listeners.STOMPTLS, DefaultSTOMPTLS)
-		def(&c.Listeners.WSS, DefaultWSS)
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
 	}
-	def(&c.Listeners.MQTTTLS, Off)
-	def(&c.Listeners.STOMPTLS, Off)
-	def(&c.Listeners.WSS, Off)
 	def(&c.Store.Type, "journal")
 	def(&c.Store.Sync, "batch")
 	def(&c.Log.Level, "info")
@@ -139,18 +148,19 @@ func (c *Config) ApplyDefaults() {
 // Validate checks the whole configuration and reports every problem found.
 func (c *Config) Validate() error {
 	var errs []error
-	for name, addr := range c.listenerMap() {
-		if addr == Off || addr == "" {
-			continue
+	names := make([]string, 0, len(c.Listeners))
+	for name := range c.Listeners {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := CheckListenAddr(c.Listeners[name]); err != nil {
+			errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
 		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			errs = append(errs, fmt.Errorf("listener %s: %q is not host:port or off", name, addr))
-		}
-		if strings.HasSuffix(name, "-tls") || name == "wss" {
-			if c.TLS == nil || c.TLS.CertFile == "" || c.TLS.KeyFile == "" {
-				errs = append(errs, fmt.Errorf("listener %s needs tls.cert-file and tls.key-file", name))
-			}
-		}
+	}
+	if c.MaxMessageSize < 0 {
+		// -1 is "unlimited" for other sizes; a message always has a limit.
+		errs = append(errs, fmt.Errorf("max-message-size %d: a message size cannot be unlimited; give a size such as 100MiB", c.MaxMessageSize))
 	}
 	switch c.Store.Type {
 	case "journal", "memory":
@@ -184,12 +194,4 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
 	}
 	return errors.Join(errs...)
-}
-
-func (c *Config) listenerMap() map[string]string {
-	return map[string]string{
-		"stomp": c.Listeners.STOMP, "stomp-tls": c.Listeners.STOMPTLS,
-		"ws": c.Listeners.WS, "wss": c.Listeners.WSS,
-		"mqtt": c.Listeners.MQTT, "mqtt-tls": c.Listeners.MQTTTLS,
-	}
 }

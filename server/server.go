@@ -9,15 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/access"
-	"github.com/junctionmq/junction/protocols/mqtt"
-	"github.com/junctionmq/junction/protocols/stomp"
+	"github.com/junctionmq/junction/protocols/adapter"
 	"github.com/junctionmq/junction/protocols/transport"
 	"github.com/junctionmq/junction/security"
 	"github.com/junctionmq/junction/storage"
@@ -31,6 +32,9 @@ type Options struct {
 	// Store, when set, replaces the configured store (tests share a memory
 	// store across restarts this way).
 	Store storage.Store
+	// Adapters replace the registered protocol adapters (Adapters) when
+	// set; tests serve a fake adapter this way.
+	Adapters []adapter.Registration
 }
 
 // Server is a running broker.
@@ -40,26 +44,34 @@ type Server struct {
 	Core     *core.Broker
 	Security *security.Manager
 	srv      *transport.Server
-	stomp    *stomp.Server
-	// MQTT is the MQTT adapter (its Stats feed operators).
-	MQTT *mqtt.Server
-	// reports run at shutdown so adapters can log their state.
-	reports []func()
+	regs     []adapter.Registration
+	adapters []adapter.Adapter // by registration index; nil until built
+	// stops run at shutdown before the connections close.
+	stops []func()
 
 	mu    sync.Mutex
 	addrs map[string]net.Addr
 	done  bool
 }
 
-// Start opens the store, recovers the broker and opens every listener that
-// is not "off". cfg must have had ApplyDefaults and Validate called.
+// Start checks and binds every listener that is not "off", then opens the
+// store, recovers the broker, builds the adapters and starts accepting.
+// Listener problems (an unknown name, a bad address, an address in use,
+// every listener off) fail before the store is opened, so a mistyped
+// command line leaves no journal behind. cfg must have had ApplyDefaults
+// and Validate called.
 func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (*Server, error) {
+	regs := opts.Adapters
+	if regs == nil {
+		regs = Adapters
+	}
+	plans, err := PlanListeners(cfg, regs)
+	if err != nil {
+		return nil, err
+	}
 	sec, err := security.New(cfg.Security, cfg.Dir, log)
 	if err != nil {
 		return nil, fmt.Errorf("security: %w", err)
-	}
-	if sec.AnonymousAllowed() {
-		log.Warn("anonymous access is allowed: configure security.users-file to require logins")
 	}
 	var tlsConf *tls.Config
 	if cfg.TLS != nil && cfg.TLS.CertFile != "" {
@@ -67,83 +79,116 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 	}
+	lns, err := bindListeners(plans, tlsConf)
+	if err != nil {
+		return nil, err
+	}
+	if sec.AnonymousAllowed() {
+		log.Warn("anonymous access is allowed: configure security.users-file to require logins")
+	}
 	st := opts.Store
 	if st == nil {
 		if st, err = openStore(cfg, opts.Repair, log); err != nil {
+			closeBound(lns)
 			return nil, err
 		}
 	}
 	cb, err := core.New(core.Config{Store: st, AddressSettings: cfg.AddressSettings, Logger: log, MaxMessageSize: int(cfg.MaxMessageSize)})
 	if err != nil {
+		closeBound(lns)
 		st.Close()
 		return nil, err
 	}
 	rs, err := cb.Start(ctx)
 	if err != nil {
+		closeBound(lns)
 		cb.Close()
 		return nil, err
 	}
 	log.Info("recovered", "queues", rs.Queues, "messages", rs.Messages, "references", rs.Refs, "took", rs.Duration.Round(time.Millisecond))
 
-	gate := &access.Gate{Manager: sec}
-	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), addrs: map[string]net.Addr{}}
+	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), regs: regs, addrs: map[string]net.Addr{}}
 	if sec.UsersFile() != "" {
 		// `junction user` edits reach the running broker within seconds.
 		wctx, cancel := context.WithCancel(context.Background())
-		s.reports = append(s.reports, cancel)
+		s.stops = append(s.stops, cancel)
 		go sec.Watch(wctx, 2*time.Second)
 	}
-	s.stomp = stomp.NewServer(stomp.Options{Broker: cb, Gate: gate, Logger: log})
-	ws := transport.NewWebSocket(log)
-	if err := ws.HandleSTOMP(s.stomp); err != nil {
-		s.Shutdown()
-		return nil, err
-	}
-	mqttHandler, err := newMQTT(s, gate, ws)
+	ws, err := s.startAdapters(regs, &access.Gate{Manager: sec})
 	if err != nil {
+		closeBound(lns)
 		s.Shutdown()
 		return nil, err
 	}
-	stompFn := func(name string, ln net.Listener) error { return s.srv.Serve(name, ln, s.stomp) }
-	wsFn := func(name string, ln net.Listener) error { return s.srv.ServeWebSocket(name, ln, ws) }
-	listeners := []struct {
-		name, addr string
-		tls        bool
-		serve      func(name string, ln net.Listener) error
-	}{
-		{"stomp", cfg.Listeners.STOMP, false, stompFn},
-		{"stomp-tls", cfg.Listeners.STOMPTLS, true, stompFn},
-		{"ws", cfg.Listeners.WS, false, wsFn},
-		{"wss", cfg.Listeners.WSS, true, wsFn},
-		{"mqtt", cfg.Listeners.MQTT, false, mqttHandler},
-		{"mqtt-tls", cfg.Listeners.MQTTTLS, true, mqttHandler},
-	}
-	for _, l := range listeners {
-		if l.addr == config.Off || l.addr == "" || l.serve == nil {
-			continue
-		}
-		var tc *tls.Config
-		if l.tls {
-			tc = tlsConf
-		}
-		ln, err := transport.ListenTCP(l.addr, tc)
-		if err != nil {
-			s.Shutdown()
-			return nil, fmt.Errorf("listener %s: %w", l.name, err)
-		}
-		s.mu.Lock()
-		s.addrs[l.name] = ln.Addr()
-		s.mu.Unlock()
-		go func() {
-			if err := l.serve(l.name, ln); err != nil && !errors.Is(err, transport.ErrServerClosed) {
-				log.Error("listener stopped", "listener", l.name, "err", err)
-			}
-		}()
-		warnExposed(log, l.name, ln.Addr(), sec.AnonymousAllowed())
-		log.Info("listening", "listener", l.name, "addr", ln.Addr().String(), "tls", l.tls)
+	for _, b := range lns {
+		s.serve(b, ws, sec.AnonymousAllowed())
 	}
 	log.Info("junction ready", "data", cfg.Data, "store", cfg.Store.Type)
 	return s, nil
+}
+
+// startAdapters builds every adapter, gives each the configured message
+// size limit, and routes their WebSocket subprotocols.
+func (s *Server) startAdapters(regs []adapter.Registration, gate *access.Gate) (*transport.WebSocket, error) {
+	ws := transport.NewWebSocket(s.log)
+	env := adapter.Env{Broker: s.Core, Gate: gate, Logger: s.log, MaxMessageSize: int(s.cfg.MaxMessageSize)}
+	if env.MaxMessageSize <= 0 {
+		env.MaxMessageSize = config.DefaultMaxMessageSize
+	}
+	s.adapters = make([]adapter.Adapter, len(regs))
+	for i, r := range regs {
+		a, err := r.New(env)
+		if err != nil {
+			return nil, fmt.Errorf("starting the %s adapter: %w", r.Name, err)
+		}
+		s.adapters[i] = a
+		if len(r.WebSocket.Subprotocols) > 0 {
+			if err := ws.Handle(a, r.WebSocket.Type, r.WebSocket.Subprotocols...); err != nil {
+				return nil, fmt.Errorf("%s adapter: %w", r.Name, err)
+			}
+		}
+	}
+	return ws, nil
+}
+
+// serve starts accepting on a bound listener.
+func (s *Server) serve(b bound, ws *transport.WebSocket, anonymous bool) {
+	s.mu.Lock()
+	s.addrs[b.Name] = b.ln.Addr()
+	s.mu.Unlock()
+	serve := func() error { return s.srv.ServeWebSocket(b.Name, b.ln, ws) }
+	if b.Adapter >= 0 {
+		h := s.adapters[b.Adapter]
+		serve = func() error { return s.srv.Serve(b.Name, b.ln, h) }
+	}
+	go func() {
+		if err := serve(); err != nil && !errors.Is(err, transport.ErrServerClosed) {
+			s.log.Error("listener stopped", "listener", b.Name, "err", err)
+		}
+	}()
+	warnExposed(s.log, b.Name, b.ln.Addr(), anonymous)
+	s.log.Info("listening", "listener", b.Name, "addr", b.ln.Addr().String(), "tls", b.TLS)
+}
+
+// Adapter returns the running adapter registered under name, or nil.
+func (s *Server) Adapter(name string) adapter.Adapter {
+	for i, r := range s.regs {
+		if r.Name == name && i < len(s.adapters) {
+			return s.adapters[i]
+		}
+	}
+	return nil
+}
+
+// AdapterStats returns every running adapter's counters by name.
+func (s *Server) AdapterStats() map[string]adapter.Stats {
+	out := make(map[string]adapter.Stats, len(s.adapters))
+	for i, a := range s.adapters {
+		if a != nil {
+			out[s.regs[i].Name] = a.Stats()
+		}
+	}
+	return out
 }
 
 // Addr returns the bound address of a listener ("stomp", "ws", "mqtt", ...).
@@ -187,8 +232,23 @@ func (s *Server) Shutdown() error {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, report := range s.reports {
-		report()
+	for _, stop := range s.stops {
+		stop()
+	}
+	for i, a := range s.adapters {
+		if a == nil {
+			continue
+		}
+		st := a.Stats()
+		attrs := []any{"adapter", s.regs[i].Name, "connections", st.Connections, "accepted", st.Accepted,
+			"messages-in", st.MessagesIn, "messages-out", st.MessagesOut, "bytes-in", st.BytesIn, "bytes-out", st.BytesOut}
+		for _, k := range slices.Sorted(maps.Keys(st.Extra)) {
+			attrs = append(attrs, k, st.Extra[k])
+		}
+		s.log.Info("adapter state", attrs...)
+		if err := a.Close(); err != nil {
+			s.log.Error("closing adapter", "adapter", s.regs[i].Name, "err", err)
+		}
 	}
 	ss := s.Core.StoreStats()
 	s.log.Info("store state", "messages", ss.Messages, "refs", ss.Refs, "bindings", ss.Bindings, "bytes", ss.Bytes,

@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -17,12 +19,8 @@ import (
 type serveFlags struct {
 	config   string
 	data     string
-	stomp    string
-	stompTLS string
-	ws       string
-	wss      string
-	mqtt     string
-	mqttTLS  string
+	listen   []string
+	aliases  map[string]*string // --stomp, --mqtt, ...: one per listener
 	store    string
 	sync     string
 	logLevel string
@@ -30,33 +28,91 @@ type serveFlags struct {
 }
 
 func newServeCmd() *cobra.Command {
-	var f serveFlags
+	cmd, _ := serveCommand()
+	return cmd
+}
+
+// serveCommand returns the serve command and the flags it fills in.
+func serveCommand() (*cobra.Command, *serveFlags) {
+	f := &serveFlags{aliases: map[string]*string{}}
+	known := server.KnownListeners(server.Adapters)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the broker",
 		Long: `Run the broker. With no configuration it listens on 127.0.0.1 at the standard
-ports (STOMP 61613, WebSocket 61614 for STOMP and MQTT, MQTT 1883), keeps its
-journal in ./data and allows anonymous access (with a warning).
+ports, keeps its journal in ./data and allows anonymous access (with a warning).
 
+Listeners (name: default address):
+` + listenerHelp(known) + `
 Flags override the configuration file. A listener ADDR is host:port, or "off"
-to disable it. SIGINT or SIGTERM shut the broker down cleanly.`,
+to disable it; --listen NAME=ADDR sets any listener, and --NAME ADDR is the
+same. SIGINT or SIGTERM shut the broker down cleanly.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, *f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "YAML configuration `FILE`")
 	fl.StringVar(&f.data, "data", "", "journal folder `DIR` (default ./data)")
-	fl.StringVar(&f.stomp, "stomp", "", "STOMP listener `ADDR` (default "+config.DefaultSTOMP+")")
-	fl.StringVar(&f.stompTLS, "stomp-tls", "", "STOMP over TLS listener `ADDR` (default "+config.DefaultSTOMPTLS+" when tls is configured, else off)")
-	fl.StringVar(&f.ws, "ws", "", "WebSocket listener `ADDR` for STOMP (v10/v11/v12.stomp) and MQTT (mqtt) (default "+config.DefaultWS+")")
-	fl.StringVar(&f.wss, "wss", "", "WebSocket over TLS listener `ADDR` (default "+config.DefaultWSS+" when tls is configured, else off)")
-	fl.StringVar(&f.mqtt, "mqtt", "", "MQTT listener `ADDR` (default "+config.DefaultMQTT+")")
-	fl.StringVar(&f.mqttTLS, "mqtt-tls", "", "MQTT over TLS listener `ADDR` (default "+config.DefaultMQTTTLS+" when tls is configured, else off)")
+	fl.StringArrayVar(&f.listen, "listen", nil, "set a listener's address: `NAME=ADDR`, ADDR host:port or off; repeatable")
 	fl.StringVar(&f.store, "store", "", "message store: journal (default) or memory")
 	fl.StringVar(&f.sync, "sync", "", "journal sync policy: always, batch (default) or never")
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info (default), warn or error")
 	fl.BoolVar(&f.repair, "repair", false, "start even if the journal has a corrupt record in its middle, dropping what cannot be read")
-	return cmd
+	for _, l := range known {
+		if fl.Lookup(l.Name) != nil {
+			continue // a listener may not shadow a flag of its own
+		}
+		v := new(string)
+		f.aliases[l.Name] = v
+		fl.StringVar(v, l.Name, "", "same as --listen "+l.Name+"=`ADDR` ("+listenerDefault(l)+")")
+	}
+	return cmd, f
+}
+
+func listenerDefault(l server.ListenerPlan) string {
+	if l.TLS {
+		return "default " + l.Default + " once tls: is configured, else off"
+	}
+	return "default " + l.Default
+}
+
+func listenerHelp(known []server.ListenerPlan) string {
+	var subprotocols []string
+	for _, r := range server.Adapters {
+		subprotocols = append(subprotocols, r.WebSocket.Subprotocols...)
+	}
+	var b strings.Builder
+	for _, l := range known {
+		fmt.Fprintf(&b, "  %-10s %s\n", l.Name+":", listenerDefault(l))
+	}
+	fmt.Fprintf(&b, "ws and wss serve every protocol by WebSocket subprotocol (%s).\n", strings.Join(subprotocols, ", "))
+	return b.String()
+}
+
+// listenFlags merges --NAME ADDR and --listen NAME=ADDR into the
+// configuration's listeners. Names are checked by the server, which knows
+// the adapters.
+func listenFlags(cfg *config.Config, f serveFlags) error {
+	set := map[string]string{}
+	for name, v := range f.aliases {
+		if *v != "" {
+			set[name] = *v
+		}
+	}
+	for _, kv := range f.listen {
+		name, addr, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || addr == "" {
+			return fmt.Errorf("--listen %q: want NAME=ADDR, e.g. stomp=127.0.0.1:61613 or mqtt=off", kv)
+		}
+		if prev, dup := set[name]; dup && prev != addr {
+			return fmt.Errorf("listener %s is given twice on the command line: %q and %q", name, prev, addr)
+		}
+		set[name] = addr
+	}
+	for name, addr := range set {
+		cfg.Listeners.Set(name, addr)
+	}
+	return nil
 }
 
 func loadServeConfig(f serveFlags) (*config.Config, error) {
@@ -79,17 +135,19 @@ func loadServeConfig(f serveFlags) (*config.Config, error) {
 		f.data = abs
 	}
 	over(&cfg.Data, f.data)
-	over(&cfg.Listeners.STOMP, f.stomp)
-	over(&cfg.Listeners.STOMPTLS, f.stompTLS)
-	over(&cfg.Listeners.WS, f.ws)
-	over(&cfg.Listeners.WSS, f.wss)
-	over(&cfg.Listeners.MQTT, f.mqtt)
-	over(&cfg.Listeners.MQTTTLS, f.mqttTLS)
+	if err := listenFlags(cfg, f); err != nil {
+		return nil, err
+	}
 	over(&cfg.Store.Type, f.store)
 	over(&cfg.Store.Sync, f.sync)
 	over(&cfg.Log.Level, f.logLevel)
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	// Listener names, TLS needs and "everything off" are checked here too,
+	// so that the error comes before any logging set-up.
+	if _, err := server.PlanListeners(cfg, server.Adapters); err != nil {
 		return nil, err
 	}
 	return cfg, nil

@@ -86,7 +86,7 @@ func TestBadInput(t *testing.T) {
 			return []byte{0x82, 0x05, 0x00, 0x01, 0x00}
 		}, endOfStream},
 		{"packet over the maximum size [MQTT-3.2.2-15]", 0, func(byte) []byte {
-			return appendVarint([]byte{0x30}, 64<<20)
+			return appendVarint([]byte{0x30}, 128<<20) // over the default max-message-size
 		}, packet.PacketTooLarge},
 		{"invalid UTF-8 topic [MQTT-1.5.4-1]", 0, func(v byte) []byte {
 			return publish(v, 0, []byte{'a', 0xc3, 0x28}, false)

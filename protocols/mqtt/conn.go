@@ -81,6 +81,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), wclosed: make(chan struct{}),
 		detached: make(chan struct{}), maxOut: packet.MaxPacketSize, recvMax: 65535}
 	c.w.Init(nc)
+	c.w.Meter = &s.counters.Meter
 	c.ob.Init(&c.w, &c.outMu, s.opts.WriteTimeout, c)
 	c.rd = packet.NewReader(&c.w, s.opts.MaxPacketSize)
 	return c
@@ -217,6 +218,11 @@ func (c *conn) protocolError(err error) {
 		code = packet.UnspecifiedError
 	}
 	c.logger().Info("mqtt protocol error: closing", "client", c.clientID(), "code", code.String(), "err", err)
+	// Only the reader calls this, and it reads no more: the close can drain
+	// what the client is still sending, so the DISCONNECT reaches it.
+	c.lock()
+	c.ob.LingerLocked()
+	c.unlock()
 	c.disconnectWith(code, err.Error())
 }
 
@@ -255,7 +261,11 @@ func (c *conn) handle(ctx context.Context, fh packet.FixedHeader, body []byte) e
 		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
 			return err
 		}
-		return c.onPublish(ctx, &p)
+		if err := c.onPublish(ctx, &p); err != nil {
+			return err
+		}
+		c.s.counters.MessageIn()
+		return nil
 	case packet.PUBACK, packet.PUBREC, packet.PUBCOMP:
 		var p packet.Puback
 		if err := (&p).Decode(fh.Flags, body, c.ver); err != nil && fh.Type == packet.PUBACK {

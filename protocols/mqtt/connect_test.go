@@ -471,7 +471,7 @@ func TestCleanSession3(t *testing.T) {
 	if p := expectPublish(c); string(p.Payload) != "marker" {
 		t.Fatalf("old subscription still delivers: %q", p.Payload)
 	}
-	if got := s.MQTT.Stats().Sessions; got != 1 {
+	if got := mqttState(s).Sessions; got != 1 {
 		t.Fatalf("%d sessions, want 1", got)
 	}
 }
@@ -523,14 +523,14 @@ func TestSessionExpiry5(t *testing.T) {
 	})
 
 	t.Run("session gone after its expiry", func(t *testing.T) {
-		before := s.MQTT.Stats().Sessions
+		before := mqttState(s).Sessions
 		c, _ := connect("se1", false, 1)
 		c.subscribe(1, packet.Subscription{Filter: "se/1", QoS: 1})
 		bye(c)
-		if got := s.MQTT.Stats().Sessions; got != before+1 {
+		if got := mqttState(s).Sessions; got != before+1 {
 			t.Fatalf("%d sessions after disconnecting, want %d", got, before+1)
 		}
-		eventually(t, "session expired", func() bool { return s.MQTT.Stats().Sessions == before })
+		eventually(t, "session expired", func() bool { return mqttState(s).Sessions == before })
 		_, ok := s.Core.Queue("mqtt:se1:se/1")
 		if ok {
 			t.Fatal("the expired session's subscription queue is still there")

@@ -26,6 +26,7 @@ import (
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/internal/testkit"
+	"github.com/junctionmq/junction/protocols/mqtt"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 	"github.com/junctionmq/junction/security"
 	"github.com/junctionmq/junction/server"
@@ -35,6 +36,11 @@ import (
 // waitFor bounds every wait for an event; a healthy broker answers in
 // milliseconds, so hitting it means the event is not coming.
 const waitFor = 5 * time.Second
+
+// mqttState is the MQTT adapter's session state in broker s.
+func mqttState(s *server.Server) mqtt.SessionStats {
+	return s.Adapter("mqtt").(*mqtt.Server).SessionStats()
+}
 
 func TestMain(m *testing.M) {
 	// The transport's idle poller is one goroutine for the whole process,

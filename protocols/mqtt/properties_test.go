@@ -358,31 +358,31 @@ func appendVarint(b []byte, n int) []byte {
 	}
 }
 
-// TestMessageTooLargeForBroker: a PUBLISH over the broker's
-// max-message-size is refused: 5.0 QoS 1 and 2 with a reason code allowed
-// in PUBACK/PUBREC [MQTT-3.4.2-1]; the connection carries on.
+// TestMessageTooLargeForBroker: max-message-size is the Maximum Packet Size
+// the server announces, so a PUBLISH over it breaks [MQTT-3.2.2-15]: a 5.0
+// client gets DISCONNECT 0x95 (Packet too large), a 3.1.1 one is closed, as
+// soon as the fixed header is read; other connections carry on.
 func TestMessageTooLargeForBroker(t *testing.T) {
 	s := startBroker(t, func(c *config.Config) { c.MaxMessageSize = 1024 })
 	addr := s.Addr("mqtt")
-	c, _ := connectRaw(t, addr, packet.Version5, "mtl", true)
-	c.subscribe(1, packet.Subscription{Filter: "mtl/t", QoS: 1})
+	c, ack := connectRaw(t, addr, packet.Version5, "mtl", true)
+	if ack.Properties.MaximumPacketSize != 1024 {
+		t.Fatalf("CONNACK Maximum Packet Size %d, want 1024", ack.Properties.MaximumPacketSize)
+	}
 	big := make([]byte, 4096)
 	c.write(&packet.Publish{Topic: []byte("mtl/t"), QoS: 1, PacketID: 2, Payload: big})
-	if ack := await[*packet.Puback](c); !ack.ReasonCode.IsError() {
-		t.Fatalf("PUBACK %v for a message over max-message-size", ack.ReasonCode)
-	}
-	c.write(&packet.Publish{Topic: []byte("mtl/t"), QoS: 2, PacketID: 3, Payload: big})
-	if rec := await[*packet.Pubrec](c); !rec.ReasonCode.IsError() {
-		t.Fatalf("PUBREC %v for a message over max-message-size", rec.ReasonCode)
-	}
-	c.publish(&packet.Publish{Topic: []byte("mtl/t"), QoS: 1, PacketID: 4, Payload: []byte("fits")})
-	if p := expectPublish(c); string(p.Payload) != "fits" {
-		t.Fatalf("got %d bytes", len(p.Payload))
-	}
-	// 3.1.1 has no refusal: the connection is closed [MQTT-3.3.5-2] (3.1.1).
+	c.expectDisconnect(packet.PacketTooLarge)
+
 	c3, _ := connectRaw(t, addr, packet.Version311, "mtl-3", true)
 	c3.write(&packet.Publish{Topic: []byte("mtl/t"), QoS: 1, PacketID: 2, Payload: big})
 	c3.expectDisconnect(0)
+
+	ok, _ := connectRaw(t, addr, packet.Version5, "mtl-ok", true)
+	ok.subscribe(1, packet.Subscription{Filter: "mtl/t", QoS: 1})
+	ok.publish(&packet.Publish{Topic: []byte("mtl/t"), QoS: 1, PacketID: 4, Payload: []byte("fits")})
+	if p := expectPublish(ok); string(p.Payload) != "fits" {
+		t.Fatalf("got %d bytes", len(p.Payload))
+	}
 }
 
 // TestAuthorizationReasonCodes: a publish or subscribe the permissions deny

@@ -308,6 +308,7 @@ func (ss *session) deliver(sub *subscription, d core.Delivery) {
 // writePublish encodes one PUBLISH. Caller holds ss.mu. retained marks a
 // retained message sent because of a new subscription (no core delivery).
 func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retained bool) {
+	c.s.counters.MessageOut()
 	ss := c.ss
 	m := d.Message
 	p := packet.Publish{QoS: qos, Payload: m.Body}

@@ -459,7 +459,7 @@ func TestWill(t *testing.T) {
 			t.Fatalf("got %q", p.Payload)
 		}
 		// The will is routed, then retained: wait for the second step.
-		eventually(t, "will retained", func() bool { return s.MQTT.Stats().Retained == 1 })
+		eventually(t, "will retained", func() bool { return mqttState(s).Retained == 1 })
 		late, _ := connectRaw(t, addr, packet.Version311, "will-late", true)
 		late.subscribe(1, packet.Subscription{Filter: "will/retained", QoS: 1})
 		if p := expectPublish(late); string(p.Payload) != "last" || !p.Retain {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/access"
+	"github.com/junctionmq/junction/protocols/adapter"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 	"github.com/junctionmq/junction/protocols/transport"
 )
@@ -62,9 +63,29 @@ type Server struct {
 	retainMu sync.RWMutex
 	retained map[string]*core.Message // by topic
 
-	connected atomic.Int64
-	assigned  atomic.Uint64
-	closed    atomic.Bool
+	counters adapter.Counters
+	assigned atomic.Uint64
+	closed   atomic.Bool
+}
+
+// Adapter registers MQTT with the server: plain and TLS listeners at the
+// standard ports, and the mqtt (3.1.1, 5.0) and mqttv3.1 subprotocols on the
+// WebSocket listeners, with binary messages.
+var Adapter = adapter.Registration{
+	Name: "mqtt",
+	Listeners: []adapter.Listener{
+		{Name: "mqtt", Default: "127.0.0.1:1883"},
+		{Name: "mqtt-tls", Default: "127.0.0.1:8883", TLS: true},
+	},
+	WebSocket: adapter.WebSocket{
+		Subprotocols: []string{transport.SubprotocolMQTT, transport.SubprotocolMQTT31},
+		Type:         transport.Binary,
+	},
+	New: func(env adapter.Env) (adapter.Adapter, error) {
+		// Maximum Packet Size counts the whole packet; the message's
+		// topic and properties are part of the core's message size too.
+		return NewServer(Options{Broker: env.Broker, Gate: env.Gate, Logger: env.Logger, MaxPacketSize: env.MaxMessageSize}), nil
+	},
 }
 
 // NewServer returns a server and restores the persistent sessions and
@@ -76,6 +97,9 @@ func NewServer(opts Options) *Server {
 	if opts.MaxPacketSize <= 0 {
 		opts.MaxPacketSize = 16 << 20
 	}
+	// A max-message-size beyond what MQTT can encode is the protocol's
+	// limit, and the one announced.
+	opts.MaxPacketSize = min(opts.MaxPacketSize, packet.MaxPacketSize)
 	if opts.ReceiveMaximum <= 0 || opts.ReceiveMaximum > 65535 {
 		opts.ReceiveMaximum = 1024
 	}
@@ -132,16 +156,25 @@ func (s *Server) restore() {
 	}
 }
 
-// Stats describe the server for operators.
-type Stats struct {
+// SessionStats describe the MQTT state the server keeps.
+type SessionStats struct {
 	Connections int64
 	Sessions    int
 	Retained    int
 	InFlight    int
 }
 
-// Stats returns the server's counters.
-func (s *Server) Stats() Stats {
+// Stats returns the adapter's counters, with the session state as extras.
+func (s *Server) Stats() adapter.Stats {
+	st := s.counters.Snapshot()
+	ss := s.SessionStats()
+	st.Extra = map[string]int64{"sessions": int64(ss.Sessions), "retained": int64(ss.Retained), "in-flight": int64(ss.InFlight)}
+	return st
+}
+
+// SessionStats returns the sessions, retained messages and unacknowledged
+// deliveries the server holds.
+func (s *Server) SessionStats() SessionStats {
 	s.mu.Lock()
 	n := len(s.sessions)
 	sessions := make([]*session, 0, n)
@@ -158,7 +191,7 @@ func (s *Server) Stats() Stats {
 	s.retainMu.RLock()
 	r := len(s.retained)
 	s.retainMu.RUnlock()
-	return Stats{Connections: s.connected.Load(), Sessions: n, Retained: r, InFlight: inflight}
+	return SessionStats{Connections: s.counters.Open(), Sessions: n, Retained: r, InFlight: inflight}
 }
 
 // ServeConn runs one connection until it ends or ctx is cancelled.
@@ -168,18 +201,18 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) { transport.ServeBl
 // done when it is finished; an idle connection waits in a fresh goroutine
 // with a small stack (see conn.run).
 func (s *Server) ServeConnDetached(ctx context.Context, nc net.Conn, done func()) {
-	s.connected.Add(1)
+	s.counters.Opened()
 	c := newConn(s, nc)
 	c.ctx = ctx
 	c.done = func() {
-		s.connected.Add(-1)
+		s.counters.Closed()
 		done()
 	}
 	go c.start()
 }
 
 // Close stops session timers; connections are closed by the transport.
-func (s *Server) Close() {
+func (s *Server) Close() error {
 	s.closed.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -188,6 +221,7 @@ func (s *Server) Close() {
 		ss.stopTimers()
 		ss.mu.Unlock()
 	}
+	return nil
 }
 
 // retainedMatching returns the retained messages whose topic matches filter.

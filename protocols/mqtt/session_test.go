@@ -131,7 +131,7 @@ func testRestart(t *testing.T, start func() *server.Server, reopen func()) {
 
 	s2 := start()
 	addr = s2.Addr("mqtt")
-	if st := s2.MQTT.Stats(); st.Sessions != 2 || st.Retained != 1 {
+	if st := mqttState(s2); st.Sessions != 2 || st.Retained != 1 {
 		t.Fatalf("recovered %+v, want 2 sessions and 1 retained message", st)
 	}
 

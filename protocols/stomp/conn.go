@@ -94,6 +94,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
 	}
 	c.w.Init(nc)
+	c.w.Meter = &s.counters.Meter
 	c.ob.Init(&c.w, &c.outMu, s.opts.WriteTimeout, c)
 	c.rd = frame.NewReader(&c.w, s.opts.Limits)
 	return c
@@ -153,6 +154,7 @@ func (c *conn) InputFailed(err error) {
 	switch {
 	case errors.As(err, &pe):
 		c.logger().Info("stomp protocol error", "err", pe.Msg)
+		c.linger()
 		c.sendError(pe.Msg, "The frame could not be read: "+pe.Msg, "")
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	default:
@@ -188,6 +190,7 @@ func (c *conn) fail(err error, f *frame.Frame) {
 	receipt, _ := f.Get(frame.HdrReceipt)
 	msg, detail := describe(err)
 	c.logger().Info("stomp request refused", "command", f.Command, "err", msg)
+	c.linger()
 	var ce *clientError
 	if errors.As(err, &ce) && ce.versions != "" {
 		c.sendError(msg, detail, receipt, frame.Header{Key: frame.HdrVersion, Value: ce.versions})
@@ -210,6 +213,16 @@ func describe(err error) (msg, detail string) {
 		return pe.Error(), "Access denied: " + pe.Error()
 	}
 	return err.Error(), err.Error()
+}
+
+// linger makes the close that follows the ERROR drain what the client is
+// still sending (the rest of a refused frame, pipelined frames), so that the
+// close does not reset the connection before the client reads the ERROR.
+// Only the reader calls it, once it reads no more.
+func (c *conn) linger() {
+	c.outMu.Lock()
+	c.ob.LingerLocked()
+	c.outMu.Unlock()
 }
 
 func (c *conn) sendError(msg, detail, receipt string, extra ...frame.Header) {
@@ -324,7 +337,11 @@ func (c *conn) handle(ctx context.Context, f *frame.Frame) error {
 	}
 	switch f.Command {
 	case frame.CmdSend:
-		return c.onSend(ctx, f)
+		err := c.onSend(ctx, f)
+		if err == nil {
+			c.s.counters.MessageIn()
+		}
+		return err
 	case frame.CmdSubscribe:
 		return c.onSubscribe(f)
 	case frame.CmdUnsubscribe:

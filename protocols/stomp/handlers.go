@@ -489,6 +489,7 @@ func (c *conn) deliver(sub *subscription, d core.Delivery) {
 		return
 	}
 	c.encodeMessage(sub, d.Message, d.DeliveryCount, d.Tag, sub)
+	c.s.counters.MessageOut()
 	if sub.ack == ackAuto {
 		if sub.pendingCredit == 0 {
 			c.credits = append(c.credits, sub)

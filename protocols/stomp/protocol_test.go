@@ -30,7 +30,7 @@ func TestMalformedFrames(t *testing.T) {
 		{"content-length not a number", true, "SEND\ndestination:/queue/x\ncontent-length:abc\n\nbody\x00", "content-length"},
 		{"negative content-length", true, "SEND\ndestination:/queue/x\ncontent-length:-1\n\nbody\x00", "content-length"},
 		{"content-length shorter than the body", true, "SEND\ndestination:/queue/x\ncontent-length:2\n\nbody\x00", "NUL"},
-		{"oversized frame (declared content-length)", true, "SEND\ndestination:/queue/x\ncontent-length:104857600\n\n", "exceeds"},
+		{"oversized frame (declared content-length)", true, "SEND\ndestination:/queue/x\ncontent-length:104857601\n\n", "message too large: 104857601 bytes, limit 104857600"},
 		{"oversized header line", true, "SEND\nx-big:" + strings.Repeat("a", frame.DefaultMaxHeaderLength-len("x-big:")+2), "exceeds"},
 		{"invalid selector", true, "SUBSCRIBE\nid:1\ndestination:/queue/x\nselector:weight >>> 3\n\n\x00", "selector"},
 		{"header injection: unescaped newline in a value", true, "SEND\ndestination:/queue/x\nx-note:one\ninjected\n\nbody\x00", "without ':'"},

@@ -14,11 +14,11 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"sync/atomic"
 	"time"
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/access"
+	"github.com/junctionmq/junction/protocols/adapter"
 	"github.com/junctionmq/junction/protocols/stomp/frame"
 	"github.com/junctionmq/junction/protocols/transport"
 )
@@ -48,7 +48,28 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	connected atomic.Int64
+	counters adapter.Counters
+}
+
+// Adapter registers STOMP with the server: plain and TLS listeners at the
+// standard ports, and the three STOMP subprotocols on the WebSocket
+// listeners (text messages: STOMP is a text protocol).
+var Adapter = adapter.Registration{
+	Name: "stomp",
+	Listeners: []adapter.Listener{
+		{Name: "stomp", Default: "127.0.0.1:61613"},
+		{Name: "stomp-tls", Default: "127.0.0.1:61612", TLS: true},
+	},
+	WebSocket: adapter.WebSocket{
+		Subprotocols: []string{transport.SubprotocolSTOMP12, transport.SubprotocolSTOMP11, transport.SubprotocolSTOMP10},
+		Type:         transport.Text,
+	},
+	New: func(env adapter.Env) (adapter.Adapter, error) {
+		return NewServer(Options{
+			Broker: env.Broker, Gate: env.Gate, Logger: env.Logger,
+			Limits: frame.Limits{MaxBodySize: env.MaxMessageSize},
+		}), nil
+	},
 }
 
 // NewServer returns a server for the broker.
@@ -72,7 +93,13 @@ func NewServer(opts Options) *Server {
 }
 
 // Connections returns the number of open STOMP connections.
-func (s *Server) Connections() int64 { return s.connected.Load() }
+func (s *Server) Connections() int64 { return s.counters.Open() }
+
+// Stats returns the adapter's counters.
+func (s *Server) Stats() adapter.Stats { return s.counters.Snapshot() }
+
+// Close has nothing to stop: a STOMP connection's state ends with it.
+func (s *Server) Close() error { return nil }
 
 // ServeConn runs one connection until it ends or ctx is cancelled.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) { transport.ServeBlocking(ctx, s, nc) }
@@ -82,11 +109,11 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) { transport.ServeBl
 // fresh goroutine with a small stack (see conn.run), so ten thousand idle
 // connections cost little memory.
 func (s *Server) ServeConnDetached(ctx context.Context, nc net.Conn, done func()) {
-	s.connected.Add(1)
+	s.counters.Opened()
 	c := newConn(s, nc)
 	c.ctx = ctx
 	c.done = func() {
-		s.connected.Add(-1)
+		s.counters.Closed()
 		done()
 	}
 	go c.start()

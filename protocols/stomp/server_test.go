@@ -93,7 +93,7 @@ func TestOversizedBodyWithoutContentLength(t *testing.T) {
 	r.connect()
 	r.write("SEND\ndestination:/queue/big\n\n" + strings.Repeat("x", 2048) + "\x00")
 	f := r.expectError()
-	if msg, _ := f.Get(frame.HdrMessage); !strings.Contains(msg, "maximum body size") {
+	if msg, _ := f.Get(frame.HdrMessage); !strings.Contains(msg, "message too large: more than 1024 bytes, limit 1024") {
 		t.Errorf("ERROR message %q", msg)
 	}
 

@@ -45,6 +45,7 @@ type Outbox struct {
 	Dead    bool   // closed or failed: nothing more is written
 	writing bool   // a writer (goroutine or inline) owns the socket
 	noRaw   bool   // no inline write: not plain TCP
+	linger  bool   // drain the peer's input before the close: see LingerLocked
 
 	lastWrite int64 // Unix nanoseconds; under the lock
 	mu        *sync.Mutex
@@ -146,6 +147,21 @@ func (o *Outbox) CloseLocked() <-chan struct{} {
 	return o.done
 }
 
+// LingerTimeout bounds how long a closing connection keeps reading, and
+// discarding, what its peer is still sending (see LingerLocked).
+const LingerTimeout = 2 * time.Second
+
+// LingerLocked makes the coming close linger: after the last frame is
+// written and the sending side shut, the peer's input is read and discarded
+// until it closes too or LingerTimeout passes. Closing a socket with unread
+// input makes the kernel send a reset, and a peer still busy writing (the
+// rest of a message that was refused for its size, pipelined frames behind a
+// bad one) then loses the error frame before it reads it; many clients write
+// and read in one loop and only read once their write completes. Only the
+// connection's reader may ask for it, when it has stopped reading for good,
+// since the Outbox then reads the connection. Caller holds the lock.
+func (o *Outbox) LingerLocked() { o.linger = true }
+
 // ReleaseLocked drops the buffers of a quiet connection that no writer is
 // using. Caller holds the lock.
 func (o *Outbox) ReleaseLocked() {
@@ -188,7 +204,9 @@ func (o *Outbox) writer(done chan struct{}) {
 		o.mu.Unlock()
 		if len(buf) > 0 {
 			_ = o.w.nc.SetWriteDeadline(time.Now().Add(o.timeout))
-			if _, err := o.w.nc.Write(buf); err != nil {
+			n, err := o.w.nc.Write(buf)
+			o.w.Meter.wrote(n)
+			if err != nil {
 				o.finish()
 				return
 			}
@@ -203,6 +221,12 @@ func (o *Outbox) writer(done chan struct{}) {
 			// before the close.
 			if tc, ok := o.w.nc.(interface{ CloseWrite() error }); ok {
 				_ = tc.CloseWrite()
+			}
+			o.mu.Lock()
+			linger := o.linger
+			o.mu.Unlock()
+			if linger {
+				o.w.drain(LingerTimeout)
 			}
 			o.finish()
 			return
@@ -253,6 +277,7 @@ func (o *Outbox) writeRaw(b []byte) int {
 	r.buf, r.n = b, 0
 	_ = r.rc.Write(r.fn) // fails only on a closed connection: see FlushLocked
 	r.buf = nil
+	o.w.Meter.wrote(r.n)
 	return r.n
 }
 

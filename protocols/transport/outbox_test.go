@@ -208,3 +208,53 @@ func TestOutboxWriteFailureCloses(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestOutboxLingerLetsABusyPeerReadTheLastFrame: a peer that writes a large
+// message and only then reads (as go-stomp does) gets the last frame queued
+// before a lingering close, because the Outbox drains its input instead of
+// resetting the connection with unread data.
+func TestOutboxLingerLetsABusyPeerReadTheLastFrame(t *testing.T) {
+	c, s := tcpPair(t)
+	o := newTestOutbox(s)
+	written := make(chan error, 1)
+	go func() {
+		_, err := c.Write(make([]byte, 8<<20))
+		written <- err
+	}()
+	o.mu.Lock()
+	o.ob.LingerLocked()
+	o.ob.Buf = append(o.ob.Buf, "ERROR"...)
+	o.ob.CloseLocked()
+	o.mu.Unlock()
+	if err := recv(t, written, "the peer's write"); err != nil {
+		t.Fatalf("the peer's write failed: %v (the close did not drain it)", err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "ERROR" {
+		t.Fatalf("peer read %q, %v; want ERROR then end of stream", got, err)
+	}
+	c.Close() // the peer leaves: the linger ends now, not at LingerTimeout
+	recv(t, o.st.closedCh, "OutboxClosed")
+}
+
+// TestOutboxLingerIsBounded: a peer that neither closes nor stops sending
+// is cut off after LingerTimeout.
+func TestOutboxLingerIsBounded(t *testing.T) {
+	c, s := tcpPair(t)
+	o := newTestOutbox(s)
+	start := time.Now()
+	o.mu.Lock()
+	o.ob.LingerLocked()
+	o.ob.Buf = append(o.ob.Buf, "bye"...)
+	o.ob.CloseLocked()
+	o.mu.Unlock()
+	recv(t, o.st.closedCh, "OutboxClosed")
+	if d := time.Since(start); d < LingerTimeout-50*time.Millisecond || d > LingerTimeout+time.Second {
+		t.Fatalf("closed after %v, want about %v", d, LingerTimeout)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	if got, _ := io.ReadAll(c); string(got) != "bye" {
+		t.Fatalf("peer read %q", got)
+	}
+}

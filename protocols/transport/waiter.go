@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,7 +37,29 @@ type Waiter struct {
 	last time.Time
 	// PeerTimeout: a peer silent this long is gone (0: never).
 	PeerTimeout time.Duration
-	parkable    bool
+	// Meter, when set, counts the bytes read here and written by the
+	// connection's Outbox.
+	Meter    *Meter
+	parkable bool
+}
+
+// Meter counts the bytes an adapter's connections read and write; one per
+// adapter, shared by its connections (an atomic add per read or write call,
+// not per byte). WebSocket connections count their payload.
+type Meter struct {
+	In, Out atomic.Uint64
+}
+
+func (m *Meter) read(n int) {
+	if m != nil && n > 0 {
+		m.In.Add(uint64(n))
+	}
+}
+
+func (m *Meter) wrote(n int) {
+	if m != nil && n > 0 {
+		m.Out.Add(uint64(n))
+	}
 }
 
 // Init binds the waiter to its connection; the peer counts as heard from now.
@@ -51,6 +74,7 @@ func (w *Waiter) Read(p []byte) (int, error) {
 	n, err := w.nc.Read(p)
 	if n > 0 {
 		w.last = time.Now()
+		w.Meter.read(n)
 	}
 	return n, err
 }
@@ -121,6 +145,18 @@ func ServeBlocking(ctx context.Context, h DetachedHandler, nc net.Conn) {
 	done := make(chan struct{})
 	h.ServeConnDetached(ctx, nc, func() { close(done) })
 	<-done
+}
+
+// drain reads and discards input until the peer closes the connection, the
+// connection is closed, or d has passed (see Outbox.LingerLocked).
+func (w *Waiter) drain(d time.Duration) {
+	_ = w.nc.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, 4<<10)
+	for {
+		if _, err := w.nc.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // Close closes the connection and wakes its parked wait, if any, so the

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/junctionmq/junction/config"
+	"github.com/junctionmq/junction/protocols/adapter"
 	"github.com/junctionmq/junction/server"
 	"github.com/junctionmq/junction/storage"
 )
@@ -25,6 +26,8 @@ type Options struct {
 	Store storage.Store
 	// Logger defaults to discarding; set JUNCTION_TEST_LOG=1 to see logs.
 	Logger *slog.Logger
+	// Adapters replace the registered protocol adapters (server.Adapters).
+	Adapters []adapter.Registration
 }
 
 // Start starts a broker and stops it when the test ends.
@@ -33,7 +36,19 @@ func Start(t testing.TB, o Options) *server.Server {
 	cfg := &config.Config{}
 	cfg.Data = t.TempDir()
 	cfg.Store.Type = "memory"
-	cfg.Listeners = config.Listeners{STOMP: "127.0.0.1:0", WS: "127.0.0.1:0", MQTT: "127.0.0.1:0"}
+	regs := o.Adapters
+	if regs == nil {
+		regs = server.Adapters
+	}
+	// Every plain listener at a random port; TLS ones off until a test
+	// that configures a certificate turns them on.
+	cfg.Listeners = config.Listeners{}
+	for _, l := range server.KnownListeners(regs) {
+		cfg.Listeners[l.Name] = "127.0.0.1:0"
+		if l.TLS {
+			cfg.Listeners[l.Name] = config.Off
+		}
+	}
 	if o.Config != nil {
 		o.Config(cfg)
 	}
@@ -49,7 +64,7 @@ func Start(t testing.TB, o Options) *server.Server {
 		}
 		log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := server.Start(context.Background(), cfg, log, server.Options{Store: o.Store})
+	s, err := server.Start(context.Background(), cfg, log, server.Options{Store: o.Store, Adapters: o.Adapters})
 	if err != nil {
 		t.Fatalf("starting test broker: %v", err)
 	}

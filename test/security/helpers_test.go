@@ -173,11 +173,10 @@ func start(t *testing.T, st setup) *env {
 			c.Security = loaded.Security
 			c.TLS = loaded.TLS
 			if c.TLS != nil {
-				// Without these the TLS listeners take their fixed
-				// default ports.
-				c.Listeners.STOMPTLS = "127.0.0.1:0"
-				c.Listeners.MQTTTLS = "127.0.0.1:0"
-				c.Listeners.WSS = "127.0.0.1:0"
+				// servertest leaves the TLS listeners off.
+				c.Listeners["stomp-tls"] = "127.0.0.1:0"
+				c.Listeners["mqtt-tls"] = "127.0.0.1:0"
+				c.Listeners["wss"] = "127.0.0.1:0"
 			}
 		},
 	})

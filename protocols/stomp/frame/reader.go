@@ -368,7 +368,7 @@ func (r *Reader) parseContentLength(s string, size int) (int, error) {
 			return 0, protoErr(ErrMalformed, fmt.Sprintf("invalid content-length %q: not a non-negative integer", truncate(s)))
 		}
 		if n = n*10 + int(c-'0'); n > r.lim.MaxBodySize {
-			return 0, protoErr(ErrBodyTooLarge, fmt.Sprintf("content-length %s exceeds the maximum body size of %d bytes", truncate(s), r.lim.MaxBodySize))
+			return 0, protoErr(ErrBodyTooLarge, fmt.Sprintf("message too large: %s bytes, limit %d", truncate(s), r.lim.MaxBodySize))
 		}
 	}
 	if size+n+1 > r.lim.MaxFrameSize {
@@ -427,7 +427,7 @@ func (r *Reader) readBodyNUL(size int) ([]byte, error) {
 			n = len(data)
 		}
 		if len(body)+n > r.lim.MaxBodySize {
-			return nil, protoErr(ErrBodyTooLarge, "frame body exceeds the maximum body size of "+itoa(r.lim.MaxBodySize)+" bytes")
+			return nil, protoErr(ErrBodyTooLarge, "message too large: more than "+itoa(r.lim.MaxBodySize)+" bytes, limit "+itoa(r.lim.MaxBodySize))
 		}
 		if size+len(body)+n+1 > r.lim.MaxFrameSize {
 			return nil, protoErr(ErrFrameTooLarge, "frame exceeds the maximum frame size of "+itoa(r.lim.MaxFrameSize)+" bytes")

@@ -465,7 +465,7 @@ func TestErrorMessages(t *testing.T) {
 		{"SEND\nk:a\\rb\n\n\x00", V1_1, Limits{}, `undefined escape sequence \r in header "k" (STOMP 1.1)`},
 		{"SEND\nnocolon\n\n\x00", V1_2, Limits{}, `header line without ':': "nocolon"`},
 		{"SEND\ncontent-length:x\n\n\x00", V1_2, Limits{}, `invalid content-length "x": not a non-negative integer`},
-		{"SEND\ncontent-length:11\n\n\x00", V1_2, Limits{MaxBodySize: 10}, `content-length 11 exceeds the maximum body size of 10 bytes`},
+		{"SEND\ncontent-length:11\n\n\x00", V1_2, Limits{MaxBodySize: 10}, `message too large: 11 bytes, limit 10`},
 		{"SE\x00D\n\n\x00", V1_2, Limits{}, `invalid command line "SE\x00D"`},
 		{"SEND\n\nx", V1_2, Limits{}, `connection closed in the middle of a frame`},
 		{"SEND\n" + strings.Repeat("a", 100) + "\n\n\x00", V1_2, Limits{}, `header line without ':': "` + strings.Repeat("a", 64) + `..."`},
