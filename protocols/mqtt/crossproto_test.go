@@ -103,6 +103,26 @@ func TestMQTTToSTOMP(t *testing.T) {
 	if m := stompRecv(t, sub); string(m.Body) != "22" || m.Header.Get("persistent") == "true" {
 		t.Fatalf("got %q persistent %q", m.Body, m.Header.Get("persistent"))
 	}
+
+	// A QoS 2 retained publish: the adapter marks both on the core message,
+	// as annotations a STOMP consumer never sees, while an MQTT subscriber
+	// with retain-as-published still gets both.
+	rap, _ := dial5(t, s.Addr("mqtt"), &paho.Connect{ClientID: "x-rap", CleanStart: true})
+	rap.sub(paho.SubscribeOptions{Topic: "sensors/7/temp", QoS: 2, RetainAsPublished: true})
+	pub.pub(&paho.Publish{Topic: "sensors/7/temp", QoS: 2, Retain: true, Payload: []byte("23"), Properties: &paho.PublishProperties{
+		User: paho.UserProperties{{Key: "unit", Value: "C"}}}})
+	m := stompRecv(t, sub)
+	if string(m.Body) != "23" || m.Header.Get("unit") != "C" {
+		t.Fatalf("got %q unit %q", m.Body, m.Header.Get("unit"))
+	}
+	for i := range m.Header.Len() {
+		if k, _ := m.Header.GetAt(i); strings.HasPrefix(k, "_MQTT") || strings.HasPrefix(k, "mqtt.") {
+			t.Errorf("internal header %s leaked to STOMP", k)
+		}
+	}
+	if p := rap.recv(); string(p.Payload) != "23" || p.QoS != 2 || !p.Retain {
+		t.Errorf("MQTT subscriber got %q QoS %d retain %v, want QoS 2 retained", p.Payload, p.QoS, p.Retain)
+	}
 }
 
 // TestSTOMPToMQTT: a STOMP SEND to /topic/sensors.7.temp reaches MQTT
