@@ -265,7 +265,7 @@ func (m *Message) Size() int {
 	if m.size != 0 {
 		return int(m.size)
 	}
-	n := 128 + len(m.Address) + len(m.GroupID) + m.ClientMessageID.Size() + m.CorrelationID.Size() +
+	n := 128 + len(m.Address) + len(m.GroupID) + idSize(m.ClientMessageID) + idSize(m.CorrelationID) +
 		len(m.ReplyTo) + len(m.Type) + len(m.ContentType) + len(m.UserID) + len(m.Body)
 	for i := range m.Properties {
 		n += len(m.Properties[i].Name) + m.Properties[i].Value.Size()
@@ -277,6 +277,14 @@ func (m *Message) Size() int {
 		n += len(m.Wire.Protocol) + len(m.Wire.Data)
 	}
 	return n
+}
+
+// idSize counts an id like the strings beside it: nothing when absent.
+func idSize(v prop.Value) int {
+	if v.IsNull() {
+		return 0
+	}
+	return v.Size()
 }
 
 // Clone returns a deep-enough copy that may be modified and sent as a new

@@ -108,11 +108,14 @@ func TestLoadJournalV1(t *testing.T) {
 
 	t.Run("STOMP queue", func(t *testing.T) {
 		c := dialSTOMP(t, s)
-		sub, err := c.Subscribe("/queue/compat.stomp", stompc.AckClientIndividual)
+		// Selectors still read the loaded message's untyped headers as
+		// numbers and its correlation id as a string.
+		sel, err := c.Subscribe("/queue/compat.stomp", stompc.AckClientIndividual,
+			stompc.SubscribeOpt.Header("selector", "weight > 10 AND color = 'red' AND JMSCorrelationID = 'corr-1' AND JMSPriority = 7"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := testkit.RecvSTOMP(t, sub, waitForFixture)
+		m := testkit.RecvSTOMP(t, sel, waitForFixture)
 		if string(m.Body) != "hello from stomp" {
 			t.Fatalf("first message %q", m.Body)
 		}
@@ -121,14 +124,19 @@ func TestLoadJournalV1(t *testing.T) {
 			"correlation-id": {"corr-1"}, "reply-to": {"/queue/compat.replies"}, "type": {"greeting"},
 			"weight": {"25"}, "color": {"red"},
 		})
+		if err := c.Ack(m); err != nil {
+			t.Fatal(err)
+		}
+		sub, err := c.Subscribe("/queue/compat.stomp", stompc.AckClientIndividual)
+		if err != nil {
+			t.Fatal(err)
+		}
 		m2 := testkit.RecvSTOMP(t, sub, waitForFixture)
 		if !bytes.Equal(m2.Body, []byte{0, 1, 2, 0xff}) {
 			t.Fatalf("second message %q", m2.Body)
 		}
-		for _, m := range []*stompc.Message{m, m2} {
-			if err := c.Ack(m); err != nil {
-				t.Fatal(err)
-			}
+		if err := c.Ack(m2); err != nil {
+			t.Fatal(err)
 		}
 	})
 
@@ -144,7 +152,8 @@ func TestLoadJournalV1(t *testing.T) {
 		}
 		wantHeaders(t, m, map[string][]string{"edition": {"1"}, "content-type": {"text/plain"}})
 
-		// The untyped STOMP header still compares as a number after the load.
+		// The MQTT messages, whose format 1 records held the adapter's
+		// markers as properties: they must not come out as headers.
 		fromMQTT, err := c.Subscribe("/topic/compat.mqtt.#", stompc.AckAuto, stompc.SubscribeOpt.Header("durable-subscription-name", "from-mqtt"))
 		if err != nil {
 			t.Fatal(err)
