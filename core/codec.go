@@ -8,16 +8,36 @@ import (
 	"github.com/junctionmq/junction/core/prop"
 )
 
-// The stored message format. Version 1:
+// The stored message format. Strings and byte slices are a uvarint length and
+// the bytes; a value is u8 kind, u8 untyped and the kind's content (nothing
+// for NULL; 8 bytes little-endian for floats; a string for String and
+// Symbol; bytes for Bytes, UUID and decimals; a uvarint for Uint64; a varint
+// for every other kind); props are a uvarint count and {string name, value}*.
 //
-//	u8 version, uvarint id, string address, u8 routing, u8 flags, u8 priority,
+// Version 2 (written since the AMQP message model):
+//
+//	u8 2, uvarint id, string address, u8 routing, u8 flags, u8 priority,
 //	varint timestamp, varint expiration, varint scheduledAt, string group,
-//	varint groupSeq, string correlation, string replyTo, u8 replyToType,
-//	string type, string contentType, string userID, uvarint nprops,
-//	{string name, u8 kind, u8 untyped, value}*, u8 bodyKind, bytes body
+//	varint groupSeq, value clientMessageID, value correlationID,
+//	string replyTo, u8 replyToType, string type, string contentType,
+//	string userID, props properties, props annotations, u8 bodyKind,
+//	bytes body, u8 hasWire, [string wireProtocol, bytes wireData]
 //
-// Strings and byte slices are a uvarint length and the bytes.
-const codecVersion = 1
+// Version 1 (read, never written): as version 2 up to groupSeq, then string
+// correlationID, string replyTo, u8 replyToType, string type, string
+// contentType, string userID, props properties (kinds Null to Char only),
+// u8 bodyKind, bytes body. It had no annotations: the MQTT adapter's markers
+// were properties named _MQTT_*, which decoding moves to annotations.
+//
+// Decoders must accept every version ever written: journals outlive
+// upgrades (test/compat keeps a version 1 journal).
+const codecVersion = 2
+
+const codecVersion1 = 1
+
+// v1MQTTMarkers maps the MQTT adapter's version 1 marker properties to the
+// annotations that replaced them (protocols/mqtt uses the same names).
+var v1MQTTMarkers = map[string]string{"_MQTT_QOS": "mqtt.qos", "_MQTT_RETAIN": "mqtt.retain"}
 
 var errCorruptMessage = errors.New("corrupt stored message")
 
@@ -36,34 +56,53 @@ func EncodeMessage(dst []byte, m *Message) []byte {
 	dst = binary.AppendVarint(dst, m.ScheduledAt)
 	dst = appendString(dst, m.GroupID)
 	dst = binary.AppendVarint(dst, int64(m.GroupSeq))
-	dst = appendString(dst, m.CorrelationID)
+	dst = appendValue(dst, m.ClientMessageID)
+	dst = appendValue(dst, m.CorrelationID)
 	dst = appendString(dst, m.ReplyTo)
 	dst = append(dst, byte(m.ReplyToType))
 	dst = appendString(dst, m.Type)
 	dst = appendString(dst, m.ContentType)
 	dst = appendString(dst, m.UserID)
-	dst = binary.AppendUvarint(dst, uint64(len(m.Properties)))
-	for _, p := range m.Properties {
-		dst = appendString(dst, p.Name)
-		var untyped byte
-		if p.Value.Untyped {
-			untyped = 1
-		}
-		dst = append(dst, byte(p.Value.Kind), untyped)
-		switch p.Value.Kind {
-		case prop.Null:
-		case prop.Float32, prop.Float64:
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p.Value.F))
-		case prop.String:
-			dst = appendString(dst, p.Value.S)
-		case prop.Bytes:
-			dst = appendString(dst, string(p.Value.B))
-		default:
-			dst = binary.AppendVarint(dst, p.Value.I)
-		}
-	}
+	dst = appendProps(dst, m.Properties)
+	dst = appendProps(dst, m.Annotations)
 	dst = append(dst, byte(m.BodyKind))
 	dst = appendString(dst, string(m.Body))
+	if m.Wire == nil {
+		return append(dst, 0)
+	}
+	dst = append(dst, 1)
+	dst = appendString(dst, m.Wire.Protocol)
+	return appendString(dst, string(m.Wire.Data))
+}
+
+func appendProps(dst []byte, ps []prop.Property) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ps)))
+	for _, p := range ps {
+		dst = appendString(dst, p.Name)
+		dst = appendValue(dst, p.Value)
+	}
+	return dst
+}
+
+func appendValue(dst []byte, v prop.Value) []byte {
+	var untyped byte
+	if v.Untyped {
+		untyped = 1
+	}
+	dst = append(dst, byte(v.Kind), untyped)
+	switch v.Kind {
+	case prop.Null:
+	case prop.Float32, prop.Float64:
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.F))
+	case prop.String, prop.Symbol:
+		dst = appendString(dst, v.S)
+	case prop.Bytes, prop.UUID, prop.Decimal32, prop.Decimal64, prop.Decimal128:
+		dst = appendString(dst, string(v.B))
+	case prop.Uint64:
+		dst = binary.AppendUvarint(dst, v.Uint())
+	default:
+		dst = binary.AppendVarint(dst, v.I)
+	}
 	return dst
 }
 
@@ -126,10 +165,81 @@ func (d *decoder) bytes() []byte {
 
 func (d *decoder) str() string { return string(d.bytes()) }
 
-// DecodeMessage parses a stored message. The result does not alias data.
+// value reads a value; maxKind bounds the kinds the format version knew.
+func (d *decoder) value(maxKind prop.Kind) prop.Value {
+	var v prop.Value
+	v.Kind = prop.Kind(d.byte1())
+	v.Untyped = d.byte1() == 1
+	if d.err != nil {
+		return prop.Value{}
+	}
+	if v.Kind > maxKind {
+		d.err = errCorruptMessage
+		return prop.Value{}
+	}
+	switch v.Kind {
+	case prop.Null:
+	case prop.Float32, prop.Float64:
+		if len(d.b) < 8 {
+			d.err = errCorruptMessage
+			break
+		}
+		v.F = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+		d.b = d.b[8:]
+	case prop.String, prop.Symbol:
+		v.S = d.str()
+	case prop.Bytes:
+		v.B = append([]byte(nil), d.bytes()...)
+	case prop.UUID, prop.Decimal32, prop.Decimal64, prop.Decimal128:
+		b := d.bytes()
+		if len(b) != fixedLen(v.Kind) {
+			d.err = errCorruptMessage
+			break
+		}
+		v.B = append([]byte(nil), b...)
+	case prop.Uint64:
+		v.I = int64(d.uvarint())
+	default:
+		v.I = d.varint()
+	}
+	return v
+}
+
+// fixedLen is the byte length of the fixed-size kinds kept in Value.B.
+func fixedLen(k prop.Kind) int {
+	switch k {
+	case prop.Decimal32:
+		return 4
+	case prop.Decimal64:
+		return 8
+	}
+	return 16 // UUID, Decimal128
+}
+
+func (d *decoder) props(maxKind prop.Kind) []prop.Property {
+	n := d.uvarint()
+	// Each property takes at least three bytes: no count can exceed what is left.
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.err = errCorruptMessage
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	ps := make([]prop.Property, 0, n)
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		name := d.str()
+		ps = append(ps, prop.Property{Name: name, Value: d.value(maxKind)})
+	}
+	return ps
+}
+
+// DecodeMessage parses a stored message of any version. The result does not
+// alias data.
 func DecodeMessage(data []byte) (*Message, error) {
 	d := decoder{b: data}
-	if d.byte1() != codecVersion {
+	version := d.byte1()
+	if version != codecVersion && version != codecVersion1 {
 		return nil, errCorruptMessage
 	}
 	m := &Message{}
@@ -144,50 +254,55 @@ func DecodeMessage(data []byte) (*Message, error) {
 	m.ScheduledAt = d.varint()
 	m.GroupID = d.str()
 	m.GroupSeq = int32(d.varint())
-	m.CorrelationID = d.str()
+	if version == codecVersion1 {
+		if c := d.str(); c != "" {
+			m.CorrelationID = prop.StringValue(c)
+		}
+	} else {
+		m.ClientMessageID = d.value(prop.Decimal128)
+		m.CorrelationID = d.value(prop.Decimal128)
+	}
 	m.ReplyTo = d.str()
 	m.ReplyToType = RoutingType(d.byte1())
 	m.Type = d.str()
 	m.ContentType = d.str()
 	m.UserID = d.str()
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		return nil, errCorruptMessage
-	}
-	if n > 0 {
-		m.Properties = make([]prop.Property, 0, n)
-	}
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		p := prop.Property{Name: d.str()}
-		p.Value.Kind = prop.Kind(d.byte1())
-		p.Value.Untyped = d.byte1() == 1
-		switch p.Value.Kind {
-		case prop.Null:
-		case prop.Float32, prop.Float64:
-			if len(d.b) < 8 {
-				d.err = errCorruptMessage
-				break
-			}
-			p.Value.F = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-			d.b = d.b[8:]
-		case prop.String:
-			p.Value.S = d.str()
-		case prop.Bytes:
-			p.Value.B = append([]byte(nil), d.bytes()...)
-		case prop.Bool, prop.Int8, prop.Int16, prop.Int32, prop.Int64, prop.Char:
-			p.Value.I = d.varint()
-		default:
-			d.err = errCorruptMessage
-		}
-		m.Properties = append(m.Properties, p)
+	if version == codecVersion1 {
+		m.Properties = d.props(prop.Char)
+		m.Properties, m.Annotations = splitV1Markers(m.Properties)
+	} else {
+		m.Properties = d.props(prop.Decimal128)
+		m.Annotations = d.props(prop.Decimal128)
 	}
 	m.BodyKind = BodyKind(d.byte1())
 	m.Body = append([]byte(nil), d.bytes()...)
+	if version != codecVersion1 {
+		switch d.byte1() {
+		case 0:
+		case 1:
+			m.Wire = &WireForm{Protocol: d.str()}
+			m.Wire.Data = append([]byte(nil), d.bytes()...)
+		default:
+			d.err = errCorruptMessage
+		}
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
-	if m.Priority > 9 {
+	if m.Priority > 9 || !m.BodyKind.Valid() || len(d.b) != 0 {
 		return nil, errCorruptMessage
 	}
 	return m, nil
+}
+
+// splitV1Markers moves version 1's MQTT marker properties to annotations.
+func splitV1Markers(ps []prop.Property) (props, annotations []prop.Property) {
+	for _, p := range ps {
+		if name, ok := v1MQTTMarkers[p.Name]; ok {
+			annotations = append(annotations, prop.Property{Name: name, Value: p.Value})
+		} else {
+			props = append(props, p)
+		}
+	}
+	return props, annotations
 }

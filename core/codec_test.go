@@ -12,9 +12,12 @@ func fullMessage() *Message {
 	m := &Message{
 		ID: 1<<40 + 7, Address: "orders.eu", RoutingType: Multicast, Durable: true, Priority: 9,
 		Timestamp: 1_700_000_000_123, Expiration: 1_700_000_100_000, ScheduledAt: 1_700_000_050_000,
-		GroupID: "g1", GroupSeq: -3, CorrelationID: "corr\x00\xffbin", ReplyTo: "replies",
-		ReplyToType: Anycast, Type: "order", ContentType: "application/json", UserID: "alice",
+		GroupID: "g1", GroupSeq: -3, CorrelationID: prop.BytesValue([]byte("corr\x00\xffbin")), ReplyTo: "replies",
+		ClientMessageID: prop.UUIDValue([16]byte{0xde, 0xad, 15: 1}),
+		ReplyToType:     Anycast, Type: "order", ContentType: "application/json", UserID: "alice",
 		BodyKind: BodyMap, Body: []byte{0, 1, 2, 0xff},
+		Annotations: []prop.Property{{Name: "x-opt-seq", Value: prop.Uint64Value(math.MaxUint64)}, {Name: "mqtt.retain", Value: prop.BoolValue(true)}},
+		Wire:        &WireForm{Protocol: "amqp", Data: []byte{0x00, 0x53, 0x75, 0xa0, 0x00}},
 	}
 	m.Properties = []prop.Property{
 		{Name: "null", Value: prop.NullValue()},
@@ -34,28 +37,51 @@ func fullMessage() *Message {
 		{Name: "bytes", Value: prop.BytesValue([]byte{9, 8, 7})},
 		{Name: "char", Value: prop.CharValue('é')},
 		{Name: "str", Value: prop.StringValue("repeated name")}, // MQTT 5 user properties may repeat
+		{Name: "u8", Value: prop.Uint8Value(255)},
+		{Name: "u16", Value: prop.Uint16Value(65535)},
+		{Name: "u32", Value: prop.Uint32Value(math.MaxUint32)},
+		{Name: "u64", Value: prop.Uint64Value(math.MaxUint64)},
+		{Name: "uuid", Value: prop.UUIDValue([16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})},
+		{Name: "sym", Value: prop.SymbolValue("amqp:symbol")},
+		{Name: "ts", Value: prop.TimestampValue(-1_000)},
+		{Name: "d32", Value: must(prop.DecimalValue([]byte{1, 2, 3, 4}))},
+		{Name: "d64", Value: must(prop.DecimalValue([]byte{1, 2, 3, 4, 5, 6, 7, 8}))},
+		{Name: "d128", Value: must(prop.DecimalValue(make([]byte, 16)))},
 	}
 	return m
+}
+
+func must(v prop.Value, ok bool) prop.Value {
+	if !ok {
+		panic("bad test value")
+	}
+	return v
 }
 
 // sameMessage compares every stored field of two messages.
 func sameMessage(t *testing.T, got, want *Message) {
 	t.Helper()
 	type hdr struct {
-		ID                                           uint64
-		Address                                      string
-		RoutingType, ReplyToType                     RoutingType
-		Durable                                      bool
-		Priority                                     uint8
-		Timestamp, Expiration, ScheduledAt           int64
-		GroupID, CorrelationID, ReplyTo, Type, CType string
-		GroupSeq                                     int32
-		UserID                                       string
-		BodyKind                                     BodyKind
+		ID                                   uint64
+		Address                              string
+		RoutingType, ReplyToType             RoutingType
+		Durable                              bool
+		Priority                             uint8
+		Timestamp, Expiration, ScheduledAt   int64
+		GroupID, ReplyTo, Type, CType        string
+		GroupSeq                             int32
+		UserID                               string
+		BodyKind                             BodyKind
+		ClientMessageID, CorrelationID, Wire string
 	}
 	h := func(m *Message) hdr {
+		wire := "none"
+		if m.Wire != nil {
+			wire = m.Wire.Protocol + ":" + string(m.Wire.Data)
+		}
 		return hdr{m.ID, m.Address, m.RoutingType, m.ReplyToType, m.Durable, m.Priority, m.Timestamp, m.Expiration,
-			m.ScheduledAt, m.GroupID, m.CorrelationID, m.ReplyTo, m.Type, m.ContentType, m.GroupSeq, m.UserID, m.BodyKind}
+			m.ScheduledAt, m.GroupID, m.ReplyTo, m.Type, m.ContentType, m.GroupSeq, m.UserID, m.BodyKind,
+			m.ClientMessageID.Kind.String() + ":" + m.ClientMessageID.Text(), m.CorrelationID.Kind.String() + ":" + m.CorrelationID.Text(), wire}
 	}
 	if h(got) != h(want) {
 		t.Errorf("headers:\n got %+v\nwant %+v", h(got), h(want))
@@ -63,13 +89,19 @@ func sameMessage(t *testing.T, got, want *Message) {
 	if !bytes.Equal(got.Body, want.Body) {
 		t.Errorf("body %x, want %x", got.Body, want.Body)
 	}
-	if len(got.Properties) != len(want.Properties) {
-		t.Fatalf("%d properties, want %d", len(got.Properties), len(want.Properties))
+	sameProps(t, "property", got.Properties, want.Properties)
+	sameProps(t, "annotation", got.Annotations, want.Annotations)
+}
+
+func sameProps(t *testing.T, what string, got, want []prop.Property) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d %ss, want %d", len(got), what, len(want))
 	}
-	for i, p := range want.Properties {
-		g := got.Properties[i]
+	for i, p := range want {
+		g := got[i]
 		if g.Name != p.Name || !g.Value.Equal(p.Value) || g.Value.Untyped != p.Value.Untyped {
-			t.Errorf("property %d = %+v, want %+v", i, g, p)
+			t.Errorf("%s %d = %+v, want %+v", what, i, g, p)
 		}
 	}
 }
@@ -83,6 +115,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"empty", &Message{}},
 		{"text body", &Message{ID: 1, Address: "a", Priority: 4, BodyKind: BodyText, Body: []byte("hello")}},
 		{"negative times", &Message{ID: 2, Address: "a", Timestamp: -1, Expiration: math.MinInt64, ScheduledAt: math.MaxInt64}},
+		{"typed ids", &Message{ID: 3, ClientMessageID: prop.Uint64Value(7), CorrelationID: prop.StringValue("c"), BodyKind: BodyAMQPSequence}},
+		{"empty wire", &Message{ID: 4, Wire: &WireForm{}, BodyKind: BodyAMQPValue}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +147,22 @@ func TestDecodeMessageRejectsCorruptInput(t *testing.T) {
 		data []byte
 	}{
 		{"empty", nil},
-		{"wrong version", append([]byte{2}, good[1:]...)},
+		{"wrong version", append([]byte{3}, good[1:]...)},
+		{"version 0", append([]byte{0}, good[1:]...)},
+		{"trailing bytes", append(append([]byte(nil), good...), 0)},
+		{"bad body kind", EncodeMessage(nil, &Message{BodyKind: BodyAMQPSequence + 1})},
+		{"bad wire flag", append(EncodeMessage(nil, &Message{})[:len(EncodeMessage(nil, &Message{}))-1], 2)},
+		{"short uuid", EncodeMessage(nil, &Message{ClientMessageID: prop.Value{Kind: prop.UUID, B: []byte{1}}})},
+		{"v1 with a kind it did not have", func() []byte {
+			b := EncodeMessage(nil, &Message{})
+			// A version 1 message: 16 header bytes (the v2 ids are two
+			// bytes each, v1's correlation id one), a property count of 1,
+			// a property "x" of kind uint8, then an empty body.
+			v1 := []byte{codecVersion1}
+			v1 = append(v1, b[1:11]...)
+			v1 = append(v1, 0, 0, 0, 0, 0, 0)
+			return append(v1, 1, 1, 'x', byte(prop.Uint8), 0, 5, 0, 0)
+		}()},
 		{"truncated header", good[:5]},
 		{"truncated body", good[:len(good)-1]},
 		{"bad priority", EncodeMessage(nil, &Message{Priority: 10})},
@@ -125,7 +174,7 @@ func TestDecodeMessageRejectsCorruptInput(t *testing.T) {
 			// Version, id, empty address, routing, flags, priority, three
 			// times, group, seq, corr, replyTo, replyToType, type, ctype,
 			// user, then a property count far beyond the data.
-			b := []byte{codecVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+			b := []byte{codecVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 			return append(b, 0xff, 0xff, 0xff, 0xff, 0x0f)
 		}()},
 		{"string length overflow", []byte{codecVersion, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
@@ -146,6 +195,8 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{codecVersion})
 	f.Add([]byte{codecVersion, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	// testdata/fuzz/FuzzDecodeMessage holds version 1 messages written by
+	// the code before version 2.
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := DecodeMessage(data)
 		if err != nil {

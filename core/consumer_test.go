@@ -115,7 +115,7 @@ func TestSelectorOnHeaders(t *testing.T) {
 		{"JMSPriority > 5", func() *Message { m := msg("h", ""); m.Priority = 7; return m }, true},
 		{"JMSPriority > 5", func() *Message { return msg("h", "") }, false},
 		{"JMSType = 'order'", func() *Message { m := msg("h", ""); m.Type = "order"; return m }, true},
-		{"JMSCorrelationID = 'c1'", func() *Message { m := msg("h", ""); m.CorrelationID = "c1"; return m }, true},
+		{"JMSCorrelationID = 'c1'", func() *Message { m := msg("h", ""); m.CorrelationID = stringValue("c1"); return m }, true},
 		{"JMSDeliveryMode = 'PERSISTENT'", func() *Message { m := msg("h", ""); m.Durable = true; return m }, true},
 		{"JMSDeliveryMode = 'PERSISTENT'", func() *Message { return msg("h", "") }, false},
 		{"JMSXGroupID = 'g'", func() *Message { m := msg("h", ""); m.GroupID = "g"; return m }, true},

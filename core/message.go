@@ -1,7 +1,9 @@
 package core
 
 import (
+	"encoding/hex"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/junctionmq/junction/core/prop"
@@ -41,20 +43,48 @@ func ParseRoutingType(s string) (RoutingType, bool) {
 	return RoutingAny, false
 }
 
-// BodyKind tells consumers how to read Body. An Object body is opaque bytes: the
-// broker never deserialises it.
+// BodyKind tells consumers how to read Body. Values are stored: never
+// renumber one, only append. docs/MESSAGES.md defines each kind's encoding.
 type BodyKind uint8
 
 const (
+	// BodyBytes is opaque bytes (JMS BytesMessage, AMQP data section, MQTT
+	// payload without a payload format indicator).
 	BodyBytes BodyKind = iota
+	// BodyText is UTF-8 text (JMS TextMessage, AMQP string value).
 	BodyText
+	// BodyMap is a JMS MapMessage: an AMQP 1.0 encoded map with string keys.
 	BodyMap
+	// BodyStream is a JMS StreamMessage: an AMQP 1.0 encoded list.
 	BodyStream
+	// BodyObject is a serialised object (JMS ObjectMessage): opaque bytes
+	// the broker never deserialises.
 	BodyObject
+	// BodyAMQPValue is one AMQP 1.0 encoded value (an amqp-value section's
+	// content) of a type no other kind describes.
+	BodyAMQPValue
+	// BodyAMQPSequence is the AMQP 1.0 encoded lists of one or more
+	// amqp-sequence sections, one after another.
+	BodyAMQPSequence
 )
 
+// Valid reports whether k is a body kind this version knows.
+func (k BodyKind) Valid() bool { return k <= BodyAMQPSequence }
+
+// WireForm is a message as its producer's protocol encoded it, kept so that
+// a consumer on the same protocol can be sent the same bytes. Which part of
+// the encoding Data holds is the adapter's to define (for AMQP the bare
+// message: properties, application properties, body); it must be part of
+// the message that the broker does not change on the way: see Message.Wire.
+type WireForm struct {
+	Protocol string // the adapter's name: "amqp", "openwire"
+	Data     []byte
+}
+
 // Property names the core itself sets or reads. The _AMQ_ names are Artemis',
-// which JMS tooling already knows.
+// which JMS tooling already knows. They are application properties, not
+// annotations, because Artemis shows them to JMS clients as properties and
+// tools that read a dead-letter queue expect them there.
 const (
 	PropDuplicateID     = "_AMQ_DUPL_ID"
 	PropOrigAddress     = "_AMQ_ORIG_ADDRESS"
@@ -71,30 +101,45 @@ const (
 // read-only, by every queue that holds it: adapters must not modify a delivered
 // message; use Clone to derive a new one.
 type Message struct {
-	ID            uint64
-	Address       string
-	RoutingType   RoutingType // the routing the sender asked for; RoutingAny = either
-	Durable       bool
-	Priority      uint8 // 0-9, 4 is the JMS default
-	Timestamp     int64 // unix ms, set by the broker when the sender gave none
-	Expiration    int64 // unix ms; 0 = never
-	ScheduledAt   int64 // unix ms; 0 = now
-	GroupID       string
-	GroupSeq      int32
-	CorrelationID string // may hold binary data (MQTT 5 correlation data)
+	ID          uint64
+	Address     string
+	RoutingType RoutingType // the routing the sender asked for; RoutingAny = either
+	Durable     bool
+	Priority    uint8 // 0-9, 4 is the JMS default
+	Timestamp   int64 // unix ms, set by the broker when the sender gave none
+	Expiration  int64 // unix ms; 0 = never
+	ScheduledAt int64 // unix ms; 0 = now
+	GroupID     string
+	GroupSeq    int32
+	// ClientMessageID is the id the producing client gave the message (AMQP
+	// message-id, OpenWire MessageId): NULL, or a String, Uint64, UUID or
+	// Bytes value. ID stays the broker's own id, which acks refer to.
+	ClientMessageID prop.Value
+	// CorrelationID is NULL, or a String, Uint64, UUID or Bytes value (MQTT
+	// 5 correlation data that is not UTF-8 is Bytes).
+	CorrelationID prop.Value
 	ReplyTo       string // address name, in core form
 	ReplyToType   RoutingType
 	Type          string
 	ContentType   string
 	UserID        string // the authenticated sender; set by the broker, never by clients
-	Properties    []prop.Property
-	// Annotations are broker and protocol annotations (AMQP message and
-	// delivery annotations, an adapter's internal markers): kept apart from the
-	// application's Properties so they never reach another protocol's client as
-	// application headers.
+	// Properties are the application's properties: what JMS calls message
+	// properties, AMQP application-properties, MQTT 5 user properties and
+	// STOMP's other headers. Every adapter shows them to its clients.
+	Properties []prop.Property
+	// Annotations are broker and protocol annotations (AMQP message
+	// annotations, an adapter's internal markers such as MQTT's retain flag):
+	// kept apart from Properties so they never reach another protocol's
+	// client as application headers, and invisible to selectors. An adapter
+	// names its own with a prefix of its protocol ("mqtt.", "x-opt-").
 	Annotations []prop.Property
 	BodyKind    BodyKind
 	Body        []byte
+	// Wire, when not nil, is the producer's own encoding of the message. The
+	// core drops it whenever it changes what the encoding covers: Clone,
+	// SetProperty and DeleteProperty return or leave a message without it.
+	// Annotations are not covered, so SetAnnotation keeps it.
+	Wire *WireForm
 
 	// refs counts the queues holding the message; durableRefs those that stored it.
 	refs        atomic.Int32
@@ -125,7 +170,9 @@ func (m *Message) Property(name string) prop.Value {
 }
 
 // SetProperty replaces the first property with this name, or appends one.
+// The message no longer matches its Wire encoding, which is dropped.
 func (m *Message) SetProperty(name string, v prop.Value) {
+	m.Wire = nil
 	for i := range m.Properties {
 		if m.Properties[i].Name == name {
 			m.Properties[i].Value = v
@@ -135,7 +182,8 @@ func (m *Message) SetProperty(name string, v prop.Value) {
 	m.Properties = append(m.Properties, prop.Property{Name: name, Value: v})
 }
 
-// DeleteProperty removes every property with this name.
+// DeleteProperty removes every property with this name. If it removes
+// one, the message no longer matches its Wire encoding, which is dropped.
 func (m *Message) DeleteProperty(name string) {
 	out := m.Properties[:0]
 	for _, p := range m.Properties {
@@ -143,32 +191,111 @@ func (m *Message) DeleteProperty(name string) {
 			out = append(out, p)
 		}
 	}
+	if len(out) != len(m.Properties) {
+		m.Wire = nil
+	}
+	clear(m.Properties[len(out):])
 	m.Properties = out
 }
 
-// MessageID renders the id the way protocols show it.
+// Annotation returns the first annotation with the given name, or NULL.
+func (m *Message) Annotation(name string) prop.Value {
+	for i := range m.Annotations {
+		if m.Annotations[i].Name == name {
+			return m.Annotations[i].Value
+		}
+	}
+	return prop.Value{}
+}
+
+// SetAnnotation replaces the first annotation with this name, or appends one.
+func (m *Message) SetAnnotation(name string, v prop.Value) {
+	for i := range m.Annotations {
+		if m.Annotations[i].Name == name {
+			m.Annotations[i].Value = v
+			return
+		}
+	}
+	m.Annotations = append(m.Annotations, prop.Property{Name: name, Value: v})
+}
+
+// MessageID renders the broker's id the way protocols show it.
 func (m *Message) MessageID() string { return "ID:" + strconv.FormatUint(m.ID, 10) }
+
+// JMSMessageID is the message's JMSMessageID: the client's id in the form
+// the AMQP JMS mapping gives it (Qpid JMS shows the same), or the broker's id
+// when the client gave none.
+func (m *Message) JMSMessageID() string {
+	switch v := m.ClientMessageID; v.Kind {
+	case prop.Null:
+		return m.MessageID()
+	case prop.String:
+		if strings.HasPrefix(v.S, "ID:") {
+			return v.S
+		}
+		return "ID:AMQP_NO_PREFIX:" + v.S
+	}
+	return jmsTypedID(m.ClientMessageID)
+}
+
+// JMSCorrelationID is the message's JMSCorrelationID: a string correlation
+// id as it is (JMS allows application-specific values), other kinds in the
+// AMQP JMS mapping's prefixed form; "" when there is none.
+func (m *Message) JMSCorrelationID() string {
+	if m.CorrelationID.Kind == prop.String || m.CorrelationID.Kind == prop.Null {
+		return m.CorrelationID.S
+	}
+	return jmsTypedID(m.CorrelationID)
+}
+
+func jmsTypedID(v prop.Value) string {
+	switch v.Kind {
+	case prop.Uint64:
+		return "ID:AMQP_ULONG:" + strconv.FormatUint(v.Uint(), 10)
+	case prop.UUID:
+		return "ID:AMQP_UUID:" + v.Text()
+	case prop.Bytes:
+		return "ID:AMQP_BINARY:" + strings.ToUpper(hex.EncodeToString(v.B))
+	}
+	return "ID:AMQP_STRING:" + v.Text()
+}
 
 // Size is the message's footprint for address size accounting.
 func (m *Message) Size() int {
 	if m.size != 0 {
 		return int(m.size)
 	}
-	n := 128 + len(m.Address) + len(m.GroupID) + len(m.CorrelationID) + len(m.ReplyTo) +
-		len(m.Type) + len(m.ContentType) + len(m.UserID) + len(m.Body)
+	n := 128 + len(m.Address) + len(m.GroupID) + idSize(m.ClientMessageID) + idSize(m.CorrelationID) +
+		len(m.ReplyTo) + len(m.Type) + len(m.ContentType) + len(m.UserID) + len(m.Body)
 	for i := range m.Properties {
 		n += len(m.Properties[i].Name) + m.Properties[i].Value.Size()
+	}
+	for i := range m.Annotations {
+		n += len(m.Annotations[i].Name) + m.Annotations[i].Value.Size()
+	}
+	if m.Wire != nil {
+		n += len(m.Wire.Protocol) + len(m.Wire.Data)
 	}
 	return n
 }
 
+// idSize counts an id like the strings beside it: nothing when absent.
+func idSize(v prop.Value) int {
+	if v.IsNull() {
+		return 0
+	}
+	return v.Size()
+}
+
 // Clone returns a deep-enough copy that may be modified and sent as a new
-// message: properties are copied, the body is shared (bodies are never modified).
+// message: properties and annotations are copied, the body is shared (bodies
+// are never modified). The copy has no Wire encoding: it is made to be
+// changed (a dead-letter copy gets a new address and properties).
 func (m *Message) Clone() *Message {
 	c := &Message{
 		Address: m.Address, RoutingType: m.RoutingType, Durable: m.Durable, Priority: m.Priority,
 		Timestamp: m.Timestamp, Expiration: m.Expiration, ScheduledAt: m.ScheduledAt,
-		GroupID: m.GroupID, GroupSeq: m.GroupSeq, CorrelationID: m.CorrelationID,
+		GroupID: m.GroupID, GroupSeq: m.GroupSeq, ClientMessageID: m.ClientMessageID, CorrelationID: m.CorrelationID,
 		ReplyTo: m.ReplyTo, ReplyToType: m.ReplyToType, Type: m.Type, ContentType: m.ContentType,
 		UserID: m.UserID, BodyKind: m.BodyKind, Body: m.Body,
 	}
@@ -190,12 +317,12 @@ func (m *Message) Header(h selector.Header) prop.Value {
 		}
 		return prop.StringValue(m.Type)
 	case selector.JMSCorrelationID:
-		if m.CorrelationID == "" {
+		if m.CorrelationID.IsNull() {
 			return prop.Value{}
 		}
-		return prop.StringValue(m.CorrelationID)
+		return prop.StringValue(m.JMSCorrelationID())
 	case selector.JMSMessageID:
-		return prop.StringValue(m.MessageID())
+		return prop.StringValue(m.JMSMessageID())
 	case selector.JMSTimestamp:
 		return prop.Int64Value(m.Timestamp)
 	case selector.JMSDeliveryMode:

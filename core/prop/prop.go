@@ -5,29 +5,56 @@
 package prop
 
 import (
+	"encoding/hex"
 	"math"
 	"strconv"
 )
 
-// Kind is the JMS type of a value. The zero Kind is Null, so a missing property
-// reads as NULL without any extra bookkeeping.
+// Kind is the type of a value: the JMS property types, and the AMQP 1.0
+// simple types JMS lacks. The zero Kind is Null, so a missing property reads
+// as NULL without any extra bookkeeping.
+//
+// Kind values are stored (core/codec.go): never renumber one, only append.
 type Kind uint8
 
 const (
-	Null Kind = iota
-	Bool
-	Int8
-	Int16
-	Int32
-	Int64
-	Float32
-	Float64
-	String
-	Bytes
-	Char
+	Null    Kind = iota // 0
+	Bool                // 1
+	Int8                // 2: JMS byte, AMQP byte
+	Int16               // 3: JMS short, AMQP short
+	Int32               // 4: JMS int, AMQP int
+	Int64               // 5: JMS long, AMQP long
+	Float32             // 6
+	Float64             // 7
+	String              // 8
+	Bytes               // 9: AMQP binary (JMS has no byte[] property)
+	Char                // 10: JMS char, AMQP char (a Unicode code point)
+
+	// AMQP 1.0 types without a JMS property type. Selectors see them through
+	// JMS (docs/MESSAGES.md has the table).
+
+	Uint8      // 11: AMQP ubyte, in I
+	Uint16     // 12: AMQP ushort, in I
+	Uint32     // 13: AMQP uint, in I
+	Uint64     // 14: AMQP ulong, its bits in I
+	UUID       // 15: AMQP uuid, 16 bytes in B
+	Symbol     // 16: AMQP symbol (ASCII), in S
+	Timestamp  // 17: AMQP timestamp, unix ms in I
+	Decimal32  // 18: AMQP decimal32, IEEE 754 bytes (big-endian) in B
+	Decimal64  // 19: AMQP decimal64, likewise
+	Decimal128 // 20: AMQP decimal128, likewise
+
+	numKinds
 )
 
-var kindNames = [...]string{"null", "bool", "int8", "int16", "int32", "int64", "float32", "float64", "string", "bytes", "char"}
+var kindNames = [numKinds]string{"null", "bool", "int8", "int16", "int32", "int64", "float32", "float64", "string", "bytes", "char",
+	"uint8", "uint16", "uint32", "uint64", "uuid", "symbol", "timestamp", "decimal32", "decimal64", "decimal128"}
+
+// Valid reports whether k is a kind this version knows.
+func (k Kind) Valid() bool { return k < numKinds }
+
+// IsUnsigned reports whether the kind is one of AMQP's unsigned integers.
+func (k Kind) IsUnsigned() bool { return k >= Uint8 && k <= Uint64 }
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -36,7 +63,8 @@ func (k Kind) String() string {
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// IsExact reports whether the kind is an exact (integer) numeric type.
+// IsExact reports whether the kind is an exact (integer) numeric type of JMS.
+// The unsigned kinds are not: a selector sees them through JMS().
 func (k Kind) IsExact() bool { return k >= Int8 && k <= Int64 }
 
 // IsApprox reports whether the kind is an approximate (floating point) numeric type.
@@ -54,10 +82,10 @@ func (k Kind) IsNumeric() bool { return k >= Int8 && k <= Float64 }
 type Value struct {
 	Kind    Kind
 	Untyped bool
-	I       int64   // Bool (0/1), Int8..Int64, Char
+	I       int64   // Bool (0/1), Int8..Int64, Char, Uint8..Uint64, Timestamp
 	F       float64 // Float32, Float64
-	S       string  // String
-	B       []byte  // Bytes
+	S       string  // String, Symbol
+	B       []byte  // Bytes, UUID, Decimal32..Decimal128
 }
 
 // Constructors keep call sites short and make the kind explicit.
@@ -80,6 +108,29 @@ func StringValue(s string) Value   { return Value{Kind: String, S: s} }
 func BytesValue(b []byte) Value    { return Value{Kind: Bytes, B: b} }
 func CharValue(r rune) Value       { return Value{Kind: Char, I: int64(r)} }
 
+func Uint8Value(u uint8) Value      { return Value{Kind: Uint8, I: int64(u)} }
+func Uint16Value(u uint16) Value    { return Value{Kind: Uint16, I: int64(u)} }
+func Uint32Value(u uint32) Value    { return Value{Kind: Uint32, I: int64(u)} }
+func Uint64Value(u uint64) Value    { return Value{Kind: Uint64, I: int64(u)} }
+func SymbolValue(s string) Value    { return Value{Kind: Symbol, S: s} }
+func TimestampValue(ms int64) Value { return Value{Kind: Timestamp, I: ms} }
+func UUIDValue(u [16]byte) Value    { return Value{Kind: UUID, B: u[:]} }
+
+// DecimalValue is an AMQP decimal32, decimal64 or decimal128, chosen by the
+// length of b (4, 8 or 16 bytes of IEEE 754 decimal, big-endian); ok is false
+// for any other length. The broker carries decimals without computing with them.
+func DecimalValue(b []byte) (v Value, ok bool) {
+	switch len(b) {
+	case 4:
+		return Value{Kind: Decimal32, B: b}, true
+	case 8:
+		return Value{Kind: Decimal64, B: b}, true
+	case 16:
+		return Value{Kind: Decimal128, B: b}, true
+	}
+	return Value{}, false
+}
+
 // UntypedValue is a string from a protocol that cannot carry types.
 func UntypedValue(s string) Value { return Value{Kind: String, Untyped: true, S: s} }
 
@@ -88,6 +139,9 @@ func (v Value) IsNull() bool { return v.Kind == Null }
 
 // Bool returns the boolean content (false for non-bool kinds).
 func (v Value) Bool() bool { return v.Kind == Bool && v.I != 0 }
+
+// Uint returns the content of an unsigned kind.
+func (v Value) Uint() uint64 { return uint64(v.I) }
 
 // AsFloat returns the value as float64 for any numeric kind.
 func (v Value) AsFloat() float64 {
@@ -119,8 +173,64 @@ func (v Value) Text() string {
 		return string(v.B)
 	case Char:
 		return string(rune(v.I))
+	case Uint8, Uint16, Uint32, Uint64:
+		return strconv.FormatUint(uint64(v.I), 10)
+	case UUID:
+		return formatUUID(v.B)
+	case Symbol:
+		return v.S
+	case Timestamp:
+		return strconv.FormatInt(v.I, 10)
+	case Decimal32, Decimal64, Decimal128:
+		return "0x" + hex.EncodeToString(v.B)
 	}
 	return ""
+}
+
+// formatUUID renders 16 bytes in the canonical 8-4-4-4-12 form.
+func formatUUID(b []byte) string {
+	if len(b) != 16 {
+		return hex.EncodeToString(b)
+	}
+	var buf [36]byte
+	hex.Encode(buf[0:8], b[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], b[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], b[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], b[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:], b[10:16])
+	return string(buf[:])
+}
+
+// JMS returns the value as a JMS client and a selector see it: the JMS
+// kinds as they are, the AMQP-only kinds widened or converted as the table
+// in docs/MESSAGES.md says. A ulong above the largest long becomes a double,
+// which keeps its order against other numbers but not every digit. Decimals
+// become Bytes, which a selector compares with nothing.
+func (v Value) JMS() Value {
+	switch v.Kind {
+	case Uint8:
+		return Value{Kind: Int16, I: v.I}
+	case Uint16:
+		return Value{Kind: Int32, I: v.I}
+	case Uint32, Timestamp:
+		return Value{Kind: Int64, I: v.I}
+	case Uint64:
+		if v.I >= 0 {
+			return Value{Kind: Int64, I: v.I}
+		}
+		return Value{Kind: Float64, F: float64(uint64(v.I))}
+	case UUID:
+		return Value{Kind: String, S: formatUUID(v.B)}
+	case Symbol:
+		return Value{Kind: String, S: v.S}
+	case Decimal32, Decimal64, Decimal128:
+		return Value{Kind: Bytes, B: v.B}
+	}
+	return v
 }
 
 // Equal reports whether two values have the same kind and content.
@@ -131,9 +241,9 @@ func (v Value) Equal(o Value) bool {
 	switch v.Kind {
 	case Float32, Float64:
 		return v.F == o.F || (math.IsNaN(v.F) && math.IsNaN(o.F))
-	case String:
+	case String, Symbol:
 		return v.S == o.S
-	case Bytes:
+	case Bytes, UUID, Decimal32, Decimal64, Decimal128:
 		return string(v.B) == string(o.B)
 	default:
 		return v.I == o.I

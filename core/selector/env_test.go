@@ -87,6 +87,21 @@ func newTestEnv() *testEnv {
 		{Name: "ch", Value: prop.CharValue('x')},
 		{Name: "uch", Value: prop.CharValue('é')},
 		{Name: "raw", Value: prop.BytesValue([]byte("abc"))},
+		// AMQP kinds
+		{Name: "u8", Value: prop.Uint8Value(200)},
+		{Name: "u16", Value: prop.Uint16Value(65535)},
+		{Name: "u32", Value: prop.Uint32Value(math.MaxUint32)},
+		{Name: "u64", Value: prop.Uint64Value(7)},
+		{Name: "u64big", Value: prop.Uint64Value(math.MaxUint64)},
+		{Name: "uuid", Value: prop.UUIDValue([16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})},
+		{Name: "sym", Value: prop.SymbolValue("amqp:x")},
+		{Name: "ts", Value: prop.TimestampValue(1700000000000)},
+		{Name: "dec", Value: prop.Value{Kind: prop.Decimal32, B: []byte{0x22, 0x50, 0, 1}}},
+		// properties named like the literals must never be read
+		{Name: "TRUE", Value: prop.Int32Value(1)},
+		{Name: "FALSE", Value: prop.BoolValue(true)},
+		{Name: "NULL", Value: prop.StringValue("x")},
+		{Name: "True", Value: prop.Value{}},
 		// a property that shadows a header name must not be consulted
 		{Name: "JMSPriority", Value: prop.Int32Value(9)},
 		// for the benchmark

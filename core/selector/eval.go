@@ -173,6 +173,9 @@ func (n *plusNode) val(env Env) prop.Value {
 // toNumber returns v as a numeric Value, converting an untyped string that
 // reads as a number. ok is false (and the Value NULL) otherwise.
 func toNumber(v prop.Value) (prop.Value, bool) {
+	if v.Kind > prop.Char {
+		v = v.JMS()
+	}
 	if v.Kind.IsNumeric() {
 		return v, true
 	}
@@ -183,6 +186,10 @@ func toNumber(v prop.Value) (prop.Value, bool) {
 }
 
 func arith(op byte, a, b *prop.Value) prop.Value {
+	if a.Kind > prop.Char || b.Kind > prop.Char {
+		x, y := a.JMS(), b.JMS()
+		return arith(op, &x, &y)
+	}
 	if !a.Kind.IsNumeric() {
 		x, ok := untypedNumber(a)
 		if !ok {
@@ -418,8 +425,23 @@ func (n *strEq) eval(env Env) Result {
 
 // compare applies op to a and b. They are passed by pointer because a Value
 // is eight words; compare does not retain or modify them.
+//
+// Values of different types ("non-like" in JMS 2.0 §3.8.1.1: a string or a
+// boolean against a number, a string against a boolean) compare FALSE, with
+// every operator. Values of one type that has no order (strings, booleans)
+// compare UNKNOWN with an ordering operator; the parser already rejects
+// such a comparison with a literal. Binary values have no JMS type and
+// compare UNKNOWN with anything.
 func compare(op cmpOp, a, b *prop.Value) Result {
 	if a.Kind == prop.Null || b.Kind == prop.Null {
+		return Unknown
+	}
+	if a.Kind > prop.Char || b.Kind > prop.Char {
+		// AMQP kinds: compare what a JMS client sees.
+		x, y := a.JMS(), b.JMS()
+		return compare(op, &x, &y)
+	}
+	if a.Kind == prop.Bytes || b.Kind == prop.Bytes {
 		return Unknown
 	}
 	an, bn := a.Kind.IsNumeric(), b.Kind.IsNumeric()
@@ -427,56 +449,37 @@ func compare(op cmpOp, a, b *prop.Value) Result {
 		if !an {
 			x, ok := untypedNumber(a)
 			if !ok {
-				return Unknown
+				return False
 			}
 			return compareNumbers(op, &x, b)
 		}
 		if !bn {
 			y, ok := untypedNumber(b)
 			if !ok {
-				return Unknown
+				return False
 			}
 			return compareNumbers(op, a, &y)
 		}
 		return compareNumbers(op, a, b)
 	}
-	// Neither is a number: only equality is defined.
-	if op != opEq && op != opNe {
-		return Unknown
-	}
 	var eq bool
-	switch a.Kind {
-	case prop.Bool:
-		x, ok := boolOf(b)
-		if !ok {
-			return Unknown
+	switch {
+	case a.Kind == prop.Bool || b.Kind == prop.Bool:
+		x, okx := boolOf(a)
+		y, oky := boolOf(b)
+		if !okx || !oky {
+			return False
 		}
-		eq = (a.I != 0) == x
-	case prop.String:
-		switch b.Kind {
-		case prop.String:
-			eq = a.S == b.S
-		case prop.Char:
-			eq = charIs(rune(b.I), a.S)
-		case prop.Bool:
-			x, ok := boolOf(a)
-			if !ok {
-				return Unknown
-			}
-			eq = (b.I != 0) == x
-		default:
-			return Unknown
-		}
-	case prop.Char:
-		switch b.Kind {
-		case prop.Char:
-			eq = a.I == b.I
-		case prop.String:
-			eq = charIs(rune(a.I), b.S)
-		default:
-			return Unknown
-		}
-	default:
+		eq = x == y
+	default: // String and Char: both text
+		var buf [utf8.UTFMax]byte
+		x, _ := text(a, &buf)
+		var buf2 [utf8.UTFMax]byte
+		y, _ := text(b, &buf2)
+		eq = x == y
+	}
+	// Only equality is defined for strings and booleans.
+	if op != opEq && op != opNe {
 		return Unknown
 	}
 	return result(eq == (op == opEq))
@@ -509,12 +512,6 @@ func parseBool(s string) (bool, bool) {
 		return false, true
 	}
 	return false, false
-}
-
-func charIs(r rune, s string) bool {
-	var buf [utf8.UTFMax]byte
-	n := utf8.EncodeRune(buf[:], r)
-	return string(buf[:n]) == s
 }
 
 func compareNumbers(op cmpOp, a, b *prop.Value) Result {
@@ -606,11 +603,13 @@ func (n *isNullNode) eval(env Env) Result {
 // their stack so that nothing is allocated.
 func text(v *prop.Value, buf *[utf8.UTFMax]byte) (string, bool) {
 	switch v.Kind {
-	case prop.String:
+	case prop.String, prop.Symbol:
 		return v.S, true
 	case prop.Char:
 		n := utf8.EncodeRune(buf[:], rune(v.I))
 		return unsafe.String(&buf[0], n), true
+	case prop.UUID:
+		return v.Text(), true
 	}
 	return "", false
 }

@@ -283,6 +283,11 @@ func (p *parser) boolResult(n boolNode, h, pos int) (operand, error) {
 }
 
 func (p *parser) comparison(op cmpOp, l, r operand) (operand, error) {
+	if op != opEq && op != opNe {
+		if err := p.orderedOperands(l, r); err != nil {
+			return operand{}, err
+		}
+	}
 	lv, rv := valOf(l), valOf(r)
 	lc, lconst := constOf(lv)
 	rc, rconst := constOf(rv)
@@ -300,6 +305,19 @@ func (p *parser) comparison(op cmpOp, l, r operand) (operand, error) {
 		return p.boolResult(&strEq{l: srcOf(lv), ne: op == opNe, c: rc}, h, l.pos)
 	}
 	return p.boolResult(&cmpConst{op: op, l: srcOf(lv), c: rc}, h, l.pos)
+}
+
+// orderedOperands rejects a boolean or string among the operands of <, <=,
+// >, >= or BETWEEN when the parser knows its type: JMS restricts boolean and
+// string comparison to = and <> (JMS 2.0 §3.8.1.1), so `TRUE > 0` and
+// `color > 'a'` are errors, as in ActiveMQ and Artemis.
+func (p *parser) orderedOperands(os ...operand) error {
+	for _, o := range os {
+		if o.t == sBool || o.t == sStr {
+			return p.errf(o.pos, "a "+o.t.String()+" can only be compared with = or <>")
+		}
+	}
+	return nil
 }
 
 // special parses the rest of [NOT] BETWEEN, IN or LIKE, with the current
@@ -320,6 +338,9 @@ func (p *parser) special(l operand, not bool) (operand, error) {
 		}
 		hi, err := p.additive()
 		if err != nil {
+			return operand{}, err
+		}
+		if err := p.orderedOperands(l, lo, hi); err != nil {
 			return operand{}, err
 		}
 		h := max(l.h, lo.h, hi.h) + 1

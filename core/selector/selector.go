@@ -18,9 +18,21 @@
 // Type rules follow the JMS specification, with these choices where the
 // specification is silent or implementations differ:
 //
+//   - NULL, TRUE and FALSE are literals (keywords, in any case), never
+//     identifiers: no property of those names can be read.
 //   - A comparison between values of different types (string with number,
-//     boolean with number, ...) is UNKNOWN, never an error. Strings and
-//     booleans compare only with = and <>; ordering them is UNKNOWN.
+//     boolean with number, string with boolean) is FALSE, with every
+//     operator, as JMS 2.0 §3.8.1.1 says ("the value of the operation is
+//     false"): `s <> 5` is FALSE while `NOT s = 5` is TRUE. A comparison
+//     with NULL stays UNKNOWN.
+//   - Strings and booleans compare only with = and <>. Ordering them (<, <=,
+//     >, >=, BETWEEN) is a syntax error when the parser can see the type (a
+//     literal, a boolean expression: `TRUE > 0`, `color > 'a'`), as in
+//     ActiveMQ and Artemis, and UNKNOWN at run time otherwise.
+//   - AMQP kinds are compared as the JMS type a JMS client sees
+//     (prop.Value.JMS): unsigned integers and timestamps as numbers, uuid
+//     and symbol as strings; binary and decimal values compare with
+//     nothing (UNKNOWN).
 //   - Exact numerics (int8..int64) compare and compute as int64; mixed with an
 //     approximate numeric they are promoted to float64, as in Java.
 //   - Integer arithmetic wraps around on int64 overflow (Java long semantics).
@@ -31,13 +43,13 @@
 //   - A string marked Untyped (it came from a text-only protocol such as STOMP)
 //     that is compared with, or used in arithmetic with, a number is converted
 //     to a number when it has the form of a decimal number literal
-//     ([+-]digits[.digits][e[+-]digits]); otherwise the result is UNKNOWN. This
+//     ([+-]digits[.digits][e[+-]digits]); otherwise it is a string, and the
+//     comparison FALSE (arithmetic NULL). This
 //     is what lets `weight > 10` match a STOMP header weight:25, as ActiveMQ
 //     does. Likewise an untyped 'true' or 'false' (any case) compares equal to a
 //     boolean, and is a boolean when used as a condition. A typed string never
 //     converts. Two untyped strings compare as strings.
-//   - Char values behave as one-character strings; Bytes values compare with
-//     nothing (UNKNOWN).
+//   - Char values behave as one-character strings.
 //   - IN lists and LIKE patterns must be string literals; their left operand
 //     must be a string at run time, otherwise the predicate is UNKNOWN.
 //   - Integer literals are decimal or 0x hexadecimal; a leading zero does not

@@ -42,8 +42,10 @@ var vectors = []vector{
 	{"COLOR = 'red'", "U"}, // identifiers are case-sensitive: COLOR is absent
 	{"n = 'x'", "U"},
 	{"n <> 'x'", "U"},
-	{"color > 'a'", "U"}, // strings only compare with = and <>
-	{"color < 'z'", "U"},
+	{"color > 'a'", "E8"}, // strings only compare with = and <> (JMS 2.0 §3.8.1.1)
+	{"color < 'z'", "E8"},
+	{"'a' <= color", "E0"},
+	{"color > region", "U"}, // not known before evaluation: UNKNOWN then
 	{"uni = 'héllo'", "T"},
 	{"color = region", "F"},
 	{"color <> region", "T"},
@@ -87,11 +89,20 @@ var vectors = []vector{
 	{"2.5D = 2.5", "T"},
 	{"1.1F = 1.1", "F"}, // a float literal keeps float precision, as in Java
 	{"1.1F = 1.100000023841858", "T"},
-	{"i32 = '25'", "U"},
-	{"numstr = 25", "U"}, // a typed string never converts
+	// Non-like types compare FALSE with every operator (JMS 2.0 §3.8.1.1).
+	{"i32 = '25'", "F"},
+	{"numstr = 25", "F"}, // a typed string never converts
+	{"numstr <> 25", "F"},
+	{"NOT numstr = 25", "T"},
+	{"numstr > 1", "F"},
+	{"1 < numstr", "F"},
+	{"color = 1", "F"},
+	{"color <> 1", "F"},
 	{"numstr = '25'", "T"},
-	{"t = 1", "U"},
-	{"i32 = TRUE", "U"},
+	{"t = 1", "F"},
+	{"t > 1", "F"},
+	{"i32 = TRUE", "F"},
+	{"i32 <> TRUE", "F"},
 	{"nan = nan", "F"},
 	{"nan <> nan", "T"},
 	{"nan < 1", "F"},
@@ -105,12 +116,12 @@ var vectors = []vector{
 	{"ch = uch", "F"},
 	{"color = ch", "F"},
 	{"ch = color", "F"},
-	{"ch = t", "U"},
-	{"ch > 'a'", "U"},
-	{"ch = 120", "U"},
+	{"ch = t", "F"},
+	{"ch > 'a'", "E5"},
+	{"ch = 120", "F"},
 	{"uch = 'é'", "T"},
-	{"color = t", "U"},
-	{"t = color", "U"},
+	{"color = t", "F"},
+	{"t = color", "F"},
 	{"raw = t", "U"},
 	{"color = raw", "U"},
 	{"raw = raw", "U"},
@@ -175,6 +186,14 @@ var vectors = []vector{
 	{"t <> f", "T"},
 	{"t = f", "F"},
 	{"t > f", "U"},
+	{"TRUE > 0", "E0"}, // booleans compare only with = and <>
+	{"0 < TRUE", "E4"},
+	{"t >= FALSE", "E5"},
+	{"FALSE < FALSE", "E0"},
+	{"(i32 > 1) > 0", "E1"},
+	{"i32 > (i32 > 1)", "E7"},
+	{"TRUE = 1", "F"},
+	{"TRUE <> 'true'", "F"},
 	{"t AND NOT f", "T"},
 	{"NOT t", "F"},
 	{"JMSRedelivered", "F"},
@@ -184,7 +203,7 @@ var vectors = []vector{
 	{"n", "U"},
 	{"NOT color", "U"},
 	{"truestr", "U"}, // a typed string is not a boolean
-	{"truestr = TRUE", "U"},
+	{"truestr = TRUE", "F"},
 	{"TRUE = TRUE", "T"},
 	{"TRUE <> FALSE", "T"},
 	{"(i32 > 1) = TRUE", "T"},
@@ -205,17 +224,18 @@ var vectors = []vector{
 	{"-uw = -25", "T"},
 	{"uw = '25'", "T"},
 	{"uw = ' 25'", "F"},
-	{"uspace = 25", "U"}, // no trimming
-	{"uhex = 25", "U"},   // only decimal forms convert
-	{"uempty = 0", "U"},
+	{"uspace = 25", "F"}, // no trimming: a string, and strings are not numbers
+	{"uhex = 25", "F"},   // only decimal forms convert
+	{"uempty = 0", "F"},
 	{"ufloat > 2", "T"},
 	{"ufloat = 2.5", "T"},
 	{"uneg < 0", "T"},
 	{"uexp = 100", "T"},
 	{"ubig > 1e19", "T"},
-	{"utext > 10", "U"},
+	{"utext > 10", "F"},
+	{"utext <> 10", "F"},
 	{"utext = 'heavy'", "T"},
-	{"uw > '10'", "U"},
+	{"uw > '10'", "E5"},
 	{"uw > i32 - 1", "T"},
 	{"i32 = uw", "T"},
 	{"uw = i32", "T"},
@@ -226,9 +246,9 @@ var vectors = []vector{
 	{"ufalse = FALSE", "T"},
 	{"ufalse", "F"},
 	{"NOT ufalse", "T"},
-	{"utext = TRUE", "U"},
+	{"utext = TRUE", "F"},
 	{"utext", "U"},
-	{"utrue = 1", "U"},
+	{"utrue = 1", "F"},
 	{"t = utrue", "T"},
 	{"f <> utrue", "T"},
 	{"uw IN ('25', '26')", "T"},
@@ -265,7 +285,11 @@ var vectors = []vector{
 	{"i32 BETWEEN n AND 20", "F"},
 	{"i32 NOT BETWEEN n AND 20", "T"},
 	{"i32 BETWEEN 30 AND n", "F"},
-	{"color BETWEEN 'a' AND 'z'", "U"},
+	{"color BETWEEN 'a' AND 'z'", "E14"},
+	{"'m' BETWEEN 1 AND 2", "E0"},
+	{"i32 BETWEEN 1 AND TRUE", "E18"},
+	{"t BETWEEN 0 AND 1", "F"},
+	{"color BETWEEN 0 AND 1", "F"},
 	{"i32 BETWEEN 1 + 1 AND 5 * 10", "T"},
 	{"i32 BETWEEN 20 AND 30 AND color = 'red'", "T"},
 	{"JMSPriority BETWEEN 0 AND 4", "T"},
@@ -344,6 +368,29 @@ var vectors = []vector{
 	{"color LIKE 'a%' OR color LIKE '%d'", "T"},
 	{"raw LIKE '%'", "U"},
 
+	// AMQP kinds, as JMS sees them
+	{"u8 = 200", "T"},
+	{"u8 > 100 AND u8 < 201", "T"},
+	{"u8 + 1 = 201", "T"},
+	{"-u8 = -200", "T"},
+	{"u16 = 65535", "T"},
+	{"u32 = 4294967295", "T"},
+	{"u64 = 7", "T"},
+	{"u64 BETWEEN 1 AND 10", "T"},
+	{"u64big > 9223372036854775807", "T"}, // above the largest long: a double
+	{"u64big > 0", "T"},
+	{"uuid = '01020304-0506-0708-090a-0b0c0d0e0f10'", "T"},
+	{"uuid LIKE '01020304-%'", "T"},
+	{"uuid = 1", "F"},
+	{"sym = 'amqp:x'", "T"},
+	{"sym IN ('amqp:x', 'y')", "T"},
+	{"sym LIKE 'amqp:%'", "T"},
+	{"sym = color", "F"},
+	{"ts = 1700000000000", "T"},
+	{"ts > JMSTimestamp - 1", "T"},
+	{"dec = 1", "U"}, // decimals have no JMS type
+	{"dec IS NULL", "F"},
+
 	// headers
 	{"JMSPriority = 4", "T"}, // the header, not the property of that name
 	{"JMSPriority > 3 AND JMSPriority < 5", "T"},
@@ -392,6 +439,13 @@ var vectors = []vector{
 	{"INx IS NULL", "T"},
 	{"order = 1", "U"},
 	{"x = null", "U"},
+	{"NULL > 1", "U"},
+	// TRUE, FALSE and NULL are literals, never the properties of those names.
+	{"TRUE", "T"},
+	{"FALSE", "F"},
+	{"NULL IS NULL", "T"},
+	{"TRUE = 1", "F"},
+	{"True IS NOT NULL", "T"},
 
 	// syntax errors, with the byte position reported
 	{"(color = 'red'", "E14"},
@@ -512,7 +566,7 @@ func TestTruthTables(t *testing.T) {
 	operands := map[Result][]string{
 		True:    {"TRUE", "t", "i32 = 25", "utrue"},
 		False:   {"FALSE", "f", "i32 = 1", "ufalse"},
-		Unknown: {"NULL", "n", "n = 1", "color > 'a'"},
+		Unknown: {"NULL", "n", "n = 1", "t > f"},
 	}
 	and := [3][3]Result{ // indexed False, True, Unknown
 		False:   {False, False, False},
@@ -733,7 +787,8 @@ func TestDeliveryModeForms(t *testing.T) {
 		{prop.BoolValue(false), False, True},
 		{prop.Int32Value(2), True, False},
 		{prop.Int8Value(1), False, True},
-		{prop.Int32Value(7), Unknown, Unknown},
+		{prop.Int32Value(7), False, False}, // a number is not like the string 'PERSISTENT'
+
 		{prop.Value{}, Unknown, Unknown},
 	}
 	for _, c := range cases {

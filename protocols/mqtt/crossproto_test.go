@@ -9,6 +9,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	stompc "github.com/go-stomp/stomp/v3"
+	gsframe "github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 	"github.com/junctionmq/junction/server"
@@ -28,9 +29,9 @@ func stompConn(t *testing.T, s *server.Server, opts ...func(*stompc.Conn) error)
 
 // stompSub subscribes and waits until the broker has the subscription: a
 // SEND with a receipt on the same connection is handled after it.
-func stompSub(t *testing.T, c *stompc.Conn, dest string) *stompc.Subscription {
+func stompSub(t *testing.T, c *stompc.Conn, dest string, opts ...func(*gsframe.Frame) error) *stompc.Subscription {
 	t.Helper()
-	sub, err := c.Subscribe(dest, stompc.AckAuto)
+	sub, err := c.Subscribe(dest, stompc.AckAuto, opts...)
 	if err != nil {
 		t.Fatalf("STOMP SUBSCRIBE %s: %v", dest, err)
 	}
@@ -102,6 +103,48 @@ func TestMQTTToSTOMP(t *testing.T) {
 	pub3.pub("sensors/7/temp", 0, false, "22")
 	if m := stompRecv(t, sub); string(m.Body) != "22" || m.Header.Get("persistent") == "true" {
 		t.Fatalf("got %q persistent %q", m.Body, m.Header.Get("persistent"))
+	}
+
+	// A QoS 2 retained publish: the adapter marks both on the core message,
+	// as annotations a STOMP consumer never sees, while an MQTT subscriber
+	// with retain-as-published still gets both.
+	rap, _ := dial5(t, s.Addr("mqtt"), &paho.Connect{ClientID: "x-rap", CleanStart: true})
+	rap.sub(paho.SubscribeOptions{Topic: "sensors/7/temp", QoS: 2, RetainAsPublished: true})
+	pub.pub(&paho.Publish{Topic: "sensors/7/temp", QoS: 2, Retain: true, Payload: []byte("23"), Properties: &paho.PublishProperties{
+		User: paho.UserProperties{{Key: "unit", Value: "C"}}}})
+	m := stompRecv(t, sub)
+	if string(m.Body) != "23" || m.Header.Get("unit") != "C" {
+		t.Fatalf("got %q unit %q", m.Body, m.Header.Get("unit"))
+	}
+	for i := range m.Header.Len() {
+		if k, _ := m.Header.GetAt(i); strings.HasPrefix(k, "_MQTT") || strings.HasPrefix(k, "mqtt.") {
+			t.Errorf("internal header %s leaked to STOMP", k)
+		}
+	}
+	if p := rap.recv(); string(p.Payload) != "23" || p.QoS != 2 || !p.Retain {
+		t.Errorf("MQTT subscriber got %q QoS %d retain %v, want QoS 2 retained", p.Payload, p.QoS, p.Retain)
+	}
+}
+
+// TestSelectorOnMQTTUserProperties: MQTT 5 user properties are typed
+// strings, so a selector comparing one with a number is FALSE (JMS 2.0
+// §3.8.1.1), not UNKNOWN: NOT (site = 5) selects, while site > 5 and
+// site <> 5 do not, even for a site that reads as a number.
+func TestSelectorOnMQTTUserProperties(t *testing.T) {
+	s := startBroker(t, nil)
+	st := stompConn(t, s)
+	not := stompSub(t, st, "/topic/sel.t", stompc.SubscribeOpt.Header("selector", "NOT (site = 5) AND site = 'north'"))
+	gt := stompSub(t, st, "/topic/sel.t", stompc.SubscribeOpt.Header("selector", "site > 5 OR site <> 5 OR marker = 'end'"))
+
+	pub, _ := dial5(t, s.Addr("mqtt"), &paho.Connect{ClientID: "sel-pub", CleanStart: true})
+	for _, u := range []paho.UserProperties{{{Key: "site", Value: "north"}}, {{Key: "site", Value: "7"}}, {{Key: "marker", Value: "end"}}} {
+		pub.pub(&paho.Publish{Topic: "sel/t", QoS: 1, Payload: []byte(u[0].Value), Properties: &paho.PublishProperties{User: u}})
+	}
+	if m := stompRecv(t, not); string(m.Body) != "north" {
+		t.Errorf("NOT (site = 5) got %q first, want north", m.Body)
+	}
+	if m := stompRecv(t, gt); string(m.Body) != "end" {
+		t.Errorf("site > 5 OR site <> 5 selected %q: a typed string never compares as a number", m.Body)
 	}
 }
 

@@ -1,20 +1,25 @@
 package mqtt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 )
 
-// Properties the adapter keeps on core messages for MQTT's own use.
+// Annotations the adapter keeps on core messages for MQTT's own use. They
+// are annotations, not properties, so no other protocol's client sees them.
+// (Journals of format 1 stored them as properties _MQTT_QOS and
+// _MQTT_RETAIN; core's decoder renames those to these.)
 const (
-	propQoS    = "_MQTT_QOS"    // 2 for a QoS 2 publish; QoS 1 and 0 are told by Durable
-	propRetain = "_MQTT_RETAIN" // the publish had RETAIN set (for retain-as-published)
+	annQoS    = "mqtt.qos"    // 2 for a QoS 2 publish; QoS 1 and 0 are told by Durable
+	annRetain = "mqtt.retain" // the publish had RETAIN set (for retain-as-published)
 )
 
 // toMessage maps a PUBLISH to a core message (see docs/MQTT.md).
@@ -27,10 +32,10 @@ func toMessage(topic string, qos byte, retain bool, pr *packet.Properties, paylo
 		Body:        append([]byte(nil), payload...),
 	}
 	if qos == 2 {
-		m.Properties = append(m.Properties, prop.Property{Name: propQoS, Value: prop.Int8Value(2)})
+		m.Annotations = append(m.Annotations, prop.Property{Name: annQoS, Value: prop.Int8Value(2)})
 	}
 	if retain {
-		m.Properties = append(m.Properties, prop.Property{Name: propRetain, Value: prop.BoolValue(true)})
+		m.Annotations = append(m.Annotations, prop.Property{Name: annRetain, Value: prop.BoolValue(true)})
 	}
 	if !v5 {
 		return m
@@ -47,9 +52,18 @@ func toMessage(topic string, qos byte, retain bool, pr *packet.Properties, paylo
 	if pr.Has(packet.PropResponseTopic) {
 		m.ReplyTo, m.ReplyToType = topicToAddress(pr.ResponseTopic), core.Multicast
 	}
-	if pr.Has(packet.PropCorrelationData) {
-		m.CorrelationID = string(pr.CorrelationData)
+	if pr.Has(packet.PropCorrelationData) && len(pr.CorrelationData) > 0 {
+		// Correlation data is binary, but nearly always text: kept as a
+		// string when it is UTF-8, so JMS selectors and STOMP headers read
+		// it as the text it is.
+		if utf8.Valid(pr.CorrelationData) {
+			m.CorrelationID = prop.StringValue(string(pr.CorrelationData))
+		} else {
+			m.CorrelationID = prop.BytesValue(bytes.Clone(pr.CorrelationData))
+		}
 	}
+	// User properties are the application's properties (STOMP consumers
+	// get them as headers).
 	for _, u := range pr.User {
 		m.Properties = append(m.Properties, prop.Property{Name: u.Key, Value: prop.StringValue(u.Value)})
 	}
@@ -316,7 +330,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 	if retained {
 		p.Retain = true
 	} else if sub.RAP {
-		p.Retain = m.Property(propRetain).Bool()
+		p.Retain = m.Annotation(annRetain).Bool()
 	}
 	if qos > 0 {
 		p.Dup = d.DeliveryCount > 1
@@ -393,17 +407,20 @@ func (c *conn) setPublishProps(p *packet.Publish, m *core.Message, sub *subscrip
 		pr.ResponseTopic = addressToTopic(m.ReplyTo)
 		pr.Set(packet.PropResponseTopic)
 	}
-	if m.CorrelationID != "" {
-		pr.CorrelationData = []byte(m.CorrelationID)
+	switch cid := &m.CorrelationID; cid.Kind {
+	case prop.Null:
+	case prop.Bytes:
+		pr.CorrelationData = cid.B
+		pr.Set(packet.PropCorrelationData)
+	default:
+		pr.CorrelationData = []byte(cid.Text())
 		pr.Set(packet.PropCorrelationData)
 	}
 	if sub != nil && sub.SubID > 0 {
 		pr.SubscriptionIDs = []uint32{sub.SubID}
 	}
 	for i := range m.Properties {
-		if name := m.Properties[i].Name; !internalProp(name) {
-			pr.User = append(pr.User, packet.UserProperty{Key: name, Value: m.Properties[i].Value.Text()})
-		}
+		pr.User = append(pr.User, packet.UserProperty{Key: m.Properties[i].Name, Value: m.Properties[i].Value.Text()})
 	}
 	if m.UserID != "" {
 		pr.User = append(pr.User, packet.UserProperty{Key: core.PropUserID, Value: m.UserID})

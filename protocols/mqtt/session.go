@@ -2,7 +2,6 @@ package mqtt
 
 import (
 	"encoding/json"
-	"strings"
 	"sync"
 	"time"
 
@@ -210,7 +209,7 @@ func (s *Server) destroy(ss *session, sess *core.Session) {
 // msgQoS is the QoS a core message was published with: MQTT's own, or 1 for
 // a durable message from another protocol and 0 otherwise.
 func msgQoS(m *core.Message) byte {
-	if v := m.Property(propQoS); !v.IsNull() && v.I == 2 {
+	if v := m.Annotation(annQoS); !v.IsNull() && v.I == 2 {
 		return 2
 	}
 	if m.Durable {
@@ -218,7 +217,3 @@ func msgQoS(m *core.Message) byte {
 	}
 	return 0
 }
-
-// internalProp reports whether a property is the MQTT adapter's bookkeeping
-// rather than a user property.
-func internalProp(name string) bool { return strings.HasPrefix(name, "_MQTT_") }

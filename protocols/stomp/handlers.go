@@ -81,7 +81,9 @@ func (c *conn) toMessage(f *frame.Frame, addr string, rt core.RoutingType) (*cor
 			}
 			m.ReplyTo, m.ReplyToType = name, rrt
 		case hdrCorrelationID:
-			m.CorrelationID = v
+			if v != "" {
+				m.CorrelationID = prop.StringValue(v)
+			}
 		case hdrType:
 			m.Type = v
 		case hdrGroupID:
@@ -525,8 +527,12 @@ func (c *conn) encodeMessage(sub *subscription, m *core.Message, count uint32, t
 	e.HeaderUint(hdrPriority, uint64(m.Priority))
 	e.HeaderInt(hdrTimestamp, m.Timestamp)
 	e.HeaderInt(hdrExpires, m.Expiration)
-	if m.CorrelationID != "" {
-		e.Header(hdrCorrelationID, m.CorrelationID)
+	switch cid := &m.CorrelationID; cid.Kind {
+	case prop.Null:
+	case prop.Bytes:
+		e.HeaderBytes(hdrCorrelationID, cid.B)
+	default:
+		e.Header(hdrCorrelationID, cid.Text())
 	}
 	if m.ReplyTo != "" {
 		e.Header(hdrReplyTo, destFor(m.ReplyTo, m.ReplyToType))
