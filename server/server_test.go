@@ -46,10 +46,12 @@ func (e *echo) ServeConn(_ context.Context, c net.Conn) {
 	sc := bufio.NewScanner(c)
 	for sc.Scan() {
 		e.MessageIn()
+		// Counted before the write: the client reads the echo and may look
+		// at the stats before this goroutine runs again.
+		e.MessageOut()
 		if _, err := io.WriteString(c, "echo: "+sc.Text()+"\n"); err != nil {
 			return
 		}
-		e.MessageOut()
 	}
 }
 
