@@ -76,9 +76,7 @@ type address struct {
 	routes      atomic.Pointer[routeSet]
 	dups        *dupCache
 
-	spaceMu sync.Mutex
-	space   chan struct{} // closed when size drops under the limit
-	waiting atomic.Int32
+	adm admission // sends waiting for space under address-full-policy BLOCK
 }
 
 type routeSet struct {
@@ -151,6 +149,7 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	close(b.stop)
 	b.wg.Wait()
+	b.failHeld()
 	for _, q := range queues {
 		q.mu.Lock()
 		if q.timer != nil {
@@ -196,7 +195,7 @@ func (b *Broker) sweepAddresses() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for name, a := range b.addresses {
-		if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.waiting.Load() != 0 {
+		if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.adm.waiting() {
 			continue
 		}
 		if a.dups != nil && a.dups.len() > 0 {
@@ -353,16 +352,7 @@ func (b *Broker) released(m *Message) {
 	if a.size.Add(-int64(m.Size())) < 0 {
 		a.size.Store(0)
 	}
-	if a.waiting.Load() > 0 {
-		// Wake every blocked producer: each knows the size of its message
-		// and checks again whether it fits.
-		a.spaceMu.Lock()
-		if a.space != nil {
-			close(a.space)
-			a.space = nil
-		}
-		a.spaceMu.Unlock()
-	}
+	a.spaceFreed(b)
 }
 
 func (b *Broker) lookupAddress(name string) *address {
@@ -410,7 +400,7 @@ func (b *Broker) moveMessage(mv move) {
 		_ = a
 	}
 	b.mu.Unlock()
-	if err := b.route(context.Background(), nil, m, nil); err != nil {
+	if err := b.route(context.Background(), nil, m, nil, nil); err != nil {
 		b.log.Warn("could not move message", "target", mv.target, "reason", mv.reason, "err", err)
 	}
 }

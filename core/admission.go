@@ -1,0 +1,261 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Producer flow control. A send to an address over max-size-bytes under
+// address-full-policy BLOCK is never waited for on the caller's goroutine:
+// the core holds it in the address's admission line and routes it once space
+// frees, calling its done callback then. The adapter's reader therefore keeps
+// reading (the acks that free the space may be behind the send on the same
+// connection) and turns "held" into its protocol's back-pressure by
+// withholding the confirmation (RECEIPT, PUBACK, ProducerAck) or the next
+// credit (AMQP), using Producer.Held and Producer.OnRelease.
+
+// admission is an address's line of sends waiting for space, first come
+// first served: while anyone waits, new sends to the address join the line,
+// so one producer's messages to one address keep their order.
+type admission struct {
+	mu       sync.Mutex
+	line     []*waiter
+	n        atomic.Int32 // len(line), read without the lock on the send path
+	draining bool
+}
+
+// waiter is one held operation: a send, a transaction's commit.
+type waiter struct {
+	need int64
+	run  func() // routes the held operation; called outside every lock
+	// gone: withdrawn (its context ended) before it was admitted.
+	gone bool
+}
+
+// waiting reports whether anything waits for space.
+func (ad *admission) waiting() bool { return ad.n.Load() > 0 }
+
+// hold queues w on a and starts the line moving if there is room already
+// (space may have freed between the caller's check and now).
+func (a *address) hold(b *Broker, w *waiter) {
+	ad := &a.adm
+	ad.mu.Lock()
+	ad.line = append(ad.line, w)
+	ad.n.Store(int32(len(ad.line)))
+	start := a.startDrainLocked()
+	ad.mu.Unlock()
+	if start {
+		go a.drain(b)
+	}
+}
+
+// withdraw removes w if it has not been admitted yet, reporting whether it
+// was still waiting.
+func (a *address) withdraw(w *waiter) bool {
+	ad := &a.adm
+	ad.mu.Lock()
+	defer ad.mu.Unlock()
+	for i, x := range ad.line {
+		if x == w {
+			ad.line = append(ad.line[:i], ad.line[i+1:]...)
+			ad.n.Store(int32(len(ad.line)))
+			w.gone = true
+			return true
+		}
+	}
+	return false
+}
+
+// spaceFreed is called (under a queue lock, so it only starts a goroutine)
+// when the address's size went down.
+func (a *address) spaceFreed(b *Broker) {
+	if !a.adm.waiting() {
+		return
+	}
+	a.adm.mu.Lock()
+	start := a.startDrainLocked()
+	a.adm.mu.Unlock()
+	if start {
+		go a.drain(b)
+	}
+}
+
+// startDrainLocked reports whether the caller must start the drainer: the
+// line's head fits and no drainer runs. Caller holds adm.mu.
+func (a *address) startDrainLocked() bool {
+	ad := &a.adm
+	if ad.draining || len(ad.line) == 0 || !a.fits(ad.line[0].need) {
+		return false
+	}
+	ad.draining = true
+	return true
+}
+
+func (a *address) fits(need int64) bool {
+	lim := a.settings.MaxSizeBytes
+	return lim < 0 || a.size.Load()+need <= lim
+}
+
+// drain admits waiters in order while they fit. One goroutine per address,
+// only while space is being handed out: a blocked producer holds none.
+func (a *address) drain(b *Broker) {
+	ad := &a.adm
+	for {
+		ad.mu.Lock()
+		b.mu.RLock()
+		closed := b.closed
+		b.mu.RUnlock()
+		if len(ad.line) == 0 || (!closed && !a.fits(ad.line[0].need)) {
+			ad.draining = false
+			ad.mu.Unlock()
+			return
+		}
+		w := ad.line[0]
+		ad.line[0] = nil
+		ad.line = ad.line[1:]
+		ad.n.Store(int32(len(ad.line)))
+		ad.mu.Unlock()
+		// Routing adds the message's size before it returns, so the next
+		// turn of the loop sees the space it took.
+		w.run()
+	}
+}
+
+// failHeld hands every held operation to routing once more after Close:
+// routing refuses them with ErrClosed, so no done callback is left hanging.
+func (b *Broker) failHeld() {
+	b.mu.RLock()
+	addrs := make([]*address, 0, len(b.addresses))
+	for _, a := range b.addresses {
+		if a.adm.waiting() {
+			addrs = append(addrs, a)
+		}
+	}
+	b.mu.RUnlock()
+	for _, a := range addrs {
+		a.adm.mu.Lock()
+		start := !a.adm.draining && len(a.adm.line) > 0
+		a.adm.draining = a.adm.draining || start
+		a.adm.mu.Unlock()
+		if start {
+			a.drain(b)
+		}
+	}
+}
+
+// Producer is one sender's handle on producer flow control (a STOMP or MQTT
+// connection, an AMQP sender link, an OpenWire producer). Sends through it
+// behave as Session.Send; in addition it counts the bytes of its sends held
+// for space, so the adapter can bound them and turn them into its protocol's
+// back-pressure.
+type Producer struct {
+	s *Session
+
+	mu        sync.Mutex
+	held      int64
+	listeners []releaseListener
+}
+
+type releaseListener struct {
+	limit int64
+	fn    func()
+}
+
+// NewProducer returns a producer sending as the session.
+func (s *Session) NewProducer() *Producer { return &Producer{s: s} }
+
+// Send routes m. It never waits for space: with address-full-policy BLOCK a
+// send to a full address (or to one with sends already waiting) is held,
+// after the ones before it, and routed once space frees; done (may be nil)
+// is called when the message is in its queues and durable, so possibly long
+// after Send returned. If ctx ends while the message is held it is
+// withdrawn and done gets an ErrAddressFull wrapping the context's error.
+// Errors known at once (permissions, validation, FAIL policy) are returned
+// and done is not called.
+func (p *Producer) Send(ctx context.Context, m *Message, done func(error)) error {
+	if err := p.s.prepareSend(m); err != nil {
+		return err
+	}
+	return p.s.b.route(ctx, p.s, m, done, p)
+}
+
+// Held is the size in bytes of this producer's sends waiting for space.
+func (p *Producer) Held() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
+}
+
+// OnRelease arranges for fn to be called once, from a core goroutine, when
+// Held drops to limit or below. It returns false, without registering fn,
+// when that is already the case.
+func (p *Producer) OnRelease(limit int64, fn func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held <= limit {
+		return false
+	}
+	p.listeners = append(p.listeners, releaseListener{limit, fn})
+	return true
+}
+
+func (p *Producer) addHeld(n int64) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.held += n
+	var fire []func()
+	if n < 0 {
+		keep := p.listeners[:0]
+		for _, l := range p.listeners {
+			if p.held <= l.limit {
+				fire = append(fire, l.fn)
+			} else {
+				keep = append(keep, l)
+			}
+		}
+		p.listeners = keep
+	}
+	p.mu.Unlock()
+	for _, fn := range fire {
+		fn()
+	}
+}
+
+// holdSend queues a send that found its address full. The held message is
+// routed by the drainer with the address's limit already checked (pass).
+func (b *Broker) holdSend(ctx context.Context, s *Session, m *Message, done func(error), p *Producer, a *address, need int64) {
+	p.addHeld(need)
+	w := &waiter{need: need}
+	var stop atomic.Pointer[func() bool]
+	w.run = func() {
+		if st := stop.Load(); st != nil {
+			(*st)()
+		}
+		p.addHeld(-need)
+		if err := b.routeAdmitted(ctx, s, m, done, p, a); err != nil {
+			finish(done, err)
+		}
+	}
+	a.hold(b, w)
+	if ctx.Done() != nil {
+		// Registered after hold: if the drainer admitted w first, withdraw
+		// finds nothing and the callback does nothing.
+		st := context.AfterFunc(ctx, func() {
+			if a.withdraw(w) {
+				p.addHeld(-need)
+				finish(done, fmt.Errorf("%w: %q: held send withdrawn: %w", ErrAddressFull, a.name, context.Cause(ctx)))
+			}
+		})
+		stop.Store(&st)
+	}
+}
+
+func finish(done func(error), err error) {
+	if done != nil {
+		done(err)
+	}
+}
