@@ -29,9 +29,9 @@ type admission struct {
 // waiter is one held operation: a send, a transaction's commit.
 type waiter struct {
 	need int64
-	run  func() // routes the held operation; called outside every lock
-	// gone: withdrawn (its context ended) before it was admitted.
-	gone bool
+	run func() // routes the held operation; called outside every lock
+	// withdrawn answers a send taken out of the line unadmitted.
+	withdrawn func(err error)
 }
 
 // waiting reports whether anything waits for space.
@@ -61,7 +61,6 @@ func (a *address) withdraw(w *waiter) bool {
 		if x == w {
 			ad.line = append(ad.line[:i], ad.line[i+1:]...)
 			ad.n.Store(int32(len(ad.line)))
-			w.gone = true
 			return true
 		}
 	}
@@ -156,6 +155,8 @@ type Producer struct {
 	mu        sync.Mutex
 	held      int64
 	listeners []releaseListener
+	waiting   map[*waiter]*address // held sends, to withdraw at Close
+	closed    bool
 }
 
 type releaseListener struct {
@@ -175,10 +176,32 @@ func (s *Session) NewProducer() *Producer { return &Producer{s: s} }
 // Errors known at once (permissions, validation, FAIL policy) are returned
 // and done is not called.
 func (p *Producer) Send(ctx context.Context, m *Message, done func(error)) error {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	if err := p.s.prepareSend(m); err != nil {
 		return err
 	}
 	return p.s.b.route(ctx, p.s, m, done, p)
+}
+
+// Close withdraws the producer's held sends (their done gets ErrClosed) and
+// refuses further sends. An adapter calls it when its connection or link
+// ends: nobody is left to confirm the held messages to.
+func (p *Producer) Close() {
+	p.mu.Lock()
+	p.closed = true
+	waiting := p.waiting
+	p.waiting = nil
+	p.mu.Unlock()
+	for w, a := range waiting {
+		if a.withdraw(w) {
+			w.withdrawn(ErrClosed)
+		}
+	}
 }
 
 // Held is the size in bytes of this producer's sends waiting for space.
@@ -201,56 +224,73 @@ func (p *Producer) OnRelease(limit int64, fn func()) bool {
 	return true
 }
 
-func (p *Producer) addHeld(n int64) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	p.held += n
-	var fire []func()
-	if n < 0 {
-		keep := p.listeners[:0]
-		for _, l := range p.listeners {
-			if p.held <= l.limit {
-				fire = append(fire, l.fn)
-			} else {
-				keep = append(keep, l)
-			}
-		}
-		p.listeners = keep
-	}
-	p.mu.Unlock()
-	for _, fn := range fire {
-		fn()
-	}
-}
-
 // holdSend queues a send that found its address full. The held message is
 // routed by the drainer with the address's limit already checked (pass).
 func (b *Broker) holdSend(ctx context.Context, s *Session, m *Message, done func(error), p *Producer, a *address, need int64) {
-	p.addHeld(need)
 	w := &waiter{need: need}
 	var stop atomic.Pointer[func() bool]
 	w.run = func() {
 		if st := stop.Load(); st != nil {
 			(*st)()
 		}
-		p.addHeld(-need)
+		p.untrack(w, need)
 		if err := b.routeAdmitted(ctx, s, m, done, p, a); err != nil {
 			finish(done, err)
 		}
 	}
+	w.withdrawn = func(err error) {
+		p.untrack(w, need)
+		finish(done, fmt.Errorf("%w: %q: held send withdrawn: %w", ErrAddressFull, a.name, err))
+	}
+	p.track(w, a, need)
 	a.hold(b, w)
 	if ctx.Done() != nil {
 		// Registered after hold: if the drainer admitted w first, withdraw
 		// finds nothing and the callback does nothing.
 		st := context.AfterFunc(ctx, func() {
 			if a.withdraw(w) {
-				p.addHeld(-need)
-				finish(done, fmt.Errorf("%w: %q: held send withdrawn: %w", ErrAddressFull, a.name, context.Cause(ctx)))
+				w.withdrawn(context.Cause(ctx))
 			}
 		})
 		stop.Store(&st)
+	}
+}
+
+func (p *Producer) track(w *waiter, a *address, need int64) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.waiting == nil {
+		p.waiting = map[*waiter]*address{}
+	}
+	p.waiting[w] = a
+	p.held += need
+	p.mu.Unlock()
+}
+
+// untrack forgets an admitted or withdrawn send and calls the listeners
+// whose limit Held has come down to.
+func (p *Producer) untrack(w *waiter, need int64) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	delete(p.waiting, w)
+	p.held -= need
+	var fire []func()
+	keep := p.listeners[:0]
+	for _, l := range p.listeners {
+		if p.held <= l.limit {
+			fire = append(fire, l.fn)
+		} else {
+			keep = append(keep, l)
+		}
+	}
+	p.listeners = keep
+	p.mu.Unlock()
+	for _, fn := range fire {
+		fn()
 	}
 }
 

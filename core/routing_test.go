@@ -899,3 +899,34 @@ func TestMaxSizeBytesBlockWakesEveryProducer(t *testing.T) {
 		}
 	}
 }
+
+func TestProducerCloseWithdrawsHeldSends(t *testing.T) {
+	b := newTestBroker(t, fullSettings("BLOCK"))
+	s := newSession(t, b, SessionOptions{})
+	consume(t, s, "full", ConsumerOptions{Credit: -1})
+	fill(t, s)
+	p := s.NewProducer()
+	sent := make(chan error, 2)
+	for range 2 {
+		if err := p.Send(context.Background(), msg("full", strings.Repeat("h", 300)), func(err error) { sent <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	for range 2 {
+		select {
+		case err := <-sent:
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("withdrawn send: err = %v, want ErrClosed", err)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatal("Close did not answer a held send")
+		}
+	}
+	if held(b, "full")() || p.Held() != 0 {
+		t.Error("sends still held after Close")
+	}
+	if err := p.Send(context.Background(), msg("full", "late"), nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close: %v, want ErrClosed", err)
+	}
+}

@@ -165,12 +165,15 @@ func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txAck, a *addre
 			tx.apply(sends, acks, plans, done)
 		}
 	}
+	w.withdrawn = func(err error) {
+		tx.rollbackAcks(acks)
+		done(fmt.Errorf("commit: %w: %q: %w", ErrAddressFull, a.name, err))
+	}
 	a.hold(b, w)
 	if ctx.Done() != nil {
 		st := context.AfterFunc(ctx, func() {
 			if a.withdraw(w) {
-				tx.rollbackAcks(acks)
-				done(fmt.Errorf("commit: %w: %q: %w", ErrAddressFull, a.name, context.Cause(ctx)))
+				w.withdrawn(context.Cause(ctx))
 			}
 		})
 		stop.Store(&st)
