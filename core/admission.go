@@ -299,3 +299,13 @@ func finish(done func(error), err error) {
 		done(err)
 	}
 }
+
+// HeldSends is how many sends (and commits) wait for space on an address:
+// for monitoring, and for tests that must know a producer is held.
+func (b *Broker) HeldSends(address string) int {
+	a := b.lookupAddress(address)
+	if a == nil {
+		return 0
+	}
+	return int(a.adm.n.Load())
+}

@@ -429,14 +429,18 @@ func (c *conn) onCommit(ctx context.Context, f *frame.Frame) error {
 	}
 	delete(c.txs, id)
 	receipt := receiptOf(f)
+	// A commit may wait for space (address-full-policy BLOCK): its receipt
+	// keeps its place in the line meanwhile.
+	seq := c.reserveReply()
 	err := tx.Commit(ctx, func(err error) {
 		if err != nil {
-			c.sendError("transaction not stored", "The broker could not store the transaction: "+err.Error(), receipt)
+			c.completeError(seq, "transaction not stored", "The broker could not store the transaction: "+err.Error(), receipt)
 			return
 		}
-		c.receipt(receipt)
+		c.completeReply(seq, receipt)
 	})
 	if err != nil {
+		c.completeReply(seq, "")
 		tx.Rollback()
 		return err
 	}
@@ -465,16 +469,14 @@ func (c *conn) onDisconnect(f *frame.Frame) error {
 	// user's connection slot back so that it can reconnect at once.
 	c.sess.Close()
 	c.id.Close()
-	c.outMu.Lock()
-	if r := receiptOf(f); r != "" && !c.ob.Dead {
-		var e frame.Encoder
-		e.Begin(c.ob.Buf, c.ver, frame.CmdReceipt)
-		e.Header(frame.HdrReceiptID, r)
-		c.ob.Buf = e.Body(nil)
+	// The receipt goes after every earlier reply [STOMP 1.2 graceful
+	// disconnect]; the connection closes after it. cleanup waits for it.
+	var encoded []byte
+	if r := receiptOf(f); r != "" {
+		encoded = appendReceipt(nil, c.ver, r)
 	}
-	c.ob.Closing = true
-	c.ob.SignalLocked()
-	c.outMu.Unlock()
+	c.appendReply(encoded, true)
+	c.quit = true
 	return nil
 }
 
