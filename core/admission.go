@@ -29,7 +29,7 @@ type admission struct {
 // waiter is one held operation: a send, a transaction's commit.
 type waiter struct {
 	need int64
-	run func() // routes the held operation; called outside every lock
+	run  func() // routes the held operation; called outside every lock
 	// withdrawn answers a send taken out of the line unadmitted.
 	withdrawn func(err error)
 }
