@@ -32,7 +32,7 @@ type conn struct {
 	done   func()
 
 	id   *access.Identity
-	sess *core.Session // this connection's core session
+	sess *core.Session  // this connection's core session
 	prod *core.Producer // its publishes, for flow control
 	ss   *session
 	will *packet.Will // published if the connection ends without a normal DISCONNECT
