@@ -930,3 +930,45 @@ func TestProducerCloseWithdrawsHeldSends(t *testing.T) {
 		t.Errorf("Send after Close: %v, want ErrClosed", err)
 	}
 }
+
+func TestProducerCloseWithdrawsHeldCommit(t *testing.T) {
+	// A held commit withdrawn by its producer is rolled back: its acked
+	// message is redelivered, its send never happens.
+	b := newTestBroker(t, fullSettings("BLOCK"))
+	s := newSession(t, b, SessionOptions{})
+	in, inCol := consume(t, s, "in", ConsumerOptions{Credit: 10, Window: true})
+	send(t, s, msg("in", "to ack"))
+	d := inCol.take(t, 1)[0]
+	consume(t, s, "full", ConsumerOptions{Credit: -1})
+	fill(t, s)
+	tx := s.Begin()
+	if err := tx.Ack(in, d.Tag); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Send(msg("full", strings.Repeat("t", 300))); err != nil {
+		t.Fatal(err)
+	}
+	p := s.NewProducer()
+	committed := make(chan error, 1)
+	if err := p.Commit(context.Background(), tx, func(err error) { committed <- err }); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if !held(b, "full")() || p.Held() == 0 {
+		t.Fatal("the commit is not held")
+	}
+	p.Close()
+	select {
+	case err := <-committed:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("withdrawn commit: err = %v, want ErrClosed", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Close did not answer the held commit")
+	}
+	if re := inCol.next(t, waitTimeout); re.Message.ID != d.Message.ID || re.DeliveryCount != 2 {
+		t.Errorf("redelivered %d (count %d), want %d again", re.Message.ID, re.DeliveryCount, d.Message.ID)
+	}
+	if st := queueStats(t, b, "full"); st.Messages != 2 {
+		t.Errorf("full holds %d, want 2: the withdrawn commit's send went through", st.Messages)
+	}
+}

@@ -91,6 +91,22 @@ func (tx *Tx) ack(c *Consumer, tag uint64, cumulative bool) error {
 // rolls the acks back and goes to done. If ctx ends while the commit waits,
 // it is rolled back and done gets the error.
 func (tx *Tx) Commit(ctx context.Context, done func(error)) error {
+	return tx.commit(ctx, done, nil)
+}
+
+// Commit commits tx as Tx.Commit does; a commit held for space counts for
+// the producer (Held) and Close withdraws it, rolling it back.
+func (p *Producer) Commit(ctx context.Context, tx *Tx, done func(error)) error {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return tx.commit(ctx, done, p)
+}
+
+func (tx *Tx) commit(ctx context.Context, done func(error), p *Producer) error {
 	tx.mu.Lock()
 	if tx.done {
 		tx.mu.Unlock()
@@ -110,7 +126,7 @@ func (tx *Tx) Commit(ctx context.Context, done func(error)) error {
 	tx.sends, tx.acks = nil, nil
 	tx.mu.Unlock()
 	if full != nil {
-		tx.hold(ctx, sends, acks, full, nil, done)
+		tx.hold(ctx, sends, acks, full, nil, done, p)
 		return nil
 	}
 	tx.apply(sends, acks, plans, done)
@@ -137,7 +153,7 @@ func (tx *Tx) resolveAll(pass []*address) (plans []resolved, full *address, err 
 // hold queues a commit on a full address. Once admitted it resolves again,
 // passing the limits of every address it has waited on: a transaction waits
 // its turn once per address, never twice on the same one.
-func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txAck, a *address, pass []*address, done func(error)) {
+func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txAck, a *address, pass []*address, done func(error), p *Producer) {
 	b := tx.s.b
 	var need int64
 	for _, m := range sends {
@@ -152,6 +168,7 @@ func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txAck, a *addre
 		if st := stop.Load(); st != nil {
 			(*st)()
 		}
+		p.untrack(w, need)
 		pass := append(append([]*address(nil), pass...), a)
 		held := &Tx{s: tx.s, sends: sends}
 		plans, full, err := held.resolveAll(pass)
@@ -160,15 +177,17 @@ func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txAck, a *addre
 			tx.rollbackAcks(acks)
 			done(err)
 		case full != nil:
-			tx.hold(ctx, sends, acks, full, pass, done)
+			tx.hold(ctx, sends, acks, full, pass, done, p)
 		default:
 			tx.apply(sends, acks, plans, done)
 		}
 	}
 	w.withdrawn = func(err error) {
+		p.untrack(w, need)
 		tx.rollbackAcks(acks)
 		done(fmt.Errorf("commit: %w: %q: %w", ErrAddressFull, a.name, err))
 	}
+	p.track(w, a, need)
 	a.hold(b, w)
 	if ctx.Done() != nil {
 		st := context.AfterFunc(ctx, func() {

@@ -461,9 +461,10 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 	seq := c.reserveReply()
 	done := func(err error) {
 		if errors.Is(err, core.ErrClosed) {
-			// Withdrawn as the connection ends: no receipt, and no
-			// ERROR in place of the one that may be ending it.
-			c.completeReply(seq, "")
+			// Withdrawn as the connection ends: no receipt, nor any
+			// after it, and no ERROR in place of the one that may be
+			// ending the connection.
+			c.completeClosed(seq)
 			return
 		}
 		if err != nil {

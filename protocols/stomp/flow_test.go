@@ -1,7 +1,9 @@
 package stomp_test
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/stomp"
 	"github.com/junctionmq/junction/protocols/stomp/frame"
 	"github.com/junctionmq/junction/server/servertest"
 )
@@ -249,4 +252,77 @@ func TestPipelinedHeldSendsAdmittedInOrder(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// Past MaxHeldBytes of held SENDs a connection is no longer read; as the
+// queue drains its held SENDs are admitted in order, reading resumes, and
+// every receipt arrives.
+func TestHeldSendsPastTheBoundStopReadingThenResume(t *testing.T) {
+	addr, b := serveSTOMPWith(t, stomp.Options{MaxHeldBytes: 4096}, core.Config{AddressSettings: smallBlocking("x", 2048)})
+	p := dialRaw(t, addr)
+	p.connect()
+	const n = 20
+	body := strings.Repeat("z", 1000) // about 1.1 KiB counted: one fits in the queue
+	var out []byte
+	for i := range n {
+		f := frame.Frame{Command: frame.CmdSend, Body: []byte(strconv.Itoa(i) + body)}
+		f.Add(frame.HdrDestination, "/queue/x")
+		f.Add(frame.HdrReceipt, "r-"+strconv.Itoa(i))
+		out = frame.AppendFrame(out, &f, p.v)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { p.write(string(out)) })
+	// One SEND is in the queue; held ones pile up until they pass 4 KiB.
+	awaitHeld(t, b, "x", 4)
+	// The reader has stopped: nothing more joins the line. (A negative
+	// can only be watched for a while.)
+	time.Sleep(100 * time.Millisecond)
+	if held := b.HeldSends("x"); held != 4 {
+		t.Fatalf("%d SENDs held, want 4: the connection was read past MaxHeldBytes", held)
+	}
+	c := dialRaw(t, addr)
+	c.connect()
+	c.frame(frame.CmdSubscribe, "", frame.HdrID, "s", frame.HdrDestination, "/queue/x", frame.HdrAck, "client-individual")
+	for i := range n {
+		m := c.expect(frame.CmdMessage)
+		if got := strings.TrimRight(string(m.Body), "z"); got != strconv.Itoa(i) {
+			t.Fatalf("message %d: %q", i, got)
+		}
+		ack, _ := m.Get(frame.HdrAck)
+		c.frame(frame.CmdAck, "", frame.HdrID, ack)
+	}
+	for i := range n {
+		f := p.expect(frame.CmdReceipt)
+		if id, _ := f.Get(frame.HdrReceiptID); id != "r-"+strconv.Itoa(i) {
+			t.Fatalf("receipt %q, want r-%d", id, i)
+		}
+	}
+	wg.Wait()
+}
+
+// A DISCONNECT behind a SEND that stays held: after the grace period the
+// SEND is withdrawn and the connection closes with neither receipt, since
+// a DISCONNECT receipt would claim the SEND was processed.
+func TestDisconnectBehindHeldSendGetsNoReceipt(t *testing.T) {
+	addr, b := serveSTOMPWith(t, stomp.Options{DisconnectGrace: 200 * time.Millisecond}, core.Config{AddressSettings: smallBlocking("x", 2048)})
+	p := dialRaw(t, addr)
+	p.connect()
+	body := strings.Repeat("z", 1000)
+	p.frame(frame.CmdSend, body, frame.HdrDestination, "/queue/x", frame.HdrReceipt, "fits")
+	p.expect(frame.CmdReceipt)
+	p.frame(frame.CmdSend, body, frame.HdrDestination, "/queue/x", frame.HdrReceipt, "held")
+	awaitHeld(t, b, "x", 1)
+	p.frame(frame.CmdDisconnect, "", frame.HdrReceipt, "bye")
+	if f, err := p.read(); err == nil {
+		t.Fatalf("got %s %v, want the connection closed", f.Command, f.Headers)
+	} else if !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("want the connection closed, got %v", err)
+	}
+	if held := b.HeldSends("x"); held != 0 {
+		t.Errorf("%d SENDs still held after the connection closed", held)
+	}
+	q, _ := b.Queue("x")
+	if st := q.Stats(); st.Messages != 1 {
+		t.Errorf("queue holds %d messages, want 1: the withdrawn SEND went through", st.Messages)
+	}
 }

@@ -2,6 +2,7 @@ package stomp
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -432,7 +433,11 @@ func (c *conn) onCommit(ctx context.Context, f *frame.Frame) error {
 	// A commit may wait for space (address-full-policy BLOCK): its receipt
 	// keeps its place in the line meanwhile.
 	seq := c.reserveReply()
-	err := tx.Commit(ctx, func(err error) {
+	err := c.prod.Commit(ctx, tx, func(err error) {
+		if errors.Is(err, core.ErrClosed) {
+			c.completeClosed(seq)
+			return
+		}
 		if err != nil {
 			c.completeError(seq, "transaction not stored", "The broker could not store the transaction: "+err.Error(), receipt)
 			return

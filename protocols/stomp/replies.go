@@ -52,6 +52,20 @@ func (c *conn) completeReply(seq uint64, receipt string) {
 	c.emitLocked()
 }
 
+// completeClosed fills slot seq for a frame withdrawn as the connection
+// ends: nothing more is written, so no later receipt (a DISCONNECT's) claims
+// it was processed.
+func (c *conn) completeClosed(seq uint64) {
+	c.outMu.Lock()
+	i := int(seq - c.replyBase)
+	if i < 0 || i >= len(c.replies) {
+		c.outMu.Unlock()
+		return
+	}
+	c.replies[i] = reply{done: true, close: true}
+	c.emitLocked()
+}
+
 // completeError fills slot seq with an ERROR, after which the connection
 // closes.
 func (c *conn) completeError(seq uint64, msg, detail, receipt string) {
