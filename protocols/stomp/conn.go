@@ -85,6 +85,7 @@ type conn struct {
 	replies   []reply
 	replyBase uint64
 	drained   chan struct{} // made by awaitReplies; closed when the line empties
+	withdrawn bool          // a withdrawn frame was passed: no receipt may follow
 	obClosed  chan struct{} // made by awaitRelease; closed by OutboxClosed
 
 	// When it says more input is coming, a reply is left to a writer
@@ -225,7 +226,7 @@ func describe(err error) (msg, detail string) {
 // sendError queues an ERROR frame, after the replies still due for earlier
 // frames, and closes the connection after it.
 func (c *conn) sendError(msg, detail, receipt string, extra ...frame.Header) {
-	c.appendReply(appendError(nil, c.ver, msg, detail, receipt, extra...), true)
+	c.appendReply(appendError(nil, c.ver, msg, detail, receipt, extra...), true, true)
 }
 
 // receipt queues a RECEIPT frame for a frame handled now.
@@ -242,7 +243,7 @@ func (c *conn) receipt(id string) {
 		return
 	}
 	c.outMu.Unlock()
-	c.appendReply(appendReceipt(nil, c.ver, id), false)
+	c.appendReply(appendReceipt(nil, c.ver, id), false, false)
 }
 
 // SettlePending, TakeSettle, Settle and OutboxClosed implement

@@ -326,3 +326,24 @@ func TestDisconnectBehindHeldSendGetsNoReceipt(t *testing.T) {
 		t.Errorf("queue holds %d messages, want 1: the withdrawn SEND went through", st.Messages)
 	}
 }
+
+// A protocol error behind a held SEND still gets its ERROR frame: the held
+// SEND is withdrawn, its receipt never sent, and the ERROR follows.
+func TestErrorBehindHeldSend(t *testing.T) {
+	addr, b := serveSTOMPWith(t, stomp.Options{}, core.Config{AddressSettings: smallBlocking("x", 2048)})
+	p := dialRaw(t, addr)
+	p.connect()
+	body := strings.Repeat("z", 1000)
+	p.frame(frame.CmdSend, body, frame.HdrDestination, "/queue/x", frame.HdrReceipt, "fits")
+	p.expect(frame.CmdReceipt)
+	p.frame(frame.CmdSend, body, frame.HdrDestination, "/queue/x", frame.HdrReceipt, "held")
+	awaitHeld(t, b, "x", 1)
+	p.frame("BOGUS", "")
+	f := p.expectError()
+	if msg, _ := f.Get(frame.HdrMessage); !strings.Contains(msg, "BOGUS") {
+		t.Errorf("ERROR message %q", msg)
+	}
+	if held := b.HeldSends("x"); held != 0 {
+		t.Errorf("%d SENDs still held after the connection closed", held)
+	}
+}

@@ -480,7 +480,7 @@ func (c *conn) onDisconnect(f *frame.Frame) error {
 	if r := receiptOf(f); r != "" {
 		encoded = appendReceipt(nil, c.ver, r)
 	}
-	c.appendReply(encoded, true)
+	c.appendReply(encoded, true, false)
 	c.quit = true
 	return nil
 }

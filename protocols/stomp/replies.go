@@ -19,6 +19,11 @@ type reply struct {
 	frame []byte // the encoded RECEIPT or ERROR; nil for a SEND without receipt
 	done  bool
 	close bool // an ERROR or the DISCONNECT receipt: close after it
+	// withdrawn: the frame was dropped unprocessed as the connection ends.
+	// No receipt may follow it, since a receipt covers every earlier
+	// frame; an ERROR still may.
+	withdrawn bool
+	isError   bool
 }
 
 // reserveReply takes the next slot, for a frame that completes later.
@@ -62,7 +67,7 @@ func (c *conn) completeClosed(seq uint64) {
 		c.outMu.Unlock()
 		return
 	}
-	c.replies[i] = reply{done: true, close: true}
+	c.replies[i] = reply{done: true, withdrawn: true}
 	c.emitLocked()
 }
 
@@ -75,23 +80,15 @@ func (c *conn) completeError(seq uint64, msg, detail, receipt string) {
 		c.outMu.Unlock()
 		return
 	}
-	c.replies[i] = reply{frame: appendError(nil, c.ver, msg, detail, receipt), done: true, close: true}
+	c.replies[i] = reply{frame: appendError(nil, c.ver, msg, detail, receipt), done: true, close: true, isError: true}
 	c.emitLocked()
 }
 
 // appendReply adds a reply that is complete now: it goes out after every
-// earlier one. close ends the connection after it.
-func (c *conn) appendReply(encoded []byte, close bool) {
+// earlier one. close ends the connection after it; isError marks an ERROR.
+func (c *conn) appendReply(encoded []byte, close, isError bool) {
 	c.outMu.Lock()
-	if len(c.replies) == 0 {
-		if !c.ob.Dead && !c.ob.Closing {
-			c.ob.Buf = append(c.ob.Buf, encoded...)
-			c.ob.Closing = close
-		}
-		c.flushLocked()
-		return
-	}
-	c.replies = append(c.replies, reply{frame: encoded, done: true, close: close})
+	c.replies = append(c.replies, reply{frame: encoded, done: true, close: close, isError: isError})
 	c.emitLocked()
 }
 
@@ -104,6 +101,13 @@ func (c *conn) emitLocked() {
 		c.replies = c.replies[1:]
 		c.replyBase++
 		if c.ob.Dead || c.ob.Closing {
+			continue
+		}
+		if r.withdrawn {
+			c.withdrawn = true
+			continue
+		}
+		if c.withdrawn && !r.isError {
 			continue
 		}
 		c.ob.Buf = append(c.ob.Buf, r.frame...)
