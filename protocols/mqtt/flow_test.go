@@ -11,6 +11,7 @@ import (
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/mqtt"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 	"github.com/junctionmq/junction/server/servertest"
 )
@@ -159,4 +160,51 @@ func TestDisconnectAfterPipelinedPublishes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// QoS 0 publishes to a full address are held too (they have no
+// acknowledgement to delay); past MaxHeldBytes the connection is no longer
+// read, and as the address drains they are admitted in order.
+func TestQoS0PublishesPastTheBoundStopReadingThenResume(t *testing.T) {
+	addr, b := startMQTTWith(t, mqtt.Options{MaxHeldBytes: 4096}, core.Config{AddressSettings: map[string]*core.AddressSettings{
+		"full": {MaxSizeBytes: ptr(core.ByteSize(2048)), AddressFullPolicy: ptr("BLOCK")},
+	}})
+	// A persistent session whose client is away: the address fills with
+	// what its subscription queue keeps for it.
+	sub, _ := connectRaw(t, addr, packet.Version5, "drain", false)
+	sub.subscribe(1, packet.Subscription{Filter: "full", QoS: 1})
+	sub.write(&packet.Disconnect{})
+	sub.expectClosed()
+	pub, _ := connectRaw(t, addr, packet.Version5, "pub", true)
+	const n = 20
+	body := strings.Repeat("z", 1000) // about 1.1 KiB counted: one fits
+	var out []byte
+	for i := range n {
+		var err error
+		out, err = (&packet.Publish{Topic: []byte("full"), Payload: []byte(strconv.Itoa(i) + body)}).Append(out, packet.Version5)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { pub.writeBytes(out) })
+	awaitHeld(t, b, "full", 4)
+	// The reader has stopped: nothing more joins the line. (A negative
+	// can only be watched for a while.)
+	time.Sleep(100 * time.Millisecond)
+	if held := b.HeldSends("full"); held != 4 {
+		t.Fatalf("%d publishes held, want 4: the connection was read past MaxHeldBytes", held)
+	}
+	sub, ack := connectRaw(t, addr, packet.Version5, "drain", false)
+	if !ack.SessionPresent {
+		t.Fatal("the subscriber's session is gone")
+	}
+	for i := range n {
+		p := expectPublish(sub)
+		if got := strings.TrimRight(string(p.Payload), "z"); got != strconv.Itoa(i) {
+			t.Fatalf("message %d: %q", i, got)
+		}
+		sub.ack(p)
+	}
+	wg.Wait()
 }

@@ -214,7 +214,7 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 			// but the receiver is not willing to accept it".
 			code = packet.ImplementationSpecificError
 		}
-		if !errors.Is(err, core.ErrClosed) {
+		if !errors.Is(err, core.ErrClosed) && !errors.Is(err, context.Canceled) {
 			c.logger().Warn("mqtt publish not stored", "client", c.clientID(), "err", err)
 		}
 	}

@@ -461,7 +461,7 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 	// SEND was processed too.
 	seq := c.reserveReply()
 	done := func(err error) {
-		if errors.Is(err, core.ErrClosed) {
+		if withdrawn(err) {
 			// Withdrawn as the connection ends: no receipt, nor any
 			// after it, and no ERROR in place of the one that may be
 			// ending the connection.

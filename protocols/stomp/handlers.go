@@ -2,7 +2,6 @@ package stomp
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -434,7 +433,7 @@ func (c *conn) onCommit(ctx context.Context, f *frame.Frame) error {
 	// keeps its place in the line meanwhile.
 	seq := c.reserveReply()
 	err := c.prod.Commit(ctx, tx, func(err error) {
-		if errors.Is(err, core.ErrClosed) {
+		if withdrawn(err) {
 			c.completeClosed(seq)
 			return
 		}

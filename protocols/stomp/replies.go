@@ -1,8 +1,11 @@
 package stomp
 
 import (
+	"context"
+	"errors"
 	"time"
 
+	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/stomp/frame"
 )
 
@@ -157,6 +160,12 @@ func (c *conn) awaitReplies(d time.Duration) {
 	case <-ch:
 	case <-t.C:
 	}
+}
+
+// withdrawn reports whether a send or commit was dropped unprocessed
+// because its connection (Producer.Close) or the server is ending.
+func withdrawn(err error) bool {
+	return errors.Is(err, core.ErrClosed) || errors.Is(err, context.Canceled)
 }
 
 func appendReceipt(buf []byte, v frame.Version, id string) []byte {
