@@ -58,8 +58,6 @@ type Broker struct {
 	storeMu       sync.Mutex
 	storeErr      atomic.Pointer[error]
 	storePressure atomic.Bool
-	storeRelief   chan struct{} // closed when pressure clears (under storeMu)
-	storeWaiters  atomic.Int32  // producers held by awaitStore
 
 	nextMsgID     atomic.Uint64
 	nextQueueID   atomic.Uint64
@@ -85,9 +83,7 @@ type address struct {
 	routes      atomic.Pointer[routeSet]
 	dups        atomic.Pointer[dupCache] // nil until the first duplicate id
 
-	spaceMu sync.Mutex
-	space   chan struct{} // closed when size drops under the limit
-	waiting atomic.Int32
+	adm admission // sends waiting for space under address-full-policy BLOCK
 }
 
 type routeSet struct {
@@ -143,11 +139,10 @@ func (b *Broker) storeChanged() {
 	}
 	pressed := b.store.Pressure()
 	was := b.storePressure.Swap(pressed)
-	if pressed && b.storeRelief == nil {
-		b.storeRelief = make(chan struct{})
-	} else if !pressed && b.storeRelief != nil {
-		close(b.storeRelief)
-		b.storeRelief = nil
+	if was && !pressed {
+		// Held sends go on from their own goroutine: the store may call
+		// this from an Apply caller's.
+		go b.storeRelieved()
 	}
 	switch {
 	case err != nil && old == nil && !errors.Is(err, storage.ErrClosed):
@@ -168,32 +163,6 @@ func (b *Broker) storeUnavailable() error {
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, *p)
 	}
 	return nil
-}
-
-// awaitStore holds a producer's durable send while the store reports
-// pressure, until it clears, ctx ends or the broker closes. It runs before
-// routing, with no lock held: the producer's connection stops being read,
-// which is TCP back-pressure; the store's Apply itself never waits.
-func (b *Broker) awaitStore(ctx context.Context) error {
-	if !b.storePressure.Load() {
-		return nil
-	}
-	b.storeMu.Lock()
-	ch := b.storeRelief
-	b.storeMu.Unlock()
-	if ch == nil {
-		return nil
-	}
-	b.storeWaiters.Add(1)
-	defer b.storeWaiters.Add(-1)
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%w: waiting for the store to catch up: %w", ErrStoreUnavailable, ctx.Err())
-	case <-b.stop:
-		return ErrClosed
-	}
 }
 
 // StoreHealth is nil while the store writes, else why it cannot.
@@ -243,6 +212,7 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	close(b.stop)
 	b.wg.Wait()
+	b.failHeld()
 	for _, q := range queues {
 		q.mu.Lock()
 		if q.timer != nil {
@@ -288,7 +258,7 @@ func (b *Broker) sweepAddresses() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for name, a := range b.addresses {
-		if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.waiting.Load() != 0 {
+		if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.adm.waiting() {
 			continue
 		}
 		if d := a.dups.Load(); d != nil && d.len() > 0 {
@@ -442,16 +412,7 @@ func (b *Broker) released(m *Message) {
 	if a.size.Add(-int64(m.Size())) < 0 {
 		a.size.Store(0)
 	}
-	if a.waiting.Load() > 0 {
-		// Wake every blocked producer: each knows the size of its message
-		// and checks again whether it fits.
-		a.spaceMu.Lock()
-		if a.space != nil {
-			close(a.space)
-			a.space = nil
-		}
-		a.spaceMu.Unlock()
-	}
+	a.spaceFreed(b)
 }
 
 func (b *Broker) lookupAddress(name string) *address {
@@ -499,7 +460,7 @@ func (b *Broker) moveMessage(mv move) {
 		_ = a
 	}
 	b.mu.Unlock()
-	if err := b.route(context.Background(), nil, m, nil); err != nil {
+	if err := b.route(context.Background(), nil, m, nil, nil); err != nil {
 		b.log.Warn("could not move message", "target", mv.target, "reason", mv.reason, "err", err)
 	}
 }

@@ -22,6 +22,9 @@ type resolved struct {
 	targets []*Queue
 	drop    bool // DROP policy, duplicate, or routed nowhere
 	dup     bool
+	// full: BLOCK policy and no room (or others already waiting): the send
+	// must wait in the address's admission line.
+	full bool
 }
 
 // validate checks a message before routing.
@@ -36,8 +39,9 @@ func (b *Broker) validate(m *Message) error {
 }
 
 // resolve finds (creating per the address settings) the address and queues a
-// message goes to. s may be nil for internal sends.
-func (b *Broker) resolve(ctx context.Context, s *Session, m *Message) (resolved, error) {
+// message goes to. s may be nil for internal sends. The limit of an address
+// in pass is not checked: the caller was admitted there.
+func (b *Broker) resolve(s *Session, m *Message, pass ...*address) (resolved, error) {
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -97,26 +101,45 @@ func (b *Broker) resolve(ctx context.Context, s *Session, m *Message) (resolved,
 		res.drop = true
 		return res, nil
 	}
-	if lim := a.settings.MaxSizeBytes; lim >= 0 {
+	if m.Durable && s != nil && b.storePressure.Load() && !admitted(a, pass) {
+		// The store is behind: a producer's durable send waits in the
+		// address's line like a send to a full address (internal moves,
+		// s == nil, do not: they free space). Nothing blocks the caller.
+		res.full = true
+		return res, nil
+	}
+	if lim := a.settings.MaxSizeBytes; lim >= 0 && !admitted(a, pass) {
 		need := int64(m.Size())
-		for a.size.Load()+need > lim {
-			switch a.settings.FullPolicy {
-			case FullFail:
+		switch a.settings.FullPolicy {
+		case FullFail:
+			if !a.fits(need) {
 				return res, fmt.Errorf("%w: %q is over max-size-bytes %d", ErrAddressFull, a.name, lim)
-			case FullDrop:
-				res.drop = true
-				return res, nil
 			}
+		case FullDrop:
+			if !a.fits(need) {
+				res.drop = true
+			}
+		default:
 			if need > lim {
-				// It can never fit: blocking would hold the producer forever.
+				// It can never fit: holding it would hold the producer forever.
 				return res, fmt.Errorf("%w: %q: a %d-byte message exceeds max-size-bytes %d", ErrAddressFull, a.name, need, lim)
 			}
-			if err := a.waitForSpace(ctx, need); err != nil {
-				return res, fmt.Errorf("%w: %q blocked: %w", ErrAddressFull, a.name, err)
-			}
+			// Join the line when there is one, even if this message
+			// would fit: first come, first served, and a producer's
+			// messages to an address stay in order.
+			res.full = a.adm.waiting() || !a.fits(need)
 		}
 	}
 	return res, nil
+}
+
+func admitted(a *address, pass []*address) bool {
+	for _, x := range pass {
+		if x == a {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Broker) hasRoutingLocked(a *address, rt RoutingType) bool {
@@ -177,10 +200,10 @@ func (b *Broker) autoCreate(s *Session, m *Message) error {
 	return nil
 }
 
-// route sends m. When ops is nil the store write is issued here and done is
-// called once it is durable; otherwise the operations are appended to *ops for
-// the caller (a transaction) to write.
-func (b *Broker) route(ctx context.Context, s *Session, m *Message, done func(error)) error {
+// route sends m and calls done (may be nil) once it is durable and in its
+// queues. A send that must wait for space is held (see admission.go) and
+// route returns nil at once; p, when not nil, counts it.
+func (b *Broker) route(ctx context.Context, s *Session, m *Message, done func(error), p *Producer) error {
 	if err := b.validate(m); err != nil {
 		return err
 	}
@@ -188,21 +211,27 @@ func (b *Broker) route(ctx context.Context, s *Session, m *Message, done func(er
 		if err := b.storeUnavailable(); err != nil {
 			return err
 		}
-		if s != nil {
-			// Producers wait; internal moves (expiry, dead letters) do not,
-			// since they free space.
-			if err := b.awaitStore(ctx); err != nil {
-				return err
-			}
-		}
 	}
+	return b.routeAdmitted(ctx, s, m, done, p, nil)
+}
+
+// routeAdmitted is route past validation; pass is the address whose
+// admission line the send has just left, or nil.
+func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done func(error), p *Producer, pass *address) error {
 	for attempt := 0; ; attempt++ {
-		res, err := b.resolve(ctx, s, m)
+		res, err := b.resolve(s, m, pass)
 		if err != nil {
 			return err
 		}
+		if res.full {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("%w: %q: %w", ErrAddressFull, res.a.name, err)
+			}
+			b.holdSend(ctx, s, m, done, p, res.a, int64(m.Size()))
+			return nil
+		}
 		var ops []storage.Op
-		p, ok := b.prepare(m, res, &ops)
+		pm, ok := b.prepare(m, res, &ops)
 		if !ok && attempt < 3 {
 			continue // a target queue was deleted under us: resolve again
 		}
@@ -211,20 +240,20 @@ func (b *Broker) route(ctx context.Context, s *Session, m *Message, done func(er
 		if len(ops) > 0 {
 			if done == nil {
 				b.store.Apply(ops, true, func(error) {})
-				b.publish(p)
+				b.publish(pm)
 				return nil
 			}
 			// Confirm when the message is durable and in its queues, whichever
 			// comes last (a store may call back before publish returns).
 			j := &confirm{n: 2, done: done}
 			b.store.Apply(ops, true, j.one)
-			b.publish(p)
+			b.publish(pm)
 			j.one(nil)
 			return nil
 		}
 		// Nothing to store: confirm once the message is in its queues, so a
 		// client told "done" finds it there.
-		b.publish(p)
+		b.publish(pm)
 		if done != nil {
 			done(nil)
 		}
@@ -369,30 +398,6 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// waitForSpace blocks a producer until need more bytes fit under the
-// address's limit.
-func (a *address) waitForSpace(ctx context.Context, need int64) error {
-	a.waiting.Add(1)
-	defer a.waiting.Add(-1)
-	for {
-		a.spaceMu.Lock()
-		if a.size.Load()+need <= a.settings.MaxSizeBytes {
-			a.spaceMu.Unlock()
-			return nil
-		}
-		if a.space == nil {
-			a.space = make(chan struct{})
-		}
-		ch := a.space
-		a.spaceMu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 }
 
 // createQueueLocked registers a queue and stores its binding. Caller holds

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -612,14 +613,9 @@ func TestMaxSizeBytesDrop(t *testing.T) {
 	}
 }
 
-// parked reports whether a producer waits for space on the address.
-func parked(b *Broker, name string) func() bool {
-	return func() bool {
-		a := b.lookupAddress(name)
-		a.spaceMu.Lock()
-		defer a.spaceMu.Unlock()
-		return a.waiting.Load() > 0 && a.space != nil
-	}
+// held reports whether a send waits in the address's admission line.
+func held(b *Broker, name string) func() bool {
+	return func() bool { return b.lookupAddress(name).adm.waiting() }
 }
 
 func TestMaxSizeBytesBlock(t *testing.T) {
@@ -627,12 +623,25 @@ func TestMaxSizeBytesBlock(t *testing.T) {
 	s := newSession(t, b, SessionOptions{})
 	c, col := consume(t, s, "full", ConsumerOptions{Credit: -1})
 	fill(t, s)
+	p := s.NewProducer()
 	sent := make(chan error, 1)
-	go func() { sent <- sendErr(s, msg("full", "third")) }()
-	waitFor(t, "the producer to park", parked(b, "full"))
+	// Send returns at once: the message is held, and confirmed later.
+	if err := p.Send(context.Background(), msg("full", "third"), func(err error) { sent <- err }); err != nil {
+		t.Fatalf("Send to a full BLOCK address: %v", err)
+	}
+	if !held(b, "full")() {
+		t.Fatal("the send is not held")
+	}
+	if n := p.Held(); n == 0 {
+		t.Fatal("Producer.Held = 0 with a send held")
+	}
+	released := make(chan struct{})
+	if !p.OnRelease(0, func() { close(released) }) {
+		t.Fatal("OnRelease refused a listener while a send is held")
+	}
 	select {
 	case err := <-sent:
-		t.Fatalf("Send returned %v while the address was full", err)
+		t.Fatalf("held send confirmed (%v) while the address was full", err)
 	default:
 	}
 	c.SetCredit(1)
@@ -640,10 +649,102 @@ func TestMaxSizeBytesBlock(t *testing.T) {
 	select {
 	case err := <-sent:
 		if err != nil {
-			t.Fatalf("blocked Send: %v", err)
+			t.Fatalf("held send: %v", err)
 		}
 	case <-time.After(waitTimeout):
-		t.Fatal("Send still blocked after space was freed")
+		t.Fatal("send still held after space was freed")
+	}
+	select {
+	case <-released:
+	case <-time.After(waitTimeout):
+		t.Fatal("OnRelease listener not called")
+	}
+	if n := p.Held(); n != 0 {
+		t.Errorf("Producer.Held = %d after admission, want 0", n)
+	}
+	if st := queueStats(t, b, "full"); st.Messages != 2 {
+		t.Errorf("queue holds %d, want 2", st.Messages)
+	}
+}
+
+func TestMaxSizeBytesBlockKeepsOrder(t *testing.T) {
+	// Once a send waits, later sends to the address wait behind it even if
+	// they would fit, and all are admitted in the order they were sent.
+	b := newTestBroker(t, Config{AddressSettings: settings("full", &AddressSettings{
+		MaxSizeBytes: ptr(ByteSize(1000)), AddressFullPolicy: ptr("BLOCK"),
+	})})
+	s := newSession(t, b, SessionOptions{})
+	c, col := consume(t, s, "full", ConsumerOptions{Credit: -1})
+	fill(t, s)
+	p := s.NewProducer()
+	var mu sync.Mutex
+	var confirmed []string
+	all := make(chan struct{})
+	bodies := []string{strings.Repeat("a", 300), "b", "c", "d"}
+	for _, body := range bodies {
+		body := body
+		if err := p.Send(context.Background(), msg("full", body), func(err error) {
+			if err != nil {
+				t.Errorf("send %q: %v", body[:1], err)
+			}
+			mu.Lock()
+			confirmed = append(confirmed, body[:1])
+			if len(confirmed) == len(bodies) {
+				close(all)
+			}
+			mu.Unlock()
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.SetCredit(100)
+	var got []string
+	for len(got) < 2+len(bodies) {
+		for _, d := range col.take(t, 1) {
+			got = append(got, string(d.Message.Body[:1]))
+			ackAll(t, []Delivery{d})
+		}
+	}
+	select {
+	case <-all:
+	case <-time.After(waitTimeout):
+		t.Fatal("held sends not all confirmed")
+	}
+	if want := "x x a b c d"; strings.Join(got, " ") != want {
+		t.Errorf("delivery order %q, want %q", strings.Join(got, " "), want)
+	}
+	if strings.Join(confirmed, "") != "abcd" {
+		t.Errorf("confirmation order %q, want abcd", strings.Join(confirmed, ""))
+	}
+}
+
+func TestMaxSizeBytesBlockCommitHeld(t *testing.T) {
+	// A commit to a full address does not block its caller: it waits in the
+	// line and its done fires once it is applied.
+	b := newTestBroker(t, fullSettings("BLOCK"))
+	s := newSession(t, b, SessionOptions{})
+	c, col := consume(t, s, "full", ConsumerOptions{Credit: -1})
+	fill(t, s)
+	tx := s.Begin()
+	if err := tx.Send(msg("full", "in tx")); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan error, 1)
+	if err := tx.Commit(context.Background(), func(err error) { committed <- err }); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if !held(b, "full")() {
+		t.Fatal("the commit is not held")
+	}
+	c.SetCredit(1)
+	ackAll(t, col.take(t, 1))
+	select {
+	case err := <-committed:
+		if err != nil {
+			t.Fatalf("held commit: %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("commit still held after space was freed")
 	}
 	if st := queueStats(t, b, "full"); st.Messages != 2 {
 		t.Errorf("queue holds %d, want 2", st.Messages)
@@ -656,20 +757,47 @@ func TestMaxSizeBytesBlockCancel(t *testing.T) {
 	consume(t, s, "full", ConsumerOptions{Credit: -1})
 	fill(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
+	p := s.NewProducer()
 	sent := make(chan error, 1)
-	go func() { sent <- s.Send(ctx, msg("full", "third"), nil) }()
-	waitFor(t, "the producer to park", parked(b, "full"))
+	if err := p.Send(ctx, msg("full", "third"), func(err error) { sent <- err }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the send to be held", held(b, "full"))
 	cancel()
 	select {
 	case err := <-sent:
 		if !errors.Is(err, ErrAddressFull) || !errors.Is(err, context.Canceled) {
-			t.Fatalf("cancelled Send: err = %v, want ErrAddressFull and context.Canceled", err)
+			t.Fatalf("withdrawn send: err = %v, want ErrAddressFull and context.Canceled", err)
 		}
 	case <-time.After(waitTimeout):
-		t.Fatal("cancel did not unblock Send")
+		t.Fatal("cancel did not withdraw the held send")
+	}
+	if held(b, "full")() || p.Held() != 0 {
+		t.Error("withdrawn send still counted as held")
 	}
 	if st := queueStats(t, b, "full"); st.Messages != 2 {
 		t.Errorf("queue holds %d, want 2", st.Messages)
+	}
+}
+
+func TestMaxSizeBytesBlockClose(t *testing.T) {
+	// Closing the broker answers held sends instead of leaving them hanging.
+	b := newTestBroker(t, fullSettings("BLOCK"))
+	s := newSession(t, b, SessionOptions{})
+	consume(t, s, "full", ConsumerOptions{Credit: -1})
+	fill(t, s)
+	sent := make(chan error, 1)
+	if err := s.Send(context.Background(), msg("full", "third"), func(err error) { sent <- err }); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Close()
+	select {
+	case err := <-sent:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("held send at close: err = %v, want ErrClosed", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("held send not answered at close")
 	}
 }
 
@@ -756,7 +884,7 @@ func TestMaxSizeBytesBlockWakesEveryProducer(t *testing.T) {
 	for i := range blocked {
 		go func() { sent <- sendErr(s, msg("full", fmt.Sprint("blocked-", i, strings.Repeat("x", 290)))) }()
 	}
-	waitFor(t, "the producers to park", func() bool { return b.lookupAddress("full").waiting.Load() == blocked })
+	waitFor(t, "the sends to be held", func() bool { return b.lookupAddress("full").adm.n.Load() == blocked })
 	// Consume everything as it comes: each ack lets one more producer in.
 	c.SetCredit(1 << 20)
 	for done := 0; done < blocked; {
@@ -771,5 +899,78 @@ func TestMaxSizeBytesBlockWakesEveryProducer(t *testing.T) {
 		case <-time.After(waitTimeout):
 			t.Fatalf("%d producers still blocked", blocked-done)
 		}
+	}
+}
+
+func TestProducerCloseWithdrawsHeldSends(t *testing.T) {
+	b := newTestBroker(t, fullSettings("BLOCK"))
+	s := newSession(t, b, SessionOptions{})
+	consume(t, s, "full", ConsumerOptions{Credit: -1})
+	fill(t, s)
+	p := s.NewProducer()
+	sent := make(chan error, 2)
+	for range 2 {
+		if err := p.Send(context.Background(), msg("full", strings.Repeat("h", 300)), func(err error) { sent <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	for range 2 {
+		select {
+		case err := <-sent:
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("withdrawn send: err = %v, want ErrClosed", err)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatal("Close did not answer a held send")
+		}
+	}
+	if held(b, "full")() || p.Held() != 0 {
+		t.Error("sends still held after Close")
+	}
+	if err := p.Send(context.Background(), msg("full", "late"), nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestProducerCloseWithdrawsHeldCommit(t *testing.T) {
+	// A held commit withdrawn by its producer is rolled back: its acked
+	// message is redelivered, its send never happens.
+	b := newTestBroker(t, fullSettings("BLOCK"))
+	s := newSession(t, b, SessionOptions{})
+	in, inCol := consume(t, s, "in", ConsumerOptions{Credit: 10, Window: true})
+	send(t, s, msg("in", "to ack"))
+	d := inCol.take(t, 1)[0]
+	consume(t, s, "full", ConsumerOptions{Credit: -1})
+	fill(t, s)
+	tx := s.Begin()
+	if err := tx.Ack(in, d.Tag); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Send(msg("full", strings.Repeat("t", 300))); err != nil {
+		t.Fatal(err)
+	}
+	p := s.NewProducer()
+	committed := make(chan error, 1)
+	if err := p.Commit(context.Background(), tx, func(err error) { committed <- err }); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if !held(b, "full")() || p.Held() == 0 {
+		t.Fatal("the commit is not held")
+	}
+	p.Close()
+	select {
+	case err := <-committed:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("withdrawn commit: err = %v, want ErrClosed", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Close did not answer the held commit")
+	}
+	if re := inCol.next(t, waitTimeout); re.Message.ID != d.Message.ID || re.DeliveryCount != 2 {
+		t.Errorf("redelivered %d (count %d), want %d again", re.Message.ID, re.DeliveryCount, d.Message.ID)
+	}
+	if st := queueStats(t, b, "full"); st.Messages != 2 {
+		t.Errorf("full holds %d, want 2: the withdrawn commit's send went through", st.Messages)
 	}
 }

@@ -70,13 +70,14 @@ func (s *Session) authorize(p Permission, address string) error {
 }
 
 // Send routes a message. It returns at once with any routing error; done (may
-// be nil) is called when the message is durable, or at once for a non-durable
-// message. With address-full-policy BLOCK, Send waits for space until ctx ends.
+// be nil) is called when the message is durable and in its queues. It never
+// waits for space: see Producer.Send, which this is without the count of
+// held bytes an adapter needs to bound them.
 func (s *Session) Send(ctx context.Context, m *Message, done func(error)) error {
 	if err := s.prepareSend(m); err != nil {
 		return err
 	}
-	return s.b.route(ctx, s, m, done)
+	return s.b.route(ctx, s, m, done, nil)
 }
 
 func (s *Session) prepareSend(m *Message) error {

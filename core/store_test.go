@@ -62,7 +62,7 @@ func TestStorePressureHoldsDurableSends(t *testing.T) {
 
 	sent := make(chan error, 1)
 	go func() { sent <- sendErr(s, dupMsg("q", "held", "")) }()
-	waitFor(t, "the durable send to wait for the store", func() bool { return b.storeWaiters.Load() == 1 })
+	waitFor(t, "the durable send to wait for the store", func() bool { return b.HeldSends("q") == 1 })
 	if n := queueStats(t, b, "q").Messages; n != 1 {
 		t.Fatalf("queue holds %d messages while the send is held, want 1", n)
 	}
@@ -83,12 +83,16 @@ func TestStorePressureHoldsDurableSends(t *testing.T) {
 	store.Press(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- s.Send(ctx, dupMsg("q", "abandoned", ""), nil) }()
-	waitFor(t, "the second send to wait", func() bool { return b.storeWaiters.Load() == 1 })
+	if err := s.Send(ctx, dupMsg("q", "abandoned", ""), func(err error) { errc <- err }); err != nil {
+		t.Fatalf("Send under store pressure returned %v; it must be held, not refused", err)
+	}
+	if n := b.HeldSends("q"); n != 1 {
+		t.Fatalf("%d sends held, want 1", n)
+	}
 	cancel()
 	select {
 	case err := <-errc:
-		if !errors.Is(err, ErrStoreUnavailable) || !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("abandoned send: %v", err)
 		}
 	case <-time.After(waitTimeout):

@@ -32,7 +32,8 @@ type conn struct {
 	done   func()
 
 	id   *access.Identity
-	sess *core.Session // this connection's core session
+	sess *core.Session  // this connection's core session
+	prod *core.Producer // its publishes, for flow control
 	ss   *session
 	will *packet.Will // published if the connection ends without a normal DISCONNECT
 	quit bool         // a DISCONNECT arrived: stop reading
@@ -59,6 +60,7 @@ type conn struct {
 	wclosed       chan struct{} // closed once the writer has closed the connection
 	detached      chan struct{}
 	keepAliveDur  time.Duration
+	drained       chan struct{} // made by awaitAcks; closed when acks empties
 }
 
 // ackSlot is a PUBACK or PUBREC waiting for its message to be stored.
@@ -136,6 +138,43 @@ func (c *conn) send(p packet.Packet) {
 	c.lock()
 	c.queueLocked(p)
 	c.unlock()
+}
+
+// awaitAcks waits, at most for d, until every PUBACK and PUBREC due is in
+// the output buffer.
+func (c *conn) awaitAcks(d time.Duration) {
+	c.lock()
+	if len(c.acks) == 0 || c.ob.Dead {
+		c.unlock()
+		return
+	}
+	if c.drained == nil {
+		c.drained = make(chan struct{})
+	}
+	ch := c.drained
+	c.unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+// awaitRelease stops reading until the connection's held publishes are back
+// under MaxHeldBytes. Below it the reader never waits for space, so the
+// PUBACKs and PUBRECs behind a held publish are read and can free it.
+func (c *conn) awaitRelease() {
+	released := make(chan struct{})
+	if !c.prod.OnRelease(c.s.opts.MaxHeldBytes, func() { close(released) }) {
+		return
+	}
+	select {
+	case <-released:
+	case <-c.wclosed:
+	case <-c.ctx.Done():
+	}
+	c.w.Resumed()
 }
 
 // start runs in the connection's first goroutine: the handshake, then run.
@@ -439,6 +478,7 @@ func (c *conn) handshake(ctx context.Context) error {
 		c.will = w
 	}
 	c.sess = c.s.b.NewSession(id.SessionOptions(clientID))
+	c.prod = c.sess.NewProducer()
 
 	present, err := c.s.attach(c, clientID, p.CleanStart, expiry)
 	if err != nil {
@@ -486,6 +526,18 @@ func (c *conn) refuse(code packet.ReasonCode, reason string) {
 }
 
 func (c *conn) cleanup() {
+	if c.prod != nil {
+		if c.quit {
+			// The client said goodbye: the PUBACKs and PUBRECs of what it
+			// published before go out first, held publishes included if
+			// they are admitted in time.
+			c.awaitAcks(c.s.opts.DisconnectGrace)
+		}
+		// What still waits for space is withdrawn: its PUBACK would reach
+		// nobody, and a QoS 1/2 sender resends it in its next session.
+		c.prod.Close()
+		c.awaitAcks(c.s.opts.DisconnectGrace)
+	}
 	if c.ss != nil {
 		c.s.detach(c)
 	} else if c.sess != nil {

@@ -25,12 +25,20 @@ import (
 // options the broker configuration does not expose) and returns its address.
 func startMQTT(t *testing.T, opts mqtt.Options) string {
 	t.Helper()
+	addr, _ := startMQTTWith(t, opts, core.Config{})
+	return addr
+}
+
+// startMQTTWith is startMQTT on a core configured by cfg, which it returns.
+func startMQTTWith(t *testing.T, opts mqtt.Options, cfg core.Config) (string, *core.Broker) {
+	t.Helper()
 	var w io.Writer = io.Discard
 	if os.Getenv("JUNCTION_TEST_LOG") != "" {
 		w = os.Stderr
 	}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cb, err := core.New(core.Config{Store: memory.New(), Logger: log})
+	cfg.Store, cfg.Logger = memory.New(), log
+	cb, err := core.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +62,7 @@ func startMQTT(t *testing.T, opts mqtt.Options) string {
 		<-served
 		_ = cb.Close()
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), cb
 }
 
 // connectBytes encodes a CONNECT and lets the test rewrite its protocol name

@@ -158,7 +158,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 	if join != nil {
 		done = join.one
 	}
-	if err := c.sess.Send(ctx, m, done); err != nil {
+	if err := c.prod.Send(ctx, m, done); err != nil {
 		code := reasonFor(err)
 		c.logger().Info("mqtt publish refused", "client", ss.id, "topic", topic, "code", code.String(), "err", err)
 		if p.QoS == 0 || !v5 {
@@ -179,6 +179,9 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 			rdone = join.one
 		}
 		c.s.setRetained(topic, m.Clone(), rdone)
+	}
+	if c.prod.Held() > c.s.opts.MaxHeldBytes {
+		c.awaitRelease()
 	}
 	return nil
 }
@@ -228,7 +231,9 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 			// but the receiver is not willing to accept it".
 			code = packet.ImplementationSpecificError
 		}
-		c.logger().Warn("mqtt publish not stored", "client", c.clientID(), "err", err)
+		if !errors.Is(err, core.ErrClosed) && !errors.Is(err, context.Canceled) {
+			c.logger().Warn("mqtt publish not stored", "client", c.clientID(), "err", err)
+		}
 	}
 	if c.ver != packet.Version5 && err != nil {
 		// 3.x cannot say no: close instead of confirming.
@@ -266,6 +271,10 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 		if a.qos == 1 || a.failed {
 			c.inFlightDone()
 		}
+	}
+	if len(c.acks) == 0 && c.drained != nil {
+		close(c.drained)
+		c.drained = nil
 	}
 	if c.busy.Load() || c.inFlightIn > 0 {
 		// More acknowledgements are on their way: a writer goroutine sends

@@ -49,6 +49,14 @@ type Options struct {
 	// MaxInflight bounds unacknowledged QoS 1/2 deliveries per subscription
 	// beyond the client's receive maximum (default 1000).
 	MaxInflight int
+	// MaxHeldBytes bounds the publishes a connection may have held by
+	// producer flow control (address-full-policy BLOCK) before the server
+	// stops reading it (default 1 MiB). QoS 1 and 2 publishes are bounded
+	// first by ReceiveMaximum: their PUBACK or PUBREC waits for admission.
+	MaxHeldBytes int64
+	// DisconnectGrace bounds how long a connection closed by the client's
+	// DISCONNECT waits for the PUBACKs and PUBRECs still due (default 5s).
+	DisconnectGrace time.Duration
 }
 
 // Server serves MQTT connections.
@@ -100,6 +108,12 @@ func NewServer(opts Options) *Server {
 	// A max-message-size beyond what MQTT can encode is the protocol's
 	// limit, and the one announced.
 	opts.MaxPacketSize = min(opts.MaxPacketSize, packet.MaxPacketSize)
+	if opts.MaxHeldBytes <= 0 {
+		opts.MaxHeldBytes = 1 << 20
+	}
+	if opts.DisconnectGrace <= 0 {
+		opts.DisconnectGrace = 5 * time.Second
+	}
 	if opts.ReceiveMaximum <= 0 || opts.ReceiveMaximum > 65535 {
 		opts.ReceiveMaximum = 1024
 	}

@@ -61,7 +61,9 @@ type conn struct {
 
 	id        *access.Identity
 	sess      *core.Session
+	prod      *core.Producer // the connection's SENDs, for flow control
 	connected bool
+	quit      bool // a DISCONNECT was handled: read no more
 
 	// Reader goroutine only.
 	f       frame.Frame // the frame being handled
@@ -78,11 +80,17 @@ type conn struct {
 	settling []*subscription  // the writer's: credits whose deliveries it is writing
 	writeHB  time.Duration
 	hbTimer  *time.Timer
+	// The ordered line of confirmations (see replies.go): replies[0] is
+	// slot replyBase.
+	replies   []reply
+	replyBase uint64
+	drained   chan struct{} // made by awaitReplies; closed when the line empties
+	withdrawn bool          // a withdrawn frame was passed: no receipt may follow
+	obClosed  chan struct{} // made by awaitRelease; closed by OutboxClosed
 
-	// When either says more replies are coming, receipt leaves the write to
-	// a writer goroutine, which sends them together.
-	busy     atomic.Bool  // the reader has more input to handle
-	awaiting atomic.Int32 // sends waiting for their confirmation
+	// When it says more input is coming, a reply is left to a writer
+	// goroutine, which sends it with the replies that follow.
+	busy atomic.Bool
 }
 
 // logger is the server's logger with this connection's address; built only
@@ -123,6 +131,9 @@ func (c *conn) HandleNext() bool {
 	}
 	if err := c.handle(c.ctx, f); err != nil {
 		c.fail(err, f)
+		return false
+	}
+	if c.quit {
 		return false
 	}
 	c.outMu.Lock()
@@ -225,57 +236,42 @@ func (c *conn) linger() {
 	c.outMu.Unlock()
 }
 
+// sendError queues an ERROR frame, after the replies still due for earlier
+// frames, and closes the connection after it.
 func (c *conn) sendError(msg, detail, receipt string, extra ...frame.Header) {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	if c.ob.Closing || c.ob.Dead {
-		return
-	}
-	var e frame.Encoder
-	e.Begin(c.ob.Buf, c.ver, frame.CmdError)
-	e.Header(frame.HdrMessage, msg)
-	if receipt != "" {
-		e.Header(frame.HdrReceiptID, receipt)
-	}
-	for _, h := range extra {
-		e.Header(h.Key, h.Value)
-	}
-	e.Header(frame.HdrContentType, "text/plain")
-	c.ob.Buf = e.Body([]byte(detail + "\n"))
-	c.ob.Closing = true
-	c.ob.SignalLocked()
+	c.appendReply(appendError(nil, c.ver, msg, detail, receipt, extra...), true, true)
 }
 
-// receipt queues a RECEIPT frame.
+// receipt queues a RECEIPT frame for a frame handled now.
 func (c *conn) receipt(id string) {
 	if id == "" {
 		return
 	}
 	c.outMu.Lock()
-	if c.ob.Dead {
-		c.outMu.Unlock()
+	if len(c.replies) == 0 {
+		if !c.ob.Dead && !c.ob.Closing {
+			c.ob.Buf = appendReceipt(c.ob.Buf, c.ver, id)
+		}
+		c.flushLocked()
 		return
 	}
-	var e frame.Encoder
-	e.Begin(c.ob.Buf, c.ver, frame.CmdReceipt)
-	e.Header(frame.HdrReceiptID, id)
-	c.ob.Buf = e.Body(nil)
-	if c.busy.Load() || c.awaiting.Load() > 0 {
-		// More replies are on their way (the client pipelines frames, or
-		// other sends await their confirmation): a writer goroutine sends
-		// them together.
-		c.ob.SignalLocked()
-		c.outMu.Unlock()
-		return
-	}
-	c.ob.FlushLocked()
+	c.outMu.Unlock()
+	c.appendReply(appendReceipt(nil, c.ver, id), false, false)
 }
 
 // SettlePending, TakeSettle, Settle and OutboxClosed implement
 // transport.Settler: credit comes back once the deliveries are written.
 func (c *conn) SettlePending() bool { return len(c.credits) > 0 }
 func (c *conn) TakeSettle()         { c.settling, c.credits = c.credits, nil }
-func (c *conn) OutboxClosed()       {}
+
+func (c *conn) OutboxClosed() {
+	c.outMu.Lock()
+	if c.obClosed != nil {
+		close(c.obClosed)
+		c.obClosed = nil
+	}
+	c.outMu.Unlock()
+}
 
 func (c *conn) Settle() {
 	for _, sub := range c.settling {
@@ -311,10 +307,22 @@ func (c *conn) cleanup() {
 	for _, tx := range c.txs {
 		tx.Rollback()
 	}
+	if c.prod != nil {
+		if c.quit {
+			// A graceful DISCONNECT: its receipt follows every earlier
+			// one, so held SENDs get their chance to be admitted first.
+			c.awaitReplies(c.s.opts.DisconnectGrace)
+		}
+		// Whatever still waits for space is withdrawn: nobody is left to
+		// confirm it to. Its slot fills with an ERROR nobody reads.
+		c.prod.Close()
+	}
 	if c.sess != nil {
 		c.sess.Close()
 	}
 	c.id.Close()
+	// Replies being stored (a SEND, a COMMIT) go out before the close.
+	c.awaitReplies(c.s.opts.DisconnectGrace)
 	c.outMu.Lock()
 	if c.hbTimer != nil {
 		c.hbTimer.Stop()
@@ -396,6 +404,7 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	c.id = id
 	clientID, _ := f.Get("client-id")
 	c.sess = c.s.opts.Broker.NewSession(id.SessionOptions(clientID))
+	c.prod = c.sess.NewProducer()
 	c.connected = true
 
 	// Heart-beats: we send as often as the client wants to hear from us and
@@ -465,20 +474,60 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 		c.receipt(receipt)
 		return nil
 	}
-	var done func(error)
-	if receipt != "" {
-		c.awaiting.Add(1)
-		done = func(err error) {
-			c.awaiting.Add(-1)
-			if err != nil {
-				c.logger().Error("message not stored", "err", err)
-				c.sendError("message not stored", "The broker could not store the message: "+err.Error(), receipt)
-				return
-			}
-			c.receipt(receipt)
+	// Every SEND takes a slot, receipt or not: a later receipt says this
+	// SEND was processed too.
+	seq := c.reserveReply()
+	done := func(err error) {
+		if withdrawn(err) {
+			// Withdrawn as the connection ends: no receipt, nor any
+			// after it, and no ERROR in place of the one that may be
+			// ending the connection.
+			c.completeClosed(seq)
+			return
 		}
+		if err != nil {
+			c.logger().Error("message not stored", "err", err)
+			c.completeError(seq, "message not stored", "The broker could not store the message: "+err.Error(), receipt)
+			return
+		}
+		c.completeReply(seq, receipt)
 	}
-	return c.sess.Send(ctx, m, done)
+	if err := c.prod.Send(ctx, m, done); err != nil {
+		c.completeReply(seq, "")
+		return err
+	}
+	if held := c.prod.Held(); held > c.s.opts.MaxHeldBytes {
+		c.awaitRelease()
+	}
+	return nil
+}
+
+// awaitRelease stops reading until the connection's held SENDs are back
+// under MaxHeldBytes. Below that bound the reader never waits for space, so
+// the ACKs and NACKs behind a held SEND are read and can free it; the bound
+// only keeps a client that pipelines far more than an address can hold from
+// making the broker buffer without limit.
+func (c *conn) awaitRelease() {
+	released := make(chan struct{})
+	if !c.prod.OnRelease(c.s.opts.MaxHeldBytes, func() { close(released) }) {
+		return
+	}
+	c.outMu.Lock()
+	if c.ob.Dead {
+		c.outMu.Unlock()
+		return
+	}
+	if c.obClosed == nil {
+		c.obClosed = make(chan struct{})
+	}
+	closed := c.obClosed
+	c.outMu.Unlock()
+	select {
+	case <-released:
+	case <-closed:
+	case <-c.ctx.Done():
+	}
+	c.w.Resumed()
 }
 
 // resolveDest maps a STOMP destination to a core address and routing type.

@@ -431,14 +431,22 @@ func (c *conn) onCommit(ctx context.Context, f *frame.Frame) error {
 	}
 	delete(c.txs, id)
 	receipt := receiptOf(f)
-	err := tx.Commit(ctx, func(err error) {
-		if err != nil {
-			c.sendError("transaction not stored", "The broker could not store the transaction: "+err.Error(), receipt)
+	// A commit may wait for space (address-full-policy BLOCK): its receipt
+	// keeps its place in the line meanwhile.
+	seq := c.reserveReply()
+	err := c.prod.Commit(ctx, tx, func(err error) {
+		if withdrawn(err) {
+			c.completeClosed(seq)
 			return
 		}
-		c.receipt(receipt)
+		if err != nil {
+			c.completeError(seq, "transaction not stored", "The broker could not store the transaction: "+err.Error(), receipt)
+			return
+		}
+		c.completeReply(seq, receipt)
 	})
 	if err != nil {
+		c.completeReply(seq, "")
 		tx.Rollback()
 		return err
 	}
@@ -467,16 +475,14 @@ func (c *conn) onDisconnect(f *frame.Frame) error {
 	// user's connection slot back so that it can reconnect at once.
 	c.sess.Close()
 	c.id.Close()
-	c.outMu.Lock()
-	if r := receiptOf(f); r != "" && !c.ob.Dead {
-		var e frame.Encoder
-		e.Begin(c.ob.Buf, c.ver, frame.CmdReceipt)
-		e.Header(frame.HdrReceiptID, r)
-		c.ob.Buf = e.Body(nil)
+	// The receipt goes after every earlier reply [STOMP 1.2 graceful
+	// disconnect]; the connection closes after it. cleanup waits for it.
+	var encoded []byte
+	if r := receiptOf(f); r != "" {
+		encoded = appendReceipt(nil, c.ver, r)
 	}
-	c.ob.Closing = true
-	c.ob.SignalLocked()
-	c.outMu.Unlock()
+	c.appendReply(encoded, true, false)
+	c.quit = true
 	return nil
 }
 

@@ -41,6 +41,13 @@ type Options struct {
 	// DefaultPrefetch is the credit of a client-ack subscription that names
 	// none (default 1000).
 	DefaultPrefetch int
+	// MaxHeldBytes bounds the SENDs a connection may have held by producer
+	// flow control (address-full-policy BLOCK) before the server stops
+	// reading it (default 1 MiB).
+	MaxHeldBytes int64
+	// DisconnectGrace bounds how long a closing connection waits for the
+	// receipts still due before it closes (default 5s).
+	DisconnectGrace time.Duration
 }
 
 // Server serves STOMP connections.
@@ -88,6 +95,12 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.DefaultPrefetch <= 0 {
 		opts.DefaultPrefetch = 1000
+	}
+	if opts.MaxHeldBytes <= 0 {
+		opts.MaxHeldBytes = 1 << 20
+	}
+	if opts.DisconnectGrace <= 0 {
+		opts.DisconnectGrace = 5 * time.Second
 	}
 	return &Server{opts: opts, log: opts.Logger.With("protocol", "stomp")}
 }

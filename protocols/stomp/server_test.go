@@ -20,8 +20,20 @@ import (
 // listener, for the options the broker configuration does not expose.
 func serveSTOMP(t *testing.T, opts stomp.Options) string {
 	t.Helper()
+	addr, _ := serveSTOMPWith(t, opts, core.Config{})
+	return addr
+}
+
+// serveSTOMPWith is serveSTOMP on a broker configured by cfg, which it
+// returns too.
+func serveSTOMPWith(t *testing.T, opts stomp.Options, cfg core.Config) (string, *core.Broker) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := core.New(core.Config{Store: memory.New(), Logger: log})
+	cfg.Logger = log
+	if cfg.Store == nil {
+		cfg.Store = memory.New()
+	}
+	b, err := core.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +66,7 @@ func serveSTOMP(t *testing.T, opts stomp.Options) string {
 		}
 		b.Close()
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), b
 }
 
 // TestConnectTimeout checks that a client that never sends CONNECT is

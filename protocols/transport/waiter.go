@@ -79,6 +79,11 @@ func (w *Waiter) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Resumed counts the peer as heard from now. An adapter calls it after it
+// stopped reading on its own account (producer flow control): the silence
+// was the server's, and the peer's heart-beats are waiting unread.
+func (w *Waiter) Resumed() { w.last = time.Now() }
+
 // PeerDeadline is when a silent peer is considered gone (zero: never).
 func (w *Waiter) PeerDeadline() time.Time {
 	if w.PeerTimeout <= 0 {
