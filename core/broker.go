@@ -61,6 +61,8 @@ type Broker struct {
 		sent, routed, dropped, duplicates, expired, deadLettered atomic.Uint64
 	}
 
+	moveLogState
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -381,38 +383,6 @@ func (b *Broker) applyAsync(ops []storage.Op) {
 			b.log.Error("store write failed", "err", err)
 		}
 	})
-}
-
-// moveMessage sends a copy of a message that left a queue (expired or
-// dead-lettered) to another address, recording where it came from.
-func (b *Broker) moveMessage(mv move) {
-	m := mv.msg.Clone()
-	m.SetProperty(PropOrigAddress, stringValue(mv.msg.Address))
-	m.SetProperty(PropOrigQueue, stringValue(mv.origQueue))
-	m.SetProperty(PropOrigMessageID, stringValue(mv.msg.MessageID()))
-	if mv.expiry {
-		m.SetProperty(PropExpiredAt, int64Value(b.nowMs()))
-		m.Expiration = 0
-	} else {
-		m.SetProperty(PropDLQReason, stringValue(mv.reason))
-	}
-	m.Address = mv.target
-	m.RoutingType = Anycast
-	m.ScheduledAt = 0
-	// Dead-letter and expiry resources are created on demand, as Artemis'
-	// auto-create-dead-letter-resources does.
-	b.mu.Lock()
-	if !b.closed {
-		a := b.ensureAddressLocked(mv.target, Anycast, true)
-		if q := b.queues[mv.target]; q == nil {
-			b.createQueueLocked(QueueInfo{Name: mv.target, Address: mv.target, RoutingType: Anycast, Durable: true, AutoCreated: true}, nil)
-		}
-		_ = a
-	}
-	b.mu.Unlock()
-	if err := b.route(context.Background(), nil, m, nil); err != nil {
-		b.log.Warn("could not move message", "target", mv.target, "reason", mv.reason, "err", err)
-	}
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
