@@ -32,8 +32,8 @@ type ref struct {
 	moving     bool      // on its way to a dead-letter or expiry address (see move.go)
 	// orig is the shared message when msg is this ref's annotated clone
 	// (modified outcome); the reference counts are the original's.
-	orig *Message
-	readyAt    uint64    // queue version when the ref was last made ready
+	orig    *Message
+	readyAt uint64 // queue version when the ref was last made ready
 }
 
 // QueueInfo describes a queue for adapters and operators.
