@@ -378,14 +378,18 @@ func (c *conn) onAck(f *frame.Frame, nack bool) error {
 		}
 		c.outMu.Unlock()
 	}
-	if txID, ok := f.Get(frame.HdrTransaction); ok && !nack {
+	if txID, ok := f.Get(frame.HdrTransaction); ok {
 		tx := c.txs[txID]
 		if tx == nil {
 			return errorf("unknown transaction %s", printable(txID))
 		}
-		if sub.ack == ackClient {
+		switch {
+		case nack:
+			// Takes effect at COMMIT; ABORT leaves the message with us.
+			err = tx.Settle(sub.consumer, tag, core.Outcome{Kind: core.Modified, DeliveryFailed: true})
+		case sub.ack == ackClient:
 			err = tx.AckUpTo(sub.consumer, tag)
-		} else {
+		default:
 			err = tx.Ack(sub.consumer, tag)
 		}
 	} else {
