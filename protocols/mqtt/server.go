@@ -116,7 +116,7 @@ func (s *Server) restore() {
 			continue
 		}
 		ss := newSession(s, id)
-		ss.persistent = true
+		ss.persistent, ss.recorded = true, true
 		ss.expiry = rec.Expiry
 		for _, sr := range rec.Subs {
 			ss.initMaps()

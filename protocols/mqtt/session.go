@@ -59,6 +59,12 @@ type session struct {
 	srv *Server
 	id  string
 
+	// saveMu orders the writes of the session's stored record: each takes
+	// its snapshot and hands it to the store under saveMu, never under mu or
+	// the server's lock (see persist).
+	saveMu   sync.Mutex
+	recorded bool // a record is stored; guarded by saveMu
+
 	mu         sync.Mutex
 	conn       *conn // current connection; nil while offline
 	subs       map[string]*subscription
@@ -128,10 +134,27 @@ func (ss *session) record() []byte {
 	return data
 }
 
-// save writes a persistent session's record. Caller holds mu.
-func (ss *session) save() {
+// persist brings the stored record up to date: the session as it is now if
+// it is persistent, no record otherwise. The caller must hold neither ss.mu
+// nor the server's lock: the store may block (back-pressure), and the broker
+// lock it takes ranks below queue locks, which deliveries hold while taking
+// ss.mu. saveMu keeps the writes in the order of their snapshots.
+func (ss *session) persist() {
+	ss.saveMu.Lock()
+	defer ss.saveMu.Unlock()
+	ss.mu.Lock()
+	var data []byte
 	if ss.persistent && !ss.gone {
-		ss.srv.b.PutRecord(storage.BindingMQTTSession, ss.id, ss.record(), nil)
+		data = ss.record()
+	}
+	ss.mu.Unlock()
+	switch {
+	case data != nil:
+		ss.srv.b.PutRecord(storage.BindingMQTTSession, ss.id, data, nil)
+		ss.recorded = true
+	case ss.recorded:
+		ss.srv.b.DeleteRecord(storage.BindingMQTTSession, ss.id, nil)
+		ss.recorded = false
 	}
 }
 
@@ -186,8 +209,8 @@ func (s *Server) destroy(ss *session, sess *core.Session) {
 	ss.stopTimers()
 	subs := ss.subs
 	ss.subs = map[string]*subscription{}
-	persistent := ss.persistent
 	ss.mu.Unlock()
+	ss.persist() // gone: the stored record is deleted
 	if sess == nil {
 		sess = s.b.NewSession(core.SessionOptions{ClientID: ss.id})
 		defer sess.Close()
@@ -199,9 +222,6 @@ func (s *Server) destroy(ss *session, sess *core.Session) {
 		if !sub.Shared {
 			_ = sess.DeleteQueue(sub.Queue)
 		}
-	}
-	if persistent {
-		s.b.DeleteRecord(storage.BindingMQTTSession, ss.id, nil)
 	}
 	if will != nil {
 		will()
