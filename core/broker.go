@@ -62,6 +62,7 @@ type Broker struct {
 	}
 
 	moveLogState
+	pendingBinds pendingBindings
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -153,6 +154,7 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	close(b.stop)
 	b.wg.Wait()
+	b.flushBindings()
 	for _, q := range queues {
 		q.mu.Lock()
 		if q.timer != nil {
@@ -285,15 +287,17 @@ func (b *Broker) CreateAddress(name string, rt RoutingType) error {
 		return err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return ErrClosed
 	}
 	a := b.ensureAddressLocked(name, rt, false)
 	a.autoCreated = false
 	// An address created on purpose survives restarts.
 	data, _ := json.Marshal(AddressInfo{Name: name, Anycast: a.anycast, Multicast: a.multicast})
-	b.applyAsync([]storage.Op{{Kind: storage.OpPutBinding, Binding: storage.BindingAddress, Key: name, Data: data}})
+	b.storeBindingLocked(storage.Op{Kind: storage.OpPutBinding, Binding: storage.BindingAddress, Key: name, Data: data})
+	b.mu.Unlock()
+	b.flushBindings()
 	return nil
 }
 
@@ -378,11 +382,64 @@ func (b *Broker) lookupAddress(name string) *address {
 // delivery counts). A failure is logged: the store reports it to every later
 // synchronous write too, so no send is confirmed after it.
 func (b *Broker) applyAsync(ops []storage.Op) {
+	b.apply(ops, false, func(err error) {
+		if err != nil && !errors.Is(err, storage.ErrClosed) {
+			b.log.Error("store write failed", "err", err)
+		}
+	})
+}
+
+// pendingBindings are binding records (queues, addresses) created under the
+// broker lock. The store may block (back-pressure), so they are not written
+// there: they wait here and are handed to the store, in order, before any
+// later batch (see apply), so a ref never reaches the store ahead of its
+// queue's binding.
+type pendingBindings struct {
+	mu    sync.Mutex // guards ops; held only to append or take
+	ops   []storage.Op
+	n     atomic.Int64 // ops queued and not yet handed to the store
+	flush sync.Mutex   // one hand-over at a time, in order
+}
+
+// storeBindingLocked queues a binding record. Caller holds b.mu.
+func (b *Broker) storeBindingLocked(op storage.Op) {
+	pb := &b.pendingBinds
+	pb.mu.Lock()
+	pb.ops = append(pb.ops, op)
+	pb.n.Add(1)
+	pb.mu.Unlock()
+}
+
+// flushBindings hands the queued binding records to the store. It returns
+// once every record queued before the call is with the store, so a batch
+// applied afterwards follows them. Call it with no lock held.
+func (b *Broker) flushBindings() {
+	pb := &b.pendingBinds
+	if pb.n.Load() == 0 {
+		return
+	}
+	pb.flush.Lock()
+	defer pb.flush.Unlock()
+	pb.mu.Lock()
+	ops := pb.ops
+	pb.ops = nil
+	pb.mu.Unlock()
+	if len(ops) == 0 {
+		return
+	}
 	b.store.Apply(ops, false, func(err error) {
 		if err != nil && !errors.Is(err, storage.ErrClosed) {
 			b.log.Error("store write failed", "err", err)
 		}
 	})
+	pb.n.Add(-int64(len(ops)))
+}
+
+// apply is every store write of the core: queued binding records first.
+// Call it with no lock held.
+func (b *Broker) apply(ops []storage.Op, sync bool, done func(error)) {
+	b.flushBindings()
+	b.store.Apply(ops, sync, done)
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -63,7 +63,7 @@ func (b *Broker) moveAll(moves []move) {
 			b.finishMove(plan, nil) // nothing durable on either side
 			continue
 		}
-		b.store.Apply(ops, true, func(err error) { b.finishMove(plan, err) })
+		b.apply(ops, true, func(err error) { b.finishMove(plan, err) })
 	}
 }
 

@@ -167,7 +167,7 @@ func (tx *Tx) Commit(ctx context.Context, done func(error)) error {
 		j.one(err)
 	}
 	if len(ops) > 0 {
-		b.store.Apply(ops, true, stored)
+		b.apply(ops, true, stored)
 	} else {
 		stored(nil)
 	}
