@@ -655,3 +655,35 @@ func TestAutoCreatedQueueDeletedWhenUnused(t *testing.T) {
 		t.Error("auto-created queue with messages was deleted")
 	}
 }
+
+// TestMessageGroupsForgotten: a group's owner is forgotten once the queue
+// holds none of its messages, so the group table does not grow with every
+// group id ever sent; while messages of a group remain, it stays with its owner.
+func TestMessageGroupsForgotten(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{})
+	c, col := consume(t, s, "g", ConsumerOptions{})
+	for i := range 100 {
+		m := msg("g", fmt.Sprint(i))
+		m.GroupID, m.RoutingType = fmt.Sprintf("g%d", i%50), Anycast
+		send(t, s, m)
+	}
+	ds := col.take(t, 100)
+	q := c.Queue()
+	groups := func() (int, int) {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.groups), len(q.groupRefs)
+	}
+	if g, r := groups(); g != 50 || r != 50 {
+		t.Fatalf("with 100 messages in flight: %d owners, %d counted groups", g, r)
+	}
+	ackAll(t, ds[:50])
+	if g, _ := groups(); g != 50 {
+		t.Fatalf("owners forgotten while their groups had messages in flight: %d left", g)
+	}
+	ackAll(t, ds[50:])
+	if g, r := groups(); g != 0 || r != 0 || c.groups != 0 {
+		t.Fatalf("after every ack: %d owners, %d counted groups, consumer owns %d", g, r, c.groups)
+	}
+}

@@ -90,6 +90,10 @@ type Queue struct {
 	rr        int
 	version   uint64
 	groups    map[string]*Consumer
+	// groupRefs counts the refs the queue holds per message group: a group
+	// none of whose messages is left loses its owner, so groups does not
+	// grow with every group id ever seen.
+	groupRefs map[string]int32
 	lvq       map[string]*ref
 	lvKey     string
 	total     int // every ref the queue holds
@@ -159,6 +163,12 @@ func (q *Queue) unlock() {
 // enqueueLocked adds a new ref (from a send, a recovery or a release).
 func (q *Queue) enqueueLocked(r *ref, now int64) {
 	q.total++
+	if g := r.msg.GroupID; g != "" {
+		if q.groupRefs == nil {
+			q.groupRefs = map[string]int32{}
+		}
+		q.groupRefs[g]++
+	}
 	if r.msg.Expiration != 0 {
 		q.expiring++
 	}
@@ -224,6 +234,9 @@ func (q *Queue) removeReady(r *ref) {
 // finishLocked drops a ref for good (acked, expired, dead-lettered, replaced).
 func (q *Queue) finishLocked(r *ref, store bool) {
 	q.total--
+	if g := r.msg.GroupID; g != "" {
+		q.groupDoneLocked(g)
+	}
 	if r.msg.Expiration != 0 {
 		q.expiring--
 	}
@@ -236,6 +249,22 @@ func (q *Queue) finishLocked(r *ref, store bool) {
 	}
 	if m.refs.Add(-1) == 0 {
 		q.b.released(m)
+	}
+}
+
+// groupDoneLocked counts one ref of group g gone. With the last one the
+// group's owner is forgotten: nothing of the group is in flight, so the next
+// message may go to any consumer without breaking the group's order.
+func (q *Queue) groupDoneLocked(g string) {
+	n := q.groupRefs[g] - 1
+	if n > 0 {
+		q.groupRefs[g] = n
+		return
+	}
+	delete(q.groupRefs, g)
+	if o := q.groups[g]; o != nil {
+		delete(q.groups, g)
+		o.groups--
 	}
 }
 

@@ -140,10 +140,7 @@ func (s *Server) detach(c *conn) {
 	for id, om := range ss.outFlight {
 		if !om.released {
 			if om.msgID != 0 {
-				if ss.lastID == nil {
-					ss.lastID = map[uint64]uint16{}
-				}
-				ss.lastID[om.msgID] = id
+				ss.rememberID(om.msgID, id)
 			}
 			delete(ss.outFlight, id)
 		}

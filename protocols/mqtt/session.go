@@ -79,7 +79,11 @@ type session struct {
 	pending   []pendingOut
 	nextID    uint16
 	lastID    map[uint64]uint16 // message id -> packet id, so a resend reuses it [MQTT-4.4.0-1]
-	inbound2  map[uint16]struct{}
+	// lastMsg is lastID reversed. A packet id is remembered for one message
+	// at most, which bounds lastID at 65,535 entries even when remembered
+	// messages never come back (dead-lettered, expired, unsubscribed).
+	lastMsg  map[uint16]uint64
+	inbound2 map[uint16]struct{}
 }
 
 func newSession(s *Server, id string) *session {
@@ -94,6 +98,29 @@ func (ss *session) initMaps() {
 	}
 	if ss.outFlight == nil {
 		ss.outFlight = map[uint16]*outMsg{}
+	}
+}
+
+// rememberID records the packet id a message had when its connection
+// ended. Caller holds mu.
+func (ss *session) rememberID(msgID uint64, id uint16) {
+	if ss.lastID == nil {
+		ss.lastID, ss.lastMsg = map[uint64]uint16{}, map[uint16]uint64{}
+	}
+	if old, ok := ss.lastMsg[id]; ok {
+		delete(ss.lastID, old)
+	}
+	if old, ok := ss.lastID[msgID]; ok {
+		delete(ss.lastMsg, old)
+	}
+	ss.lastID[msgID], ss.lastMsg[id] = id, msgID
+}
+
+// forgetID drops a message's remembered packet id. Caller holds mu.
+func (ss *session) forgetID(msgID uint64) {
+	if id, ok := ss.lastID[msgID]; ok {
+		delete(ss.lastID, msgID)
+		delete(ss.lastMsg, id)
 	}
 }
 

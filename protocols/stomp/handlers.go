@@ -409,6 +409,10 @@ func (c *conn) onAck(f *frame.Frame, nack bool) error {
 	return nil
 }
 
+// maxOpenTransactions bounds the transactions one connection may hold open:
+// each keeps its sends and settlements in memory until COMMIT or ABORT.
+const maxOpenTransactions = 256
+
 func (c *conn) onBegin(f *frame.Frame) error {
 	id, ok := f.Get(frame.HdrTransaction)
 	if !ok || id == "" {
@@ -416,6 +420,9 @@ func (c *conn) onBegin(f *frame.Frame) error {
 	}
 	if c.txs[id] != nil {
 		return errorf("transaction %s is already open", printable(id))
+	}
+	if len(c.txs) >= maxOpenTransactions {
+		return errorf("too many open transactions (%d)", maxOpenTransactions)
 	}
 	if c.txs == nil {
 		c.txs = map[string]*core.Tx{}

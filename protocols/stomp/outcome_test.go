@@ -1,6 +1,7 @@
 package stomp_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -125,4 +126,22 @@ func TestDeadLetterRefusedByFullDLQ(t *testing.T) {
 	if d := recv(t, dlq); len(d.Body) != 700 || d.Body[0] != 'y' {
 		t.Fatalf("DLQ got %q", d.Body)
 	}
+}
+
+// TestOpenTransactionsBounded: a connection cannot open transactions without
+// end (each holds its work in memory until COMMIT or ABORT); past the limit
+// BEGIN gets an ERROR and only that connection closes.
+func TestOpenTransactionsBounded(t *testing.T) {
+	s := startBroker(t, nil)
+	r := dialRaw(t, s.Addr("stomp"))
+	r.connect()
+	for i := range 256 {
+		r.frame("BEGIN", "", "transaction", "t"+strconv.Itoa(i))
+	}
+	r.frame("BEGIN", "", "transaction", "t255b", "receipt", "last")
+	f := r.expectError()
+	if msg, _ := f.Get("message"); !strings.Contains(msg, "too many open transactions") {
+		t.Fatalf("ERROR %q", msg)
+	}
+	dial(t, s).send("/queue/after", "still serving")
 }
