@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/junctionmq/junction/storage"
 	"github.com/junctionmq/junction/storage/faulty"
@@ -306,3 +307,35 @@ func TestTxSettleOutcomes(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestExpiryMoveFailureKeepsMessage: an expiry move whose batch the store
+// refuses leaves the message in its queue (never delivered: it is expired);
+// the reaper moves it once the store takes the batch.
+func TestExpiryMoveFailureKeepsMessage(t *testing.T) {
+	clock := newFakeClock()
+	st := faulty.Wrap(memory.New())
+	b := newTestBroker(t, Config{Store: st, Now: clock.Now, ReaperInterval: 10 * time.Millisecond})
+	s := newSession(t, b, SessionOptions{})
+	m := durableMsg("q", "stale")
+	m.Expiration = clock.ms() + 1000
+	send(t, s, m)
+	var log batchLog
+	st.Set(log.rule(isMove))
+	clock.Advance(2 * time.Second)
+	waitFor(t, "a failed expiry move", func() bool { return st.Failures() > 0 })
+	if st := queueStats(t, b, "q"); st.Messages != 1 || st.Expired != 0 {
+		t.Errorf("after the failed move: %+v", st)
+	}
+	_, col := consume(t, s, "q", ConsumerOptions{})
+	col.none(t)
+	st.Set(nil)
+	_, exp := consume(t, s, "ExpiryQueue", ConsumerOptions{})
+	d := exp.next(t, waitTimeout)
+	if string(d.Message.Body) != "stale" || d.Message.Property(PropOrigQueue).Text() != "q" {
+		t.Errorf("expiry queue got %q %v", d.Message.Body, d.Message.Properties)
+	}
+	waitFor(t, "the source to let go", func() bool { return queueStats(t, b, "q").Messages == 0 })
+	if len(log.moveBatches()) == 0 {
+		t.Error("no move batch was seen")
+	}
+}
