@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/junctionmq/junction/core/wildcard"
+	"github.com/junctionmq/junction/internal/lockorder"
 	"github.com/junctionmq/junction/storage"
 	"github.com/junctionmq/junction/storage/memory"
 )
@@ -43,7 +44,7 @@ type Broker struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	mu        sync.RWMutex
+	mu        lockorder.RWMutex[lockorder.BrokerRank]
 	addresses map[string]*address
 	queues    map[string]*Queue
 	queueByID map[uint64]*Queue
@@ -397,8 +398,8 @@ func (b *Broker) applyAsync(ops []storage.Op) {
 type pendingBindings struct {
 	mu    sync.Mutex // guards ops; held only to append or take
 	ops   []storage.Op
-	n     atomic.Int64 // ops queued and not yet handed to the store
-	flush sync.Mutex   // one hand-over at a time, in order
+	n     atomic.Int64                              // ops queued and not yet handed to the store
+	flush lockorder.Mutex[lockorder.StoreFlushRank] // one hand-over at a time, in order
 }
 
 // storeBindingLocked queues a binding record. Caller holds b.mu.

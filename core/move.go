@@ -167,7 +167,8 @@ func (b *Broker) finishMove(plan *movePlan, err error) {
 		b.moveRefused(plan.move, fmt.Errorf("store: %w", err))
 		return
 	}
-	b.publish(plan.p)
+	// The source lets go first, so whoever sees the copy finds the source
+	// settled.
 	q, r := plan.q, plan.r
 	q.mu.Lock()
 	r.moving = false
@@ -181,6 +182,7 @@ func (b *Broker) finishMove(plan *movePlan, err error) {
 	q.finishLocked(r, false) // its store operations were in the batch
 	q.dispatchLocked()
 	q.unlock()
+	b.publish(plan.p)
 }
 
 // abandon undoes prepare for a message that will not be published.

@@ -2,12 +2,12 @@ package core
 
 import (
 	"container/heap"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/core/selector"
+	"github.com/junctionmq/junction/internal/lockorder"
 	"github.com/junctionmq/junction/storage"
 )
 
@@ -79,7 +79,7 @@ type Queue struct {
 	info   QueueInfo
 	filter *selector.Selector
 
-	mu        sync.Mutex
+	mu        lockorder.Mutex[lockorder.QueueRank]
 	levels    [levels]refDeque
 	nonEmpty  uint16
 	ready     int

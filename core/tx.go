@@ -3,8 +3,8 @@ package core
 import (
 	"context"
 	"fmt"
-	"sync"
 
+	"github.com/junctionmq/junction/internal/lockorder"
 	"github.com/junctionmq/junction/storage"
 )
 
@@ -13,7 +13,7 @@ import (
 // at all.
 type Tx struct {
 	s     *Session
-	mu    sync.Mutex
+	mu    lockorder.Mutex[lockorder.TransactionRank]
 	sends []*Message
 	acks  []txSettle
 	done  bool

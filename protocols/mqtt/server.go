@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/internal/lockorder"
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 	"github.com/junctionmq/junction/protocols/transport"
@@ -57,7 +58,7 @@ type Server struct {
 	log  *slog.Logger
 	b    *core.Broker
 
-	mu       sync.Mutex
+	mu       lockorder.Mutex[lockorder.MQTTServerRank]
 	sessions map[string]*session
 
 	retainMu sync.RWMutex

@@ -3,10 +3,10 @@ package mqtt
 import (
 	"encoding/json"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/internal/lockorder"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 	"github.com/junctionmq/junction/storage"
 )
@@ -62,10 +62,10 @@ type session struct {
 	// saveMu orders the writes of the session's stored record: each takes
 	// its snapshot and hands it to the store under saveMu, never under mu or
 	// the server's lock (see persist).
-	saveMu   sync.Mutex
+	saveMu   lockorder.Mutex[lockorder.MQTTSaveRank]
 	recorded bool // a record is stored; guarded by saveMu
 
-	mu         sync.Mutex
+	mu         lockorder.Mutex[lockorder.MQTTSessionRank]
 	conn       *conn // current connection; nil while offline
 	subs       map[string]*subscription
 	persistent bool
