@@ -202,13 +202,24 @@ func (b *Broker) abandon(p prepared) {
 // again after moveRetryDelay, and says why.
 func (b *Broker) moveRefused(mv move, err error) {
 	q, r := mv.q, mv.r
-	b.moveLog(q, r, mv, err)
+	b.mu.RLock()
+	closed := b.closed
+	b.mu.RUnlock()
+	if !closed {
+		b.moveLog(q, r, mv, err)
+	}
 	q.mu.Lock()
 	r.moving = false
-	if q.deleted {
+	switch {
+	case q.deleted:
 		// The queue went meanwhile; deleteQueue could not see this ref.
 		q.finishLocked(r, true)
-	} else {
+	case closed:
+		// The broker is stopping (the store failed the batch as closed):
+		// no timer for a retry that will not happen; the store still has
+		// the message in this queue.
+		q.makeReady(r, true)
+	default:
 		q.scheduleLocked(r, b.nowMs(), moveRetryDelay)
 	}
 	q.unlock()

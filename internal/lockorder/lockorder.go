@@ -8,14 +8,13 @@ package lockorder
 // Ranks, outermost first. A goroutine may take a lock only while every lock
 // it holds has a lower rank; two locks of one rank are never held together.
 const (
-	StoreFlush    = 10 // core: the hand-over of queued binding records; nothing else held
-	MQTTSave      = 20 // mqtt: a session's record writes
-	Transaction   = 30 // core: Tx
-	MQTTServer    = 31 // mqtt: the sessions map
-	Broker        = 40 // core: addresses, queues, bindings
-	Queue         = 50 // core: one queue
-	MQTTSession   = 60 // mqtt: one session (deliveries take it under a queue lock)
-	highestRanked = MQTTSession
+	StoreFlush  = 10 // core: the hand-over of queued binding records; nothing else held
+	MQTTSave    = 20 // mqtt: a session's record writes
+	Transaction = 30 // core: Tx
+	MQTTServer  = 31 // mqtt: the sessions map
+	Broker      = 40 // core: addresses, queues, bindings
+	Queue       = 50 // core: one queue
+	MQTTSession = 60 // mqtt: one session (deliveries take it under a queue lock)
 )
 
 // Ranker names a lock's rank with a type, so that the zero value of a
@@ -40,15 +39,3 @@ func (MQTTServerRank) Rank() int  { return MQTTServer }
 func (BrokerRank) Rank() int      { return Broker }
 func (QueueRank) Rank() int       { return Queue }
 func (MQTTSessionRank) Rank() int { return MQTTSession }
-
-var names = map[int]string{
-	StoreFlush: "store flush", MQTTSave: "MQTT session save", Transaction: "transaction",
-	MQTTServer: "MQTT server", Broker: "broker", Queue: "queue", MQTTSession: "MQTT session",
-}
-
-func name(rank int) string {
-	if n, ok := names[rank]; ok {
-		return n
-	}
-	return "rank?"
-}

@@ -11,9 +11,11 @@ func TestOrder(t *testing.T) {
 	var b RWMutex[BrokerRank]
 	var q Mutex[QueueRank]
 	var s Mutex[MQTTSessionRank]
+	n := 0 // what the locks guard
 	b.RLock()
 	q.Lock()
 	s.Lock()
+	n++
 	s.Unlock()
 	q.Unlock()
 	b.RUnlock()
@@ -25,6 +27,7 @@ func TestOrder(t *testing.T) {
 		s.Lock()
 		defer s.Unlock()
 		b.Lock() // the cycle the MQTT session save used to close
+		n++
 		b.Unlock()
 		return ""
 	}()
@@ -37,10 +40,14 @@ func TestOrder(t *testing.T) {
 		q.Lock()
 		defer q.Unlock()
 		other.Lock() // two queue locks at once
+		n++
 		other.Unlock()
 		return ""
 	}()
 	if !strings.Contains(q2, "taking the queue lock") {
 		t.Fatalf("two queue locks: panic %q", q2)
+	}
+	if n != 1 {
+		t.Errorf("a lock taken against the order was granted (%d critical sections ran)", n)
 	}
 }

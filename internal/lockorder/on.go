@@ -117,3 +117,15 @@ func goid() uint64 {
 	id, _ := strconv.ParseUint(string(b), 10, 64)
 	return id
 }
+
+var names = map[int]string{
+	StoreFlush: "store flush", MQTTSave: "MQTT session save", Transaction: "transaction",
+	MQTTServer: "MQTT server", Broker: "broker", Queue: "queue", MQTTSession: "MQTT session",
+}
+
+func name(rank int) string {
+	if n, ok := names[rank]; ok {
+		return n
+	}
+	return "rank?"
+}
