@@ -360,7 +360,8 @@ func (c *conn) onAck(f *frame.Frame, nack bool) error {
 		c.receipt(receiptOf(f)) // nothing to settle: auto-acked on delivery
 		return nil
 	}
-	if sub.byMsgID != nil {
+	txID, inTx := f.Get(frame.HdrTransaction)
+	if sub.byMsgID != nil && !(nack && inTx) {
 		c.outMu.Lock()
 		if sub.ack == ackClient && !nack {
 			for id, t := range sub.byMsgID {
@@ -378,7 +379,7 @@ func (c *conn) onAck(f *frame.Frame, nack bool) error {
 		}
 		c.outMu.Unlock()
 	}
-	if txID, ok := f.Get(frame.HdrTransaction); ok {
+	if inTx {
 		tx := c.txs[txID]
 		if tx == nil {
 			return errorf("unknown transaction %s", printable(txID))
@@ -387,6 +388,12 @@ func (c *conn) onAck(f *frame.Frame, nack bool) error {
 		case nack:
 			// Takes effect at COMMIT; ABORT leaves the message with us.
 			err = tx.Settle(sub.consumer, tag, core.Outcome{Kind: core.Modified, DeliveryFailed: true})
+			if err == nil && sub.byMsgID != nil {
+				if c.txNacks == nil {
+					c.txNacks = map[string][]txNack{}
+				}
+				c.txNacks[txID] = append(c.txNacks[txID], txNack{sub, tag})
+			}
 		case sub.ack == ackClient:
 			err = tx.AckUpTo(sub.consumer, tag)
 		default:
@@ -439,6 +446,7 @@ func (c *conn) onCommit(ctx context.Context, f *frame.Frame) error {
 		return errorf("COMMIT of unknown transaction %s", printable(id))
 	}
 	delete(c.txs, id)
+	c.forgetTxNacks(id, true)
 	receipt := receiptOf(f)
 	err := tx.Commit(ctx, func(err error) {
 		if err != nil {
@@ -461,9 +469,37 @@ func (c *conn) onAbort(f *frame.Frame) error {
 		return errorf("ABORT of unknown transaction %s", printable(id))
 	}
 	delete(c.txs, id)
+	c.forgetTxNacks(id, false)
 	tx.Rollback()
 	c.receipt(receiptOf(f))
 	return nil
+}
+
+// txNack is a NACK held by a transaction, for a subscription that settles by
+// message-id.
+type txNack struct {
+	sub *subscription
+	tag uint64
+}
+
+// forgetTxNacks ends the transaction's record of its NACKs; with settled
+// (COMMIT) their messages' message-id lookups go too.
+func (c *conn) forgetTxNacks(txID string, settled bool) {
+	ns := c.txNacks[txID]
+	delete(c.txNacks, txID)
+	if !settled || len(ns) == 0 {
+		return
+	}
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	for _, n := range ns {
+		for id, t := range n.sub.byMsgID {
+			if t == n.tag {
+				delete(n.sub.byMsgID, id)
+				break
+			}
+		}
+	}
 }
 
 func (c *conn) onDisconnect(f *frame.Frame) error {
@@ -471,6 +507,7 @@ func (c *conn) onDisconnect(f *frame.Frame) error {
 		tx.Rollback()
 		delete(c.txs, id)
 	}
+	c.txNacks = nil
 	// Close the consumers before the receipt, so what they held is back in
 	// the queues when the client learns it is disconnected, and give the
 	// user's connection slot back so that it can reconnect at once.

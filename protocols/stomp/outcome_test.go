@@ -145,3 +145,26 @@ func TestOpenTransactionsBounded(t *testing.T) {
 	}
 	dial(t, s).send("/queue/after", "still serving")
 }
+
+// TestNackInTransactionByMessageID: a STOMP 1.1 client names messages by
+// message-id; after ABORT discards its NACK it can still ACK the message.
+func TestNackInTransactionByMessageID(t *testing.T) {
+	s := startBroker(t, nil)
+	dial(t, s).send("/queue/nack11", "m")
+	r := dialRaw(t, s.Addr("stomp"))
+	r.connect("accept-version", "1.1")
+	r.frame("SUBSCRIBE", "", "id", "s", "destination", "/queue/nack11", "ack", "client-individual")
+	m := r.expect("MESSAGE")
+	mid, _ := m.Get("message-id")
+	r.frame("BEGIN", "", "transaction", "t")
+	r.frame("NACK", "", "message-id", mid, "subscription", "s", "transaction", "t")
+	r.frame("ABORT", "", "transaction", "t", "receipt", "aborted")
+	r.expect("RECEIPT")
+	r.frame("ACK", "", "message-id", mid, "subscription", "s", "receipt", "acked")
+	if f := r.expect("RECEIPT"); f == nil {
+		t.Fatal("no RECEIPT for the ACK")
+	}
+	if st := queueStats(t, s, "nack11"); st.Messages != 0 || st.Acked != 1 {
+		t.Fatalf("after ABORT and ACK: %+v", st)
+	}
+}
