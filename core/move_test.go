@@ -2,10 +2,12 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -337,5 +339,86 @@ func TestExpiryMoveFailureKeepsMessage(t *testing.T) {
 	waitFor(t, "the source to let go", func() bool { return queueStats(t, b, "q").Messages == 0 })
 	if len(log.moveBatches()) == 0 {
 		t.Error("no move batch was seen")
+	}
+}
+
+// TestConcurrentMoves: consumers on several goroutines reject and NACK
+// messages while others settle theirs, on the journal (whose callbacks come
+// from its own goroutine) and with a DLQ that is drained as it fills: every
+// message ends in the DLQ exactly once or acked, and the source is empty.
+func TestConcurrentMoves(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newTestBroker(t, Config{Store: j, AddressSettings: settings("work", &AddressSettings{MaxDeliveryAttempts: ptr(2)})})
+	s := newSession(t, b, SessionOptions{})
+	const n, workers = 400, 4
+	var mu sync.Mutex
+	dead := map[string]int{}
+	dlDone := make(chan struct{})
+	dl, err := s.Consume("DLQ", ConsumerOptions{Credit: 1 << 20, AutoAck: true, Handler: func(d Delivery) {
+		mu.Lock()
+		dead[string(d.Message.Body)]++
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		ch := make(chan Delivery, n)
+		c, err := s.Consume("work", ConsumerOptions{Credit: 16, Window: true, Handler: func(d Delivery) { ch <- d }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case d := <-ch:
+					var err error
+					switch i := d.Message.ID % 3; {
+					case i == 0:
+						err = c.Reject(d.Tag, "w"+fmt.Sprint(w))
+					case i == 1:
+						err = c.Nack(d.Tag)
+					default:
+						err = c.Ack(d.Tag)
+						acked.Add(1)
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				case <-dlDone:
+					return
+				}
+			}
+		}()
+	}
+	for i := range n {
+		send(t, s, durableMsg("work", fmt.Sprint(i)))
+	}
+	waitFor(t, "every message settled or moved", func() bool {
+		mu.Lock()
+		moved := len(dead)
+		mu.Unlock()
+		return int64(moved)+acked.Load() == n
+	})
+	close(dlDone)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for body, k := range dead {
+		if k != 1 {
+			t.Errorf("%s reached the DLQ %d times", body, k)
+		}
+	}
+	if st := queueStats(t, b, "work"); st.Messages != 0 || int(st.DeadLettered) != len(dead) {
+		t.Errorf("source %+v, %d dead-lettered", st, len(dead))
 	}
 }
