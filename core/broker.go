@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/junctionmq/junction/core/wildcard"
+	"github.com/junctionmq/junction/internal/lockorder"
 	"github.com/junctionmq/junction/storage"
 )
 
@@ -43,7 +44,7 @@ type Broker struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	mu        sync.RWMutex
+	mu        lockorder.RWMutex[lockorder.BrokerRank]
 	addresses map[string]*address
 	queues    map[string]*Queue
 	queueByID map[uint64]*Queue
@@ -67,6 +68,9 @@ type Broker struct {
 	stats struct {
 		sent, routed, dropped, duplicates, expired, deadLettered atomic.Uint64
 	}
+
+	moveLogState
+	pendingBinds pendingBindings
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -212,6 +216,7 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	close(b.stop)
 	b.wg.Wait()
+	b.flushBindings()
 	b.failHeld()
 	for _, q := range queues {
 		q.mu.Lock()
@@ -345,15 +350,17 @@ func (b *Broker) CreateAddress(name string, rt RoutingType) error {
 		return err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return ErrClosed
 	}
 	a := b.ensureAddressLocked(name, rt, false)
 	a.autoCreated = false
 	// An address created on purpose survives restarts.
 	data, _ := json.Marshal(AddressInfo{Name: name, Anycast: a.anycast, Multicast: a.multicast})
-	b.applyAsync([]storage.Op{{Kind: storage.OpPutBinding, Binding: storage.BindingAddress, Key: name, Data: data}})
+	b.storeBindingLocked(storage.Op{Kind: storage.OpPutBinding, Binding: storage.BindingAddress, Key: name, Data: data})
+	b.mu.Unlock()
+	b.flushBindings()
 	return nil
 }
 
@@ -426,43 +433,64 @@ func (b *Broker) lookupAddress(name string) *address {
 // delivery counts). A failure is logged: the store reports it to every later
 // synchronous write too, so no send is confirmed after it.
 func (b *Broker) applyAsync(ops []storage.Op) {
-	b.store.Apply(ops, false, func(err error) {
+	b.apply(ops, false, func(err error) {
 		if err != nil && !errors.Is(err, storage.ErrClosed) {
 			b.log.Error("store write failed", "err", err)
 		}
 	})
 }
 
-// moveMessage sends a copy of a message that left a queue (expired or
-// dead-lettered) to another address, recording where it came from.
-func (b *Broker) moveMessage(mv move) {
-	m := mv.msg.Clone()
-	m.SetProperty(PropOrigAddress, stringValue(mv.msg.Address))
-	m.SetProperty(PropOrigQueue, stringValue(mv.origQueue))
-	m.SetProperty(PropOrigMessageID, stringValue(mv.msg.MessageID()))
-	if mv.expiry {
-		m.SetProperty(PropExpiredAt, int64Value(b.nowMs()))
-		m.Expiration = 0
-	} else {
-		m.SetProperty(PropDLQReason, stringValue(mv.reason))
+// pendingBindings are binding records (queues, addresses) created under the
+// broker lock. The store may block (back-pressure), so they are not written
+// there: they wait here and are handed to the store, in order, before any
+// later batch (see apply), so a ref never reaches the store ahead of its
+// queue's binding.
+type pendingBindings struct {
+	mu    sync.Mutex // guards ops; held only to append or take
+	ops   []storage.Op
+	n     atomic.Int64                              // ops queued and not yet handed to the store
+	flush lockorder.Mutex[lockorder.StoreFlushRank] // one hand-over at a time, in order
+}
+
+// storeBindingLocked queues a binding record. Caller holds b.mu.
+func (b *Broker) storeBindingLocked(op storage.Op) {
+	pb := &b.pendingBinds
+	pb.mu.Lock()
+	pb.ops = append(pb.ops, op)
+	pb.n.Add(1)
+	pb.mu.Unlock()
+}
+
+// flushBindings hands the queued binding records to the store. It returns
+// once every record queued before the call is with the store, so a batch
+// applied afterwards follows them. Call it with no lock held.
+func (b *Broker) flushBindings() {
+	pb := &b.pendingBinds
+	if pb.n.Load() == 0 {
+		return
 	}
-	m.Address = mv.target
-	m.RoutingType = Anycast
-	m.ScheduledAt = 0
-	// Dead-letter and expiry resources are created on demand, as Artemis'
-	// auto-create-dead-letter-resources does.
-	b.mu.Lock()
-	if !b.closed {
-		a := b.ensureAddressLocked(mv.target, Anycast, true)
-		if q := b.queues[mv.target]; q == nil {
-			b.createQueueLocked(QueueInfo{Name: mv.target, Address: mv.target, RoutingType: Anycast, Durable: true, AutoCreated: true}, nil)
+	pb.flush.Lock()
+	defer pb.flush.Unlock()
+	pb.mu.Lock()
+	ops := pb.ops
+	pb.ops = nil
+	pb.mu.Unlock()
+	if len(ops) == 0 {
+		return
+	}
+	b.store.Apply(ops, false, func(err error) {
+		if err != nil && !errors.Is(err, storage.ErrClosed) {
+			b.log.Error("store write failed", "err", err)
 		}
-		_ = a
-	}
-	b.mu.Unlock()
-	if err := b.route(context.Background(), nil, m, nil, nil); err != nil {
-		b.log.Warn("could not move message", "target", mv.target, "reason", mv.reason, "err", err)
-	}
+	})
+	pb.n.Add(-int64(len(ops)))
+}
+
+// apply is every store write of the core: queued binding records first.
+// Call it with no lock held.
+func (b *Broker) apply(ops []storage.Op, sync bool, done func(error)) {
+	b.flushBindings()
+	b.store.Apply(ops, sync, done)
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,8 +1,6 @@
 package core
 
 import (
-	"fmt"
-
 	"github.com/junctionmq/junction/core/selector"
 )
 
@@ -122,26 +120,8 @@ func (c *Consumer) InFlight() int {
 	return len(c.inFlight)
 }
 
-func (c *Consumer) settle(tag uint64, o outcome) error {
-	q := c.q
-	q.mu.Lock()
-	r := c.inFlight[tag]
-	if r == nil || r.tx != nil {
-		q.unlock()
-		return fmt.Errorf("%w: tag %d", ErrUnknownDelivery, tag)
-	}
-	var now int64 // only redelivery needs the clock
-	if o != outcomeAck {
-		now = q.b.nowMs()
-	}
-	q.settleLocked(c, r, o, now)
-	q.dispatchLocked()
-	q.unlock()
-	return nil
-}
-
 // Ack settles one delivery: the message is consumed.
-func (c *Consumer) Ack(tag uint64) error { return c.settle(tag, outcomeAck) }
+func (c *Consumer) Ack(tag uint64) error { return c.Settle(tag, ackOutcome) }
 
 // AckUpTo acks every delivery of this consumer up to and including tag
 // (STOMP client mode, JMS CLIENT_ACKNOWLEDGE).
@@ -150,7 +130,7 @@ func (c *Consumer) AckUpTo(tag uint64) error {
 	q.mu.Lock()
 	if c.inFlight[tag] == nil {
 		q.unlock()
-		return fmt.Errorf("%w: tag %d", ErrUnknownDelivery, tag)
+		return errUnknownDelivery(tag)
 	}
 	now := q.b.nowMs()
 	for r := c.head; r != nil; {
@@ -159,7 +139,7 @@ func (c *Consumer) AckUpTo(tag uint64) error {
 			break
 		}
 		if r.tx == nil {
-			q.settleLocked(c, r, outcomeAck, now)
+			q.settleLocked(c, r, ackOutcome, now)
 		}
 		r = next
 	}
@@ -170,25 +150,23 @@ func (c *Consumer) AckUpTo(tag uint64) error {
 
 // Nack reports a failed delivery: the message is redelivered under the address
 // settings (redelivery delay), or dead-lettered after max-delivery-attempts.
-func (c *Consumer) Nack(tag uint64) error { return c.settle(tag, outcomeFailed) }
+func (c *Consumer) Nack(tag uint64) error { return c.Settle(tag, failedOutcome) }
 
 // Release returns a delivery that was never processed: it goes back to the head
 // of the queue and its delivery count is not incremented (AMQP released).
-func (c *Consumer) Release(tag uint64) error { return c.settle(tag, outcomeRelease) }
+func (c *Consumer) Release(tag uint64) error { return c.Settle(tag, Outcome{Kind: Released}) }
 
-// Reject dead-letters a delivery at once (AMQP rejected).
-func (c *Consumer) Reject(tag uint64) error { return c.settle(tag, outcomeReject) }
+// Reject dead-letters a delivery at once (AMQP rejected); reason is kept on
+// the dead-lettered copy ("" says only that it was rejected).
+func (c *Consumer) Reject(tag uint64, reason string) error {
+	return c.Settle(tag, Outcome{Kind: Rejected, Reason: reason})
+}
 
-// Modify is AMQP's modified outcome: failed counts as a delivery attempt;
-// undeliverableHere keeps the message away from this consumer.
+// Modify is AMQP's modified outcome without annotations: failed counts as a
+// delivery attempt; undeliverableHere keeps the message away from this
+// consumer. Settle takes annotations too.
 func (c *Consumer) Modify(tag uint64, failed, undeliverableHere bool) error {
-	switch {
-	case undeliverableHere:
-		return c.settle(tag, outcomeUndeliverableHere)
-	case failed:
-		return c.settle(tag, outcomeFailed)
-	}
-	return c.settle(tag, outcomeRelease)
+	return c.Settle(tag, Outcome{Kind: Modified, DeliveryFailed: failed, UndeliverableHere: undeliverableHere})
 }
 
 // Close stops the consumer. Unsettled deliveries go back to the queue as

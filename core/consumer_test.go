@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/junctionmq/junction/core/prop"
 )
 
 // anyq sends n messages "0".."n-1" to an anycast queue.
@@ -63,7 +65,7 @@ func TestConsumerWindowPrefetch(t *testing.T) {
 		{"ack", func(d Delivery) error { return c.Ack(d.Tag) }},
 		{"nack", func(d Delivery) error { return c.Nack(d.Tag) }},
 		{"release", func(d Delivery) error { return c.Release(d.Tag) }},
-		{"reject", func(d Delivery) error { return c.Reject(d.Tag) }},
+		{"reject", func(d Delivery) error { return c.Reject(d.Tag, "") }},
 	}
 	for i, tt := range tests {
 		d := got[0]
@@ -199,7 +201,8 @@ func TestSettlementOutcomes(t *testing.T) {
 		{"nack increments", (*Consumer).Nack, true, 2, ""},
 		{"modified failed increments", func(c *Consumer, tag uint64) error { return c.Modify(tag, true, false) }, true, 2, ""},
 		{"modified not failed is a release", func(c *Consumer, tag uint64) error { return c.Modify(tag, false, false) }, true, 1, ""},
-		{"reject dead-letters", (*Consumer).Reject, false, 0, "rejected"},
+		{"reject dead-letters", func(c *Consumer, tag uint64) error { return c.Reject(tag, "") }, false, 0, "rejected"},
+		{"reject keeps its reason", func(c *Consumer, tag uint64) error { return c.Reject(tag, "bad payload") }, false, 0, "bad payload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,20 +256,72 @@ func checkDeadLetter(t *testing.T, m *Message, origAddr, origQueue, reason strin
 	}
 }
 
+// TestModifiedUndeliverableHere: undeliverable-here keeps the message from
+// the consumer that modified it; only delivery-failed counts the attempt.
 func TestModifiedUndeliverableHere(t *testing.T) {
+	for _, failed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("failed=%v", failed), func(t *testing.T) {
+			b := newTestBroker(t, Config{})
+			s := newSession(t, b, SessionOptions{})
+			c1, col1 := consume(t, s, "q", ConsumerOptions{})
+			fillQueue(t, s, "q", 1)
+			d := col1.next(t, waitTimeout)
+			if err := c1.Modify(d.Tag, failed, true); err != nil {
+				t.Fatal(err)
+			}
+			col1.none(t) // never back to this consumer
+			_, col2 := consume(t, s, "q", ConsumerOptions{})
+			d2 := col2.next(t, waitTimeout)
+			want := uint32(1) + uint32(boolInt(failed))
+			if string(d2.Message.Body) != "0" || d2.DeliveryCount != want {
+				t.Errorf("other consumer got %q count %d, want count %d", d2.Message.Body, d2.DeliveryCount, want)
+			}
+		})
+	}
+}
+
+// TestModifiedAnnotations: annotations given with modified are merged into
+// the copy this queue redelivers, and the message other queues share keeps
+// its own.
+func TestModifiedAnnotations(t *testing.T) {
 	b := newTestBroker(t, Config{})
 	s := newSession(t, b, SessionOptions{})
-	c1, col1 := consume(t, s, "q", ConsumerOptions{})
-	fillQueue(t, s, "q", 1)
-	d := col1.next(t, waitTimeout)
-	if err := c1.Modify(d.Tag, false, true); err != nil {
+	ca, cola := subscribe(t, s, SubscribeOptions{Address: "t"}, ConsumerOptions{})
+	cb, colb := subscribe(t, s, SubscribeOptions{Address: "t"}, ConsumerOptions{})
+	m := msg("t", "x")
+	m.Annotations = []prop.Property{{Name: "x-opt-keep", Value: prop.StringValue("1")}, {Name: "x-opt-n", Value: prop.Int32Value(1)}}
+	send(t, s, m)
+	d := cola.next(t, waitTimeout)
+	db := colb.next(t, waitTimeout)
+	if err := ca.Settle(d.Tag, Outcome{Kind: Modified, Annotations: []prop.Property{
+		{Name: "x-opt-n", Value: prop.Int32Value(2)}, {Name: "x-opt-new", Value: prop.StringValue("y")}}}); err != nil {
 		t.Fatal(err)
 	}
-	col1.none(t) // never back to this consumer
-	_, col2 := consume(t, s, "q", ConsumerOptions{})
-	d2 := col2.next(t, waitTimeout)
-	if string(d2.Message.Body) != "0" || d2.DeliveryCount != 2 {
-		t.Errorf("other consumer got %q count %d", d2.Message.Body, d2.DeliveryCount)
+	again := cola.next(t, waitTimeout)
+	got := map[string]string{}
+	for _, a := range again.Message.Annotations {
+		got[a.Name] = a.Value.Text()
+	}
+	if got["x-opt-keep"] != "1" || got["x-opt-n"] != "2" || got["x-opt-new"] != "y" || len(got) != 3 {
+		t.Errorf("redelivered annotations = %v", got)
+	}
+	if again.DeliveryCount != 1 || again.Message.ID != d.Message.ID {
+		t.Errorf("redelivery: count %d id %d, want count 1 id %d", again.DeliveryCount, again.Message.ID, d.Message.ID)
+	}
+	if len(db.Message.Annotations) != 2 || db.Message.Annotations[1].Value.Text() != "1" {
+		t.Errorf("the other subscription's message changed: %v", db.Message.Annotations)
+	}
+	if err := ca.Ack(again.Tag); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := b.Address("t"); a.Size == 0 {
+		t.Error("address size released while the other subscription holds the message")
+	}
+	if err := cb.Ack(db.Tag); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := b.Address("t"); a.Size != 0 {
+		t.Errorf("address size %d after both acks", a.Size)
 	}
 }
 
@@ -383,7 +438,7 @@ func TestDeadLetterWithoutAddressDrops(t *testing.T) {
 	s := newSession(t, b, SessionOptions{})
 	c, col := consume(t, s, "q", ConsumerOptions{})
 	fillQueue(t, s, "q", 1)
-	if err := c.Reject(col.next(t, waitTimeout).Tag); err != nil {
+	if err := c.Reject(col.next(t, waitTimeout).Tag, ""); err != nil {
 		t.Fatal(err)
 	}
 	if st := c.Queue().Stats(); st.DeadLettered != 1 || st.Messages != 0 {
@@ -598,5 +653,37 @@ func TestAutoCreatedQueueDeletedWhenUnused(t *testing.T) {
 	c.Close()
 	if _, ok := b.Queue("kept"); !ok {
 		t.Error("auto-created queue with messages was deleted")
+	}
+}
+
+// TestMessageGroupsForgotten: a group's owner is forgotten once the queue
+// holds none of its messages, so the group table does not grow with every
+// group id ever sent; while messages of a group remain, it stays with its owner.
+func TestMessageGroupsForgotten(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{})
+	c, col := consume(t, s, "g", ConsumerOptions{})
+	for i := range 100 {
+		m := msg("g", fmt.Sprint(i))
+		m.GroupID, m.RoutingType = fmt.Sprintf("g%d", i%50), Anycast
+		send(t, s, m)
+	}
+	ds := col.take(t, 100)
+	q := c.Queue()
+	groups := func() (int, int) {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.groups), len(q.groupRefs)
+	}
+	if g, r := groups(); g != 50 || r != 50 {
+		t.Fatalf("with 100 messages in flight: %d owners, %d counted groups", g, r)
+	}
+	ackAll(t, ds[:50])
+	if g, _ := groups(); g != 50 {
+		t.Fatalf("owners forgotten while their groups had messages in flight: %d left", g)
+	}
+	ackAll(t, ds[50:])
+	if g, r := groups(); g != 0 || r != 0 || c.groups != 0 {
+		t.Fatalf("after every ack: %d owners, %d counted groups, consumer owns %d", g, r, c.groups)
 	}
 }

@@ -2,12 +2,12 @@ package core
 
 import (
 	"container/heap"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/core/selector"
+	"github.com/junctionmq/junction/internal/lockorder"
 	"github.com/junctionmq/junction/storage"
 )
 
@@ -29,7 +29,11 @@ type ref struct {
 	tx         *Tx       // set when acked inside a transaction not yet completed
 	excluded   *Consumer // modified(undeliverable-here): never back to this consumer
 	expiring   bool      // queued for expiry by a scan
-	readyAt    uint64    // queue version when the ref was last made ready
+	moving     bool      // on its way to a dead-letter or expiry address (see move.go)
+	// orig is the shared message when msg is this ref's annotated clone
+	// (modified outcome); the reference counts are the original's.
+	orig    *Message
+	readyAt uint64 // queue version when the ref was last made ready
 }
 
 // QueueInfo describes a queue for adapters and operators.
@@ -75,7 +79,7 @@ type Queue struct {
 	info   QueueInfo
 	filter *selector.Selector
 
-	mu        sync.Mutex
+	mu        lockorder.Mutex[lockorder.QueueRank]
 	levels    [levels]refDeque
 	nonEmpty  uint16
 	ready     int
@@ -86,6 +90,10 @@ type Queue struct {
 	rr        int
 	version   uint64
 	groups    map[string]*Consumer
+	// groupRefs counts the refs the queue holds per message group: a group
+	// none of whose messages is left loses its owner, so groups does not
+	// grow with every group id ever seen.
+	groupRefs map[string]int32
 	lvq       map[string]*ref
 	lvKey     string
 	total     int // every ref the queue holds
@@ -99,17 +107,6 @@ type Queue struct {
 	pins      int // sends between prepare and publish; a pinned queue is not auto-deleted
 
 	enqueued, acked, expired, deadLettered atomic.Uint64
-}
-
-// move is a message leaving the queue for another address (expiry or
-// dead-letter); it is routed after the queue's lock is released.
-type move struct {
-	msg    *Message
-	target string
-	reason string
-	expiry bool
-	// origQueue is recorded on the copy.
-	origQueue string
 }
 
 func newQueue(b *Broker, info QueueInfo, filter *selector.Selector) *Queue {
@@ -158,14 +155,20 @@ func (q *Queue) unlock() {
 	if len(ops) > 0 {
 		q.b.applyAsync(ops)
 	}
-	for _, mv := range moves {
-		q.b.moveMessage(mv)
+	if len(moves) > 0 {
+		q.b.moveAll(moves)
 	}
 }
 
 // enqueueLocked adds a new ref (from a send, a recovery or a release).
 func (q *Queue) enqueueLocked(r *ref, now int64) {
 	q.total++
+	if g := r.msg.GroupID; g != "" {
+		if q.groupRefs == nil {
+			q.groupRefs = map[string]int32{}
+		}
+		q.groupRefs[g]++
+	}
 	if r.msg.Expiration != 0 {
 		q.expiring++
 	}
@@ -231,10 +234,13 @@ func (q *Queue) removeReady(r *ref) {
 // finishLocked drops a ref for good (acked, expired, dead-lettered, replaced).
 func (q *Queue) finishLocked(r *ref, store bool) {
 	q.total--
+	if g := r.msg.GroupID; g != "" {
+		q.groupDoneLocked(g)
+	}
 	if r.msg.Expiration != 0 {
 		q.expiring--
 	}
-	m := r.msg
+	m := r.account()
 	if store && q.info.Durable && m.Durable {
 		q.ops = append(q.ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: m.ID})
 		if m.durableRefs.Add(-1) == 0 {
@@ -243,6 +249,22 @@ func (q *Queue) finishLocked(r *ref, store bool) {
 	}
 	if m.refs.Add(-1) == 0 {
 		q.b.released(m)
+	}
+}
+
+// groupDoneLocked counts one ref of group g gone. With the last one the
+// group's owner is forgotten: nothing of the group is in flight, so the next
+// message may go to any consumer without breaking the group's order.
+func (q *Queue) groupDoneLocked(g string) {
+	n := q.groupRefs[g] - 1
+	if n > 0 {
+		q.groupRefs[g] = n
+		return
+	}
+	delete(q.groupRefs, g)
+	if o := q.groups[g]; o != nil {
+		delete(q.groups, g)
+		o.groups--
 	}
 }
 
@@ -373,13 +395,16 @@ func (q *Queue) expireScanned(now int64) {
 	q.scratch = q.scratch[:0]
 }
 
+// expireRef ends a ref whose message expired, which the caller has taken
+// out of the ready levels or the schedule.
 func (q *Queue) expireRef(r *ref, now int64) {
-	q.expired.Add(1)
-	q.b.stats.expired.Add(1)
 	s := q.settingsFor(r.msg)
 	if s.ExpiryAddress != "" && s.ExpiryAddress != r.msg.Address {
-		q.moves = append(q.moves, move{msg: r.msg, target: s.ExpiryAddress, reason: "expired", expiry: true, origQueue: q.info.Name})
+		q.startMoveLocked(r, move{target: s.ExpiryAddress, reason: "expired", expiry: true})
+		return
 	}
+	q.expired.Add(1)
+	q.b.stats.expired.Add(1)
 	q.finishLocked(r, true)
 }
 
@@ -478,31 +503,45 @@ func (q *Queue) reap(now int64) {
 }
 
 // settleLocked ends an in-flight ref according to outcome.
-func (q *Queue) settleLocked(c *Consumer, r *ref, o outcome, now int64) {
+func (q *Queue) settleLocked(c *Consumer, r *ref, o Outcome, now int64) {
 	c.removeInFlight(r)
 	q.inFlight--
 	r.consumer = nil
 	if c.window && !c.closed {
 		c.credit++
 	}
-	switch o {
-	case outcomeAck:
+	switch o.Kind {
+	case Accepted:
 		q.acked.Add(1)
 		q.finishLocked(r, true)
-	case outcomeRelease:
-		// Not delivered after all: the count goes back to what it was.
-		if r.deliveryCount > 0 {
-			r.deliveryCount--
-		}
-		q.makeReady(r, true)
-	case outcomeFailed, outcomeUndeliverableHere:
-		if o == outcomeUndeliverableHere {
+	case Released:
+		q.releaseLocked(r)
+	case Modified:
+		r.annotate(o.Annotations)
+		if o.UndeliverableHere {
 			r.excluded = c
 		}
-		q.redeliverLocked(r, now, "delivery failed")
-	case outcomeReject:
-		q.deadLetterLocked(r, "rejected")
+		if o.DeliveryFailed {
+			q.redeliverLocked(r, now, "delivery failed")
+		} else {
+			q.releaseLocked(r)
+		}
+	case Rejected:
+		reason := o.Reason
+		if reason == "" {
+			reason = "rejected"
+		}
+		q.deadLetterLocked(r, reason, o.Condition)
 	}
+}
+
+// releaseLocked returns a delivery that did not count: the count goes back
+// to what it was and the message to the head of its priority.
+func (q *Queue) releaseLocked(r *ref) {
+	if r.deliveryCount > 0 {
+		r.deliveryCount--
+	}
+	q.makeReady(r, true)
 }
 
 // redeliverLocked returns a failed delivery, or dead-letters it once it has
@@ -510,10 +549,15 @@ func (q *Queue) settleLocked(c *Consumer, r *ref, o outcome, now int64) {
 func (q *Queue) redeliverLocked(r *ref, now int64, reason string) {
 	s := q.settingsFor(r.msg)
 	if s.MaxDeliveryAttempts > 0 && int(r.deliveryCount) >= s.MaxDeliveryAttempts {
-		q.deadLetterLocked(r, "max-delivery-attempts "+itoa(s.MaxDeliveryAttempts)+" reached")
+		q.deadLetterLocked(r, "max-delivery-attempts "+itoa(s.MaxDeliveryAttempts)+" reached", "")
 		return
 	}
-	delay := s.RedeliveryDelayFor(r.deliveryCount)
+	q.scheduleLocked(r, now, s.RedeliveryDelayFor(r.deliveryCount))
+}
+
+// scheduleLocked puts a ref that is in no list back in the queue after
+// delay, storing its delivery count and schedule.
+func (q *Queue) scheduleLocked(r *ref, now int64, delay time.Duration) {
 	if q.info.Durable && r.msg.Durable {
 		var at int64
 		if delay > 0 {
@@ -529,27 +573,19 @@ func (q *Queue) redeliverLocked(r *ref, now int64, reason string) {
 	q.makeReady(r, true)
 }
 
-func (q *Queue) deadLetterLocked(r *ref, reason string) {
-	q.deadLettered.Add(1)
-	q.b.stats.deadLettered.Add(1)
+// deadLetterLocked sends a ref, which the caller has taken out of every
+// list, to the dead-letter address; without one the message is dropped.
+func (q *Queue) deadLetterLocked(r *ref, reason, condition string) {
 	s := q.settingsFor(r.msg)
 	if s.DeadLetterAddress != "" && s.DeadLetterAddress != r.msg.Address {
-		q.moves = append(q.moves, move{msg: r.msg, target: s.DeadLetterAddress, reason: reason, origQueue: q.info.Name})
-	} else {
-		q.b.log.Warn("message dropped: no dead-letter address", "queue", q.info.Name, "message", r.msg.ID, "reason", reason)
+		q.startMoveLocked(r, move{target: s.DeadLetterAddress, reason: reason, condition: condition})
+		return
 	}
+	q.deadLettered.Add(1)
+	q.b.stats.deadLettered.Add(1)
+	q.b.log.Warn("message dropped: no dead-letter address", "queue", q.info.Name, "message", r.msg.ID, "reason", reason)
 	q.finishLocked(r, true)
 }
-
-type outcome uint8
-
-const (
-	outcomeAck outcome = iota
-	outcomeRelease
-	outcomeFailed
-	outcomeUndeliverableHere
-	outcomeReject
-)
 
 // schedHeap orders scheduled refs by time, then arrival.
 type schedHeap []*ref

@@ -239,14 +239,14 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 		// an ack can never reach the store ahead of the message it settles.
 		if len(ops) > 0 {
 			if done == nil {
-				b.store.Apply(ops, true, func(error) {})
+				b.apply(ops, true, func(error) {})
 				b.publish(pm)
 				return nil
 			}
 			// Confirm when the message is durable and in its queues, whichever
 			// comes last (a store may call back before publish returns).
 			j := &confirm{n: 2, done: done}
-			b.store.Apply(ops, true, j.one)
+			b.apply(ops, true, j.one)
 			b.publish(pm)
 			j.one(nil)
 			return nil
@@ -407,7 +407,7 @@ func (b *Broker) createQueueLocked(info QueueInfo, filter *selector.Selector) *Q
 	info = q.info
 	if info.Durable && !info.Temporary {
 		data, _ := json.Marshal(info)
-		b.applyAsync([]storage.Op{{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: info.Name, Data: data}})
+		b.storeBindingLocked(storage.Op{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: info.Name, Data: data})
 	}
 	return q
 }
@@ -523,7 +523,7 @@ func (b *Broker) PutRecord(kind storage.BindingKind, key string, data []byte, do
 	if done == nil {
 		done = func(error) {}
 	}
-	b.store.Apply([]storage.Op{{Kind: storage.OpPutBinding, Binding: kind, Key: key, Data: data}}, true, done)
+	b.apply([]storage.Op{{Kind: storage.OpPutBinding, Binding: kind, Key: key, Data: data}}, true, done)
 }
 
 // DeleteRecord removes a stored adapter record.
@@ -534,7 +534,7 @@ func (b *Broker) DeleteRecord(kind storage.BindingKind, key string, done func(er
 	if done == nil {
 		done = func(error) {}
 	}
-	b.store.Apply([]storage.Op{{Kind: storage.OpDeleteBinding, Binding: kind, Key: key}}, true, done)
+	b.apply([]storage.Op{{Kind: storage.OpDeleteBinding, Binding: kind, Key: key}}, true, done)
 }
 
 // confirm calls done once n completions have arrived, with the first error.

@@ -866,7 +866,7 @@ func TestDeadLetterFromSubscription(t *testing.T) {
 	_, dl := consume(t, s, "DLQ.sensors", ConsumerOptions{})
 	c, col := subscribe(t, s, SubscribeOptions{Address: "sensors.*", Name: "all", Durable: true}, ConsumerOptions{})
 	send(t, s, msg("sensors.temp", "21"))
-	if err := c.Reject(col.next(t, waitTimeout).Tag); err != nil {
+	if err := c.Reject(col.next(t, waitTimeout).Tag, ""); err != nil {
 		t.Fatal(err)
 	}
 	d := dl.next(t, waitTimeout)

@@ -169,6 +169,9 @@ func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions,
 	if opts.Handler == nil {
 		return nil, fmt.Errorf("consumer needs a handler")
 	}
+	// The queue may just have been created: its binding goes to the store
+	// now that the broker lock is released.
+	s.b.flushBindings()
 	c := &Consumer{
 		id: s.b.nextConsumer.Add(1), q: q, s: s, sel: sel, handler: opts.Handler,
 		autoAck: opts.AutoAck, window: opts.Window, credit: opts.Credit, ownsQueue: ownsQueue,

@@ -3,25 +3,28 @@ package core
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
+	"github.com/junctionmq/junction/internal/lockorder"
 	"github.com/junctionmq/junction/storage"
 )
 
-// Tx is a local transaction: its sends and acks take effect together at Commit,
-// in one atomic store write, or not at all.
+// Tx is a local transaction: its sends and settlements (acks and every other
+// outcome) take effect together at Commit, in one atomic store write, or not
+// at all.
 type Tx struct {
 	s     *Session
-	mu    sync.Mutex
+	mu    lockorder.Mutex[lockorder.TransactionRank]
 	sends []*Message
-	acks  []txAck
+	acks  []txSettle
 	done  bool
 }
 
-type txAck struct {
+// txSettle is a delivery settled inside the transaction.
+type txSettle struct {
 	c *Consumer
 	r *ref
+	o Outcome
 }
 
 // Begin starts a transaction.
@@ -47,12 +50,17 @@ func (tx *Tx) Send(m *Message) error {
 
 // Ack acknowledges a delivery inside the transaction. The message stays
 // invisible to other consumers until Commit consumes it or Rollback returns it.
-func (tx *Tx) Ack(c *Consumer, tag uint64) error { return tx.ack(c, tag, false) }
+func (tx *Tx) Ack(c *Consumer, tag uint64) error { return tx.settle(c, tag, ackOutcome, false) }
 
 // AckUpTo acknowledges, inside the transaction, every delivery of c up to tag.
-func (tx *Tx) AckUpTo(c *Consumer, tag uint64) error { return tx.ack(c, tag, true) }
+func (tx *Tx) AckUpTo(c *Consumer, tag uint64) error { return tx.settle(c, tag, ackOutcome, true) }
 
-func (tx *Tx) ack(c *Consumer, tag uint64, cumulative bool) error {
+// Settle ends a delivery with any outcome inside the transaction (AMQP
+// transactional dispositions, a STOMP NACK with a transaction header). The
+// outcome takes effect at Commit; until then the delivery stays with c.
+func (tx *Tx) Settle(c *Consumer, tag uint64, o Outcome) error { return tx.settle(c, tag, o, false) }
+
+func (tx *Tx) settle(c *Consumer, tag uint64, o Outcome, cumulative bool) error {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	if tx.done {
@@ -63,17 +71,17 @@ func (tx *Tx) ack(c *Consumer, tag uint64, cumulative bool) error {
 	defer q.mu.Unlock()
 	r := c.inFlight[tag]
 	if r == nil || r.tx != nil {
-		return fmt.Errorf("%w: tag %d", ErrUnknownDelivery, tag)
+		return errUnknownDelivery(tag)
 	}
 	if !cumulative {
 		r.tx = tx
-		tx.acks = append(tx.acks, txAck{c, r})
+		tx.acks = append(tx.acks, txSettle{c, r, o})
 		return nil
 	}
 	for x := c.head; x != nil && x.tag <= tag; x = x.next {
 		if x.tx == nil {
 			x.tx = tx
-			tx.acks = append(tx.acks, txAck{c, x})
+			tx.acks = append(tx.acks, txSettle{c, x, o})
 		}
 	}
 	return nil
@@ -157,7 +165,7 @@ func (tx *Tx) resolveAll(pass []*address) (plans []resolved, full *address, err 
 // hold queues a commit on a full address. Once admitted it resolves again,
 // passing the limits of every address it has waited on: a transaction waits
 // its turn once per address, never twice on the same one.
-func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txAck, a *address, pass []*address, done func(error), p *Producer) {
+func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txSettle, a *address, pass []*address, done func(error), p *Producer) {
 	b := tx.s.b
 	var need int64
 	for _, m := range sends {
@@ -204,7 +212,7 @@ func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txAck, a *addre
 }
 
 // apply writes and publishes a resolved transaction.
-func (tx *Tx) apply(sends []*Message, acks []txAck, plans []resolved, done func(error)) {
+func (tx *Tx) apply(sends []*Message, acks []txSettle, plans []resolved, done func(error)) {
 	b := tx.s.b
 	var ops []storage.Op
 	ready := make([]prepared, 0, len(sends))
@@ -226,26 +234,43 @@ func (tx *Tx) apply(sends []*Message, acks []txAck, plans []resolved, done func(
 		}
 	}
 	now := b.nowMs()
+	var moves []move
 	for _, a := range acks {
 		q := a.c.q
 		q.mu.Lock()
 		if a.r.tx == tx && a.r.consumer == a.c {
 			a.r.tx = nil
-			q.settleLocked(a.c, a.r, outcomeAck, now)
+			q.settleLocked(a.c, a.r, a.o, now)
 			q.dispatchLocked()
 		}
 		ops = append(ops, q.ops...)
 		q.ops = nil
+		// Dead-letter moves join the batch: the copy, the source's ack and
+		// the rest of the transaction are stored together.
+		moves = append(moves, q.moves...)
+		q.moves = nil
 		q.unlock()
+	}
+	var movePlans []*movePlan
+	for _, mv := range moves {
+		if plan, ok := b.prepareMove(mv, &ops); ok {
+			movePlans = append(movePlans, plan)
+		}
 	}
 	// The whole transaction reaches the store before its messages become
 	// visible, so no ack of them can overtake it.
 	// Confirm when the transaction is durable and its messages visible.
 	j := &confirm{n: 2, done: done}
+	stored := func(err error) {
+		for _, p := range movePlans {
+			b.finishMove(p, err)
+		}
+		j.one(err)
+	}
 	if len(ops) > 0 {
-		b.store.Apply(ops, true, j.one)
+		b.apply(ops, true, stored)
 	} else {
-		j.one(nil)
+		stored(nil)
 	}
 	for _, p := range ready {
 		b.publish(p)
@@ -267,8 +292,12 @@ func (tx *Tx) needsStore() bool {
 	return false
 }
 
-// Rollback discards the transaction's sends and returns its acked messages for
-// redelivery (counted as a failed delivery, as JMS does).
+// Rollback discards the transaction's sends and settlements. Acked messages
+// come back for redelivery (counted as a failed delivery, as JMS and STOMP
+// ABORT do); any other outcome is simply dropped, so the delivery stays in
+// flight with its consumer as before the transaction (AMQP: a discharged
+// transaction that failed leaves its deliveries unsettled). A delivery whose
+// consumer closed meanwhile returns to its queue as Close would have done.
 func (tx *Tx) Rollback() {
 	tx.mu.Lock()
 	if tx.done {
@@ -283,15 +312,17 @@ func (tx *Tx) Rollback() {
 }
 
 // rollbackAcks returns acked messages for redelivery.
-func (tx *Tx) rollbackAcks(acks []txAck) {
+func (tx *Tx) rollbackAcks(acks []txSettle) {
 	now := tx.s.b.nowMs()
 	for _, a := range acks {
 		q := a.c.q
 		q.mu.Lock()
 		if a.r.tx == tx && a.r.consumer == a.c {
 			a.r.tx = nil
-			q.settleLocked(a.c, a.r, outcomeFailed, now)
-			q.dispatchLocked()
+			if a.o.Kind == Accepted || a.c.closed {
+				q.settleLocked(a.c, a.r, failedOutcome, now)
+				q.dispatchLocked()
+			}
 		}
 		q.unlock()
 	}

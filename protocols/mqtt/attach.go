@@ -61,14 +61,10 @@ func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bo
 		ss.expiry = expiry
 		ss.persistent = expiry > 0
 		c.ss = ss
-		if ss.persistent {
-			ss.save()
-		} else if present {
-			// It was persistent and no longer is: forget the stored record.
-			s.b.DeleteRecord(kindSession, clientID, nil)
-		}
 		ss.mu.Unlock()
 		s.mu.Unlock()
+		// Stored (or, no longer persistent, forgotten) outside the locks.
+		ss.persist()
 		return present, nil
 	}
 }
@@ -144,10 +140,7 @@ func (s *Server) detach(c *conn) {
 	for id, om := range ss.outFlight {
 		if !om.released {
 			if om.msgID != 0 {
-				if ss.lastID == nil {
-					ss.lastID = map[uint64]uint16{}
-				}
-				ss.lastID[om.msgID] = id
+				ss.rememberID(om.msgID, id)
 			}
 			delete(ss.outFlight, id)
 		}
@@ -184,14 +177,15 @@ func (s *Server) detach(c *conn) {
 		willDelay = 0 // the session ends now, and the will with it
 	} else {
 		ss.mu.Lock()
-		if ss.conn == nil {
-			ss.save()
-			if expiry != neverExpires {
-				ss.scheduleExpiry(time.Duration(expiry) * time.Second)
-				willDelay = min(willDelay, time.Duration(expiry)*time.Second)
-			}
+		offline := ss.conn == nil
+		if offline && expiry != neverExpires {
+			ss.scheduleExpiry(time.Duration(expiry) * time.Second)
+			willDelay = min(willDelay, time.Duration(expiry)*time.Second)
 		}
 		ss.mu.Unlock()
+		if offline {
+			ss.persist() // with the time it went offline, for its expiry
+		}
 	}
 	if c.will != nil {
 		will, id := c.will, c.id

@@ -476,7 +476,7 @@ func (c *conn) onPuback(id uint16) {
 		return // unknown or duplicate acknowledgement: nothing to do
 	}
 	delete(ss.outFlight, id)
-	delete(ss.lastID, om.msgID)
+	ss.forgetID(om.msgID)
 	c.promoteLocked()
 	ss.mu.Unlock()
 	if om.consumer != nil {
@@ -502,7 +502,7 @@ func (c *conn) onPubrec(id uint16, code packet.ReasonCode) {
 	if code.IsError() {
 		// The client refused the message: the exchange ends here [MQTT-4.3.3-4].
 		delete(ss.outFlight, id)
-		delete(ss.lastID, om.msgID)
+		ss.forgetID(om.msgID)
 		c.promoteLocked()
 	} else if !om.released {
 		om.released = true
@@ -522,7 +522,7 @@ func (c *conn) onPubcomp(id uint16) {
 	ss.mu.Lock()
 	if om := ss.outFlight[id]; om != nil && om.released {
 		delete(ss.outFlight, id)
-		delete(ss.lastID, om.msgID)
+		ss.forgetID(om.msgID)
 		c.promoteLocked()
 	}
 	ss.mu.Unlock()

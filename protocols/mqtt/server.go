@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/internal/lockorder"
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/adapter"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
@@ -65,7 +66,7 @@ type Server struct {
 	log  *slog.Logger
 	b    *core.Broker
 
-	mu       sync.Mutex
+	mu       lockorder.Mutex[lockorder.MQTTServerRank]
 	sessions map[string]*session
 
 	retainMu sync.RWMutex
@@ -153,7 +154,7 @@ func (s *Server) restore() {
 			continue
 		}
 		ss := newSession(s, id)
-		ss.persistent = true
+		ss.persistent, ss.recorded = true, true
 		ss.expiry = rec.Expiry
 		for _, sr := range rec.Subs {
 			ss.initMaps()

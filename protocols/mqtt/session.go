@@ -2,10 +2,10 @@ package mqtt
 
 import (
 	"encoding/json"
-	"sync"
 	"time"
 
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/internal/lockorder"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 )
 
@@ -57,7 +57,13 @@ type session struct {
 	srv *Server
 	id  string
 
-	mu         sync.Mutex
+	// saveMu orders the writes of the session's stored record: each takes
+	// its snapshot and hands it to the store under saveMu, never under mu or
+	// the server's lock (see persist).
+	saveMu   lockorder.Mutex[lockorder.MQTTSaveRank]
+	recorded bool // a record is stored; guarded by saveMu
+
+	mu         lockorder.Mutex[lockorder.MQTTSessionRank]
 	conn       *conn // current connection; nil while offline
 	subs       map[string]*subscription
 	persistent bool
@@ -71,7 +77,11 @@ type session struct {
 	pending   []pendingOut
 	nextID    uint16
 	lastID    map[uint64]uint16 // message id -> packet id, so a resend reuses it [MQTT-4.4.0-1]
-	inbound2  map[uint16]struct{}
+	// lastMsg is lastID reversed. A packet id is remembered for one message
+	// at most, which bounds lastID at 65,535 entries even when remembered
+	// messages never come back (dead-lettered, expired, unsubscribed).
+	lastMsg  map[uint16]uint64
+	inbound2 map[uint16]struct{}
 }
 
 func newSession(s *Server, id string) *session {
@@ -86,6 +96,29 @@ func (ss *session) initMaps() {
 	}
 	if ss.outFlight == nil {
 		ss.outFlight = map[uint16]*outMsg{}
+	}
+}
+
+// rememberID records the packet id a message had when its connection
+// ended. Caller holds mu.
+func (ss *session) rememberID(msgID uint64, id uint16) {
+	if ss.lastID == nil {
+		ss.lastID, ss.lastMsg = map[uint64]uint16{}, map[uint16]uint64{}
+	}
+	if old, ok := ss.lastMsg[id]; ok {
+		delete(ss.lastID, old)
+	}
+	if old, ok := ss.lastID[msgID]; ok {
+		delete(ss.lastMsg, old)
+	}
+	ss.lastID[msgID], ss.lastMsg[id] = id, msgID
+}
+
+// forgetID drops a message's remembered packet id. Caller holds mu.
+func (ss *session) forgetID(msgID uint64) {
+	if id, ok := ss.lastID[msgID]; ok {
+		delete(ss.lastID, msgID)
+		delete(ss.lastMsg, id)
 	}
 }
 
@@ -126,10 +159,27 @@ func (ss *session) record() []byte {
 	return data
 }
 
-// save writes a persistent session's record. Caller holds mu.
-func (ss *session) save() {
+// persist brings the stored record up to date: the session as it is now if
+// it is persistent, no record otherwise. The caller must hold neither ss.mu
+// nor the server's lock: the store may block (back-pressure), and the broker
+// lock it takes ranks below queue locks, which deliveries hold while taking
+// ss.mu. saveMu keeps the writes in the order of their snapshots.
+func (ss *session) persist() {
+	ss.saveMu.Lock()
+	defer ss.saveMu.Unlock()
+	ss.mu.Lock()
+	var data []byte
 	if ss.persistent && !ss.gone {
-		ss.srv.b.PutRecord(kindSession, ss.id, ss.record(), nil)
+		data = ss.record()
+	}
+	ss.mu.Unlock()
+	switch {
+	case data != nil:
+		ss.srv.b.PutRecord(kindSession, ss.id, data, nil)
+		ss.recorded = true
+	case ss.recorded:
+		ss.srv.b.DeleteRecord(kindSession, ss.id, nil)
+		ss.recorded = false
 	}
 }
 
@@ -184,8 +234,8 @@ func (s *Server) destroy(ss *session, sess *core.Session) {
 	ss.stopTimers()
 	subs := ss.subs
 	ss.subs = map[string]*subscription{}
-	persistent := ss.persistent
 	ss.mu.Unlock()
+	ss.persist() // gone: the stored record is deleted
 	if sess == nil {
 		sess = s.b.NewSession(core.SessionOptions{ClientID: ss.id})
 		defer sess.Close()
@@ -197,9 +247,6 @@ func (s *Server) destroy(ss *session, sess *core.Session) {
 		if !sub.Shared {
 			_ = sess.DeleteQueue(sub.Queue)
 		}
-	}
-	if persistent {
-		s.b.DeleteRecord(kindSession, ss.id, nil)
 	}
 	if will != nil {
 		will()

@@ -80,9 +80,7 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 		codes[i] = grantedQoS(req.QoS)
 		granted = append(granted, newSub{sub, false})
 	}
-	ss.mu.Lock()
-	ss.save()
-	ss.mu.Unlock()
+	ss.persist()
 
 	// Retained messages are sent per retain handling [MQTT-3.3.1-9]
 	// [MQTT-3.3.1-10] [MQTT-3.3.1-11]; shared subscriptions get none. They
@@ -170,9 +168,7 @@ func (c *conn) onUnsubscribe(p *packet.Unsubscribe) error {
 		}
 		codes[i] = packet.Success
 	}
-	ss.mu.Lock()
-	ss.save()
-	ss.mu.Unlock()
+	ss.persist()
 	c.send(&packet.Unsuback{PacketID: p.PacketID, ReasonCodes: codes})
 	return nil
 }

@@ -71,6 +71,10 @@ type conn struct {
 	subNums map[uint64]*subscription
 	nextSub uint64
 	txs     map[string]*core.Tx
+	// txNacks are the message-id lookups (STOMP 1.0/1.1) of NACKs held by
+	// an open transaction: forgotten at COMMIT, kept by ABORT so that the
+	// client can still settle those messages.
+	txNacks map[string][]txNack
 	temps   map[string]string // temp destination -> queue name
 
 	// Outbound, guarded by outMu (with the outbox's buffer and state).

@@ -362,7 +362,8 @@ func (c *conn) onAck(f *frame.Frame, nack bool) error {
 		c.receipt(receiptOf(f)) // nothing to settle: auto-acked on delivery
 		return nil
 	}
-	if sub.byMsgID != nil {
+	txID, inTx := f.Get(frame.HdrTransaction)
+	if sub.byMsgID != nil && !(nack && inTx) {
 		c.outMu.Lock()
 		if sub.ack == ackClient && !nack {
 			for id, t := range sub.byMsgID {
@@ -380,14 +381,24 @@ func (c *conn) onAck(f *frame.Frame, nack bool) error {
 		}
 		c.outMu.Unlock()
 	}
-	if txID, ok := f.Get(frame.HdrTransaction); ok && !nack {
+	if inTx {
 		tx := c.txs[txID]
 		if tx == nil {
 			return errorf("unknown transaction %s", printable(txID))
 		}
-		if sub.ack == ackClient {
+		switch {
+		case nack:
+			// Takes effect at COMMIT; ABORT leaves the message with us.
+			err = tx.Settle(sub.consumer, tag, core.Outcome{Kind: core.Modified, DeliveryFailed: true})
+			if err == nil && sub.byMsgID != nil {
+				if c.txNacks == nil {
+					c.txNacks = map[string][]txNack{}
+				}
+				c.txNacks[txID] = append(c.txNacks[txID], txNack{sub, tag})
+			}
+		case sub.ack == ackClient:
 			err = tx.AckUpTo(sub.consumer, tag)
-		} else {
+		default:
 			err = tx.Ack(sub.consumer, tag)
 		}
 	} else {
@@ -407,6 +418,10 @@ func (c *conn) onAck(f *frame.Frame, nack bool) error {
 	return nil
 }
 
+// maxOpenTransactions bounds the transactions one connection may hold open:
+// each keeps its sends and settlements in memory until COMMIT or ABORT.
+const maxOpenTransactions = 256
+
 func (c *conn) onBegin(f *frame.Frame) error {
 	id, ok := f.Get(frame.HdrTransaction)
 	if !ok || id == "" {
@@ -414,6 +429,9 @@ func (c *conn) onBegin(f *frame.Frame) error {
 	}
 	if c.txs[id] != nil {
 		return errorf("transaction %s is already open", printable(id))
+	}
+	if len(c.txs) >= maxOpenTransactions {
+		return errorf("too many open transactions (%d)", maxOpenTransactions)
 	}
 	if c.txs == nil {
 		c.txs = map[string]*core.Tx{}
@@ -430,6 +448,7 @@ func (c *conn) onCommit(ctx context.Context, f *frame.Frame) error {
 		return errorf("COMMIT of unknown transaction %s", printable(id))
 	}
 	delete(c.txs, id)
+	c.forgetTxNacks(id, true)
 	receipt := receiptOf(f)
 	// A commit may wait for space (address-full-policy BLOCK): its receipt
 	// keeps its place in the line meanwhile.
@@ -460,9 +479,37 @@ func (c *conn) onAbort(f *frame.Frame) error {
 		return errorf("ABORT of unknown transaction %s", printable(id))
 	}
 	delete(c.txs, id)
+	c.forgetTxNacks(id, false)
 	tx.Rollback()
 	c.receipt(receiptOf(f))
 	return nil
+}
+
+// txNack is a NACK held by a transaction, for a subscription that settles by
+// message-id.
+type txNack struct {
+	sub *subscription
+	tag uint64
+}
+
+// forgetTxNacks ends the transaction's record of its NACKs; with settled
+// (COMMIT) their messages' message-id lookups go too.
+func (c *conn) forgetTxNacks(txID string, settled bool) {
+	ns := c.txNacks[txID]
+	delete(c.txNacks, txID)
+	if !settled || len(ns) == 0 {
+		return
+	}
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	for _, n := range ns {
+		for id, t := range n.sub.byMsgID {
+			if t == n.tag {
+				delete(n.sub.byMsgID, id)
+				break
+			}
+		}
+	}
 }
 
 func (c *conn) onDisconnect(f *frame.Frame) error {
@@ -470,6 +517,7 @@ func (c *conn) onDisconnect(f *frame.Frame) error {
 		tx.Rollback()
 		delete(c.txs, id)
 	}
+	c.txNacks = nil
 	// Close the consumers before the receipt, so what they held is back in
 	// the queues when the client learns it is disconnected, and give the
 	// user's connection slot back so that it can reconnect at once.

@@ -1,0 +1,112 @@
+package core
+
+import (
+	"fmt"
+
+	"github.com/junctionmq/junction/core/prop"
+)
+
+// OutcomeKind is how a consumer ends a delivery: AMQP 1.0's four terminal
+// outcomes, which also cover JMS, STOMP and MQTT settlements.
+type OutcomeKind uint8
+
+const (
+	// Accepted: the message is consumed.
+	Accepted OutcomeKind = iota
+	// Released: never processed; back to the head of the queue with its
+	// delivery count undone.
+	Released
+	// Modified: not processed, with DeliveryFailed, UndeliverableHere and
+	// Annotations saying how.
+	Modified
+	// Rejected: the message is invalid; it is dead-lettered at once.
+	Rejected
+)
+
+// Outcome settles one delivery. Only the fields its Kind names are used.
+type Outcome struct {
+	Kind OutcomeKind
+	// Rejected: why, kept on the dead-lettered copy as _AMQ_DLQ_REASON
+	// (AMQP's error description, or any text the adapter has).
+	Reason string
+	// Rejected: AMQP's error condition (amqp:..., a symbol), kept on the
+	// dead-lettered copy as _AMQ_DLQ_CONDITION.
+	Condition string
+	// Modified: the delivery counts as a failed attempt (JMS/STOMP NACK); a
+	// message that has used up max-delivery-attempts is dead-lettered.
+	// Without it the delivery count is undone, as for Released.
+	DeliveryFailed bool
+	// Modified: never deliver the message to this consumer again.
+	UndeliverableHere bool
+	// Modified: merged into the message's Annotations (a name given again
+	// replaces the old value) for this queue's copy only.
+	Annotations []prop.Property
+}
+
+// PropDLQCondition holds a rejecting consumer's error condition on the
+// dead-lettered copy; PropDLQReason holds its description.
+const PropDLQCondition = "_AMQ_DLQ_CONDITION"
+
+// Settle ends one delivery with the given outcome.
+func (c *Consumer) Settle(tag uint64, o Outcome) error {
+	q := c.q
+	q.mu.Lock()
+	r := c.inFlight[tag]
+	if r == nil || r.tx != nil {
+		q.unlock()
+		return errUnknownDelivery(tag)
+	}
+	var now int64 // only redelivery needs the clock
+	if o.Kind != Accepted {
+		now = q.b.nowMs()
+	}
+	q.settleLocked(c, r, o, now)
+	q.dispatchLocked()
+	q.unlock()
+	return nil
+}
+
+var (
+	ackOutcome    = Outcome{Kind: Accepted}
+	failedOutcome = Outcome{Kind: Modified, DeliveryFailed: true}
+)
+
+// annotate gives r a message of its own with annots merged into its
+// Annotations. Messages are shared read-only between queues, so the change
+// goes to a clone that only this ref sees; the ref keeps counting against the
+// original, which the store and the other queues still hold.
+func (r *ref) annotate(annots []prop.Property) {
+	if len(annots) == 0 {
+		return
+	}
+	orig := r.account()
+	m := r.msg.Clone()
+	m.ID, m.addr, m.size = r.msg.ID, r.msg.addr, r.msg.size
+	for _, a := range annots {
+		replaced := false
+		for i := range m.Annotations {
+			if m.Annotations[i].Name == a.Name {
+				m.Annotations[i].Value = a.Value
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			m.Annotations = append(m.Annotations, a)
+		}
+	}
+	r.msg, r.orig = m, orig
+}
+
+// account is the message whose reference counts r holds: the shared
+// original even when r carries an annotated clone.
+func (r *ref) account() *Message {
+	if r.orig != nil {
+		return r.orig
+	}
+	return r.msg
+}
+
+func errUnknownDelivery(tag uint64) error {
+	return fmt.Errorf("%w: tag %d", ErrUnknownDelivery, tag)
+}
