@@ -51,6 +51,7 @@ type Broker struct {
 	routeGen  atomic.Uint64
 	records   map[storage.BindingKind]map[string][]byte
 	closed    bool
+	sessions  sync.Map // id -> *Session, open sessions for Revalidate and operators
 
 	nextMsgID     atomic.Uint64
 	nextQueueID   atomic.Uint64
