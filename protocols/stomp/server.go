@@ -38,10 +38,23 @@ type Options struct {
 	HeartBeatFloor time.Duration
 	// WriteTimeout closes a connection whose peer does not read (default 30s).
 	WriteTimeout time.Duration
-	// DefaultPrefetch is the credit of a client-ack subscription that names
-	// none (default 1000).
+	// DefaultPrefetch is the credit of a client or client-individual
+	// subscription that names none (default 20). It must stay small enough
+	// for clients that read and acknowledge on one goroutine through bounded
+	// channels: go-stomp with default options deadlocks once about 38
+	// unacknowledged messages are in flight to it (docs/STOMP.md).
 	DefaultPrefetch int
+	// AutoAckWindow is how many auto-acknowledged messages may be queued for
+	// writing to one subscription before the writer has sent them (default
+	// 1000): the client never answers them, so it needs no smaller window.
+	AutoAckWindow int
 }
+
+// Default credits; see Options.
+const (
+	DefaultPrefetch      = 20
+	DefaultAutoAckWindow = 1000
+)
 
 // Server serves STOMP connections.
 type Server struct {
@@ -66,7 +79,10 @@ func NewServer(opts Options) *Server {
 		opts.WriteTimeout = 30 * time.Second
 	}
 	if opts.DefaultPrefetch <= 0 {
-		opts.DefaultPrefetch = 1000
+		opts.DefaultPrefetch = DefaultPrefetch
+	}
+	if opts.AutoAckWindow <= 0 {
+		opts.AutoAckWindow = DefaultAutoAckWindow
 	}
 	return &Server{opts: opts, log: opts.Logger.With("protocol", "stomp")}
 }
