@@ -172,7 +172,7 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		return err
 	}
 	if b, _ := f.Get(hdrBrowser); b == "true" {
-		return c.browse(f, sub, addr, sel, c.s.opts.AutoAckWindow)
+		return c.browse(f, sub, addr, sel, credit)
 	}
 	c.nextSub++
 	sub.num = c.nextSub
