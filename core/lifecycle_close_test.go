@@ -113,6 +113,12 @@ func TestCloseSessionTellsSessionOnly(t *testing.T) {
 	if err := b.CloseSession(s.ID(), nil); err == nil {
 		t.Fatal("closing a closed session succeeded")
 	}
+	// Closed sessions leave the registry, whoever closed them.
+	other := b.NewSession(SessionOptions{})
+	other.Close()
+	if n := len(b.openSessions()); n != 0 {
+		t.Fatalf("%d sessions still registered", n)
+	}
 }
 
 // TestRevalidate: after a (simulated) users-file change a session whose
