@@ -52,6 +52,7 @@ type Broker struct {
 	routeGen  atomic.Uint64
 	records   map[storage.BindingKind]map[string][]byte
 	closed    bool
+	sessions  sync.Map // id -> *Session, open sessions for Revalidate and operators
 
 	// The store's state as of its last Notify, read on every durable send
 	// without a call into the store. storeMu orders the updates, so the

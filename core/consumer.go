@@ -20,6 +20,14 @@ type ConsumerOptions struct {
 	Window bool
 	// AutoAck settles each message as it is delivered (STOMP ack:auto, MQTT QoS 0).
 	AutoAck bool
+	// OnClose is told when the core closes the consumer on its own: its queue
+	// was deleted (ErrQueueDeleted), its user lost the permission to consume
+	// (ErrPermissionRevoked), an operator closed it (ErrAdminClosed). It is
+	// not called when the adapter closes the consumer itself. It runs once,
+	// on the goroutine that closed the consumer, with no core lock held, after
+	// the consumer's unsettled deliveries went back to the queue; the adapter
+	// reports the end natively (STOMP ERROR, MQTT DISCONNECT, AMQP detach).
+	OnClose func(reason error)
 }
 
 // Consumer takes messages from one queue.
@@ -28,6 +36,7 @@ type Consumer struct {
 	q       *Queue
 	s       *Session
 	sel     *selector.Selector
+	selText string
 	handler func(Delivery)
 	autoAck bool
 	window  bool
@@ -37,6 +46,11 @@ type Consumer struct {
 	groups  int
 	nextTag uint64
 	closed  bool
+	onClose func(error)
+	// authAddrs are the addresses the consume permission was checked on at
+	// attach; Broker.Revalidate asks again after a users-file change.
+	authAddrs []string
+	pull      *pullState // a Pull waiting for a message
 	// temporary: close deletes the queue (non-durable subscription)
 	ownsQueue bool
 
@@ -172,14 +186,26 @@ func (c *Consumer) Modify(tag uint64, failed, undeliverableHere bool) error {
 // Close stops the consumer. Unsettled deliveries go back to the queue as
 // redelivered (their count stays incremented), except those acked in a
 // transaction still open, which the transaction settles.
-func (c *Consumer) Close() {
+func (c *Consumer) Close() { c.close() }
+
+// closeFor closes the consumer on the core's own initiative and tells the
+// adapter why.
+func (c *Consumer) closeFor(reason error) {
+	if c.close() && c.onClose != nil {
+		c.onClose(reason)
+	}
+}
+
+// close reports whether this call closed the consumer.
+func (c *Consumer) close() bool {
 	q := c.q
 	q.mu.Lock()
 	if c.closed {
 		q.unlock()
-		return
+		return false
 	}
 	c.closed = true
+	c.stopPullLocked()
 	now := q.b.nowMs()
 	// Walk back to front so pushing each to the head keeps the original order.
 	for r := c.tail; r != nil; {
@@ -215,4 +241,5 @@ func (c *Consumer) Close() {
 		c.s.forget(c)
 	}
 	q.b.consumerGone(q, c, remaining, empty)
+	return true
 }

@@ -416,6 +416,9 @@ func (q *Queue) deliverLocked(c *Consumer, r *ref) {
 		c.groups++
 	}
 	c.credit--
+	if c.pull != nil {
+		c.pullDeliveredLocked()
+	}
 	c.nextTag++
 	d := Delivery{Tag: c.nextTag, Message: r.msg, DeliveryCount: r.deliveryCount, Consumer: c}
 	if c.autoAck {

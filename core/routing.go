@@ -477,6 +477,7 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 		}
 		c.head, c.tail, c.inFlight = nil, nil, nil
 		c.closed = true
+		c.stopPullLocked()
 	}
 	q.consumers = nil
 	q.ready, q.inFlight = 0, 0
@@ -484,6 +485,9 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 		q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteBinding, Binding: storage.BindingQueue, Key: q.info.Name})
 	}
 	q.unlock()
+	for _, c := range consumers {
+		c.detached(ErrQueueDeleted)
+	}
 	return true
 }
 

@@ -18,6 +18,16 @@ type SessionOptions struct {
 	User string
 	// Authorize is asked before every guarded action; nil allows everything.
 	Authorize func(p Permission, address string) error
+	// LoginValid is asked by Broker.Revalidate (after the users file
+	// changed) whether the session's login still stands; an error (the user
+	// was removed) closes the session with ErrPermissionRevoked. nil: always.
+	LoginValid func() error
+	// OnClose is told when the core closes the whole session on its own
+	// (CloseFor: login revoked, operator, takeover). The session's consumers
+	// are already closed, without their own OnClose; the adapter reports the
+	// reason natively and closes the connection. Called once, with no core
+	// lock held. Not called for the adapter's own Session.Close.
+	OnClose func(reason error)
 }
 
 // Session is one client connection's view of the core. It owns the consumers,
@@ -35,7 +45,9 @@ type Session struct {
 
 // NewSession opens a session.
 func (b *Broker) NewSession(opts SessionOptions) *Session {
-	return &Session{b: b, id: b.nextSessionID.Add(1), opts: opts}
+	s := &Session{b: b, id: b.nextSessionID.Add(1), opts: opts}
+	b.sessions.Store(s.id, s)
+	return s
 }
 
 // ID is unique among the broker's sessions.
@@ -147,14 +159,16 @@ func (s *Session) consume(queue string, opts ConsumerOptions) (*Consumer, error)
 		q = b.createQueueLocked(QueueInfo{Name: queue, Address: queue, RoutingType: Anycast, Durable: true, AutoCreated: true}, nil)
 	}
 	b.mu.Unlock()
+	checked := []string{queue}
 	if q.info.Address != queue {
 		// A queue reached by name (a subscription's, say) holds what was sent
 		// to its address: consuming it needs the permission there too.
 		if err := s.authorize(PermConsume, q.info.Address); err != nil {
 			return nil, err
 		}
+		checked = append(checked, q.info.Address)
 	}
-	return s.attach(q, sel, opts, false)
+	return s.attach(q, sel, opts, false, checked)
 }
 
 func parseSelector(text string) (*selector.Selector, error) {
@@ -165,7 +179,7 @@ func parseSelector(text string) (*selector.Selector, error) {
 	return sel, nil
 }
 
-func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions, ownsQueue bool) (*Consumer, error) {
+func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions, ownsQueue bool, authAddrs []string) (*Consumer, error) {
 	if opts.Handler == nil {
 		return nil, fmt.Errorf("consumer needs a handler")
 	}
@@ -175,6 +189,7 @@ func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions,
 	c := &Consumer{
 		id: s.b.nextConsumer.Add(1), q: q, s: s, sel: sel, handler: opts.Handler,
 		autoAck: opts.AutoAck, window: opts.Window, credit: opts.Credit, ownsQueue: ownsQueue,
+		onClose: opts.OnClose, authAddrs: authAddrs, selText: opts.Selector,
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -354,7 +369,7 @@ func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consum
 		q = b.createQueueLocked(info, filter)
 	}
 	b.mu.Unlock()
-	return s.attach(q, nil, opts, owns)
+	return s.attach(q, nil, opts, owns, []string{sub.Address})
 }
 
 func isPattern(s string) bool {
@@ -418,54 +433,29 @@ func (s *Session) CreateTemporaryQueue(name string) (*Queue, error) {
 	return q, nil
 }
 
-// Browse calls fn with the queue's ready messages in delivery order, without
-// consuming them, until fn returns false.
-func (s *Session) Browse(queue, sel string, fn func(*Message) bool) error {
-	q, ok := s.b.Queue(queue)
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrNoSuchQueue, queue)
-	}
-	if err := s.authorize(PermBrowse, q.info.Address); err != nil {
-		return err
-	}
-	filter, err := parseSelector(sel)
-	if err != nil {
-		return err
-	}
-	// Snapshot under the lock, call fn outside it.
-	var msgs []*Message
-	q.mu.Lock()
-	now := s.b.nowMs()
-	for lvl := levels - 1; lvl >= 0; lvl-- {
-		d := &q.levels[lvl]
-		for p := d.base; p < d.end(); p++ {
-			r := d.at(p)
-			if r == nil || (r.msg.Expiration != 0 && now >= r.msg.Expiration) {
-				continue
-			}
-			if filter == nil || filter.Matches(r.msg) {
-				msgs = append(msgs, r.msg)
-			}
-		}
-	}
-	q.mu.Unlock()
-	for _, m := range msgs {
-		if !fn(m) {
-			break
-		}
-	}
-	return nil
-}
-
 // Close closes the session's consumers (their unsettled deliveries return to
 // their queues) and deletes its temporary queues.
-func (s *Session) Close() {
+func (s *Session) Close() { s.close() }
+
+// CloseFor closes the session on the core's (or an operator's) initiative:
+// its consumers close without their own OnClose, then SessionOptions.OnClose
+// is told the reason so the adapter can end the connection natively.
+// Adapters use it for a session takeover (ErrTakenOver) as well.
+func (s *Session) CloseFor(reason error) {
+	if s.close() && s.opts.OnClose != nil {
+		s.opts.OnClose(reason)
+	}
+}
+
+// close reports whether this call closed the session.
+func (s *Session) close() bool {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.closed = true
+	s.b.sessions.Delete(s.id)
 	consumers := make([]*Consumer, 0, len(s.consumers))
 	for c := range s.consumers {
 		consumers = append(consumers, c)
@@ -479,6 +469,7 @@ func (s *Session) Close() {
 	for _, q := range temps {
 		s.b.deleteQueue(q, false)
 	}
+	return true
 }
 
 // DeleteQueue deletes a queue by name with its messages (deleteDurableQueue or

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -411,5 +412,47 @@ func TestAuthorizeHitDoesNotAllocate(t *testing.T) {
 	_ = m.Authorize(s, Send, "orders.new")
 	if n := testing.AllocsPerRun(1000, func() { _ = m.Authorize(s, Send, "orders.new") }); n != 0 {
 		t.Fatalf("Authorize allocates %v times per call on a cache hit", n)
+	}
+}
+
+// TestUsersChangedAndLoginValid: OnUsersChanged callbacks run after each
+// successful reload only, with the new users in force, and LoginValid
+// fails for a subject whose user left the file.
+func TestUsersChangedAndLoginValid(t *testing.T) {
+	dir := t.TempDir()
+	writeUsers(t, dir, testUser{name: "bob", password: "pw", roles: []string{"clerk"}})
+	m, err := New(Config{UsersFile: "users.yaml", Permissions: testPermissions}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := m.Authenticate(t.Context(), Credentials{Username: "bob", Password: "pw", HasPassword: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls int
+	var validThen error
+	m.OnUsersChanged(func() { calls++; validThen = m.LoginValid(bob) })
+	if err := m.LoginValid(bob); err != nil {
+		t.Fatalf("bob before any change: %v", err)
+	}
+	if err := m.LoginValid(&Subject{Anonymous: true}); err != nil {
+		t.Fatalf("anonymous: %v", err)
+	}
+
+	writeUsers(t, dir, testUser{name: "alice", password: "pw", roles: []string{"clerk"}})
+	if err := m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || !errors.Is(validThen, ErrUserRemoved) {
+		t.Fatalf("after removing bob: %d calls, LoginValid in the callback %v", calls, validThen)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "users.yaml"), []byte("users: [oops"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Reload(); err == nil {
+		t.Fatal("a broken users file reloaded")
+	}
+	if calls != 1 {
+		t.Fatalf("a failed reload ran the callbacks (%d calls)", calls)
 	}
 }

@@ -19,6 +19,9 @@ var (
 	ErrTooManyConnections = errors.New("too many connections for user")
 	// ErrDenied is what every *DeniedError matches with errors.Is.
 	ErrDenied = errors.New("permission denied")
+	// ErrUserRemoved is returned by LoginValid for a subject whose user is no
+	// longer in the users file.
+	ErrUserRemoved = errors.New("user removed from the users file")
 )
 
 // DeniedError is returned by Authorize. Its message names the permission and

@@ -36,6 +36,7 @@ type Manager struct {
 	reloadMu sync.Mutex // serializes Reload
 	fileInfo os.FileInfo
 	reloaded func(error) // test hook: called after each reload Watch triggers
+	onChange []func()    // called after each successful reload (OnUsersChanged)
 
 	throttle  *throttle
 	authCache authCache
@@ -170,7 +171,20 @@ func (m *Manager) Reload() error {
 		return nil
 	}
 	m.reloadMu.Lock()
-	defer m.reloadMu.Unlock()
+	err := m.reloadLocked()
+	onChange := m.onChange
+	m.reloadMu.Unlock()
+	if err != nil {
+		return err
+	}
+	// Outside the lock: what the callbacks close may take its time.
+	for _, fn := range onChange {
+		fn()
+	}
+	return nil
+}
+
+func (m *Manager) reloadLocked() error {
 	fi, err := os.Stat(m.usersPath)
 	if err != nil {
 		return fmt.Errorf("users file: %w", err)
@@ -210,6 +224,31 @@ func (m *Manager) Reload() error {
 	m.users.Store(set)
 	m.authCache.clear()
 	m.log.Info("security: users loaded", "path", m.usersPath, "users", len(set.byName))
+	return nil
+}
+
+// OnUsersChanged registers fn to run after every successful reload of the
+// users file (from Reload or Watch), with the new users in force: the broker
+// re-checks open connections there, so a removed or demoted user loses what
+// it may no longer do within one Watch interval. Register before Watch
+// starts; fn runs on the reloading goroutine.
+func (m *Manager) OnUsersChanged(fn func()) {
+	m.reloadMu.Lock()
+	m.onChange = append(m.onChange, fn)
+	m.reloadMu.Unlock()
+}
+
+// LoginValid reports whether a subject's login still stands: a user who
+// logged in from the users file (by password or certificate) and has since
+// been removed from it gets ErrUserRemoved. Anonymous subjects and those
+// from elsewhere always pass.
+func (m *Manager) LoginValid(s *Subject) error {
+	if s == nil || !s.fromUsers {
+		return nil
+	}
+	if m.users.Load().byName[s.User] == nil {
+		return fmt.Errorf("%w: %q", ErrUserRemoved, s.User)
+	}
 	return nil
 }
 

@@ -109,7 +109,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 
 	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), regs: regs, addrs: map[string]net.Addr{}}
 	if sec.UsersFile() != "" {
-		// `junction user` edits reach the running broker within seconds.
+		// `junction user` edits reach the running broker within seconds, and
+		// open connections lose at once what the new file no longer allows.
+		sec.OnUsersChanged(cb.Revalidate)
 		wctx, cancel := context.WithCancel(context.Background())
 		s.stops = append(s.stops, cancel)
 		go sec.Watch(wctx, 2*time.Second)

@@ -79,7 +79,7 @@ given --broker-pid, reports the broker's resident memory per connection.`,
 	fl.BoolVar(&f.persistent, "persistent", false, "send persistent messages (STOMP persistent:true)")
 	fl.IntVar(&f.receiptEvery, "receipt-every", 0, "ask for a receipt every K messages and on the last, waiting for each (0 = never)")
 	fl.StringVar(&f.ack, "ack", "auto", "consumer ack mode: auto or client-individual (one ACK per message)")
-	fl.IntVar(&f.prefetch, "prefetch", 1000, "consumer prefetch (STOMP prefetch-count and activemq.prefetchSize)")
+	fl.IntVar(&f.prefetch, "prefetch", 1000, "consumer prefetch (STOMP prefetch-count and activemq.prefetchSize); 0 sends none, leaving the broker's default")
 	fl.IntVar(&f.rate, "rate", 0, "total offered rate in messages per second (0 = as fast as possible)")
 	fl.IntVar(&f.qos, "qos", 0, "MQTT QoS for publish and subscribe")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")

@@ -162,8 +162,10 @@ func (s *stompBench) subscriber(ctx context.Context, i int, got func([]byte)) (b
 	f.Add(frame.HdrID, "0")
 	f.Add(frame.HdrDestination, s.f.dest)
 	f.Add(frame.HdrAck, s.f.ack)
-	f.Add("prefetch-count", strconv.Itoa(s.f.prefetch))
-	f.Add("activemq.prefetchSize", strconv.Itoa(s.f.prefetch))
+	if s.f.prefetch > 0 { // 0: the broker's default
+		f.Add("prefetch-count", strconv.Itoa(s.f.prefetch))
+		f.Add("activemq.prefetchSize", strconv.Itoa(s.f.prefetch))
+	}
 	f.Add(frame.HdrReceipt, "sub")
 	if _, err := c.nc.Write(frame.AppendFrame(nil, f, frame.V1_2)); err != nil {
 		c.nc.Close()

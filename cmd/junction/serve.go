@@ -175,7 +175,20 @@ func serve(cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	// SIGHUP re-reads the users file at once (it is also polled every 2 s).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for wait := true; wait; {
+		select {
+		case <-ctx.Done():
+			wait = false
+		case <-hup:
+			if err := s.Security.Reload(); err != nil {
+				log.Error("SIGHUP: reloading the users file failed, keeping the previous users", "err", err)
+			}
+		}
+	}
 	log.Info("shutting down")
 	err = s.Shutdown()
 	if errors.Is(err, ctx.Err()) {

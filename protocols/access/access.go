@@ -59,6 +59,7 @@ func (id *Identity) SessionOptions(clientID string) core.SessionOptions {
 		opts.Authorize = func(p core.Permission, address string) error {
 			return m.Authorize(s, actionOf(p), address)
 		}
+		opts.LoginValid = func() error { return m.LoginValid(s) }
 	}
 	return opts
 }

@@ -100,7 +100,7 @@ func (c *conn) attachConsumer(sub *subscription) error {
 	if !shared {
 		filter = sub.Filter
 	}
-	opts := core.ConsumerOptions{Handler: func(d core.Delivery) { ss.deliver(sub, d) }}
+	opts := core.ConsumerOptions{Handler: func(d core.Delivery) { ss.deliver(sub, d) }, OnClose: c.closedByBroker}
 	if sub.QoS == 0 {
 		opts.AutoAck, opts.Credit = true, 1000
 	} else {

@@ -281,6 +281,22 @@ func (c *conn) disconnectWith(code packet.ReasonCode, reason string) {
 	c.unlock()
 }
 
+// closedByBroker is the core closing one of the connection's consumers, or
+// its whole session, on its own. MQTT cannot end one subscription, so the
+// connection goes: a 5.0 client is told why with DISCONNECT's reason code,
+// a 3.1.1 client only sees the close.
+func (c *conn) closedByBroker(reason error) {
+	code := packet.AdministrativeAction // an operator, or a deleted subscription queue
+	switch {
+	case errors.Is(reason, core.ErrPermissionRevoked):
+		code = packet.NotAuthorized
+	case errors.Is(reason, core.ErrTakenOver):
+		code = packet.SessionTakenOver
+	}
+	c.logger().Info("mqtt connection closed by the broker", "reason", reason)
+	c.disconnectWith(code, reason.Error())
+}
+
 func truncate(s string) string {
 	if len(s) > 200 {
 		return s[:200]
@@ -477,7 +493,9 @@ func (c *conn) handshake(ctx context.Context) error {
 		w.Properties.CorrelationData = bytes.Clone(w.Properties.CorrelationData)
 		c.will = w
 	}
-	c.sess = c.s.b.NewSession(id.SessionOptions(clientID))
+	opts := id.SessionOptions(clientID)
+	opts.OnClose = c.closedByBroker
+	c.sess = c.s.b.NewSession(opts)
 	c.prod = c.sess.NewProducer()
 
 	present, err := c.s.attach(c, clientID, p.CleanStart, expiry)

@@ -43,6 +43,7 @@ type subscription struct {
 	// conn.outMu because the writer reads it to return credit, and the core
 	// may deliver (and so queue credit) before Consume has returned.
 	consumer *core.Consumer
+	browser  *core.Browser // a browser subscription's, instead of a consumer
 
 	// Guarded by conn.outMu.
 	pendingCredit int               // auto-ack deliveries written since the last flush
@@ -280,13 +281,17 @@ func (c *conn) OutboxClosed() {
 func (c *conn) Settle() {
 	for _, sub := range c.settling {
 		c.outMu.Lock()
-		consumer, n := sub.consumer, 0
-		if consumer != nil { // else onSubscribe queues the credit again
+		consumer, browser, n := sub.consumer, sub.browser, 0
+		if consumer != nil || browser != nil { // else onSubscribe queues the credit again
 			n, sub.pendingCredit = sub.pendingCredit, 0
 		}
 		c.outMu.Unlock()
-		if n > 0 {
+		switch {
+		case n == 0:
+		case consumer != nil:
 			consumer.AddCredit(n)
+		default:
+			browser.AddCredit(n)
 		}
 	}
 	c.settling = nil
@@ -407,7 +412,9 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	}
 	c.id = id
 	clientID, _ := f.Get("client-id")
-	c.sess = c.s.opts.Broker.NewSession(id.SessionOptions(clientID))
+	opts := id.SessionOptions(clientID)
+	opts.OnClose = c.sessionClosed
+	c.sess = c.s.opts.Broker.NewSession(opts)
 	c.prod = c.sess.NewProducer()
 	c.connected = true
 

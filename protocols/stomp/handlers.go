@@ -155,6 +155,9 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 	}
 	sel, _ := f.Get(hdrSelector)
 	credit := c.s.opts.DefaultPrefetch
+	if sub.ack == ackAuto {
+		credit = c.s.opts.AutoAckWindow
+	}
 	for _, h := range []string{hdrPrefetchAMQ, hdrPrefetch} {
 		if v, ok := f.Get(h); ok {
 			n, err := strconv.Atoi(v)
@@ -171,11 +174,12 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		return err
 	}
 	if b, _ := f.Get(hdrBrowser); b == "true" {
-		return c.browse(f, sub, addr, sel)
+		return c.browse(f, sub, addr, sel, credit)
 	}
 	c.nextSub++
 	sub.num = c.nextSub
-	opts := core.ConsumerOptions{Selector: sel, Credit: credit, Handler: func(d core.Delivery) { c.deliver(sub, d) }}
+	opts := core.ConsumerOptions{Selector: sel, Credit: credit, Handler: func(d core.Delivery) { c.deliver(sub, d) },
+		OnClose: func(reason error) { c.subscriptionClosed(sub, reason) }}
 	if sub.ack == ackAuto {
 		opts.AutoAck = true
 	} else {
@@ -249,17 +253,51 @@ func receiptOf(f *frame.Frame) string {
 	return r
 }
 
-// browse answers an ActiveMQ-style browser subscription: every message in the
-// queue as a MESSAGE frame, then one with browser:end.
-func (c *conn) browse(f *frame.Frame, sub *subscription, queue, sel string) error {
+// browse answers an ActiveMQ-style browser subscription: the queue's messages
+// as MESSAGE frames, then one with browser:end. A core.Browser walks the
+// queue with the writer's credit, as auto-acked deliveries flow, so a deep
+// queue is neither copied nor buffered whole.
+func (c *conn) browse(f *frame.Frame, sub *subscription, queue, sel string, window int) error {
 	sub.prefix = "/queue/"
-	var msgs []*core.Message
-	if err := c.sess.Browse(queue, sel, func(m *core.Message) bool { msgs = append(msgs, m); return true }); err != nil {
+	// It has no consumer and nothing to acknowledge. Keep the id until the
+	// client unsubscribes, as for any subscription (stomp.js and ActiveMQ
+	// clients UNSUBSCRIBE after browser:end).
+	sub.ack = ackAuto
+	br, err := c.sess.NewBrowser(queue, core.BrowserOptions{Selector: sel,
+		Handler: func(m *core.Message) { c.browsed(sub, m) },
+		OnEnd:   func() { c.browseEnded(sub, queue) }})
+	if err != nil {
 		return err
 	}
 	c.outMu.Lock()
-	for _, m := range msgs {
-		c.encodeMessage(sub, m, 0, 0, nil)
+	sub.browser = br
+	c.outMu.Unlock()
+	c.addSub(sub)
+	c.receipt(receiptOf(f))
+	br.AddCredit(window)
+	return nil
+}
+
+// browsed is a browser's handler: under the queue's lock, like deliver.
+func (c *conn) browsed(sub *subscription, m *core.Message) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.ob.Dead {
+		return
+	}
+	c.encodeMessage(sub, m, 0, 0, nil)
+	if sub.pendingCredit == 0 {
+		c.credits = append(c.credits, sub)
+	}
+	sub.pendingCredit++
+	c.ob.SignalLocked()
+}
+
+func (c *conn) browseEnded(sub *subscription, queue string) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.ob.Dead {
+		return
 	}
 	var e frame.Encoder
 	e.Begin(c.ob.Buf, c.ver, frame.CmdMessage)
@@ -269,14 +307,24 @@ func (c *conn) browse(f *frame.Frame, sub *subscription, queue, sel string) erro
 	e.Header(hdrBrowser, "end")
 	c.ob.Buf = e.Body(nil)
 	c.ob.SignalLocked()
-	c.outMu.Unlock()
-	// Keep the id until the client unsubscribes, as for any subscription
-	// (stomp.js and ActiveMQ clients UNSUBSCRIBE after browser:end). It has
-	// no consumer and nothing to acknowledge.
-	sub.ack = ackAuto
-	c.addSub(sub)
-	c.receipt(receiptOf(f))
-	return nil
+}
+
+// subscriptionClosed is the core closing a subscription's consumer on its
+// own (queue deleted, permission revoked, operator). STOMP has no frame that
+// ends one subscription: the client gets an ERROR naming it and the reason,
+// and, as the specification requires after an ERROR, the connection closes.
+func (c *conn) subscriptionClosed(sub *subscription, reason error) {
+	msg := "subscription " + sub.id + " to " + sub.dest + " closed: " + reason.Error()
+	c.logger().Info("stomp subscription closed by the broker", "subscription", sub.id, "reason", reason)
+	c.sendError(msg, msg, "", frame.Header{Key: frame.HdrSubscription, Value: sub.id})
+}
+
+// sessionClosed is the core closing the whole session (the user was removed
+// from the users file, an operator closed the connection).
+func (c *conn) sessionClosed(reason error) {
+	msg := "connection closed by the broker: " + reason.Error()
+	c.logger().Info("stomp connection closed by the broker", "reason", reason)
+	c.sendError(msg, msg, "")
 }
 
 func (c *conn) onUnsubscribe(f *frame.Frame) error {
@@ -295,6 +343,9 @@ func (c *conn) onUnsubscribe(f *frame.Frame) error {
 	if sub != nil {
 		if sub.consumer != nil { // nil for a browser subscription
 			sub.consumer.Close()
+		}
+		if sub.browser != nil {
+			sub.browser.Close()
 		}
 		delete(c.subs, id)
 		delete(c.subNums, sub.num)

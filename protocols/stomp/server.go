@@ -38,8 +38,11 @@ type Options struct {
 	HeartBeatFloor time.Duration
 	// WriteTimeout closes a connection whose peer does not read (default 30s).
 	WriteTimeout time.Duration
-	// DefaultPrefetch is the credit of a client-ack subscription that names
-	// none (default 1000).
+	// DefaultPrefetch is the credit of a client or client-individual
+	// subscription that names none (default 20). It must stay small enough
+	// for clients that read and acknowledge on one goroutine through bounded
+	// channels: go-stomp with default options deadlocks once about 38
+	// unacknowledged messages are in flight to it (docs/STOMP.md).
 	DefaultPrefetch int
 	// MaxHeldBytes bounds the SENDs a connection may have held by producer
 	// flow control (address-full-policy BLOCK) before the server stops
@@ -48,7 +51,17 @@ type Options struct {
 	// DisconnectGrace bounds how long a closing connection waits for the
 	// receipts still due before it closes (default 5s).
 	DisconnectGrace time.Duration
+	// AutoAckWindow is how many auto-acknowledged messages may be queued for
+	// writing to one subscription before the writer has sent them (default
+	// 1000): the client never answers them, so it needs no smaller window.
+	AutoAckWindow int
 }
+
+// Default credits; see Options.
+const (
+	DefaultPrefetch      = 20
+	DefaultAutoAckWindow = 1000
+)
 
 // Server serves STOMP connections.
 type Server struct {
@@ -94,7 +107,10 @@ func NewServer(opts Options) *Server {
 		opts.WriteTimeout = 30 * time.Second
 	}
 	if opts.DefaultPrefetch <= 0 {
-		opts.DefaultPrefetch = 1000
+		opts.DefaultPrefetch = DefaultPrefetch
+	}
+	if opts.AutoAckWindow <= 0 {
+		opts.AutoAckWindow = DefaultAutoAckWindow
 	}
 	if opts.MaxHeldBytes <= 0 {
 		opts.MaxHeldBytes = 1 << 20

@@ -157,6 +157,34 @@ func TestBrowserSubscription(t *testing.T) {
 	}
 }
 
+// TestBrowseDeepQueue browses 5,000 messages with a window of 10 through
+// go-stomp, whose subscription channel holds 16: the broker walks the queue
+// as the writer gets rid of what it sent, and the client sees every message
+// in order, once, then browser:end; the queue keeps what it had.
+func TestBrowseDeepQueue(t *testing.T) {
+	s := startBroker(t, nil)
+	producer := dial(t, s)
+	const n = 5000
+	want := seqBodies("d", n)
+	for _, b := range want {
+		producer.sendAsync("/queue/deep", b)
+	}
+	producer.sync()
+	browser := dial(t, s).subscribeAsync("/queue/deep", stompc.AckAuto, "browser", "true", "activemq.prefetchSize", "10")
+	var got []string
+	for {
+		m := recv(t, browser)
+		if v := m.Header.Get("browser"); v == "end" {
+			break
+		}
+		got = append(got, string(m.Body))
+	}
+	sameStrings(t, "browsed", got, want)
+	if st := queueStats(t, s, "deep"); st.Messages != n || st.Ready != n {
+		t.Fatalf("browsing changed the queue: %+v", st)
+	}
+}
+
 // TestTemporaryQueue checks /temp-queue/ destinations: private to the
 // connection, usable as reply-to by others, deleted when the connection ends.
 func TestTemporaryQueue(t *testing.T) {

@@ -1,0 +1,219 @@
+package core
+
+import (
+	"fmt"
+
+	"github.com/junctionmq/junction/core/selector"
+)
+
+// Browser walks a queue's ready messages in delivery order (highest priority
+// first, then arrival) without taking them: a JMS QueueBrowser, STOMP's
+// browser subscription, an AMQP link with distribution-mode copy. It holds a
+// cursor into the queue, not a copy of it, and moves only as far as its
+// credit allows, so browsing a deep queue costs memory for the messages the
+// client asked for alone.
+//
+// The queue may change while it is browsed: a message taken, acked or
+// expired before the cursor reaches it is not seen, one that arrives behind
+// the cursor is seen, one that comes back to the head of the queue (released,
+// redelivered) after the cursor passed is not. No message is seen twice.
+type Browser struct {
+	q       *Queue
+	sel     *selector.Selector
+	handler func(*Message)
+	onEnd   func()
+
+	// Guarded by q.mu. The cursor is per priority level; see nextLocked.
+	credit int
+	lvl    int    // the priority level being walked, levels-1 down to 0
+	pos    int64  // next position to look at in that level
+	endAt  int64  // the level's end when the cursor entered it
+	ver    uint64 // the queue's version then
+	epoch  uint32 // the level's epoch when pos was taken
+	last   *ref   // the last ref shown at this level, to find pos again after compaction
+	lastID uint64 // its message id, for when it left the level too
+	skipTo uint64 // after a compaction that lost last: skip ids up to this
+	done   bool   // the end was reached (or the browser closed)
+	ended  bool   // onEnd was called
+}
+
+// BrowserOptions configure a Browser.
+type BrowserOptions struct {
+	// Selector filters what is shown (JMS SQL-92); "" for everything.
+	Selector string
+	// Handler receives each message, with the queue's lock held, like a
+	// consumer's: encode and return.
+	Handler func(*Message)
+	// OnEnd is called once, with the queue's lock held, when the browser has
+	// walked to the end of the queue (STOMP's browser:end, an AMQP drain's
+	// end).
+	OnEnd func()
+	// Credit is how many messages to show before waiting for AddCredit.
+	Credit int
+}
+
+// Browse calls fn with the queue's ready messages in delivery order, without
+// consuming them, until fn returns false. It walks the queue with a Browser
+// in batches, calling fn outside the queue's lock, so fn may call the core
+// and a deep queue is never copied whole.
+func (s *Session) Browse(queue, sel string, fn func(*Message) bool) error {
+	const batch = 64
+	var msgs []*Message
+	br, err := s.NewBrowser(queue, BrowserOptions{Selector: sel, Handler: func(m *Message) { msgs = append(msgs, m) }})
+	if err != nil {
+		return err
+	}
+	defer br.Close()
+	for {
+		msgs = msgs[:0]
+		br.AddCredit(batch)
+		for _, m := range msgs {
+			if !fn(m) {
+				return nil
+			}
+		}
+		if len(msgs) < batch {
+			return nil
+		}
+	}
+}
+
+// NewBrowser opens a browser on a queue (browse permission on its address).
+func (s *Session) NewBrowser(queue string, opts BrowserOptions) (*Browser, error) {
+	if opts.Handler == nil {
+		return nil, fmt.Errorf("browser needs a handler")
+	}
+	q, ok := s.b.Queue(queue)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoSuchQueue, queue)
+	}
+	if err := s.authorize(PermBrowse, q.info.Address); err != nil {
+		return nil, err
+	}
+	sel, err := parseSelector(opts.Selector)
+	if err != nil {
+		return nil, err
+	}
+	br := &Browser{q: q, sel: sel, handler: opts.Handler, onEnd: opts.OnEnd, lvl: levels}
+	q.mu.Lock()
+	br.enterLevelLocked(levels - 1)
+	q.mu.Unlock()
+	br.AddCredit(opts.Credit)
+	return br, nil
+}
+
+// AddCredit lets the browser show n more messages.
+func (br *Browser) AddCredit(n int) {
+	q := br.q
+	q.mu.Lock()
+	if !br.done {
+		br.credit += n
+		br.walkLocked()
+	}
+	q.mu.Unlock()
+}
+
+// Close stops the browser; OnEnd is not called.
+func (br *Browser) Close() {
+	br.q.mu.Lock()
+	br.done = true
+	br.q.mu.Unlock()
+}
+
+// Ended reports whether the browser walked to the end of the queue.
+func (br *Browser) Ended() bool {
+	br.q.mu.Lock()
+	defer br.q.mu.Unlock()
+	return br.ended
+}
+
+func (br *Browser) walkLocked() {
+	q := br.q
+	if q.deleted {
+		br.finishLocked()
+		return
+	}
+	now := q.b.nowMs()
+	for br.credit > 0 {
+		r := br.nextLocked(now)
+		if r == nil {
+			br.finishLocked()
+			return
+		}
+		br.credit--
+		br.handler(r.msg)
+	}
+}
+
+func (br *Browser) finishLocked() {
+	br.done = true
+	if !br.ended {
+		br.ended = true
+		if br.onEnd != nil {
+			br.onEnd()
+		}
+	}
+}
+
+func (br *Browser) enterLevelLocked(lvl int) {
+	br.lvl = lvl
+	if lvl < 0 {
+		return
+	}
+	d := &br.q.levels[lvl]
+	br.pos, br.endAt, br.ver, br.epoch = d.base, d.end(), br.q.version, d.epoch
+	br.last, br.lastID, br.skipTo = nil, 0, 0
+}
+
+// nextLocked moves the cursor to the next ref to show, or returns nil at the
+// end of the queue.
+//
+// Positions in a level only grow at the back (new refs), and a ref pushed
+// back to the front (released, redelivered) takes a position below the
+// level's base at that moment. So a live ref at or after the cursor is new
+// unless it sits below the end the level had when the cursor entered it and
+// became ready since then: then it came back to the front into positions already
+// consumed, possibly after being shown, and is skipped. Compaction
+// renumbers positions (a new epoch): the cursor is found again after the
+// last ref shown, or by message id if that ref has gone too.
+func (br *Browser) nextLocked(now int64) *ref {
+	q := br.q
+	for br.lvl >= 0 {
+		d := &q.levels[br.lvl]
+		if br.epoch != d.epoch {
+			br.epoch = d.epoch
+			switch {
+			case br.last != nil && br.last.pos >= 0:
+				br.pos = br.last.pos + 1
+			case br.last != nil:
+				br.pos, br.skipTo = d.base, br.lastID
+			default:
+				br.pos = d.base
+			}
+			br.endAt, br.ver = d.end(), q.version
+		}
+		if br.pos < d.base {
+			br.pos = d.base
+		}
+		for ; br.pos < d.end(); br.pos++ {
+			r := d.at(br.pos)
+			if r == nil || (r.msg.Expiration != 0 && now >= r.msg.Expiration) {
+				continue
+			}
+			if br.pos < br.endAt && r.readyAt > br.ver {
+				continue // came back to the front after the cursor passed
+			}
+			if r.msg.ID <= br.skipTo {
+				continue
+			}
+			if br.sel != nil && !br.sel.Matches(r) {
+				continue
+			}
+			br.pos++
+			br.last, br.lastID = r, r.msg.ID
+			return r
+		}
+		br.enterLevelLocked(br.lvl - 1)
+	}
+	return nil
+}
