@@ -108,10 +108,13 @@ func (a *address) fits(need int64) bool {
 func (a *address) drain(b *Broker) {
 	ad := &a.adm
 	for {
-		ad.mu.Lock()
+		// The broker lock is read before adm.mu is taken, never under it:
+		// adm.mu is taken under queue locks (spaceFreed), which rank below
+		// the broker lock.
 		b.mu.RLock()
 		closed := b.closed
 		b.mu.RUnlock()
+		ad.mu.Lock()
 		if len(ad.line) == 0 || (!closed && !a.admits(b, ad.line[0].need)) {
 			ad.draining = false
 			ad.mu.Unlock()
