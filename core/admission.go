@@ -177,10 +177,10 @@ type Producer struct {
 	s *Session
 
 	mu        sync.Mutex
-	held      int64
+	held      atomic.Int64 // written under mu, read without it on every send
 	listeners []releaseListener
 	waiting   map[*waiter]*address // held sends, to withdraw at Close
-	closed    bool
+	closed    atomic.Bool
 }
 
 type releaseListener struct {
@@ -200,10 +200,7 @@ func (s *Session) NewProducer() *Producer { return &Producer{s: s} }
 // Errors known at once (permissions, validation, FAIL policy) are returned
 // and done is not called.
 func (p *Producer) Send(ctx context.Context, m *Message, done func(error)) error {
-	p.mu.Lock()
-	closed := p.closed
-	p.mu.Unlock()
-	if closed {
+	if p.closed.Load() {
 		return ErrClosed
 	}
 	if err := p.s.prepareSend(m); err != nil {
@@ -217,7 +214,7 @@ func (p *Producer) Send(ctx context.Context, m *Message, done func(error)) error
 // ends: nobody is left to confirm the held messages to.
 func (p *Producer) Close() {
 	p.mu.Lock()
-	p.closed = true
+	p.closed.Store(true)
 	waiting := p.waiting
 	p.waiting = nil
 	p.mu.Unlock()
@@ -230,9 +227,7 @@ func (p *Producer) Close() {
 
 // Held is the size in bytes of this producer's sends waiting for space.
 func (p *Producer) Held() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.held
+	return p.held.Load()
 }
 
 // OnRelease arranges for fn to be called once, from a core goroutine, when
@@ -241,7 +236,7 @@ func (p *Producer) Held() int64 {
 func (p *Producer) OnRelease(limit int64, fn func()) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.held <= limit {
+	if p.held.Load() <= limit {
 		return false
 	}
 	p.listeners = append(p.listeners, releaseListener{limit, fn})
@@ -289,7 +284,7 @@ func (p *Producer) track(w *waiter, a *address, need int64) {
 		p.waiting = map[*waiter]*address{}
 	}
 	p.waiting[w] = a
-	p.held += need
+	p.held.Add(need)
 	p.mu.Unlock()
 }
 
@@ -301,11 +296,11 @@ func (p *Producer) untrack(w *waiter, need int64) {
 	}
 	p.mu.Lock()
 	delete(p.waiting, w)
-	p.held -= need
+	p.held.Add(-need)
 	var fire []func()
 	keep := p.listeners[:0]
 	for _, l := range p.listeners {
-		if p.held <= l.limit {
+		if p.held.Load() <= l.limit {
 			fire = append(fire, l.fn)
 		} else {
 			keep = append(keep, l)

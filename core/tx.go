@@ -105,10 +105,7 @@ func (tx *Tx) Commit(ctx context.Context, done func(error)) error {
 // Commit commits tx as Tx.Commit does; a commit held for space counts for
 // the producer (Held) and Close withdraws it, rolling it back.
 func (p *Producer) Commit(ctx context.Context, tx *Tx, done func(error)) error {
-	p.mu.Lock()
-	closed := p.closed
-	p.mu.Unlock()
-	if closed {
+	if p.closed.Load() {
 		return ErrClosed
 	}
 	return tx.commit(ctx, done, p)

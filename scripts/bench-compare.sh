@@ -12,17 +12,21 @@
 # temporary folder. Brokers that are not running are skipped.
 set -u
 cd "$(dirname "$0")/.."
+# JUNCTION_BIN runs another build as the broker (a before/after comparison,
+# with the same client: bin/junction bench); the default builds this tree.
 J=bin/junction
 go build -o "$J" ./cmd/junction || exit 1
+JB=${JUNCTION_BIN:-$J}
+# up PORT: something listens there (bash's /dev/tcp: no netcat needed).
+up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 ANCHORS=${ANCHORS:-../shared/anchors/anchors.sh}
 DATA=$(mktemp -d)
 trap 'kill "$JPID" 2>/dev/null; wait "$JPID" 2>/dev/null; rm -rf "$DATA"' EXIT
 ulimit -n 20000 2>/dev/null
-"$J" serve --data "$DATA" --log-level warn > "$DATA.log" 2>&1 &
+"$JB" serve --data "$DATA" --log-level warn > "$DATA.log" 2>&1 &
 JPID=$!
-for _ in $(seq 50); do nc -z 127.0.0.1 61613 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do up 61613 && up 1883 && break; sleep 0.1; done
 
-up() { nc -z 127.0.0.1 "$1" 2>/dev/null; }
 pid_of() {
   case $1 in
     junction) echo "$JPID" ;;
@@ -36,9 +40,9 @@ pid_of() {
 restart_junction() {
   kill "$JPID" 2>/dev/null; wait "$JPID" 2>/dev/null
   rm -rf "$DATA"; mkdir -p "$DATA"
-  "$J" serve --data "$DATA" --log-level warn > "$DATA.log" 2>&1 &
+  "$JB" serve --data "$DATA" --log-level warn > "$DATA.log" 2>&1 &
   JPID=$!
-  for _ in $(seq 50); do nc -z 127.0.0.1 61613 2>/dev/null && nc -z 127.0.0.1 1883 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 50); do up 61613 && up 1883 && break; sleep 0.1; done
 }
 
 # run NAME BROKER URL ARGS... : one measurement, printed as a JSON line.

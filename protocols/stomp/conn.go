@@ -485,32 +485,84 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 		c.receipt(receipt)
 		return nil
 	}
-	// Every SEND takes a slot, receipt or not: a later receipt says this
-	// SEND was processed too.
-	seq := c.reserveReply()
-	done := func(err error) {
-		if withdrawn(err) {
-			// Withdrawn as the connection ends: no receipt, nor any
-			// after it, and no ERROR in place of the one that may be
-			// ending the connection.
-			c.completeClosed(seq)
-			return
-		}
-		if err != nil {
-			c.logger().Error("message not stored", "err", err)
-			c.completeError(seq, "message not stored", "The broker could not store the message: "+err.Error(), receipt)
-			return
-		}
-		c.completeReply(seq, receipt)
-	}
-	if err := c.prod.Send(ctx, m, done); err != nil {
-		c.completeReply(seq, "")
+	// A SEND that is not done when Send returns (stored later, or held for
+	// space) takes a slot in the reply line, receipt or not: a later
+	// receipt says this SEND was processed too. One done at once (the
+	// common non-persistent case) needs no slot.
+	ps := &pendingSend{c: c, receipt: receipt}
+	if err := c.prod.Send(ctx, m, ps.done); err != nil {
 		return err
 	}
+	ps.sent()
 	if held := c.prod.Held(); held > c.s.opts.MaxHeldBytes {
 		c.awaitRelease()
 	}
 	return nil
+}
+
+// pendingSend is one SEND's confirmation. Its state settles who writes the
+// reply: done called before Send returned (stateDone) leaves it to the
+// reader, which appends it in order; otherwise the reader reserves a slot
+// (stateSlot, under outMu) and done fills it.
+type pendingSend struct {
+	c       *conn
+	receipt string
+	state   atomic.Uint32
+	seq     uint64 // the slot; set under outMu before stateSlot is visible
+	err     error  // done's error when it ran first
+}
+
+const (
+	stateSending uint32 = iota
+	stateDone
+	stateSlot
+)
+
+func (ps *pendingSend) done(err error) {
+	if ps.state.CompareAndSwap(stateSending, stateDone) {
+		ps.err = err
+		return
+	}
+	c := ps.c
+	switch {
+	case withdrawn(err):
+		// Withdrawn as the connection ends: no receipt, nor any after
+		// it, and no ERROR in place of the one that may be ending the
+		// connection.
+		c.completeClosed(ps.seq)
+	case err != nil:
+		c.logger().Error("message not stored", "err", err)
+		c.completeError(ps.seq, "message not stored", "The broker could not store the message: "+err.Error(), ps.receipt)
+	default:
+		c.completeReply(ps.seq, ps.receipt)
+	}
+}
+
+// sent is called by the reader once Send has returned without error.
+func (ps *pendingSend) sent() {
+	c := ps.c
+	if ps.state.Load() != stateDone {
+		c.outMu.Lock()
+		if ps.state.CompareAndSwap(stateSending, stateSlot) {
+			c.replies = append(c.replies, reply{})
+			ps.seq = c.replyBase + uint64(len(c.replies)) - 1
+			c.outMu.Unlock()
+			return
+		}
+		c.outMu.Unlock()
+	}
+	// done ran inside Send: its reply (if any) goes after every earlier one.
+	switch err := ps.err; {
+	case withdrawn(err):
+		c.outMu.Lock()
+		c.replies = append(c.replies, reply{done: true, withdrawn: true})
+		c.emitLocked()
+	case err != nil:
+		c.logger().Error("message not stored", "err", err)
+		c.appendReply(appendError(nil, c.ver, "message not stored", "The broker could not store the message: "+err.Error(), ps.receipt), true, true)
+	default:
+		c.receipt(ps.receipt)
+	}
 }
 
 // awaitRelease stops reading until the connection's held SENDs are back

@@ -98,6 +98,10 @@ func (c *conn) appendReply(encoded []byte, close, isError bool) {
 // emitLocked writes the filled slots at the head of the line. Caller holds
 // outMu, which emitLocked releases.
 func (c *conn) emitLocked() {
+	// A slot of a SEND without receipt writes nothing: waking a writer or
+	// flushing for it cost a persistent producer's connection a syscall or
+	// a goroutine wake-up per message.
+	wrote := len(c.ob.Buf) > 0
 	for len(c.replies) > 0 && c.replies[0].done {
 		r := c.replies[0]
 		c.replies[0] = reply{}
@@ -113,6 +117,9 @@ func (c *conn) emitLocked() {
 		if c.withdrawn && !r.isError {
 			continue
 		}
+		if len(r.frame) > 0 || r.close {
+			wrote = true
+		}
 		c.ob.Buf = append(c.ob.Buf, r.frame...)
 		c.ob.Closing = r.close
 	}
@@ -122,6 +129,10 @@ func (c *conn) emitLocked() {
 			close(c.drained)
 			c.drained = nil
 		}
+	}
+	if !wrote {
+		c.outMu.Unlock()
+		return
 	}
 	c.flushLocked()
 }
