@@ -508,7 +508,7 @@ type pendingSend struct {
 	c       *conn
 	receipt string
 	state   atomic.Uint32
-	seq     uint64 // the slot; set under outMu before stateSlot is visible
+	seq     uint64 // the slot; written before stateSlot is stored
 	err     error  // done's error when it ran first
 }
 
@@ -519,8 +519,10 @@ const (
 )
 
 func (ps *pendingSend) done(err error) {
+	// err is written before the state can say stateDone: the reader reads
+	// it only after seeing that state.
+	ps.err = err
 	if ps.state.CompareAndSwap(stateSending, stateDone) {
-		ps.err = err
 		return
 	}
 	c := ps.c
@@ -542,12 +544,20 @@ func (ps *pendingSend) done(err error) {
 func (ps *pendingSend) sent() {
 	c := ps.c
 	if ps.state.Load() != stateDone {
+		// The slot is taken, and seq written, before the state says so:
+		// done reads seq once it sees stateSlot.
 		c.outMu.Lock()
+		c.replies = append(c.replies, reply{})
+		ps.seq = c.replyBase + uint64(len(c.replies)) - 1
 		if ps.state.CompareAndSwap(stateSending, stateSlot) {
-			c.replies = append(c.replies, reply{})
-			ps.seq = c.replyBase + uint64(len(c.replies)) - 1
 			c.outMu.Unlock()
 			return
+		}
+		// done ran meanwhile: give the slot back (still the last one,
+		// since outMu is held).
+		c.replies = c.replies[:len(c.replies)-1]
+		if len(c.replies) == 0 {
+			c.replies = nil
 		}
 		c.outMu.Unlock()
 	}
