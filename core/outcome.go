@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/junctionmq/junction/core/prop"
+	"github.com/junctionmq/junction/storage"
 )
 
 // OutcomeKind is how a consumer ends a delivery: AMQP 1.0's four terminal
@@ -96,6 +97,39 @@ func (r *ref) annotate(annots []prop.Property) {
 		}
 	}
 	r.msg, r.orig = m, orig
+}
+
+// storeAnnotatedLocked makes an annotated clone survive a restart. The
+// store keeps one copy of a message for every queue that holds it, so a
+// durable queue's annotated copy becomes a message of its own: a new id,
+// stored with this queue's reference to it in the batch that acks the
+// queue's reference to the original. The ref stops counting against the
+// original. After a restart the message is found at the back of its queue
+// (references recover in the order they were added), with its annotations
+// and delivery count. Caller holds q.mu.
+func (q *Queue) storeAnnotatedLocked(r *ref) {
+	orig := r.orig
+	if orig == nil || !q.info.Durable || !orig.Durable {
+		return
+	}
+	m := r.msg
+	m.ID = q.b.nextMsgID.Add(1)
+	m.refs.Store(1)
+	m.durableRefs.Store(1)
+	if a := m.addr; a != nil {
+		a.size.Add(int64(m.size))
+	}
+	r.orig = nil
+	q.ops = append(q.ops,
+		storage.Op{Kind: storage.OpAddMessage, MsgID: m.ID, Data: EncodeMessage(nil, m)},
+		storage.Op{Kind: storage.OpAddRef, QueueID: q.info.ID, MsgID: m.ID, DeliveryCount: r.deliveryCount},
+		storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: orig.ID})
+	if orig.durableRefs.Add(-1) == 0 {
+		q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteMessage, MsgID: orig.ID})
+	}
+	if orig.refs.Add(-1) == 0 {
+		q.b.released(orig)
+	}
 }
 
 // account is the message whose reference counts r holds: the shared

@@ -520,7 +520,10 @@ func (q *Queue) settleLocked(c *Consumer, r *ref, o Outcome, now int64) {
 	case Released:
 		q.releaseLocked(r)
 	case Modified:
-		r.annotate(o.Annotations)
+		if len(o.Annotations) > 0 {
+			r.annotate(o.Annotations)
+			q.storeAnnotatedLocked(r)
+		}
 		if o.UndeliverableHere {
 			r.excluded = c
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/storage"
 	"github.com/junctionmq/junction/storage/memory"
 )
@@ -194,3 +195,42 @@ func TestRecoveryUnsubscribedIsGone(t *testing.T) {
 
 // adapterKind stands for a record kind an adapter registers.
 const adapterKind = storage.BindingKind(200)
+
+// TestModifiedAnnotationsSurviveRestart: a durable queue's annotated copy
+// (AMQP modified with message-annotations) is stored as a message of its
+// own, so the annotations and the delivery count come back after a restart,
+// and the original is gone from the store. Catches: storeAnnotatedLocked
+// not called (the restart finds the original without the annotation).
+func TestModifiedAnnotationsSurviveRestart(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, Config{Store: store})
+	s := newSession(t, b, SessionOptions{})
+	c, col := consume(t, s, "orders", ConsumerOptions{Credit: 1, Window: true})
+	m := msg("orders", "x")
+	m.Durable = true
+	send(t, s, m)
+	d := col.next(t, waitTimeout)
+	if err := c.Settle(d.Tag, Outcome{Kind: Modified, DeliveryFailed: true,
+		Annotations: []prop.Property{{Name: "x-opt-tried-by", Value: prop.StringValue("worker-1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	s.Close()
+	nb, st := restart(t, b, store)
+	if st.Messages != 1 {
+		t.Fatalf("recovered %d messages, want 1 (the annotated copy alone)", st.Messages)
+	}
+	ns := newSession(t, nb, SessionOptions{})
+	_, ncol := consume(t, ns, "orders", ConsumerOptions{})
+	got := ncol.next(t, waitTimeout)
+	if v := got.Message.Annotation("x-opt-tried-by"); v.Text() != "worker-1" {
+		t.Errorf("annotation after restart = %v, want worker-1", v)
+	}
+	if string(got.Message.Body) != "x" {
+		t.Errorf("body %q", got.Message.Body)
+	}
+	// Delivered once before, failed, and once now.
+	if got.DeliveryCount < 2 {
+		t.Errorf("delivery count after restart = %d, want at least 2", got.DeliveryCount)
+	}
+}
