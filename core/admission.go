@@ -261,6 +261,12 @@ func (b *Broker) holdSend(ctx context.Context, s *Session, m *Message, done func
 		p.untrack(w, need)
 		finish(done, fmt.Errorf("%w: %q: held send withdrawn: %w", ErrAddressFull, a.name, err))
 	}
+	b.park(ctx, p, a, w, need, &stop)
+}
+
+// park puts w in a's line, counted for p, and withdraws it when ctx ends
+// first. stop receives the context hook, which w.run cancels once admitted.
+func (b *Broker) park(ctx context.Context, p *Producer, a *address, w *waiter, need int64, stop *atomic.Pointer[func() bool]) {
 	p.track(w, a, need)
 	a.hold(b, w)
 	if ctx.Done() != nil {

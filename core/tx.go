@@ -196,16 +196,7 @@ func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txSettle, a *ad
 		tx.rollbackAcks(acks)
 		done(fmt.Errorf("commit: %w: %q: %w", ErrAddressFull, a.name, err))
 	}
-	p.track(w, a, need)
-	a.hold(b, w)
-	if ctx.Done() != nil {
-		st := context.AfterFunc(ctx, func() {
-			if a.withdraw(w) {
-				w.withdrawn(context.Cause(ctx))
-			}
-		})
-		stop.Store(&st)
-	}
+	b.park(ctx, p, a, w, need, &stop)
 }
 
 // apply writes and publishes a resolved transaction.
