@@ -266,12 +266,12 @@ type consumer struct {
 }
 
 type reception struct {
-	id    string
-	queue string
-	ack   int    // index in this connection's sequence of ACKs
-	mid   string // the broker's message-id, for failure reports
-	count string // the broker's delivery-count
-	nacked bool  // answered with NACK, not ACK
+	id     string
+	queue  string
+	ack    int    // index in this connection's sequence of ACKs
+	mid    string // the broker's message-id, for failure reports
+	count  string // the broker's delivery-count
+	nacked bool   // answered with NACK, not ACK
 }
 
 type consumerReport struct {

@@ -103,7 +103,7 @@ func (l *ledger) addConsumer(life int, rep consumerReport) {
 	// were sent. Redeliveries after a NACK go to the head and are exempt,
 	// in this life and (delivery-count above 1) after a restart.
 	type source struct {
-		queue           string
+		queue          string
 		life, producer int
 	}
 	lastN := map[source]int{}
