@@ -481,6 +481,12 @@ func TestAuthorize(t *testing.T) {
 		}, []call{{PermBrowse, "existingq"}}},
 		{"unsubscribe", func(t *testing.T, s *Session) error { return s.Unsubscribe("kept") },
 			[]call{{PermDeleteDurableQueue, "existing"}}},
+		// DeleteQueue and MayDeleteQueue catch the mutation "no authorize
+		// call": MQTT UNSUBSCRIBE relies on the refusal (issue 17).
+		{"delete durable queue", func(t *testing.T, s *Session) error { return s.DeleteQueue("app.kept") },
+			[]call{{PermDeleteDurableQueue, "existing"}}},
+		{"may delete durable queue", func(t *testing.T, s *Session) error { return s.MayDeleteQueue("app.kept") },
+			[]call{{PermDeleteDurableQueue, "existing"}}},
 	}
 	for _, tt := range tests {
 		setup := func(t *testing.T, authorize func(Permission, string) error) (*Broker, *Session) {
@@ -532,6 +538,63 @@ func TestAuthorize(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDeleteQueue: DeleteQueue refuses a queue with consumers and an unknown
+// one, deletes a durable queue with its messages, and asks for the
+// non-durable permission for a non-durable queue. Catches the mutations
+// "no busy check" (the attached consumer's queue would vanish) and "durable
+// and non-durable permissions swapped".
+func TestDeleteQueue(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	var asked []Permission
+	s := newSession(t, b, SessionOptions{ClientID: "app", Authorize: func(p Permission, _ string) error {
+		asked = append(asked, p)
+		return nil
+	}})
+	if err := s.DeleteQueue("nothing"); !errors.Is(err, ErrNoSuchQueue) {
+		t.Fatalf("DeleteQueue of an unknown queue: %v, want ErrNoSuchQueue", err)
+	}
+	if err := s.MayDeleteQueue("nothing"); !errors.Is(err, ErrNoSuchQueue) {
+		t.Fatalf("MayDeleteQueue of an unknown queue: %v, want ErrNoSuchQueue", err)
+	}
+
+	c, _ := subscribe(t, s, SubscribeOptions{Address: "news", Name: "d", Durable: true}, ConsumerOptions{})
+	send(t, s, msg("news", "kept"))
+	if err := s.DeleteQueue("app.d"); !errors.Is(err, ErrSubscriptionInUse) {
+		t.Fatalf("DeleteQueue with a consumer: %v, want ErrSubscriptionInUse", err)
+	}
+	if err := s.MayDeleteQueue("app.d"); err != nil {
+		t.Fatalf("MayDeleteQueue with a consumer: %v (it ignores consumers)", err)
+	}
+	if st := queueStats(t, b, "app.d"); st.Messages != 1 {
+		t.Fatalf("refused delete changed the queue: %+v", st)
+	}
+	c.Close()
+	asked = nil
+	if err := s.DeleteQueue("app.d"); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(asked, []Permission{PermDeleteDurableQueue}) {
+		t.Errorf("deleting a durable queue asked %v", asked)
+	}
+	if _, ok := b.Queue("app.d"); ok {
+		t.Fatal("queue still there after DeleteQueue")
+	}
+	if err := s.DeleteQueue("app.d"); !errors.Is(err, ErrNoSuchQueue) {
+		t.Fatalf("second DeleteQueue: %v, want ErrNoSuchQueue", err)
+	}
+
+	if _, err := s.CreateTemporaryQueue("tmp"); err != nil {
+		t.Fatal(err)
+	}
+	asked = nil
+	if err := s.DeleteQueue("tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(asked, []Permission{PermDeleteNonDurableQueue}) {
+		t.Errorf("deleting a temporary queue asked %v", asked)
 	}
 }
 

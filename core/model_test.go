@@ -14,6 +14,11 @@ import (
 // it could take; deliveries respect selectors and groups; a consumer sees
 // its messages highest priority first and, within a priority, in queue order
 // for messages that were never redelivered.
+//
+// The order checks compare each message's seq property. They catch the
+// mutations "nextFor scans the levels lowest priority first" and "new
+// messages pushed to the front of their level" (LIFO), which the
+// "nothing ready" check alone lets through.
 func TestDispatchModel(t *testing.T) {
 	selectors := []string{"", "k = 0", "k <> 0", "k = 1 OR k = 2", "JMSPriority >= 5"}
 	for seed := uint64(1); seed <= 20; seed++ {
@@ -26,16 +31,28 @@ func TestDispatchModel(t *testing.T) {
 				col *collector
 				sel *selector.Selector
 				out []Delivery
+				// lastSeq is, per priority, the seq of the last message this
+				// consumer got for the first time, ungrouped and never
+				// returned to the queue: such messages come in send order.
+				lastSeq [levels]int
 			}
 			var cons []*live
 			addConsumer := func() {
 				text := selectors[rng.IntN(len(selectors))]
 				c, col := consume(t, s, "m", ConsumerOptions{Selector: text, Credit: rng.IntN(4), Window: rng.IntN(2) == 0})
-				cons = append(cons, &live{c: c, col: col, sel: selector.MustParse(text)})
+				l := &live{c: c, col: col, sel: selector.MustParse(text)}
+				for i := range l.lastSeq {
+					l.lastSeq[i] = -1
+				}
+				cons = append(cons, l)
 			}
 			addConsumer()
 			q := cons[0].c.Queue()
 			seq := 0
+			// returned holds the seqs settled other than by an ack: a
+			// released message goes back to the head of its level with its
+			// delivery count undone, so it may legitimately overtake.
+			returned := map[int64]bool{}
 			for step := range 600 {
 				switch op := rng.IntN(10); {
 				case op < 4:
@@ -57,6 +74,7 @@ func TestDispatchModel(t *testing.T) {
 					d := l.out[i]
 					l.out = append(l.out[:i], l.out[i+1:]...)
 					var err error
+					returned[d.Message.Property("seq").I] = true
 					switch rng.IntN(5) {
 					case 0, 1:
 						err = l.c.Ack(d.Tag)
@@ -82,9 +100,23 @@ func TestDispatchModel(t *testing.T) {
 					}
 				}
 				for _, l := range cons {
+					// One step's deliveries to a consumer come from a set
+					// that only shrinks, so their priorities never rise.
+					prevPrio := levels
 					for _, d := range l.col.buffered() {
-						if !l.sel.Matches(d.Message) {
-							t.Fatalf("step %d: %s delivered against selector %q", step, d.Message.Body, l.sel)
+						m := d.Message
+						if !l.sel.Matches(m) {
+							t.Fatalf("step %d: %s delivered against selector %q", step, m.Body, l.sel)
+						}
+						if int(m.Priority) > prevPrio {
+							t.Fatalf("step %d: %s (prio %d) delivered after a prio %d message of the same dispatch", step, m.Body, m.Priority, prevPrio)
+						}
+						prevPrio = int(m.Priority)
+						if sq := m.Property("seq").I; d.DeliveryCount == 1 && m.GroupID == "" && !returned[sq] {
+							if last := l.lastSeq[m.Priority]; int64(last) >= sq {
+								t.Fatalf("step %d: seq %d (prio %d) delivered after seq %d: not in send order", step, sq, m.Priority, last)
+							}
+							l.lastSeq[m.Priority] = int(sq)
 						}
 						l.out = append(l.out, d)
 					}

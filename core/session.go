@@ -473,17 +473,12 @@ func (s *Session) close() bool {
 }
 
 // DeleteQueue deletes a queue by name with its messages (deleteDurableQueue or
-// deleteNonDurableQueue permission). It fails while the queue has consumers.
+// deleteNonDurableQueue on its address). It fails while the queue has
+// consumers, and with ErrNoSuchQueue when the queue is gone, even if it went
+// between the lookup and the deletion.
 func (s *Session) DeleteQueue(name string) error {
-	q, ok := s.b.Queue(name)
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrNoSuchQueue, name)
-	}
-	perm := PermDeleteNonDurableQueue
-	if q.info.Durable {
-		perm = PermDeleteDurableQueue
-	}
-	if err := s.authorize(perm, q.info.Address); err != nil {
+	q, err := s.deletable(name)
+	if err != nil {
 		return err
 	}
 	q.mu.Lock()
@@ -492,6 +487,32 @@ func (s *Session) DeleteQueue(name string) error {
 	if busy {
 		return fmt.Errorf("%w: %q", ErrSubscriptionInUse, name)
 	}
-	s.b.deleteQueue(q, false)
+	if !s.b.deleteQueue(q, false) {
+		return fmt.Errorf("%w: %q", ErrNoSuchQueue, name)
+	}
 	return nil
+}
+
+// MayDeleteQueue reports whether DeleteQueue would be authorized, ignoring
+// the queue's consumers: an adapter that must detach its own consumer before
+// deleting asks first, so a refusal leaves its state untouched. A refusal is
+// a *PermissionError, audit-logged by the authorize hook like any other.
+func (s *Session) MayDeleteQueue(name string) error {
+	_, err := s.deletable(name)
+	return err
+}
+
+func (s *Session) deletable(name string) (*Queue, error) {
+	q, ok := s.b.Queue(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoSuchQueue, name)
+	}
+	perm := PermDeleteNonDurableQueue
+	if q.info.Durable {
+		perm = PermDeleteDurableQueue
+	}
+	if err := s.authorize(perm, q.info.Address); err != nil {
+		return nil, err
+	}
+	return q, nil
 }

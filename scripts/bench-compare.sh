@@ -8,6 +8,13 @@
 #   ../shared/anchors/anchors.sh start activemq-bench; ... start rabbitmq; ... start mosquitto
 #   scripts/bench-compare.sh [scenario...]      # default: all; output: one JSON line per run
 #
+# Scenarios: stomp-1to1 stomp-4to4 stomp-persistent stomp-16receipts
+# stomp-latency mqtt-qos0 mqtt-qos1 mqtt-fanout mqtt-latency idle-stomp
+# idle-mqtt, and stomp-16receipts-memory (the 16-producer scenario against a
+# Junction restarted with --store memory: the figure without a disk).
+# IDLE_HOLD (default 15s) is how long the idle scenarios hold their
+# connections before reading the broker's memory.
+#
 # Junction runs from bin/junction on its default ports with a journal in a
 # temporary folder. Brokers that are not running are skipped.
 set -u
@@ -36,22 +43,25 @@ pid_of() {
 }
 
 # restart_junction gives a memory measurement a broker that has not yet
-# grown its heap on earlier scenarios.
+# grown its heap on earlier scenarios; extra arguments go to serve.
 restart_junction() {
   kill "$JPID" 2>/dev/null; wait "$JPID" 2>/dev/null
   rm -rf "$DATA"; mkdir -p "$DATA"
-  "$JB" serve --data "$DATA" --log-level warn > "$DATA.log" 2>&1 &
+  "$JB" serve --data "$DATA" --log-level warn "$@" > "$DATA.log" 2>&1 &
   JPID=$!
   for _ in $(seq 50); do up 61613 && up 1883 && break; sleep 0.1; done
 }
 
-# run NAME BROKER URL ARGS... : one measurement, printed as a JSON line.
+# run NAME BROKER URL ARGS... : one measurement, printed as a JSON line. With
+# the broker's pid known, the line carries its CPU time per message
+# (broker_cpu_us_per_msg) next to the client's (client_cpu_us_per_msg).
 run() {
   local name=$1 broker=$2 url=$3; shift 3
   local port=${url##*:}
   up "$port" || { echo "{\"scenario\":\"$name\",\"broker\":\"$broker\",\"skipped\":\"not running\"}"; return; }
-  local out
-  out=$("$J" bench --url "$url" --json "$@" 2>/dev/null | tr -d '\n ')
+  local out pid
+  pid=$(pid_of "$broker")
+  out=$("$J" bench --url "$url" --json ${pid:+--broker-pid "$pid"} "$@" 2>/dev/null | tr -d '\n ')
   echo "{\"scenario\":\"$name\",\"broker\":\"$broker\",\"result\":${out:-null}}"
 }
 
@@ -70,6 +80,10 @@ scenario() {
   stomp-persistent) each "$stomp_brokers" "$1" -P 1 -C 1 -n 20000 --persistent --receipt-every 100 --ack client-individual /queue/bench.c ;;
   stomp-16receipts) each "$stomp_brokers" "$1" -P 16 -C 1 -n 2000 --persistent --receipt-every 1 --ack client-individual /queue/bench.d ;;
   stomp-latency)    each "$stomp_brokers" "$1" -P 1 -C 1 -n 25000 --rate 5000 /queue/bench.e ;;
+  stomp-16receipts-memory)
+    restart_junction --store memory
+    run "$1" junction stomp://127.0.0.1:61613 -P 16 -C 1 -n 2000 --persistent --receipt-every 1 --ack client-individual /queue/bench.d
+    restart_junction ;;
   mqtt-qos0)        each "$mqtt_brokers" "$1" -P 1 -C 1 -n 100000 --qos 0 bench/q0 ;;
   mqtt-qos1)        each "$mqtt_brokers" "$1" -P 1 -C 1 -n 50000 --qos 1 bench/q1 ;;
   mqtt-fanout)      each "$mqtt_brokers" "$1" -P 1 -C 10 -n 20000 --qos 0 bench/fan ;;
@@ -83,7 +97,7 @@ scenario() {
       pid=$(pid_of "$name")
       up "${url##*:}" && [ -n "$pid" ] || continue
       local out
-      out=$("$J" bench --url "$url" --idle 10000 --hold 15s --broker-pid "$pid" --json 2>/dev/null | tr -d '\n ')
+      out=$("$J" bench --url "$url" --idle 10000 --hold "${IDLE_HOLD:-15s}" --broker-pid "$pid" --json 2>/dev/null | tr -d '\n ')
       echo "{\"scenario\":\"$1\",\"broker\":\"$name\",\"result\":${out:-null}}"
     done ;;
   *) echo "unknown scenario $1" >&2; return 1 ;;

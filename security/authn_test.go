@@ -3,6 +3,7 @@ package security
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,14 +211,45 @@ func TestThrottleKey(t *testing.T) {
 	}
 }
 
+// TestThrottleTableBounded: a table full of sources drops the expired ones
+// first and keeps the live ones; a table full of live sources starts over.
+// Keys are decimal strings: string(rune(i)) turned every surrogate into
+// U+FFFD, so the table never filled and a missing sweep passed. Catches the
+// mutations "no sweep" (the table grows past its bound), "sweep clears
+// everything" (a live source's failures are forgotten while expired ones
+// could have made room) and "sweep without the final clear" (a table of live
+// sources grows past its bound).
 func TestThrottleTableBounded(t *testing.T) {
 	clock := newFakeClock()
 	th := newThrottle(clock)
-	for i := range throttleMaxSources + 10 {
-		th.fail(string(rune(i)) + "k")
+	half := throttleMaxSources / 2
+	for i := range half {
+		th.fail("old-" + strconv.Itoa(i))
 	}
-	if n := len(th.srcs); n > throttleMaxSources {
-		t.Fatalf("%d sources tracked, bound %d", n, throttleMaxSources)
+	clock.Advance(throttleWindow + time.Second)
+	for i := range half {
+		th.fail("new-" + strconv.Itoa(i))
+	}
+	if n := len(th.srcs); n != throttleMaxSources {
+		t.Fatalf("%d sources tracked before the table is full, want %d", n, throttleMaxSources)
+	}
+	th.fail("one-more")
+	if _, ok := th.srcs["old-0"]; ok {
+		t.Error("an expired source survived the sweep of a full table")
+	}
+	if _, ok := th.srcs["new-0"]; !ok {
+		t.Error("a live source was dropped while expired ones could make room")
+	}
+	if n := len(th.srcs); n != half+1 {
+		t.Errorf("%d sources after the sweep, want %d (the live ones and the new one)", n, half+1)
+	}
+
+	// Now only live sources: the table fills up and starts over.
+	for i := range throttleMaxSources {
+		th.fail("live-" + strconv.Itoa(i))
+		if n := len(th.srcs); n > throttleMaxSources {
+			t.Fatalf("%d sources tracked, bound %d", n, throttleMaxSources)
+		}
 	}
 }
 

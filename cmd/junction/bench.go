@@ -86,30 +86,34 @@ given --broker-pid, reports the broker's resident memory per connection.`,
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "after the producers finish, how long consumers may go without a message before the rest counts as lost")
 	fl.IntVar(&f.idle, "idle", 0, "open this many idle connections instead of sending")
 	fl.DurationVar(&f.hold, "hold", 10*time.Second, "with --idle: how long to hold the connections")
-	fl.IntVar(&f.brokerPID, "broker-pid", 0, "with --idle: the broker's process id, to report its memory")
+	fl.IntVar(&f.brokerPID, "broker-pid", 0, "the broker's process id, to report its CPU time per message (with --idle: its memory)")
 	return cmd
 }
 
 // benchResult is the summary, also printed as JSON.
 type benchResult struct {
-	Protocol    string   `json:"protocol"`
-	Destination string   `json:"destination"`
-	Producers   int      `json:"producers"`
-	Consumers   int      `json:"consumers"`
-	Size        int      `json:"size"`
-	Persistent  bool     `json:"persistent"`
-	Sent        int64    `json:"sent"`
-	Expected    int64    `json:"expected"`
-	Received    int64    `json:"received"`
-	Lost        int64    `json:"lost"`
-	Duplicates  int64    `json:"duplicates"`
-	SendSeconds float64  `json:"send_seconds"`
-	Seconds     float64  `json:"seconds"`
-	SendRate    float64  `json:"send_rate"`
-	RecvRate    float64  `json:"receive_rate"`
-	P50Ms       float64  `json:"p50_ms"`
-	P99Ms       float64  `json:"p99_ms"`
-	MaxMs       float64  `json:"max_ms"`
+	Protocol    string  `json:"protocol"`
+	Destination string  `json:"destination"`
+	Producers   int     `json:"producers"`
+	Consumers   int     `json:"consumers"`
+	Size        int     `json:"size"`
+	Persistent  bool    `json:"persistent"`
+	Sent        int64   `json:"sent"`
+	Expected    int64   `json:"expected"`
+	Received    int64   `json:"received"`
+	Lost        int64   `json:"lost"`
+	Duplicates  int64   `json:"duplicates"`
+	SendSeconds float64 `json:"send_seconds"`
+	Seconds     float64 `json:"seconds"`
+	SendRate    float64 `json:"send_rate"`
+	RecvRate    float64 `json:"receive_rate"`
+	P50Ms       float64 `json:"p50_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	// CPU time per received message, in microseconds: the broker's (with
+	// --broker-pid) and this client's. docs/PERFORMANCE.md quotes them.
+	BrokerCPUUs float64  `json:"broker_cpu_us_per_msg,omitempty"`
+	ClientCPUUs float64  `json:"client_cpu_us_per_msg,omitempty"`
 	Errors      []string `json:"errors,omitempty"`
 }
 
@@ -164,9 +168,17 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	if f.idle > 0 {
 		return benchIdle(ctx, cmd, f, d)
 	}
+	brokerBefore, clientBefore := cpuTime(f.brokerPID), selfCPUTime()
 	res, err := benchRun(ctx, cmd.ErrOrStderr(), f, d)
 	if err != nil {
 		return err
+	}
+	if res.Received > 0 {
+		per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(res.Received) }
+		if f.brokerPID > 0 {
+			res.BrokerCPUUs = per(cpuTime(f.brokerPID) - brokerBefore)
+		}
+		res.ClientCPUUs = per(selfCPUTime() - clientBefore)
 	}
 	if f.jsonOut {
 		enc := json.NewEncoder(cmd.OutOrStdout())
@@ -180,6 +192,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	fmt.Fprintf(w, "received  %d of %d in %.2fs (%.0f msg/s)\n", res.Received, res.Expected, res.Seconds, res.RecvRate)
 	fmt.Fprintf(w, "latency   p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.P50Ms, res.P99Ms, res.MaxMs)
 	fmt.Fprintf(w, "lost      %d, duplicated %d\n", res.Lost, res.Duplicates)
+	if res.BrokerCPUUs > 0 {
+		fmt.Fprintf(w, "cpu       broker %.1f µs, client %.1f µs per message\n", res.BrokerCPUUs, res.ClientCPUUs)
+	}
 	for _, e := range res.Errors {
 		fmt.Fprintf(w, "error     %s\n", e)
 	}
@@ -440,6 +455,37 @@ func benchIdle(ctx context.Context, cmd *cobra.Command, f benchFlags, d benchDri
 	}
 	return nil
 }
+
+// cpuTime reads a process's user and system CPU time from /proc/PID/stat
+// (fields 14 and 15, in USER_HZ ticks, which Linux fixes at 100 per second
+// for /proc); 0 without a pid or on error.
+func cpuTime(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count from after it.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// selfCPUTime is this process's CPU time.
+func selfCPUTime() time.Duration { return cpuTime(os.Getpid()) }
 
 // rssKiB reads a process's resident set size from /proc.
 func rssKiB(pid int) int64 {

@@ -46,7 +46,7 @@ func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bo
 		if old != nil && (clean || old.gone) {
 			delete(s.sessions, clientID)
 			s.mu.Unlock()
-			s.destroy(old, c.sess)
+			s.destroy(old)
 			continue
 		}
 		ss := old
@@ -173,7 +173,7 @@ func (s *Server) detach(c *conn) {
 			delete(s.sessions, ss.id)
 		}
 		s.mu.Unlock()
-		s.destroy(ss, nil)
+		s.destroy(ss)
 		willDelay = 0 // the session ends now, and the will with it
 	} else {
 		ss.mu.Lock()

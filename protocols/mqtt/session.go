@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/junctionmq/junction/core"
@@ -217,12 +218,15 @@ func (s *Server) expire(ss *session) {
 	delete(s.sessions, ss.id)
 	ss.mu.Unlock()
 	s.mu.Unlock()
-	s.destroy(ss, nil)
+	s.destroy(ss)
 }
 
-// destroy deletes a session's subscription queues and stored record. sess is
-// a core session to delete the queues with (one is opened when nil).
-func (s *Server) destroy(ss *session, sess *core.Session) {
+// destroy deletes a session's subscription queues and stored record. The
+// queues are the broker's to remove when the session ends (expiry, clean
+// start, a non-persistent session closing): it deletes them with a session of
+// its own, not subject to the user's permissions, so no queue outlives the
+// session that reads it.
+func (s *Server) destroy(ss *session) {
 	ss.mu.Lock()
 	ss.gone = true
 	var will func()
@@ -236,16 +240,16 @@ func (s *Server) destroy(ss *session, sess *core.Session) {
 	ss.subs = map[string]*subscription{}
 	ss.mu.Unlock()
 	ss.persist() // gone: the stored record is deleted
-	if sess == nil {
-		sess = s.b.NewSession(core.SessionOptions{ClientID: ss.id})
-		defer sess.Close()
-	}
+	sess := s.b.NewSession(core.SessionOptions{ClientID: ss.id})
+	defer sess.Close()
 	for _, sub := range subs {
 		if sub.consumer != nil {
 			sub.consumer.Close()
 		}
 		if !sub.Shared {
-			_ = sess.DeleteQueue(sub.Queue)
+			if err := sess.DeleteQueue(sub.Queue); err != nil && !errors.Is(err, core.ErrNoSuchQueue) {
+				s.log.Warn("mqtt session end: subscription queue not deleted", "client", ss.id, "queue", sub.Queue, "err", err)
+			}
 		}
 	}
 	if will != nil {

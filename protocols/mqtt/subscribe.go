@@ -148,22 +148,37 @@ func (c *conn) onUnsubscribe(p *packet.Unsubscribe) error {
 	for i, f := range p.Filters {
 		ss.mu.Lock()
 		sub := ss.subs[f]
-		delete(ss.subs, f)
 		ss.mu.Unlock()
 		if sub == nil {
 			codes[i] = packet.NoSubscriptionExisted
 			continue
 		}
+		// A non-durable queue goes with its consumer; a durable one is
+		// deleted here with whatever it still held, which needs the
+		// permission to delete it. Without it the subscription stays whole
+		// (consumer, queue, session entry): dropping only the session's
+		// side would leave a queue collecting messages nobody reads.
+		durable := false
+		if !sub.Shared {
+			if q, ok := c.s.b.Queue(sub.Queue); ok && q.Info().Durable {
+				durable = true
+				if err := c.sess.MayDeleteQueue(sub.Queue); err != nil {
+					codes[i] = c.unsubscribeRefusal(f, err)
+					continue
+				}
+			}
+		}
+		ss.mu.Lock()
+		if ss.subs[f] == sub {
+			delete(ss.subs, f)
+		}
+		ss.mu.Unlock()
 		if sub.consumer != nil {
 			sub.consumer.Close()
 		}
-		if !sub.Shared {
-			// A non-durable queue went with its consumer; a durable one is
-			// deleted here with whatever it still held.
-			if q, ok := c.s.b.Queue(sub.Queue); ok && q.Info().Durable {
-				if err := c.sess.DeleteQueue(sub.Queue); err != nil {
-					c.logger().Warn("mqtt unsubscribe: queue not deleted", "queue", sub.Queue, "err", err)
-				}
+		if durable {
+			if err := c.sess.DeleteQueue(sub.Queue); err != nil && !errors.Is(err, core.ErrNoSuchQueue) {
+				c.logger().Warn("mqtt unsubscribe: queue not deleted", "client", c.clientID(), "queue", sub.Queue, "err", err)
 			}
 		}
 		codes[i] = packet.Success
@@ -171,6 +186,20 @@ func (c *conn) onUnsubscribe(p *packet.Unsubscribe) error {
 	ss.persist()
 	c.send(&packet.Unsuback{PacketID: p.PacketID, ReasonCodes: codes})
 	return nil
+}
+
+// unsubscribeRefusal logs a refused unsubscription and returns its UNSUBACK
+// code. 3.1.1 has no failure code: its UNSUBACK carries none, and the client
+// keeps receiving from the subscription it could not end, which at least
+// matches what the broker holds for it. The denial itself is audit-logged by
+// the authorize hook.
+func (c *conn) unsubscribeRefusal(filter string, err error) packet.ReasonCode {
+	c.logger().Info("mqtt unsubscribe refused", "client", c.clientID(), "filter", filter, "err", err)
+	var pe *core.PermissionError
+	if errors.As(err, &pe) {
+		return packet.NotAuthorized
+	}
+	return packet.UnspecifiedError
 }
 
 func (c *conn) onDisconnect(p *packet.Disconnect) error {

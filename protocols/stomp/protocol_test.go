@@ -9,6 +9,7 @@ import (
 	stompc "github.com/go-stomp/stomp/v3"
 
 	"github.com/junctionmq/junction/protocols/stomp/frame"
+	"github.com/junctionmq/junction/server"
 )
 
 // TestMalformedFrames sends frames that break the protocol and checks that
@@ -87,15 +88,16 @@ func TestMalformedFrames(t *testing.T) {
 func TestHeartBeatServerSends(t *testing.T) {
 	s := startBroker(t, nil)
 	r := dialRaw(t, s.Addr("stomp"))
+	// The clock starts before CONNECT, so the lower bound below holds
+	// however late this goroutine reads what the server sent.
+	start := time.Now()
 	connected := r.connect("heart-beat", "0,100")
 	hb, _ := connected.Get(frame.HdrHeartBeat)
 	sx, sy, err := frame.ParseHeartBeat(hb)
 	if err != nil || sx != 100 || sy != 0 {
 		t.Fatalf("CONNECTED heart-beat %q: want 100,0", hb)
 	}
-	// Count heart-beats for a while; with nothing else to send, every EOL
-	// is one. 10 intervals must bring several even on a slow machine.
-	start := time.Now()
+	// Count heart-beats; with nothing else to send, every EOL is one.
 	beats := 0
 	var f frame.Frame
 	for beats < 5 {
@@ -145,17 +147,38 @@ func TestHeartBeatSilentClient(t *testing.T) {
 // TestHeartBeatKeepsAlive checks the other side of the same rule: a
 // client that does send its heart-beats stays connected well past the
 // timeout.
+//
+// The client promises a beat every 300 ms and sends one every 50 ms, leaving
+// half a second of slack to a loaded scheduler; two silent marker
+// connections with the same promise, one after the other, show that more
+// than twice the server's timeout has passed. Catches the mutation "the
+// server's tolerance is shorter than the client's promise" (it would give up
+// on this client, which does keep its promise).
 func TestHeartBeatKeepsAlive(t *testing.T) {
 	s := startBroker(t, nil)
 	r := dialRaw(t, s.Addr("stomp"))
-	r.connect("heart-beat", "100,0")
-	tick := time.NewTicker(40 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.Now().Add(800 * time.Millisecond) // 4x the timeout
-	for time.Now().Before(deadline) {
-		<-tick.C
-		r.write("\n")
+	r.connect("heart-beat", "300,0")
+	stop := make(chan struct{})
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			_ = r.nc.SetWriteDeadline(time.Now().Add(waitFor))
+			if _, err := r.nc.Write([]byte("\n")); err != nil {
+				return
+			}
+		}
+	}()
+	for range 2 {
+		awaitHeartBeatTimeout(t, s, "300,0")
 	}
+	close(stop)
+	<-beating
 	r.frame("SEND", "alive", "destination", "/queue/hb", "receipt", "r1")
 	if got, _ := r.expect("RECEIPT").Get(frame.HdrReceiptID); got != "r1" {
 		t.Fatalf("receipt-id %q", got)
@@ -165,18 +188,36 @@ func TestHeartBeatKeepsAlive(t *testing.T) {
 // TestHeartBeatGoStomp checks negotiation with go-stomp both ways: both
 // sides ask for 100 ms beats, and the connection survives several
 // intervals of silence from the application.
+//
+// go-stomp gives the server's beats 400 ms of slack (it was 50 ms, which a
+// loaded machine overran); four silent marker connections timed out one
+// after the other (about 200 ms each) show that more than 500 ms passed, so
+// the mutation "the server sends no heart-beats" (go-stomp would close the
+// connection after 500 ms) fails the SEND below.
 func TestHeartBeatGoStomp(t *testing.T) {
 	s := startBroker(t, nil)
 	c := dial(t, s,
 		stompc.ConnOpt.HeartBeat(100*time.Millisecond, 100*time.Millisecond),
-		stompc.ConnOpt.HeartBeatError(50*time.Millisecond))
+		stompc.ConnOpt.HeartBeatError(400*time.Millisecond))
 	sub := c.subscribe("/queue/hb.go", stompc.AckAuto)
-	// Wait out several heart-beat periods on a timer: the point is that
-	// nothing but heart-beats crosses the connection meanwhile.
-	<-time.After(600 * time.Millisecond)
+	for range 4 {
+		awaitHeartBeatTimeout(t, s, "100,0")
+	}
 	c.send("/queue/hb.go", "still here")
 	if m := recv(t, sub); string(m.Body) != "still here" {
 		t.Fatalf("got %q", m.Body)
+	}
+}
+
+// awaitHeartBeatTimeout connects a client that promises heart-beats at the
+// given interval ("cx,0") and never sends one, and returns when the server
+// gives up on it: a measure of time the broker itself keeps.
+func awaitHeartBeatTimeout(t *testing.T, s *server.Server, hb string) {
+	t.Helper()
+	m := dialRaw(t, s.Addr("stomp"))
+	m.connect("heart-beat", hb)
+	if msg, _ := m.expectError().Get(frame.HdrMessage); !strings.Contains(msg, "heart-beat") {
+		t.Fatalf("marker connection ended with %q, not a heart-beat timeout", msg)
 	}
 }
 

@@ -400,26 +400,44 @@ func TestWebSocketExpiredDeadlineIsNotFatalBetweenCalls(t *testing.T) {
 	}
 }
 
+// TestWebSocketMovedDeadlineDoesNotFire: a read deadline moved later before
+// it passes does not fire at its first time. The scenario needs the move to
+// come before the first deadline; a scheduler that stalls the server for
+// longer than 20 ms breaks that premise, so such an attempt is detected (the
+// server reports when the move happened) and run again instead of failing.
+// Catches the mutation "a timer that fires before the moved deadline does
+// not re-arm" (the read times out at the first deadline).
 func TestWebSocketMovedDeadlineDoesNotFire(t *testing.T) {
 	type result struct {
 		n   int
 		err error
 	}
-	res := make(chan result, 1)
-	armed := make(chan struct{})
-	c := wsDeadlineServer(t, func(_ context.Context, c net.Conn) {
-		_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-		_ = c.SetReadDeadline(time.Now().Add(waitTimeout)) // heart-beat arrived: extend
-		close(armed)
-		n, err := c.Read(make([]byte, 16))
-		res <- result{n, err}
-	})
-	<-armed
-	// Let the first deadline pass before sending: it must not fire.
-	<-time.After(60 * time.Millisecond)
-	wsWrite(t, c, websocket.MessageText, []byte("\n"))
-	if r := recv(t, res, "Read"); r.n != 1 || r.err != nil {
-		t.Errorf("Read with an extended deadline = %d, %v; want the heart-beat", r.n, r.err)
+	for attempt := 1; ; attempt++ {
+		res := make(chan result, 1)
+		type armedAt struct{ first, moved time.Time }
+		armed := make(chan armedAt, 1)
+		c := wsDeadlineServer(t, func(_ context.Context, c net.Conn) {
+			first := time.Now().Add(20 * time.Millisecond)
+			_ = c.SetReadDeadline(first)
+			_ = c.SetReadDeadline(time.Now().Add(waitTimeout)) // heart-beat arrived: extend
+			armed <- armedAt{first, time.Now()}
+			n, err := c.Read(make([]byte, 16))
+			res <- result{n, err}
+		})
+		a := <-armed
+		if !a.moved.Before(a.first) {
+			if attempt == 5 {
+				t.Fatalf("the server never moved its deadline within 20 ms in %d attempts", attempt)
+			}
+			continue // the premise failed, not the code
+		}
+		// Send only once the first deadline has passed: it must not fire.
+		time.Sleep(time.Until(a.first) + 10*time.Millisecond)
+		wsWrite(t, c, websocket.MessageText, []byte("\n"))
+		if r := recv(t, res, "Read"); r.n != 1 || r.err != nil {
+			t.Errorf("Read with an extended deadline = %d, %v; want the heart-beat", r.n, r.err)
+		}
+		return
 	}
 }
 
@@ -505,6 +523,9 @@ func TestWebSocketConnCloseIsClean(t *testing.T) {
 	}
 }
 
+// TestDeadlineTimer catches the same mutation as the test above ("extended"
+// aborts at the first deadline) and "a shortened deadline keeps the later
+// timer" ("shortened" would wait an hour).
 func TestDeadlineTimer(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -518,13 +539,33 @@ func TestDeadlineTimer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			aborted := make(chan time.Time, 1)
 			d := &deadline{abort: func() { aborted <- time.Now() }}
-			defer d.stop()
+			defer func() { d.stop() }()
 			if !d.begin() {
 				t.Fatal("begin failed without a deadline")
 			}
-			d.set(time.Now().Add(tt.first))
-			want := time.Now().Add(tt.then)
-			d.set(want)
+			// The move must come before the first deadline passes; a
+			// scheduler stall longer than 20 ms voids the attempt (detected,
+			// and tried again with a fresh timer) rather than failing it.
+			var want time.Time
+			for attempt := 1; ; attempt++ {
+				first := time.Now().Add(tt.first)
+				d.set(first)
+				want = time.Now().Add(tt.then)
+				d.set(want)
+				if time.Now().Before(first) {
+					break
+				}
+				if attempt == 5 {
+					t.Fatalf("could not move the deadline within %v in %d attempts", tt.first, attempt)
+				}
+				d.stop()
+				ch := make(chan time.Time, 1) // the old timer may still fire into the old one
+				aborted = ch
+				d = &deadline{abort: func() { ch <- time.Now() }}
+				if !d.begin() {
+					t.Fatal("begin failed without a deadline")
+				}
+			}
 			at := recv(t, aborted, "abort")
 			if at.Before(want) {
 				t.Errorf("aborted %v before the deadline", want.Sub(at))

@@ -258,14 +258,20 @@ type consumer struct {
 	// expect > 0: after that many messages, DISCONNECT (with a receipt, so
 	// that every ack is handled) and return.
 	expect int
+	// nackOneIn > 0: about one message in nackOneIn (chosen by its id) is
+	// NACKed at its first delivery on this connection, then acknowledged
+	// when it comes back: delivery counts above 1 reach the store, so the
+	// ledger can check that they never go backwards across kills.
+	nackOneIn int
 }
 
 type reception struct {
-	id    string
-	queue string
-	ack   int    // index in this connection's sequence of ACKs
-	mid   string // the broker's message-id, for failure reports
-	count string // the broker's delivery-count
+	id     string
+	queue  string
+	ack    int    // index in this connection's sequence of ACKs
+	mid    string // the broker's message-id, for failure reports
+	count  string // the broker's delivery-count
+	nacked bool   // answered with NACK, not ACK
 }
 
 type consumerReport struct {
@@ -294,6 +300,7 @@ func (cs consumer) run(ctx context.Context) consumerReport {
 			frame.HdrAck, "client-individual", "activemq.prefetchSize", strconv.Itoa(cs.prefetch))
 	}
 	barrierAt := map[string]int{} // receipt id → acks written before the barrier
+	nacked := map[string]bool{}   // ids NACKed on this connection
 	sinceBarrier := 0
 	got := 0
 	disconnecting := false
@@ -325,8 +332,17 @@ func (cs consumer) run(ctx context.Context) consumerReport {
 				dest, _ := f.Get(frame.HdrDestination)
 				mid, _ := f.Get(frame.HdrMessageID)
 				count, _ := f.Get("delivery-count")
-				rep.recv = append(rep.recv, reception{id: id, queue: strings.TrimPrefix(dest, "/queue/"), ack: rep.acks, mid: mid, count: count})
+				nack := cs.nackOneIn > 0 && !nacked[id] && !disconnecting && fillerLen(id, cs.nackOneIn) == 0
+				rep.recv = append(rep.recv, reception{id: id, queue: strings.TrimPrefix(dest, "/queue/"), ack: rep.acks, mid: mid, count: count, nacked: nack})
 				sinceBarrier++
+				if nack {
+					// A NACK's store update is ordered like an ACK's: the
+					// next barrier proves it durable.
+					nacked[id] = true
+					c.send(frame.CmdNack, nil, frame.HdrID, ackID)
+					rep.acks++
+					continue
+				}
 			}
 			if disconnecting {
 				continue // recorded; the session is closing

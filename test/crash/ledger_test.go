@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -32,6 +33,7 @@ type ledger struct {
 	durableAcked   int         // deliveries whose ack a barrier proved durable
 	durableBack    int         // ... and that came back all the same
 	inDoubtArrived int         // attempted, never confirmed, yet delivered
+	nacks          int         // deliveries answered with NACK
 }
 
 // hit is one delivery of a message.
@@ -43,6 +45,7 @@ type hit struct {
 	// ack's index, durable acks and acks of the lifetime.
 	mid, count             string
 	ack, durableAcks, acks int
+	nacked                 bool // answered with NACK: it comes back in the same life
 }
 
 func newLedger() *ledger {
@@ -94,35 +97,80 @@ func (l *ledger) addConsumer(life int, rep consumerReport) {
 		l.problem("life %d: %v", life, rep.err)
 	}
 	l.barriers += rep.barrierReceipts
+	// lastN is, per queue and sending producer lifetime, the number of the
+	// last message delivered for the first time in this life: a queue with
+	// a single consumer delivers each producer's messages in the order they
+	// were sent. Redeliveries after a NACK go to the head and are exempt,
+	// in this life and (delivery-count above 1) after a restart.
+	type source struct {
+		queue          string
+		life, producer int
+	}
+	lastN := map[source]int{}
 	for _, r := range rep.recv {
 		m, _ := parseID(r.id) // checkBody vetted it
 		if m.life > life || m.n >= l.attempted[[2]int{m.life, m.producer}] {
 			l.problem("life %d: delivered %s, which no producer sent", life, r.id)
 			continue
 		}
+		count, err := strconv.Atoi(r.count)
+		if err != nil || count < 1 {
+			l.problem("life %d: %s delivered with delivery-count %q", life, r.id, r.count)
+		}
 		prev := l.recv[r.id]
+		firstInLife := true
 		for _, p := range prev {
-			if p.life == life {
+			if p.life != life {
+				continue
+			}
+			firstInLife = false
+			if !p.nacked {
 				l.problem("life %d: %s delivered twice in one broker lifetime", life, r.id)
 				break
 			}
-			if p.durable {
+		}
+		if firstInLife && count == 1 {
+			src := source{r.queue, m.life, m.producer}
+			if last, ok := lastN[src]; ok && m.n <= last {
+				l.problem("life %d: %s delivered after %s from the same producer: out of send order on a single-consumer queue",
+					life, r.id, msgID{m.life, m.producer, last})
+			}
+			lastN[src] = m.n
+		}
+		// Delivery counts never go backwards: above the count of the
+		// delivery before in this life (the broker incremented it), and
+		// above every count whose NACK was proven durable (it was stored).
+		floor := 0
+		for _, p := range prev {
+			pc, _ := strconv.Atoi(p.count)
+			if p.life == life || (p.nacked && p.durable) {
+				floor = max(floor, pc)
+			}
+		}
+		if count <= floor {
+			l.problem("life %d: %s delivered with delivery-count %d, not above %d: the count went backwards", life, r.id, count, floor)
+		}
+		for _, p := range prev {
+			if p.durable && !p.nacked {
 				l.durableBack++
 				l.problem("life %d: %s (%s, delivery-count %s) redelivered although its ack in life %d was durable (a later barrier's receipt arrived): earlier delivery %s, count %s, ack #%d of %d, durable up to #%d",
 					life, r.id, r.mid, r.count, p.life, p.mid, p.count, p.ack, p.acks, p.durableAcks)
 				break
 			}
 		}
-		if len(prev) > 0 {
+		if len(prev) > 0 && firstInLife {
 			l.dups++
 			l.dupsByLife[prev[len(prev)-1].life]++
 		} else if !l.confirmed[r.id] {
 			l.inDoubtArrived++
 		}
 		h := hit{life: life, queue: r.queue, durable: r.ack < rep.durableAcks,
-			mid: r.mid, count: r.count, ack: r.ack, durableAcks: rep.durableAcks, acks: rep.acks}
-		if h.durable {
+			mid: r.mid, count: r.count, ack: r.ack, durableAcks: rep.durableAcks, acks: rep.acks, nacked: r.nacked}
+		if h.durable && !h.nacked {
 			l.durableAcked++
+		}
+		if h.nacked {
+			l.nacks++
 		}
 		l.recv[r.id] = append(prev, h)
 		l.nDeliveries++
