@@ -60,6 +60,7 @@ type Broker struct {
 	storeMu       sync.Mutex
 	storeErr      atomic.Pointer[error]
 	storePressure atomic.Bool
+	writeFailLog  atomic.Int64 // unix ns of the last "store write failed" line
 
 	nextMsgID     atomic.Uint64
 	nextQueueID   atomic.Uint64
@@ -151,9 +152,9 @@ func (b *Broker) storeChanged() {
 	}
 	switch {
 	case err != nil && old == nil && !errors.Is(err, storage.ErrClosed):
-		b.log.Error("store failed: durable sends are refused until the broker restarts", "err", err)
+		b.log.Error("store cannot write: durable sends are refused until it can", "err", err)
 	case err == nil && old != nil:
-		b.log.Info("store available again")
+		b.log.Info("store writes again: durable sends resume")
 	}
 	if pressed != was {
 		b.log.Debug("store pressure", "on", pressed)
@@ -435,11 +436,30 @@ func (b *Broker) lookupAddress(name string) *address {
 // synchronous write too, so no send is confirmed after it.
 func (b *Broker) applyAsync(ops []storage.Op) {
 	b.apply(ops, false, func(err error) {
-		if err != nil && !errors.Is(err, storage.ErrClosed) {
-			b.log.Error("store write failed", "err", err)
+		if err != nil {
+			b.storeWriteFailed(err)
 		}
 	})
 }
+
+// storeWriteFailed logs a failed store write that the store's state does
+// not explain already: a store that cannot write says so once, through
+// Notify (storeChanged), rather than once per operation it refuses.
+func (b *Broker) storeWriteFailed(err error) {
+	if errors.Is(err, storage.ErrClosed) || b.storeErr.Load() != nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := b.writeFailLog.Load()
+	if now-last < int64(writeFailLogEvery) || !b.writeFailLog.CompareAndSwap(last, now) {
+		return
+	}
+	b.log.Error("store write failed", "err", err)
+}
+
+// writeFailLogEvery spaces the log lines of failed writes of a store that
+// still reports itself healthy (a batch refused alone).
+const writeFailLogEvery = 10 * time.Second
 
 // pendingBindings are binding records (queues, addresses) created under the
 // broker lock. The store may block (back-pressure), so they are not written
@@ -480,8 +500,8 @@ func (b *Broker) flushBindings() {
 		return
 	}
 	b.store.Apply(ops, false, func(err error) {
-		if err != nil && !errors.Is(err, storage.ErrClosed) {
-			b.log.Error("store write failed", "err", err)
+		if err != nil {
+			b.storeWriteFailed(err)
 		}
 	})
 	pb.n.Add(-int64(len(ops)))

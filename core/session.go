@@ -361,6 +361,16 @@ func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consum
 			b.mu.Unlock()
 			return nil, err
 		}
+		if sub.Durable {
+			// Its binding could not be stored: the subscription would be
+			// confirmed and then missing after a restart. Attaching to an
+			// existing one writes nothing and stays possible, so
+			// consumers can drain while the store is down.
+			if err := b.storeUnavailable(); err != nil {
+				b.mu.Unlock()
+				return nil, err
+			}
+		}
 		info := QueueInfo{Name: name, Address: sub.Address, RoutingType: Multicast, Durable: sub.Durable,
 			Filter: sub.Selector, ClientID: s.ClientID(), SubscriptionName: sub.Name, Shared: sub.Shared, NoLocal: sub.NoLocal, NoDollar: sub.NoDollar}
 		if sub.NoLocal {
