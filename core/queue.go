@@ -109,7 +109,7 @@ type Queue struct {
 	unstored []ackedRef
 	waiters  []func(error)
 	resetGen uint64
-	pins      int // sends between prepare and publish; a pinned queue is not auto-deleted
+	pins     int // sends between prepare and publish; a pinned queue is not auto-deleted
 
 	enqueued, acked, expired, deadLettered atomic.Uint64
 }
