@@ -452,6 +452,24 @@ func (c *conn) onAck(f *frame.Frame, nack bool) error {
 		default:
 			err = tx.Ack(sub.consumer, tag)
 		}
+	} else if rid := receiptOf(f); rid != "" {
+		// The RECEIPT says the settlement is stored: it waits for the store,
+		// and an ERROR replaces it if the store fails (an acked message
+		// then comes back to its queue).
+		ps := &pendingSend{c: c, receipt: rid, failure: strings.ToLower(f.Command) + " not stored"}
+		switch {
+		case nack:
+			err = sub.consumer.SettleWait(tag, core.Outcome{Kind: core.Modified, DeliveryFailed: true}, ps.done)
+		case sub.ack == ackClient:
+			err = sub.consumer.AckUpToWait(tag, ps.done)
+		default:
+			err = sub.consumer.SettleWait(tag, core.Outcome{Kind: core.Accepted}, ps.done)
+		}
+		if err != nil {
+			return errorf("%s refused: %v", f.Command, err)
+		}
+		ps.sent()
+		return nil
 	} else {
 		switch {
 		case nack:

@@ -530,6 +530,18 @@ func (j *Journal) load(ctx context.Context, r storage.Recovery) error {
 		}
 		j.next = nil
 	}
+	if j.next == nil {
+		// Prepared now rather than in the background, so that Health says
+		// from the start whether the journal can roll over. Without room
+		// it still starts, short of space: recovery needs no new segment,
+		// and what fits the active one (acks) can be written.
+		if p, err := j.prepare(j.active.seq + 1); err == nil {
+			j.next = p
+		} else {
+			j.prepErr = err
+			j.setShort(err)
+		}
+	}
 	j.x.reclaimable = true
 	j.stats.pool = len(j.pool)
 	j.gbuf = make([]byte, recHeaderSize, 64<<10)
