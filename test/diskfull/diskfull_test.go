@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.golang/paho"
+	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	stompc "github.com/go-stomp/stomp/v3"
 
 	"github.com/junctionmq/junction/config"
