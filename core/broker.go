@@ -467,19 +467,43 @@ const writeFailLogEvery = 10 * time.Second
 // later batch (see apply), so a ref never reaches the store ahead of its
 // queue's binding.
 type pendingBindings struct {
-	mu    sync.Mutex // guards ops; held only to append or take
+	mu    sync.Mutex // guards ops and waiters; held only to append or take
 	ops   []storage.Op
+	// waiters want to know when the records queued with them are durable
+	// (SubscribeOptions.Stored): the batch that carries them is synced.
+	waiters []func(error)
 	n     atomic.Int64                              // ops queued and not yet handed to the store
 	flush lockorder.Mutex[lockorder.StoreFlushRank] // one hand-over at a time, in order
 }
 
-// storeBindingLocked queues a binding record. Caller holds b.mu.
-func (b *Broker) storeBindingLocked(op storage.Op) {
+// storeBindingLocked queues a binding record; stored, when not nil, is
+// called once it is durable (or failed). Caller holds b.mu.
+func (b *Broker) storeBindingLocked(op storage.Op, stored ...func(error)) {
 	pb := &b.pendingBinds
 	pb.mu.Lock()
 	pb.ops = append(pb.ops, op)
+	pb.waiters = append(pb.waiters, stored...)
 	pb.n.Add(1)
 	pb.mu.Unlock()
+}
+
+// bindingsFailed handles a batch of binding records the store did not take.
+// A durable queue's record is queued again while the queue exists, so the
+// next write stores it: otherwise a subscription whose creation was refused
+// would still be found in memory, and confirmed to the next client that
+// attaches to it, and then be gone after a restart.
+func (b *Broker) bindingsFailed(ops []storage.Op, err error) {
+	b.storeWriteFailed(err)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, op := range ops {
+		if op.Kind != storage.OpPutBinding || op.Binding != storage.BindingQueue {
+			continue
+		}
+		if q := b.queues[op.Key]; q != nil && q.info.Durable {
+			b.storeBindingLocked(op)
+		}
+	}
 }
 
 // flushBindings hands the queued binding records to the store. It returns
@@ -493,18 +517,22 @@ func (b *Broker) flushBindings() {
 	pb.flush.Lock()
 	defer pb.flush.Unlock()
 	pb.mu.Lock()
-	ops := pb.ops
-	pb.ops = nil
+	ops, waiters := pb.ops, pb.waiters
+	pb.ops, pb.waiters = nil, nil
 	pb.mu.Unlock()
 	if len(ops) == 0 {
 		return
 	}
-	b.store.Apply(ops, false, func(err error) {
-		if err != nil {
-			b.storeWriteFailed(err)
+	pb.n.Add(-int64(len(ops)))
+	b.store.Apply(ops, len(waiters) > 0, func(err error) {
+		if err != nil && !errors.Is(err, storage.ErrClosed) {
+			// Not under pb.flush: the store may call back from Apply.
+			go b.bindingsFailed(ops, err)
+		}
+		for _, w := range waiters {
+			w(storeErr(err))
 		}
 	})
-	pb.n.Add(-int64(len(ops)))
 }
 
 // apply is every store write of the core: queued binding records first.

@@ -434,12 +434,16 @@ func boolInt(b bool) int {
 
 // createQueueLocked registers a queue and stores its binding. Caller holds
 // b.mu for writing.
-func (b *Broker) createQueueLocked(info QueueInfo, filter *selector.Selector) *Queue {
+func (b *Broker) createQueueLocked(info QueueInfo, filter *selector.Selector, stored ...func(error)) *Queue {
 	q := b.registerQueueLocked(info, filter)
 	info = q.info
 	if info.Durable && !info.Temporary {
 		data, _ := json.Marshal(info)
-		b.storeBindingLocked(storage.Op{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: info.Name, Data: data})
+		b.storeBindingLocked(storage.Op{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: info.Name, Data: data}, stored...)
+		return q
+	}
+	for _, fn := range stored {
+		fn(nil)
 	}
 	return q
 }

@@ -195,3 +195,54 @@ func TestDurableSubscriptionWhileStoreBroken(t *testing.T) {
 	subscribe(t, s, SubscribeOptions{Address: "t", Name: "old", Durable: true}, ConsumerOptions{})
 	subscribe(t, s, SubscribeOptions{Address: "t"}, ConsumerOptions{}) // non-durable: nothing stored
 }
+
+// SubscribeOptions.Stored reports what became of a durable subscription's
+// record: nil once stored or when nothing is written, the store's error when
+// the write failed.
+func TestSubscriptionStored(t *testing.T) {
+	store := faulty.Wrap(memory.New())
+	b := newTestBroker(t, Config{Store: store})
+	s := newSession(t, b, SessionOptions{ClientID: "c1"})
+	stored := make(chan error, 1)
+	sub := func(name string, durable bool) {
+		t.Helper()
+		c, err := s.Subscribe(SubscribeOptions{Address: "t", Name: name, Durable: durable, Stored: func(err error) { stored <- err }},
+			ConsumerOptions{Handler: func(Delivery) {}})
+		if err != nil {
+			t.Fatalf("Subscribe %s: %v", name, err)
+		}
+		c.Close()
+	}
+	result := func() error {
+		t.Helper()
+		select {
+		case err := <-stored:
+			return err
+		case <-time.After(waitTimeout):
+			t.Fatal("Stored was not called")
+			return nil
+		}
+	}
+	sub("a", true)
+	if err := result(); err != nil {
+		t.Fatalf("a stored durable subscription: %v", err)
+	}
+	sub("a", true)
+	if err := result(); err != nil {
+		t.Fatalf("an existing durable subscription: %v", err)
+	}
+	sub("", false)
+	if err := result(); err != nil {
+		t.Fatalf("a non-durable subscription: %v", err)
+	}
+	store.Set(faulty.OnKind(storage.OpPutBinding))
+	sub("b", true)
+	if err := result(); !errors.Is(err, ErrStoreUnavailable) || !errors.Is(err, faulty.ErrInjected) {
+		t.Fatalf("a durable subscription whose record failed: %v", err)
+	}
+	select {
+	case err := <-stored:
+		t.Fatalf("Stored called twice (%v)", err)
+	default:
+	}
+}

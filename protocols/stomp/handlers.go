@@ -199,6 +199,7 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		}
 	}
 	var consumer *core.Consumer
+	var stored *pendingSend
 	if rt == core.Anycast {
 		sub.prefix = "/queue/"
 		if durable != "" || shared != "" {
@@ -220,6 +221,11 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 			so.Shared, so.Name = true, shared
 		}
 		opts.Selector = "" // the subscription's filter does the selecting
+		if rid := receiptOf(f); so.Durable && rid != "" {
+			// The RECEIPT says the durable subscription is stored.
+			stored = &pendingSend{c: c, receipt: rid, failure: "subscription not stored"}
+			so.Stored = stored.done
+		}
 		consumer, err = c.sess.Subscribe(so, opts)
 	}
 	if err != nil {
@@ -235,6 +241,10 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 	}
 	c.outMu.Unlock()
 	c.addSub(sub)
+	if stored != nil {
+		stored.sent()
+		return nil
+	}
 	c.receipt(receiptOf(f))
 	return nil
 }

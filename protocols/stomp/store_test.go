@@ -185,4 +185,21 @@ func TestDurableSubscribeWhileStoreBroken(t *testing.T) {
 	r.frame(frame.CmdSubscribe, "", frame.HdrDestination, "/topic/news", frame.HdrID, "s3",
 		"activemq.subscriptionName", "old", frame.HdrReceipt, "r3")
 	r.expect(frame.CmdReceipt)
+	store.Heal()
+
+	// The store fails the record's write while it reports itself healthy:
+	// the receipt waits for the write, so an ERROR replaces it.
+	store.Set(faulty.OnKind(storage.OpPutBinding))
+	defer store.Set(nil)
+	r = dialRaw(t, s.Addr("stomp"))
+	r.connect("client-id", "c2")
+	r.frame(frame.CmdSubscribe, "", frame.HdrDestination, "/topic/news", frame.HdrID, "s4",
+		"activemq.subscriptionName", "racy", frame.HdrReceipt, "r4")
+	f = r.expectError()
+	if id, _ := f.Get(frame.HdrReceiptID); id != "r4" {
+		t.Errorf("ERROR receipt-id %q, want r4", id)
+	}
+	if msg, _ := f.Get(frame.HdrMessage); !strings.Contains(msg, "subscription not stored") {
+		t.Errorf("ERROR message %q", msg)
+	}
 }
