@@ -467,13 +467,13 @@ const writeFailLogEvery = 10 * time.Second
 // later batch (see apply), so a ref never reaches the store ahead of its
 // queue's binding.
 type pendingBindings struct {
-	mu    sync.Mutex // guards ops and waiters; held only to append or take
-	ops   []storage.Op
+	mu  sync.Mutex // guards ops and waiters; held only to append or take
+	ops []storage.Op
 	// waiters want to know when the records queued with them are durable
 	// (SubscribeOptions.Stored): the batch that carries them is synced.
 	waiters []func(error)
-	n     atomic.Int64                              // ops queued and not yet handed to the store
-	flush lockorder.Mutex[lockorder.StoreFlushRank] // one hand-over at a time, in order
+	n       atomic.Int64                              // ops queued and not yet handed to the store
+	flush   lockorder.Mutex[lockorder.StoreFlushRank] // one hand-over at a time, in order
 }
 
 // storeBindingLocked queues a binding record; stored, when not nil, is
