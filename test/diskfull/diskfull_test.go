@@ -210,6 +210,7 @@ func TestFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	acked := map[int]bool{}
 	for range 100 {
 		m := testkit.RecvSTOMP(t, sub, waitFor)
 		i, _ := strconv.Atoi(string(m.Body[:8]))
@@ -220,6 +221,7 @@ func TestFullDisk(t *testing.T) {
 			t.Fatalf("ACK: %v", err)
 		}
 		delete(sd.confirmed, i)
+		acked[i] = true
 	}
 	// A receipt covers every earlier frame: the acks are stored.
 	if err := c.Disconnect(); err != nil {
@@ -268,6 +270,9 @@ func TestFullDisk(t *testing.T) {
 		i, err := strconv.Atoi(string(m.Body[:8]))
 		if err != nil || len(m.Body) != msgSize {
 			t.Fatalf("a message that was not sent: %q...", m.Body[:min(16, len(m.Body))])
+		}
+		if acked[i] {
+			t.Fatalf("message %d is back after the restart, but its ack was confirmed", i)
 		}
 		if !sd.confirmed[i] {
 			t.Fatalf("message %d is back after the restart, but its send was refused", i)
