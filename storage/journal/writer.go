@@ -428,7 +428,7 @@ func (j *Journal) fail(err error) {
 	j.failErr = &failedError{cause: err}
 	j.publishStats()
 	j.log.Error("journal: write failed; every further operation fails until the journal is reopened",
-		"dir", j.dir, "error", err)
+		"dir", j.dir, "free", freeSpace(j.dir), "error", err)
 	j.qmu.Lock()
 	if !j.closing {
 		j.qerr = j.failErr
