@@ -137,14 +137,18 @@ func TestFullDisk(t *testing.T) {
 	sd := &sender{t: t, s: s, confirmed: map[int]bool{}, refused: map[int]bool{}}
 	defer sd.close()
 	next := 0
-	for ; s.Core.StoreHealth() == nil; next++ {
-		if next > 4000 {
-			t.Fatal("the disk never filled")
-		}
-		if err := sd.send(next); err != nil && s.Core.StoreHealth() == nil {
-			t.Fatalf("send %d refused while the store is healthy: %v", next, err)
+	fill := func() {
+		t.Helper()
+		for limit := next + 4000; s.Core.StoreHealth() == nil; next++ {
+			if next > limit {
+				t.Fatal("the disk never filled")
+			}
+			if err := sd.send(next); err != nil && s.Core.StoreHealth() == nil {
+				t.Fatalf("send %d refused while the store is healthy: %v", next, err)
+			}
 		}
 	}
+	fill()
 	if len(sd.confirmed) < 100 {
 		t.Fatalf("%d messages stored before the disk filled, want hundreds", len(sd.confirmed))
 	}
@@ -190,7 +194,7 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("PUBACK %+v for a QoS 1 publish the store cannot take", resp)
 	}
 
-	checkLog(t, "before the restart", logs.String(), false)
+	checkLog(t, "before the restart", logs.String(), 1, 0)
 
 	// Restarted on the full disk, the broker starts (recovery needs no new
 	// segment), refuses persistent sends and delivers: acks still fit the
@@ -211,7 +215,7 @@ func TestFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	acked := map[int]bool{}
-	for range 100 {
+	for len(sd.confirmed) > 0 {
 		m := testkit.RecvSTOMP(t, sub, waitFor)
 		i, _ := strconv.Atoi(string(m.Body[:8]))
 		if !sd.confirmed[i] {
@@ -227,19 +231,24 @@ func TestFullDisk(t *testing.T) {
 	if err := c.Disconnect(); err != nil {
 		t.Fatalf("DISCONNECT receipt after the acks: %v", err)
 	}
+	t.Logf("%d messages drained and acked on the full disk", len(acked))
 
-	// Freeing space is enough: the journal prepares its segment again and
-	// persistent sends are confirmed, without a restart.
+	// Draining freed the segments those messages were in: the journal
+	// reuses one and takes persistent sends again, without a restart.
+	awaitHealthy(t, s, "the queue was drained")
+	for range 50 {
+		if err := sd.send(next); err != nil {
+			t.Fatalf("send %d after draining: %v", next, err)
+		}
+		next++
+	}
+
+	// Filled again, then a file deleted: that is enough too.
+	fill()
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(waitFor)
-	for s.Core.StoreHealth() != nil { // no event reaches a test for this
-		if time.Now().After(deadline) {
-			t.Fatalf("the store did not resume after space was freed: %v", s.Core.StoreHealth())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitHealthy(t, s, "space was freed")
 	resumedAt := next
 	for range 50 {
 		if err := sd.send(next); err != nil {
@@ -249,7 +258,7 @@ func TestFullDisk(t *testing.T) {
 	}
 	sd.close()
 
-	checkLog(t, "after the restart", logs2.String(), true)
+	checkLog(t, "after the restart", logs2.String(), 2, 2)
 
 	// After a restart exactly the confirmed messages are there, in order;
 	// none that was refused.
@@ -292,25 +301,37 @@ func TestFullDisk(t *testing.T) {
 	}
 }
 
-// checkLog checks that a broker said once that its store could not write,
-// with the free space, and (resumed) once that it could again.
-func checkLog(t *testing.T, when, out string, resumed bool) {
+// checkLog checks that a broker said once per change of state that its
+// store could not write (with the free space) and that it could again.
+func checkLog(t *testing.T, when, out string, failed, resumed int) {
 	t.Helper()
-	if n := strings.Count(out, "cannot prepare the next segment"); n != 1 {
-		t.Errorf("%s: the journal logged the failure %d times, want once:\n%s", when, n, tail(out))
+	if n := strings.Count(out, "cannot prepare the next segment"); n != failed {
+		t.Errorf("%s: the journal logged the failure %d times, want %d:\n%s", when, n, failed, tail(out))
 	}
 	if !strings.Contains(out, "free=") {
 		t.Errorf("%s: the failure's log line does not give the free space:\n%s", when, tail(out))
 	}
-	if n := strings.Count(out, "level=ERROR"); n != 2 {
-		t.Errorf("%s: %d ERROR lines, want 2 (the journal's detail and the broker's consequence):\n%s", when, n, tail(out))
+	if n := strings.Count(out, "level=ERROR"); n != 2*failed {
+		t.Errorf("%s: %d ERROR lines, want %d (the journal's detail and the broker's consequence, once per failure):\n%s", when, n, 2*failed, tail(out))
 	}
-	want := 0
-	if resumed {
-		want = 1
+	if n := strings.Count(out, "writes resume"); n != resumed {
+		t.Errorf("%s: the journal logged resuming %d times, want %d:\n%s", when, n, resumed, tail(out))
 	}
-	if n := strings.Count(out, "writes resume"); n != want {
-		t.Errorf("%s: the journal logged resuming %d times, want %d:\n%s", when, n, want, tail(out))
+	if n := strings.Count(out, "store writes again"); n != resumed {
+		t.Errorf("%s: the broker logged resuming %d times, want %d:\n%s", when, n, resumed, tail(out))
+	}
+}
+
+// awaitHealthy waits for the store to take writes again. Nothing tells a
+// client, so it polls.
+func awaitHealthy(t *testing.T, s *server.Server, after string) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for s.Core.StoreHealth() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the store did not resume after %s: %v", after, s.Core.StoreHealth())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
