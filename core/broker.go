@@ -60,6 +60,7 @@ type Broker struct {
 	storeMu       sync.Mutex
 	storeErr      atomic.Pointer[error]
 	storePressure atomic.Bool
+	writeFailLog  atomic.Int64 // unix ns of the last "store write failed" line
 
 	nextMsgID     atomic.Uint64
 	nextQueueID   atomic.Uint64
@@ -151,9 +152,9 @@ func (b *Broker) storeChanged() {
 	}
 	switch {
 	case err != nil && old == nil && !errors.Is(err, storage.ErrClosed):
-		b.log.Error("store failed: durable sends are refused until the broker restarts", "err", err)
+		b.log.Error("store cannot write: durable sends are refused until it can", "err", err)
 	case err == nil && old != nil:
-		b.log.Info("store available again")
+		b.log.Info("store writes again: durable sends resume")
 	}
 	if pressed != was {
 		b.log.Debug("store pressure", "on", pressed)
@@ -435,11 +436,30 @@ func (b *Broker) lookupAddress(name string) *address {
 // synchronous write too, so no send is confirmed after it.
 func (b *Broker) applyAsync(ops []storage.Op) {
 	b.apply(ops, false, func(err error) {
-		if err != nil && !errors.Is(err, storage.ErrClosed) {
-			b.log.Error("store write failed", "err", err)
+		if err != nil {
+			b.storeWriteFailed(err)
 		}
 	})
 }
+
+// storeWriteFailed logs a failed store write that the store's state does
+// not explain already: a store that cannot write says so once, through
+// Notify (storeChanged), rather than once per operation it refuses.
+func (b *Broker) storeWriteFailed(err error) {
+	if errors.Is(err, storage.ErrClosed) || b.storeErr.Load() != nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := b.writeFailLog.Load()
+	if now-last < int64(writeFailLogEvery) || !b.writeFailLog.CompareAndSwap(last, now) {
+		return
+	}
+	b.log.Error("store write failed", "err", err)
+}
+
+// writeFailLogEvery spaces the log lines of failed writes of a store that
+// still reports itself healthy (a batch refused alone).
+const writeFailLogEvery = 10 * time.Second
 
 // pendingBindings are binding records (queues, addresses) created under the
 // broker lock. The store may block (back-pressure), so they are not written
@@ -447,19 +467,43 @@ func (b *Broker) applyAsync(ops []storage.Op) {
 // later batch (see apply), so a ref never reaches the store ahead of its
 // queue's binding.
 type pendingBindings struct {
-	mu    sync.Mutex // guards ops; held only to append or take
-	ops   []storage.Op
-	n     atomic.Int64                              // ops queued and not yet handed to the store
-	flush lockorder.Mutex[lockorder.StoreFlushRank] // one hand-over at a time, in order
+	mu  sync.Mutex // guards ops and waiters; held only to append or take
+	ops []storage.Op
+	// waiters want to know when the records queued with them are durable
+	// (SubscribeOptions.Stored): the batch that carries them is synced.
+	waiters []func(error)
+	n       atomic.Int64                              // ops queued and not yet handed to the store
+	flush   lockorder.Mutex[lockorder.StoreFlushRank] // one hand-over at a time, in order
 }
 
-// storeBindingLocked queues a binding record. Caller holds b.mu.
-func (b *Broker) storeBindingLocked(op storage.Op) {
+// storeBindingLocked queues a binding record; stored, when not nil, is
+// called once it is durable (or failed). Caller holds b.mu.
+func (b *Broker) storeBindingLocked(op storage.Op, stored ...func(error)) {
 	pb := &b.pendingBinds
 	pb.mu.Lock()
 	pb.ops = append(pb.ops, op)
+	pb.waiters = append(pb.waiters, stored...)
 	pb.n.Add(1)
 	pb.mu.Unlock()
+}
+
+// bindingsFailed handles a batch of binding records the store did not take.
+// A durable queue's record is queued again while the queue exists, so the
+// next write stores it: otherwise a subscription whose creation was refused
+// would still be found in memory, and confirmed to the next client that
+// attaches to it, and then be gone after a restart.
+func (b *Broker) bindingsFailed(ops []storage.Op, err error) {
+	b.storeWriteFailed(err)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, op := range ops {
+		if op.Kind != storage.OpPutBinding || op.Binding != storage.BindingQueue {
+			continue
+		}
+		if q := b.queues[op.Key]; q != nil && q.info.Durable {
+			b.storeBindingLocked(op)
+		}
+	}
 }
 
 // flushBindings hands the queued binding records to the store. It returns
@@ -473,18 +517,22 @@ func (b *Broker) flushBindings() {
 	pb.flush.Lock()
 	defer pb.flush.Unlock()
 	pb.mu.Lock()
-	ops := pb.ops
-	pb.ops = nil
+	ops, waiters := pb.ops, pb.waiters
+	pb.ops, pb.waiters = nil, nil
 	pb.mu.Unlock()
 	if len(ops) == 0 {
 		return
 	}
-	b.store.Apply(ops, false, func(err error) {
+	pb.n.Add(-int64(len(ops)))
+	b.store.Apply(ops, len(waiters) > 0, func(err error) {
 		if err != nil && !errors.Is(err, storage.ErrClosed) {
-			b.log.Error("store write failed", "err", err)
+			// Not under pb.flush: the store may call back from Apply.
+			go b.bindingsFailed(ops, err)
+		}
+		for _, w := range waiters {
+			w(storeErr(err))
 		}
 	})
-	pb.n.Add(-int64(len(ops)))
 }
 
 // apply is every store write of the core: queued binding records first.

@@ -139,7 +139,14 @@ func (c *Consumer) Ack(tag uint64) error { return c.Settle(tag, ackOutcome) }
 
 // AckUpTo acks every delivery of this consumer up to and including tag
 // (STOMP client mode, JMS CLIENT_ACKNOWLEDGE).
-func (c *Consumer) AckUpTo(tag uint64) error {
+func (c *Consumer) AckUpTo(tag uint64) error { return c.ackUpTo(tag, nil) }
+
+// AckUpToWait is AckUpTo with a confirmation, as SettleWait.
+func (c *Consumer) AckUpToWait(tag uint64, done func(error)) error {
+	return c.ackUpTo(tag, storeDone(done))
+}
+
+func (c *Consumer) ackUpTo(tag uint64, done func(error)) error {
 	q := c.q
 	q.mu.Lock()
 	if c.inFlight[tag] == nil {
@@ -158,6 +165,9 @@ func (c *Consumer) AckUpTo(tag uint64) error {
 		r = next
 	}
 	q.dispatchLocked()
+	if done != nil {
+		q.waiters = append(q.waiters, done)
+	}
 	q.unlock()
 	return nil
 }

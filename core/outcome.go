@@ -49,7 +49,18 @@ type Outcome struct {
 const PropDLQCondition = "_AMQ_DLQ_CONDITION"
 
 // Settle ends one delivery with the given outcome.
-func (c *Consumer) Settle(tag uint64, o Outcome) error {
+func (c *Consumer) Settle(tag uint64, o Outcome) error { return c.settle(tag, o, nil) }
+
+// SettleWait is Settle for a client that wants a confirmation (a STOMP ACK
+// with a receipt): done is called once what the settlement writes is durable,
+// at once when it writes nothing, or with the store's error (wrapping
+// ErrStoreUnavailable), in which case an acked message comes back to its
+// queue. done is not called when SettleWait returns an error.
+func (c *Consumer) SettleWait(tag uint64, o Outcome, done func(error)) error {
+	return c.settle(tag, o, storeDone(done))
+}
+
+func (c *Consumer) settle(tag uint64, o Outcome, done func(error)) error {
 	q := c.q
 	q.mu.Lock()
 	r := c.inFlight[tag]
@@ -63,8 +74,16 @@ func (c *Consumer) Settle(tag uint64, o Outcome) error {
 	}
 	q.settleLocked(c, r, o, now)
 	q.dispatchLocked()
+	if done != nil {
+		q.waiters = append(q.waiters, done)
+	}
 	q.unlock()
 	return nil
+}
+
+// storeDone wraps a store error for an adapter as ErrStoreUnavailable.
+func storeDone(done func(error)) func(error) {
+	return func(err error) { done(storeErr(err)) }
 }
 
 var (

@@ -103,8 +103,13 @@ type Queue struct {
 	scratch   []*ref
 	ops       []storage.Op
 	moves     []move
-	resetGen  uint64
-	pins      int // sends between prepare and publish; a pinned queue is not auto-deleted
+	// unstored are the acks among ops, kept until the store has them: a
+	// failed write brings their messages back (restoreAcks). waiters are
+	// called once ops are durable (SettleWait).
+	unstored []ackedRef
+	waiters  []func(error)
+	resetGen uint64
+	pins     int // sends between prepare and publish; a pinned queue is not auto-deleted
 
 	enqueued, acked, expired, deadLettered atomic.Uint64
 }
@@ -149,15 +154,68 @@ func (q *Queue) settingsFor(m *Message) *Settings {
 // locks q.mu and leaves through unlock, so no store call or cross-queue routing
 // ever happens under a queue lock.
 func (q *Queue) unlock() {
-	ops, moves := q.ops, q.moves
-	q.ops, q.moves = nil, nil
+	ops, moves, acks, waiters := q.ops, q.moves, q.unstored, q.waiters
+	q.ops, q.moves, q.unstored, q.waiters = nil, nil, nil, nil
 	q.mu.Unlock()
-	if len(ops) > 0 {
+	switch {
+	case len(ops) == 0:
+		for _, w := range waiters {
+			w(nil)
+		}
+	case len(acks) == 0 && len(waiters) == 0:
 		q.b.applyAsync(ops)
+	default:
+		// A waiter asked for a confirmation: the batch is synced for it.
+		q.b.apply(ops, len(waiters) > 0, func(err error) {
+			if err != nil {
+				q.b.storeWriteFailed(err)
+				q.restoreAcks(acks)
+			}
+			for _, w := range waiters {
+				w(err)
+			}
+		})
 	}
 	if len(moves) > 0 {
 		q.b.moveAll(moves)
 	}
+}
+
+// ackedRef is an acknowledged message whose ack the store does not have yet.
+type ackedRef struct {
+	m  *Message
+	dc uint32
+}
+
+// restoreDelay is how long a message whose ack could not be stored waits
+// before it is delivered again: a store that fails every write would
+// otherwise have consumers receive and ack it in a loop.
+const restoreDelay = time.Second
+
+// restoreAcks brings back messages whose acks the store failed to write:
+// the store still holds them, so they would come back after a restart, and
+// until then they are delivered again (their delivery counts kept) rather
+// than missing. Called with no lock held.
+func (q *Queue) restoreAcks(acks []ackedRef) {
+	if len(acks) == 0 {
+		return
+	}
+	now := q.b.nowMs()
+	q.mu.Lock()
+	if q.deleted {
+		q.mu.Unlock()
+		return
+	}
+	for _, a := range acks {
+		m := a.m
+		if m.refs.Add(1) == 1 && m.addr != nil {
+			m.addr.size.Add(int64(m.Size()))
+		}
+		m.durableRefs.Add(1)
+		q.enqueueLocked(&ref{msg: m, pos: -1, heapIdx: -1, deliveryCount: a.dc, scheduledAt: now + restoreDelay.Milliseconds()}, now)
+	}
+	q.dispatchLocked()
+	q.unlock()
 }
 
 // enqueueLocked adds a new ref (from a send, a recovery or a release).
@@ -516,6 +574,9 @@ func (q *Queue) settleLocked(c *Consumer, r *ref, o Outcome, now int64) {
 	switch o.Kind {
 	case Accepted:
 		q.acked.Add(1)
+		if m := r.account(); q.info.Durable && m.Durable {
+			q.unstored = append(q.unstored, ackedRef{m: m, dc: r.deliveryCount})
+		}
 		q.finishLocked(r, true)
 	case Released:
 		q.releaseLocked(r)

@@ -3,9 +3,9 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/core/selector"
@@ -235,20 +235,21 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 		if !ok && attempt < 3 {
 			continue // a target queue was deleted under us: resolve again
 		}
-		// The store hears of the message before any consumer can see it, so
-		// an ack can never reach the store ahead of the message it settles.
+		// A stored message becomes visible only once the store has it: a
+		// send the store failed is never delivered (and no ack can reach
+		// the store ahead of the message it settles).
 		if len(ops) > 0 {
-			if done == nil {
-				b.apply(ops, true, func(error) {})
-				b.publish(pm)
-				return nil
-			}
-			// Confirm when the message is durable and in its queues, whichever
-			// comes last (a store may call back before publish returns).
-			j := &confirm{n: 2, done: done}
-			b.apply(ops, true, j.one)
-			b.publish(pm)
-			j.one(nil)
+			b.apply(ops, true, func(err error) {
+				if err != nil {
+					b.storeWriteFailed(err)
+					b.withdraw(pm)
+				} else {
+					b.publish(pm)
+				}
+				if done != nil {
+					done(storeErr(err))
+				}
+			})
 			return nil
 		}
 		// Nothing to store: confirm once the message is in its queues, so a
@@ -267,6 +268,8 @@ type prepared struct {
 	m       *Message
 	targets []*Queue
 	now     int64
+	dups    *dupCache // where dupID was recorded, to forget it if the store fails
+	dupID   string
 }
 
 // prepare readies m for its resolved targets and appends its store
@@ -370,7 +373,36 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 		b.applyAsync([]storage.Op{{Kind: storage.OpDeleteBinding, Binding: storage.BindingDuplicateID, Key: dupKey(res.a.name, evicted)}})
 	}
 	b.stats.routed.Add(1)
-	return prepared{m: m, targets: targets, now: now}, true
+	return prepared{m: m, targets: targets, now: now, dups: dups, dupID: dupID}, true
+}
+
+// storeErr makes a store's error ErrStoreUnavailable for adapters, which map
+// it to their protocol's "not stored".
+func storeErr(err error) error {
+	if err != nil && !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, storage.ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	return err
+}
+
+// withdraw undoes prepare for a message the store failed to write: it
+// never becomes visible, its queues are unpinned, its address's space
+// comes back, and its duplicate id is forgotten so that the producer's
+// retry is not dropped as a duplicate.
+func (b *Broker) withdraw(p prepared) {
+	if p.m == nil {
+		return
+	}
+	for _, q := range p.targets {
+		q.mu.Lock()
+		q.pins--
+		q.unlock()
+	}
+	if p.dupID != "" {
+		p.dups.forget(p.dupID)
+	}
+	b.stats.routed.Add(^uint64(0))
+	b.released(p.m)
 }
 
 // publish makes a prepared message visible on its queues and dispatches it.
@@ -402,12 +434,16 @@ func boolInt(b bool) int {
 
 // createQueueLocked registers a queue and stores its binding. Caller holds
 // b.mu for writing.
-func (b *Broker) createQueueLocked(info QueueInfo, filter *selector.Selector) *Queue {
+func (b *Broker) createQueueLocked(info QueueInfo, filter *selector.Selector, stored ...func(error)) *Queue {
 	q := b.registerQueueLocked(info, filter)
 	info = q.info
 	if info.Durable && !info.Temporary {
 		data, _ := json.Marshal(info)
-		b.storeBindingLocked(storage.Op{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: info.Name, Data: data})
+		b.storeBindingLocked(storage.Op{Kind: storage.OpPutBinding, Binding: storage.BindingQueue, Key: info.Name, Data: data}, stored...)
+		return q
+	}
+	for _, fn := range stored {
+		fn(nil)
 	}
 	return q
 }
@@ -539,25 +575,4 @@ func (b *Broker) DeleteRecord(kind storage.BindingKind, key string, done func(er
 		done = func(error) {}
 	}
 	b.apply([]storage.Op{{Kind: storage.OpDeleteBinding, Binding: kind, Key: key}}, true, done)
-}
-
-// confirm calls done once n completions have arrived, with the first error.
-type confirm struct {
-	mu   sync.Mutex
-	n    int
-	err  error
-	done func(error)
-}
-
-func (c *confirm) one(err error) {
-	c.mu.Lock()
-	if err != nil && c.err == nil {
-		c.err = err
-	}
-	c.n--
-	fire, err := c.n == 0, c.err
-	c.mu.Unlock()
-	if fire {
-		c.done(err)
-	}
 }

@@ -238,6 +238,13 @@ type SubscribeOptions struct {
 	// QueueName, when set, names the subscription queue instead of the
 	// client-id/name rule (MQTT names its queues itself).
 	QueueName string
+	// Stored, when set, is called once with what became of the
+	// subscription's stored record: nil at once when there is none to write
+	// (not durable, or it existed), nil once the record is durable, or an
+	// error wrapping ErrStoreUnavailable. It may be called, from any
+	// goroutine, even when Subscribe fails; a client that asked for a
+	// confirmation (a SUBSCRIBE receipt) gets it from here.
+	Stored func(error)
 }
 
 // SubscriptionQueueName returns the queue name of a durable or shared
@@ -252,10 +259,22 @@ func SubscriptionQueueName(clientID, name string) string {
 
 // Subscribe creates (or reattaches to) a subscription and a consumer on it.
 func (s *Session) Subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consumer, error) {
-	return retryDeleted(func() (*Consumer, error) { return s.subscribe(sub, opts) })
+	if fn := sub.Stored; fn != nil {
+		// Once, although a retry may create the queue again.
+		var once sync.Once
+		sub.Stored = func(err error) { once.Do(func() { fn(err) }) }
+	}
+	created := false
+	c, err := retryDeleted(func() (*Consumer, error) { return s.subscribe(sub, opts, &created) })
+	if err == nil && sub.Stored != nil && !created {
+		sub.Stored(nil) // nothing was written
+	}
+	return c, err
 }
 
-func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consumer, error) {
+// subscribe sets *created when it queued a new durable record that calls
+// sub.Stored.
+func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions, created *bool) (*Consumer, error) {
 	if err := validName(sub.Address); err != nil {
 		return nil, err
 	}
@@ -361,12 +380,27 @@ func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consum
 			b.mu.Unlock()
 			return nil, err
 		}
+		if sub.Durable {
+			// Its binding could not be stored: the subscription would be
+			// confirmed and then missing after a restart. Attaching to an
+			// existing one writes nothing and stays possible, so
+			// consumers can drain while the store is down.
+			if err := b.storeUnavailable(); err != nil {
+				b.mu.Unlock()
+				return nil, err
+			}
+		}
 		info := QueueInfo{Name: name, Address: sub.Address, RoutingType: Multicast, Durable: sub.Durable,
 			Filter: sub.Selector, ClientID: s.ClientID(), SubscriptionName: sub.Name, Shared: sub.Shared, NoLocal: sub.NoLocal, NoDollar: sub.NoDollar}
 		if sub.NoLocal {
 			info.Owner = s.ownerID()
 		}
-		q = b.createQueueLocked(info, filter)
+		if sub.Durable && sub.Stored != nil {
+			q = b.createQueueLocked(info, filter, sub.Stored)
+			*created = true
+		} else {
+			q = b.createQueueLocked(info, filter)
+		}
 	}
 	b.mu.Unlock()
 	return s.attach(q, nil, opts, owns, []string{sub.Address})

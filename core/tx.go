@@ -223,6 +223,7 @@ func (tx *Tx) apply(sends []*Message, acks []txSettle, plans []resolved, done fu
 	}
 	now := b.nowMs()
 	var moves []move
+	var unstored []queueAcks
 	for _, a := range acks {
 		q := a.c.q
 		q.mu.Lock()
@@ -232,7 +233,8 @@ func (tx *Tx) apply(sends []*Message, acks []txSettle, plans []resolved, done fu
 			q.dispatchLocked()
 		}
 		ops = append(ops, q.ops...)
-		q.ops = nil
+		unstored = append(unstored, queueAcks{q, q.unstored})
+		q.ops, q.unstored = nil, nil
 		// Dead-letter moves join the batch: the copy, the source's ack and
 		// the rest of the transaction are stored together.
 		moves = append(moves, q.moves...)
@@ -245,25 +247,39 @@ func (tx *Tx) apply(sends []*Message, acks []txSettle, plans []resolved, done fu
 			movePlans = append(movePlans, plan)
 		}
 	}
-	// The whole transaction reaches the store before its messages become
-	// visible, so no ack of them can overtake it.
-	// Confirm when the transaction is durable and its messages visible.
-	j := &confirm{n: 2, done: done}
+	// The transaction's messages become visible once the store has the
+	// whole of it: a failed commit delivers none of them, and brings back
+	// the messages it acked. done is called after that.
 	stored := func(err error) {
 		for _, p := range movePlans {
 			b.finishMove(p, err)
 		}
-		j.one(err)
+		for _, p := range ready {
+			if err != nil {
+				b.withdraw(p)
+			} else {
+				b.publish(p)
+			}
+		}
+		if err != nil {
+			b.storeWriteFailed(err)
+			for _, u := range unstored {
+				u.q.restoreAcks(u.acks)
+			}
+		}
+		done(storeErr(err))
 	}
 	if len(ops) > 0 {
 		b.apply(ops, true, stored)
 	} else {
 		stored(nil)
 	}
-	for _, p := range ready {
-		b.publish(p)
-	}
-	j.one(nil)
+}
+
+// queueAcks are a transaction's acks on one queue, not yet stored.
+type queueAcks struct {
+	q    *Queue
+	acks []ackedRef
 }
 
 // needsStore reports whether committing writes to the store. Caller holds

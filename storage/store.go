@@ -122,10 +122,14 @@ type Op struct {
 // the broker withholds new work from producers (flow-control credit) until
 // it clears; the store does not refuse or delay the calls it gets meanwhile.
 //
-// A store whose writes fail (disk full, read-only folder, database down) reports
-// the error to done and to every later Apply until it is reopened: nothing is
-// confirmed that was not written. Health returns that error as soon as it is
-// known, so the broker can refuse durable sends before it accepts them.
+// A store whose writes fail (disk full, read-only folder, database down) never
+// confirms what it did not write: a batch it could not write fails, or waits
+// until it is written. Health returns the error as soon as it is known, so the
+// broker can refuse durable sends before it accepts them, and later Apply
+// calls fail while it lasts. A store keeps trying and, once it can write
+// again, Health returns to nil (with Notify): the broker resumes without a
+// restart. A failure the store cannot recover from lasts until it is
+// reopened.
 type Store interface {
 	Apply(ops []Op, sync bool, done func(error))
 	// Load replays the stored state into r once, before the first Apply.

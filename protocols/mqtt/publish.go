@@ -231,7 +231,12 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 			// but the receiver is not willing to accept it".
 			code = packet.ImplementationSpecificError
 		}
-		if !errors.Is(err, core.ErrClosed) && !errors.Is(err, context.Canceled) {
+		switch {
+		case errors.Is(err, core.ErrClosed), errors.Is(err, context.Canceled):
+		case errors.Is(err, core.ErrStoreUnavailable):
+			// The broker logs a store that cannot write once, not per publish.
+			c.logger().Debug("mqtt publish not stored", "client", c.clientID(), "err", err)
+		default:
 			c.logger().Warn("mqtt publish not stored", "client", c.clientID(), "err", err)
 		}
 	}

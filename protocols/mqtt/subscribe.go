@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/junctionmq/junction/core"
@@ -30,7 +31,23 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 		existed bool
 	}
 	var granted []newSub
+	// A persistent session's subscriptions are stored (its record, its
+	// queues): while the store cannot write, a SUBACK would grant what a
+	// restart loses, so every filter is refused instead.
+	ss.mu.Lock()
+	persistent := ss.persistent
+	ss.mu.Unlock()
+	var storeErr error
+	if persistent {
+		if err := ss.srv.b.StoreHealth(); err != nil {
+			storeErr = fmt.Errorf("%w: %w", core.ErrStoreUnavailable, err)
+		}
+	}
 	for i, req := range p.Subscriptions {
+		if storeErr != nil {
+			codes[i] = c.subscribeRefusal(storeErr)
+			continue
+		}
 		group, filter, shared := packet.ParseShared(req.Filter)
 		if !shared {
 			filter = req.Filter

@@ -507,6 +507,7 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 type pendingSend struct {
 	c       *conn
 	receipt string
+	failure string // the ERROR's message; "message not stored" when empty
 	state   atomic.Uint32
 	seq     uint64 // the slot; written before stateSlot is stored
 	err     error  // done's error when it ran first
@@ -533,11 +534,27 @@ func (ps *pendingSend) done(err error) {
 		// connection.
 		c.completeClosed(ps.seq)
 	case err != nil:
-		c.logger().Error("message not stored", "err", err)
-		c.completeError(ps.seq, "message not stored", "The broker could not store the message: "+err.Error(), ps.receipt)
+		msg, detail := ps.refusal(err)
+		c.completeError(ps.seq, msg, detail, ps.receipt)
 	default:
 		c.completeReply(ps.seq, ps.receipt)
 	}
+}
+
+// refusal is the ERROR for a frame the store did not take, and logs it: a
+// store that cannot write is logged once by the broker, so each refusal
+// only at debug level.
+func (ps *pendingSend) refusal(err error) (msg, detail string) {
+	msg, what := ps.failure, "it"
+	if msg == "" {
+		msg, what = "message not stored", "the message"
+	}
+	level := slog.LevelError
+	if errors.Is(err, core.ErrStoreUnavailable) {
+		level = slog.LevelDebug
+	}
+	ps.c.logger().Log(context.Background(), level, msg, "err", err)
+	return msg, "The broker could not store " + what + ": " + err.Error()
 }
 
 // sent is called by the reader once Send has returned without error.
@@ -568,8 +585,8 @@ func (ps *pendingSend) sent() {
 		c.replies = append(c.replies, reply{done: true, withdrawn: true})
 		c.emitLocked()
 	case err != nil:
-		c.logger().Error("message not stored", "err", err)
-		c.appendReply(appendError(nil, c.ver, "message not stored", "The broker could not store the message: "+err.Error(), ps.receipt), true, true)
+		msg, detail := ps.refusal(err)
+		c.appendReply(appendError(nil, c.ver, msg, detail, ps.receipt), true, true)
 	default:
 		c.receipt(ps.receipt)
 	}

@@ -199,6 +199,7 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		}
 	}
 	var consumer *core.Consumer
+	var stored *pendingSend
 	if rt == core.Anycast {
 		sub.prefix = "/queue/"
 		if durable != "" || shared != "" {
@@ -220,6 +221,11 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 			so.Shared, so.Name = true, shared
 		}
 		opts.Selector = "" // the subscription's filter does the selecting
+		if rid := receiptOf(f); so.Durable && rid != "" {
+			// The RECEIPT says the durable subscription is stored.
+			stored = &pendingSend{c: c, receipt: rid, failure: "subscription not stored"}
+			so.Stored = stored.done
+		}
 		consumer, err = c.sess.Subscribe(so, opts)
 	}
 	if err != nil {
@@ -235,6 +241,10 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 	}
 	c.outMu.Unlock()
 	c.addSub(sub)
+	if stored != nil {
+		stored.sent()
+		return nil
+	}
 	c.receipt(receiptOf(f))
 	return nil
 }
@@ -452,6 +462,24 @@ func (c *conn) onAck(f *frame.Frame, nack bool) error {
 		default:
 			err = tx.Ack(sub.consumer, tag)
 		}
+	} else if rid := receiptOf(f); rid != "" {
+		// The RECEIPT says the settlement is stored: it waits for the store,
+		// and an ERROR replaces it if the store fails (an acked message
+		// then comes back to its queue).
+		ps := &pendingSend{c: c, receipt: rid, failure: strings.ToLower(f.Command) + " not stored"}
+		switch {
+		case nack:
+			err = sub.consumer.SettleWait(tag, core.Outcome{Kind: core.Modified, DeliveryFailed: true}, ps.done)
+		case sub.ack == ackClient:
+			err = sub.consumer.AckUpToWait(tag, ps.done)
+		default:
+			err = sub.consumer.SettleWait(tag, core.Outcome{Kind: core.Accepted}, ps.done)
+		}
+		if err != nil {
+			return errorf("%s refused: %v", f.Command, err)
+		}
+		ps.sent()
+		return nil
 	} else {
 		switch {
 		case nack:

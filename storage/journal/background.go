@@ -328,7 +328,7 @@ func (j *Journal) compact(job compactJob) compactResult {
 			size += isize
 			return nil
 		}); err != nil {
-			if !errors.Is(err, errStopped) && !errors.Is(err, storage.ErrClosed) && !errors.Is(err, ErrFailed) {
+			if !errors.Is(err, errStopped) && !errors.Is(err, storage.ErrClosed) && !errors.Is(err, ErrFailed) && !errors.Is(err, ErrUnavailable) {
 				res.failed = cs.seq
 			}
 			res.err = err

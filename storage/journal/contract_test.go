@@ -32,6 +32,11 @@ func TestContract(t *testing.T) {
 			defer mu.Unlock()
 			plans[s.(*Journal)].armed.Store(true)
 		},
+		Heal: func(t *testing.T, s storage.Store) {
+			mu.Lock()
+			defer mu.Unlock()
+			plans[s.(*Journal)].armed.Store(false)
+		},
 		PressureAt: pressureRequests,
 	})
 }

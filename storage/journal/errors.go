@@ -23,8 +23,9 @@ var (
 	// ErrTooLarge is reported by Apply for operations whose encoding exceeds
 	// MaxApplySize.
 	ErrTooLarge = errors.New("journal: operations too large for one record")
-	// ErrFailed matches the error every Apply reports once a write or sync
-	// has failed; the journal must be reopened.
+	// ErrFailed matches the error every Apply reports once a sync (or the
+	// seal of a segment) has failed; the journal must be reopened. Failures
+	// it can retry (a full disk) report ErrUnavailable instead (space.go).
 	ErrFailed = errors.New("journal: failed")
 )
 

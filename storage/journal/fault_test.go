@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/junctionmq/junction/storage"
 )
@@ -34,30 +35,76 @@ func (f *faultPlan) hooks() *hooks {
 	}}
 }
 
-func TestFaults(t *testing.T) {
+// TestSyncFaultIsFatal: after a failed sync Linux may have dropped pages it
+// could not write, so the journal fails for good: the request and every later
+// one fail, and only a reopen continues.
+func TestSyncFaultIsFatal(t *testing.T) {
+	dir := t.TempDir()
+	plan := &faultPlan{op: "sync", err: syscall.EIO}
+	var logs logBuffer
+	opts := Options{SegmentSize: 64 << 10, CompactLiveRatio: -1, hooks: plan.hooks(), Logger: logs.logger()}
+	j, _ := openT(t, dir, opts)
+	var good [][]storage.Op
+	for i := 1; i <= 5; i++ {
+		ops := []storage.Op{msgOp(uint64(i), payload(i)), refOp(1, uint64(i))}
+		mustApply(t, j, ops...)
+		good = append(good, ops)
+	}
+	plan.armed.Store(true)
+	failed := []storage.Op{msgOp(6, payload(6)), refOp(1, 6)}
+	if err := applyWait(t, j, failed, true); !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("done got %v, want ErrFailed wrapping EIO", err)
+	}
+	called := false
+	j.Apply([]storage.Op{msgOp(999, "x")}, true, func(err error) {
+		called = true
+		if !errors.Is(err, ErrFailed) {
+			t.Errorf("later Apply: %v", err)
+		}
+	})
+	if !called {
+		t.Fatal("later Apply was queued instead of failing at once")
+	}
+	if st := j.Detail(); st.Failed == nil {
+		t.Fatal("stats do not report the failure")
+	}
+	if err := j.Close(); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Close: %v", err)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatal("failure not logged")
+	}
+	// Only the sync failed: the failed Apply may be on disk.
+	opts.hooks = nil
+	_, got := openT(t, dir, opts)
+	if !got.equal(memState(t, good)) && !got.equal(memState(t, append(good, failed))) {
+		t.Fatalf("after reopen: %v, want %v", got, memState(t, good))
+	}
+}
+
+// TestWriteFaultRetried: a failed write is written again until it lands. Its
+// request is not confirmed meanwhile, Health says why, new requests fail at
+// once; once the fault is gone the journal resumes by itself, and a reopen
+// finds exactly what was confirmed.
+func TestWriteFaultRetried(t *testing.T) {
 	cases := []struct {
-		name    string
-		op      string
-		err     error
-		torn    int
-		segSize int64
-		// mayLand: the failed Apply may be found after reopening (it was
-		// written; only its sync failed).
-		mayLand bool
+		name string
+		err  error
+		torn int
 	}{
-		{"write ENOSPC", "write", syscall.ENOSPC, 0, 64 << 10, false},
-		{"write EIO torn", "write", syscall.EIO, 30, 64 << 10, false},
-		{"write EROFS", "write", syscall.EROFS, 0, 64 << 10, false},
-		{"sync EIO", "sync", syscall.EIO, 0, 64 << 10, true},
-		{"prepare ENOSPC at rollover", "prepare", syscall.ENOSPC, 0, 4096, false},
+		{"ENOSPC", syscall.ENOSPC, 0},
+		{"EIO torn", syscall.EIO, 30},
+		{"EROFS", syscall.EROFS, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			plan := &faultPlan{op: tc.op, err: tc.err, torn: tc.torn}
+			plan := &faultPlan{op: "write", err: tc.err, torn: tc.torn}
 			var logs logBuffer
-			opts := Options{SegmentSize: tc.segSize, CompactLiveRatio: -1, hooks: plan.hooks(), Logger: logs.logger()}
+			opts := Options{SegmentSize: 64 << 10, CompactLiveRatio: -1, hooks: plan.hooks(), Logger: logs.logger()}
 			j, _ := openT(t, dir, opts)
+			changed := make(chan struct{}, 16)
+			j.Notify(func() { changed <- struct{}{} })
 			var good [][]storage.Op
 			for i := 1; i <= 5; i++ {
 				ops := []storage.Op{msgOp(uint64(i), payload(i)), refOp(1, uint64(i))}
@@ -65,53 +112,142 @@ func TestFaults(t *testing.T) {
 				good = append(good, ops)
 			}
 			plan.armed.Store(true)
-			// Keep applying until the fault hits (at once, or at the next
-			// rollover for prepare).
-			var failed []storage.Op
-			var failErr error
-			for i := 6; i < 200 && failErr == nil; i++ {
-				ops := []storage.Op{msgOp(uint64(i), payload(i)), refOp(1, uint64(i))}
-				if err := applyWait(t, j, ops, true); err != nil {
-					failErr, failed = err, ops
-				} else {
-					good = append(good, ops)
-				}
+			held := []storage.Op{msgOp(6, payload(6)), refOp(1, 6)}
+			heldDone := make(chan error, 1)
+			j.Apply(held, true, func(err error) { heldDone <- err })
+			awaitHealth(t, j, changed, true)
+			if err := j.Health(); !errors.Is(err, ErrUnavailable) || !errors.Is(err, tc.err) {
+				t.Fatalf("Health = %v, want ErrUnavailable wrapping %v", err, tc.err)
 			}
-			if failErr == nil {
-				t.Fatal("the fault never hit")
-			}
-			if !errors.Is(failErr, ErrFailed) || !errors.Is(failErr, tc.err) {
-				t.Fatalf("done got %v, want ErrFailed wrapping %v", failErr, tc.err)
-			}
-			// Every later Apply fails at once, synchronously.
 			called := false
 			j.Apply([]storage.Op{msgOp(999, "x")}, true, func(err error) {
 				called = true
-				if !errors.Is(err, ErrFailed) {
-					t.Errorf("later Apply: %v", err)
+				if !errors.Is(err, ErrUnavailable) {
+					t.Errorf("Apply while stalled: %v", err)
 				}
 			})
 			if !called {
-				t.Fatal("later Apply was queued instead of failing at once")
+				t.Fatal("an Apply while stalled was queued instead of failing at once")
 			}
-			if st := j.Detail(); st.Failed == nil {
-				t.Fatal("stats do not report the failure")
+			select {
+			case err := <-heldDone:
+				t.Fatalf("the stalled request completed (%v) before its write landed", err)
+			default:
 			}
-			if err := j.Close(); !errors.Is(err, ErrFailed) {
+			plan.armed.Store(false)
+			select {
+			case err := <-heldDone:
+				if err != nil {
+					t.Fatalf("the retried request: %v", err)
+				}
+			case <-time.After(waitTimeout):
+				t.Fatal("the retried request never completed")
+			}
+			good = append(good, held)
+			awaitHealth(t, j, changed, false)
+			later := []storage.Op{msgOp(7, payload(7)), refOp(1, 7)}
+			mustApply(t, j, later...)
+			good = append(good, later)
+			if err := j.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			if !strings.Contains(logs.String(), "level=ERROR") {
-				t.Fatal("failure not logged")
+			if n := strings.Count(logs.String(), "level=ERROR"); n != 1 {
+				t.Fatalf("%d ERROR lines for one failure, want 1:\n%s", n, logs.String())
 			}
-			// Reopened, the journal holds every confirmed Apply; the failed
-			// one only if it reached the file.
+			if !strings.Contains(logs.String(), "free=") {
+				t.Fatalf("the failure's log line does not give the free space:\n%s", logs.String())
+			}
 			opts.hooks = nil
 			_, got := openT(t, dir, opts)
-			want := memState(t, good)
-			if !got.equal(want) && !(tc.mayLand && got.equal(memState(t, append(good, failed)))) {
+			if want := memState(t, good); !got.equal(want) {
 				t.Fatalf("after reopen: %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// TestShortOfSpace: when the next segment cannot be prepared, Health says so
+// (the broker refuses durable sends), what still fits the active segment is
+// written, what does not fails without stopping the journal, and once space
+// returns the backoff retry prepares the segment and Health clears, with one
+// log line for each change.
+func TestShortOfSpace(t *testing.T) {
+	dir := t.TempDir()
+	plan := &faultPlan{op: "prepare", err: syscall.ENOSPC}
+	var logs logBuffer
+	opts := Options{SegmentSize: 16 << 10, CompactLiveRatio: -1, hooks: plan.hooks(), Logger: logs.logger()}
+	j, _ := openT(t, dir, opts)
+	changed := make(chan struct{}, 64)
+	j.Notify(func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	plan.armed.Store(true)
+	// Requests fill the active segment (and the one prepared before the
+	// fault, if any); then one does not fit and fails, alone.
+	var good [][]storage.Op
+	var failErr error
+	writtenWhileShort := 0
+	for i := 1; i < 2000; i++ {
+		short := j.Health() != nil
+		ops := []storage.Op{msgOp(uint64(i), payload(i)), refOp(1, uint64(i))}
+		if err := applyWait(t, j, ops, true); err != nil {
+			failErr = err
+			break
+		}
+		if short {
+			writtenWhileShort++
+		}
+		good = append(good, ops)
+	}
+	if failErr == nil || writtenWhileShort == 0 {
+		t.Fatalf("%d written while short of space, then %v: want some, then a failure", writtenWhileShort, failErr)
+	}
+	if !errors.Is(failErr, ErrUnavailable) || !errors.Is(failErr, syscall.ENOSPC) || errors.Is(failErr, ErrFailed) {
+		t.Fatalf("the request that did not fit got %v, want ErrUnavailable wrapping ENOSPC (not ErrFailed)", failErr)
+	}
+	if err := j.Health(); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Health = %v, want ErrUnavailable", err)
+	}
+	// An ack-sized request still fits the room left after a large one.
+	small := []storage.Op{ackOp(1, 1)}
+	if err := applyWait(t, j, small, false); err == nil {
+		good = append(good, small)
+	}
+	plan.armed.Store(false)
+	awaitHealth(t, j, changed, false)
+	later := []storage.Op{msgOp(1000, payload(1000)), refOp(1, 1000)}
+	mustApply(t, j, later...)
+	good = append(good, later)
+	if err := j.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "cannot prepare the next segment"); n != 1 {
+		t.Fatalf("%d lines for entering the state, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "writes resume"); n != 1 {
+		t.Fatalf("%d lines for leaving it, want 1:\n%s", n, out)
+	}
+	opts.hooks = nil
+	_, got := openT(t, dir, opts)
+	if want := memState(t, good); !got.equal(want) {
+		t.Fatalf("after reopen: %v, want %v", got, want)
+	}
+}
+
+// awaitHealth waits until Health is an error (bad) or nil.
+func awaitHealth(t *testing.T, j *Journal, changed <-chan struct{}, bad bool) {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for (j.Health() != nil) != bad {
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("Health still %v", j.Health())
+		}
 	}
 }
 

@@ -109,6 +109,7 @@ type Journal struct {
 	pending []request
 	spare   []request
 	qerr    error // non-nil: Apply fails at once with it
+	short   error // non-nil: no next segment could be prepared (space.go)
 	phase   phase
 	closing bool
 	wake    chan struct{}
@@ -141,6 +142,9 @@ type Journal struct {
 	scratch  map[uint32]int // reclaim's and compaction's working set
 	gbuf     []byte
 	failErr  error
+	shortErr error            // the writer's copy of short
+	prepWait time.Duration    // the last backoff before a preparation retry
+	retryC   <-chan time.Time // fires for the next preparation retry
 	closeErr error
 	wclosing bool // the writer's copy of closing
 
@@ -383,12 +387,16 @@ func (j *Journal) settled(batch []request) {
 	}
 }
 
-// Health implements storage.Store: nil until a write or sync fails (or
-// before Load, or after Close).
+// Health implements storage.Store: nil while the journal writes; else an
+// error matching ErrUnavailable while it retries (space.go), ErrFailed after
+// a failed sync, ErrNotLoaded before Load, ErrClosed after Close.
 func (j *Journal) Health() error {
 	j.qmu.Lock()
 	defer j.qmu.Unlock()
-	return j.qerr
+	if j.qerr != nil {
+		return j.qerr
+	}
+	return j.short
 }
 
 // Pressure implements storage.Store.
@@ -521,6 +529,18 @@ func (j *Journal) load(ctx context.Context, r storage.Recovery) error {
 			return err
 		}
 		j.next = nil
+	}
+	if j.next == nil {
+		// Prepared now rather than in the background, so that Health says
+		// from the start whether the journal can roll over. Without room
+		// it still starts, short of space: recovery needs no new segment,
+		// and what fits the active one (acks) can be written.
+		if p, err := j.prepare(j.active.seq + 1); err == nil {
+			j.next = p
+		} else {
+			j.prepErr = err
+			j.setShort(err)
+		}
 	}
 	j.x.reclaimable = true
 	j.stats.pool = len(j.pool)

@@ -59,6 +59,8 @@ func (j *Journal) writerLoop() {
 			j.onCompacted(res)
 			j.housekeep()
 			j.publishStats()
+		case <-j.retryC:
+			j.onRetry()
 		}
 	}
 	j.shutdown()
@@ -151,6 +153,8 @@ func (j *Journal) pollBackground() {
 			j.onFreed(res)
 		case res := <-j.compRes:
 			j.onCompacted(res)
+		case <-j.retryC:
+			j.onRetry()
 		default:
 			return
 		}
@@ -202,8 +206,16 @@ func (j *Journal) process(batch []request) {
 					break
 				}
 				if err := j.makeRoom(r.size); err != nil {
-					j.fail(err)
-					break
+					if !errors.Is(err, ErrUnavailable) {
+						j.fail(err)
+						break
+					}
+					// No room now (short of space): this request fails,
+					// the next may still fit the active segment.
+					j.complete(batch[i:i+1], err)
+					i++
+					start = i
+					continue
 				}
 				continue
 			}
@@ -357,7 +369,8 @@ func (j *Journal) flushGroup(reqs []request) {
 	j.gbuf = j.gbuf[:need]
 	putRecordHeader(j.gbuf, recBatch, j.active.key(), payload)
 	clear(j.gbuf[recSize:need])
-	if err := j.writeAt(j.af, j.gbuf, j.active.used); err != nil {
+	write := func() error { return j.writeAt(j.af, j.gbuf, j.active.used) }
+	if err := write(); err != nil && !j.retryWrite(err, write) {
 		j.fail(fmt.Errorf("writing %s at offset %d: %w", j.active.name, j.active.used, err))
 		j.complete(reqs, j.failErr)
 		return
@@ -415,7 +428,7 @@ func (j *Journal) fail(err error) {
 	j.failErr = &failedError{cause: err}
 	j.publishStats()
 	j.log.Error("journal: write failed; every further operation fails until the journal is reopened",
-		"dir", j.dir, "error", err)
+		"dir", j.dir, "free", freeSpace(j.dir), "error", err)
 	j.qmu.Lock()
 	if !j.closing {
 		j.qerr = j.failErr
@@ -439,7 +452,7 @@ func (j *Journal) makeRoom(need int) error {
 	size := j.active.used + int64(align(recHeaderSize+need)) + sealSize + endMarkerSize
 	size = (size + 4095) &^ 4095
 	if err := j.truncate(j.af, size); err != nil {
-		return fmt.Errorf("growing %s to %d bytes: %w", j.active.name, size, err)
+		return &unavailableError{what: fmt.Sprintf("growing %s to %d bytes failed", j.active.name, size), cause: err}
 	}
 	j.active.size = size
 	return nil
@@ -498,12 +511,16 @@ func (j *Journal) requestPrepare() {
 
 // takePrepared returns the next segment, waiting for the background
 // goroutine if it is not ready yet.
-// A failed attempt (logged) is retried once, still on the background
-// goroutine, which owns the pool.
+// A failed attempt is retried once, still on the background goroutine,
+// which owns the pool. Short of space, it waits only for an attempt already
+// under way: the backoff timer retries, not every request that needs room.
 func (j *Journal) takePrepared() (*prepared, error) {
 	for attempt := 0; j.next == nil; attempt++ {
-		if attempt == 2 {
-			return nil, fmt.Errorf("preparing segment %d: %w", j.active.seq+1, j.prepErr)
+		if attempt == 2 || (j.shortErr != nil && !j.prepOut) {
+			if j.shortErr != nil {
+				return nil, j.shortErr
+			}
+			return nil, &unavailableError{what: fmt.Sprintf("preparing segment %d failed", j.active.seq+1), cause: j.prepErr}
 		}
 		j.requestPrepare()
 		j.onPrepared(<-j.prepRes)
@@ -517,7 +534,8 @@ func (j *Journal) onPrepared(res prepResult) {
 	j.prepOut = false
 	j.prepErr = res.err
 	if res.err != nil {
-		j.log.Error("journal: preparing the next segment failed", "dir", j.dir, "error", res.err)
+		j.setShort(res.err)
+		j.schedulePrepare()
 		return
 	}
 	if res.p.seg.seq != j.active.seq+1 || j.next != nil {
@@ -525,6 +543,7 @@ func (j *Journal) onPrepared(res prepResult) {
 		return
 	}
 	j.next = res.p
+	j.clearShort()
 }
 
 // housekeep frees segments that hold nothing live and starts a compaction
@@ -608,6 +627,12 @@ func (j *Journal) onFreed(res freeResult) {
 	}
 	j.stats.pool = res.pool
 	j.x.reclaimable = true
+	if len(res.freed) > 0 && j.shortErr != nil && j.next == nil {
+		// Freed segments are pooled (reusable with no new space) or gave
+		// their space back: try again now rather than after the backoff.
+		j.retryC = nil
+		j.requestPrepare()
+	}
 }
 
 // maybeCompact starts a compaction pass over the sealed segments whose live
@@ -619,7 +644,9 @@ func (j *Journal) onFreed(res freeResult) {
 // is in the pass, or dead with its own dependencies cleared): otherwise
 // copying its records out would not free it.
 func (j *Journal) maybeCompact() {
-	if j.compOut || j.ratio < 0 {
+	if j.compOut || j.ratio < 0 || j.shortErr != nil {
+		// Short of space, the active segment's room is kept for acks:
+		// they are what frees segments.
 		return
 	}
 	var used, live int64

@@ -2,7 +2,8 @@
 // the store's own tests with Run. It checks what the core relies on: atomic
 // batches, the recovery order, each operation's effect, done called exactly
 // once and only after the data is durable, Apply that never blocks, ErrClosed
-// after Close, and failures reported through done, Health and Notify.
+// after Close, failures reported through done, Health and Notify, and
+// (with Heal) a store that resumes by itself once the cause is gone.
 package storetest
 
 import (
@@ -28,6 +29,9 @@ type Harness struct {
 	// Break, when set, makes every later write of s fail as a broken disk
 	// or database would; the suite then checks how the failure is reported.
 	Break func(t *testing.T, s storage.Store)
+	// Heal, when set, undoes Break as freeing space or remounting would:
+	// the store must then resume by itself, without a reopen.
+	Heal func(t *testing.T, s storage.Store)
 	// PressureAt, when positive, is the number of outstanding Apply calls at
 	// which the store reports Pressure (a store whose Apply completes at
 	// once has none: 0).
@@ -539,30 +543,67 @@ func testFailure(t *testing.T, h Harness) {
 		}
 	})
 	h.Break(t, s)
-	if err := apply(t, s, true, msg(2, "lost"), ref(1, 2)); err == nil {
-		t.Fatal("a synced Apply on a broken store reported success")
+	// A synced Apply on a broken store is never confirmed while it is
+	// broken: it fails, or waits for the store to write it.
+	first := make(chan error, 1)
+	s.Apply([]storage.Op{msg(2, "during"), ref(1, 2)}, true, func(err error) { first <- err })
+	deadline := time.After(timeout)
+	for s.Health() == nil {
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatal("the failure was not notified, or Health is nil after a failed write")
+		}
 	}
+	confirmed := false
 	select {
-	case <-changed:
-	case <-time.After(timeout):
-		t.Fatal("the failure was not notified")
+	case err := <-first:
+		if err == nil {
+			t.Fatal("a synced Apply on a broken store reported success")
+		}
+		first = nil
+	default:
 	}
-	herr := s.Health()
-	if herr == nil {
-		t.Fatal("Health is nil after a failed write")
-	}
-	// Every later Apply fails too, synced or not, until the store is reopened.
+	// Every later Apply fails too, synced or not, while the store is broken.
 	for _, sync := range []bool{true, false} {
 		if err := apply(t, s, sync, msg(3, "later")); err == nil {
 			t.Fatalf("Apply(sync %v) after the failure reported success", sync)
 		}
 	}
-	if st := s.Stats(); st.Errors < 3 || st.Unavailable == nil {
+	if st := s.Stats(); st.Errors < 2 || st.Unavailable == nil {
 		t.Fatalf("stats after failures: %+v", st)
 	}
-	_ = s.Close() // reports the failure again
+	if h.Heal != nil {
+		h.Heal(t, s)
+		for s.Health() != nil {
+			select {
+			case <-changed:
+			case <-deadline:
+				t.Fatalf("Health still %v after the cause was gone", s.Health())
+			}
+		}
+		if first != nil {
+			select {
+			case err := <-first:
+				confirmed = err == nil
+			case <-deadline:
+				t.Fatal("the Apply made while broken never completed after healing")
+			}
+		}
+		mustApply(t, s, msg(4, "healed"), ref(1, 4))
+	}
+	_ = s.Close() // may report the failure again
+	if first != nil && !confirmed && h.Heal == nil {
+		if err := <-first; err == nil {
+			t.Fatal("Close confirmed an Apply the broken store never wrote")
+		}
+	}
 	_, rec := open(t, h, dir)
-	if msgs := rec.messages(); msgs[1] != "before" || msgs[3] != "" {
-		t.Fatalf("after reopening: %v", msgs)
+	msgs := rec.messages()
+	if msgs[1] != "before" || msgs[3] != "" || (msgs[2] != "") != confirmed {
+		t.Fatalf("after reopening (during confirmed: %v): %v", confirmed, msgs)
+	}
+	if h.Heal != nil && msgs[4] != "healed" {
+		t.Fatalf("after reopening, the write after healing is missing: %v", msgs)
 	}
 }
