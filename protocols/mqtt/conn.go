@@ -77,6 +77,9 @@ type ackSlot struct {
 type flushAck struct {
 	c   *core.Consumer
 	tag uint64
+	// msgID, when set, discards that message from c's queue instead (a
+	// copy for another subscription of a message already sent, copies.go).
+	msgID uint64
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -110,7 +113,7 @@ func (c *conn) TakeSettle() {
 
 func (c *conn) Settle() {
 	for _, a := range c.settleAcks {
-		_ = a.c.Ack(a.tag)
+		a.run()
 	}
 	for cons, n := range c.settleCredits {
 		cons.AddCredit(n)

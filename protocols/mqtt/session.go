@@ -50,6 +50,7 @@ type pendingOut struct {
 	sub *subscription
 	d   core.Delivery
 	qos byte
+	ids []uint32 // subscription identifiers when several subscriptions matched
 }
 
 // session is an MQTT session: it outlives connections when persistent.
@@ -82,6 +83,11 @@ type session struct {
 	// messages never come back (dead-lettered, expired, unsubscribed).
 	lastMsg  map[uint16]uint64
 	inbound2 map[uint16]struct{}
+
+	// Messages sent once for several matching subscriptions (copies.go),
+	// and the order settled ones are forgotten in.
+	copies     map[uint64]*copyState
+	settledIDs []uint64
 }
 
 func newSession(s *Server, id string) *session {

@@ -119,7 +119,7 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 		if qos > 0 && len(ss.outFlight) >= c.recvMax {
 			ss.pending = append(ss.pending, pendingOut{sub: r.sub, d: d, qos: qos})
 		} else {
-			c.writePublish(r.sub, d, qos, true)
+			c.writePublish(r.sub, d, qos, true, nil)
 		}
 	}
 	return nil
