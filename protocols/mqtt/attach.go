@@ -106,10 +106,20 @@ func (c *conn) attachConsumer(sub *subscription) error {
 	} else {
 		opts.Window, opts.Credit = true, min(c.s.opts.MaxInflight, max(c.recvMax, 1))
 	}
+	durable := ss.persistent
+	if q, ok := c.s.b.Queue(sub.Queue); ok && shared {
+		// A shared subscription's queue belongs to its group: a member
+		// joins it as it is. It is durable when a persistent session made
+		// it, and then outlives its members' connections; the adapter
+		// deletes it when no session is subscribed any more
+		// (dropSharedIfUnused). One made by a clean session is not durable
+		// and goes with its last consumer, as a clean subscription does.
+		durable = q.Info().Durable
+	}
 	so := core.SubscribeOptions{
 		Address:   filterToPattern(filter),
 		QueueName: sub.Queue,
-		Durable:   ss.persistent && !shared,
+		Durable:   durable,
 		Shared:    shared,
 		NoLocal:   sub.NoLocal,
 		// Filters starting with a wildcard do not match $ topics [MQTT-4.7.2-1].

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,6 +165,19 @@ func (s *Server) restore() {
 		if rec.Expiry != neverExpires {
 			left := time.Duration(rec.Expiry)*time.Second - now.Sub(time.UnixMilli(rec.DisconnectedAt))
 			ss.scheduleExpiry(max(left, 0))
+		}
+	}
+	// A durable shared subscription queue no stored session names (the
+	// broker stopped between a last member's record and its queue going)
+	// would collect messages for nobody.
+	var sess *core.Session
+	for _, q := range s.b.Queues() {
+		if info := q.Info(); info.Shared && info.Durable && strings.HasPrefix(info.Name, "$share:") && !s.sharedInUse(info.Name) {
+			if sess == nil {
+				sess = s.b.NewSession(core.SessionOptions{})
+				defer sess.Close()
+			}
+			s.dropSharedIfUnused(sess, info.Name)
 		}
 	}
 	if len(s.sessions) > 0 || len(s.retained) > 0 {

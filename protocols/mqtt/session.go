@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/junctionmq/junction/core"
@@ -250,13 +251,47 @@ func (s *Server) destroy(ss *session, sess *core.Session) {
 		if sub.consumer != nil {
 			sub.consumer.Close()
 		}
-		if !sub.Shared {
+		if sub.Shared {
+			s.dropSharedIfUnused(sess, sub.Queue)
+		} else {
 			_ = sess.DeleteQueue(sub.Queue)
 		}
 	}
 	if will != nil {
 		will()
 	}
+}
+
+// dropSharedIfUnused deletes a durable shared subscription's queue once no
+// session, connected or not, is subscribed to it. A member attached
+// meanwhile keeps it: DeleteQueue refuses a queue with consumers.
+func (s *Server) dropSharedIfUnused(sess *core.Session, queue string) {
+	if s.sharedInUse(queue) {
+		return
+	}
+	if q, ok := s.b.Queue(queue); ok && q.Info().Durable {
+		if err := sess.DeleteQueue(queue); err != nil && !errors.Is(err, core.ErrSubscriptionInUse) {
+			s.log.Warn("mqtt shared subscription queue not deleted", "queue", queue, "err", err)
+		}
+	}
+}
+
+// sharedInUse reports whether any session is subscribed to the shared
+// subscription queue.
+func (s *Server) sharedInUse(queue string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.sessions {
+		ss.mu.Lock()
+		for _, sub := range ss.subs {
+			if sub.Shared && sub.Queue == queue {
+				ss.mu.Unlock()
+				return true
+			}
+		}
+		ss.mu.Unlock()
+	}
+	return false
 }
 
 // msgQoS is the QoS a core message was published with: MQTT's own, or 1 for

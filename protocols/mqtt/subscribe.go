@@ -157,13 +157,13 @@ func (c *conn) onUnsubscribe(p *packet.Unsubscribe) error {
 		if sub.consumer != nil {
 			sub.consumer.Close()
 		}
-		if !sub.Shared {
+		if sub.Shared {
+			c.s.dropSharedIfUnused(c.sess, sub.Queue)
+		} else if q, ok := c.s.b.Queue(sub.Queue); ok && q.Info().Durable {
 			// A non-durable queue went with its consumer; a durable one is
 			// deleted here with whatever it still held.
-			if q, ok := c.s.b.Queue(sub.Queue); ok && q.Info().Durable {
-				if err := c.sess.DeleteQueue(sub.Queue); err != nil {
-					c.logger().Warn("mqtt unsubscribe: queue not deleted", "queue", sub.Queue, "err", err)
-				}
+			if err := c.sess.DeleteQueue(sub.Queue); err != nil {
+				c.logger().Warn("mqtt unsubscribe: queue not deleted", "queue", sub.Queue, "err", err)
 			}
 		}
 		codes[i] = packet.Success
