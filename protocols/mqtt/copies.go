@@ -20,7 +20,7 @@ import (
 
 // settledCopies bounds how many settled message ids a session remembers for
 // copies still on their way through a queue that has not dispatched them.
-const settledCopies = 1024
+const settledCopies = 256
 
 // copyState is a message sent once for several subscriptions of a session.
 type copyState struct {
