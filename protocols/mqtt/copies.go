@@ -22,6 +22,13 @@ import (
 // copies still on their way through a queue that has not dispatched them.
 const settledCopies = 256
 
+// copyTable holds a session's messages sent once for several subscriptions,
+// and the order settled ones are forgotten in.
+type copyTable struct {
+	byID    map[uint64]*copyState
+	settled []uint64
+}
+
 // copyState is a message sent once for several subscriptions of a session.
 type copyState struct {
 	settled bool
@@ -39,7 +46,7 @@ func (c *conn) copyFor(sub *subscription, d core.Delivery, qos byte) (dup bool, 
 	if sub.Shared || len(ss.subs) < 2 || d.Consumer == nil {
 		return false, qos, nil
 	}
-	if cs := ss.copies[m.ID]; cs != nil {
+	if cs := ss.copies.get(m.ID); cs != nil {
 		for i, o := range cs.subs {
 			if o == sub {
 				cs.subs = append(cs.subs[:i], cs.subs[i+1:]...)
@@ -73,9 +80,9 @@ func (c *conn) copyFor(sub *subscription, d core.Delivery, qos byte) (dup bool, 
 		}
 	}
 	if ss.copies == nil {
-		ss.copies = map[uint64]*copyState{}
+		ss.copies = &copyTable{byID: map[uint64]*copyState{}}
 	}
-	ss.copies[m.ID] = &copyState{subs: others}
+	ss.copies.byID[m.ID] = &copyState{subs: others}
 	if ids == nil {
 		ids = []uint32{} // none of them has an identifier: send none
 	}
@@ -109,7 +116,7 @@ func (c *conn) holdCopy(sub *subscription, d core.Delivery, cs *copyState) {
 // It returns that work, to be done without the session's lock (the core
 // takes queue locks). Caller holds ss.mu.
 func (ss *session) settleCopy(msgID uint64) []flushAck {
-	cs := ss.copies[msgID]
+	cs := ss.copies.get(msgID)
 	if cs == nil || cs.settled {
 		return nil
 	}
@@ -123,10 +130,11 @@ func (ss *session) settleCopy(msgID uint64) []flushAck {
 		}
 	}
 	cs.parked, cs.subs = nil, nil
-	ss.settledIDs = append(ss.settledIDs, msgID)
-	if len(ss.settledIDs) > settledCopies {
-		delete(ss.copies, ss.settledIDs[0])
-		ss.settledIDs = ss.settledIDs[1:]
+	t := ss.copies
+	t.settled = append(t.settled, msgID)
+	if len(t.settled) > settledCopies {
+		delete(t.byID, t.settled[0])
+		t.settled = t.settled[1:]
 	}
 	return work
 }
@@ -135,12 +143,23 @@ func (ss *session) settleCopy(msgID uint64) []flushAck {
 // parked ones: they never reached the client and go back uncounted. Caller
 // holds ss.mu.
 func (ss *session) dropCopies() []flushAck {
+	if ss.copies == nil {
+		return nil
+	}
 	var parked []flushAck
-	for _, cs := range ss.copies {
+	for _, cs := range ss.copies.byID {
 		parked = append(parked, cs.parked...)
 	}
-	ss.copies, ss.settledIDs = nil, nil
+	ss.copies = nil
 	return parked
+}
+
+// get returns a message's copy state; t may be nil.
+func (t *copyTable) get(msgID uint64) *copyState {
+	if t == nil {
+		return nil
+	}
+	return t.byID[msgID]
 }
 
 // run does the work of a flushAck: a discard by message id or an ack.

@@ -85,10 +85,9 @@ type session struct {
 	lastMsg  map[uint16]uint64
 	inbound2 map[uint16]struct{}
 
-	// Messages sent once for several matching subscriptions (copies.go),
-	// and the order settled ones are forgotten in.
-	copies     map[uint64]*copyState
-	settledIDs []uint64
+	// Messages sent once for several matching subscriptions (copies.go);
+	// made on first use, as most sessions have no overlapping filters.
+	copies *copyTable
 }
 
 func newSession(s *Server, id string) *session {
