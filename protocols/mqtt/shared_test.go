@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 	"github.com/junctionmq/junction/server"
 	"github.com/junctionmq/junction/server/servertest"
@@ -130,5 +131,29 @@ func TestSharedSubscriptionOn311(t *testing.T) {
 	}
 	if got != 1 {
 		t.Fatalf("the group got the message %d times, want once", got)
+	}
+}
+
+// TestOrphanSharedQueueDeletedAtStart: a durable shared subscription queue
+// that no stored session names (left by a stop between the last member's
+// record and its queue) is deleted when the broker starts.
+func TestOrphanSharedQueueDeletedAtStart(t *testing.T) {
+	store := memory.New()
+	s := servertest.Start(t, servertest.Options{Store: store})
+	sess := s.Core.NewSession(core.SessionOptions{})
+	cons, err := sess.Subscribe(core.SubscribeOptions{Address: "orphan.#", QueueName: "$share:o:orphan/#", Durable: true, Shared: true},
+		core.ConsumerOptions{Handler: func(core.Delivery) {}, Credit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons.Close()
+	sess.Close()
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	store.Reopen()
+	s = servertest.Start(t, servertest.Options{Store: store})
+	if _, ok := s.Core.Queue("$share:o:orphan/#"); ok {
+		t.Fatal("orphaned shared subscription queue still there after the start")
 	}
 }
