@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -41,6 +42,8 @@ type Config struct {
 	Log             Log                              `yaml:"log"`
 	// MaxMessageSize bounds one message (default 100 MiB).
 	MaxMessageSize core.ByteSize `yaml:"max-message-size"`
+	// MQTT tunes the MQTT adapter.
+	MQTT MQTT `yaml:"mqtt"`
 
 	// Dir is the folder of the configuration file; relative paths in it are
 	// relative to this folder. Empty when there is no file.
@@ -86,6 +89,15 @@ type Store struct {
 	Sync string `yaml:"sync"`
 	// SegmentSize is the journal's file size (default 32 MiB).
 	SegmentSize core.ByteSize `yaml:"segment-size"`
+}
+
+// MQTT is the MQTT adapter's own section.
+type MQTT struct {
+	// MaxKeepAlive caps the keep-alive a client may ask for ("60s"; 0, the
+	// default, is no cap). A 5.0 client asking for more, or for none, is
+	// given this one in CONNACK (Server Keep Alive) and held to it; a 3.x
+	// client asking for more is refused, as 3.x cannot be told.
+	MaxKeepAlive time.Duration `yaml:"max-keep-alive"`
 }
 
 // Log configures logging.
@@ -161,6 +173,9 @@ func (c *Config) Validate() error {
 	if c.MaxMessageSize < 0 {
 		// -1 is "unlimited" for other sizes; a message always has a limit.
 		errs = append(errs, fmt.Errorf("max-message-size %d: a message size cannot be unlimited; give a size such as 100MiB", c.MaxMessageSize))
+	}
+	if k := c.MQTT.MaxKeepAlive; k < 0 || k > 65535*time.Second || (k > 0 && k%time.Second != 0) {
+		errs = append(errs, fmt.Errorf("mqtt.max-keep-alive %v: want whole seconds from 1s to 65535s, or 0 for no cap", k))
 	}
 	switch c.Store.Type {
 	case "journal", "memory":

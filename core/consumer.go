@@ -196,18 +196,27 @@ func (c *Consumer) Modify(tag uint64, failed, undeliverableHere bool) error {
 // Close stops the consumer. Unsettled deliveries go back to the queue as
 // redelivered (their count stays incremented), except those acked in a
 // transaction still open, which the transaction settles.
-func (c *Consumer) Close() { c.close() }
+func (c *Consumer) Close() { c.close(nil) }
+
+// CloseReturning closes the consumer like Close, except that the in-flight
+// deliveries for which unsent reports true go back released (their delivery
+// count undone): the adapter held them and never passed them on. Doing it
+// in the close, rather than releasing them first, keeps every delivery's
+// place in the queue: a release would be dispatched again at once, and the
+// close would then return it after deliveries that came later.
+func (c *Consumer) CloseReturning(unsent func(tag uint64) bool) { c.close(unsent) }
 
 // closeFor closes the consumer on the core's own initiative and tells the
 // adapter why.
 func (c *Consumer) closeFor(reason error) {
-	if c.close() && c.onClose != nil {
+	if c.close(nil) && c.onClose != nil {
 		c.onClose(reason)
 	}
 }
 
-// close reports whether this call closed the consumer.
-func (c *Consumer) close() bool {
+// close reports whether this call closed the consumer; unsent (may be nil)
+// picks deliveries that go back released (see CloseReturning).
+func (c *Consumer) close(unsent func(uint64) bool) bool {
 	q := c.q
 	q.mu.Lock()
 	if c.closed {
@@ -224,7 +233,11 @@ func (c *Consumer) close() bool {
 			c.removeInFlight(r)
 			q.inFlight--
 			r.consumer = nil
-			q.redeliverLocked(r, now, "consumer closed")
+			if unsent != nil && unsent(r.tag) {
+				q.releaseLocked(r)
+			} else {
+				q.redeliverLocked(r, now, "consumer closed")
+			}
 		}
 		r = prev
 	}

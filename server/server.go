@@ -133,7 +133,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 // size limit, and routes their WebSocket subprotocols.
 func (s *Server) startAdapters(regs []adapter.Registration, gate *access.Gate) (*transport.WebSocket, error) {
 	ws := transport.NewWebSocket(s.log)
-	env := adapter.Env{Broker: s.Core, Gate: gate, Logger: s.log, MaxMessageSize: int(s.cfg.MaxMessageSize)}
+	env := adapter.Env{Broker: s.Core, Gate: gate, Logger: s.log, MaxMessageSize: int(s.cfg.MaxMessageSize), Config: s.cfg}
 	if env.MaxMessageSize <= 0 {
 		env.MaxMessageSize = config.DefaultMaxMessageSize
 	}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/transport"
@@ -55,6 +56,9 @@ type Env struct {
 	// refuses a frame or packet above it as soon as its header says so, with
 	// the protocol's own error, rather than reading it first.
 	MaxMessageSize int
+	// Config is the whole configuration, for an adapter's own section
+	// (mqtt:); nil when the adapter is built without one (tests).
+	Config *config.Config
 }
 
 // Adapter is a running protocol adapter.

@@ -106,10 +106,20 @@ func (c *conn) attachConsumer(sub *subscription) error {
 	} else {
 		opts.Window, opts.Credit = true, min(c.s.opts.MaxInflight, max(c.recvMax, 1))
 	}
+	durable := ss.persistent
+	if q, ok := c.s.b.Queue(sub.Queue); ok && shared {
+		// A shared subscription's queue belongs to its group: a member
+		// joins it as it is. It is durable when a persistent session made
+		// it, and then outlives its members' connections; the adapter
+		// deletes it when no session is subscribed any more
+		// (dropSharedIfUnused). One made by a clean session is not durable
+		// and goes with its last consumer, as a clean subscription does.
+		durable = q.Info().Durable
+	}
 	so := core.SubscribeOptions{
 		Address:   filterToPattern(filter),
 		QueueName: sub.Queue,
-		Durable:   ss.persistent && !shared,
+		Durable:   durable,
 		Shared:    shared,
 		NoLocal:   sub.NoLocal,
 		// Filters starting with a wildcard do not match $ topics [MQTT-4.7.2-1].
@@ -126,6 +136,12 @@ func (c *conn) attachConsumer(sub *subscription) error {
 	sub.consumer = cons
 	ss.mu.Unlock()
 	return nil
+}
+
+// unsentKey names a delivery a closing connection never passed on.
+type unsentKey struct {
+	c   *core.Consumer
+	tag uint64
 }
 
 // detach unbinds a closing connection from its session.
@@ -145,20 +161,39 @@ func (s *Server) detach(c *conn) {
 			delete(ss.outFlight, id)
 		}
 	}
-	// Deliveries that waited for a receive-maximum slot never reached the
+	// Deliveries that waited for a receive-maximum slot, and copies held
+	// back for another subscription's (copies.go), never reached the
 	// client: they go back uncounted, so reconnects alone never use up
 	// max-delivery-attempts.
-	unsent := ss.pending
+	var unsent map[unsentKey]bool
+	mark := func(c *core.Consumer, tag uint64) {
+		if unsent == nil {
+			unsent = map[unsentKey]bool{}
+		}
+		unsent[unsentKey{c, tag}] = true
+	}
+	for _, po := range ss.pending {
+		if po.d.Consumer != nil {
+			mark(po.d.Consumer, po.d.Tag)
+		}
+	}
 	ss.pending = nil
+	for _, a := range ss.dropCopies() {
+		mark(a.c, a.tag)
+	}
+	consumers := make([]*core.Consumer, 0, len(ss.subs))
 	for _, sub := range ss.subs {
+		if sub.consumer != nil {
+			consumers = append(consumers, sub.consumer)
+		}
 		sub.consumer = nil
 	}
 	persistent := ss.persistent && !ss.gone
 	expiry := ss.expiry
 	ss.mu.Unlock()
-	for _, po := range unsent {
-		if po.d.Consumer != nil {
-			_ = po.d.Consumer.Release(po.d.Tag)
+	if unsent != nil {
+		for _, cons := range consumers {
+			cons.CloseReturning(func(tag uint64) bool { return unsent[unsentKey{cons, tag}] })
 		}
 	}
 	c.sess.Close()

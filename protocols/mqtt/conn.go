@@ -77,6 +77,9 @@ type ackSlot struct {
 type flushAck struct {
 	c   *core.Consumer
 	tag uint64
+	// msgID, when set, discards that message from c's queue instead (a
+	// copy for another subscription of a message already sent, copies.go).
+	msgID uint64
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -110,7 +113,7 @@ func (c *conn) TakeSettle() {
 
 func (c *conn) Settle() {
 	for _, a := range c.settleAcks {
-		_ = a.c.Ack(a.tag)
+		a.run()
 	}
 	for cons, n := range c.settleCredits {
 		cons.AddCredit(n)
@@ -461,9 +464,21 @@ func (c *conn) handshake(ctx context.Context) error {
 	// Keep alive: the client must send something within 1.5 times it [MQTT-3.1.2-24].
 	keepAlive := time.Duration(p.KeepAlive) * time.Second
 	serverKeepAlive := -1
-	if max := c.s.opts.MaxKeepAlive; max > 0 && (keepAlive == 0 || keepAlive > max) && c.ver == packet.Version5 {
-		keepAlive = max
-		serverKeepAlive = int(max / time.Second)
+	if max := c.s.opts.MaxKeepAlive; max > 0 && (keepAlive == 0 || keepAlive > max) {
+		if c.ver != packet.Version5 && keepAlive > max {
+			// 3.x has no Server Keep Alive to tell the client: it is
+			// refused, as Mosquitto refuses it (return code 0x02). A
+			// keep-alive of 0 cannot be held to anything it agreed to,
+			// so it is left alone.
+			c.refuse(packet.ClientIdentifierNotValid, "")
+			id.Close()
+			c.id = nil
+			return fmt.Errorf("keep alive %v above the maximum %v", keepAlive, max)
+		}
+		if c.ver == packet.Version5 {
+			keepAlive = max
+			serverKeepAlive = int(max / time.Second)
+		}
 	}
 	c.keepAliveDur = keepAlive
 	c.w.PeerTimeout = keepAlive * 3 / 2

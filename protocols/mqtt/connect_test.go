@@ -14,6 +14,7 @@ import (
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	packets3 "github.com/eclipse/paho.mqtt.golang/packets"
 
+	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/mqtt"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
@@ -614,4 +615,45 @@ func TestAuthRefused(t *testing.T) {
 	a.Properties.Set(packet.PropAuthMethod)
 	c.write(a)
 	c.expectDisconnect(packet.ProtocolError)
+}
+
+// TestMaxKeepAliveFromConfig: mqtt.max-keep-alive in the configuration
+// reaches the adapter: a 5.0 client asking for more gets Server Keep Alive
+// and is held to it; a 3.1.1 client asking for more is refused (return code
+// 0x02, as Mosquitto does), one asking for less is accepted.
+func TestMaxKeepAliveFromConfig(t *testing.T) {
+	s := startBroker(t, func(c *config.Config) { c.MQTT.MaxKeepAlive = time.Second })
+	addr := s.Addr("mqtt")
+
+	cl, ack := dial5(t, addr, &paho.Connect{ClientID: "mka-paho", CleanStart: true, KeepAlive: 300})
+	if ack.Properties == nil || ack.Properties.ServerKeepAlive == nil || *ack.Properties.ServerKeepAlive != 1 {
+		t.Fatalf("CONNACK properties %+v, want Server Keep Alive 1", ack.Properties)
+	}
+	// paho adopts it: its PINGREQs keep the connection open past 1.5s.
+	select {
+	case d := <-cl.Disconnects:
+		t.Fatalf("paho disconnected: %+v", d)
+	case <-cl.Done():
+		t.Fatal("paho connection ended")
+	case <-time.After(2 * time.Second):
+	}
+
+	c := dialRaw(t, addr, packet.Version5)
+	ack5 := c.mustConnect(&packet.Connect{ClientID: "mka-raw", CleanStart: true, KeepAlive: 60})
+	if !ack5.Properties.Has(packet.PropServerKeepAlive) || ack5.Properties.ServerKeepAlive != 1 {
+		t.Fatalf("raw 5.0 CONNACK: Server Keep Alive %d", ack5.Properties.ServerKeepAlive)
+	}
+	start := time.Now()
+	c.expectDisconnect(packet.KeepAliveTimeout)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("disconnected after %v, want about 1.5s", took)
+	}
+
+	c3 := dialRaw(t, addr, packet.Version311)
+	if ack := c3.connect(&packet.Connect{ClientID: "mka-3", CleanStart: true, KeepAlive: 60}); ack.ReasonCode != 0x02 {
+		t.Fatalf("3.1.1 keep-alive 60s: CONNACK %#x, want 0x02", byte(ack.ReasonCode))
+	}
+	c3.expectClosed()
+	c3 = dialRaw(t, addr, packet.Version311)
+	c3.mustConnect(&packet.Connect{ClientID: "mka-3b", CleanStart: true, KeepAlive: 1})
 }

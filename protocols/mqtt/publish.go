@@ -326,16 +326,22 @@ func (ss *session) deliver(sub *subscription, d core.Delivery) {
 		return // the consumer is closing; the core takes the message back
 	}
 	qos := min(sub.QoS, msgQoS(d.Message))
-	if qos > 0 && len(ss.outFlight) >= c.recvMax {
-		ss.pending = append(ss.pending, pendingOut{sub: sub, d: d, qos: qos})
+	dup, qos, ids := c.copyFor(sub, d, qos)
+	if dup {
 		return
 	}
-	c.writePublish(sub, d, qos, false)
+	if qos > 0 && len(ss.outFlight) >= c.recvMax {
+		ss.pending = append(ss.pending, pendingOut{sub: sub, d: d, qos: qos, ids: ids})
+		return
+	}
+	c.writePublish(sub, d, qos, false, ids)
 }
 
 // writePublish encodes one PUBLISH. Caller holds ss.mu. retained marks a
 // retained message sent because of a new subscription (no core delivery).
-func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retained bool) {
+// ids, when not nil, are the subscription identifiers of every matching
+// subscription (the message is sent once for all of them, copies.go).
+func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retained bool, ids []uint32) {
 	c.s.counters.MessageOut()
 	ss := c.ss
 	m := d.Message
@@ -351,7 +357,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 		p.PacketID = ss.allocID(m.ID)
 	}
 	if c.ver == packet.Version5 {
-		c.setPublishProps(&p, m, sub, topic)
+		c.setPublishProps(&p, m, sub, topic, ids)
 	} else {
 		p.Topic = []byte(topic)
 	}
@@ -364,7 +370,9 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 			delete(c.outAliases, topic)
 		}
 		if !retained {
+			work := ss.settleCopy(m.ID)
 			c.lock()
+			c.flushAcks = append(c.flushAcks, work...)
 			if sub.autoAck {
 				// Settled on delivery; only the credit comes back.
 				if c.credits == nil {
@@ -372,7 +380,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 				}
 				c.credits[d.Consumer]++
 			} else {
-				c.flushAcks = append(c.flushAcks, flushAck{d.Consumer, d.Tag})
+				c.flushAcks = append(c.flushAcks, flushAck{c: d.Consumer, tag: d.Tag})
 			}
 			c.ob.SignalLocked()
 			c.unlock()
@@ -387,10 +395,16 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 		ss.initMaps()
 		ss.outFlight[p.PacketID] = om
 	}
+	var work []flushAck
+	if qos == 0 && !retained {
+		// The copy is settled once written; so are the others.
+		work = ss.settleCopy(m.ID)
+	}
 	c.lock()
 	c.queueLocked(&p)
+	c.flushAcks = append(c.flushAcks, work...)
 	if settleAfterFlush {
-		c.flushAcks = append(c.flushAcks, flushAck{d.Consumer, d.Tag})
+		c.flushAcks = append(c.flushAcks, flushAck{c: d.Consumer, tag: d.Tag})
 	} else if sub.autoAck && !retained {
 		if c.credits == nil {
 			c.credits = map[*core.Consumer]int{}
@@ -402,7 +416,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 
 // setPublishProps fills the 5.0 properties of an outgoing PUBLISH, with a
 // topic alias when the client allows them.
-func (c *conn) setPublishProps(p *packet.Publish, m *core.Message, sub *subscription, topic string) {
+func (c *conn) setPublishProps(p *packet.Publish, m *core.Message, sub *subscription, topic string, ids []uint32) {
 	pr := &p.Properties
 	if m.BodyKind == core.BodyText {
 		pr.PayloadFormat = 1
@@ -430,7 +444,10 @@ func (c *conn) setPublishProps(p *packet.Publish, m *core.Message, sub *subscrip
 		pr.CorrelationData = []byte(cid.Text())
 		pr.Set(packet.PropCorrelationData)
 	}
-	if sub != nil && sub.SubID > 0 {
+	switch {
+	case ids != nil:
+		pr.SubscriptionIDs = ids
+	case sub != nil && sub.SubID > 0:
 		pr.SubscriptionIDs = []uint32{sub.SubID}
 	}
 	for i := range m.Properties {
@@ -468,7 +485,7 @@ func (c *conn) promoteLocked() {
 		po := ss.pending[0]
 		ss.pending[0] = pendingOut{}
 		ss.pending = ss.pending[1:]
-		c.writePublish(po.sub, po.d, po.qos, po.d.Consumer == nil)
+		c.writePublish(po.sub, po.d, po.qos, po.d.Consumer == nil, po.ids)
 	}
 }
 
@@ -482,10 +499,14 @@ func (c *conn) onPuback(id uint16) {
 	}
 	delete(ss.outFlight, id)
 	ss.forgetID(om.msgID)
+	work := ss.settleCopy(om.msgID)
 	c.promoteLocked()
 	ss.mu.Unlock()
 	if om.consumer != nil {
 		_ = om.consumer.Ack(om.tag)
+	}
+	for _, a := range work {
+		a.run()
 	}
 }
 
@@ -504,6 +525,8 @@ func (c *conn) onPubrec(id uint16, code packet.ReasonCode) {
 	}
 	cons, tag := om.consumer, om.tag
 	om.consumer = nil
+	// From PUBREC on the message is the client's, refused or not.
+	work := ss.settleCopy(om.msgID)
 	if code.IsError() {
 		// The client refused the message: the exchange ends here [MQTT-4.3.3-4].
 		delete(ss.outFlight, id)
@@ -519,6 +542,9 @@ func (c *conn) onPubrec(id uint16, code packet.ReasonCode) {
 	// From PUBREC on, the message belongs to the client.
 	if cons != nil {
 		_ = cons.Ack(tag)
+	}
+	for _, a := range work {
+		a.run()
 	}
 }
 

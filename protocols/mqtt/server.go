@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,7 +42,8 @@ type Options struct {
 	// TopicAliasMaximum is how many topic aliases a 5.0 client may use (default 64).
 	TopicAliasMaximum int
 	// MaxKeepAlive caps the keep-alive a client asks for; a 5.0 client asking
-	// for more (or for none) is told the server keep-alive (0 = no cap).
+	// for more (or for none) is told the server keep-alive, a 3.x client
+	// asking for more is refused (0 = no cap; config mqtt.max-keep-alive).
 	MaxKeepAlive time.Duration
 	// ConnectTimeout bounds the wait for CONNECT (default 10s).
 	ConnectTimeout time.Duration
@@ -93,7 +95,11 @@ var Adapter = adapter.Registration{
 	New: func(env adapter.Env) (adapter.Adapter, error) {
 		// Maximum Packet Size counts the whole packet; the message's
 		// topic and properties are part of the core's message size too.
-		return NewServer(Options{Broker: env.Broker, Gate: env.Gate, Logger: env.Logger, MaxPacketSize: env.MaxMessageSize}), nil
+		opts := Options{Broker: env.Broker, Gate: env.Gate, Logger: env.Logger, MaxPacketSize: env.MaxMessageSize}
+		if env.Config != nil {
+			opts.MaxKeepAlive = env.Config.MQTT.MaxKeepAlive
+		}
+		return NewServer(opts), nil
 	},
 }
 
@@ -164,6 +170,19 @@ func (s *Server) restore() {
 		if rec.Expiry != neverExpires {
 			left := time.Duration(rec.Expiry)*time.Second - now.Sub(time.UnixMilli(rec.DisconnectedAt))
 			ss.scheduleExpiry(max(left, 0))
+		}
+	}
+	// A durable shared subscription queue no stored session names (the
+	// broker stopped between a last member's record and its queue going)
+	// would collect messages for nobody.
+	var sess *core.Session
+	for _, q := range s.b.Queues() {
+		if info := q.Info(); info.Shared && info.Durable && strings.HasPrefix(info.Name, "$share:") && !s.sharedInUse(info.Name) {
+			if sess == nil {
+				sess = s.b.NewSession(core.SessionOptions{})
+				defer sess.Close()
+			}
+			s.dropSharedIfUnused(sess, info.Name)
 		}
 	}
 	if len(s.sessions) > 0 || len(s.retained) > 0 {

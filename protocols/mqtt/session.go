@@ -51,6 +51,7 @@ type pendingOut struct {
 	sub *subscription
 	d   core.Delivery
 	qos byte
+	ids []uint32 // subscription identifiers when several subscriptions matched
 }
 
 // session is an MQTT session: it outlives connections when persistent.
@@ -83,6 +84,10 @@ type session struct {
 	// messages never come back (dead-lettered, expired, unsubscribed).
 	lastMsg  map[uint16]uint64
 	inbound2 map[uint16]struct{}
+
+	// Messages sent once for several matching subscriptions (copies.go);
+	// made on first use, as most sessions have no overlapping filters.
+	copies *copyTable
 }
 
 func newSession(s *Server, id string) *session {
@@ -246,15 +251,47 @@ func (s *Server) destroy(ss *session) {
 		if sub.consumer != nil {
 			sub.consumer.Close()
 		}
-		if !sub.Shared {
-			if err := sess.DeleteQueue(sub.Queue); err != nil && !errors.Is(err, core.ErrNoSuchQueue) {
-				s.log.Warn("mqtt session end: subscription queue not deleted", "client", ss.id, "queue", sub.Queue, "err", err)
-			}
+		if sub.Shared {
+			s.dropSharedIfUnused(sess, sub.Queue)
+		} else if err := sess.DeleteQueue(sub.Queue); err != nil && !errors.Is(err, core.ErrNoSuchQueue) {
+			s.log.Warn("mqtt session end: subscription queue not deleted", "client", ss.id, "queue", sub.Queue, "err", err)
 		}
 	}
 	if will != nil {
 		will()
 	}
+}
+
+// dropSharedIfUnused deletes a durable shared subscription's queue once no
+// session, connected or not, is subscribed to it. A member attached
+// meanwhile keeps it: DeleteQueue refuses a queue with consumers.
+func (s *Server) dropSharedIfUnused(sess *core.Session, queue string) {
+	if s.sharedInUse(queue) {
+		return
+	}
+	if q, ok := s.b.Queue(queue); ok && q.Info().Durable {
+		if err := sess.DeleteQueue(queue); err != nil && !errors.Is(err, core.ErrSubscriptionInUse) {
+			s.log.Warn("mqtt shared subscription queue not deleted", "queue", queue, "err", err)
+		}
+	}
+}
+
+// sharedInUse reports whether any session is subscribed to the shared
+// subscription queue.
+func (s *Server) sharedInUse(queue string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.sessions {
+		ss.mu.Lock()
+		for _, sub := range ss.subs {
+			if sub.Shared && sub.Queue == queue {
+				ss.mu.Unlock()
+				return true
+			}
+		}
+		ss.mu.Unlock()
+	}
+	return false
 }
 
 // msgQoS is the QoS a core message was published with: MQTT's own, or 1 for

@@ -136,7 +136,7 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 		if qos > 0 && len(ss.outFlight) >= c.recvMax {
 			ss.pending = append(ss.pending, pendingOut{sub: r.sub, d: d, qos: qos})
 		} else {
-			c.writePublish(r.sub, d, qos, true)
+			c.writePublish(r.sub, d, qos, true, nil)
 		}
 	}
 	return nil
@@ -193,7 +193,9 @@ func (c *conn) onUnsubscribe(p *packet.Unsubscribe) error {
 		if sub.consumer != nil {
 			sub.consumer.Close()
 		}
-		if durable {
+		if sub.Shared {
+			c.s.dropSharedIfUnused(c.sess, sub.Queue)
+		} else if durable {
 			if err := c.sess.DeleteQueue(sub.Queue); err != nil && !errors.Is(err, core.ErrNoSuchQueue) {
 				c.logger().Warn("mqtt unsubscribe: queue not deleted", "client", c.clientID(), "queue", sub.Queue, "err", err)
 			}

@@ -6,10 +6,36 @@ import "strings"
 // becomes the address's `.`, and a `.` inside a topic level becomes `/`, so
 // the mapping is its own inverse and loses nothing. In filters `+` becomes the
 // core's one-word wildcard `*`; `#` is the same in both.
+//
+// `*` and `>` are ordinary characters in MQTT but wildcard words in the core
+// (`>` is ActiveMQ's `#`). A level that is exactly `*` or `>`, after any
+// number of backslashes, gets one more backslash in the core: `x/*/y` is the
+// address `x.\*.y`, `x/\*` is `x.\\*`. Going back one backslash is removed
+// from such a word. Only those words change, so the escape cannot collide
+// with another topic and every other address reads the same in STOMP and
+// AMQP. (`#` and `+` cannot appear in an MQTT topic name, and in a filter
+// they are MQTT's own wildcards, so they need no escape.)
 
-// swapSeparators exchanges '/' and '.'.
-func swapSeparators(s string) string {
-	if !strings.ContainsAny(s, "/.") {
+// escapedWord reports whether w is zero or more backslashes followed by a
+// single `*` or `>`: the words the mapping escapes.
+func escapedWord(w string) bool {
+	n := len(w)
+	if n == 0 || (w[n-1] != '*' && w[n-1] != '>') {
+		return false
+	}
+	for i := 0; i < n-1; i++ {
+		if w[i] != '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// mapWords exchanges '/' and '.' in s and rewrites each resulting word with
+// fn when it matters; fn sees the word in the target form, whose separator
+// is sep.
+func mapWords(s string, sep string, fn func(string) string) string {
+	if !strings.ContainsAny(s, "/.*>+") {
 		return s
 	}
 	b := []byte(s)
@@ -21,27 +47,47 @@ func swapSeparators(s string) string {
 			b[i] = '/'
 		}
 	}
-	return string(b)
+	out := string(b)
+	if !strings.ContainsAny(out, "*>+") {
+		return out
+	}
+	words := strings.Split(out, sep)
+	for i, w := range words {
+		words[i] = fn(w)
+	}
+	return strings.Join(words, sep)
 }
 
-// topicToAddress maps a topic name to a core address: sensors/7/temp -> sensors.7.temp.
-func topicToAddress(topic string) string { return swapSeparators(topic) }
+// escapeWord turns an MQTT level into a core word.
+func escapeWord(w string) string {
+	if escapedWord(w) {
+		return `\` + w
+	}
+	return w
+}
+
+// unescapeWord turns a core word back into an MQTT level.
+func unescapeWord(w string) string {
+	if len(w) > 1 && w[0] == '\\' && escapedWord(w) {
+		return w[1:]
+	}
+	return w
+}
+
+// topicToAddress maps a topic name to a core address: sensors/7/temp ->
+// sensors.7.temp, x/*/y -> x.\*.y.
+func topicToAddress(topic string) string { return mapWords(topic, ".", escapeWord) }
 
 // addressToTopic maps a core address back to a topic name.
-func addressToTopic(addr string) string { return swapSeparators(addr) }
+func addressToTopic(addr string) string { return mapWords(addr, "/", unescapeWord) }
 
 // filterToPattern maps a topic filter to a core address pattern:
-// sensors/+/temp -> sensors.*.temp, a/# -> a.#.
+// sensors/+/temp -> sensors.*.temp, a/# -> a.#, x/*/# -> x.\*.#.
 func filterToPattern(filter string) string {
-	s := swapSeparators(filter)
-	if !strings.Contains(s, "+") {
-		return s
-	}
-	words := strings.Split(s, ".")
-	for i, w := range words {
+	return mapWords(filter, ".", func(w string) string {
 		if w == "+" {
-			words[i] = "*"
+			return "*"
 		}
-	}
-	return strings.Join(words, ".")
+		return escapeWord(w)
+	})
 }

@@ -338,7 +338,9 @@ func (p *Properties) decodeValue(c *cursor, id PropID, info *propInfo) error {
 			p.TopicAliasMaximum = v
 		case PropTopicAlias:
 			if v == 0 {
-				return protocolErr("Topic Alias of 0 [MQTT-3.3.2-8]")
+				// Topic Alias invalid, as for one above the maximum
+				// (3.3.2.3.4), which is what Mosquitto answers too.
+				return errCode(TopicAliasInvalid, "Topic Alias of 0 [MQTT-3.3.2-8]")
 			}
 			p.TopicAlias = v
 		}

@@ -78,8 +78,9 @@ func MatchTopic(filter, topic string) bool {
 // SharePrefix starts every MQTT 5.0 shared subscription filter.
 const SharePrefix = "$share/"
 
-// IsShared reports whether filter names a shared subscription. Only MQTT 5.0
-// gives "$share/" this meaning; to a 3.1.1 client it is an ordinary filter.
+// IsShared reports whether filter names a shared subscription. MQTT 5.0
+// defines "$share/"; the server gives it the same meaning for 3.1.1 clients,
+// as Mosquitto, HiveMQ and EMQX do (docs/MQTT.md).
 func IsShared(filter string) bool { return strings.HasPrefix(filter, SharePrefix) }
 
 // ParseShared splits a shared subscription filter "$share/{ShareName}/{filter}"

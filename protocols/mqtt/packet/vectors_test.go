@@ -236,7 +236,7 @@ var vectors = []vector{
 	{name: "PUBLISH topic length past the packet", vs: v34, raw: h(0x30, 0x03, 0, 5, "a"), code: MalformedPacket},
 	{name: "PUBLISH empty topic (3.1.1 [MQTT-4.7.3-1])", vs: v34, raw: h(0x30, 0x02, 0, 0), code: TopicNameInvalid},
 	{name: "PUBLISH 5.0 empty topic without Topic Alias", vs: v5, raw: h(0x30, 0x03, 0, 0, 0), code: ProtocolError},
-	{name: "PUBLISH 5.0 Topic Alias 0 [MQTT-3.3.2-8]", vs: v5, raw: h(0x30, 0x07, 0, 1, "t", 3, 0x23, 0, 0), code: ProtocolError},
+	{name: "PUBLISH 5.0 Topic Alias 0 [MQTT-3.3.2-8]", vs: v5, raw: h(0x30, 0x07, 0, 1, "t", 3, 0x23, 0, 0), code: TopicAliasInvalid},
 	{name: "PUBLISH 5.0 Session Expiry not allowed [2.2.2.2]", vs: v5, raw: h(0x30, 0x09, 0, 1, "t", 5, 0x11, 0, 0, 0, 1), code: MalformedPacket},
 	{name: "PUBLISH 5.0 Payload Format twice", vs: v5, raw: h(0x30, 0x08, 0, 1, "t", 4, 0x01, 1, 0x01, 1), code: ProtocolError},
 	{name: "PUBLISH 5.0 Payload Format 2", vs: v5, raw: h(0x30, 0x06, 0, 1, "t", 2, 0x01, 2), code: ProtocolError},
