@@ -153,6 +153,14 @@ func (s *Server) restore() {
 		s.retained[topic] = m
 	}
 	now := time.Now()
+	// Expiry timers start once every session is in the map: one already
+	// due fires at once and removes its session under s.mu, which the map
+	// writes here must not race.
+	type due struct {
+		ss   *session
+		left time.Duration
+	}
+	var expiries []due
 	for id, data := range s.b.Records(kindSession) {
 		var rec sessionRecord
 		if err := json.Unmarshal(data, &rec); err != nil {
@@ -166,10 +174,12 @@ func (s *Server) restore() {
 			ss.initMaps()
 			ss.subs[sr.Filter] = &subscription{sessionSub: sr}
 		}
+		s.mu.Lock()
 		s.sessions[id] = ss
+		s.mu.Unlock()
 		if rec.Expiry != neverExpires {
 			left := time.Duration(rec.Expiry)*time.Second - now.Sub(time.UnixMilli(rec.DisconnectedAt))
-			ss.scheduleExpiry(max(left, 0))
+			expiries = append(expiries, due{ss, max(left, 0)})
 		}
 	}
 	// A durable shared subscription queue no stored session names (the
@@ -185,8 +195,16 @@ func (s *Server) restore() {
 			s.dropSharedIfUnused(sess, info.Name)
 		}
 	}
-	if len(s.sessions) > 0 || len(s.retained) > 0 {
-		s.log.Info("mqtt state recovered", "sessions", len(s.sessions), "retained", len(s.retained))
+	s.mu.Lock()
+	n := len(s.sessions)
+	s.mu.Unlock()
+	if n > 0 || len(s.retained) > 0 {
+		s.log.Info("mqtt state recovered", "sessions", n, "retained", len(s.retained))
+	}
+	for _, e := range expiries {
+		e.ss.mu.Lock()
+		e.ss.scheduleExpiry(e.left)
+		e.ss.mu.Unlock()
 	}
 }
 

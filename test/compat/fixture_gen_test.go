@@ -48,7 +48,9 @@ func TestWriteJournalFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expiry := uint32(3600)
+	// Never expires: an expiry interval would run out against the wall clock
+	// and turn the test that loads the fixture into a time bomb.
+	expiry := uint32(0xFFFFFFFF)
 	sub5, _, err := testkit.ConnectPaho5(t, nc, &paho.Connect{ClientID: "compat-mqtt-sub", CleanStart: true,
 		Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry}}, waitForFixture, nil)
 	if err != nil {
