@@ -10,7 +10,7 @@ import (
 )
 
 // HandoffAfter is how long a connection waits for input in the goroutine
-// that served it before parking: without a goroutine where WaitReadable can
+// that served it before parking: without a goroutine where waitReadable can
 // watch the socket, else in a fresh goroutine whose stack has not grown. It
 // is short so a burst of clients that connect and then go quiet never holds a
 // goroutine (and its grown stack) each; a busy connection rarely waits this
@@ -41,6 +41,7 @@ type Waiter struct {
 	// connection's Outbox.
 	Meter    *Meter
 	parkable bool
+	parked   atomic.Pointer[idleWaiter] // the parked wait, for Close to wake
 }
 
 // Meter counts the bytes an adapter's connections read and write; one per
@@ -121,20 +122,20 @@ func (w *Waiter) Await(r IdleReader) (idle bool, err error) {
 }
 
 // Sleep waits for input without the calling goroutine, which should return
-// right after. A plain TCP connection is parked with WaitReadable, holding no
+// right after. A plain TCP connection is parked with waitReadable, holding no
 // goroutine and (after Release) no buffer; any other waits in a fresh
 // goroutine with a small stack. Either way wake runs in a new goroutine:
 // with nil once input is there, or with the error that ended the wait
 // (os.ErrDeadlineExceeded when the peer deadline passed).
 func (w *Waiter) Sleep(r IdleReader, wake func(err error)) {
 	r.Release()
-	parked := WaitReadable(w.nc, w.PeerDeadline(), func(timedOut bool) {
+	parked := waitReadable(w.nc, w.PeerDeadline(), func(timedOut bool) {
 		if timedOut {
 			wake(os.ErrDeadlineExceeded)
 			return
 		}
 		wake(nil)
-	})
+	}, &w.parked)
 	if parked {
 		return
 	}
@@ -169,6 +170,6 @@ func (w *Waiter) drain(d time.Duration) {
 // through it, never through the net.Conn directly.
 func (w *Waiter) Close() error {
 	err := w.nc.Close()
-	wakeParked(w.nc)
+	wakeParked(&w.parked)
 	return err
 }
