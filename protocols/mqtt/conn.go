@@ -62,7 +62,6 @@ type conn struct {
 	busy          atomic.Bool   // the reader has more input to handle: more replies are coming
 	wclosed       chan struct{} // see writerClosed
 	detached      chan struct{} // see cleanedUp
-	keepAliveDur  time.Duration
 }
 
 // inState is the inbound side of a connection that publishes.
@@ -529,7 +528,6 @@ func (c *conn) handshake(ctx context.Context) error {
 		keepAlive = max
 		serverKeepAlive = int(max / time.Second)
 	}
-	c.keepAliveDur = keepAlive
 	c.w.PeerTimeout = keepAlive * 3 / 2
 	_ = c.nc.SetReadDeadline(c.w.PeerDeadline())
 	if c.ver == packet.Version5 {

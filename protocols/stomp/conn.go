@@ -58,13 +58,16 @@ type conn struct {
 	w      transport.Waiter // input side: last read, peer deadline, parking
 	ctx    context.Context
 	done   func()
-	ver    frame.Version
-
-	id        *access.Identity
-	sess      *core.Session
-	prod      *core.Producer // the connection's SENDs, for flow control
+	// ver and the flags share one word (the reader's, but withdrawn is
+	// guarded by outMu: distinct bytes, so no race).
+	ver       frame.Version
 	connected bool
 	quit      bool // a DISCONNECT was handled: read no more
+	withdrawn bool // a withdrawn frame was passed: no receipt may follow; guarded by outMu
+
+	id   *access.Identity
+	sess *core.Session
+	prod *core.Producer // the connection's SENDs, for flow control
 
 	// Reader goroutine only.
 	f frame.Frame // the frame being handled
@@ -84,7 +87,6 @@ type conn struct {
 	replies   []reply
 	replyBase uint64
 	drained   chan struct{} // made by awaitReplies; closed when the line empties
-	withdrawn bool          // a withdrawn frame was passed: no receipt may follow
 	obClosed  chan struct{} // made by awaitRelease; closed by OutboxClosed
 
 	// When it says more input is coming, a reply is left to a writer
