@@ -11,8 +11,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -117,6 +119,12 @@ func Load(path string) (*Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				if msgs := unknownKeyErrors(path, data); len(msgs) > 0 {
+					return nil, errors.New(strings.Join(msgs, "\n"))
+				}
+			}
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 		abs, err := filepath.Abs(path)
@@ -126,6 +134,15 @@ func Load(path string) (*Config, error) {
 		c.Dir = filepath.Dir(abs)
 	}
 	return c, nil
+}
+
+// unknownKeyErrors names the keys of data that Config has no place for.
+func unknownKeyErrors(path string, data []byte) []string {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil
+	}
+	return unknownKeys(path, &root, reflect.TypeFor[Config]())
 }
 
 // ApplyDefaults fills what neither the file nor the flags set. Listener

@@ -130,3 +130,39 @@ func TestBadConfigs(t *testing.T) {
 		})
 	}
 }
+
+// An unknown key is named with its line and section, and the section's
+// valid keys are listed, instead of yaml.v3's Go type names.
+func TestUnknownKeys(t *testing.T) {
+	cases := []struct {
+		name, file string
+		want       []string
+	}{
+		{"top level", "store:\n  type: journal\nfrobnicate: 1\n",
+			[]string{`line 3: unknown key "frobnicate" in the top level; valid keys: address-settings, data, listeners, log, max-message-size, security, store, tls`}},
+		{"nested", "store:\n  syncc: batch\nlog:\n  level: info\n",
+			[]string{`line 2: unknown key "syncc" in store; valid keys: segment-size, sync, type`}},
+		{"under a map key", "address-settings:\n  \"#\":\n    max-delivery-atempts: 3\n",
+			[]string{`line 3: unknown key "max-delivery-atempts" in address-settings "#"; valid keys: address-full-policy,`}},
+		{"two at once", "security:\n  userz: x\nlog:\n  colour: red\n",
+			[]string{`line 2: unknown key "userz" in security; valid keys: anonymous,`, `line 4: unknown key "colour" in log; valid keys: format, level`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := write(t, tc.file)
+			_, err := Load(p)
+			if err == nil {
+				t.Fatal("Load accepted an unknown key")
+			}
+			msg := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, p+": "+w) {
+					t.Errorf("error\n%s\ndoes not contain\n%s", msg, p+": "+w)
+				}
+			}
+			if strings.Contains(msg, "not found in type") {
+				t.Errorf("error still names Go types: %s", msg)
+			}
+		})
+	}
+}

@@ -20,10 +20,14 @@ import (
 // first served: while anyone waits, new sends to the address join the line,
 // so one producer's messages to one address keep their order.
 type admission struct {
-	mu       sync.Mutex
-	line     []*waiter
-	n        atomic.Int32 // len(line), read without the lock on the send path
-	draining bool
+	mu   sync.Mutex
+	line []*waiter
+	n    atomic.Int32 // len(line), read without the lock on the send path
+	// admitting is set while the drainer routes a send it took from the
+	// line: until that send is in its queues, a new send must queue behind
+	// it rather than overtake it.
+	admitting atomic.Bool
+	draining  bool
 }
 
 // waiter is one held operation: a send, a transaction's commit.
@@ -35,7 +39,7 @@ type waiter struct {
 }
 
 // waiting reports whether anything waits for space.
-func (ad *admission) waiting() bool { return ad.n.Load() > 0 }
+func (ad *admission) waiting() bool { return ad.n.Load() > 0 || ad.admitting.Load() }
 
 // hold queues w on a and starts the line moving if there is room already
 // (space may have freed between the caller's check and now).
@@ -123,11 +127,13 @@ func (a *address) drain(b *Broker) {
 		w := ad.line[0]
 		ad.line[0] = nil
 		ad.line = ad.line[1:]
+		ad.admitting.Store(true)
 		ad.n.Store(int32(len(ad.line)))
 		ad.mu.Unlock()
 		// Routing adds the message's size before it returns, so the next
 		// turn of the loop sees the space it took.
 		w.run()
+		ad.admitting.Store(false)
 	}
 }
 

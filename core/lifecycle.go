@@ -85,14 +85,16 @@ func (b *Broker) CloseConsumer(id uint64, reason error) error {
 // its adapter is told reason (nil means ErrAdminClosed) through
 // SessionOptions.OnClose and ends the connection.
 func (b *Broker) CloseSession(id uint64, reason error) error {
-	v, ok := b.sessions.Load(id)
+	b.sessionsMu.Lock()
+	s, ok := b.sessions[id]
+	b.sessionsMu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: session %d", ErrClosed, id)
 	}
 	if reason == nil {
 		reason = ErrAdminClosed
 	}
-	v.(*Session).CloseFor(reason)
+	s.CloseFor(reason)
 	return nil
 }
 
@@ -135,11 +137,12 @@ func (b *Broker) Revalidate() {
 }
 
 func (b *Broker) openSessions() []*Session {
-	var out []*Session
-	b.sessions.Range(func(_, v any) bool {
-		out = append(out, v.(*Session))
-		return true
-	})
+	b.sessionsMu.Lock()
+	defer b.sessionsMu.Unlock()
+	out := make([]*Session, 0, len(b.sessions))
+	for _, s := range b.sessions {
+		out = append(out, s)
+	}
 	return out
 }
 

@@ -46,7 +46,12 @@ type Session struct {
 // NewSession opens a session.
 func (b *Broker) NewSession(opts SessionOptions) *Session {
 	s := &Session{b: b, id: b.nextSessionID.Add(1), opts: opts}
-	b.sessions.Store(s.id, s)
+	b.sessionsMu.Lock()
+	if b.sessions == nil {
+		b.sessions = map[uint64]*Session{}
+	}
+	b.sessions[s.id] = s
+	b.sessionsMu.Unlock()
 	return s
 }
 
@@ -489,7 +494,9 @@ func (s *Session) close() bool {
 		return false
 	}
 	s.closed = true
-	s.b.sessions.Delete(s.id)
+	s.b.sessionsMu.Lock()
+	delete(s.b.sessions, s.id)
+	s.b.sessionsMu.Unlock()
 	consumers := make([]*Consumer, 0, len(s.consumers))
 	for c := range s.consumers {
 		consumers = append(consumers, c)

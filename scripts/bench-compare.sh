@@ -100,6 +100,18 @@ scenario() {
       out=$("$J" bench --url "$url" --idle 10000 --hold "${IDLE_HOLD:-15s}" --broker-pid "$pid" --json 2>/dev/null | tr -d '\n ')
       echo "{\"scenario\":\"$1\",\"broker\":\"$name\",\"result\":${out:-null}}"
     done ;;
+  idle-slope-stomp|idle-slope-mqtt)
+    # Junction only: RSS at 5,000 and at 15,000 idle connections, each on a
+    # fresh broker; the slope between them is the cost of one connection
+    # without the fixed costs (code pages, journal, first goroutines).
+    local url=stomp://127.0.0.1:61613
+    [ "$1" = idle-slope-mqtt ] && url=mqtt://127.0.0.1:1883
+    local n out
+    for n in 5000 15000; do
+      restart_junction
+      out=$("$J" bench --url "$url" --idle "$n" --hold 5s --broker-pid "$JPID" --json 2>/dev/null | tr -d '\n ')
+      echo "{\"scenario\":\"$1\",\"broker\":\"junction\",\"result\":${out:-null}}"
+    done ;;
   *) echo "unknown scenario $1" >&2; return 1 ;;
   esac
 }

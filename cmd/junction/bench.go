@@ -71,6 +71,7 @@ given --broker-pid, reports the broker's resident memory per connection.`,
 		},
 	}
 	f.register(cmd)
+	f.registerClientID(cmd, "client id of the STOMP connections")
 	fl := cmd.Flags()
 	fl.IntVarP(&f.producers, "producers", "P", 1, "producer connections")
 	fl.IntVarP(&f.consumers, "consumers", "C", 1, "consumer connections")
@@ -97,7 +98,8 @@ type benchResult struct {
 	Producers   int     `json:"producers"`
 	Consumers   int     `json:"consumers"`
 	Size        int     `json:"size"`
-	Persistent  bool    `json:"persistent"`
+	Persistent  bool    `json:"persistent"`    // STOMP persistent:true
+	QoS         int     `json:"qos,omitempty"` // MQTT
 	Sent        int64   `json:"sent"`
 	Expected    int64   `json:"expected"`
 	Received    int64   `json:"received"`
@@ -158,6 +160,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 		d = &stompBench{f: f, addr: addr}
 	case "mqtt":
+		if f.persistent {
+			return errors.New("--persistent is STOMP's persistent:true; over MQTT, --qos 1 or 2 asks for delivery guarantees (Junction stores those messages)")
+		}
 		if f.dest == "" {
 			f.dest = "bench/topic"
 		}
@@ -186,8 +191,12 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		return enc.Encode(res)
 	}
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "%s %s: %d producer(s) -> %d consumer(s), %d-byte messages, persistent=%v\n",
-		res.Protocol, res.Destination, res.Producers, res.Consumers, res.Size, res.Persistent)
+	kind := fmt.Sprintf("persistent=%v", res.Persistent)
+	if res.Protocol == "mqtt" {
+		kind = fmt.Sprintf("qos=%d", res.QoS)
+	}
+	fmt.Fprintf(w, "%s %s: %d producer(s) -> %d consumer(s), %d-byte messages, %s\n",
+		res.Protocol, res.Destination, res.Producers, res.Consumers, res.Size, kind)
 	fmt.Fprintf(w, "sent      %d in %.2fs (%.0f msg/s)\n", res.Sent, res.SendSeconds, res.SendRate)
 	fmt.Fprintf(w, "received  %d of %d in %.2fs (%.0f msg/s)\n", res.Received, res.Expected, res.Seconds, res.RecvRate)
 	fmt.Fprintf(w, "latency   p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", res.P50Ms, res.P99Ms, res.MaxMs)
@@ -347,7 +356,7 @@ func benchRun(ctx context.Context, progress io.Writer, f benchFlags, d benchDriv
 	var end int64
 	var lat []int64
 	res := &benchResult{Protocol: d.name(), Destination: f.dest, Producers: f.producers, Consumers: f.consumers, Size: f.size,
-		Persistent: f.persistent || f.qos > 0, Sent: sent.Load(), Expected: expected, Errors: errs}
+		Persistent: f.persistent, QoS: f.qos, Sent: sent.Load(), Expected: expected, Errors: errs}
 	for _, t := range trackers {
 		if l := t.last.Load(); l > end {
 			end = l

@@ -31,7 +31,12 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.url, "url", "stomp://127.0.0.1:61613", "broker `URL`: stomp://host:port or mqtt://host:port")
 	fl.StringVarP(&f.user, "user", "u", "", "user name")
 	fl.StringVarP(&f.password, "password", "p", "", "password")
-	fl.StringVar(&f.clientID, "client-id", "", "client id (needed for durable subscriptions)")
+}
+
+// registerClientID adds --client-id, which only commands that subscribe
+// (receive, bench) have a use for: send has none.
+func (f *clientFlags) registerClientID(cmd *cobra.Command, usage string) {
+	cmd.Flags().StringVar(&f.clientID, "client-id", "", usage)
 }
 
 // target splits the URL into protocol and host:port.
@@ -196,6 +201,7 @@ topic filter such as sensors/+/temp over MQTT) and print each body on a line.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runReceive(cmd, f, args[0]) },
 	}
 	f.register(cmd)
+	f.registerClientID(cmd, "client id (needed for durable subscriptions)")
 	fl := cmd.Flags()
 	fl.IntVarP(&f.count, "count", "n", 0, "stop after this many messages (0 = until interrupted)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "stop when no message arrives for this long (0 = wait forever)")

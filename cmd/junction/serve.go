@@ -25,6 +25,7 @@ type serveFlags struct {
 	sync     string
 	logLevel string
 	repair   bool
+	pprof    string
 }
 
 func newServeCmd() *cobra.Command {
@@ -57,6 +58,7 @@ same. SIGINT or SIGTERM shut the broker down cleanly.`,
 	fl.StringVar(&f.store, "store", "", "message store: journal (default) or memory")
 	fl.StringVar(&f.sync, "sync", "", "journal sync policy: always, batch (default) or never")
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info (default), warn or error")
+	fl.StringVar(&f.pprof, "pprof", "", "serve Go's profiles (net/http/pprof) on loopback `ADDR`, e.g. 127.0.0.1:6060; for measuring, not production")
 	fl.BoolVar(&f.repair, "repair", false, "start even if the journal has a corrupt record in its middle, dropping what cannot be read")
 	for _, l := range known {
 		if fl.Lookup(l.Name) != nil {
@@ -169,6 +171,13 @@ func serve(cmd *cobra.Command, f serveFlags) error {
 		return err
 	}
 	log := newLogger(cfg)
+	if f.pprof != "" {
+		stopProfiles, err := serveProfiles(f.pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stopProfiles()
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := server.Start(ctx, cfg, log, server.Options{Repair: f.repair})

@@ -32,12 +32,12 @@ func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bo
 			// Let the writer deliver the DISCONNECT and close; a peer
 			// that does not read is cut off.
 			select {
-			case <-oc.wclosed:
+			case <-oc.writerClosed():
 			case <-time.After(time.Second):
 			}
 			oc.w.Close()
 			select {
-			case <-oc.detached:
+			case <-oc.cleanedUp():
 			case <-time.After(10 * time.Second):
 				return false, errors.New("previous connection did not close")
 			}

@@ -28,39 +28,52 @@ type conn struct {
 	rd     *packet.Reader
 	w      transport.Waiter // input side: last read, peer deadline, parking
 	ver    byte
-	ctx    context.Context
-	done   func()
+	// quit and aliasMax sit next to ver so the three share one word.
+	quit     bool   // a DISCONNECT arrived: stop reading
+	aliasMax uint16 // the client's topic alias maximum
+	// Guarded by outMu: the writer has closed the connection; cleanup is
+	// done. Their channels are made only for someone who waits.
+	wclosedDone, detachedDone bool
+	ctx                       context.Context
+	done                      func()
 
 	id   *access.Identity
 	sess *core.Session  // this connection's core session
 	prod *core.Producer // its publishes, for flow control
 	ss   *session
 	will *packet.Will // published if the connection ends without a normal DISCONNECT
-	quit bool         // a DISCONNECT arrived: stop reading
 
-	// Reader goroutine only.
-	inAliases map[uint16]string
+	// What the client's publishes need, made by its first packet after
+	// CONNECT other than PINGREQ (see handle): a device that connected and
+	// went quiet holds none of it.
+	*inState
 
 	// Guarded by outMu.
-	outMu      sync.Mutex
-	ob         transport.Outbox
-	acks       []ackSlot // PUBACK/PUBREC in the order the PUBLISHes arrived [MQTT-4.6.0-2]
-	ackBase    uint64    // slot number of acks[0]
-	inFlightIn int       // QoS 1 and 2 publishes not yet completed, for our receive maximum
-	flushAcks  []flushAck
-	credits    map[*core.Consumer]int // auto-acked deliveries written since the last flush
+	outMu     sync.Mutex
+	ob        transport.Outbox
+	flushAcks []flushAck
+	credits   map[*core.Consumer]int // auto-acked deliveries written since the last flush
 	// The writer's: what it settles once the bytes it is writing are out.
 	settleAcks    []flushAck
 	settleCredits map[*core.Consumer]int
 	outAliases    map[string]uint16
 	recvMax       int           // the client's receive maximum
 	maxOut        int           // the client's maximum packet size
-	aliasMax      uint16        // the client's topic alias maximum
 	busy          atomic.Bool   // the reader has more input to handle: more replies are coming
-	wclosed       chan struct{} // closed once the writer has closed the connection
-	detached      chan struct{}
-	keepAliveDur  time.Duration
-	drained       chan struct{} // made by awaitAcks; closed when acks empties
+	wclosed       chan struct{} // see writerClosed
+	detached      chan struct{} // see cleanedUp
+}
+
+// inState is the inbound side of a connection that publishes.
+type inState struct {
+	// Reader goroutine only.
+	inAliases map[uint16]string
+
+	// Guarded by outMu.
+	acks       []ackSlot     // PUBACK/PUBREC in the order the PUBLISHes arrived [MQTT-4.6.0-2]
+	ackBase    uint64        // slot number of acks[0]
+	inFlightIn int           // QoS 1 and 2 publishes not yet completed, for our receive maximum
+	drained    chan struct{} // made by awaitAcks; closed when acks empties
 }
 
 // ackSlot is a PUBACK or PUBREC waiting for its message to be stored.
@@ -83,8 +96,7 @@ type flushAck struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), wclosed: make(chan struct{}),
-		detached: make(chan struct{}), maxOut: packet.MaxPacketSize, recvMax: 65535}
+	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), maxOut: packet.MaxPacketSize, recvMax: 65535}
 	c.w.Init(nc)
 	c.w.Meter = &s.counters.Meter
 	c.ob.Init(&c.w, &c.outMu, s.opts.WriteTimeout, c)
@@ -95,6 +107,15 @@ func newConn(s *Server, nc net.Conn) *conn {
 // logger is the server's logger with this connection's address; built only
 // when something is logged, so idle connections do not carry one.
 func (c *conn) logger() *slog.Logger { return c.s.log.With("remote", c.remote) }
+
+// producer is the connection's producer, made by its first send: a
+// connection that only subscribes, or sits idle, carries none.
+func (c *conn) producer() *core.Producer {
+	if c.prod == nil {
+		c.prod = c.sess.NewProducer()
+	}
+	return c.prod
+}
 
 // lock guards the outbound buffer and what the writer settles after a
 // flush. Lock order: a queue's lock, then the session's, then this one.
@@ -121,7 +142,41 @@ func (c *conn) Settle() {
 	c.settleAcks, c.settleCredits = nil, nil
 }
 
-func (c *conn) OutboxClosed() { close(c.wclosed) }
+func (c *conn) OutboxClosed() {
+	c.lock()
+	c.wclosedDone = true
+	if c.wclosed != nil {
+		close(c.wclosed)
+	}
+	c.unlock()
+}
+
+// writerClosed is closed once the writer has closed the connection. The
+// channel is made by the first caller (a takeover, a held publish), not by
+// every connection: two channels cost 192 bytes.
+func (c *conn) writerClosed() <-chan struct{} {
+	c.lock()
+	defer c.unlock()
+	return lazyDone(&c.wclosed, c.wclosedDone)
+}
+
+// cleanedUp is closed once cleanup has finished.
+func (c *conn) cleanedUp() <-chan struct{} {
+	c.lock()
+	defer c.unlock()
+	return lazyDone(&c.detached, c.detachedDone)
+}
+
+// lazyDone returns *ch, made now if need be and closed if done already.
+func lazyDone(ch *chan struct{}, done bool) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+		if done {
+			close(*ch)
+		}
+	}
+	return *ch
+}
 
 // queue appends an encoded packet. Caller holds the lock.
 func (c *conn) queueLocked(p packet.Packet) {
@@ -146,6 +201,9 @@ func (c *conn) send(p packet.Packet) {
 // awaitAcks waits, at most for d, until every PUBACK and PUBREC due is in
 // the output buffer.
 func (c *conn) awaitAcks(d time.Duration) {
+	if c.inState == nil {
+		return // nothing was published
+	}
 	c.lock()
 	if len(c.acks) == 0 || c.ob.Dead {
 		c.unlock()
@@ -174,7 +232,7 @@ func (c *conn) awaitRelease() {
 	}
 	select {
 	case <-released:
-	case <-c.wclosed:
+	case <-c.writerClosed():
 	case <-c.ctx.Done():
 	}
 	c.w.Resumed()
@@ -313,6 +371,11 @@ func protoErr(code packet.ReasonCode, format string, args ...any) error {
 }
 
 func (c *conn) handle(ctx context.Context, fh packet.FixedHeader, body []byte) error {
+	if c.inState == nil && fh.Type != packet.PINGREQ {
+		// Completions of this connection's publishes read it under outMu
+		// later; they cannot start before the publish that follows this.
+		c.inState = &inState{}
+	}
 	switch fh.Type {
 	case packet.PUBLISH:
 		var p packet.Publish
@@ -480,7 +543,6 @@ func (c *conn) handshake(ctx context.Context) error {
 			serverKeepAlive = int(max / time.Second)
 		}
 	}
-	c.keepAliveDur = keepAlive
 	c.w.PeerTimeout = keepAlive * 3 / 2
 	_ = c.nc.SetReadDeadline(c.w.PeerDeadline())
 	if c.ver == packet.Version5 {
@@ -511,7 +573,6 @@ func (c *conn) handshake(ctx context.Context) error {
 	opts := id.SessionOptions(clientID)
 	opts.OnClose = c.closedByBroker
 	c.sess = c.s.b.NewSession(opts)
-	c.prod = c.sess.NewProducer()
 
 	present, err := c.s.attach(c, clientID, p.CleanStart, expiry)
 	if err != nil {
@@ -584,5 +645,10 @@ func (c *conn) cleanup() {
 		<-done
 	}
 	c.w.Close()
-	close(c.detached)
+	c.lock()
+	c.detachedDone = true
+	if c.detached != nil {
+		close(c.detached)
+	}
+	c.unlock()
 }

@@ -1,9 +1,12 @@
 package mqtt_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/junctionmq/junction/internal/testkit"
+	"github.com/junctionmq/junction/protocols/mqtt"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 )
 
@@ -45,5 +48,44 @@ func TestQuietConnectionKeepAlive(t *testing.T) {
 	c.expectClosed()
 	if d := time.Since(start); d < 1450*time.Millisecond {
 		t.Fatalf("closed after %v, before 1.5 times the keep-alive", d)
+	}
+}
+
+// perConnGoroutine names the functions a connection's goroutine runs in.
+var perConnGoroutine = []string{"protocols/mqtt.(*conn)", "transport.(*Waiter)"}
+
+// TestParkedConnectionsHoldNoGoroutine: connected devices that went quiet
+// are parked without a goroutine each, and still answer when they speak.
+func TestParkedConnectionsHoldNoGoroutine(t *testing.T) {
+	s := startBroker(t, nil)
+	const n = 20
+	var clients []*raw
+	for i := 0; i < n; i++ {
+		c, _ := connectRaw(t, s.Addr("mqtt"), packet.Version311, fmt.Sprintf("parked-%d", i), true)
+		clients = append(clients, c)
+	}
+	eventually(t, "every quiet connection parked", func() bool {
+		return testkit.GoroutinesIn(perConnGoroutine...) == 0
+	})
+	for _, c := range clients {
+		c.ping() // fails the test without a PINGRESP
+	}
+}
+
+// TestLazyInboundState: a connection that only connects (and pings) holds
+// no inbound publish state and no producer; its first PUBLISH makes both.
+func TestLazyInboundState(t *testing.T) {
+	s := startBroker(t, nil)
+	srv := s.Adapter("mqtt").(*mqtt.Server)
+	c, _ := connectRaw(t, s.Addr("mqtt"), packet.Version311, "lazy", true)
+	c.ping()
+	inbound, producer, found := mqtt.LazyState(srv, "lazy")
+	if !found || inbound || producer {
+		t.Fatalf("after CONNECT and PINGREQ: found %v, inbound state %v, producer %v; want neither made", found, inbound, producer)
+	}
+	c.publish(&packet.Publish{QoS: 1, PacketID: 1, Topic: []byte("lazy/t"), Payload: []byte("x")})
+	inbound, producer, found = mqtt.LazyState(srv, "lazy")
+	if !found || !inbound || !producer {
+		t.Fatalf("after a QoS 1 PUBLISH: found %v, inbound state %v, producer %v; want both made", found, inbound, producer)
 	}
 }

@@ -158,7 +158,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 	if join != nil {
 		done = join.one
 	}
-	if err := c.prod.Send(ctx, m, done); err != nil {
+	if err := c.producer().Send(ctx, m, done); err != nil {
 		code := reasonFor(err)
 		c.logger().Info("mqtt publish refused", "client", ss.id, "topic", topic, "code", code.String(), "err", err)
 		if p.QoS == 0 || !v5 {

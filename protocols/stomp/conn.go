@@ -58,25 +58,22 @@ type conn struct {
 	w      transport.Waiter // input side: last read, peer deadline, parking
 	ctx    context.Context
 	done   func()
-	ver    frame.Version
-
-	id        *access.Identity
-	sess      *core.Session
-	prod      *core.Producer // the connection's SENDs, for flow control
+	// ver and the flags share one word (the reader's, but withdrawn is
+	// guarded by outMu: distinct bytes, so no race).
+	ver       frame.Version
 	connected bool
 	quit      bool // a DISCONNECT was handled: read no more
+	withdrawn bool // a withdrawn frame was passed: no receipt may follow; guarded by outMu
+
+	id   *access.Identity
+	sess *core.Session
+	prod *core.Producer // the connection's SENDs, for flow control
 
 	// Reader goroutine only.
-	f       frame.Frame // the frame being handled
-	subs    map[string]*subscription
-	subNums map[uint64]*subscription
-	nextSub uint64
-	txs     map[string]*core.Tx
-	// txNacks are the message-id lookups (STOMP 1.0/1.1) of NACKs held by
-	// an open transaction: forgotten at COMMIT, kept by ABORT so that the
-	// client can still settle those messages.
-	txNacks map[string][]txNack
-	temps   map[string]string // temp destination -> queue name
+	f frame.Frame // the frame being handled
+	// The reader's maps, made by the first frame after CONNECT (see
+	// handle): a connection that connected and went quiet holds none.
+	*readerState
 
 	// Outbound, guarded by outMu (with the outbox's buffer and state).
 	outMu    sync.Mutex
@@ -90,7 +87,6 @@ type conn struct {
 	replies   []reply
 	replyBase uint64
 	drained   chan struct{} // made by awaitReplies; closed when the line empties
-	withdrawn bool          // a withdrawn frame was passed: no receipt may follow
 	obClosed  chan struct{} // made by awaitRelease; closed by OutboxClosed
 
 	// When it says more input is coming, a reply is left to a writer
@@ -98,9 +94,32 @@ type conn struct {
 	busy atomic.Bool
 }
 
+// readerState is what the reader keeps once a connection does more than
+// connect: its subscriptions, transactions and temporary destinations.
+type readerState struct {
+	subs    map[string]*subscription
+	subNums map[uint64]*subscription
+	nextSub uint64
+	txs     map[string]*core.Tx
+	// txNacks are the message-id lookups (STOMP 1.0/1.1) of NACKs held by
+	// an open transaction: forgotten at COMMIT, kept by ABORT so that the
+	// client can still settle those messages.
+	txNacks map[string][]txNack
+	temps   map[string]string // temp destination -> queue name
+}
+
 // logger is the server's logger with this connection's address; built only
 // when something is logged, so idle connections do not carry one.
 func (c *conn) logger() *slog.Logger { return c.s.log.With("remote", c.remote) }
+
+// producer is the connection's producer, made by its first send: a
+// connection that only subscribes, or sits idle, carries none.
+func (c *conn) producer() *core.Producer {
+	if c.prod == nil {
+		c.prod = c.sess.NewProducer()
+	}
+	return c.prod
+}
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
@@ -313,8 +332,10 @@ func (c *conn) heartbeat() {
 }
 
 func (c *conn) cleanup() {
-	for _, tx := range c.txs {
-		tx.Rollback()
+	if c.readerState != nil {
+		for _, tx := range c.txs {
+			tx.Rollback()
+		}
 	}
 	if c.prod != nil {
 		if c.quit {
@@ -351,6 +372,9 @@ func (c *conn) handle(ctx context.Context, f *frame.Frame) error {
 			return c.onConnect(ctx, f)
 		}
 		return errorf("expected a CONNECT or STOMP frame, got %s", printable(f.Command))
+	}
+	if c.readerState == nil {
+		c.readerState = &readerState{}
 	}
 	switch f.Command {
 	case frame.CmdSend:
@@ -415,7 +439,6 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	opts := id.SessionOptions(clientID)
 	opts.OnClose = c.sessionClosed
 	c.sess = c.s.opts.Broker.NewSession(opts)
-	c.prod = c.sess.NewProducer()
 	c.connected = true
 
 	// Heart-beats: we send as often as the client wants to hear from us and
@@ -490,7 +513,7 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 	// receipt says this SEND was processed too. One done at once (the
 	// common non-persistent case) needs no slot.
 	ps := &pendingSend{c: c, receipt: receipt}
-	if err := c.prod.Send(ctx, m, ps.done); err != nil {
+	if err := c.producer().Send(ctx, m, ps.done); err != nil {
 		return err
 	}
 	ps.sent()

@@ -532,7 +532,7 @@ func (c *conn) onCommit(ctx context.Context, f *frame.Frame) error {
 	// A commit may wait for space (address-full-policy BLOCK): its receipt
 	// keeps its place in the line meanwhile.
 	seq := c.reserveReply()
-	err := c.prod.Commit(ctx, tx, func(err error) {
+	err := c.producer().Commit(ctx, tx, func(err error) {
 		if withdrawn(err) {
 			c.completeClosed(seq)
 			return

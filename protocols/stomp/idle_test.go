@@ -2,12 +2,14 @@ package stomp_test
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	stompc "github.com/go-stomp/stomp/v3"
 
+	"github.com/junctionmq/junction/internal/testkit"
 	"github.com/junctionmq/junction/protocols/stomp/frame"
 )
 
@@ -76,5 +78,57 @@ func TestQuietWebSocketStaysOpen(t *testing.T) {
 	f, err := rd.Read()
 	if err != nil || f.Command != frame.CmdMessage || string(f.Body) != "still here" {
 		t.Fatalf("after a quiet period: %v %v", f, err)
+	}
+}
+
+// TestParkedConnectionsHoldNoGoroutine: clients that connected and went
+// quiet are parked without a goroutine each, and still answer when they
+// speak (a RECEIPT for a DISCONNECT).
+func TestParkedConnectionsHoldNoGoroutine(t *testing.T) {
+	s := startBroker(t, nil)
+	const n = 20
+	type rawConn struct {
+		nc net.Conn
+		rd *frame.Reader
+	}
+	var conns []rawConn
+	for i := 0; i < n; i++ {
+		nc, err := net.DialTimeout("tcp", s.Addr("stomp"), waitFor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(waitFor))
+		connect := &frame.Frame{Command: frame.CmdConnect}
+		connect.Add(frame.HdrAcceptVersion, "1.2")
+		connect.Add(frame.HdrHost, "/")
+		connect.Add(frame.HdrHeartBeat, "0,0")
+		if _, err := nc.Write(frame.AppendFrame(nil, connect, frame.V1_2)); err != nil {
+			t.Fatal(err)
+		}
+		rd := frame.NewReader(nc, frame.Limits{})
+		if f, err := rd.Read(); err != nil || f.Command != frame.CmdConnected {
+			t.Fatalf("CONNECTED: %v %v", f, err)
+		}
+		conns = append(conns, rawConn{nc, rd})
+	}
+	perConn := []string{"protocols/stomp.(*conn)", "transport.(*Waiter)"}
+	deadline := time.Now().Add(waitFor)
+	for testkit.GoroutinesIn(perConn...) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines still serve %d quiet connections", testkit.GoroutinesIn(perConn...), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i, c := range conns {
+		disconnect := &frame.Frame{Command: frame.CmdDisconnect}
+		disconnect.Add(frame.HdrReceipt, "bye")
+		_ = c.nc.SetDeadline(time.Now().Add(waitFor))
+		if _, err := c.nc.Write(frame.AppendFrame(nil, disconnect, frame.V1_2)); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := c.rd.Read(); err != nil || f.Command != frame.CmdReceipt {
+			t.Fatalf("connection %d after parking: %v %v, want RECEIPT", i, f, err)
+		}
 	}
 }

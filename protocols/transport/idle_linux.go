@@ -26,13 +26,15 @@ type idlePoller struct {
 	err     error
 	mu      sync.Mutex
 	waiters map[uint64]*idleWaiter
-	byConn  map[net.Conn]*idleWaiter
 	next    uint64
 }
 
+// idleWaiter is one parked wait. The connection's Waiter points at it (see
+// Waiter.parked) so that closing the connection can wake it; a map from
+// connection to waiter cost about 45 bytes per parked connection.
 type idleWaiter struct {
 	key   uint64
-	conn  net.Conn
+	slot  *atomic.Pointer[idleWaiter] // the Waiter's parked field
 	rc    syscall.RawConn
 	ready func(timedOut bool)
 	timer *time.Timer
@@ -48,19 +50,19 @@ func (p *idlePoller) start() {
 	}
 	p.mu.Lock()
 	p.waiters = map[uint64]*idleWaiter{}
-	p.byConn = map[net.Conn]*idleWaiter{}
 	p.mu.Unlock()
 	go p.loop()
 }
 
-// WaitReadable calls ready, in a new goroutine, once c has input or its peer
+// waitReadable calls ready, in a new goroutine, once c has input or its peer
 // hung up (timedOut false), once deadline passes (timedOut true; a zero
 // deadline never passes), or when a Server shuts down (timedOut false: the
 // caller's read then fails on the closed connection). Meanwhile it holds no
 // goroutine. It reports false, calling nothing, when c cannot be watched this
 // way (TLS, WebSocket, or not Linux): the caller then waits in a goroutine.
-// The caller must not read from c until ready runs.
-func WaitReadable(c net.Conn, deadline time.Time, ready func(timedOut bool)) bool {
+// The caller must not read from c until ready runs. slot points at the
+// wait while it is parked: wakeParked(slot) wakes it.
+func waitReadable(c net.Conn, deadline time.Time, ready func(timedOut bool), slot *atomic.Pointer[idleWaiter]) bool {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return false
@@ -74,13 +76,15 @@ func WaitReadable(c net.Conn, deadline time.Time, ready func(timedOut bool)) boo
 	if err != nil {
 		return false
 	}
-	w := &idleWaiter{rc: rc, ready: ready, conn: c}
+	w := &idleWaiter{rc: rc, ready: ready, slot: slot}
 	p.mu.Lock()
 	p.next++
 	w.key = p.next
 	p.waiters[w.key] = w
-	p.byConn[c] = w
 	p.mu.Unlock()
+	// Published before the descriptor is armed: a Close from now on finds
+	// the wait and wakes it; one before it makes the registration fail.
+	slot.Store(w)
 	var regErr error
 	ctlErr := rc.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollOneShot,
@@ -93,8 +97,8 @@ func WaitReadable(c net.Conn, deadline time.Time, ready func(timedOut bool)) boo
 	if ctlErr != nil || regErr != nil {
 		p.mu.Lock()
 		delete(p.waiters, w.key)
-		delete(p.byConn, c)
 		p.mu.Unlock()
+		slot.CompareAndSwap(w, nil)
 		return false
 	}
 	if !deadline.IsZero() {
@@ -117,11 +121,9 @@ func (p *idlePoller) fire(w *idleWaiter, timedOut bool) {
 	}
 	p.mu.Lock()
 	delete(p.waiters, w.key)
-	if p.byConn[w.conn] == w {
-		delete(p.byConn, w.conn)
-	}
 	t := w.timer
 	p.mu.Unlock()
+	w.slot.CompareAndSwap(w, nil)
 	if t != nil {
 		t.Stop()
 	}
@@ -173,15 +175,11 @@ func wakeIdle() {
 	}
 }
 
-// wakeParked wakes the parked wait of c, if any: the kernel drops a closed
-// descriptor from the epoll set without an event, so whoever closes a
-// parked connection must say so.
-func wakeParked(c net.Conn) {
-	p := &idle
-	p.mu.Lock()
-	w := p.byConn[c]
-	p.mu.Unlock()
-	if w != nil {
-		p.fire(w, false)
+// wakeParked wakes the parked wait in slot, if any: the kernel drops a
+// closed descriptor from the epoll set without an event, so whoever closes
+// a parked connection must say so.
+func wakeParked(slot *atomic.Pointer[idleWaiter]) {
+	if w := slot.Load(); w != nil {
+		idle.fire(w, false)
 	}
 }

@@ -4,13 +4,18 @@ package transport
 
 import (
 	"net"
+	"sync/atomic"
 	"time"
 )
 
-// WaitReadable is only available on Linux; elsewhere callers wait in a
+type idleWaiter struct{}
+
+// waitReadable is only available on Linux; elsewhere callers wait in a
 // goroutine.
-func WaitReadable(c net.Conn, deadline time.Time, ready func(timedOut bool)) bool { return false }
+func waitReadable(net.Conn, time.Time, func(timedOut bool), *atomic.Pointer[idleWaiter]) bool {
+	return false
+}
 
 func wakeIdle() {}
 
-func wakeParked(net.Conn) {}
+func wakeParked(*atomic.Pointer[idleWaiter]) {}

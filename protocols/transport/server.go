@@ -167,7 +167,7 @@ func (s *Server) Serve(name string, ln net.Listener, h Handler) error {
 	}
 	defer s.listenerDone(l)
 	defer ln.Close()
-
+	_, detached := h.(DetachedHandler)
 	for {
 		nc, err := s.accept(ln, l)
 		if err != nil {
@@ -177,7 +177,7 @@ func (s *Server) Serve(name string, ln net.Listener, h Handler) error {
 			return fmt.Errorf("transport: listener %q: %w", name, err)
 		}
 		c := &conn{nc: nc}
-		ctx, ok := s.track(l, c)
+		ctx, ok := s.track(l, c, !detached)
 		if !ok {
 			_ = nc.Close()
 			return ErrServerClosed
@@ -261,7 +261,7 @@ func (s *Server) serveWebSocket(l *listener, ws *WebSocket, w http.ResponseWrite
 	}
 	c := newWebSocketConn(wc, raw, reg.text)
 	tc := &conn{nc: c, ws: c}
-	ctx, ok := s.track(l, tc)
+	ctx, ok := s.track(l, tc, true)
 	if !ok {
 		c.abort()
 		_ = c.Close()
@@ -295,6 +295,11 @@ func (s *Server) serveConn(ctx context.Context, l *listener, c *conn, h Handler)
 // (or none) instead of a goroutine whose stack grew while it was busy. A
 // detached handler recovers its own panics. WebSocket connections still use
 // ServeConn.
+//
+// The ctx of ServeConnDetached is the listener's, shared by its
+// connections: it ends when the Server shuts down, not when the connection
+// does (the handler ends its connection itself, and calls done). A context
+// per connection cost about 160 bytes of every idle connection.
 type DetachedHandler interface {
 	Handler
 	ServeConnDetached(ctx context.Context, c net.Conn, done func())
@@ -357,13 +362,19 @@ func (s *Server) listenerDone(l *listener) {
 
 // track registers c and returns its context, or false after Shutdown. The
 // WaitGroup is incremented here, under the lock that Shutdown takes, so a
-// connection is either refused or waited for.
-func (s *Server) track(l *listener, c *conn) (context.Context, bool) {
-	ctx, cancel := context.WithCancel(l.ctx)
+// connection is either refused or waited for. With perConn false the
+// context is the listener's (see DetachedHandler).
+func (s *Server) track(l *listener, c *conn, perConn bool) (context.Context, bool) {
+	ctx, cancel := l.ctx, context.CancelFunc(nil)
+	if perConn {
+		ctx, cancel = context.WithCancel(l.ctx)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		cancel()
+		if cancel != nil {
+			cancel()
+		}
 		return nil, false
 	}
 	c.cancel = cancel
@@ -380,7 +391,9 @@ func (s *Server) untrack(l *listener, c *conn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	l.active.Add(-1)
-	c.cancel()
+	if c.cancel != nil {
+		c.cancel()
+	}
 	if s.connDone != nil {
 		s.connDone()
 	}

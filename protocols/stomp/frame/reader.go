@@ -551,6 +551,9 @@ func (r *Reader) Release() {
 		}
 		r.buf, r.r, r.w = nil, 0, 0
 	}
+	// The header scratch of the last frame (about 110 bytes after a
+	// CONNECT) is rebuilt by the next frame; an idle connection keeps none.
+	r.scratch, r.offs = nil, nil
 	r.tiny = nil
 }
 

@@ -1,0 +1,24 @@
+package mqtt
+
+// LazyState reports which of the structures a connection makes when first
+// needed the live connection of clientID holds: its inbound publish state
+// and its producer. found is false when the client has no connection.
+func LazyState(s *Server, clientID string) (inbound, producer, found bool) {
+	s.mu.Lock()
+	ss := s.sessions[clientID]
+	s.mu.Unlock()
+	if ss == nil {
+		return false, false, false
+	}
+	ss.mu.Lock()
+	c := ss.conn
+	ss.mu.Unlock()
+	if c == nil {
+		return false, false, false
+	}
+	// The reader sets both before the publish whose PUBACK the caller has
+	// read; that PUBACK was queued under this lock.
+	c.lock()
+	defer c.unlock()
+	return c.inState != nil, c.prod != nil, true
+}
