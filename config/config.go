@@ -41,6 +41,14 @@ type Config struct {
 	Log             Log                              `yaml:"log"`
 	// MaxMessageSize bounds one message (default 100 MiB).
 	MaxMessageSize core.ByteSize `yaml:"max-message-size"`
+	// MaxAddresses and MaxQueues cap how many addresses and queues clients
+	// can make the broker create (default 100,000 each; -1: unlimited).
+	MaxAddresses int `yaml:"max-addresses"`
+	MaxQueues    int `yaml:"max-queues"`
+	// GlobalMaxSize is the memory budget for messages held by all addresses
+	// together (Artemis' global-max-size). Default: half the memory limit of
+	// the machine or its container (cgroup); -1: unlimited.
+	GlobalMaxSize core.ByteSize `yaml:"global-max-size"`
 
 	// Dir is the folder of the configuration file; relative paths in it are
 	// relative to this folder. Empty when there is no file.
@@ -161,6 +169,9 @@ func (c *Config) Validate() error {
 	if c.MaxMessageSize < 0 {
 		// -1 is "unlimited" for other sizes; a message always has a limit.
 		errs = append(errs, fmt.Errorf("max-message-size %d: a message size cannot be unlimited; give a size such as 100MiB", c.MaxMessageSize))
+	}
+	if c.MaxAddresses < -1 || c.MaxQueues < -1 {
+		errs = append(errs, fmt.Errorf("max-addresses %d, max-queues %d: want a positive number, or -1 for unlimited", c.MaxAddresses, c.MaxQueues))
 	}
 	switch c.Store.Type {
 	case "journal", "memory":

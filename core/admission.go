@@ -46,6 +46,7 @@ func (a *address) hold(b *Broker, w *waiter) {
 	ad.n.Store(int32(len(ad.line)))
 	start := a.startDrainLocked(b)
 	ad.mu.Unlock()
+	b.holding(a)
 	if start {
 		go a.drain(b)
 	}
@@ -92,10 +93,95 @@ func (a *address) startDrainLocked(b *Broker) bool {
 	return true
 }
 
-// admits reports whether the line's head may go: it fits, and the store is
-// not behind (store pressure holds the line too, see resolve).
+// admits reports whether the line's head may go: it fits the address and
+// the global budget, and the store is not behind (store pressure holds the
+// line too, see resolve).
 func (a *address) admits(b *Broker, need int64) bool {
-	return !b.storePressure.Load() && a.fits(need)
+	return !b.storePressure.Load() && a.fits(need) && b.globalFits(need)
+}
+
+// messageOverhead is what a held message costs beyond its Size (the
+// Message and one ref), counted against the global budget so that it
+// bounds memory, not only payload.
+const messageOverhead = 512
+
+// globalFits reports whether a message of size need fits the global budget.
+func (b *Broker) globalFits(need int64) bool {
+	return b.globalMax <= 0 || b.globalSize.Load()+need+messageOverhead <= b.globalMax
+}
+
+// GlobalSize is the bytes held by every address together, as counted against
+// global-max-size (each message's size plus a fixed overhead).
+func (b *Broker) GlobalSize() int64 { return b.globalSize.Load() }
+
+// globalWaiters are the addresses with a line, so that space freed on any
+// address can restart the lines the global budget stopped.
+type globalWaiters struct {
+	mu    sync.Mutex // a leaf: nothing is taken under it
+	addrs map[*address]struct{}
+	// wakes counts requests to look at the lines; running is set while a
+	// goroutine does, which loops until no request came in meanwhile.
+	wakes   atomic.Uint64
+	running atomic.Bool
+}
+
+// holding records that a has a line.
+func (b *Broker) holding(a *address) {
+	if b.globalMax <= 0 {
+		return
+	}
+	g := &b.globalWait
+	g.mu.Lock()
+	if g.addrs == nil {
+		g.addrs = map[*address]struct{}{}
+	}
+	g.addrs[a] = struct{}{}
+	g.mu.Unlock()
+}
+
+// globalFreed is called (under a queue lock) when a message let go of its
+// bytes: if lines wait and the budget has room, a goroutine restarts them.
+func (b *Broker) globalFreed() {
+	if b.globalMax <= 0 {
+		return
+	}
+	g := &b.globalWait
+	g.mu.Lock()
+	n := len(g.addrs)
+	g.mu.Unlock()
+	if n == 0 || !b.globalFits(0) {
+		return
+	}
+	g.wakes.Add(1)
+	if g.running.CompareAndSwap(false, true) {
+		go b.wakeGlobal()
+	}
+}
+
+// wakeGlobal offers the freed space to every waiting line, and forgets the
+// addresses whose line has emptied.
+func (b *Broker) wakeGlobal() {
+	g := &b.globalWait
+	for {
+		seen := g.wakes.Load()
+		g.mu.Lock()
+		addrs := make([]*address, 0, len(g.addrs))
+		for a := range g.addrs {
+			if a.adm.waiting() {
+				addrs = append(addrs, a)
+			} else {
+				delete(g.addrs, a)
+			}
+		}
+		g.mu.Unlock()
+		for _, a := range addrs {
+			a.spaceFreed(b)
+		}
+		g.running.Store(false)
+		if g.wakes.Load() == seen || !g.running.CompareAndSwap(false, true) {
+			return
+		}
+	}
 }
 
 func (a *address) fits(need int64) bool {

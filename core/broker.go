@@ -34,7 +34,24 @@ type Config struct {
 	ReaperInterval time.Duration
 	// Now replaces the clock in tests.
 	Now func() time.Time
+	// GlobalMaxSize is the memory budget of every address's messages
+	// together, in bytes (Artemis' global-max-size): over it, each address
+	// applies its address-full-policy. 0 or negative: unlimited (the server
+	// passes a default derived from the machine's memory).
+	GlobalMaxSize int64
+	// MaxAddresses and MaxQueues bound how many addresses and queues
+	// clients can make the broker create (0: DefaultMaxAddresses,
+	// DefaultMaxQueues; negative: unlimited). Recovery and dead-letter or
+	// expiry resources are not refused.
+	MaxAddresses, MaxQueues int
 }
+
+// The default caps on addresses and queues: an empty one costs well under
+// 1 KiB (docs/PERFORMANCE.md), so each cap is about 100 MB at most.
+const (
+	DefaultMaxAddresses = 100_000
+	DefaultMaxQueues    = 100_000
+)
 
 // Broker is the destination core.
 type Broker struct {
@@ -60,6 +77,11 @@ type Broker struct {
 	storeMu       sync.Mutex
 	storeErr      atomic.Pointer[error]
 	storePressure atomic.Bool
+	limitLogged   atomic.Int64 // unix ms of the last cap warning
+
+	globalMax  int64        // Config.GlobalMaxSize, 0: unlimited
+	globalSize atomic.Int64 // bytes held by every address, overhead included
+	globalWait globalWaiters
 
 	nextMsgID     atomic.Uint64
 	nextQueueID   atomic.Uint64
@@ -114,12 +136,18 @@ func New(cfg Config) (*Broker, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxAddresses == 0 {
+		cfg.MaxAddresses = DefaultMaxAddresses
+	}
+	if cfg.MaxQueues == 0 {
+		cfg.MaxQueues = DefaultMaxQueues
+	}
 	repo, err := NewSettingsRepository(cfg.AddressSettings)
 	if err != nil {
 		return nil, err
 	}
 	b := &Broker{
-		cfg: cfg, store: cfg.Store, settings: repo, log: cfg.Logger, now: cfg.Now,
+		cfg: cfg, store: cfg.Store, settings: repo, log: cfg.Logger, now: cfg.Now, globalMax: max(cfg.GlobalMaxSize, 0),
 		addresses: map[string]*address{}, queues: map[string]*Queue{}, queueByID: map[uint64]*Queue{},
 		records: map[storage.BindingKind]map[string][]byte{}, stop: make(chan struct{}),
 	}
@@ -355,6 +383,10 @@ func (b *Broker) CreateAddress(name string, rt RoutingType) error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
+	if err := b.roomLocked(b.addresses[name] == nil, false); err != nil {
+		b.mu.Unlock()
+		return err
+	}
 	a := b.ensureAddressLocked(name, rt, false)
 	a.autoCreated = false
 	// An address created on purpose survives restarts.
@@ -370,6 +402,32 @@ func validName(name string) error {
 		return fmt.Errorf("%w: %q", ErrInvalidName, name)
 	}
 	return nil
+}
+
+// roomLocked refuses, with ErrResourceLimit, a client's request that would
+// create one more address (newAddr) or queue (newQueue) beyond the caps.
+// Caller holds b.mu.
+func (b *Broker) roomLocked(newAddr, newQueue bool) error {
+	if lim := b.cfg.MaxAddresses; newAddr && lim > 0 && len(b.addresses) >= lim {
+		b.limitLog("address", lim)
+		return fmt.Errorf("%w: max-addresses %d", ErrResourceLimit, lim)
+	}
+	if lim := b.cfg.MaxQueues; newQueue && lim > 0 && len(b.queues) >= lim {
+		b.limitLog("queue", lim)
+		return fmt.Errorf("%w: max-queues %d", ErrResourceLimit, lim)
+	}
+	return nil
+}
+
+// limitLog warns that a cap refused something, at most once a minute: a
+// client hammering the cap must not flood the log.
+func (b *Broker) limitLog(what string, lim int) {
+	now := b.nowMs()
+	last := b.limitLogged.Load()
+	if now-last < 60_000 || !b.limitLogged.CompareAndSwap(last, now) {
+		return
+	}
+	b.log.Warn("refusing to create another "+what+": the cap is reached", "limit", lim)
 }
 
 func (b *Broker) ensureAddressLocked(name string, rt RoutingType, auto bool) *address {
@@ -420,7 +478,9 @@ func (b *Broker) released(m *Message) {
 	if a.size.Add(-int64(m.Size())) < 0 {
 		a.size.Store(0)
 	}
+	b.globalSize.Add(-int64(m.Size()) - messageOverhead)
 	a.spaceFreed(b)
+	b.globalFreed()
 }
 
 func (b *Broker) lookupAddress(name string) *address {

@@ -2,6 +2,7 @@ package core
 
 import (
 	"github.com/junctionmq/junction/core/selector"
+	"slices"
 )
 
 // ConsumerOptions configure a consumer.
@@ -220,7 +221,12 @@ func (c *Consumer) close() bool {
 	}
 	for i, x := range q.consumers {
 		if x == c {
-			q.consumers = append(q.consumers[:i], q.consumers[i+1:]...)
+			// slices.Delete clears the vacated slot, so a closed consumer
+			// is not kept alive by the queue's spare capacity.
+			q.consumers = slices.Delete(q.consumers, i, i+1)
+			if len(q.consumers) == 0 {
+				q.consumers = nil
+			}
 			break
 		}
 	}

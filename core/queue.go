@@ -80,7 +80,9 @@ type Queue struct {
 	filter *selector.Selector
 
 	mu        lockorder.Mutex[lockorder.QueueRank]
-	levels    [levels]refDeque
+	// levels is made with the queue's first message: an empty queue is
+	// most of its cost otherwise (640 bytes).
+	levels    *[levels]refDeque
 	nonEmpty  uint16
 	ready     int
 	sched     schedHeap
@@ -110,12 +112,20 @@ type Queue struct {
 }
 
 func newQueue(b *Broker, info QueueInfo, filter *selector.Selector) *Queue {
-	q := &Queue{b: b, info: info, filter: filter, version: 1, groups: map[string]*Consumer{}}
+	q := &Queue{b: b, info: info, filter: filter, version: 1}
 	if s := b.settings.Resolve(info.Address); s.LastValueKey != "" {
 		q.lvKey = s.LastValueKey
 		q.lvq = map[string]*ref{}
 	}
 	return q
+}
+
+// level returns one priority level, making the levels on first use.
+func (q *Queue) level(lvl int) *refDeque {
+	if q.levels == nil {
+		q.levels = new([levels]refDeque)
+	}
+	return &q.levels[lvl]
 }
 
 // Name returns the queue's name.
@@ -202,7 +212,7 @@ func (q *Queue) makeReady(r *ref, front bool) {
 		}
 	}
 	lvl := r.msg.Priority
-	d := &q.levels[lvl]
+	d := q.level(int(lvl))
 	if front {
 		d.pushFront(r)
 	} else {
@@ -300,9 +310,26 @@ func (q *Queue) dispatchLocked() {
 		q.deliverLocked(c, r)
 		idle = 0
 	}
+	q.compactLevels()
+}
+
+// compactLevels compacts levels whose tombstones outnumber their refs.
+func (q *Queue) compactLevels() {
+	if q.levels == nil {
+		return
+	}
 	for i := range q.levels {
 		q.levels[i].maybeCompact()
 	}
+}
+
+// nonEmptyLevels returns how many levels to walk: none before the first
+// message.
+func (q *Queue) nonEmptyLevels() int {
+	if q.levels == nil {
+		return 0
+	}
+	return levels
 }
 
 type verdict uint8
@@ -412,6 +439,9 @@ func (q *Queue) deliverLocked(c *Consumer, r *ref) {
 	q.removeReady(r)
 	r.deliveryCount++
 	if g := r.msg.GroupID; g != "" && q.groups[g] == nil {
+		if q.groups == nil {
+			q.groups = map[string]*Consumer{}
+		}
 		q.groups[g] = c
 		c.groups++
 	}
@@ -480,7 +510,7 @@ func (q *Queue) reap(now int64) {
 		q.mu.Unlock()
 		return
 	}
-	for lvl := range q.levels {
+	for lvl := range q.nonEmptyLevels() {
 		d := &q.levels[lvl]
 		for p := d.base; p < d.end(); p++ {
 			if r := d.at(p); r != nil && r.msg.Expiration != 0 && now >= r.msg.Expiration && !r.expiring {
@@ -499,9 +529,7 @@ func (q *Queue) reap(now int64) {
 		}
 		i++
 	}
-	for i := range q.levels {
-		q.levels[i].maybeCompact()
-	}
+	q.compactLevels()
 	q.unlock()
 }
 

@@ -155,6 +155,10 @@ func (s *Session) consume(queue string, opts ConsumerOptions) (*Consumer, error)
 				return nil, err
 			}
 		}
+		if err := b.roomLocked(a == nil, true); err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
 		b.ensureAddressLocked(queue, Anycast, a == nil)
 		q = b.createQueueLocked(QueueInfo{Name: queue, Address: queue, RoutingType: Anycast, Durable: true, AutoCreated: true}, nil)
 	}
@@ -309,6 +313,12 @@ func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consum
 				b.mu.Unlock()
 				return nil, err
 			}
+			// The subscription queue below must fit too: refuse before
+			// creating the address rather than leave it behind.
+			if err := b.roomLocked(a == nil, b.queues[name] == nil); err != nil {
+				b.mu.Unlock()
+				return nil, err
+			}
 			b.ensureAddressLocked(sub.Address, Multicast, a == nil)
 		}
 	}
@@ -358,6 +368,10 @@ func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions) (*Consum
 	}
 	if q == nil {
 		if err := s.authorize(perm, sub.Address); err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+		if err := b.roomLocked(false, true); err != nil {
 			b.mu.Unlock()
 			return nil, err
 		}
@@ -423,6 +437,10 @@ func (s *Session) CreateTemporaryQueue(name string) (*Queue, error) {
 	if b.queues[name] != nil {
 		b.mu.Unlock()
 		return nil, fmt.Errorf("%w: %q", ErrQueueExists, name)
+	}
+	if err := b.roomLocked(b.addresses[name] == nil, true); err != nil {
+		b.mu.Unlock()
+		return nil, err
 	}
 	b.ensureAddressLocked(name, Anycast, true)
 	q := b.createQueueLocked(QueueInfo{Name: name, Address: name, RoutingType: Anycast, Temporary: true, Owner: s.ownerID()}, nil)

@@ -93,7 +93,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 			return nil, err
 		}
 	}
-	cb, err := core.New(core.Config{Store: st, AddressSettings: cfg.AddressSettings, Logger: log, MaxMessageSize: int(cfg.MaxMessageSize)})
+	cb, err := core.New(core.Config{Store: st, AddressSettings: cfg.AddressSettings, Logger: log, MaxMessageSize: int(cfg.MaxMessageSize),
+		MaxAddresses: cfg.MaxAddresses, MaxQueues: cfg.MaxQueues, GlobalMaxSize: int64(cfg.GlobalMaxSize)})
 	if err != nil {
 		closeBound(lns)
 		st.Close()

@@ -1,0 +1,174 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMaxQueuesRefusesCreation(t *testing.T) {
+	b := newTestBroker(t, Config{MaxQueues: 2})
+	s := newSession(t, b, SessionOptions{})
+	send(t, s, &Message{Address: "q1", RoutingType: Anycast, Body: []byte("x")})
+	if _, err := s.Subscribe(SubscribeOptions{Address: "t1"}, ConsumerOptions{Handler: func(Delivery) {}}); err != nil {
+		t.Fatalf("second queue: %v", err)
+	}
+	if err := sendErr(s, &Message{Address: "q2", RoutingType: Anycast, Body: []byte("x")}); !errors.Is(err, ErrResourceLimit) {
+		t.Errorf("send creating a third queue: %v, want ErrResourceLimit", err)
+	}
+	if _, err := s.Subscribe(SubscribeOptions{Address: "t2"}, ConsumerOptions{Handler: func(Delivery) {}}); !errors.Is(err, ErrResourceLimit) {
+		t.Errorf("subscription creating a third queue: %v, want ErrResourceLimit", err)
+	}
+	if _, err := s.Consume("q3", ConsumerOptions{Handler: func(Delivery) {}}); !errors.Is(err, ErrResourceLimit) {
+		t.Errorf("consumer creating a third queue: %v, want ErrResourceLimit", err)
+	}
+	if _, ok := b.Address("t2"); ok {
+		t.Error("the refused subscription left its address behind")
+	}
+	// What exists keeps working.
+	send(t, s, &Message{Address: "q1", RoutingType: Anycast, Body: []byte("y")})
+	if st := queueStats(t, b, "q1"); st.Messages != 2 {
+		t.Errorf("q1 holds %d, want 2", st.Messages)
+	}
+}
+
+func TestMaxAddressesRefusesCreation(t *testing.T) {
+	b := newTestBroker(t, Config{MaxAddresses: 1})
+	s := newSession(t, b, SessionOptions{})
+	if _, err := s.Subscribe(SubscribeOptions{Address: "a"}, ConsumerOptions{Handler: func(Delivery) {}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Subscribe(SubscribeOptions{Address: "b"}, ConsumerOptions{Handler: func(Delivery) {}}); !errors.Is(err, ErrResourceLimit) {
+		t.Errorf("subscription creating a second address: %v, want ErrResourceLimit", err)
+	}
+	if err := b.CreateAddress("c", Multicast); !errors.Is(err, ErrResourceLimit) {
+		t.Errorf("CreateAddress beyond the cap: %v, want ErrResourceLimit", err)
+	}
+	// A message to a topic nobody listens to creates nothing, so the cap
+	// does not refuse it.
+	if err := sendErr(s, &Message{Address: "nobody", RoutingType: Multicast, Body: []byte("x")}); err != nil {
+		t.Errorf("send to an unbound topic: %v", err)
+	}
+}
+
+func TestUnboundTopicsCreateNothing(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{})
+	for i := range 1000 {
+		send(t, s, &Message{Address: fmt.Sprintf("t.%d", i), RoutingType: Multicast, Body: []byte("x")})
+	}
+	if st := b.Stats(); st.Addresses != 0 || st.Dropped != 1000 {
+		t.Errorf("after 1000 sends to unbound topics: %d addresses, %d dropped; want 0 and 1000", st.Addresses, st.Dropped)
+	}
+	// A wildcard subscription makes the next one land.
+	_, col := subscribe(t, s, SubscribeOptions{Address: "t.#"}, ConsumerOptions{})
+	send(t, s, &Message{Address: "t.5", RoutingType: Multicast, Body: []byte("x")})
+	col.next(t, waitTimeout)
+}
+
+func globalConfig(policy string, budget int64) Config {
+	cfg := Config{GlobalMaxSize: budget}
+	if policy != "" {
+		cfg.AddressSettings = settings("#", &AddressSettings{AddressFullPolicy: ptr(policy)})
+	}
+	return cfg
+}
+
+// fillGlobal sends 1 KiB messages to a queue nobody consumes until the
+// global budget refuses or holds one; it returns how many went in.
+func fillGlobal(t *testing.T, b *Broker, s *Session, addr string) int {
+	t.Helper()
+	for i := 0; ; i++ {
+		if !b.globalFits(1024) {
+			return i
+		}
+		send(t, s, &Message{Address: addr, RoutingType: Anycast, Body: []byte(strings.Repeat("x", 1024))})
+		if i > 1000 {
+			t.Fatal("the global budget never filled")
+		}
+	}
+}
+
+func TestGlobalMaxSizeBlocks(t *testing.T) {
+	b := newTestBroker(t, globalConfig("", 64<<10))
+	s := newSession(t, b, SessionOptions{})
+	n := fillGlobal(t, b, s, "a")
+	if n < 30 || n > 64 {
+		t.Fatalf("%d 1 KiB messages fit a 64 KiB budget", n)
+	}
+	// Another address, with no limit of its own, is held by the budget.
+	p := s.NewProducer()
+	done := make(chan error, 1)
+	if err := p.Send(context.Background(), &Message{Address: "b", RoutingType: Anycast, Body: []byte("held")}, func(err error) { done <- err }); err != nil {
+		t.Fatalf("send over the budget: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("send over the budget confirmed (%v) instead of held", err)
+	default:
+	}
+	if b.HeldSends("b") != 1 {
+		t.Fatalf("HeldSends(b) = %d, want 1", b.HeldSends("b"))
+	}
+	// Consuming from "a" frees budget, which lets "b"'s line go.
+	_, col := consume(t, s, "a", ConsumerOptions{})
+	ackAll(t, col.take(t, n))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("held send: %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the held send was not admitted after the budget freed")
+	}
+	if st := queueStats(t, b, "b"); st.Messages != 1 {
+		t.Errorf("b holds %d, want 1", st.Messages)
+	}
+}
+
+func TestGlobalMaxSizeFailAndDrop(t *testing.T) {
+	for _, policy := range []string{"FAIL", "DROP"} {
+		t.Run(policy, func(t *testing.T) {
+			b := newTestBroker(t, globalConfig(policy, 64<<10))
+			s := newSession(t, b, SessionOptions{})
+			fillGlobal(t, b, s, "a")
+			dropped := b.Stats().Dropped
+			err := sendErr(s, &Message{Address: "b", RoutingType: Anycast, Body: []byte("over")})
+			switch policy {
+			case "FAIL":
+				if !errors.Is(err, ErrAddressFull) || !strings.Contains(err.Error(), "global-max-size") {
+					t.Errorf("send over the budget with FAIL: %v, want ErrAddressFull naming global-max-size", err)
+				}
+			case "DROP":
+				if err != nil {
+					t.Errorf("send over the budget with DROP: %v", err)
+				}
+				if got := b.Stats().Dropped; got != dropped+1 {
+					t.Errorf("dropped %d, want %d", got, dropped+1)
+				}
+			}
+			if st := queueStats(t, b, "b"); st.Messages != 0 {
+				t.Errorf("b holds %d, want 0", st.Messages)
+			}
+		})
+	}
+}
+
+func TestGlobalSizeReturnsToZero(t *testing.T) {
+	b := newTestBroker(t, globalConfig("", 1<<20))
+	s := newSession(t, b, SessionOptions{})
+	_, col := subscribe(t, s, SubscribeOptions{Address: "t"}, ConsumerOptions{})
+	for range 10 {
+		send(t, s, &Message{Address: "t", RoutingType: Multicast, Body: []byte("abc")})
+	}
+	if b.GlobalSize() == 0 {
+		t.Fatal("GlobalSize = 0 with messages held")
+	}
+	ackAll(t, col.take(t, 10))
+	if got := b.GlobalSize(); got != 0 {
+		t.Errorf("GlobalSize = %d after every message was acknowledged", got)
+	}
+}
