@@ -79,7 +79,7 @@ type Queue struct {
 	info   QueueInfo
 	filter *selector.Selector
 
-	mu        lockorder.Mutex[lockorder.QueueRank]
+	mu lockorder.Mutex[lockorder.QueueRank]
 	// levels is made with the queue's first message: an empty queue is
 	// most of its cost otherwise (640 bytes).
 	levels    *[levels]refDeque
