@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/internal/memlimit"
 	"github.com/junctionmq/junction/security"
 )
 
@@ -26,6 +27,17 @@ const Off = "off"
 // DefaultMaxMessageSize is max-message-size when none is configured; every
 // protocol adapter and the core get the same limit.
 const DefaultMaxMessageSize = 100 << 20
+
+// DefaultGlobalMaxSize is global-max-size when none is configured: half
+// the memory of the machine or of its container (cgroup), whichever is
+// less, as Artemis does with the JVM's heap; -1 (unlimited) when neither
+// can be read.
+func DefaultGlobalMaxSize() int64 {
+	if total := memlimit.Total(); total > 0 {
+		return total / 2
+	}
+	return -1
+}
 
 // Config is the whole configuration file.
 type Config struct {
@@ -49,6 +61,11 @@ type Config struct {
 	// together (Artemis' global-max-size). Default: half the memory limit of
 	// the machine or its container (cgroup); -1: unlimited.
 	GlobalMaxSize core.ByteSize `yaml:"global-max-size"`
+	// MaxQueuedMessages and MaxQueuedBytes bound each MQTT subscription's
+	// queue (Mosquitto's max_queued_messages and max_queued_bytes; default
+	// 1000 and 256 KiB; -1: unlimited).
+	MaxQueuedMessages int           `yaml:"max-queued-messages"`
+	MaxQueuedBytes    core.ByteSize `yaml:"max-queued-bytes"`
 
 	// Dir is the folder of the configuration file; relative paths in it are
 	// relative to this folder. Empty when there is no file.
@@ -136,6 +153,9 @@ func (c *Config) ApplyDefaults() {
 	def(&c.Data, "data")
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.GlobalMaxSize == 0 {
+		c.GlobalMaxSize = core.ByteSize(DefaultGlobalMaxSize())
 	}
 	def(&c.Store.Type, "journal")
 	def(&c.Store.Sync, "batch")

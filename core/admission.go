@@ -97,7 +97,7 @@ func (a *address) startDrainLocked(b *Broker) bool {
 // the global budget, and the store is not behind (store pressure holds the
 // line too, see resolve).
 func (a *address) admits(b *Broker, need int64) bool {
-	return !b.storePressure.Load() && a.fits(need) && b.globalFits(need)
+	return !b.storePressure.Load() && a.fits(need) && b.globalFits(need) && !a.targetsFull()
 }
 
 // messageOverhead is what a held message costs beyond its Size (the
@@ -114,11 +114,12 @@ func (b *Broker) globalFits(need int64) bool {
 // global-max-size (each message's size plus a fixed overhead).
 func (b *Broker) GlobalSize() int64 { return b.globalSize.Load() }
 
-// globalWaiters are the addresses with a line, so that space freed on any
-// address can restart the lines the global budget stopped.
+// globalWaiters are the addresses with a line, so that room made anywhere
+// (the global budget, a limited queue) can restart the lines it stopped.
 type globalWaiters struct {
 	mu    sync.Mutex // a leaf: nothing is taken under it
 	addrs map[*address]struct{}
+	n     atomic.Int32 // len(addrs), read on every release without the lock
 	// wakes counts requests to look at the lines; running is set while a
 	// goroutine does, which loops until no request came in meanwhile.
 	wakes   atomic.Uint64
@@ -127,40 +128,40 @@ type globalWaiters struct {
 
 // holding records that a has a line.
 func (b *Broker) holding(a *address) {
-	if b.globalMax <= 0 {
-		return
-	}
 	g := &b.globalWait
 	g.mu.Lock()
 	if g.addrs == nil {
 		g.addrs = map[*address]struct{}{}
 	}
 	g.addrs[a] = struct{}{}
+	g.n.Store(int32(len(g.addrs)))
 	g.mu.Unlock()
 }
 
 // globalFreed is called (under a queue lock) when a message let go of its
-// bytes: if lines wait and the budget has room, a goroutine restarts them.
+// bytes: if lines wait and the budget has room, they are restarted.
 func (b *Broker) globalFreed() {
-	if b.globalMax <= 0 {
-		return
+	if b.globalMax > 0 && b.globalWait.n.Load() > 0 && b.globalFits(0) {
+		b.wakeLines()
 	}
+}
+
+// wakeLines restarts every waiting line from a goroutine (the caller may
+// hold a queue lock).
+func (b *Broker) wakeLines() {
 	g := &b.globalWait
-	g.mu.Lock()
-	n := len(g.addrs)
-	g.mu.Unlock()
-	if n == 0 || !b.globalFits(0) {
+	if g.n.Load() == 0 {
 		return
 	}
 	g.wakes.Add(1)
 	if g.running.CompareAndSwap(false, true) {
-		go b.wakeGlobal()
+		go b.wakeAll()
 	}
 }
 
-// wakeGlobal offers the freed space to every waiting line, and forgets the
+// wakeAll offers the room made to every waiting line, and forgets the
 // addresses whose line has emptied.
-func (b *Broker) wakeGlobal() {
+func (b *Broker) wakeAll() {
 	g := &b.globalWait
 	for {
 		seen := g.wakes.Load()
@@ -173,6 +174,7 @@ func (b *Broker) wakeGlobal() {
 				delete(g.addrs, a)
 			}
 		}
+		g.n.Store(int32(len(g.addrs)))
 		g.mu.Unlock()
 		for _, a := range addrs {
 			a.spaceFreed(b)
@@ -182,6 +184,25 @@ func (b *Broker) wakeGlobal() {
 			return
 		}
 	}
+}
+
+// targetsFull reports whether a queue the address routes to is at its
+// limit with consumers attached (see Queue.SetLimits). It reads the cached
+// route set without the broker lock (the caller may hold a queue lock): a
+// stale set errs by one message at most.
+func (a *address) targetsFull() bool {
+	rs := a.routes.Load()
+	if rs == nil {
+		return false
+	}
+	for _, list := range [][]*Queue{rs.any, rs.multi} {
+		for _, q := range list {
+			if q.limited() && q.full() && q.nConsumers.Load() > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (a *address) fits(need int64) bool {

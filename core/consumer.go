@@ -224,6 +224,11 @@ func (c *Consumer) close() bool {
 			// slices.Delete clears the vacated slot, so a closed consumer
 			// is not kept alive by the queue's spare capacity.
 			q.consumers = slices.Delete(q.consumers, i, i+1)
+			q.nConsumers.Store(int32(len(q.consumers)))
+			if len(q.consumers) == 0 && q.limited() {
+				// Sends held for this queue's room now drop for it.
+				q.b.wakeLines()
+			}
 			if len(q.consumers) == 0 {
 				q.consumers = nil
 			}

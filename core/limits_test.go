@@ -172,3 +172,82 @@ func TestGlobalSizeReturnsToZero(t *testing.T) {
 		t.Errorf("GlobalSize = %d after every message was acknowledged", got)
 	}
 }
+
+func TestQueueLimits(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{})
+	// A subscriber with no credit: it reads nothing.
+	c, col := subscribe(t, s, SubscribeOptions{Address: "t"}, ConsumerOptions{Credit: -1})
+	c.Queue().SetLimits(3, 0)
+	for i := range 5 {
+		send(t, s, &Message{Address: "t", RoutingType: Multicast, Body: []byte(fmt.Sprint(i))})
+	}
+	q := c.Queue()
+	if st := q.Stats(); st.Messages != 3 || st.Dropped != 2 {
+		t.Fatalf("non-durable messages over the limit: queue holds %d, dropped %d; want 3 and 2", st.Messages, st.Dropped)
+	}
+	// A durable message waits for room while the queue has a consumer.
+	p := s.NewProducer()
+	done := make(chan error, 1)
+	if err := p.Send(context.Background(), &Message{Address: "t", RoutingType: Multicast, Durable: true, Body: []byte("d")}, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("durable send to a full queue with a consumer confirmed (%v) instead of held", err)
+	default:
+	}
+	if b.HeldSends("t") != 1 {
+		t.Fatalf("HeldSends = %d, want 1", b.HeldSends("t"))
+	}
+	c.SetCredit(1)
+	ackAll(t, col.take(t, 1))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("held send not admitted once the queue had room")
+	}
+	if st := q.Stats(); st.Messages != 3 {
+		t.Errorf("queue holds %d, want 3", st.Messages)
+	}
+}
+
+func TestQueueLimitsWithoutConsumerDrop(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{ClientID: "c"})
+	c, _ := subscribe(t, s, SubscribeOptions{Address: "t", Name: "d", Durable: true}, ConsumerOptions{Credit: -1})
+	q := c.Queue()
+	q.SetLimits(0, 2000) // bytes: two 1000-byte bodies fill it
+	for range 2 {
+		send(t, s, &Message{Address: "t", RoutingType: Multicast, Durable: true, Body: []byte(strings.Repeat("x", 1000))})
+	}
+	p := s.NewProducer()
+	done := make(chan error, 1)
+	if err := p.Send(context.Background(), &Message{Address: "t", RoutingType: Multicast, Durable: true, Body: []byte(strings.Repeat("x", 1000))}, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if b.HeldSends("t") != 1 {
+		t.Fatalf("HeldSends = %d, want 1", b.HeldSends("t"))
+	}
+	// The subscriber goes offline: its durable queue stays, and the held
+	// send is no longer held for it.
+	c.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("send still held after the full queue lost its consumer")
+	}
+	if st := q.Stats(); st.Messages != 3 {
+		t.Errorf("offline queue holds %d", st.Messages)
+	}
+	send(t, s, &Message{Address: "t", RoutingType: Multicast, Durable: true, Body: []byte("more")})
+	if st := q.Stats(); st.Dropped == 0 {
+		t.Errorf("offline full queue dropped nothing: %+v", st)
+	}
+}

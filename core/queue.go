@@ -71,6 +71,7 @@ type QueueStats struct {
 	Acked        uint64
 	Expired      uint64
 	DeadLettered uint64
+	Dropped      uint64 // refused by the queue's limits (SetLimits)
 }
 
 // Queue holds messages for consumers.
@@ -109,7 +110,40 @@ type Queue struct {
 	pins      int // sends between prepare and publish; a pinned queue is not auto-deleted
 
 	enqueued, acked, expired, deadLettered atomic.Uint64
+
+	// Limits set by the adapter (MQTT's max queued messages and bytes),
+	// and what the queue holds, readable without its lock by routing.
+	limMsgs, limBytes atomic.Int64 // 0: none
+	heldMsgs, heldBytes atomic.Int64
+	dropped             atomic.Uint64 // messages refused by the limits
+	nConsumers          atomic.Int32  // len(consumers), for routing
 }
+
+// SetLimits bounds the messages and bytes the queue holds (0: no bound).
+// Beyond either, a message that is not durable is dropped for this queue
+// (counted in QueueStats.Dropped); a durable one from a producer is held
+// by producer flow control while the queue has consumers, so a slow reader
+// pushes back on its publishers, and dropped when it has none, so an
+// offline client cannot hold a topic's publishers for ever (Mosquitto's
+// max_queued_messages drops in both cases).
+func (q *Queue) SetLimits(messages int, bytes int64) {
+	q.limMsgs.Store(int64(max(messages, 0)))
+	q.limBytes.Store(max(bytes, 0))
+}
+
+// full reports whether the queue is at or over one of its limits.
+func (q *Queue) full() bool {
+	if n := q.limMsgs.Load(); n > 0 && q.heldMsgs.Load() >= n {
+		return true
+	}
+	if n := q.limBytes.Load(); n > 0 && q.heldBytes.Load() >= n {
+		return true
+	}
+	return false
+}
+
+// limited reports whether the queue has a limit.
+func (q *Queue) limited() bool { return q.limMsgs.Load() > 0 || q.limBytes.Load() > 0 }
 
 func newQueue(b *Broker, info QueueInfo, filter *selector.Selector) *Queue {
 	q := &Queue{b: b, info: info, filter: filter, version: 1}
@@ -141,7 +175,7 @@ func (q *Queue) Stats() QueueStats {
 	return QueueStats{
 		Messages: q.total, Ready: q.ready, Scheduled: q.sched.Len(), InFlight: q.inFlight,
 		Consumers: len(q.consumers), Enqueued: q.enqueued.Load(), Acked: q.acked.Load(),
-		Expired: q.expired.Load(), DeadLettered: q.deadLettered.Load(),
+		Expired: q.expired.Load(), DeadLettered: q.deadLettered.Load(), Dropped: q.dropped.Load(),
 	}
 }
 
@@ -173,6 +207,8 @@ func (q *Queue) unlock() {
 // enqueueLocked adds a new ref (from a send, a recovery or a release).
 func (q *Queue) enqueueLocked(r *ref, now int64) {
 	q.total++
+	q.heldMsgs.Add(1)
+	q.heldBytes.Add(int64(r.msg.size))
 	if g := r.msg.GroupID; g != "" {
 		if q.groupRefs == nil {
 			q.groupRefs = map[string]int32{}
@@ -244,6 +280,13 @@ func (q *Queue) removeReady(r *ref) {
 // finishLocked drops a ref for good (acked, expired, dead-lettered, replaced).
 func (q *Queue) finishLocked(r *ref, store bool) {
 	q.total--
+	wasFull := q.limited() && q.full()
+	q.heldMsgs.Add(-1)
+	q.heldBytes.Add(-int64(r.account().size))
+	if wasFull && !q.full() {
+		// Sends held for this queue's room may go.
+		q.b.wakeLines()
+	}
 	if g := r.msg.GroupID; g != "" {
 		q.groupDoneLocked(g)
 	}

@@ -109,6 +109,11 @@ func (b *Broker) resolve(s *Session, m *Message, pass ...*address) (resolved, er
 			}
 		}
 	}
+	if !admitted(a, pass) && s != nil {
+		b.queueLimits(s, m, &res)
+		// Behind sends already waiting, whatever held them.
+		res.full = res.full || a.adm.waiting()
+	}
 	if len(res.targets) == 0 {
 		res.drop = true
 		return res, nil
@@ -149,10 +154,35 @@ func (b *Broker) resolve(s *Session, m *Message, pass ...*address) (resolved, er
 			// Join the line when there is one, even if this message
 			// would fit: first come, first served, and a producer's
 			// messages to an address stay in order.
-			res.full = a.adm.waiting() || !a.fits(need) || !fitsGlobal
+			res.full = res.full || a.adm.waiting() || !a.fits(need) || !fitsGlobal
 		}
 	}
 	return res, nil
+}
+
+// queueLimits applies the limits of full target queues (Queue.SetLimits):
+// a producer's durable message to a full queue with consumers waits in the
+// address's line; otherwise the full queue misses the message, counted.
+func (b *Broker) queueLimits(s *Session, m *Message, res *resolved) {
+	copied := false
+	for i := 0; i < len(res.targets); i++ {
+		q := res.targets[i]
+		if !q.limited() || !q.full() {
+			continue
+		}
+		if m.Durable && s != nil && q.nConsumers.Load() > 0 {
+			res.full = true
+			continue
+		}
+		if !copied {
+			// The slice may be the route cache's: never write into it.
+			res.targets = append([]*Queue(nil), res.targets...)
+			copied = true
+		}
+		q.dropped.Add(1)
+		res.targets = append(res.targets[:i], res.targets[i+1:]...)
+		i--
+	}
 }
 
 func admitted(a *address, pass []*address) bool {
@@ -523,6 +553,7 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 		c.stopPullLocked()
 	}
 	q.consumers = nil
+	q.nConsumers.Store(0)
 	q.ready, q.inFlight = 0, 0
 	if q.info.Durable && !q.info.Temporary {
 		q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteBinding, Binding: storage.BindingQueue, Key: q.info.Name})

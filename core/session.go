@@ -212,6 +212,7 @@ func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions,
 		return nil, fmt.Errorf("%q: %w", q.info.Name, errQueueDeleted)
 	}
 	q.consumers = append(q.consumers, c)
+	q.nConsumers.Store(int32(len(q.consumers)))
 	q.dispatchLocked()
 	q.unlock()
 	return c, nil

@@ -55,6 +55,12 @@ type Env struct {
 	// refuses a frame or packet above it as soon as its header says so, with
 	// the protocol's own error, rather than reading it first.
 	MaxMessageSize int
+	// MaxQueuedMessages and MaxQueuedBytes bound what one client's
+	// subscription holds where the protocol has such a limit (MQTT, as
+	// Mosquitto's max_queued_messages and max_queued_bytes): 0 takes the
+	// adapter's default, -1 is unlimited.
+	MaxQueuedMessages int
+	MaxQueuedBytes    int64
 }
 
 // Adapter is a running protocol adapter.
