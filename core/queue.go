@@ -113,7 +113,7 @@ type Queue struct {
 
 	// Limits set by the adapter (MQTT's max queued messages and bytes),
 	// and what the queue holds, readable without its lock by routing.
-	limMsgs, limBytes atomic.Int64 // 0: none
+	limMsgs, limBytes   atomic.Int64 // 0: none
 	heldMsgs, heldBytes atomic.Int64
 	dropped             atomic.Uint64 // messages refused by the limits
 	nConsumers          atomic.Int32  // len(consumers), for routing
