@@ -178,7 +178,7 @@ func TestQueueLimits(t *testing.T) {
 	s := newSession(t, b, SessionOptions{})
 	// A subscriber with no credit: it reads nothing.
 	c, col := subscribe(t, s, SubscribeOptions{Address: "t"}, ConsumerOptions{Credit: -1})
-	c.Queue().SetLimits(3, 0)
+	c.Queue().SetLimits(3, 0, true)
 	for i := range 5 {
 		send(t, s, &Message{Address: "t", RoutingType: Multicast, Body: []byte(fmt.Sprint(i))})
 	}
@@ -220,7 +220,7 @@ func TestQueueLimitsWithoutConsumerDrop(t *testing.T) {
 	s := newSession(t, b, SessionOptions{ClientID: "c"})
 	c, _ := subscribe(t, s, SubscribeOptions{Address: "t", Name: "d", Durable: true}, ConsumerOptions{Credit: -1})
 	q := c.Queue()
-	q.SetLimits(0, 2000) // bytes: two 1000-byte bodies fill it
+	q.SetLimits(0, 2000, true) // bytes: two 1000-byte bodies fill it
 	for range 2 {
 		send(t, s, &Message{Address: "t", RoutingType: Multicast, Durable: true, Body: []byte(strings.Repeat("x", 1000))})
 	}

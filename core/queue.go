@@ -117,18 +117,20 @@ type Queue struct {
 	heldMsgs, heldBytes atomic.Int64
 	dropped             atomic.Uint64 // messages refused by the limits
 	nConsumers          atomic.Int32  // len(consumers), for routing
+	limHold             atomic.Bool
 }
 
 // SetLimits bounds the messages and bytes the queue holds (0: no bound).
-// Beyond either, a message that is not durable is dropped for this queue
-// (counted in QueueStats.Dropped); a durable one from a producer is held
-// by producer flow control while the queue has consumers, so a slow reader
-// pushes back on its publishers, and dropped when it has none, so an
-// offline client cannot hold a topic's publishers for ever (Mosquitto's
-// max_queued_messages drops in both cases).
-func (q *Queue) SetLimits(messages int, bytes int64) {
+// Beyond either the queue misses a message (counted in QueueStats.Dropped),
+// except that with hold a producer's durable message waits, by producer
+// flow control, while the queue has consumers: a slow reader then pushes
+// back on its publishers, while an offline one cannot hold a topic's
+// publishers for ever (Mosquitto's max_queued_messages drops in both
+// cases).
+func (q *Queue) SetLimits(messages int, bytes int64, hold bool) {
 	q.limMsgs.Store(int64(max(messages, 0)))
 	q.limBytes.Store(max(bytes, 0))
+	q.limHold.Store(hold)
 }
 
 // full reports whether the queue is at or over one of its limits.

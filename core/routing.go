@@ -161,8 +161,9 @@ func (b *Broker) resolve(s *Session, m *Message, pass ...*address) (resolved, er
 }
 
 // queueLimits applies the limits of full target queues (Queue.SetLimits):
-// a producer's durable message to a full queue with consumers waits in the
-// address's line; otherwise the full queue misses the message, counted.
+// a producer's durable message to a full holding queue with consumers waits
+// in the address's line; otherwise the full queue misses the message,
+// counted.
 func (b *Broker) queueLimits(s *Session, m *Message, res *resolved) {
 	copied := false
 	for i := 0; i < len(res.targets); i++ {
@@ -170,7 +171,7 @@ func (b *Broker) queueLimits(s *Session, m *Message, res *resolved) {
 		if !q.limited() || !q.full() {
 			continue
 		}
-		if m.Durable && s != nil && q.nConsumers.Load() > 0 {
+		if m.Durable && q.limHold.Load() && q.nConsumers.Load() > 0 {
 			res.full = true
 			continue
 		}

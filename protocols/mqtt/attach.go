@@ -122,8 +122,9 @@ func (c *conn) attachConsumer(sub *subscription) error {
 	if err != nil {
 		return err
 	}
-	// Negative options mean unlimited, which SetLimits spells 0.
-	cons.Queue().SetLimits(max(c.s.opts.MaxQueuedMessages, 0), max(c.s.opts.MaxQueuedBytes, 0))
+	// Negative options mean unlimited, which SetLimits spells 0. A QoS 0
+	// subscription drops what does not fit, whatever the publish's QoS.
+	cons.Queue().SetLimits(max(c.s.opts.MaxQueuedMessages, 0), max(c.s.opts.MaxQueuedBytes, 0), sub.QoS > 0)
 	ss.mu.Lock()
 	sub.consumer = cons
 	ss.mu.Unlock()
