@@ -1,0 +1,104 @@
+package memory
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/junctionmq/junction/protocols/mqtt/packet"
+)
+
+// TestUniqueTopicsRSS: 100,000 QoS 0 publishes to topics nobody subscribes
+// to, each topic used once, over one connection, leave the broker's RSS
+// under 200 MiB and barely above where it started. Every such publish
+// used to create an address (with a 2,000-entry duplicate-id cache, later
+// about 700 bytes of address and settings), freed only by the 30-second
+// sweep: 20,000 of them took the broker from 11 MiB to 2.2 GiB.
+func TestUniqueTopicsRSS(t *testing.T) {
+	b := start(t, "")
+	c := dialMQTT(t, b.mqtt, "unique")
+	c.sync()
+	before := b.rss(t)
+	const n = 100_000
+	for i := range n {
+		c.write(&packet.Publish{Topic: fmt.Appendf(nil, "devices/%d/telemetry", i), Payload: []byte("21.5")})
+	}
+	c.sync()
+	after := b.rss(t)
+	t.Logf("RSS before %s, after %d unique-topic publishes %s (+%s)", mib(before), n, mib(after), mib(after-before))
+	if after > 200<<20 {
+		t.Errorf("RSS %s after %d unique-topic publishes, want under 200 MiB", mib(after), n)
+	}
+	// One-off topics must leave nothing behind: allow for buffers and the
+	// collector's slack, not for per-topic state (70 MiB and more).
+	if after-before > 24<<20 {
+		t.Errorf("RSS grew by %s for %d publishes that reached nobody", mib(after-before), n)
+	}
+}
+
+// TestNeverReadingMQTTSubscribers: with the default configuration, QoS 0
+// and QoS 1 subscribers that never read their sockets cannot make a
+// flooding producer grow the broker: QoS 0 messages beyond
+// max-queued-messages are dropped, QoS 1 publishes are held (the
+// publisher's PUBACKs stop). Before the limits, 1,000,000 × 1 KiB messages
+// took the broker to 1.5–4 GiB.
+func TestNeverReadingMQTTSubscribers(t *testing.T) {
+	b := start(t, "")
+	slow0 := dialMQTT(t, b.mqtt, "slow0")
+	slow0.subscribe("flood/#", 0)
+	slow1 := dialMQTT(t, b.mqtt, "slow1")
+	slow1.subscribe("flood/#", 1)
+	// From here on neither reads.
+	pub := dialMQTT(t, b.mqtt, "flooder")
+	pub.sync()
+	before := b.rss(t)
+	body := []byte(strings.Repeat("x", 1024))
+
+	// 200,000 QoS 0 messages (200 MiB): slow1 gets them at QoS 0 as well,
+	// and both subscriptions drop what does not fit.
+	const n0 = 200_000
+	for i := range n0 {
+		pub.write(&packet.Publish{Topic: []byte("flood/0"), Payload: body})
+		if i%1000 == 999 {
+			pub.flush()
+		}
+	}
+	pub.sync()
+	mid := b.rss(t)
+	t.Logf("RSS before %s, after %d × 1 KiB QoS 0 to 2 never-reading subscribers %s", mib(before), n0, mib(mid))
+	if mid-before > 64<<20 {
+		t.Errorf("RSS grew by %s: QoS 0 to never-reading subscribers is not bounded", mib(mid-before))
+	}
+
+	// QoS 1: the publisher gets PUBACKs until slow1's queue is full, then
+	// none: it is pushed back. It sends 5,000 (5 MiB, more than the
+	// default 256 KiB limit and the sockets' buffers) and counts PUBACKs.
+	const n1 = 5000
+	go func() {
+		for i := range n1 {
+			pub.write(&packet.Publish{Topic: []byte("flood/1"), QoS: 1, PacketID: uint16(i%60000 + 1), Payload: body})
+		}
+		pub.flush()
+	}()
+	acks := 0
+	_ = pub.nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for acks < n1 {
+		fh, _, err := pub.rd.ReadPacket()
+		if err != nil {
+			break // no PUBACK for 3 s: held
+		}
+		if fh.Type == packet.PUBACK {
+			acks++
+			_ = pub.nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+		}
+	}
+	after := b.rss(t)
+	t.Logf("QoS 1: %d of %d publishes acknowledged before the publisher was held; RSS %s", acks, n1, mib(after))
+	if acks >= n1 {
+		t.Errorf("all %d QoS 1 publishes were acknowledged: the never-reading QoS 1 subscriber did not push back", n1)
+	}
+	if after-before > 96<<20 {
+		t.Errorf("RSS grew by %s with never-reading subscribers", mib(after-before))
+	}
+}
