@@ -3,6 +3,8 @@ package memory
 import (
 	"bufio"
 	"net"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,4 +85,82 @@ func (c *mqttConn) subscribe(filter string, qos byte) {
 	if fh := c.read(); fh.Type != packet.SUBACK {
 		c.t.Fatalf("got %v, want SUBACK", fh.Type)
 	}
+}
+
+// stompConn is a bare STOMP 1.2 client: a subscriber that must never read
+// and a producer that must notice when the broker stops reading are both
+// easier on a plain socket than through a client library.
+type stompConn struct {
+	t  *testing.T
+	nc net.Conn
+	rd *bufio.Reader
+}
+
+func dialSTOMP(t *testing.T, addr string) *stompConn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &stompConn{t: t, nc: nc, rd: bufio.NewReader(nc)}
+	c.frame("CONNECT", "", "accept-version:1.2", "host:localhost")
+	if cmd := c.readFrame(); cmd != "CONNECTED" {
+		t.Fatalf("got %s, want CONNECTED", cmd)
+	}
+	return c
+}
+
+func (c *stompConn) frame(cmd, body string, headers ...string) {
+	c.t.Helper()
+	var sb strings.Builder
+	sb.WriteString(cmd + "\n")
+	for _, h := range headers {
+		sb.WriteString(h + "\n")
+	}
+	sb.WriteString("\n" + body + "\x00")
+	_ = c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.nc.Write([]byte(sb.String())); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// readFrame returns the next frame's command, skipping heart-beats.
+func (c *stompConn) readFrame() string {
+	c.t.Helper()
+	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	raw, err := c.rd.ReadString(0)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return strings.SplitN(strings.TrimLeft(raw, "\r\n"), "\n", 2)[0]
+}
+
+// receipt sends a frame asking for a receipt and waits for it.
+func (c *stompConn) receipt(id string) {
+	c.t.Helper()
+	c.frame("SUBSCRIBE", "", "destination:/queue/receipt-"+id, "id:r"+id, "ack:auto", "receipt:"+id)
+	for {
+		if cmd := c.readFrame(); cmd == "RECEIPT" {
+			return
+		}
+	}
+}
+
+// flood writes up to n SENDs and returns how many went out before a write
+// made no progress for stall.
+func (c *stompConn) flood(dest, body string, n int, stall time.Duration) int {
+	frame := []byte("SEND\ndestination:" + dest + "\ncontent-length:" + strconv.Itoa(len(body)) + "\n\n" + body + "\x00")
+	w := bufio.NewWriterSize(c.nc, 64<<10)
+	for i := range n {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(stall))
+		if _, err := w.Write(frame); err != nil {
+			return max(i-w.Buffered()/len(frame), 0)
+		}
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(stall))
+	if err := w.Flush(); err != nil {
+		return n - w.Buffered()/len(frame)
+	}
+	return n
 }

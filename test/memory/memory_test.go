@@ -102,3 +102,37 @@ func TestNeverReadingMQTTSubscribers(t *testing.T) {
 		t.Errorf("RSS grew by %s with never-reading subscribers", mib(after-before))
 	}
 }
+
+// TestNeverReadingSTOMPSubscribersGlobalBudget: STOMP has no per-client
+// queue limit, so its bound is global-max-size. A topic subscriber and a
+// queue consumer that never read, and a producer flooding each with 1 KiB
+// messages: once the budget is full the broker stops reading the producer
+// (address-full-policy BLOCK), and its RSS stays near the budget.
+func TestNeverReadingSTOMPSubscribersGlobalBudget(t *testing.T) {
+	const budget = 32 << 20
+	b := start(t, fmt.Sprintf("global-max-size: %d\n", budget))
+	for _, dest := range []string{"/topic/flood", "/queue/flood"} {
+		sub := dialSTOMP(t, b.stomp)
+		sub.frame("SUBSCRIBE", "", "destination:"+dest, "id:1", "ack:auto")
+		// The subscription exists once the broker answers a receipt.
+		sub.receipt("r")
+	}
+	before := b.rss(t)
+	body := strings.Repeat("x", 1024)
+	sent := 0
+	for _, dest := range []string{"/topic/flood", "/queue/flood"} {
+		prod := dialSTOMP(t, b.stomp)
+		// 300 MiB per destination, unless the broker stops reading first.
+		n := prod.flood(dest, body, 300_000, 3*time.Second)
+		sent += n
+		t.Logf("%s: %d × 1 KiB written before the broker stopped reading", dest, n)
+		if n >= 300_000 {
+			t.Errorf("%s: all 300,000 messages were taken with a %s budget and a subscriber that never reads", dest, mib(budget))
+		}
+	}
+	after := b.rss(t)
+	t.Logf("global-max-size %s: RSS before %s, after %s", mib(budget), mib(before), mib(after))
+	if after-before > 3*budget {
+		t.Errorf("RSS grew by %s with a %s budget", mib(after-before), mib(budget))
+	}
+}
