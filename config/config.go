@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -66,6 +67,10 @@ type Config struct {
 	// 1000 and 256 KiB; -1: unlimited).
 	MaxQueuedMessages int           `yaml:"max-queued-messages"`
 	MaxQueuedBytes    core.ByteSize `yaml:"max-queued-bytes"`
+	// SlowConsumerTimeout closes a consumer whose queue stays at its limit
+	// that long (MQTT: DISCONNECT 0x97); its durable state stays (default
+	// 30s; -1s: never).
+	SlowConsumerTimeout time.Duration `yaml:"slow-consumer-timeout"`
 
 	// Dir is the folder of the configuration file; relative paths in it are
 	// relative to this folder. Empty when there is no file.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,11 @@ type Config struct {
 	// applies its address-full-policy. 0 or negative: unlimited (the server
 	// passes a default derived from the machine's memory).
 	GlobalMaxSize int64
+	// SlowConsumerTimeout closes the consumers of a queue that stayed at
+	// its limit (Queue.SetLimits, so sends to it were held or dropped) that
+	// long, with ErrSlowConsumer; the queue and its messages stay (default
+	// 30 s; negative: never).
+	SlowConsumerTimeout time.Duration
 	// MaxAddresses and MaxQueues bound how many addresses and queues
 	// clients can make the broker create (0: DefaultMaxAddresses,
 	// DefaultMaxQueues; negative: unlimited). Recovery and dead-letter or
@@ -135,6 +141,9 @@ func New(cfg Config) (*Broker, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.SlowConsumerTimeout == 0 {
+		cfg.SlowConsumerTimeout = 30 * time.Second
 	}
 	if cfg.MaxAddresses == 0 {
 		cfg.MaxAddresses = DefaultMaxAddresses
@@ -277,11 +286,39 @@ func (b *Broker) reaper() {
 		b.mu.RUnlock()
 		for _, q := range queues {
 			q.reap(now)
+			b.checkSlow(q, now)
 		}
 		sweeps++
 		if sweeps%30 == 0 {
 			b.sweepAddresses()
 		}
+	}
+}
+
+// checkSlow closes the consumers of a queue that has stayed at its limit
+// for SlowConsumerTimeout: they do not keep up, and while they stay,
+// publishers wait (or lose messages) for them. Only the reaper calls it.
+func (b *Broker) checkSlow(q *Queue, now int64) {
+	if b.cfg.SlowConsumerTimeout < 0 || !q.limited() || !q.full() || q.nConsumers.Load() == 0 {
+		q.fullSince = 0
+		return
+	}
+	if q.fullSince == 0 {
+		q.fullSince = now
+		return
+	}
+	if now-q.fullSince < b.cfg.SlowConsumerTimeout.Milliseconds() {
+		return
+	}
+	q.fullSince = 0
+	q.mu.Lock()
+	consumers := slices.Clone(q.consumers)
+	q.mu.Unlock()
+	st := q.Stats()
+	b.log.Warn("closing slow consumers: their queue stayed at its limit", "queue", q.info.Name,
+		"consumers", len(consumers), "messages", st.Messages, "in-flight", st.InFlight, "for", b.cfg.SlowConsumerTimeout)
+	for _, c := range consumers {
+		c.closeFor(fmt.Errorf("%w: queue %q stayed at its limit for %v", ErrSlowConsumer, q.info.Name, b.cfg.SlowConsumerTimeout))
 	}
 }
 

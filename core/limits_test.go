@@ -251,3 +251,30 @@ func TestQueueLimitsWithoutConsumerDrop(t *testing.T) {
 		t.Errorf("offline full queue dropped nothing: %+v", st)
 	}
 }
+
+func TestSlowConsumerClosed(t *testing.T) {
+	b := newTestBroker(t, Config{ReaperInterval: 10 * time.Millisecond, SlowConsumerTimeout: 50 * time.Millisecond})
+	s := newSession(t, b, SessionOptions{ClientID: "c"})
+	closed := make(chan error, 1)
+	c, err := s.Subscribe(SubscribeOptions{Address: "t", Name: "d", Durable: true}, ConsumerOptions{Handler: func(Delivery) {}, Window: true, Credit: 1, OnClose: func(err error) { closed <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := c.Queue()
+	q.SetLimits(3, 0, true)
+	for range 4 { // one in flight, never settled, and three waiting: full
+		send(t, s, &Message{Address: "t", RoutingType: Multicast, Durable: true, Body: []byte("x")})
+	}
+	select {
+	case err := <-closed:
+		if !errors.Is(err, ErrSlowConsumer) {
+			t.Fatalf("consumer closed with %v, want ErrSlowConsumer", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("a consumer whose queue stayed full was not closed")
+	}
+	// The durable queue and its messages stay for the client's return.
+	if st := q.Stats(); st.Messages != 4 || st.Consumers != 0 {
+		t.Errorf("after the close: %+v, want 4 messages and no consumer", st)
+	}
+}

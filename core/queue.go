@@ -118,6 +118,7 @@ type Queue struct {
 	dropped             atomic.Uint64 // messages refused by the limits
 	nConsumers          atomic.Int32  // len(consumers), for routing
 	limHold             atomic.Bool
+	fullSince           int64 // unix ms the reaper first saw it full with consumers; only the reaper uses it
 }
 
 // SetLimits bounds the messages and bytes the queue holds (0: no bound).

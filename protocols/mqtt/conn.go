@@ -292,6 +292,8 @@ func (c *conn) closedByBroker(reason error) {
 		code = packet.NotAuthorized
 	case errors.Is(reason, core.ErrTakenOver):
 		code = packet.SessionTakenOver
+	case errors.Is(reason, core.ErrSlowConsumer):
+		code = packet.QuotaExceeded
 	}
 	c.logger().Info("mqtt connection closed by the broker", "reason", reason)
 	c.disconnectWith(code, reason.Error())

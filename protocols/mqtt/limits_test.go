@@ -1,6 +1,7 @@
 package mqtt_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -88,4 +89,46 @@ func findQueue(t *testing.T, s *server.Server, part string) *core.Queue {
 	}
 	t.Fatalf("no queue named like %q", part)
 	return nil
+}
+
+// TestSlowConsumerDisconnected: a QoS 1 subscriber that acknowledges
+// nothing fills its queue (max-queued-messages 5); the publisher's QoS 1
+// publishes then wait for room. After slow-consumer-timeout the subscriber
+// is disconnected with 0x97 quota exceeded, the publisher's PUBACKs come,
+// and the persistent session keeps its messages for the next connection.
+func TestSlowConsumerDisconnected(t *testing.T) {
+	s := startBroker(t, func(c *config.Config) {
+		c.MaxQueuedMessages = 5
+		c.SlowConsumerTimeout = time.Second
+	})
+	addr := s.Addr("mqtt")
+	slow, _ := connectRaw(t, addr, packet.Version5, "slowc", false)
+	slow.subscribe(1, packet.Subscription{Filter: "slowc/t", QoS: 1})
+
+	pub := dial3(t, addr, "slowc-pub", nil)
+	var toks []interface{ WaitTimeout(time.Duration) bool }
+	for i := range 8 {
+		toks = append(toks, pub.c.Publish("slowc/t", 1, false, fmt.Sprint(i)))
+	}
+	// Held, then released when the slow subscriber goes: every PUBACK comes.
+	for i, tok := range toks {
+		if !tok.WaitTimeout(waitFor) {
+			t.Fatalf("publish %d never acknowledged: the slow subscriber still holds the publisher", i)
+		}
+	}
+	got := slow.expectClosed()
+	if len(got) == 0 {
+		t.Fatal("slow subscriber closed without a DISCONNECT")
+	}
+	if d, ok := got[len(got)-1].(*packet.Disconnect); !ok || d.ReasonCode != packet.QuotaExceeded {
+		t.Fatalf("slow subscriber got %s, want its PUBLISHes then DISCONNECT 0x97", describe(got))
+	}
+
+	again, ack := connectRaw(t, addr, packet.Version5, "slowc", false)
+	if !ack.SessionPresent {
+		t.Fatal("the persistent session was not kept")
+	}
+	for range 5 {
+		again.ack(expectPublish(again))
+	}
 }
