@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +27,12 @@ func dialMQTT(t *testing.T, addr, id string) *mqttConn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return connectMQTT(t, nc, id)
+}
+
+// connectMQTT runs the MQTT 3.1.1 handshake on nc.
+func connectMQTT(t *testing.T, nc net.Conn, id string) *mqttConn {
+	t.Helper()
 	t.Cleanup(func() { nc.Close() })
 	c := &mqttConn{t: t, nc: nc, w: bufio.NewWriterSize(nc, 64<<10), rd: packet.NewReader(nc, 0)}
 	c.write(&packet.Connect{Version: packet.Version311, CleanStart: true, KeepAlive: 0, ClientID: id})
@@ -163,4 +170,24 @@ func (c *stompConn) flood(dest, body string, n int, stall time.Duration) int {
 		return n - w.Buffered()/len(frame)
 	}
 	return n
+}
+
+// dialMQTTSmallBuffer connects with a 4 KiB receive buffer, so a client
+// that never reads leaves what it is sent with the broker, not the kernel.
+func dialMQTTSmallBuffer(t *testing.T, addr, id string) *mqttConn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return connectMQTT(t, nc, id)
 }

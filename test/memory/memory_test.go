@@ -136,3 +136,41 @@ func TestNeverReadingSTOMPSubscribersGlobalBudget(t *testing.T) {
 		t.Errorf("RSS grew by %s with a %s budget", mib(after-before), mib(budget))
 	}
 }
+
+// TestManySlowMQTTDevices: many QoS 0 devices subscribed to one topic, none
+// reading (each with a 4 KiB receive buffer, so the kernel holds little for
+// them), and a producer publishing 1 KiB messages to the topic. With the
+// default limits each device costs the broker at most its queue limit
+// (256 KiB) plus what is in flight to its socket; the figure goes to
+// docs/PERFORMANCE.md.
+func TestManySlowMQTTDevices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 500 connections")
+	}
+	const devices = 500
+	b := start(t, "")
+	before := b.rss(t)
+	for i := range devices {
+		c := dialMQTTSmallBuffer(t, b.mqtt, fmt.Sprintf("device-%d", i))
+		c.subscribe("fleet/cmd", 0)
+	}
+	idle := b.rss(t)
+	pub := dialMQTT(t, b.mqtt, "fleet-pub")
+	body := []byte(strings.Repeat("x", 1024))
+	const n = 2000 // 2,000 × 1 KiB to each device: 2 MiB each, 1 GiB in all
+	for i := range n {
+		pub.write(&packet.Publish{Topic: []byte("fleet/cmd"), Payload: body})
+		if i%100 == 99 {
+			pub.flush()
+		}
+	}
+	pub.sync()
+	after := b.rss(t)
+	per := (after - idle) / devices
+	t.Logf("%d never-reading QoS 0 devices: RSS %s before, %s connected, %s after %d × 1 KiB each (%s per device)", devices, mib(before), mib(idle), mib(after), n, mib(per))
+	// The queue limit (256 KiB), the messages in flight to the socket and
+	// the connection's output buffer: well under the 2 MiB each was sent.
+	if per > 1536<<10 {
+		t.Errorf("%s per slow device", mib(per))
+	}
+}
