@@ -289,7 +289,7 @@ func (b *Broker) reaper() {
 			b.checkSlow(q, now)
 		}
 		sweeps++
-		if sweeps%30 == 0 {
+		if sweeps%sweepEvery == 0 {
 			b.sweepAddresses()
 		}
 	}
@@ -322,27 +322,49 @@ func (b *Broker) checkSlow(q *Queue, now int64) {
 	}
 }
 
-// sweepAddresses deletes auto-created addresses with nothing bound to them.
-// It runs from the reaper rather than on every unsubscribe so that a topic
-// published to without subscribers does not re-create its address each time.
+// sweepAddresses deletes auto-created addresses with nothing bound to them
+// and nothing held. It runs from the reaper every sweepEvery rather than on
+// every unsubscribe, so that subscribing and unsubscribing in a loop does
+// not re-create the address each time (a send to an address nobody listens
+// to creates nothing any more, see resolve). Candidates are found under the
+// read lock and checked again under the write lock, so the sweep of many
+// addresses does not stop sends for its whole length.
 func (b *Broker) sweepAddresses() {
+	b.mu.RLock()
+	var idle []string
+	for name, a := range b.addresses {
+		if b.sweepableLocked(name, a) {
+			idle = append(idle, name)
+		}
+	}
+	b.mu.RUnlock()
+	if len(idle) == 0 {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for name, a := range b.addresses {
-		if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.adm.waiting() {
-			continue
-		}
-		if d := a.dups.Load(); d != nil && d.len() > 0 {
-			continue // keep the duplicate-id window
-		}
-		if _, ok := b.queues[name]; ok {
-			continue
-		}
-		rs := b.routesLocked(a)
-		if len(rs.any) == 0 && len(rs.multi) == 0 {
+	for _, name := range idle {
+		if a := b.addresses[name]; a != nil && b.sweepableLocked(name, a) {
 			delete(b.addresses, name)
 		}
 	}
+}
+
+// sweepEvery is how many reaper ticks pass between address sweeps.
+const sweepEvery = 5
+
+func (b *Broker) sweepableLocked(name string, a *address) bool {
+	if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.adm.waiting() {
+		return false
+	}
+	if d := a.dups.Load(); d != nil && d.len() > 0 {
+		return false // keep the duplicate-id window
+	}
+	if _, ok := b.queues[name]; ok {
+		return false
+	}
+	rs := b.routesLocked(a)
+	return len(rs.any) == 0 && len(rs.multi) == 0
 }
 
 // RecoveryStats report what Start loaded from the store.

@@ -278,3 +278,23 @@ func TestSlowConsumerClosed(t *testing.T) {
 		t.Errorf("after the close: %+v, want 4 messages and no consumer", st)
 	}
 }
+
+func TestIdleAddressSweptSoon(t *testing.T) {
+	b := newTestBroker(t, Config{ReaperInterval: 10 * time.Millisecond})
+	s := newSession(t, b, SessionOptions{})
+	c, _ := subscribe(t, s, SubscribeOptions{Address: "gone"}, ConsumerOptions{})
+	if _, ok := b.Address("gone"); !ok {
+		t.Fatal("subscribing did not create the address")
+	}
+	c.Close()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		if _, ok := b.Address("gone"); !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an auto-created address with nothing bound was still there after %v (%d reaper ticks)", waitTimeout, waitTimeout/(10*time.Millisecond))
+		}
+		time.Sleep(5 * time.Millisecond) // the sweep runs on the reaper's clock: nothing to wait on
+	}
+}
