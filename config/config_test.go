@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/junctionmq/junction/core"
 )
@@ -128,5 +129,37 @@ func TestBadConfigs(t *testing.T) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestMemoryLimitKeys(t *testing.T) {
+	c, err := Load(write(t, `
+global-max-size: 512MiB
+max-addresses: 10
+max-queues: -1
+max-queued-messages: 50
+max-queued-bytes: 64KiB
+slow-consumer-timeout: 5s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.GlobalMaxSize != 512<<20 || c.MaxAddresses != 10 || c.MaxQueues != -1 || c.MaxQueuedMessages != 50 ||
+		c.MaxQueuedBytes != 64<<10 || c.SlowConsumerTimeout != 5*time.Second {
+		t.Errorf("parsed %+v", c)
+	}
+	d := &Config{}
+	d.ApplyDefaults()
+	if want := DefaultGlobalMaxSize(); int64(d.GlobalMaxSize) != want || want == 0 {
+		t.Errorf("default global-max-size %d, want %d (half the memory there is)", d.GlobalMaxSize, want)
+	}
+	bad := &Config{MaxQueues: -2}
+	bad.ApplyDefaults()
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "max-queues") {
+		t.Errorf("max-queues -2: %v", err)
 	}
 }
