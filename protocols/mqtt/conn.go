@@ -118,7 +118,13 @@ func (c *conn) Settle() {
 	c.settleAcks, c.settleCredits = nil, nil
 }
 
-func (c *conn) OutboxClosed() { close(c.wclosed) }
+func (c *conn) OutboxClosed() {
+	if c.ob.Stalled {
+		// A slow consumer by the other measure: it stopped reading.
+		c.logger().Warn("mqtt connection closed: the client read nothing for the write timeout", "timeout", c.s.opts.WriteTimeout)
+	}
+	close(c.wclosed)
+}
 
 // queue appends an encoded packet. Caller holds the lock.
 func (c *conn) queueLocked(p packet.Packet) {
