@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/internal/memlimit"
 	"github.com/junctionmq/junction/security"
 )
 
@@ -29,6 +30,17 @@ const Off = "off"
 // DefaultMaxMessageSize is max-message-size when none is configured; every
 // protocol adapter and the core get the same limit.
 const DefaultMaxMessageSize = 100 << 20
+
+// DefaultGlobalMaxSize is global-max-size when none is configured: half
+// the memory of the machine or of its container (cgroup), whichever is
+// less, as Artemis does with the JVM's heap; -1 (unlimited) when neither
+// can be read.
+func DefaultGlobalMaxSize() int64 {
+	if total := memlimit.Total(); total > 0 {
+		return total / 2
+	}
+	return -1
+}
 
 // Config is the whole configuration file.
 type Config struct {
@@ -46,6 +58,23 @@ type Config struct {
 	MaxMessageSize core.ByteSize `yaml:"max-message-size"`
 	// MQTT tunes the MQTT adapter.
 	MQTT MQTT `yaml:"mqtt"`
+	// MaxAddresses and MaxQueues cap how many addresses and queues clients
+	// can make the broker create (default 100,000 each; -1: unlimited).
+	MaxAddresses int `yaml:"max-addresses"`
+	MaxQueues    int `yaml:"max-queues"`
+	// GlobalMaxSize is the memory budget for messages held by all addresses
+	// together (Artemis' global-max-size). Default: half the memory limit of
+	// the machine or its container (cgroup); -1: unlimited.
+	GlobalMaxSize core.ByteSize `yaml:"global-max-size"`
+	// MaxQueuedMessages and MaxQueuedBytes bound each MQTT subscription's
+	// queue (Mosquitto's max_queued_messages and max_queued_bytes; default
+	// 1000 and 256 KiB; -1: unlimited).
+	MaxQueuedMessages int           `yaml:"max-queued-messages"`
+	MaxQueuedBytes    core.ByteSize `yaml:"max-queued-bytes"`
+	// SlowConsumerTimeout closes a consumer whose queue stays at its limit
+	// that long (MQTT: DISCONNECT 0x97); its durable state stays (default
+	// 30s; -1s: never).
+	SlowConsumerTimeout time.Duration `yaml:"slow-consumer-timeout"`
 
 	// Dir is the folder of the configuration file; relative paths in it are
 	// relative to this folder. Empty when there is no file.
@@ -158,6 +187,9 @@ func (c *Config) ApplyDefaults() {
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
+	if c.GlobalMaxSize == 0 {
+		c.GlobalMaxSize = core.ByteSize(DefaultGlobalMaxSize())
+	}
 	def(&c.Store.Type, "journal")
 	def(&c.Store.Sync, "batch")
 	def(&c.Log.Level, "info")
@@ -193,6 +225,9 @@ func (c *Config) Validate() error {
 	}
 	if k := c.MQTT.MaxKeepAlive; k < 0 || k > 65535*time.Second || (k > 0 && k%time.Second != 0) {
 		errs = append(errs, fmt.Errorf("mqtt.max-keep-alive %v: want whole seconds from 1s to 65535s, or 0 for no cap", k))
+	}
+	if c.MaxAddresses < -1 || c.MaxQueues < -1 {
+		errs = append(errs, fmt.Errorf("max-addresses %d, max-queues %d: want a positive number, or -1 for unlimited", c.MaxAddresses, c.MaxQueues))
 	}
 	switch c.Store.Type {
 	case "journal", "memory":

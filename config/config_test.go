@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/junctionmq/junction/core"
 )
@@ -139,7 +140,7 @@ func TestUnknownKeys(t *testing.T) {
 		want       []string
 	}{
 		{"top level", "store:\n  type: journal\nfrobnicate: 1\n",
-			[]string{`line 3: unknown key "frobnicate" in the top level; valid keys: address-settings, data, listeners, log, max-message-size, security, store, tls`}},
+			[]string{`line 3: unknown key "frobnicate" in the top level; valid keys: address-settings, data, global-max-size, listeners, log, max-addresses, max-message-size, max-queued-bytes, max-queued-messages, max-queues, mqtt, security, slow-consumer-timeout, store, tls`}},
 		{"nested", "store:\n  syncc: batch\nlog:\n  level: info\n",
 			[]string{`line 2: unknown key "syncc" in store; valid keys: segment-size, sync, type`}},
 		{"under a map key", "address-settings:\n  \"#\":\n    max-delivery-atempts: 3\n",
@@ -164,5 +165,37 @@ func TestUnknownKeys(t *testing.T) {
 				t.Errorf("error still names Go types: %s", msg)
 			}
 		})
+	}
+}
+
+func TestMemoryLimitKeys(t *testing.T) {
+	c, err := Load(write(t, `
+global-max-size: 512MiB
+max-addresses: 10
+max-queues: -1
+max-queued-messages: 50
+max-queued-bytes: 64KiB
+slow-consumer-timeout: 5s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.GlobalMaxSize != 512<<20 || c.MaxAddresses != 10 || c.MaxQueues != -1 || c.MaxQueuedMessages != 50 ||
+		c.MaxQueuedBytes != 64<<10 || c.SlowConsumerTimeout != 5*time.Second {
+		t.Errorf("parsed %+v", c)
+	}
+	d := &Config{}
+	d.ApplyDefaults()
+	if want := DefaultGlobalMaxSize(); int64(d.GlobalMaxSize) != want || want == 0 {
+		t.Errorf("default global-max-size %d, want %d (half the memory there is)", d.GlobalMaxSize, want)
+	}
+	bad := &Config{MaxQueues: -2}
+	bad.ApplyDefaults()
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "max-queues") {
+		t.Errorf("max-queues -2: %v", err)
 	}
 }

@@ -50,6 +50,7 @@ func (a *address) hold(b *Broker, w *waiter) {
 	ad.n.Store(int32(len(ad.line)))
 	start := a.startDrainLocked(b)
 	ad.mu.Unlock()
+	b.holding(a)
 	if start {
 		go a.drain(b)
 	}
@@ -96,10 +97,116 @@ func (a *address) startDrainLocked(b *Broker) bool {
 	return true
 }
 
-// admits reports whether the line's head may go: it fits, and the store is
-// not behind (store pressure holds the line too, see resolve).
+// admits reports whether the line's head may go: it fits the address and
+// the global budget, and the store is not behind (store pressure holds the
+// line too, see resolve).
 func (a *address) admits(b *Broker, need int64) bool {
-	return !b.storePressure.Load() && a.fits(need)
+	return !b.storePressure.Load() && a.fits(need) && b.globalFits(need) && !a.targetsFull()
+}
+
+// messageOverhead is what a held message costs beyond its Size (the
+// Message and one ref), counted against the global budget so that it
+// bounds memory, not only payload.
+const messageOverhead = 512
+
+// globalFits reports whether a message of size need fits the global budget.
+func (b *Broker) globalFits(need int64) bool {
+	return b.globalMax <= 0 || b.globalSize.Load()+need+messageOverhead <= b.globalMax
+}
+
+// GlobalSize is the bytes held by every address together, as counted against
+// global-max-size (each message's size plus a fixed overhead).
+func (b *Broker) GlobalSize() int64 { return b.globalSize.Load() }
+
+// globalWaiters are the addresses with a line, so that room made anywhere
+// (the global budget, a limited queue) can restart the lines it stopped.
+type globalWaiters struct {
+	mu    sync.Mutex // a leaf: nothing is taken under it
+	addrs map[*address]struct{}
+	n     atomic.Int32 // len(addrs), read on every release without the lock
+	// wakes counts requests to look at the lines; running is set while a
+	// goroutine does, which loops until no request came in meanwhile.
+	wakes   atomic.Uint64
+	running atomic.Bool
+}
+
+// holding records that a has a line.
+func (b *Broker) holding(a *address) {
+	g := &b.globalWait
+	g.mu.Lock()
+	if g.addrs == nil {
+		g.addrs = map[*address]struct{}{}
+	}
+	g.addrs[a] = struct{}{}
+	g.n.Store(int32(len(g.addrs)))
+	g.mu.Unlock()
+}
+
+// globalFreed is called (under a queue lock) when a message let go of its
+// bytes: if lines wait and the budget has room, they are restarted.
+func (b *Broker) globalFreed() {
+	if b.globalMax > 0 && b.globalWait.n.Load() > 0 && b.globalFits(0) {
+		b.wakeLines()
+	}
+}
+
+// wakeLines restarts every waiting line from a goroutine (the caller may
+// hold a queue lock).
+func (b *Broker) wakeLines() {
+	g := &b.globalWait
+	if g.n.Load() == 0 {
+		return
+	}
+	g.wakes.Add(1)
+	if g.running.CompareAndSwap(false, true) {
+		go b.wakeAll()
+	}
+}
+
+// wakeAll offers the room made to every waiting line, and forgets the
+// addresses whose line has emptied.
+func (b *Broker) wakeAll() {
+	g := &b.globalWait
+	for {
+		seen := g.wakes.Load()
+		g.mu.Lock()
+		addrs := make([]*address, 0, len(g.addrs))
+		for a := range g.addrs {
+			if a.adm.waiting() {
+				addrs = append(addrs, a)
+			} else {
+				delete(g.addrs, a)
+			}
+		}
+		g.n.Store(int32(len(g.addrs)))
+		g.mu.Unlock()
+		for _, a := range addrs {
+			a.spaceFreed(b)
+		}
+		g.running.Store(false)
+		if g.wakes.Load() == seen || !g.running.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// targetsFull reports whether a queue the address routes to is at its
+// limit with consumers attached (see Queue.SetLimits). It reads the cached
+// route set without the broker lock (the caller may hold a queue lock): a
+// stale set errs by one message at most.
+func (a *address) targetsFull() bool {
+	rs := a.routes.Load()
+	if rs == nil {
+		return false
+	}
+	for _, list := range [][]*Queue{rs.any, rs.multi} {
+		for _, q := range list {
+			if q.limited() && q.limHold.Load() && q.full() && q.nConsumers.Load() > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (a *address) fits(need int64) bool {

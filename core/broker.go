@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,29 @@ type Config struct {
 	ReaperInterval time.Duration
 	// Now replaces the clock in tests.
 	Now func() time.Time
+	// GlobalMaxSize is the memory budget of every address's messages
+	// together, in bytes (Artemis' global-max-size): over it, each address
+	// applies its address-full-policy. 0 or negative: unlimited (the server
+	// passes a default derived from the machine's memory).
+	GlobalMaxSize int64
+	// SlowConsumerTimeout closes the consumers of a queue that stayed at
+	// its limit (Queue.SetLimits, so sends to it were held or dropped) that
+	// long, with ErrSlowConsumer; the queue and its messages stay (default
+	// 30 s; negative: never).
+	SlowConsumerTimeout time.Duration
+	// MaxAddresses and MaxQueues bound how many addresses and queues
+	// clients can make the broker create (0: DefaultMaxAddresses,
+	// DefaultMaxQueues; negative: unlimited). Recovery and dead-letter or
+	// expiry resources are not refused.
+	MaxAddresses, MaxQueues int
 }
+
+// The default caps on addresses and queues: an empty one costs well under
+// 1 KiB (docs/PERFORMANCE.md), so each cap is about 100 MB at most.
+const (
+	DefaultMaxAddresses = 100_000
+	DefaultMaxQueues    = 100_000
+)
 
 // Broker is the destination core.
 type Broker struct {
@@ -65,6 +88,11 @@ type Broker struct {
 	storeErr      atomic.Pointer[error]
 	storePressure atomic.Bool
 	writeFailLog  atomic.Int64 // unix ns of the last "store write failed" line
+	limitLogged   atomic.Int64 // unix ms of the last cap warning
+
+	globalMax  int64        // Config.GlobalMaxSize, 0: unlimited
+	globalSize atomic.Int64 // bytes held by every address, overhead included
+	globalWait globalWaiters
 
 	nextMsgID     atomic.Uint64
 	nextQueueID   atomic.Uint64
@@ -119,12 +147,21 @@ func New(cfg Config) (*Broker, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SlowConsumerTimeout == 0 {
+		cfg.SlowConsumerTimeout = 30 * time.Second
+	}
+	if cfg.MaxAddresses == 0 {
+		cfg.MaxAddresses = DefaultMaxAddresses
+	}
+	if cfg.MaxQueues == 0 {
+		cfg.MaxQueues = DefaultMaxQueues
+	}
 	repo, err := NewSettingsRepository(cfg.AddressSettings)
 	if err != nil {
 		return nil, err
 	}
 	b := &Broker{
-		cfg: cfg, store: cfg.Store, settings: repo, log: cfg.Logger, now: cfg.Now,
+		cfg: cfg, store: cfg.Store, settings: repo, log: cfg.Logger, now: cfg.Now, globalMax: max(cfg.GlobalMaxSize, 0),
 		addresses: map[string]*address{}, queues: map[string]*Queue{}, queueByID: map[uint64]*Queue{},
 		records: map[storage.BindingKind]map[string][]byte{}, stop: make(chan struct{}),
 	}
@@ -254,35 +291,85 @@ func (b *Broker) reaper() {
 		b.mu.RUnlock()
 		for _, q := range queues {
 			q.reap(now)
+			b.checkSlow(q, now)
 		}
 		sweeps++
-		if sweeps%30 == 0 {
+		if sweeps%sweepEvery == 0 {
 			b.sweepAddresses()
 		}
 	}
 }
 
-// sweepAddresses deletes auto-created addresses with nothing bound to them.
-// It runs from the reaper rather than on every unsubscribe so that a topic
-// published to without subscribers does not re-create its address each time.
+// checkSlow closes the consumers of a queue that has stayed at its limit
+// for SlowConsumerTimeout: they do not keep up, and while they stay,
+// publishers wait (or lose messages) for them. Only the reaper calls it.
+func (b *Broker) checkSlow(q *Queue, now int64) {
+	if b.cfg.SlowConsumerTimeout < 0 || !q.limited() || !q.full() || q.nConsumers.Load() == 0 {
+		q.fullSince = 0
+		return
+	}
+	if q.fullSince == 0 {
+		q.fullSince = now
+		return
+	}
+	if now-q.fullSince < b.cfg.SlowConsumerTimeout.Milliseconds() {
+		return
+	}
+	q.fullSince = 0
+	q.mu.Lock()
+	consumers := slices.Clone(q.consumers)
+	q.mu.Unlock()
+	st := q.Stats()
+	b.log.Warn("closing slow consumers: their queue stayed at its limit", "queue", q.info.Name,
+		"consumers", len(consumers), "messages", st.Messages, "in-flight", st.InFlight, "for", b.cfg.SlowConsumerTimeout)
+	for _, c := range consumers {
+		c.closeFor(fmt.Errorf("%w: queue %q stayed at its limit for %v", ErrSlowConsumer, q.info.Name, b.cfg.SlowConsumerTimeout))
+	}
+}
+
+// sweepAddresses deletes auto-created addresses with nothing bound to them
+// and nothing held. It runs from the reaper every sweepEvery rather than on
+// every unsubscribe, so that subscribing and unsubscribing in a loop does
+// not re-create the address each time (a send to an address nobody listens
+// to creates nothing any more, see resolve). Candidates are found under the
+// read lock and checked again under the write lock, so the sweep of many
+// addresses does not stop sends for its whole length.
 func (b *Broker) sweepAddresses() {
+	b.mu.RLock()
+	var idle []string
+	for name, a := range b.addresses {
+		if b.sweepableLocked(name, a) {
+			idle = append(idle, name)
+		}
+	}
+	b.mu.RUnlock()
+	if len(idle) == 0 {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for name, a := range b.addresses {
-		if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.adm.waiting() {
-			continue
-		}
-		if d := a.dups.Load(); d != nil && d.len() > 0 {
-			continue // keep the duplicate-id window
-		}
-		if _, ok := b.queues[name]; ok {
-			continue
-		}
-		rs := b.routesLocked(a)
-		if len(rs.any) == 0 && len(rs.multi) == 0 {
+	for _, name := range idle {
+		if a := b.addresses[name]; a != nil && b.sweepableLocked(name, a) {
 			delete(b.addresses, name)
 		}
 	}
+}
+
+// sweepEvery is how many reaper ticks pass between address sweeps.
+const sweepEvery = 5
+
+func (b *Broker) sweepableLocked(name string, a *address) bool {
+	if !a.autoCreated || !a.settings.AutoDeleteAddresses || a.size.Load() != 0 || a.adm.waiting() {
+		return false
+	}
+	if d := a.dups.Load(); d != nil && d.len() > 0 {
+		return false // keep the duplicate-id window
+	}
+	if _, ok := b.queues[name]; ok {
+		return false
+	}
+	rs := b.routesLocked(a)
+	return len(rs.any) == 0 && len(rs.multi) == 0
 }
 
 // RecoveryStats report what Start loaded from the store.
@@ -360,6 +447,10 @@ func (b *Broker) CreateAddress(name string, rt RoutingType) error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
+	if err := b.roomLocked(b.addresses[name] == nil, false); err != nil {
+		b.mu.Unlock()
+		return err
+	}
 	a := b.ensureAddressLocked(name, rt, false)
 	a.autoCreated = false
 	// An address created on purpose survives restarts.
@@ -375,6 +466,32 @@ func validName(name string) error {
 		return fmt.Errorf("%w: %q", ErrInvalidName, name)
 	}
 	return nil
+}
+
+// roomLocked refuses, with ErrResourceLimit, a client's request that would
+// create one more address (newAddr) or queue (newQueue) beyond the caps.
+// Caller holds b.mu.
+func (b *Broker) roomLocked(newAddr, newQueue bool) error {
+	if lim := b.cfg.MaxAddresses; newAddr && lim > 0 && len(b.addresses) >= lim {
+		b.limitLog("address", lim)
+		return fmt.Errorf("%w: max-addresses %d", ErrResourceLimit, lim)
+	}
+	if lim := b.cfg.MaxQueues; newQueue && lim > 0 && len(b.queues) >= lim {
+		b.limitLog("queue", lim)
+		return fmt.Errorf("%w: max-queues %d", ErrResourceLimit, lim)
+	}
+	return nil
+}
+
+// limitLog warns that a cap refused something, at most once a minute: a
+// client hammering the cap must not flood the log.
+func (b *Broker) limitLog(what string, lim int) {
+	now := b.nowMs()
+	last := b.limitLogged.Load()
+	if now-last < 60_000 || !b.limitLogged.CompareAndSwap(last, now) {
+		return
+	}
+	b.log.Warn("refusing to create another "+what+": the cap is reached", "limit", lim)
 }
 
 func (b *Broker) ensureAddressLocked(name string, rt RoutingType, auto bool) *address {
@@ -425,7 +542,9 @@ func (b *Broker) released(m *Message) {
 	if a.size.Add(-int64(m.Size())) < 0 {
 		a.size.Store(0)
 	}
+	b.globalSize.Add(-int64(m.Size()) - messageOverhead)
 	a.spaceFreed(b)
+	b.globalFreed()
 }
 
 func (b *Broker) lookupAddress(name string) *address {

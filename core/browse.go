@@ -160,7 +160,7 @@ func (br *Browser) enterLevelLocked(lvl int) {
 	if lvl < 0 {
 		return
 	}
-	d := &br.q.levels[lvl]
+	d := br.q.level(lvl)
 	br.pos, br.endAt, br.ver, br.epoch = d.base, d.end(), br.q.version, d.epoch
 	br.last, br.lastID, br.skipTo = nil, 0, 0
 }
@@ -179,7 +179,7 @@ func (br *Browser) enterLevelLocked(lvl int) {
 func (br *Browser) nextLocked(now int64) *ref {
 	q := br.q
 	for br.lvl >= 0 {
-		d := &q.levels[br.lvl]
+		d := q.level(br.lvl)
 		if br.epoch != d.epoch {
 			br.epoch = d.epoch
 			switch {

@@ -2,6 +2,7 @@ package core
 
 import (
 	"github.com/junctionmq/junction/core/selector"
+	"slices"
 )
 
 // ConsumerOptions configure a consumer.
@@ -243,7 +244,17 @@ func (c *Consumer) close(unsent func(uint64) bool) bool {
 	}
 	for i, x := range q.consumers {
 		if x == c {
-			q.consumers = append(q.consumers[:i], q.consumers[i+1:]...)
+			// slices.Delete clears the vacated slot, so a closed consumer
+			// is not kept alive by the queue's spare capacity.
+			q.consumers = slices.Delete(q.consumers, i, i+1)
+			q.nConsumers.Store(int32(len(q.consumers)))
+			if len(q.consumers) == 0 && q.limited() {
+				// Sends held for this queue's room now drop for it.
+				q.b.wakeLines()
+			}
+			if len(q.consumers) == 0 {
+				q.consumers = nil
+			}
 			break
 		}
 	}

@@ -26,6 +26,12 @@ var (
 	// ErrStoreUnavailable refuses a durable send or a commit because the
 	// store cannot write (disk full, I/O error, database down).
 	ErrStoreUnavailable = errors.New("store unavailable")
+	// ErrResourceLimit refuses what would create an address or a queue
+	// beyond max-addresses or max-queues.
+	ErrResourceLimit = errors.New("resource limit reached")
+	// ErrSlowConsumer ends a consumer whose queue stayed at its limit
+	// (Queue.SetLimits) for Config.SlowConsumerTimeout.
+	ErrSlowConsumer = errors.New("slow consumer")
 )
 
 // PermissionError is returned when the session's authorizer refuses an action.

@@ -127,7 +127,7 @@ func TestDispatchModel(t *testing.T) {
 					if l.c.credit <= 0 {
 						continue
 					}
-					for lvl := range q.levels {
+					for lvl := range q.nonEmptyLevels() {
 						dq := &q.levels[lvl]
 						for p := dq.base; p < dq.end(); p++ {
 							r := dq.at(p)

@@ -71,6 +71,7 @@ type QueueStats struct {
 	Acked        uint64
 	Expired      uint64
 	DeadLettered uint64
+	Dropped      uint64 // refused by the queue's limits (SetLimits)
 }
 
 // Queue holds messages for consumers.
@@ -79,8 +80,10 @@ type Queue struct {
 	info   QueueInfo
 	filter *selector.Selector
 
-	mu        lockorder.Mutex[lockorder.QueueRank]
-	levels    [levels]refDeque
+	mu lockorder.Mutex[lockorder.QueueRank]
+	// levels is made with the queue's first message: an empty queue is
+	// most of its cost otherwise (640 bytes).
+	levels    *[levels]refDeque
 	nonEmpty  uint16
 	ready     int
 	sched     schedHeap
@@ -112,15 +115,59 @@ type Queue struct {
 	pins     int // sends between prepare and publish; a pinned queue is not auto-deleted
 
 	enqueued, acked, expired, deadLettered atomic.Uint64
+
+	// Limits set by the adapter (MQTT's max queued messages and bytes),
+	// and what the queue holds, readable without its lock by routing.
+	limMsgs, limBytes   atomic.Int64 // 0: none
+	heldMsgs, heldBytes atomic.Int64
+	dropped             atomic.Uint64 // messages refused by the limits
+	nConsumers          atomic.Int32  // len(consumers), for routing
+	limHold             atomic.Bool
+	fullSince           int64 // unix ms the reaper first saw it full with consumers; only the reaper uses it
 }
 
+// SetLimits bounds the messages and bytes the queue holds (0: no bound).
+// Beyond either the queue misses a message (counted in QueueStats.Dropped),
+// except that with hold a producer's durable message waits, by producer
+// flow control, while the queue has consumers: a slow reader then pushes
+// back on its publishers, while an offline one cannot hold a topic's
+// publishers for ever (Mosquitto's max_queued_messages drops in both
+// cases).
+func (q *Queue) SetLimits(messages int, bytes int64, hold bool) {
+	q.limMsgs.Store(int64(max(messages, 0)))
+	q.limBytes.Store(max(bytes, 0))
+	q.limHold.Store(hold)
+}
+
+// full reports whether the queue is at or over one of its limits.
+func (q *Queue) full() bool {
+	if n := q.limMsgs.Load(); n > 0 && q.heldMsgs.Load() >= n {
+		return true
+	}
+	if n := q.limBytes.Load(); n > 0 && q.heldBytes.Load() >= n {
+		return true
+	}
+	return false
+}
+
+// limited reports whether the queue has a limit.
+func (q *Queue) limited() bool { return q.limMsgs.Load() > 0 || q.limBytes.Load() > 0 }
+
 func newQueue(b *Broker, info QueueInfo, filter *selector.Selector) *Queue {
-	q := &Queue{b: b, info: info, filter: filter, version: 1, groups: map[string]*Consumer{}}
+	q := &Queue{b: b, info: info, filter: filter, version: 1}
 	if s := b.settings.Resolve(info.Address); s.LastValueKey != "" {
 		q.lvKey = s.LastValueKey
 		q.lvq = map[string]*ref{}
 	}
 	return q
+}
+
+// level returns one priority level, making the levels on first use.
+func (q *Queue) level(lvl int) *refDeque {
+	if q.levels == nil {
+		q.levels = new([levels]refDeque)
+	}
+	return &q.levels[lvl]
 }
 
 // Name returns the queue's name.
@@ -136,7 +183,7 @@ func (q *Queue) Stats() QueueStats {
 	return QueueStats{
 		Messages: q.total, Ready: q.ready, Scheduled: q.sched.Len(), InFlight: q.inFlight,
 		Consumers: len(q.consumers), Enqueued: q.enqueued.Load(), Acked: q.acked.Load(),
-		Expired: q.expired.Load(), DeadLettered: q.deadLettered.Load(),
+		Expired: q.expired.Load(), DeadLettered: q.deadLettered.Load(), Dropped: q.dropped.Load(),
 	}
 }
 
@@ -221,6 +268,8 @@ func (q *Queue) restoreAcks(acks []ackedRef) {
 // enqueueLocked adds a new ref (from a send, a recovery or a release).
 func (q *Queue) enqueueLocked(r *ref, now int64) {
 	q.total++
+	q.heldMsgs.Add(1)
+	q.heldBytes.Add(int64(r.msg.size))
 	if g := r.msg.GroupID; g != "" {
 		if q.groupRefs == nil {
 			q.groupRefs = map[string]int32{}
@@ -260,7 +309,7 @@ func (q *Queue) makeReady(r *ref, front bool) {
 		}
 	}
 	lvl := r.msg.Priority
-	d := &q.levels[lvl]
+	d := q.level(int(lvl))
 	if front {
 		d.pushFront(r)
 	} else {
@@ -292,6 +341,13 @@ func (q *Queue) removeReady(r *ref) {
 // finishLocked drops a ref for good (acked, expired, dead-lettered, replaced).
 func (q *Queue) finishLocked(r *ref, store bool) {
 	q.total--
+	wasFull := q.limited() && q.full()
+	q.heldMsgs.Add(-1)
+	q.heldBytes.Add(-int64(r.account().size))
+	if wasFull && !q.full() {
+		// Sends held for this queue's room may go.
+		q.b.wakeLines()
+	}
 	if g := r.msg.GroupID; g != "" {
 		q.groupDoneLocked(g)
 	}
@@ -358,9 +414,26 @@ func (q *Queue) dispatchLocked() {
 		q.deliverLocked(c, r)
 		idle = 0
 	}
+	q.compactLevels()
+}
+
+// compactLevels compacts levels whose tombstones outnumber their refs.
+func (q *Queue) compactLevels() {
+	if q.levels == nil {
+		return
+	}
 	for i := range q.levels {
 		q.levels[i].maybeCompact()
 	}
+}
+
+// nonEmptyLevels returns how many levels to walk: none before the first
+// message.
+func (q *Queue) nonEmptyLevels() int {
+	if q.levels == nil {
+		return 0
+	}
+	return levels
 }
 
 type verdict uint8
@@ -470,6 +543,9 @@ func (q *Queue) deliverLocked(c *Consumer, r *ref) {
 	q.removeReady(r)
 	r.deliveryCount++
 	if g := r.msg.GroupID; g != "" && q.groups[g] == nil {
+		if q.groups == nil {
+			q.groups = map[string]*Consumer{}
+		}
 		q.groups[g] = c
 		c.groups++
 	}
@@ -538,7 +614,7 @@ func (q *Queue) reap(now int64) {
 		q.mu.Unlock()
 		return
 	}
-	for lvl := range q.levels {
+	for lvl := range q.nonEmptyLevels() {
 		d := &q.levels[lvl]
 		for p := d.base; p < d.end(); p++ {
 			if r := d.at(p); r != nil && r.msg.Expiration != 0 && now >= r.msg.Expiration && !r.expiring {
@@ -557,9 +633,7 @@ func (q *Queue) reap(now int64) {
 		}
 		i++
 	}
-	for i := range q.levels {
-		q.levels[i].maybeCompact()
-	}
+	q.compactLevels()
 	q.unlock()
 }
 

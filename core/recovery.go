@@ -147,6 +147,7 @@ func (r *recoverer) Ref(queueID, msgID uint64, deliveryCount uint32, scheduledAt
 		a := b.ensureAddressLocked(m.Address, RoutingAny, true)
 		b.mu.Unlock()
 		a.size.Add(int64(m.size))
+		b.globalSize.Add(int64(m.size) + messageOverhead)
 		m.addr = a
 	}
 	m.durableRefs.Add(1)

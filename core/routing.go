@@ -48,6 +48,18 @@ func (b *Broker) resolve(s *Session, m *Message, pass ...*address) (resolved, er
 		return resolved{}, ErrClosed
 	}
 	a := b.addresses[m.Address]
+	if a == nil && b.routesNowhereLocked(m) {
+		b.mu.RUnlock()
+		// Nothing is created for a message nobody can receive (a topic
+		// without subscribers): a flood of one-off topics must cost
+		// nothing. The permission auto-creating needed is still asked.
+		if s != nil {
+			if err := s.authorize(PermCreateAddress, m.Address); err != nil {
+				return resolved{}, err
+			}
+		}
+		return resolved{drop: true}, nil
+	}
 	if a == nil || !b.hasRoutingLocked(a, m.RoutingType) {
 		b.mu.RUnlock()
 		if err := b.autoCreate(s, m); err != nil {
@@ -97,6 +109,11 @@ func (b *Broker) resolve(s *Session, m *Message, pass ...*address) (resolved, er
 			}
 		}
 	}
+	if !admitted(a, pass) && s != nil {
+		b.queueLimits(s, m, &res)
+		// Behind sends already waiting, whatever held them.
+		res.full = res.full || a.adm.waiting()
+	}
 	if len(res.targets) == 0 {
 		res.drop = true
 		return res, nil
@@ -108,29 +125,65 @@ func (b *Broker) resolve(s *Session, m *Message, pass ...*address) (resolved, er
 		res.full = true
 		return res, nil
 	}
-	if lim := a.settings.MaxSizeBytes; lim >= 0 && !admitted(a, pass) {
+	// The global budget binds producers only: an internal move (s == nil)
+	// frees its source as it fills its target.
+	global := s != nil && b.globalMax > 0
+	if lim := a.settings.MaxSizeBytes; (lim >= 0 || global) && !admitted(a, pass) {
 		need := int64(m.Size())
+		fitsGlobal := !global || b.globalFits(need)
 		switch a.settings.FullPolicy {
 		case FullFail:
 			if !a.fits(need) {
 				return res, fmt.Errorf("%w: %q is over max-size-bytes %d", ErrAddressFull, a.name, lim)
 			}
+			if !fitsGlobal {
+				return res, fmt.Errorf("%w: %q: the broker is over global-max-size %d", ErrAddressFull, a.name, b.globalMax)
+			}
 		case FullDrop:
-			if !a.fits(need) {
+			if !a.fits(need) || !fitsGlobal {
 				res.drop = true
 			}
 		default:
-			if need > lim {
+			if lim >= 0 && need > lim {
 				// It can never fit: holding it would hold the producer forever.
 				return res, fmt.Errorf("%w: %q: a %d-byte message exceeds max-size-bytes %d", ErrAddressFull, a.name, need, lim)
+			}
+			if global && need+messageOverhead > b.globalMax {
+				return res, fmt.Errorf("%w: a %d-byte message exceeds global-max-size %d", ErrAddressFull, need, b.globalMax)
 			}
 			// Join the line when there is one, even if this message
 			// would fit: first come, first served, and a producer's
 			// messages to an address stay in order.
-			res.full = a.adm.waiting() || !a.fits(need)
+			res.full = res.full || a.adm.waiting() || !a.fits(need) || !fitsGlobal
 		}
 	}
 	return res, nil
+}
+
+// queueLimits applies the limits of full target queues (Queue.SetLimits):
+// a producer's durable message to a full holding queue with consumers waits
+// in the address's line; otherwise the full queue misses the message,
+// counted.
+func (b *Broker) queueLimits(s *Session, m *Message, res *resolved) {
+	copied := false
+	for i := 0; i < len(res.targets); i++ {
+		q := res.targets[i]
+		if !q.limited() || !q.full() {
+			continue
+		}
+		if m.Durable && q.limHold.Load() && q.nConsumers.Load() > 0 {
+			res.full = true
+			continue
+		}
+		if !copied {
+			// The slice may be the route cache's: never write into it.
+			res.targets = append([]*Queue(nil), res.targets...)
+			copied = true
+		}
+		q.dropped.Add(1)
+		res.targets = append(res.targets[:i], res.targets[i+1:]...)
+		i--
+	}
 }
 
 func admitted(a *address, pass []*address) bool {
@@ -140,6 +193,23 @@ func admitted(a *address, pass []*address) bool {
 		}
 	}
 	return false
+}
+
+// routesNowhereLocked reports whether a message to an address that does not
+// exist would be auto-created as multicast and reach no subscription.
+// Caller holds b.mu.
+func (b *Broker) routesNowhereLocked(m *Message) bool {
+	rt := m.RoutingType
+	if rt == Anycast {
+		return false
+	}
+	set := b.settings.peek(m.Address)
+	if !set.AutoCreateAddresses || (rt == RoutingAny && set.DefaultRoutingType != Multicast) {
+		return false
+	}
+	found := false
+	b.bindings.Match(m.Address, func(*Queue) { found = true })
+	return !found
 }
 
 func (b *Broker) hasRoutingLocked(a *address, rt RoutingType) bool {
@@ -179,6 +249,9 @@ func (b *Broker) autoCreate(s *Session, m *Message) error {
 		default:
 			return nil
 		}
+	}
+	if err := b.roomLocked(a == nil, rt == Anycast && b.queues[m.Address] == nil); err != nil {
+		return err
 	}
 	if a == nil || (rt == Anycast && !a.anycast) || (rt == Multicast && !a.multicast) {
 		if !set.AutoCreateAddresses {
@@ -357,6 +430,7 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 	m.refs.Store(int32(len(targets)))
 	m.durableRefs.Store(int32(durable))
 	res.a.size.Add(int64(m.size))
+	b.globalSize.Add(int64(m.size) + messageOverhead)
 	if durable > 0 {
 		*ops = append(*ops, storage.Op{Kind: storage.OpAddMessage, MsgID: m.ID, Data: EncodeMessage(nil, m)})
 		for _, q := range targets {
@@ -493,7 +567,7 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 	if q.timer != nil {
 		q.timer.Stop()
 	}
-	for lvl := range q.levels {
+	for lvl := range q.nonEmptyLevels() {
 		d := &q.levels[lvl]
 		for p := d.base; p < d.end(); p++ {
 			if r := d.at(p); r != nil {
@@ -516,6 +590,7 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 		c.stopPullLocked()
 	}
 	q.consumers = nil
+	q.nConsumers.Store(0)
 	q.ready, q.inFlight = 0, 0
 	if q.info.Durable && !q.info.Temporary {
 		q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteBinding, Binding: storage.BindingQueue, Key: q.info.Name})

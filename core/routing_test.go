@@ -548,6 +548,14 @@ func TestDefaultRoutingType(t *testing.T) {
 	s := newSession(t, b, SessionOptions{})
 	send(t, s, msg("q.a", "x"))
 	send(t, s, msg("t.a", "x"))
+	// A message nobody can receive creates nothing.
+	if info, ok := b.Address("t.a"); ok {
+		t.Errorf("t.a = %+v, created for a message that reached no subscription", info)
+	}
+	if _, err := s.Subscribe(SubscribeOptions{Address: "t.#"}, ConsumerOptions{Handler: func(Delivery) {}}); err != nil {
+		t.Fatal(err)
+	}
+	send(t, s, msg("t.a", "x"))
 	if info, _ := b.Address("q.a"); !info.Anycast || info.Multicast {
 		t.Errorf("q.a = %+v, want anycast", info)
 	}

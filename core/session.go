@@ -160,6 +160,10 @@ func (s *Session) consume(queue string, opts ConsumerOptions) (*Consumer, error)
 				return nil, err
 			}
 		}
+		if err := b.roomLocked(a == nil, true); err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
 		b.ensureAddressLocked(queue, Anycast, a == nil)
 		q = b.createQueueLocked(QueueInfo{Name: queue, Address: queue, RoutingType: Anycast, Durable: true, AutoCreated: true}, nil)
 	}
@@ -213,6 +217,7 @@ func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions,
 		return nil, fmt.Errorf("%q: %w", q.info.Name, errQueueDeleted)
 	}
 	q.consumers = append(q.consumers, c)
+	q.nConsumers.Store(int32(len(q.consumers)))
 	q.dispatchLocked()
 	q.unlock()
 	return c, nil
@@ -333,6 +338,12 @@ func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions, created 
 				b.mu.Unlock()
 				return nil, err
 			}
+			// The subscription queue below must fit too: refuse before
+			// creating the address rather than leave it behind.
+			if err := b.roomLocked(a == nil, b.queues[name] == nil); err != nil {
+				b.mu.Unlock()
+				return nil, err
+			}
 			b.ensureAddressLocked(sub.Address, Multicast, a == nil)
 		}
 	}
@@ -394,6 +405,10 @@ func (s *Session) subscribe(sub SubscribeOptions, opts ConsumerOptions, created 
 				b.mu.Unlock()
 				return nil, err
 			}
+		}
+		if err := b.roomLocked(false, true); err != nil {
+			b.mu.Unlock()
+			return nil, err
 		}
 		info := QueueInfo{Name: name, Address: sub.Address, RoutingType: Multicast, Durable: sub.Durable,
 			Filter: sub.Selector, ClientID: s.ClientID(), SubscriptionName: sub.Name, Shared: sub.Shared, NoLocal: sub.NoLocal, NoDollar: sub.NoDollar}
@@ -462,6 +477,10 @@ func (s *Session) CreateTemporaryQueue(name string) (*Queue, error) {
 	if b.queues[name] != nil {
 		b.mu.Unlock()
 		return nil, fmt.Errorf("%w: %q", ErrQueueExists, name)
+	}
+	if err := b.roomLocked(b.addresses[name] == nil, true); err != nil {
+		b.mu.Unlock()
+		return nil, err
 	}
 	b.ensureAddressLocked(name, Anycast, true)
 	q := b.createQueueLocked(QueueInfo{Name: name, Address: name, RoutingType: Anycast, Temporary: true, Owner: s.ownerID()}, nil)

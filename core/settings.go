@@ -204,12 +204,13 @@ type SettingsRepository struct {
 	patterns []string // sorted most specific first
 	entries  map[string]*AddressSettings
 	cache    map[string]*Settings
+	distinct map[Settings]*Settings
 	defaults Settings
 }
 
 // NewSettingsRepository validates entries and builds a repository.
 func NewSettingsRepository(entries map[string]*AddressSettings) (*SettingsRepository, error) {
-	r := &SettingsRepository{entries: map[string]*AddressSettings{}, cache: map[string]*Settings{}, defaults: DefaultSettings()}
+	r := &SettingsRepository{entries: map[string]*AddressSettings{}, cache: map[string]*Settings{}, distinct: map[Settings]*Settings{}, defaults: DefaultSettings()}
 	for p, a := range entries {
 		if a == nil {
 			continue
@@ -233,6 +234,41 @@ func (r *SettingsRepository) Resolve(address string) *Settings {
 	if s != nil {
 		return s
 	}
+	res := r.compute(address)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.cache) > 100_000 {
+		clear(r.cache)
+	}
+	// Addresses with the same settings share one copy: there are as many
+	// distinct settings as combinations of matching entries, usually a
+	// handful, and addresses by the hundred thousand.
+	s = r.distinct[res]
+	if s == nil {
+		if len(r.distinct) > 10_000 {
+			clear(r.distinct)
+		}
+		s = &res
+		r.distinct[res] = s
+	}
+	r.cache[address] = s
+	return s
+}
+
+// peek returns the settings for an address without caching them: for a
+// send that creates nothing, so that a flood of one-off names leaves no
+// trace.
+func (r *SettingsRepository) peek(address string) Settings {
+	r.mu.RLock()
+	s := r.cache[address]
+	r.mu.RUnlock()
+	if s != nil {
+		return *s
+	}
+	return r.compute(address)
+}
+
+func (r *SettingsRepository) compute(address string) Settings {
 	res := r.defaults
 	var set uint32
 	for _, p := range r.patterns {
@@ -244,13 +280,7 @@ func (r *SettingsRepository) Resolve(address string) *Settings {
 		// Artemis: max-redelivery-delay defaults to ten times redelivery-delay.
 		res.MaxRedeliveryDelay = 10 * res.RedeliveryDelay
 	}
-	r.mu.Lock()
-	if len(r.cache) > 100_000 {
-		clear(r.cache)
-	}
-	r.cache[address] = &res
-	r.mu.Unlock()
-	return &res
+	return res
 }
 
 // RedeliveryDelayFor returns the delay before redelivering a message that has

@@ -93,7 +93,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 			return nil, err
 		}
 	}
-	cb, err := core.New(core.Config{Store: st, AddressSettings: cfg.AddressSettings, Logger: log, MaxMessageSize: int(cfg.MaxMessageSize)})
+	cb, err := core.New(core.Config{Store: st, AddressSettings: cfg.AddressSettings, Logger: log, MaxMessageSize: int(cfg.MaxMessageSize),
+		MaxAddresses: cfg.MaxAddresses, MaxQueues: cfg.MaxQueues, GlobalMaxSize: int64(cfg.GlobalMaxSize),
+		SlowConsumerTimeout: cfg.SlowConsumerTimeout})
 	if err != nil {
 		closeBound(lns)
 		st.Close()
@@ -108,6 +110,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	log.Info("recovered", "queues", rs.Queues, "messages", rs.Messages, "references", rs.Refs, "took", rs.Duration.Round(time.Millisecond))
 
 	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), regs: regs, addrs: map[string]net.Addr{}}
+	mctx, stopMem := context.WithCancel(context.Background())
+	s.stops = append(s.stops, stopMem)
+	go returnMemory(mctx, cb, log)
 	if sec.UsersFile() != "" {
 		// `junction user` edits reach the running broker within seconds, and
 		// open connections lose at once what the new file no longer allows.
@@ -125,7 +130,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	for _, b := range lns {
 		s.serve(b, ws, sec.AnonymousAllowed())
 	}
-	log.Info("junction ready", "data", cfg.Data, "store", cfg.Store.Type)
+	log.Info("junction ready", "data", cfg.Data, "store", cfg.Store.Type, "global-max-size", int64(cfg.GlobalMaxSize))
 	return s, nil
 }
 
@@ -133,7 +138,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 // size limit, and routes their WebSocket subprotocols.
 func (s *Server) startAdapters(regs []adapter.Registration, gate *access.Gate) (*transport.WebSocket, error) {
 	ws := transport.NewWebSocket(s.log)
-	env := adapter.Env{Broker: s.Core, Gate: gate, Logger: s.log, MaxMessageSize: int(s.cfg.MaxMessageSize), Config: s.cfg}
+	env := adapter.Env{Broker: s.Core, Gate: gate, Logger: s.log, MaxMessageSize: int(s.cfg.MaxMessageSize), Config: s.cfg,
+		MaxQueuedMessages: s.cfg.MaxQueuedMessages, MaxQueuedBytes: int64(s.cfg.MaxQueuedBytes)}
 	if env.MaxMessageSize <= 0 {
 		env.MaxMessageSize = config.DefaultMaxMessageSize
 	}

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/junctionmq/junction/config"
+	"github.com/junctionmq/junction/internal/memlimit"
 	"github.com/junctionmq/junction/server"
 )
 
@@ -177,6 +179,13 @@ func serve(cmd *cobra.Command, f serveFlags) error {
 			return err
 		}
 		defer stopProfiles()
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The collector works harder as the heap nears the limit rather
+		// than let it double past the budget (GOGC), and returns memory.
+		if lim := server.MemoryLimit(int64(cfg.GlobalMaxSize), memlimit.Total()); lim > 0 {
+			debug.SetMemoryLimit(lim)
+		}
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

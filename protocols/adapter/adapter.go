@@ -59,6 +59,12 @@ type Env struct {
 	// Config is the whole configuration, for an adapter's own section
 	// (mqtt:); nil when the adapter is built without one (tests).
 	Config *config.Config
+	// MaxQueuedMessages and MaxQueuedBytes bound what one client's
+	// subscription holds where the protocol has such a limit (MQTT, as
+	// Mosquitto's max_queued_messages and max_queued_bytes): 0 takes the
+	// adapter's default, -1 is unlimited.
+	MaxQueuedMessages int
+	MaxQueuedBytes    int64
 }
 
 // Adapter is a running protocol adapter.

@@ -144,6 +144,10 @@ func (c *conn) Settle() {
 
 func (c *conn) OutboxClosed() {
 	c.lock()
+	if c.ob.Stalled {
+		// A slow consumer by the other measure: it stopped reading.
+		c.logger().Warn("mqtt connection closed: the client read nothing for the write timeout", "timeout", c.s.opts.WriteTimeout)
+	}
 	c.wclosedDone = true
 	if c.wclosed != nil {
 		close(c.wclosed)
@@ -353,6 +357,8 @@ func (c *conn) closedByBroker(reason error) {
 		code = packet.NotAuthorized
 	case errors.Is(reason, core.ErrTakenOver):
 		code = packet.SessionTakenOver
+	case errors.Is(reason, core.ErrSlowConsumer):
+		code = packet.QuotaExceeded
 	}
 	c.logger().Info("mqtt connection closed by the broker", "reason", reason)
 	c.disconnectWith(code, reason.Error())

@@ -80,7 +80,7 @@ func reasonFor(err error) packet.ReasonCode {
 	switch {
 	case errors.As(err, &pe):
 		return packet.NotAuthorized
-	case errors.Is(err, core.ErrAddressFull):
+	case errors.Is(err, core.ErrAddressFull), errors.Is(err, core.ErrResourceLimit):
 		return packet.QuotaExceeded
 	case errors.Is(err, core.ErrMessageTooLarge):
 		return packet.PacketTooLarge

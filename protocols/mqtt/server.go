@@ -57,6 +57,15 @@ type Options struct {
 	// stops reading it (default 1 MiB). QoS 1 and 2 publishes are bounded
 	// first by ReceiveMaximum: their PUBACK or PUBREC waits for admission.
 	MaxHeldBytes int64
+	// MaxQueuedMessages and MaxQueuedBytes bound each subscription's queue
+	// (Mosquitto's max_queued_messages, max_queued_bytes; defaults 1000
+	// and 256 KiB, so 10,000 slow devices hold at most about 2.5 GiB of
+	// payload; -1: unlimited). Beyond them QoS 0 messages are dropped for
+	// that subscriber and counted, and QoS 1 and 2 publishes wait (their
+	// PUBACK or PUBREC with them) while the subscriber is connected, and
+	// are dropped for it while it is offline (see core.Queue.SetLimits).
+	MaxQueuedMessages int
+	MaxQueuedBytes    int64
 	// DisconnectGrace bounds how long a connection closed by the client's
 	// DISCONNECT waits for the PUBACKs and PUBRECs still due (default 5s).
 	DisconnectGrace time.Duration
@@ -95,7 +104,8 @@ var Adapter = adapter.Registration{
 	New: func(env adapter.Env) (adapter.Adapter, error) {
 		// Maximum Packet Size counts the whole packet; the message's
 		// topic and properties are part of the core's message size too.
-		opts := Options{Broker: env.Broker, Gate: env.Gate, Logger: env.Logger, MaxPacketSize: env.MaxMessageSize}
+		opts := Options{Broker: env.Broker, Gate: env.Gate, Logger: env.Logger, MaxPacketSize: env.MaxMessageSize,
+			MaxQueuedMessages: env.MaxQueuedMessages, MaxQueuedBytes: env.MaxQueuedBytes}
 		if env.Config != nil {
 			opts.MaxKeepAlive = env.Config.MQTT.MaxKeepAlive
 		}
@@ -132,6 +142,12 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 30 * time.Second
+	}
+	if opts.MaxQueuedMessages == 0 {
+		opts.MaxQueuedMessages = 1000
+	}
+	if opts.MaxQueuedBytes == 0 {
+		opts.MaxQueuedBytes = 256 << 10
 	}
 	if opts.MaxInflight <= 0 {
 		opts.MaxInflight = 1000

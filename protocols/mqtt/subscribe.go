@@ -153,7 +153,7 @@ func (c *conn) subscribeRefusal(err error) packet.ReasonCode {
 		return packet.NotAuthorized
 	case errors.Is(err, core.ErrNoSuchAddress):
 		return packet.TopicFilterInvalid
-	case errors.Is(err, core.ErrSubscriptionInUse):
+	case errors.Is(err, core.ErrSubscriptionInUse), errors.Is(err, core.ErrResourceLimit):
 		return packet.QuotaExceeded
 	}
 	return packet.UnspecifiedError

@@ -289,6 +289,10 @@ func (c *conn) SettlePending() bool { return len(c.credits) > 0 }
 func (c *conn) TakeSettle()         { c.settling, c.credits = c.credits, nil }
 
 func (c *conn) OutboxClosed() {
+	if c.ob.Stalled {
+		// A slow consumer: it stopped reading.
+		c.logger().Warn("stomp connection closed: the client read nothing for the write timeout", "timeout", c.s.opts.WriteTimeout)
+	}
 	c.outMu.Lock()
 	if c.obClosed != nil {
 		close(c.obClosed)

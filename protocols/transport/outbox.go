@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"net"
 	"runtime"
 	"sync"
@@ -46,6 +47,10 @@ type Outbox struct {
 	writing bool   // a writer (goroutine or inline) owns the socket
 	noRaw   bool   // no inline write: not plain TCP
 	linger  bool   // drain the peer's input before the close: see LingerLocked
+	// Stalled: the connection was closed because a write made no progress
+	// for the timeout (a peer that stopped reading). Set by the writer
+	// before it calls Settler.OutboxClosed, which may read it.
+	Stalled bool
 
 	lastWrite int64 // Unix nanoseconds; under the lock
 	mu        *sync.Mutex
@@ -207,6 +212,12 @@ func (o *Outbox) writer(done chan struct{}) {
 			n, err := o.w.nc.Write(buf)
 			o.w.Meter.wrote(n)
 			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					o.mu.Lock()
+					o.Stalled = true
+					o.mu.Unlock()
+				}
 				o.finish()
 				return
 			}

@@ -258,3 +258,26 @@ func TestOutboxLingerIsBounded(t *testing.T) {
 		t.Fatalf("peer read %q", got)
 	}
 }
+
+// TestOutboxStalledPeer: a peer that stops reading fills the socket; the
+// write that makes no progress for the timeout closes the connection and
+// says why (Stalled), so the adapter can log a slow consumer.
+func TestOutboxStalledPeer(t *testing.T) {
+	c, s := tcpPair(t)
+	_ = c // never read
+	o := &testOutbox{st: testSettler{closedCh: make(chan struct{})}}
+	o.w.Init(s)
+	o.ob.Init(&o.w, &o.mu, 100*time.Millisecond, &o.st)
+	o.queue(bytes.Repeat([]byte("z"), 32<<20), false) // more than any socket buffer
+	select {
+	case <-o.st.closedCh:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a write that made no progress did not close the connection")
+	}
+	o.mu.Lock()
+	stalled := o.ob.Stalled
+	o.mu.Unlock()
+	if !stalled {
+		t.Error("Stalled not set after a write timed out")
+	}
+}

@@ -1,0 +1,128 @@
+package memory
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	if runtime.GOOS != "linux" {
+		fmt.Println("memory tests read /proc: Linux only")
+		os.Exit(0)
+	}
+	if bin := os.Getenv("JUNCTION_BIN"); bin != "" {
+		// Measure another build (before/after figures).
+		binPath = bin
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "junction-memory-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "junction")
+	build := exec.Command("go", "build", "-o", binPath, "github.com/junctionmq/junction/cmd/junction")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "memory tests: building junction:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// broker is one `junction serve` process.
+type broker struct {
+	cmd         *exec.Cmd
+	stomp, mqtt string
+	exited      chan struct{}
+}
+
+// start runs the broker with the given YAML configuration (may be empty)
+// and waits until it is ready.
+func start(t *testing.T, yaml string) *broker {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "junction.yaml")
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := &broker{stomp: freePort(t), mqtt: freePort(t), exited: make(chan struct{})}
+	b.cmd = exec.Command(binPath, "serve", "--config", cfg, "--data", filepath.Join(dir, "data"),
+		"--stomp", b.stomp, "--mqtt", b.mqtt, "--ws", "off", "--log-level", "warn")
+	b.cmd.Stderr = os.Stderr
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = b.cmd.Wait(); close(b.exited) }()
+	t.Cleanup(func() {
+		_ = b.cmd.Process.Kill()
+		<-b.exited
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for _, addr := range []string{b.stomp, b.mqtt} {
+		for {
+			nc, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				nc.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("broker not listening on %s: %v", addr, err)
+			}
+			select {
+			case <-b.exited:
+				t.Fatal("broker exited at start")
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return b
+}
+
+// rss is the broker's resident set in bytes.
+func (b *broker) rss(t *testing.T) int64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
