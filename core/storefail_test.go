@@ -89,6 +89,15 @@ func TestFailedCommitLeavesNothingHalfApplied(t *testing.T) {
 	}
 	fs.Set(nil)
 
+	// Nor in memory: the sends were never made visible and the acked
+	// message is back in its queue (catches "publish the transaction's
+	// sends before the store answers").
+	for q, want := range map[string]int{"in": 1, "out1": 0, "out2": 0} {
+		if st := queueStats(t, b, q); st.Messages != want {
+			t.Errorf("%s after the failed commit: %d messages in memory, want %d", q, st.Messages, want)
+		}
+	}
+
 	nb, _ := restart(t, b, inner)
 	for q, want := range map[string]int{"in": 1, "out1": 0, "out2": 0} {
 		if st := queueStats(t, nb, q); st.Messages != want {
