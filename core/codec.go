@@ -66,13 +66,13 @@ func EncodeMessage(dst []byte, m *Message) []byte {
 	dst = appendProps(dst, m.Properties)
 	dst = appendProps(dst, m.Annotations)
 	dst = append(dst, byte(m.BodyKind))
-	dst = appendString(dst, string(m.Body))
+	dst = appendBytes(dst, m.Body)
 	if m.Wire == nil {
 		return append(dst, 0)
 	}
 	dst = append(dst, 1)
 	dst = appendString(dst, m.Wire.Protocol)
-	return appendString(dst, string(m.Wire.Data))
+	return appendBytes(dst, m.Wire.Data)
 }
 
 func appendProps(dst []byte, ps []prop.Property) []byte {
@@ -97,7 +97,7 @@ func appendValue(dst []byte, v prop.Value) []byte {
 	case prop.String, prop.Symbol:
 		dst = appendString(dst, v.S)
 	case prop.Bytes, prop.UUID, prop.Decimal32, prop.Decimal64, prop.Decimal128:
-		dst = appendString(dst, string(v.B))
+		dst = appendBytes(dst, v.B)
 	case prop.Uint64:
 		dst = binary.AppendUvarint(dst, v.Uint())
 	default:
@@ -109,6 +109,13 @@ func appendValue(dst []byte, v prop.Value) []byte {
 func appendString(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
+}
+
+// appendBytes is appendString for a byte slice, without the copy a
+// string conversion would make (a body is copied once, into dst).
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
 }
 
 type decoder struct {

@@ -432,7 +432,7 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 	res.a.size.Add(int64(m.size))
 	b.globalSize.Add(int64(m.size) + messageOverhead)
 	if durable > 0 {
-		*ops = append(*ops, storage.Op{Kind: storage.OpAddMessage, MsgID: m.ID, Data: EncodeMessage(nil, m)})
+		*ops = append(*ops, storage.Op{Kind: storage.OpAddMessage, MsgID: m.ID, Data: EncodeMessage(make([]byte, 0, m.Size()), m)})
 		for _, q := range targets {
 			if q.info.Durable {
 				*ops = append(*ops, storage.Op{Kind: storage.OpAddRef, QueueID: q.info.ID, MsgID: m.ID, ScheduledAt: m.ScheduledAt})
