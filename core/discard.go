@@ -28,7 +28,7 @@ func (c *Consumer) Discard(msgID uint64) bool {
 			break
 		}
 	}
-	for lvl := range q.levels {
+	for lvl := range q.nonEmptyLevels() {
 		if found {
 			break
 		}
