@@ -167,7 +167,8 @@ func (c *Consumer) ackUpTo(tag uint64, done func(error)) error {
 	}
 	q.dispatchLocked()
 	if done != nil {
-		q.waiters = append(q.waiters, done)
+		rare := q.rareLocked()
+		rare.waiters = append(rare.waiters, done)
 	}
 	q.unlock()
 	return nil

@@ -47,7 +47,8 @@ func (q *Queue) startMoveLocked(r *ref, mv move) {
 	mv.q, mv.r = q, r
 	r.moving = true
 	r.expiring = false
-	q.moves = append(q.moves, mv)
+	rare := q.rareLocked()
+	rare.moves = append(rare.moves, mv)
 }
 
 // moveAll runs the moves a queue collected under its lock.

@@ -75,7 +75,8 @@ func (c *Consumer) settle(tag uint64, o Outcome, done func(error)) error {
 	q.settleLocked(c, r, o, now)
 	q.dispatchLocked()
 	if done != nil {
-		q.waiters = append(q.waiters, done)
+		rare := q.rareLocked()
+		rare.waiters = append(rare.waiters, done)
 	}
 	q.unlock()
 	return nil

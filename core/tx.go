@@ -237,8 +237,10 @@ func (tx *Tx) apply(sends []*Message, acks []txSettle, plans []resolved, done fu
 		q.ops, q.unstored = nil, nil
 		// Dead-letter moves join the batch: the copy, the source's ack and
 		// the rest of the transaction are stored together.
-		moves = append(moves, q.moves...)
-		q.moves = nil
+		if r := q.rare; r != nil {
+			moves = append(moves, r.moves...)
+			r.moves = nil
+		}
 		q.unlock()
 	}
 	var movePlans []*movePlan
