@@ -50,3 +50,17 @@ func RecvSTOMP(t testing.TB, sub *stomp.Subscription, within time.Duration) *sto
 	}
 	return nil
 }
+
+// QuietLogger keeps go-stomp from printing to the test output: it logs every
+// ERROR frame, and many tests provoke them on purpose. Use it with
+// stomp.ConnOpt.Logger(testkit.QuietLogger{}).
+type QuietLogger struct{}
+
+func (QuietLogger) Debugf(string, ...any)   {}
+func (QuietLogger) Infof(string, ...any)    {}
+func (QuietLogger) Warningf(string, ...any) {}
+func (QuietLogger) Errorf(string, ...any)   {}
+func (QuietLogger) Debug(string)            {}
+func (QuietLogger) Info(string)             {}
+func (QuietLogger) Warning(string)          {}
+func (QuietLogger) Error(string)            {}

@@ -61,19 +61,6 @@ func queueStats(t *testing.T, s *server.Server, name string) core.QueueStats {
 	return q.Stats()
 }
 
-// nopLogger keeps go-stomp quiet: it logs every ERROR frame, and several
-// tests provoke them on purpose.
-type nopLogger struct{}
-
-func (nopLogger) Debugf(string, ...any)   {}
-func (nopLogger) Infof(string, ...any)    {}
-func (nopLogger) Warningf(string, ...any) {}
-func (nopLogger) Errorf(string, ...any)   {}
-func (nopLogger) Debug(string)            {}
-func (nopLogger) Info(string)             {}
-func (nopLogger) Warning(string)          {}
-func (nopLogger) Error(string)            {}
-
 // client is a go-stomp connection that disconnects, draining its
 // subscriptions, when the test ends.
 type client struct {
@@ -87,7 +74,7 @@ type client struct {
 func dial(t *testing.T, s *server.Server, opts ...func(*stompc.Conn) error) *client {
 	t.Helper()
 	opts = append([]func(*stompc.Conn) error{
-		stompc.ConnOpt.Logger(nopLogger{}),
+		stompc.ConnOpt.Logger(testkit.QuietLogger{}),
 		stompc.ConnOpt.DisconnectReceiptTimeout(waitFor),
 		stompc.ConnOpt.UnsubscribeReceiptTimeout(waitFor),
 		stompc.ConnOpt.MsgSendTimeout(waitFor),

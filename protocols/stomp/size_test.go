@@ -3,6 +3,7 @@ package stomp_test
 import (
 	"context"
 	"fmt"
+	"github.com/junctionmq/junction/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func TestMaxMessageSizeOverWebSocket(t *testing.T) {
 	ws.SetReadLimit(-1)
 	nc := websocket.NetConn(ctx, ws, websocket.MessageText)
 	defer nc.Close()
-	conn, err := stompc.Connect(nc, stompc.ConnOpt.Logger(nopLogger{}), stompc.ConnOpt.MsgSendTimeout(waitFor))
+	conn, err := stompc.Connect(nc, stompc.ConnOpt.Logger(testkit.QuietLogger{}), stompc.ConnOpt.MsgSendTimeout(waitFor))
 	if err != nil {
 		t.Fatalf("go-stomp over WebSocket: %v", err)
 	}

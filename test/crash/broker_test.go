@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/junctionmq/junction/internal/testkit"
 	"net"
 	"os"
 	"os/exec"
@@ -31,22 +32,14 @@ var binPath string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "junction-crash-bin-")
+	bin, cleanup, err := testkit.BuildJunction()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crash tests:", err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "junction")
-	// go test puts its own toolchain first on PATH.
-	build := exec.Command("go", "build", "-o", binPath, "github.com/junctionmq/junction/cmd/junction")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "crash tests: building junction:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	binPath = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

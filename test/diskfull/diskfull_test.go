@@ -64,25 +64,13 @@ func body(i int) []byte {
 
 func dialSTOMP(t *testing.T, s *server.Server) *stompc.Conn {
 	t.Helper()
-	c, err := stompc.Dial("tcp", s.Addr("stomp"), stompc.ConnOpt.Logger(nopLogger{}), stompc.ConnOpt.MsgSendTimeout(waitFor),
+	c, err := stompc.Dial("tcp", s.Addr("stomp"), stompc.ConnOpt.Logger(testkit.QuietLogger{}), stompc.ConnOpt.MsgSendTimeout(waitFor),
 		stompc.ConnOpt.DisconnectReceiptTimeout(waitFor))
 	if err != nil {
 		t.Fatalf("go-stomp dial: %v", err)
 	}
 	return c
 }
-
-// nopLogger keeps go-stomp quiet: it logs every ERROR frame.
-type nopLogger struct{}
-
-func (nopLogger) Debugf(string, ...any)   {}
-func (nopLogger) Infof(string, ...any)    {}
-func (nopLogger) Warningf(string, ...any) {}
-func (nopLogger) Errorf(string, ...any)   {}
-func (nopLogger) Debug(string)            {}
-func (nopLogger) Info(string)             {}
-func (nopLogger) Warning(string)          {}
-func (nopLogger) Error(string)            {}
 
 // sender sends persistent messages with receipts through go-stomp,
 // reconnecting after the ERROR that a refused send ends its connection with.

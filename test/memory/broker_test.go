@@ -3,6 +3,7 @@ package memory
 import (
 	"bufio"
 	"fmt"
+	"github.com/junctionmq/junction/internal/testkit"
 	"net"
 	"os"
 	"os/exec"
@@ -26,21 +27,14 @@ func TestMain(m *testing.M) {
 		binPath = bin
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "junction-memory-bin-")
+	bin, cleanup, err := testkit.BuildJunction()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "memory tests:", err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "junction")
-	build := exec.Command("go", "build", "-o", binPath, "github.com/junctionmq/junction/cmd/junction")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "memory tests: building junction:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	binPath = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -443,23 +443,11 @@ func (c *rawStomp) expectDenied(receipt string, msgParts ...string) rawFrame {
 // ---------------------------------------------------------------------------
 // go-stomp.
 
-// quietLogger keeps go-stomp from printing to the test output.
-type quietLogger struct{}
-
-func (quietLogger) Debugf(string, ...any)   {}
-func (quietLogger) Infof(string, ...any)    {}
-func (quietLogger) Warningf(string, ...any) {}
-func (quietLogger) Errorf(string, ...any)   {}
-func (quietLogger) Debug(string)            {}
-func (quietLogger) Info(string)             {}
-func (quietLogger) Warning(string)          {}
-func (quietLogger) Error(string)            {}
-
 // stompOver runs the go-stomp handshake on nc. On error nc is closed.
 func stompOver(t testing.TB, nc net.Conn, opts ...func(*stomp.Conn) error) (*stomp.Conn, error) {
 	t.Helper()
 	opts = append([]func(*stomp.Conn) error{
-		stomp.ConnOpt.Logger(quietLogger{}),
+		stomp.ConnOpt.Logger(testkit.QuietLogger{}),
 		stomp.ConnOpt.MsgSendTimeout(waitFor),
 		stomp.ConnOpt.RcvReceiptTimeout(waitFor),
 		stomp.ConnOpt.DisconnectReceiptTimeout(waitFor),
