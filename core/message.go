@@ -160,26 +160,13 @@ func NewMessage(address string, body []byte) *Message {
 }
 
 // Property returns the first property with the given name, or NULL.
-func (m *Message) Property(name string) prop.Value {
-	for i := range m.Properties {
-		if m.Properties[i].Name == name {
-			return m.Properties[i].Value
-		}
-	}
-	return prop.Value{}
-}
+func (m *Message) Property(name string) prop.Value { return lookup(m.Properties, name) }
 
 // SetProperty replaces the first property with this name, or appends one.
 // The message no longer matches its Wire encoding, which is dropped.
 func (m *Message) SetProperty(name string, v prop.Value) {
 	m.Wire = nil
-	for i := range m.Properties {
-		if m.Properties[i].Name == name {
-			m.Properties[i].Value = v
-			return
-		}
-	}
-	m.Properties = append(m.Properties, prop.Property{Name: name, Value: v})
+	m.Properties = put(m.Properties, name, v)
 }
 
 // DeleteProperty removes every property with this name. If it removes
@@ -199,24 +186,32 @@ func (m *Message) DeleteProperty(name string) {
 }
 
 // Annotation returns the first annotation with the given name, or NULL.
-func (m *Message) Annotation(name string) prop.Value {
-	for i := range m.Annotations {
-		if m.Annotations[i].Name == name {
-			return m.Annotations[i].Value
+func (m *Message) Annotation(name string) prop.Value { return lookup(m.Annotations, name) }
+
+// SetAnnotation replaces the first annotation with this name, or appends one.
+func (m *Message) SetAnnotation(name string, v prop.Value) {
+	m.Annotations = put(m.Annotations, name, v)
+}
+
+// lookup returns the value of the first entry named name, or NULL.
+func lookup(list []prop.Property, name string) prop.Value {
+	for i := range list {
+		if list[i].Name == name {
+			return list[i].Value
 		}
 	}
 	return prop.Value{}
 }
 
-// SetAnnotation replaces the first annotation with this name, or appends one.
-func (m *Message) SetAnnotation(name string, v prop.Value) {
-	for i := range m.Annotations {
-		if m.Annotations[i].Name == name {
-			m.Annotations[i].Value = v
-			return
+// put replaces the first entry named name, or appends one.
+func put(list []prop.Property, name string, v prop.Value) []prop.Property {
+	for i := range list {
+		if list[i].Name == name {
+			list[i].Value = v
+			return list
 		}
 	}
-	m.Annotations = append(m.Annotations, prop.Property{Name: name, Value: v})
+	return append(list, prop.Property{Name: name, Value: v})
 }
 
 // MessageID renders the broker's id the way protocols show it.

@@ -104,17 +104,7 @@ func (r *ref) annotate(annots []prop.Property) {
 	m := r.msg.Clone()
 	m.ID, m.addr, m.size = r.msg.ID, r.msg.addr, r.msg.size
 	for _, a := range annots {
-		replaced := false
-		for i := range m.Annotations {
-			if m.Annotations[i].Name == a.Name {
-				m.Annotations[i].Value = a.Value
-				replaced = true
-				break
-			}
-		}
-		if !replaced {
-			m.Annotations = append(m.Annotations, a)
-		}
+		m.SetAnnotation(a.Name, a.Value)
 	}
 	r.msg, r.orig = m, orig
 }
