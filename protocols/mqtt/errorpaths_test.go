@@ -47,6 +47,8 @@ func TestPubrecErrors(t *testing.T) {
 		if !ok {
 			t.Fatal("subscription queue missing")
 		}
+		// The PUBCOMP is handled after this goroutine wrote it.
+		eventually(t, "both messages settled", func() bool { return q.Stats().Acked >= 2 })
 		if st := q.Stats(); st.Messages != 0 || st.Acked != 2 {
 			t.Fatalf("queue after the refusal and the ack: %+v; the refused message must not come back", st)
 		}
