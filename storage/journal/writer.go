@@ -533,6 +533,11 @@ func (j *Journal) takePrepared() (*prepared, error) {
 func (j *Journal) onPrepared(res prepResult) {
 	j.prepOut = false
 	j.prepErr = res.err
+	if errors.Is(res.err, errStopped) {
+		// The preparer was stopped by Close: not a shortage of space,
+		// and nothing to retry or report.
+		return
+	}
 	if res.err != nil {
 		j.setShort(res.err)
 		j.schedulePrepare()
