@@ -370,8 +370,11 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 			}
 		}
 	}
-	targets := res.targets[:0:0]
-	for _, q := range res.targets {
+	// targets stays res.targets (read-only, possibly the route cache's)
+	// until a deleted subscription has to be left out: copying it for every
+	// send cost an allocation on the hot path for a case that is rare.
+	targets, copied := res.targets, false
+	for i, q := range res.targets {
 		q.mu.Lock()
 		deleted := q.deleted
 		if !deleted {
@@ -379,8 +382,13 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 		}
 		q.mu.Unlock()
 		if !deleted {
-			targets = append(targets, q)
+			if copied {
+				targets = append(targets, q)
+			}
 			continue
+		}
+		if !copied {
+			targets, copied = append(make([]*Queue, 0, len(res.targets)-1), res.targets[:i]...), true
 		}
 		if q.info.RoutingType == Anycast {
 			for _, p := range targets {

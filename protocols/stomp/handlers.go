@@ -663,7 +663,7 @@ func (c *conn) encodeMessage(sub *subscription, m *core.Message, count uint32, t
 	switch cid := &m.CorrelationID; cid.Kind {
 	case prop.Null:
 	case prop.Bytes:
-		e.HeaderBytes(hdrCorrelationID, cid.B)
+		e.Header(hdrCorrelationID, cid.S)
 	default:
 		e.Header(hdrCorrelationID, cid.Text())
 	}
@@ -694,7 +694,7 @@ func (c *conn) encodeMessage(sub *subscription, m *core.Message, count uint32, t
 		case prop.String:
 			e.Header(p.Name, p.Value.S)
 		case prop.Bytes:
-			e.HeaderBytes(p.Name, p.Value.B)
+			e.Header(p.Name, p.Value.S)
 		default:
 			e.Header(p.Name, p.Value.Text())
 		}
