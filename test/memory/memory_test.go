@@ -105,12 +105,16 @@ func TestNeverReadingMQTTSubscribers(t *testing.T) {
 	}
 }
 
-// TestNeverReadingSTOMPSubscribersGlobalBudget: STOMP has no per-client
-// queue limit, so its bound is global-max-size. A topic subscriber and a
-// queue consumer that never read, and a producer flooding each with 1 KiB
-// messages: once the budget is full the broker stops reading the producer
-// (address-full-policy BLOCK), and its RSS stays near the budget.
-func TestNeverReadingSTOMPSubscribersGlobalBudget(t *testing.T) {
+// TestNeverReadingSTOMPSubscribers: a topic subscriber and a queue
+// consumer that never read, and a producer flooding each with 1 KiB
+// messages. The topic subscription keeps at most max-queued-messages and
+// max-queued-bytes and discards its oldest messages beyond them (ActiveMQ's
+// pending message limit for non-durable topic subscribers): the producer
+// is never held and the broker does not grow. The queue keeps its messages
+// (they are the queue's, not the subscriber's) until global-max-size is
+// full, then the broker stops reading the producer (address-full-policy
+// BLOCK), and its RSS stays near the budget.
+func TestNeverReadingSTOMPSubscribers(t *testing.T) {
 	const budget = 32 << 20
 	b := start(t, fmt.Sprintf("global-max-size: %d\n", budget))
 	for _, dest := range []string{"/topic/flood", "/queue/flood"} {
@@ -121,16 +125,27 @@ func TestNeverReadingSTOMPSubscribersGlobalBudget(t *testing.T) {
 	}
 	before := b.rss(t)
 	body := strings.Repeat("x", 1024)
-	sent := 0
-	for _, dest := range []string{"/topic/flood", "/queue/flood"} {
-		prod := dialSTOMP(t, b.stomp)
-		// 300 MiB per destination, unless the broker stops reading first.
-		n := prod.flood(dest, body, 300_000, 3*time.Second)
-		sent += n
-		t.Logf("%s: %d × 1 KiB written before the broker stopped reading", dest, n)
-		if n >= 300_000 {
-			t.Errorf("%s: all 300,000 messages were taken with a %s budget and a subscriber that never reads", dest, mib(budget))
-		}
+
+	// 100 MiB to the topic, three times the budget: all taken.
+	const nTopic = 100_000
+	prod := dialSTOMP(t, b.stomp)
+	if n := prod.flood("/topic/flood", body, nTopic, 10*time.Second); n != nTopic {
+		t.Errorf("/topic/flood: the broker stopped reading after %d of %d: a never-reading topic subscriber held the producer back", n, nTopic)
+	}
+	prod.receipt("topic")
+	mid := b.rss(t)
+	t.Logf("%d × 1 KiB to a never-reading topic subscriber: RSS before %s, after %s", nTopic, mib(before), mib(mid))
+	if mid-before > 24<<20 {
+		t.Errorf("RSS grew by %s for a never-reading topic subscriber: its queue is not bounded", mib(mid-before))
+	}
+
+	// 300 MiB to the queue, unless the broker stops reading first.
+	const nQueue = 300_000
+	prod = dialSTOMP(t, b.stomp)
+	n := prod.flood("/queue/flood", body, nQueue, 3*time.Second)
+	t.Logf("/queue/flood: %d × 1 KiB written before the broker stopped reading", n)
+	if n >= nQueue {
+		t.Errorf("/queue/flood: all %d messages were taken with a %s budget and a subscriber that never reads", nQueue, mib(budget))
 	}
 	after := b.rss(t)
 	t.Logf("global-max-size %s: RSS before %s, after %s", mib(budget), mib(before), mib(after))
