@@ -67,8 +67,9 @@ type Config struct {
 	// the machine or its container (cgroup); -1: unlimited.
 	GlobalMaxSize core.ByteSize `yaml:"global-max-size"`
 	// MaxQueuedMessages and MaxQueuedBytes bound each MQTT subscription's
-	// queue (Mosquitto's max_queued_messages and max_queued_bytes; default
-	// 1000 and 256 KiB; -1: unlimited).
+	// queue and each STOMP non-durable topic subscription's (Mosquitto's
+	// max_queued_messages and max_queued_bytes; default 1000 and 256 KiB;
+	// -1: unlimited).
 	MaxQueuedMessages int           `yaml:"max-queued-messages"`
 	MaxQueuedBytes    core.ByteSize `yaml:"max-queued-bytes"`
 	// SlowConsumerTimeout closes a consumer whose queue stays at its limit

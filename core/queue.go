@@ -126,7 +126,8 @@ type Queue struct {
 	dropped             atomic.Uint64 // messages refused by the limits
 	nConsumers          atomic.Int32  // len(consumers), for routing
 	limHold             atomic.Bool
-	fullSince           int64 // unix ms the reaper first saw it full with consumers; only the reaper uses it
+	limEvict            atomic.Bool // full: drop the oldest ready message, not the new one
+	fullSince           int64       // unix ms the reaper first saw it full with consumers; only the reaper uses it
 }
 
 // SetLimits bounds the messages and bytes the queue holds (0: no bound).
@@ -140,6 +141,40 @@ func (q *Queue) SetLimits(messages int, bytes int64, hold bool) {
 	q.limMsgs.Store(int64(max(messages, 0)))
 	q.limBytes.Store(max(bytes, 0))
 	q.limHold.Store(hold)
+}
+
+// SetEvictOldest makes a full queue that would miss a message (SetLimits
+// without hold, or no consumer) drop its oldest ready message instead and
+// take the new one, counted in QueueStats.Dropped the same way. This is
+// ActiveMQ's pending message limit for non-durable topic subscribers (its
+// default eviction strategy drops the oldest): a subscriber that falls
+// behind gets the latest messages. When every message is in flight, none
+// can be evicted and the new one is missed.
+func (q *Queue) SetEvictOldest(on bool) { q.limEvict.Store(on) }
+
+// evictOldest drops the oldest ready message of the lowest priority level,
+// reporting whether there was one.
+func (q *Queue) evictOldest() bool {
+	q.mu.Lock()
+	defer q.unlock()
+	if q.ready == 0 || q.levels == nil || q.deleted {
+		return false
+	}
+	for lvl := range q.levels {
+		if q.nonEmpty&(1<<lvl) == 0 {
+			continue
+		}
+		d := &q.levels[lvl]
+		for pos := d.base; pos < d.end(); pos++ {
+			if r := d.at(pos); r != nil {
+				q.removeReady(r)
+				q.finishLocked(r, true)
+				q.dropped.Add(1)
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // full reports whether the queue is at or over one of its limits.

@@ -175,6 +175,9 @@ func (b *Broker) queueLimits(s *Session, m *Message, res *resolved) {
 			res.full = true
 			continue
 		}
+		if q.limEvict.Load() && q.evictOldest() {
+			continue // room made for the new message
+		}
 		if !copied {
 			// The slice may be the route cache's: never write into it.
 			res.targets = append([]*Queue(nil), res.targets...)

@@ -61,8 +61,9 @@ type Env struct {
 	Config *config.Config
 	// MaxQueuedMessages and MaxQueuedBytes bound what one client's
 	// subscription holds where the protocol has such a limit (MQTT, as
-	// Mosquitto's max_queued_messages and max_queued_bytes): 0 takes the
-	// adapter's default, -1 is unlimited.
+	// Mosquitto's max_queued_messages and max_queued_bytes; STOMP's
+	// non-durable topic subscriptions): 0 takes the adapter's default, -1
+	// is unlimited.
 	MaxQueuedMessages int
 	MaxQueuedBytes    int64
 }

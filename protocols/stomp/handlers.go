@@ -227,6 +227,13 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 			so.Stored = stored.done
 		}
 		consumer, err = c.sess.Subscribe(so, opts)
+		if err == nil && !so.Durable {
+			// The subscription's own queue, gone with it: beyond its bound
+			// the oldest message waiting is discarded (Options).
+			q := consumer.Queue()
+			q.SetLimits(max(c.s.opts.MaxQueuedMessages, 0), max(c.s.opts.MaxQueuedBytes, 0), false)
+			q.SetEvictOldest(true)
+		}
 	}
 	if err != nil {
 		return err
