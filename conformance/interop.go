@@ -10,9 +10,9 @@ import (
 
 // Interop checks send on one protocol and receive on another through a
 // topic, the one kind of address all these brokers share across
-// protocols: STOMP /topic/a.b, MQTT a/b and AMQP's topic address name one
-// topic on each of them.
-var interopProtocols = []string{"stomp", "mqtt", "amqp"}
+// protocols: STOMP /topic/a.b, MQTT a/b, AMQP's topic address and the JMS
+// topic a.b name one topic on each of them.
+var interopProtocols = []string{"stomp", "mqtt", "amqp", "openwire"}
 
 func init() {
 	for _, s := range interopProtocols {
@@ -122,6 +122,8 @@ func subscribe(ctx context.Context, e *env, proto, name string) (*subscriber, er
 			},
 			close: done,
 		}, nil
+	case "openwire":
+		return openwireSubscriber(ctx, e, name)
 	}
 	return nil, fmt.Errorf("no %s subscriber", proto)
 }
@@ -153,6 +155,8 @@ func publish(ctx context.Context, e *env, proto, name string, body []byte) error
 			return err
 		}
 		return snd.Send(ctx, amqp.NewMessage(body), nil)
+	case "openwire":
+		return e.javaCheck(ctx, "interop-send", name, string(body))
 	}
 	return fmt.Errorf("no %s publisher", proto)
 }
