@@ -98,15 +98,22 @@ func none3(ctx context.Context, msgs chan mqtt3.Message, d time.Duration) error 
 }
 
 func subscribe3(ctx context.Context, c mqtt3.Client, filter string, qos byte) error {
+	_, err := subscribeGranted(ctx, c, filter, qos)
+	return err
+}
+
+// subscribeGranted subscribes and returns the QoS the broker granted.
+func subscribeGranted(ctx context.Context, c mqtt3.Client, filter string, qos byte) (byte, error) {
 	t := c.Subscribe(filter, qos, nil)
 	if err := wait(ctx, t); err != nil {
-		return err
+		return 0, err
 	}
 	st := t.(*mqtt3.SubscribeToken)
-	if r := st.Result()[filter]; r == 0x80 {
-		return fmt.Errorf("SUBSCRIBE %s refused (0x80)", filter)
+	r := st.Result()[filter]
+	if r == 0x80 {
+		return r, fmt.Errorf("SUBSCRIBE %s refused (0x80)", filter)
 	}
-	return nil
+	return r, nil
 }
 
 func mqttConnect(ctx context.Context, e *env) error {
@@ -125,8 +132,13 @@ func mqttQoS(ctx context.Context, e *env, qos byte) error {
 		return err
 	}
 	defer sub.Disconnect(100)
-	if err := subscribe3(ctx, sub, topic, qos); err != nil {
+	granted, err := subscribeGranted(ctx, sub, topic, qos)
+	if err != nil {
 		return err
+	}
+	if granted < qos {
+		// The spec lets a server grant less than asked (MQTT 3.1.1 3.9.3).
+		return skipf("the broker grants QoS %d at most (asked for %d)", granted, qos)
 	}
 	pub, _, err := mqttClient(ctx, e, e.clientID("pub"), true, nil)
 	if err != nil {
@@ -404,7 +416,10 @@ func (e *env) probeMQTT5(ctx context.Context) error {
 			return
 		}
 		var b [4]byte
-		if _, err := io.ReadFull(nc, b[:]); err != nil {
+		if n, err := io.ReadFull(nc, b[:]); err != nil {
+			if n == 0 && errors.Is(err, io.EOF) && e.mqtt311Works(ctx) {
+				e.mqtt5Err = skipf("the broker closes a version 5 CONNECT without an answer and speaks MQTT 3.1.1")
+			}
 			return
 		}
 		switch {
@@ -415,6 +430,16 @@ func (e *env) probeMQTT5(ctx context.Context) error {
 		}
 	})
 	return e.mqtt5Err
+}
+
+// mqtt311Works reports whether a 3.1.1 client connects.
+func (e *env) mqtt311Works(ctx context.Context) bool {
+	c, _, err := mqttClient(ctx, e, e.clientID("probe311"), true, nil)
+	if err != nil {
+		return false
+	}
+	c.Disconnect(100)
+	return true
 }
 
 func (c *client5) close() {

@@ -81,6 +81,11 @@ func detect(ctx context.Context, e *env) string {
 			}
 		}
 	}
+	if e.AMQP != "" {
+		if p := amqpProduct(ctx, e); p != "" {
+			return p
+		}
+	}
 	if e.Profile != "" {
 		return e.Profile
 	}
