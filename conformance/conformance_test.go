@@ -81,3 +81,27 @@ func TestReportFormats(t *testing.T) {
 		t.Fatalf("text report:\n%s", txt.String())
 	}
 }
+
+// TestMarkdownMatrix lays two reports side by side.
+func TestMarkdownMatrix(t *testing.T) {
+	a := &conformance.Report{Broker: "A", Passed: 1, Skipped: 1, Results: []conformance.Result{
+		{Protocol: "stomp", Feature: "connect 1.2", Status: conformance.Pass},
+		{Protocol: "interop", Feature: "stomp -> mqtt", Sender: "stomp", Receiver: "mqtt", Status: conformance.Skip, Reason: "no --mqtt address given"},
+	}}
+	b := &conformance.Report{Broker: "B", Failed: 1, Results: []conformance.Result{
+		{Protocol: "stomp", Feature: "connect 1.2", Status: conformance.Fail, Reason: "refused"},
+	}}
+	var out bytes.Buffer
+	if err := conformance.WriteMarkdownMatrix(&out, []*conformance.Report{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"| protocol | feature | A | B |", "| stomp | connect 1.2 | PASS | FAIL |", "| interop | stomp → mqtt | SKIP | – |", "stomp connect 1.2: FAIL refused"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("matrix lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "no --mqtt") {
+		t.Errorf("the notes list a protocol that was not given:\n%s", s)
+	}
+}

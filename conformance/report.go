@@ -91,3 +91,70 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// WriteMarkdownMatrix writes one table of several brokers' reports side
+// by side: a row per protocol and feature (interop rows as "interop:
+// sender → receiver"), a column per broker, each cell PASS, FAIL or SKIP,
+// and the reasons of every FAIL and SKIP below it.
+func WriteMarkdownMatrix(w io.Writer, reps []*Report) error {
+	type key struct{ proto, feature string }
+	var rows []key
+	seen := map[key]bool{}
+	cells := make([]map[key]Result, len(reps))
+	for i, r := range reps {
+		rs := append([]Result(nil), r.Results...)
+		sortResults(rs)
+		cells[i] = map[key]Result{}
+		for _, x := range rs {
+			k := key{x.Protocol, x.Feature}
+			if x.Sender != "" {
+				k = key{"interop", x.Sender + " → " + x.Receiver}
+			}
+			cells[i][k] = x
+			if !seen[k] {
+				seen[k] = true
+				rows = append(rows, k)
+			}
+		}
+	}
+	head := "| protocol | feature |"
+	sep := "|---|---|"
+	for _, r := range reps {
+		head += " " + r.Broker + " |"
+		sep += "---|"
+	}
+	if _, err := fmt.Fprintln(w, head+"\n"+sep); err != nil {
+		return err
+	}
+	for _, k := range rows {
+		line := "| " + k.proto + " | " + k.feature + " |"
+		for i := range reps {
+			if x, ok := cells[i][k]; ok {
+				line += " " + string(x.Status) + " |"
+			} else {
+				line += " – |"
+			}
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintln(w)
+	for i, r := range reps {
+		fmt.Fprintf(w, "**%s**: %d passed, %d failed, %d skipped.", r.Broker, r.Passed, r.Failed, r.Skipped)
+		var notes []string
+		for _, k := range rows {
+			x, ok := cells[i][k]
+			if !ok || x.Status == Pass || strings.HasPrefix(x.Reason, "no --") {
+				continue
+			}
+			notes = append(notes, fmt.Sprintf("%s %s: %s %s", k.proto, k.feature, x.Status, x.Reason))
+		}
+		if len(notes) > 0 {
+			fmt.Fprintf(w, " Not passed (beyond protocols not given):\n")
+			for _, n := range notes {
+				fmt.Fprintf(w, "- %s\n", n)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}

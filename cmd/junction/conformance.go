@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -54,6 +55,26 @@ Mosquitto alike. The exit status is 0 only when nothing failed.`,
 			return nil
 		},
 	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "table REPORT.json...",
+		Short: "Print several brokers' JSON reports side by side as one Markdown table",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			var reps []*conformance.Report
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				var r conformance.Report
+				if err := json.Unmarshal(b, &r); err != nil {
+					return fmt.Errorf("%s: %w", f, err)
+				}
+				reps = append(reps, &r)
+			}
+			return conformance.WriteMarkdownMatrix(cmd.OutOrStdout(), reps)
+		},
+	})
 	f := cmd.Flags()
 	f.StringVar(&o.STOMP, "stomp", "", "the broker's STOMP address, host:port")
 	f.StringVar(&o.MQTT, "mqtt", "", "the broker's MQTT address, host:port")
