@@ -5,7 +5,7 @@ STATICCHECK := $(GOBIN)/staticcheck
 BIN         := bin/junction
 JSDEPS      := testdata/js/node_modules
 
-.PHONY: build run test test-deps vet lint bench fuzz clean
+.PHONY: build run test test-deps vet lint bench fuzz clean conformance-matrix
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/junction
@@ -45,6 +45,11 @@ test: test-deps vet lint
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Runs the conformance suite against Junction and the anchor brokers that
+# are running (../shared/anchors) and rewrites docs/CONFORMANCE.md.
+conformance-matrix:
+	scripts/conformance-matrix.sh
 
 clean:
 	rm -rf bin
