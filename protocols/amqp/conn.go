@@ -68,8 +68,8 @@ type conn struct {
 	kaTimer  *time.Timer
 	// pending counts confirmations still to come from the core (durable
 	// sends being stored, commits): a closing connection waits for them.
-	pending   int
-	drained   chan struct{}
+	pending  int
+	drained  chan struct{}
 	frameBuf []byte
 
 	// The reader's: transactions and the counters naming dynamic nodes

@@ -118,12 +118,11 @@ func (ss *session) onAttach(a *codec.Attach) error {
 func (ss *session) refuse(l *link, a *codec.Attach, e *codec.Error) error {
 	ss.c.log.Info("amqp link refused", "link", l.name, "condition", e.Condition, "description", e.Description)
 	ss.links[a.Handle] = l
+	// No terminus at all: the spec only needs ours to be null, but
+	// clients (go-amqp) look for both.
 	reply := &codec.Attach{Name: a.Name, Handle: a.Handle, Role: !a.Role, SndSettleMode: l.sndMode, RcvSettleMode: l.rcvMode}
 	if l.sending {
-		reply.Target = a.Target
 		reply.HasInitialDeliveryCount = true
-	} else {
-		reply.Source = a.Source
 	}
 	c := ss.c
 	c.mu.Lock()

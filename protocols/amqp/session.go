@@ -12,8 +12,8 @@ import (
 // goroutines.
 type session struct {
 	c        *conn
-	remoteCh uint16 // the client's channel
-	localCh  uint16 // ours
+	remoteCh uint16           // the client's channel
+	localCh  uint16           // ours
 	links    map[uint32]*link // by the client's handle (which we use as ours)
 	byName   map[string]*link
 	// ending: we sent an end with an error and discard frames until the
