@@ -73,6 +73,10 @@ func (f *FieldReader) advanceNull() {
 	if f.err != nil || f.left == 0 {
 		return
 	}
+	if len(f.d.b) == 0 {
+		f.fail(decodeErr("list of %d fields ends after %d", f.index+f.left, f.index))
+		return
+	}
 	f.index++
 	f.left--
 	f.d.b = f.d.b[1:]
