@@ -434,6 +434,15 @@ func (c *conn) readOne() error {
 	}
 	perf, payload, err := codec.DecodePerformative(f.body)
 	if err != nil {
+		var e *codec.Error
+		if errors.As(err, &e) && e.Condition == codec.CondInvalidField {
+			// Well-formed but with a field we cannot accept (an unknown
+			// delivery state): the session it came on ends, not the
+			// connection.
+			if ss := c.sessionFor(f.channel); ss != nil {
+				return ss.fail(e)
+			}
+		}
 		return asConnErr(err)
 	}
 	switch p := perf.(type) {

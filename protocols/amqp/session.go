@@ -142,17 +142,26 @@ func (ss *session) handle(perf any, payload []byte) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &se):
-		ss.c.log.Info("amqp session ended with an error", "condition", se.e.Condition, "description", se.e.Description)
-		ss.ending = true
-		ss.release()
-		ss.sendEnd(se.e)
-		return nil
+		return ss.fail(se.e)
 	case errors.As(err, &le):
 		ss.c.log.Info("amqp link detached with an error", "link", le.l.name, "condition", le.e.Condition, "description", le.e.Description)
 		le.l.detachWithError(le.e)
 		return nil
 	}
 	return err
+}
+
+// fail ends the session with an error; its frames are ignored until the
+// client's end.
+func (ss *session) fail(e *codec.Error) error {
+	if ss.ending {
+		return nil
+	}
+	ss.c.log.Info("amqp session ended with an error", "condition", e.Condition, "description", e.Description)
+	ss.ending = true
+	ss.release()
+	ss.sendEnd(e)
+	return nil
 }
 
 // onEnd is the client's end: its links go, and the session with them;
