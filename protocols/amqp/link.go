@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
@@ -54,7 +55,7 @@ type link struct {
 	sending bool
 	// detaching: we sent a detach (with an error) and wait for the
 	// client's, ignoring the link's frames meanwhile.
-	detaching bool
+	detaching atomic.Bool
 	sndMode   uint8
 	rcvMode   uint8
 
@@ -136,7 +137,7 @@ func (ss *session) refuse(l *link, a *codec.Attach, e *codec.Error) error {
 // handle stays taken until the client detaches too.
 func (l *link) detachWithError(e *codec.Error) {
 	l.release()
-	l.detaching = true
+	l.detaching.Store(true)
 	c := l.ss.c
 	c.mu.Lock()
 	l.ss.queueFrameLocked(codec.AppendFrame(nil, l.ss.localCh, &codec.Detach{Handle: l.handle, Closed: true, Error: e}, nil), false)
@@ -157,10 +158,10 @@ func (ss *session) onDetach(d *codec.Detach) error {
 	if d.Error != nil {
 		ss.c.log.Info("amqp client detached a link with an error", "link", l.name, "condition", d.Error.Condition, "description", d.Error.Description)
 	}
-	if l.detaching {
+	l.release() // again, when ours went first: nothing is held twice
+	if l.detaching.Load() {
 		return nil // the answer to ours
 	}
-	l.release()
 	var e *codec.Error
 	if d.Closed && l.durableSub != "" {
 		// Closing a durable terminus ends it (part 3, 3.5.5): JMS's

@@ -86,7 +86,7 @@ func (ss *session) onTransfer(t *codec.Transfer, payload []byte) error {
 	if l == nil {
 		return sessErr(codec.CondUnattachedHandle, "transfer on handle %d, which is not attached", t.Handle)
 	}
-	if l.detaching {
+	if l.detaching.Load() {
 		return nil
 	}
 	if l.sending {
@@ -304,7 +304,7 @@ func (l *link) afterDelivery() {
 
 func (l *link) grantLocked() {
 	c := l.ss.c
-	if l.detaching || l.ss.ended {
+	if l.detaching.Load() || l.ss.ended {
 		return
 	}
 	l.credit = int64(c.s.opts.LinkCredit)

@@ -245,7 +245,7 @@ func (l *link) deliver(d core.Delivery) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ss := l.ss
-	if ss.ended || c.ob.Dead || l.detaching {
+	if ss.ended || c.ob.Dead || l.detaching.Load() {
 		return // the session close returns what is unsettled
 	}
 	payload := encodeMessage(nil, d.Message, d.DeliveryCount)
@@ -303,7 +303,7 @@ func (l *link) closedByCore(reason error) {
 	c.log.Info("amqp link detached by the broker", "link", l.name, "reason", reason)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	l.detaching = true
+	l.detaching.Store(true)
 	l.ss.queueFrameLocked(codec.AppendFrame(nil, l.ss.localCh, &codec.Detach{Handle: l.handle, Closed: true,
 		Error: codec.Errorf(cond, "%v", reason)}, nil), false)
 	c.ob.SignalLocked()

@@ -226,7 +226,7 @@ func (ss *session) onFlow(f *codec.Flow) error {
 	if l == nil {
 		return sessErr(codec.CondUnattachedHandle, "flow for handle %d, which is not attached", f.Handle)
 	}
-	if l.detaching {
+	if l.detaching.Load() {
 		return nil
 	}
 	return l.onFlow(f)
