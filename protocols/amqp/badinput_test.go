@@ -113,7 +113,7 @@ func TestUnknownDispositionState(t *testing.T) {
 // while the address is full) is detached with transfer-limit-exceeded.
 func TestCreditOverrun(t *testing.T) {
 	s := startBroker(t, func(c *config.Config) {
-		c.AddressSettings = map[string]*core.AddressSettings{"full": {MaxSizeBytes: ptr(core.ByteSize(1500)), AddressFullPolicy: ptr("BLOCK")}}
+		c.AddressSettings = map[string]*core.AddressSettings{"full": {MaxSizeBytes: ptr(core.ByteSize(3000)), AddressFullPolicy: ptr("BLOCK")}}
 	})
 	r := dialRaw(t, s.Addr("amqp"))
 	r.open(nil)

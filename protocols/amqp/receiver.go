@@ -151,25 +151,30 @@ func (l *link) receive(p *partialDelivery, msg []byte) error {
 	if l.coordinator {
 		return l.coordinate(p, msg)
 	}
-	m, err := decodeMessage(msg)
+	m, info, err := decodeMessage(msg)
 	if err != nil {
-		return l.rejectOrDetach(p, codec.Errorf(codec.CondDecodeError, "message could not be decoded: %v", err))
+		var e *codec.Error
+		if !errors.As(err, &e) {
+			e = codec.Errorf(codec.CondDecodeError, "message could not be decoded: %v", err)
+		}
+		return l.rejectOrDetach(p, e)
 	}
-	switch {
-	case l.anonymous:
-		to := m.Address
-		if to == "" {
+	if l.anonymous {
+		// Anonymous relay: the message names its address (part 3,
+		// 3.2.4 to); a bare name follows the link rules, queue unless
+		// the address is a topic.
+		if info.To == "" {
 			return l.rejectOrDetach(p, codec.Errorf(codec.CondInvalidField, "a message on an anonymous relay link needs a to address"))
 		}
-		addr, rt := c.resolveAddress(to, nil)
-		if rt == core.Anycast && !hasPrefix(to, prefixQueue) {
-			rt = core.RoutingAny
-			if info, ok := c.s.opts.Broker.Address(addr); !ok || info.Anycast {
-				rt = core.Anycast
-			}
+		var caps []codec.Symbol
+		if m.RoutingType == core.Multicast { // x-opt-jms-dest said topic
+			caps = []codec.Symbol{capTopic}
 		}
-		m.Address, m.RoutingType = addr, rt
-	default:
+		m.Address, m.RoutingType = c.resolveAddress(info.To, caps)
+		if err := c.id.Authorize(core.PermSend, m.Address); err != nil {
+			return l.rejectOrDetach(p, codec.Errorf(codec.CondUnauthorizedAccess, "not allowed to send to %q", m.Address))
+		}
+	} else {
 		m.Address, m.RoutingType = l.address, l.rt
 	}
 	if txnID := txnOf(p.state); txnID != nil {
@@ -217,8 +222,6 @@ func (l *link) receive(p *partialDelivery, msg []byte) error {
 	l.checkHeld()
 	return nil
 }
-
-func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 // rejectOrDetach refuses one message: rejected when the client waits for
 // an outcome, else (pre-settled, nothing to answer) logged and dropped.
@@ -319,5 +322,3 @@ func txnOf(st codec.DeliveryState) []byte {
 	}
 	return nil
 }
-
-var errNoMessage = errors.New("empty message")
