@@ -192,7 +192,7 @@ func TestBodyKinds(t *testing.T) {
 		{"list", &amqp.Message{Value: []any{int32(1)}}, core.BodyStream, body.AppendList(nil, []prop.Value{prop.Int32Value(1)})},
 		{"sequence", &amqp.Message{Sequence: [][]any{{int32(1)}}}, core.BodyStream, body.AppendList(nil, []prop.Value{prop.Int32Value(1)})},
 		{"value", &amqp.Message{Value: int64(1000)}, core.BodyAMQPValue, []byte{0x81, 0, 0, 0, 0, 0, 0, 0x03, 0xe8}},
-				// go-amqp writes lists as list32: the body keeps what was sent.
+		// go-amqp writes lists as list32: the body keeps what was sent.
 		{"nested list", &amqp.Message{Value: []any{[]any{}}}, core.BodyAMQPValue, []byte{0xd0, 0, 0, 0, 5, 0, 0, 0, 1, 0x45}},
 		{"sequences", &amqp.Message{Sequence: [][]any{{true}, {false}}}, core.BodyAMQPSequence,
 			[]byte{0xd0, 0, 0, 0, 5, 0, 0, 0, 1, 0x41, 0xd0, 0, 0, 0, 5, 0, 0, 0, 1, 0x42}},
