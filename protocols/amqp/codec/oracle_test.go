@@ -258,4 +258,3 @@ func captured(tb testing.TB) [][]byte {
 	}
 	return out
 }
-

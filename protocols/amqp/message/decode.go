@@ -343,7 +343,7 @@ func applyAnnotations(m *core.Message, am codec.Map, nowMS int64) {
 				m.ReplyToType = destRouting(t)
 			}
 		}
-		if v, ok := propValue(e.Value); ok {
+		if v, ok := PropValue(e.Value); ok {
 			m.Annotations = append(m.Annotations, prop.Property{Name: name, Value: v})
 		}
 	}
@@ -385,9 +385,9 @@ func asInt(v any) (int64, bool) {
 	return 0, false
 }
 
-// propValue converts a simple AMQP value to a prop.Value; ok is false for
+// PropValue converts a simple AMQP value to a prop.Value; ok is false for
 // lists, maps, arrays and described values, which prop cannot hold.
-func propValue(v any) (prop.Value, bool) {
+func PropValue(v any) (prop.Value, bool) {
 	switch v := v.(type) {
 	case nil:
 		return prop.Value{}, true
