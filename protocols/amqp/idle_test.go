@@ -9,6 +9,7 @@ import (
 	"github.com/junctionmq/junction/protocols/adapter"
 	server "github.com/junctionmq/junction/protocols/amqp"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
+	jserver "github.com/junctionmq/junction/server"
 	"github.com/junctionmq/junction/server/servertest"
 )
 
@@ -73,4 +74,10 @@ func TestServerIdleTimeout(t *testing.T) {
 		t.Fatalf("close with %v, want resource-limit-exceeded", c.Error)
 	}
 	r.expectEOF()
+}
+
+// servertestWithMaxMessage starts a broker whose AMQP adapter takes
+// messages up to max bytes.
+func servertestWithMaxMessage(t *testing.T, max int) *jserver.Server {
+	return servertest.Start(t, servertest.Options{Adapters: withOptions(func(o *server.Options) { o.MaxMessageSize = max })})
 }
