@@ -61,6 +61,8 @@ type link struct {
 
 	// Sending links.
 	consumer   *core.Consumer
+	browser    *core.Browser
+	browseTag  uint64 // under conn.mu
 	queue      string // the queue consumed
 	dynamic    string // a dynamic node to delete when the link goes
 	durableSub string // a durable subscription's name, for a closing detach
@@ -184,6 +186,9 @@ func (ss *session) onDetach(d *codec.Detach) error {
 func (l *link) release() {
 	if l.consumer != nil {
 		l.consumer.Close()
+	}
+	if l.browser != nil {
+		l.browser.Close()
 	}
 	c := l.ss.c
 	c.mu.Lock()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/Azure/go-amqp"
+
+	"github.com/junctionmq/junction/protocols/amqp/codec"
 )
 
 func body(m *amqp.Message) string { return string(m.GetData()) }
@@ -289,5 +291,69 @@ func TestSelector(t *testing.T) {
 	}
 	if e := amqpError(t, err); e.Condition != amqp.ErrCondInvalidField {
 		t.Fatalf("bad selector refused with %v, want invalid-field", e)
+	}
+}
+
+// A receiver with distribution-mode copy browses: it sees the queue's
+// messages, pre-settled, and takes none (JMS QueueBrowser). go-amqp has no
+// distribution-mode option: raw frames.
+func TestBrowse(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd := newSender(t, ss, "shelf", nil)
+	for i := range 3 {
+		send(t, snd, amqp.NewMessage(fmt.Appendf(nil, "b%d", i)))
+	}
+	r := dialRaw(t, s.Addr("amqp"))
+	r.open(nil)
+	r.begin(0)
+	r.send(0, &codec.Attach{Name: "browser", Handle: 0, Role: codec.RoleReceiver,
+		Source: &codec.Source{Address: "shelf", DistributionMode: codec.DistributionCopy}, Target: &codec.Target{}}, nil)
+	if a := expect[*codec.Attach](r); a.Source == nil || a.Source.DistributionMode != codec.DistributionCopy {
+		t.Fatalf("browse attach answered with %+v", a.Source)
+	}
+	r.send(0, &codec.Flow{NextIncomingID: 0, HasNextIncomingID: true, IncomingWindow: 100, OutgoingWindow: 100,
+		Handle: 0, HasHandle: true, DeliveryCount: 0, HasDeliveryCount: true, LinkCredit: 10, HasLinkCredit: true, Drain: true}, nil)
+	for range 3 {
+		if tr := expect[*codec.Transfer](r); !tr.Settled {
+			t.Fatal("a browsed message was not pre-settled")
+		}
+	}
+	f := expect[*codec.Flow](r)
+	if !f.Drain || f.LinkCredit != 0 || f.DeliveryCount != 10 {
+		t.Fatalf("drain answered with %+v, want credit 0 at delivery-count 10", f)
+	}
+	if st := queueStats(t, s, "shelf"); st.Messages != 3 || st.InFlight != 0 {
+		t.Fatalf("browsing took messages: %+v", st)
+	}
+}
+
+// Drain with credit outstanding: what is ready is sent, then the flow
+// answering the drain advances the delivery-count by the unused credit
+// (part 2, 2.6.7).
+func TestDrainWithCredit(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd := newSender(t, ss, "drainq", nil)
+	send(t, snd, amqp.NewMessage([]byte("d1")))
+	send(t, snd, amqp.NewMessage([]byte("d2")))
+	r := dialRaw(t, s.Addr("amqp"))
+	r.open(nil)
+	r.begin(0)
+	r.send(0, &codec.Attach{Name: "drainer", Handle: 0, Role: codec.RoleReceiver, Source: &codec.Source{Address: "drainq"}, Target: &codec.Target{}}, nil)
+	expect[*codec.Attach](r)
+	r.send(0, &codec.Flow{NextIncomingID: 0, HasNextIncomingID: true, IncomingWindow: 100, OutgoingWindow: 100,
+		Handle: 0, HasHandle: true, DeliveryCount: 0, HasDeliveryCount: true, LinkCredit: 5, HasLinkCredit: true, Drain: true}, nil)
+	expect[*codec.Transfer](r)
+	expect[*codec.Transfer](r)
+	f := expect[*codec.Flow](r)
+	if !f.Drain || f.LinkCredit != 0 || f.DeliveryCount != 5 {
+		t.Fatalf("drain answered with %+v, want credit 0 at delivery-count 5", f)
+	}
+	// The drained credit is gone: a new message waits.
+	send(t, snd, amqp.NewMessage([]byte("d3")))
+	waitUntil(t, "d3 in the queue", func() bool { return queueStats(t, s, "drainq").Ready == 1 })
+	if st := queueStats(t, s, "drainq"); st.InFlight != 2 {
+		t.Fatalf("after the drain: %+v", st)
 	}
 }

@@ -93,6 +93,28 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 		consumer, err = c.sess.Subscribe(so, opts)
 	default:
 		addr, rt := c.resolveAddress(src.Address, caps)
+		if rt == core.Anycast && src.DistributionMode == codec.DistributionCopy {
+			// A browser (JMS QueueBrowser): copies of the queue's messages
+			// in order, sent pre-settled, nothing taken.
+			l.queue = addr
+			l.sndMode = sndSettled
+			var br *core.Browser
+			br, err = c.sess.NewBrowser(addr, core.BrowserOptions{Selector: selector, Handler: l.browsed})
+			if err == nil {
+				l.browser = br
+				ss.byName[l.name] = l
+				c.mu.Lock()
+				ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, &codec.Attach{
+					Name: a.Name, Handle: l.handle, Role: codec.RoleSender,
+					SndSettleMode: l.sndMode, RcvSettleMode: l.rcvMode,
+					Source: &reply, Target: a.Target, HasInitialDeliveryCount: true,
+				}, nil), false)
+				c.ob.SignalLocked()
+				c.mu.Unlock()
+				return nil
+			}
+			break
+		}
 		if rt == core.Anycast {
 			opts.Selector = selector
 			l.queue = addr
@@ -217,6 +239,19 @@ func (l *link) onFlow(f *codec.Flow) error {
 	if delta != 0 && l.consumer != nil {
 		l.consumer.AddCredit(int(delta))
 	}
+	if delta > 0 && l.browser != nil {
+		l.browser.AddCredit(int(delta))
+	}
+	if f.Drain && l.browser != nil {
+		// The browser has shown all it can: what credit is left is unused.
+		c.mu.Lock()
+		l.deliveryCount += uint32(max(l.credit, 0))
+		l.credit = 0
+		l.ss.appendFlowLocked(l)
+		c.ob.SignalLocked()
+		c.mu.Unlock()
+		return nil
+	}
 	if f.Drain && l.consumer != nil {
 		// What can go now goes; the rest of the credit is used up by
 		// advancing the delivery count, and the flow says so.
@@ -241,6 +276,16 @@ func (l *link) onFlow(f *codec.Flow) error {
 // deliver is the consumer's handler: under the queue's lock, it encodes
 // the transfer frames into the output.
 func (l *link) deliver(d core.Delivery) {
+	l.transfer(d.Message, d.DeliveryCount, d.Tag, l.sndMode == sndSettled)
+}
+
+// browsed is a browser's handler: a copy, pre-settled.
+func (l *link) browsed(m *core.Message) {
+	l.browseTag++
+	l.transfer(m, 1, l.browseTag, true)
+}
+
+func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled bool) {
 	c := l.ss.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -248,17 +293,16 @@ func (l *link) deliver(d core.Delivery) {
 	if ss.ended || c.ob.Dead || l.detaching.Load() {
 		return // the session close returns what is unsettled
 	}
-	payload := encodeMessage(nil, d.Message, d.DeliveryCount)
+	payload := encodeMessage(nil, m, count)
 	id := ss.nextDeliveryID
 	ss.nextDeliveryID++
 	l.deliveryCount++
 	l.credit--
-	settled := l.sndMode == sndSettled
 	if !settled {
-		ss.unsettled[id] = &outDelivery{l: l, tag: d.Tag}
+		ss.unsettled[id] = &outDelivery{l: l, tag: coreTag}
 	}
 	var tag [8]byte
-	binary.BigEndian.PutUint64(tag[:], d.Tag)
+	binary.BigEndian.PutUint64(tag[:], coreTag)
 	// Split to the client's max-frame-size: the first frame carries the
 	// delivery's identity, every frame but the last says more.
 	t := &codec.Transfer{Handle: l.handle, DeliveryID: id, HasDeliveryID: true, DeliveryTag: tag[:],
