@@ -23,10 +23,6 @@ const (
 	saslSys  = codec.SASLSys
 )
 
-// errSASLFailed ends a connection whose SASL exchange failed: the outcome
-// is written, nothing more is read.
-var errSASLFailed = errors.New("sasl failed")
-
 // mechanisms are what the server offers this connection: EXTERNAL on a TLS
 // connection with a verified client certificate, PLAIN always, ANONYMOUS
 // only when anonymous access is allowed.

@@ -15,7 +15,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/junctionmq/junction/core"
@@ -87,9 +86,6 @@ type Server struct {
 	log  *slog.Logger
 
 	counters adapter.Counters
-
-	mu    sync.Mutex
-	conns map[*conn]struct{}
 }
 
 // Adapter registers AMQP with the server: the IANA ports 5672 and 5671
@@ -145,7 +141,7 @@ func NewServer(opts Options) *Server {
 	if opts.CloseGrace <= 0 {
 		opts.CloseGrace = 5 * time.Second
 	}
-	return &Server{opts: opts, log: opts.Logger.With("protocol", "amqp"), conns: map[*conn]struct{}{}}
+	return &Server{opts: opts, log: opts.Logger.With("protocol", "amqp")}
 }
 
 // Connections returns the number of open AMQP connections.
