@@ -197,6 +197,9 @@ func (l *link) release() {
 			delete(l.ss.unsettled, id)
 		}
 	}
+	if len(l.ss.backlog) > 0 {
+		l.ss.dropBacklogLocked(l)
+	}
 	l.credit = 0
 	c.mu.Unlock()
 	if l.producer != nil {

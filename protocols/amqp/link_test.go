@@ -97,18 +97,23 @@ func TestSharedSubscription(t *testing.T) {
 	for i := range 4 {
 		send(t, snd, amqp.NewMessage(fmt.Appendf(nil, "t%d", i)))
 	}
-	waitUntil(t, "both consumers to hold the 4 messages", func() bool {
-		q, ok := s.Core.Queue("app.workers")
-		return ok && q.Stats().InFlight == 4 && q.Stats().Consumers == 2
-	})
-	got := 0
-	for _, r := range []*amqp.Receiver{r1, r2} {
-		for r.Prefetched() != nil {
-			got++
-		}
+	if st := queueStats(t, s, "app.workers"); st.Consumers != 2 {
+		t.Fatalf("the shared subscription has %d consumers, want 2", st.Consumers)
 	}
+	got := 0
+	waitUntil(t, "the 4 messages across both receivers", func() bool {
+		for _, r := range []*amqp.Receiver{r1, r2} {
+			for r.Prefetched() != nil {
+				got++
+			}
+		}
+		return got >= 4
+	})
 	if got != 4 {
 		t.Fatalf("got %d messages across the shared subscription, want 4", got)
+	}
+	if st := queueStats(t, s, "app.workers"); st.Enqueued != 4 {
+		t.Fatalf("the subscription queue took %d messages, want one copy each (4)", st.Enqueued)
 	}
 }
 

@@ -226,11 +226,9 @@ func (l *link) onFlow(f *codec.Flow) error {
 		if f.HasDeliveryCount {
 			rcvCount = f.DeliveryCount
 		}
-		credit := int64(rcvCount) + int64(f.LinkCredit) - int64(l.deliveryCount)
-		if d := int32(rcvCount - l.deliveryCount); d != int32(int64(rcvCount)-int64(l.deliveryCount)) {
-			credit = int64(d) + int64(f.LinkCredit) // serial-number wrap-around
-		}
-		credit = max(credit, 0)
+		// Delivery counts are serial numbers (RFC 1982): the difference
+		// is taken modulo 2^32.
+		credit := max(int64(int32(rcvCount-l.deliveryCount))+int64(f.LinkCredit), 0)
 		delta = credit - l.credit
 		l.credit = credit
 	}
@@ -317,7 +315,7 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 			t.More = false
 		}
 		payload = payload[len(chunk):]
-		ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, t, chunk), true)
+		ss.queueTransferLocked(l, codec.AppendFrame(nil, ss.localCh, t, chunk))
 		if first {
 			// Continuations carry only the handle (and more).
 			t = &codec.Transfer{Handle: l.handle, Settled: settled}

@@ -35,10 +35,12 @@ type session struct {
 	unsettled            map[uint32]*outDelivery // our deliveries by delivery-id
 }
 
-// queued is a frame waiting for the client's session window.
+// queued is a frame waiting for the client's session window; l is the
+// link of a transfer.
 type queued struct {
 	frame    []byte
 	transfer bool
+	l        *link
 }
 
 // outDelivery is a delivery sent and not yet settled by the client.
@@ -257,11 +259,21 @@ func (ss *session) appendFlowLocked(l *link) {
 // transfers wait for the client's window (frames keep their order).
 // Caller holds conn.mu.
 func (ss *session) queueFrameLocked(frame []byte, transfer bool) {
+	ss.queueLocked(queued{frame: frame, transfer: transfer})
+}
+
+// queueTransferLocked queues a transfer frame of link l.
+func (ss *session) queueTransferLocked(l *link, frame []byte) {
+	ss.queueLocked(queued{frame: frame, transfer: true, l: l})
+}
+
+func (ss *session) queueLocked(q queued) {
+	frame, transfer := q.frame, q.transfer
 	if ss.ended {
 		return
 	}
 	if len(ss.backlog) > 0 || (transfer && ss.remoteIncomingWindow <= 0) {
-		ss.backlog = append(ss.backlog, queued{frame, transfer})
+		ss.backlog = append(ss.backlog, q)
 		return
 	}
 	if transfer {
@@ -269,6 +281,23 @@ func (ss *session) queueFrameLocked(frame []byte, transfer bool) {
 		ss.nextOutgoingID++
 	}
 	ss.c.ob.Buf = append(ss.c.ob.Buf, frame...)
+}
+
+// dropBacklogLocked forgets the transfers of a link that went: they must
+// not follow its detach (the core has them back already). Caller holds
+// conn.mu.
+func (ss *session) dropBacklogLocked(l *link) {
+	keep := ss.backlog[:0]
+	for _, q := range ss.backlog {
+		if q.l != l {
+			keep = append(keep, q)
+		}
+	}
+	clear(ss.backlog[len(keep):])
+	ss.backlog = keep
+	if len(keep) == 0 {
+		ss.backlog = nil
+	}
 }
 
 // flushBacklogLocked writes the frames the window now allows. Caller
