@@ -439,6 +439,12 @@ func decimal(b []byte) (prop.Value, bool) {
 	return prop.DecimalValue(append([]byte(nil), b...))
 }
 
+// isText reports whether a content type is text: text/*, or a charset
+// parameter (Qpid JMS's rule for data sections).
+func isText(ct string) bool {
+	return strings.HasPrefix(ct, "text/") || strings.Contains(ct, "charset=")
+}
+
 // ParseAddress reads an AMQP address: "queue://name" and "topic://name"
 // give the routing type (Qpid JMS's and ActiveMQ's prefixes), a plain
 // name leaves it to the address (or to x-opt-jms-dest).
@@ -476,8 +482,13 @@ func setBody(m *core.Message, code uint64, bodies [][]byte) error {
 		}
 		m.Body = data
 		m.BodyKind = core.BodyBytes
-		if m.ContentType == ContentTypeJavaObject || (hasJMSType && jmsType == JMSMsgTypeObject) {
+		switch {
+		case m.ContentType == ContentTypeJavaObject || (hasJMSType && jmsType == JMSMsgTypeObject):
 			m.BodyKind = core.BodyObject
+		case (isText(m.ContentType) || (hasJMSType && jmsType == JMSMsgTypeText)) && utf8.Valid(data):
+			// Qpid JMS reads a data section with a text content type as a
+			// TextMessage, and STOMP's text/* is BodyText too.
+			m.BodyKind = core.BodyText
 		}
 	case codec.DescAMQPValue:
 		raw := bodies[0]
