@@ -439,6 +439,17 @@ func decimal(b []byte) (prop.Value, bool) {
 	return prop.DecimalValue(append([]byte(nil), b...))
 }
 
+// textKeys reports whether every key is text: a JMS map's names are
+// strings, and a symbol key (which body.DecodeMap accepts) must be too.
+func textKeys(entries []prop.Property) bool {
+	for _, e := range entries {
+		if !utf8.ValidString(e.Name) {
+			return false
+		}
+	}
+	return true
+}
+
 // isText reports whether a content type is text: text/*, or a charset
 // parameter (Qpid JMS's rule for data sections).
 func isText(ct string) bool {
@@ -508,7 +519,7 @@ func setBody(m *core.Message, code uint64, bodies [][]byte) error {
 				m.BodyKind = core.BodyObject
 			}
 		case codec.Map:
-			if entries, err := body.DecodeMap(raw); err == nil {
+			if entries, err := body.DecodeMap(raw); err == nil && textKeys(entries) {
 				m.BodyKind, m.Body = core.BodyMap, body.AppendMap(nil, entries)
 			} else {
 				m.BodyKind, m.Body = core.BodyAMQPValue, raw
