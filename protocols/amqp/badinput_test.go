@@ -147,3 +147,29 @@ func TestBadInputIsolated(t *testing.T) {
 	}
 	send(t, newSender(t, ss, "isolated", nil), amqp.NewMessage([]byte("ok")))
 }
+
+// A message that does not decode is rejected with decode-error when the
+// sender waits for an outcome; a pre-settled one, which has no outcome to
+// carry the error, detaches its link with it.
+func TestUndecodableMessage(t *testing.T) {
+	s := startBroker(t, nil)
+	r := dialRaw(t, s.Addr("amqp"))
+	r.open(nil)
+	r.begin(0)
+	r.send(0, &codec.Attach{Name: "bad", Handle: 0, Role: codec.RoleSender, Target: &codec.Target{Address: "bad"},
+		InitialDeliveryCount: 0, HasInitialDeliveryCount: true}, nil)
+	expect[*codec.Attach](r)
+	expect[*codec.Flow](r)
+	garbage := []byte{0x00, 0x53, 0x75, 0xb0, 0xff, 0xff, 0xff, 0xff} // a data section claiming 4 GiB
+	r.send(0, &codec.Transfer{Handle: 0, DeliveryID: 0, HasDeliveryID: true, DeliveryTag: []byte{0}}, garbage)
+	d := expect[*codec.Disposition](r)
+	rej, ok := d.State.(*codec.Rejected)
+	if !ok || condition(rej.Error) != codec.CondDecodeError {
+		t.Fatalf("unsettled undecodable message answered with %#v, want rejected decode-error", d.State)
+	}
+	r.send(0, &codec.Transfer{Handle: 0, DeliveryID: 1, HasDeliveryID: true, DeliveryTag: []byte{1}, Settled: true}, garbage)
+	det := expect[*codec.Detach](r)
+	if condition(det.Error) != codec.CondDecodeError {
+		t.Fatalf("pre-settled undecodable message: detach with %v, want decode-error", det.Error)
+	}
+}

@@ -194,8 +194,7 @@ func (l *link) receive(p *partialDelivery, msg []byte) error {
 	if p.settled {
 		// At most once: nothing to confirm.
 		if err := l.producer.Send(c.ctx, m, nil); err != nil {
-			c.log.Debug("amqp pre-settled message not routed", "address", m.Address, "err", err)
-			return nil
+			return l.rejectOrDetach(p, coreError(err))
 		}
 		c.s.counters.MessageIn()
 		l.checkHeld()
@@ -224,12 +223,14 @@ func (l *link) receive(p *partialDelivery, msg []byte) error {
 }
 
 // rejectOrDetach refuses one message: rejected when the client waits for
-// an outcome, else (pre-settled, nothing to answer) logged and dropped.
+// an outcome; a pre-settled one has no disposition to carry the error, so
+// the link is detached with it rather than the message vanish unnoticed.
 func (l *link) rejectOrDetach(p *partialDelivery, e *codec.Error) error {
-	l.ss.c.log.Info("amqp message refused", "link", l.name, "condition", e.Condition, "description", e.Description)
-	if !p.settled {
-		l.dispose(p.id, &codec.Rejected{Error: e})
+	if p.settled {
+		return &linkErr{l, e}
 	}
+	l.ss.c.log.Info("amqp message refused", "link", l.name, "condition", e.Condition, "description", e.Description)
+	l.dispose(p.id, &codec.Rejected{Error: e})
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
+	"github.com/junctionmq/junction/protocols/amqp/message"
 )
 
 // attachSender attaches a link on which we send: the client's receiver,
@@ -386,7 +387,7 @@ func outcomeOf(st codec.DeliveryState) (o core.Outcome, txn []byte, terminal boo
 			if !ok {
 				continue
 			}
-			v, ok := propValue(e.Value)
+			v, ok := message.PropValue(e.Value)
 			if !ok {
 				continue
 			}
