@@ -62,6 +62,7 @@ type link struct {
 	// Sending links.
 	consumer   *core.Consumer
 	browser    *core.Browser
+	maxMessage uint64 // the client's max-message-size (0: none)
 	browseTag  uint64 // under conn.mu
 	queue      string // the queue consumed
 	dynamic    string // a dynamic node to delete when the link goes

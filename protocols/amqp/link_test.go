@@ -362,3 +362,29 @@ func TestDrainWithCredit(t *testing.T) {
 		t.Fatalf("after the drain: %+v", st)
 	}
 }
+
+// A message above the receiver's max-message-size is not sent to it: it
+// stays in the queue for others, and the receiver gets the next one.
+func TestReceiverMaxMessageSize(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd := newSender(t, ss, "sized", nil)
+	send(t, snd, amqp.NewMessage([]byte(strings.Repeat("B", 10000))))
+	send(t, snd, amqp.NewMessage([]byte("small")))
+	r := newReceiver(t, ss, "sized", &amqp.ReceiverOptions{MaxMessageSize: 1024, Credit: 5})
+	m := receive(t, r)
+	if body(m) != "small" {
+		t.Fatalf("got %d bytes, want the small message", len(m.GetData()))
+	}
+	if err := r.AcceptMessage(ctxFor(t), m); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the big message back in the queue", func() bool {
+		st := queueStats(t, s, "sized")
+		return st.Messages == 1 && st.InFlight == 0
+	})
+	big := newReceiver(t, ss, "sized", nil)
+	if m := receive(t, big); len(m.GetData()) != 10000 {
+		t.Fatalf("the other receiver got %d bytes", len(m.GetData()))
+	}
+}

@@ -153,6 +153,7 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 		return ss.refuse(l, a, coreError(err))
 	}
 	l.consumer = consumer
+	l.maxMessage = a.MaxMessageSize
 	ss.byName[l.name] = l
 	zero := uint32(0)
 	c.mu.Lock()
@@ -293,6 +294,10 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 		return // the session close returns what is unsettled
 	}
 	payload := encodeMessage(nil, m, count)
+	if l.maxMessage > 0 && uint64(len(payload)) > l.maxMessage {
+		l.tooLarge(coreTag, settled, len(payload))
+		return
+	}
 	id := ss.nextDeliveryID
 	ss.nextDeliveryID++
 	l.deliveryCount++
@@ -324,6 +329,27 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 	}
 	c.s.counters.MessageOut()
 	c.ob.SignalLocked()
+}
+
+// tooLarge handles a delivery above the client's max-message-size, which
+// may not be sent (part 2, 2.7.3). Under the queue lock the core cannot be
+// called, so a goroutine gives the message back as undeliverable here (it
+// goes to another consumer, or to the dead-letter address once its
+// attempts are used up) and the credit it took. Caller holds conn.mu.
+func (l *link) tooLarge(tag uint64, settled bool, size int) {
+	c := l.ss.c
+	if settled || l.consumer == nil {
+		// Acknowledged as it was handed over (at most once) or browsed:
+		// nothing to give back.
+		c.log.Warn("amqp message larger than the receiver's max-message-size dropped for it", "link", l.name, "size", size, "max", l.maxMessage)
+		return
+	}
+	c.log.Info("amqp message larger than the receiver's max-message-size returned", "link", l.name, "size", size, "max", l.maxMessage)
+	consumer := l.consumer
+	go func() {
+		_ = consumer.Settle(tag, core.Outcome{Kind: core.Modified, DeliveryFailed: true, UndeliverableHere: true})
+		consumer.AddCredit(1)
+	}()
 }
 
 // transferOverhead bounds the frame header and transfer performative of
