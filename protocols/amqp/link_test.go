@@ -254,6 +254,9 @@ func TestDispositionOutcomes(t *testing.T) {
 	if reason := fmt.Sprint(d.ApplicationProperties["_AMQ_DLQ_REASON"]); !strings.Contains(reason, "cannot parse") {
 		t.Fatalf("dead-lettered without the reason: %v", d.ApplicationProperties)
 	}
+	if cond := fmt.Sprint(d.ApplicationProperties["_AMQ_DLQ_CONDITION"]); cond != "app:bad" {
+		t.Fatalf("dead-lettered without the error condition: %v", d.ApplicationProperties)
+	}
 	if st := queueStats(t, s, "outcomes"); st.Messages != 0 || st.DeadLettered != 1 {
 		t.Fatalf("queue after reject: %+v", st)
 	}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/junctionmq/junction/config"
+	"github.com/junctionmq/junction/protocols/amqp/codec"
 	"github.com/junctionmq/junction/security"
 )
 
@@ -103,5 +104,34 @@ func TestDeniedAddress(t *testing.T) {
 	send(t, newSender(t, ss, "open.plans", nil), amqp.NewMessage([]byte("ok")))
 	if m := receive(t, newReceiver(t, ss, "open.plans", nil)); body(m) != "ok" {
 		t.Fatalf("got %q", body(m))
+	}
+}
+
+// The SASL exchange byte by byte: the mechanisms offered, and outcome
+// auth (1) for a wrong password (part 5, 5.3.3.6).
+func TestSASLOutcomeCodes(t *testing.T) {
+	s := startBroker(t, withUsers(t, false, nil, "alice", "secret"))
+	for _, tc := range []struct {
+		pass string
+		code uint8
+	}{{"wrong", codec.SASLAuth}, {"secret", codec.SASLOK}} {
+		r := dialRaw(t, s.Addr("amqp"))
+		hdr := codec.ProtocolHeader(codec.ProtoSASL)
+		r.write(hdr[:])
+		r.header()
+		mechs, ok := expectAny(r).(*codec.SASLMechanisms)
+		if !ok {
+			t.Fatal("no sasl-mechanisms")
+		}
+		for _, m := range mechs.Mechanisms {
+			if m == "ANONYMOUS" {
+				t.Fatal("ANONYMOUS offered with anonymous access off")
+			}
+		}
+		r.send(0, &codec.SASLInit{Mechanism: "PLAIN", InitialResponse: []byte("\x00alice\x00" + tc.pass)}, nil)
+		out, ok := expectAny(r).(*codec.SASLOutcome)
+		if !ok || out.Code != tc.code {
+			t.Fatalf("password %q: outcome %+v, want code %d", tc.pass, out, tc.code)
+		}
 	}
 }
