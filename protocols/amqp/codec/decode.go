@@ -65,6 +65,15 @@ func (d *Decoder) prim() (code byte, data []byte, err error) {
 	return code, data, nil
 }
 
+// ReadPrimitive consumes one primitive (not described) value and returns
+// its format code and content without copying: the bytes of a binary,
+// string or symbol, the big-endian bytes of a number. For lists, maps and
+// arrays the content is their count and elements, unchecked: use ReadValue
+// or ReadList for those.
+func (d *Decoder) ReadPrimitive() (code byte, content []byte, err error) {
+	return d.prim()
+}
+
 // body finds the bytes of a value of format code in b (which follows the
 // constructor) and the number of bytes of b the value takes.
 func body(code byte, b []byte) (data []byte, n int, err error) {

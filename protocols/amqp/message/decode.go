@@ -249,18 +249,33 @@ func checkBody(code uint64, raw []byte) error {
 		if raw[0] != 0xa0 && raw[0] != 0xb0 {
 			return codec.Errorf(codec.CondDecodeError, "data section holds format code 0x%02x, not binary", raw[0])
 		}
+		return nil // ReadRaw checked its extent; a binary has nothing inside
 	case codec.DescAMQPSequence:
 		if _, err := d.ReadList(); err != nil || raw[0] == 0x40 {
 			return codec.Errorf(codec.CondDecodeError, "amqp-sequence section does not hold a list")
 		}
+	case codec.DescAMQPValue:
+		if raw[0] == 0xa1 || raw[0] == 0xb1 {
+			if _, s, _ := d.ReadPrimitive(); !utf8.Valid(s) {
+				return codec.Errorf(codec.CondDecodeError, "amqp-value string is not UTF-8")
+			}
+			return nil
+		}
 	}
-	// Every value is validated whole: a body the broker accepts is one
-	// every consumer can decode.
+	// Every other value is validated whole: a body the broker accepts is
+	// one every consumer can decode.
 	d = codec.NewDecoder(raw)
 	if _, err := d.ReadValue(); err != nil {
 		return err
 	}
 	return nil
+}
+
+// content returns the bytes of a binary or string value, without a copy.
+func content(raw []byte) []byte {
+	d := codec.NewDecoder(raw)
+	_, b, _ := d.ReadPrimitive()
+	return b
 }
 
 func readProperties(d *codec.Decoder, m *core.Message, info *Info) error {
@@ -481,9 +496,7 @@ func setBody(m *core.Message, code uint64, bodies [][]byte) error {
 	case codec.DescData:
 		var data []byte
 		for i, raw := range bodies {
-			d := codec.NewDecoder(raw)
-			v, _ := d.ReadValue()
-			b := v.([]byte)
+			b := content(raw)
 			if i == 0 {
 				data = b
 			} else {
@@ -503,16 +516,15 @@ func setBody(m *core.Message, code uint64, bodies [][]byte) error {
 		}
 	case codec.DescAMQPValue:
 		raw := bodies[0]
+		if raw[0] == 0xa1 || raw[0] == 0xb1 { // string, checked by checkBody
+			m.BodyKind, m.Body = core.BodyText, content(raw)
+			return nil
+		}
 		d := codec.NewDecoder(raw)
 		v, _ := d.ReadValue()
 		switch v := v.(type) {
 		case nil:
 			m.BodyKind = core.BodyBytes
-		case string:
-			m.BodyKind, m.Body = core.BodyText, raw[len(raw)-len(v):]
-			if !utf8.Valid(m.Body) {
-				return codec.Errorf(codec.CondDecodeError, "amqp-value string is not UTF-8")
-			}
 		case []byte:
 			m.BodyKind, m.Body = core.BodyBytes, v
 			if hasJMSType && jmsType == JMSMsgTypeObject {
