@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/junctionmq/junction/core"
@@ -52,8 +54,11 @@ type conn struct {
 	id          *access.Identity
 	sess        *core.Session
 	containerID string
-	opened      bool // the client's open was handled
-	closeSent   bool // our close is queued: read nothing more
+	opened      bool      // the client's open was handled
+	openBy      time.Time // the open must have come by then
+	// closeSent: our close is queued, read nothing more (set by the
+	// reader or by the core closing the session).
+	closeSent atomic.Bool
 
 	// Negotiated in open; written by the reader before any other
 	// goroutine encodes a frame.
@@ -106,10 +111,11 @@ func (c *conn) serve(ctx context.Context) {
 	defer c.finish()
 	defer func() {
 		if v := recover(); v != nil {
-			c.log.Error("amqp connection handler panicked", "panic", v)
+			c.log.Error("amqp connection handler panicked", "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
 	c.w.PeerTimeout = c.s.opts.ConnectTimeout
+	c.openBy = time.Now().Add(c.s.opts.ConnectTimeout)
 	if err := c.handshake(); err != nil {
 		c.inputFailed(err)
 		return
@@ -119,7 +125,7 @@ func (c *conn) serve(ctx context.Context) {
 			c.inputFailed(err)
 			return
 		}
-		if c.closeSent {
+		if c.closeSent.Load() {
 			return
 		}
 	}
@@ -176,10 +182,15 @@ func (c *conn) finish() {
 	_ = c.w.Close()
 }
 
-// readDeadline arms the read deadline: the connect timeout until the open,
-// then our idle time-out.
+// readDeadline arms the read deadline: the connect timeout until the open
+// (counted from the accept, so a client trickling bytes cannot stretch
+// it), then our idle time-out.
 func (c *conn) readDeadline() {
-	_ = c.nc.SetReadDeadline(c.w.PeerDeadline())
+	d := c.w.PeerDeadline()
+	if !c.opened && (d.IsZero() || c.openBy.Before(d)) {
+		d = c.openBy
+	}
+	_ = c.nc.SetReadDeadline(d)
 }
 
 // readHeader reads an 8-byte protocol header.
@@ -389,10 +400,10 @@ const (
 func (c *conn) sendClose(err *codec.Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closeSent || c.ob.Dead {
+	if c.closeSent.Load() || c.ob.Dead {
 		return
 	}
-	c.closeSent = true
+	c.closeSent.Store(true)
 	c.appendFrameLocked(0, &codec.Close{Error: err}, nil)
 	c.ob.Closing = true
 	c.ob.LingerLocked()

@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os/exec"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -321,5 +323,82 @@ func TestBareMessageBytes(t *testing.T) {
 	m, _, err := message.Decode(got, time.Now())
 	if err != nil || !m.Durable || string(m.Body) != "abc" {
 		t.Fatalf("delivered message %+v: %v", m, err)
+	}
+}
+
+// protonScript runs a Python program against the broker with Qpid Proton's
+// blocking API (a second AMQP implementation, in C, beside go-amqp); ADDR
+// in the program is the broker's AMQP address.
+func protonScript(t *testing.T, s *server.Server, program string) string {
+	t.Helper()
+	needProton(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, protonPython, "-c", strings.ReplaceAll(program, "ADDR", s.Addr("amqp")))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// TestProtonToSTOMP: Qpid Proton's typed properties and ids reach a STOMP
+// client as text.
+func TestProtonToSTOMP(t *testing.T) {
+	needProton(t)
+	s := startBroker(t, nil)
+	st := stompConn(t, s)
+	sub := stompSub(t, st, "/queue/typed")
+	protonScript(t, s, `
+import uuid
+from proton import Message, symbol, ulong, ubyte, char, timestamp
+from proton.utils import BlockingConnection
+c = BlockingConnection("ADDR")
+snd = c.create_sender("typed")
+snd.send(Message(id=ulong(12), correlation_id=uuid.UUID("01234567-89ab-cdef-0123-456789abcdef"),
+    subject="Typed", body="text body", durable=True, priority=8,
+    properties={"u8": ubyte(200), "sym": symbol("abc"), "ch": char("x"), "ts": timestamp(1700000000000), "f": 1.25}))
+c.close()
+`)
+	m := stompRecv(t, sub)
+	if string(m.Body) != "text body" {
+		t.Errorf("body %q", m.Body)
+	}
+	for k, want := range map[string]string{"u8": "200", "sym": "abc", "ch": "x", "ts": "1700000000000", "f": "1.25",
+		"type": "Typed", "correlation-id": "01234567-89ab-cdef-0123-456789abcdef", "persistent": "true", "priority": "8"} {
+		if got := m.Header.Get(k); got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+// TestSTOMPToProton: a STOMP message as Qpid Proton reads it: text body
+// as a str, headers as string properties, the broker's id as message-id,
+// and the JMS annotations.
+func TestSTOMPToProton(t *testing.T) {
+	needProton(t)
+	s := startBroker(t, nil)
+	st := stompConn(t, s)
+	if err := st.Send("/queue/toproton", "text/plain", []byte("from stomp"), stompc.SendOpt.Receipt,
+		stompc.SendOpt.Header("correlation-id", "c-9"), stompc.SendOpt.Header("k", "v")); err != nil {
+		t.Fatal(err)
+	}
+	out := protonScript(t, s, `
+from proton.utils import BlockingConnection
+c = BlockingConnection("ADDR")
+r = c.create_receiver("toproton")
+m = r.receive(timeout=10)
+r.accept()
+print("body", type(m.body).__name__, m.body)
+print("id", str(m.id)[:3])
+print("correlation", m.correlation_id)
+print("props", sorted(m.properties.items()))
+print("jms-type", m.annotations.get("x-opt-jms-msg-type"))
+c.close()
+`)
+	for _, want := range []string{"body str from stomp", "id ID:", "correlation c-9", "props [('k', 'v')]", "jms-type 5"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("proton output lacks %q:\n%s", want, out)
+		}
 	}
 }

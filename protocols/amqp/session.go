@@ -212,7 +212,8 @@ func (ss *session) onFlow(f *codec.Flow) error {
 	if f.HasNextIncomingID {
 		next = f.NextIncomingID
 	}
-	ss.remoteIncomingWindow = int64(next) + int64(f.IncomingWindow) - int64(ss.nextOutgoingID)
+	// Transfer ids are serial numbers: the difference is modulo 2^32.
+	ss.remoteIncomingWindow = int64(int32(next-ss.nextOutgoingID)) + int64(f.IncomingWindow)
 	ss.flushBacklogLocked()
 	c.mu.Unlock()
 	if !f.HasHandle {
