@@ -393,10 +393,11 @@ print("body", type(m.body).__name__, m.body)
 print("id", str(m.id)[:3])
 print("correlation", m.correlation_id)
 print("props", sorted(m.properties.items()))
-print("jms-type", m.annotations.get("x-opt-jms-msg-type"))
+t = m.annotations.get("x-opt-jms-msg-type")
+print("jms-type", type(t).__name__, int(t))
 c.close()
 `)
-	for _, want := range []string{"body str from stomp", "id ID:", "correlation c-9", "props [('k', 'v')]", "jms-type 5"} {
+	for _, want := range []string{"body str from stomp", "id ID:", "correlation c-9", "props [('k', 'v')]", "jms-type byte 5"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("proton output lacks %q:\n%s", want, out)
 		}
