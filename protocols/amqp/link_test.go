@@ -391,3 +391,46 @@ func TestReceiverMaxMessageSize(t *testing.T) {
 		t.Fatalf("the other receiver got %d bytes", len(m.GetData()))
 	}
 }
+
+// A receiver with no address and a durable subscription's link name finds
+// the subscription (how JMS clients look one up); an unknown name is
+// not-found.
+func TestDurableSubscriptionLookup(t *testing.T) {
+	s := startBroker(t, nil)
+	durable := &amqp.ReceiverOptions{Name: "audit", SourceCapabilities: []string{"topic"}, SourceDurability: amqp.DurabilityUnsettledState,
+		SourceExpiryPolicy: amqp.ExpiryPolicyNever, Credit: 10}
+	c1, ss1 := session(t, s, &amqp.ConnOptions{ContainerID: "jms-1"})
+	newReceiver(t, ss1, "ledger", durable)
+	_ = c1.Close()
+	_, ps := session(t, s, nil)
+	send(t, newSender(t, ps, "topic://ledger", nil), amqp.NewMessage([]byte("entry")))
+	_, ss2 := session(t, s, &amqp.ConnOptions{ContainerID: "jms-1"})
+	r, err := ss2.NewReceiver(ctxFor(t), "", durable)
+	if err != nil {
+		t.Fatalf("lookup by link name: %v", err)
+	}
+	if m := receive(t, r); body(m) != "entry" {
+		t.Fatalf("got %q", body(m))
+	}
+	missing := *durable
+	missing.Name = "nobody"
+	if _, err := ss2.NewReceiver(ctxFor(t), "", &missing); err == nil {
+		t.Fatal("an unknown durable subscription was found")
+	} else if e := amqpError(t, err); e.Condition != amqp.ErrCondNotFound {
+		t.Fatalf("unknown subscription refused with %v, want not-found", e)
+	}
+}
+
+// A shared subscription with the global capability (or Qpid JMS's
+// "|global" link-name suffix) is shared across container ids.
+func TestGlobalSharedSubscription(t *testing.T) {
+	s := startBroker(t, nil)
+	opts := &amqp.ReceiverOptions{Name: "pool|global", SourceCapabilities: []string{"topic", "shared", "global"}, Credit: 10}
+	_, ss1 := session(t, s, &amqp.ConnOptions{ContainerID: "one"})
+	_, ss2 := session(t, s, &amqp.ConnOptions{ContainerID: "two"})
+	newReceiver(t, ss1, "jobs", opts)
+	newReceiver(t, ss2, "jobs", opts)
+	if st := queueStats(t, s, "pool"); st.Consumers != 2 {
+		t.Fatalf("the global subscription has %d consumers, want 2", st.Consumers)
+	}
+}

@@ -133,7 +133,8 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 		if durable || shared {
 			so.Name = name
 		}
-		if global && durable {
+		if global && shared {
+			// Shared across container ids: named by the link name alone.
 			so.QueueName = name
 		}
 		if durable && !global {
