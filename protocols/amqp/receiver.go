@@ -25,8 +25,9 @@ func (ss *session) attachReceiver(l *link, a *codec.Attach) error {
 		MaxMessageSize: uint64(c.s.opts.MaxMessageSize)}
 	switch {
 	case a.Coordinator != nil:
+		// Local transactions only (part 4, 4.3): the reply says so.
 		l.coordinator = true
-		reply.Coordinator = a.Coordinator
+		reply.Coordinator = &codec.Coordinator{Capabilities: []codec.Symbol{codec.TxnLocal}}
 	case a.Target == nil || (a.Target.Address == "" && !a.Target.Dynamic):
 		l.anonymous = true
 		reply.Target = a.Target
