@@ -31,6 +31,21 @@ func amqpDial(ctx context.Context, f clientFlags, addr string) (*amqp.Conn, erro
 	return c, nil
 }
 
+// amqpSession connects and begins a session; the caller closes the
+// connection.
+func amqpSession(ctx context.Context, f clientFlags, addr string) (*amqp.Conn, *amqp.Session, error) {
+	conn, err := amqpDial(ctx, f, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := conn.NewSession(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("session: %w", err)
+	}
+	return conn, sess, nil
+}
+
 // amqpAddress takes an AMQP address as it is (orders, queue://orders,
 // topic://news) and the STOMP forms /queue/x and /topic/x as their
 // queue:// and topic:// equivalents, so one destination works for both.
@@ -76,15 +91,11 @@ func amqpSend(cmd *cobra.Command, f sendFlags, addr, dest string, bodies <-chan 
 		props = nil
 	}
 	ctx := cmd.Context()
-	conn, err := amqpDial(ctx, f.clientFlags, addr)
+	conn, sess, err := amqpSession(ctx, f.clientFlags, addr)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	sess, err := conn.NewSession(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("session: %w", err)
-	}
 	// Persistent messages are sent unsettled: Send returns once the broker
 	// accepted (and stored) each. Others are sent settled.
 	mode := amqp.SenderSettleModeSettled
@@ -124,15 +135,11 @@ func amqpReceive(ctx context.Context, cmd *cobra.Command, f receiveFlags, addr, 
 	if f.durable != "" && f.clientID == "" {
 		return errors.New("--durable needs --client-id (the subscription is kept per client)")
 	}
-	conn, err := amqpDial(ctx, f.clientFlags, addr)
+	conn, sess, err := amqpSession(ctx, f.clientFlags, addr)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	sess, err := conn.NewSession(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("session: %w", err)
-	}
 	opts := &amqp.ReceiverOptions{Credit: 100}
 	if auto {
 		mode := amqp.SenderSettleModeSettled

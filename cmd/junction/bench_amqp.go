@@ -26,13 +26,8 @@ type amqpPublisher struct {
 }
 
 func (a *amqpBench) publisher(ctx context.Context, i int) (benchPublisher, error) {
-	conn, err := amqpDial(ctx, a.f.clientFlags, a.addr)
+	conn, sess, err := amqpSession(ctx, a.f.clientFlags, a.addr)
 	if err != nil {
-		return nil, err
-	}
-	sess, err := conn.NewSession(ctx, nil)
-	if err != nil {
-		conn.Close()
 		return nil, err
 	}
 	mode := amqp.SenderSettleModeSettled
@@ -67,13 +62,8 @@ type amqpSubscriber struct {
 }
 
 func (a *amqpBench) subscriber(ctx context.Context, i int, got func([]byte)) (benchSubscriber, error) {
-	conn, err := amqpDial(ctx, a.f.clientFlags, a.addr)
+	conn, sess, err := amqpSession(ctx, a.f.clientFlags, a.addr)
 	if err != nil {
-		return nil, err
-	}
-	sess, err := conn.NewSession(ctx, nil)
-	if err != nil {
-		conn.Close()
 		return nil, err
 	}
 	credit := int32(a.f.prefetch)

@@ -236,12 +236,7 @@ func (di *Discharge) AppendTo(dst []byte) []byte {
 // coordinator: a *Declare or a *Discharge (b is the encoded value, the
 // described list, e.g. message.Body of an amqp-value section).
 func DecodeTxnRequest(b []byte) (any, error) {
-	d := NewDecoder(b)
-	code, desc, err := d.ReadDescriptor()
-	if err != nil {
-		return nil, err
-	}
-	f, err := d.ReadList()
+	code, desc, f, err := describedList(b)
 	if err != nil {
 		return nil, err
 	}
@@ -250,11 +245,7 @@ func DecodeTxnRequest(b []byte) (any, error) {
 	case DescDeclare:
 		v = &Declare{GlobalID: f.Value()}
 	case DescDischarge:
-		di := &Discharge{}
-		f.Require("txn-id")
-		di.TxnID = f.Binary()
-		di.Fail = f.Bool(false)
-		v = di
+		v = &Discharge{TxnID: requireBinary(&f, "txn-id"), Fail: f.Bool(false)}
 	default:
 		return nil, decodeErr("coordinator message with descriptor %v", desc)
 	}
@@ -262,4 +253,15 @@ func DecodeTxnRequest(b []byte) (any, error) {
 		return nil, f.Err()
 	}
 	return v, nil
+}
+
+// describedList reads the descriptor of a described list and a reader
+// over its fields.
+func describedList(b []byte) (code uint64, desc any, f FieldReader, err error) {
+	d := NewDecoder(b)
+	if code, desc, err = d.ReadDescriptor(); err != nil {
+		return 0, nil, f, err
+	}
+	f, err = d.ReadList()
+	return code, desc, f, err
 }

@@ -1,8 +1,9 @@
 package codec
 
 import (
-	"encoding/hex"
 	"time"
+
+	"github.com/junctionmq/junction/core/prop"
 )
 
 // The Go values of AMQP's types, as ReadValue returns them and AppendValue
@@ -40,19 +41,8 @@ func (t Timestamp) Time() time.Time { return time.UnixMilli(int64(t)) }
 // UUID is an AMQP uuid (RFC 4122 byte order).
 type UUID [16]byte
 
-func (u UUID) String() string {
-	var buf [36]byte
-	hex.Encode(buf[0:8], u[0:4])
-	buf[8] = '-'
-	hex.Encode(buf[9:13], u[4:6])
-	buf[13] = '-'
-	hex.Encode(buf[14:18], u[6:8])
-	buf[18] = '-'
-	hex.Encode(buf[19:23], u[8:10])
-	buf[23] = '-'
-	hex.Encode(buf[24:], u[10:16])
-	return string(buf[:])
-}
+// String is the canonical 8-4-4-4-12 form, as prop renders a uuid.
+func (u UUID) String() string { return prop.UUIDValue(u).Text() }
 
 // Decimal32, Decimal64 and Decimal128 are IEEE 754 decimals, carried as
 // their big-endian bytes: the broker never computes with them.

@@ -217,3 +217,10 @@ func TestNestingLimit(t *testing.T) {
 		t.Fatalf("depth %d decoded", MaxDepth+1)
 	}
 }
+
+func TestUUIDString(t *testing.T) {
+	u := UUID{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}
+	if s := u.String(); s != "01234567-89ab-cdef-0123-456789abcdef" {
+		t.Fatalf("UUID.String() = %q", s)
+	}
+}
