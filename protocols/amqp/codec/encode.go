@@ -218,18 +218,43 @@ func (l *ListEncoder) End(dst []byte) []byte {
 	return dst
 }
 
+// MapEncoder writes a map whose entries are appended one by one (keys and
+// values by any Append function): BeginMap reserves a map32 header, Entry
+// counts one key and value, End fills in the header, shrunk to a map8
+// when it fits.
+type MapEncoder struct {
+	start, n int
+}
+
+// BeginMap starts a map at the end of dst.
+func BeginMap(dst []byte) ([]byte, MapEncoder) {
+	start := len(dst)
+	return append(dst, codeMap32, 0, 0, 0, 0, 0, 0, 0, 0), MapEncoder{start: start}
+}
+
+// Entry records that one key and its value were appended.
+func (m *MapEncoder) Entry() { m.n++ }
+
+// Len returns the number of entries so far.
+func (m *MapEncoder) Len() int { return m.n }
+
+// End finishes the map and returns dst.
+func (m *MapEncoder) End(dst []byte) []byte {
+	return shrinkCompound(dst, m.start, codeMap8, 2*m.n)
+}
+
 // AppendMap appends a map (null when m is nil).
 func AppendMap(dst []byte, m Map) []byte {
 	if m == nil {
 		return AppendNull(dst)
 	}
-	start := len(dst)
-	dst = append(dst, codeMap32, 0, 0, 0, 0, 0, 0, 0, 0)
+	dst, me := BeginMap(dst)
 	for _, e := range m {
 		dst = AppendValue(dst, e.Key)
 		dst = AppendValue(dst, e.Value)
+		me.Entry()
 	}
-	return shrinkCompound(dst, start, codeMap8, 2*len(m))
+	return me.End(dst)
 }
 
 // shrinkCompound fills in the 9-byte header reserved at start and moves

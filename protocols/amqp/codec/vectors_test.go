@@ -224,3 +224,31 @@ func TestUUIDString(t *testing.T) {
 		t.Fatalf("UUID.String() = %q", s)
 	}
 }
+
+// TestCompositeEncoders: ListEncoder and MapEncoder pick list8/map8 while
+// the size and count fit a byte and the 32-bit forms beyond.
+func TestCompositeEncoders(t *testing.T) {
+	long := strings.Repeat("c", 300)
+	got := (&Open{ContainerID: long, MaxFrameSize: 0xffffffff, ChannelMax: 0xffff}).AppendTo(nil)
+	want := cat(desc(0x10), 0xd0, u32(4+5+300), u32(1), 0xb1, u32(300), long)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("long open: % x", got[:20])
+	}
+	dst, me := BeginMap(nil)
+	if got := me.End(dst); !bytes.Equal(got, cat(0xc1, 1, 0)) {
+		t.Fatalf("empty map % x", got)
+	}
+	dst, me = BeginMap([]byte{0xee})
+	dst = AppendSymbol(dst, "k")
+	dst = AppendString(dst, long)
+	me.Entry()
+	if got := me.End(dst); !bytes.Equal(got, cat(0xee, 0xd1, u32(4+3+5+300), u32(2), sym8("k"), 0xb1, u32(300), long)) {
+		t.Fatalf("long map % x", got[:20])
+	}
+	dst, l := BeginList(nil)
+	dst = AppendNull(dst)
+	l.Field(dst)
+	if got := l.End(dst); !bytes.Equal(got, cat(0x45)) {
+		t.Fatalf("list of a null: % x", got)
+	}
+}

@@ -85,58 +85,36 @@ func appendHeader(dst []byte, m *core.Message, d Delivery) []byte {
 func appendAnnotations(dst []byte, m *core.Message, jms bool) []byte {
 	start := len(dst)
 	dst = codec.AppendDescriptor(dst, codec.DescMessageAnnotations)
-	dst = append(dst, 0xd1, 0, 0, 0, 0, 0, 0, 0, 0)
-	mapStart := len(dst) - 9
-	n := 0
+	dst, me := codec.BeginMap(dst)
 	for _, a := range m.Annotations {
 		if !strings.HasPrefix(a.Name, "x-") {
 			continue
 		}
 		dst = codec.AppendSymbol(dst, codec.Symbol(a.Name))
 		dst = body.AppendValue(dst, a.Value)
-		n++
+		me.Entry()
 	}
 	if jms {
 		if m.Annotation(AnnJMSMsgType).IsNull() {
 			dst = codec.AppendSymbol(dst, AnnJMSMsgType)
 			dst = codec.AppendByte(dst, jmsMsgType(m.BodyKind))
-			n++
+			me.Entry()
 		}
 		if t, ok := jmsDest(m.RoutingType); ok && m.Annotation(AnnJMSDest).IsNull() {
 			dst = codec.AppendSymbol(dst, AnnJMSDest)
 			dst = codec.AppendByte(dst, t)
-			n++
+			me.Entry()
 		}
 		if t, ok := jmsDest(m.ReplyToType); ok && m.ReplyTo != "" && m.Annotation(AnnJMSReplyTo).IsNull() {
 			dst = codec.AppendSymbol(dst, AnnJMSReplyTo)
 			dst = codec.AppendByte(dst, t)
-			n++
+			me.Entry()
 		}
 	}
-	if n == 0 {
+	if me.Len() == 0 {
 		return dst[:start]
 	}
-	return finishMap(dst, mapStart, n)
-}
-
-// finishMap fills in the map32 header reserved at start for n entries,
-// shrinking it to a map8 when it fits.
-func finishMap(dst []byte, start, n int) []byte {
-	items := len(dst) - start - 9
-	if items+1 <= 255 && 2*n <= 255 {
-		h := dst[start:]
-		h[0], h[1], h[2] = 0xc1, byte(items+1), byte(2*n)
-		copy(h[3:], h[9:])
-		return dst[:len(dst)-6]
-	}
-	h := dst[start:]
-	putUint32(h[1:], uint32(items+4))
-	putUint32(h[5:], uint32(2*n))
-	return dst
-}
-
-func putUint32(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+	return me.End(dst)
 }
 
 func jmsMsgType(k core.BodyKind) int8 {
