@@ -56,7 +56,8 @@ type Header struct {
 }
 
 // Info is what a payload holds beyond the core message: the parts the
-// server reads itself.
+// server reads itself. Binaries inside DeliveryAnnotations and Footer
+// alias the payload; UserID is a copy.
 type Info struct {
 	HasHeader           bool
 	Header              Header
