@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -400,6 +402,84 @@ c.close()
 	for _, want := range []string{"body str from stomp", "id ID:", "correlation c-9", "props [('k', 'v')]", "jms-type byte 5"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("proton output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// rheaScript runs a Node.js program with rhea (a third AMQP
+// implementation) against the broker; PORT in it is the AMQP port.
+func rheaScript(t *testing.T, s *server.Server, program string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	_, errMod := os.Stat(filepath.Join(rheaModules, "rhea"))
+	if err != nil || errMod != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("node or rhea missing (run make test-deps): %v %v", err, errMod)
+		}
+		t.Skip("node or rhea is not installed (make test-deps installs rhea into testdata/js)")
+	}
+	_, port, _ := strings.Cut(s.Addr("amqp"), ":")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "-e", strings.ReplaceAll(program, "PORT", port))
+	abs, _ := filepath.Abs(rheaModules)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+abs)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// TestRheaToSTOMP and TestSTOMPToRhea: the mapping as rhea sees it.
+func TestRheaToSTOMP(t *testing.T) {
+	s := startBroker(t, nil)
+	st := stompConn(t, s)
+	sub := stompSub(t, st, "/queue/from.rhea")
+	rheaScript(t, s, `
+const rhea = require('rhea');
+const c = rhea.connect({host: '127.0.0.1', port: PORT});
+c.open_sender('from.rhea');
+c.once('sendable', (ctx) => {
+  ctx.sender.send({message_id: 'm-1', correlation_id: 'c-2', subject: 'Subj', body: 'hi rhea',
+    application_properties: {color: 'red', n: 7}});
+});
+c.on('accepted', () => c.close());
+`)
+	m := stompRecv(t, sub)
+	if string(m.Body) != "hi rhea" {
+		t.Errorf("body %q", m.Body)
+	}
+	for k, want := range map[string]string{"color": "red", "n": "7", "type": "Subj", "correlation-id": "c-2"} {
+		if got := m.Header.Get(k); got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func TestSTOMPToRhea(t *testing.T) {
+	s := startBroker(t, nil)
+	st := stompConn(t, s)
+	if err := st.Send("/queue/to.rhea", "text/plain", []byte("from stomp"), stompc.SendOpt.Receipt,
+		stompc.SendOpt.Header("correlation-id", "c-3"), stompc.SendOpt.Header("shape", "round")); err != nil {
+		t.Fatal(err)
+	}
+	out := rheaScript(t, s, `
+const rhea = require('rhea');
+const c = rhea.connect({host: '127.0.0.1', port: PORT});
+c.open_receiver('to.rhea');
+c.on('message', (ctx) => {
+  const m = ctx.message;
+  console.log(JSON.stringify({body: m.body, type: typeof m.body, props: m.application_properties,
+    cid: m.correlation_id, mid: String(m.message_id).slice(0, 3), jms: m.message_annotations['x-opt-jms-msg-type'],
+    durable: !!m.durable}));
+  ctx.delivery.accept();
+  c.close();
+});
+`)
+	for _, want := range []string{`"body":"from stomp"`, `"type":"string"`, `"props":{"shape":"round"}`, `"cid":"c-3"`, `"mid":"ID:"`, `"jms":5`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rhea output lacks %s:\n%s", want, out)
 		}
 	}
 }
