@@ -106,6 +106,15 @@ var valueVectors = []struct {
 	{"array of lists", Array{List{}, List{true}}, cat(0xe0, 19, 2, 0xd0, u32(4), u32(0), u32(5), u32(1), 0x41), true},
 	{"array of described", Array{Described{uint64(1), "a"}, Described{uint64(1), "b"}},
 		cat(0xe0, 15, 2, 0x00, 0x53, 1, 0xb1, u32(1), "a", u32(1), "b"), true},
+	{"array of ulong", Array{uint64(1)}, cat(0xe0, 10, 1, 0x80, 0, 0, 0, 0, 0, 0, 0, 1), true},
+	{"array of int", Array{int32(-1)}, cat(0xe0, 6, 1, 0x71, 0xff, 0xff, 0xff, 0xff), true},
+	{"array of long", Array{int64(2)}, cat(0xe0, 10, 1, 0x81, 0, 0, 0, 0, 0, 0, 0, 2), true},
+	{"array of binary", Array{[]byte{1}}, cat(0xe0, 7, 1, 0xb0, 0, 0, 0, 1, 1), true},
+	{"array of sym32", Array{Symbol("a")}, cat(0xe0, 7, 1, 0xb3, 0, 0, 0, 1, "a"), true},
+	{"array of maps", Array{Map{}}, cat(0xe0, 10, 1, 0xd1, u32(4), u32(0)), true},
+	{"array of arrays", Array{Array{uint32(1)}}, cat(0xe0, 15, 1, 0xf0, u32(9), u32(1), 0x70, u32(1)), true},
+	{"array of ubyte", Array{uint8(1), uint8(2)}, cat(0xe0, 4, 2, 0x50, 1, 2), true},
+	{"array of timestamps", Array{Timestamp(1)}, cat(0xe0, 10, 1, 0x83, 0, 0, 0, 0, 0, 0, 0, 1), true},
 	{"described ulong", Described{uint64(0x75), []byte("x")}, cat(0x00, 0x53, 0x75, 0xa0, 1, "x"), true},
 	{"described symbol", Described{Symbol("foo"), nil}, cat(0x00, 0xa3, 3, "foo", 0x40), true},
 	{"described descriptor", Described{Described{uint64(1), nil}, true}, cat(0x00, 0x00, 0x53, 1, 0x40, 0x41), true},
@@ -250,5 +259,98 @@ func TestCompositeEncoders(t *testing.T) {
 	l.Field(dst)
 	if got := l.End(dst); !bytes.Equal(got, cat(0x45)) {
 		t.Fatalf("list of a null: % x", got)
+	}
+}
+
+// TestDecoderAPI: the reading calls other packages use.
+func TestDecoderAPI(t *testing.T) {
+	d := NewDecoder(cat(0x40, l8(0xc1, 2, sym8("k"), 0x41), 0xa1, 2, "hi", 0x45, 0x45))
+	if m, err := d.ReadMap(); err != nil || m != nil {
+		t.Fatalf("ReadMap of null = %v, %v", m, err)
+	}
+	if m, err := d.ReadMap(); err != nil || len(m) != 1 {
+		t.Fatalf("ReadMap = %v, %v", m, err)
+	} else if v, ok := m.Get(Symbol("k")); !ok || v != true {
+		t.Fatalf("Get = %v, %v", v, ok)
+	}
+	if code, b, err := d.ReadPrimitive(); err != nil || code != 0xa1 || string(b) != "hi" {
+		t.Fatalf("ReadPrimitive = %x %q %v", code, b, err)
+	}
+	if err := d.Skip(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ReadMap(); err == nil {
+		t.Fatal("ReadMap of a list")
+	}
+	d = NewDecoder(cat(0x45))
+	if _, err := d.ReadMap(); err == nil {
+		t.Fatal("ReadMap of list0")
+	}
+	d = NewDecoder(cat(0xa1, 1, "x"))
+	if _, err := d.ReadList(); err == nil {
+		t.Fatal("ReadList of a string")
+	}
+}
+
+// TestFieldReaderTypes: each typed read refuses another type, and a
+// boolean field accepts both of its encodings.
+func TestFieldReaderTypes(t *testing.T) {
+	fields := func(items ...any) FieldReader {
+		d := NewDecoder(l8(0xc0, len(items), items...))
+		f, err := d.ReadList()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	f := fields(cat(0x56, 1), cat(0x83, u32(0), u32(5)), cat(0xa3, 1, "s"), cat(0xa0, 1, 1))
+	if f.Remaining() != 4 || !f.Bool(false) {
+		t.Fatal("boolean 0x56 01")
+	}
+	if ts, ok := f.Timestamp(); !ok || ts != 5 {
+		t.Fatalf("timestamp %d %v", ts, ok)
+	}
+	if f.Symbol() != "s" || string(f.Binary()) != "\x01" || f.Err() != nil {
+		t.Fatalf("symbol, binary: %v", f.Err())
+	}
+	if ts, ok := f.Timestamp(); ok || ts != 0 {
+		t.Fatal("absent timestamp read")
+	}
+	for name, read := range map[string]func(*FieldReader){
+		"Bool":      func(f *FieldReader) { f.Bool(false) },
+		"Timestamp": func(f *FieldReader) { f.Timestamp() },
+		"Symbol":    func(f *FieldReader) { f.Symbol() },
+		"Symbols":   func(f *FieldReader) { f.Symbols() },
+		"Binary":    func(f *FieldReader) { f.Binary() },
+		"Str":       func(f *FieldReader) { f.Str() },
+		"Uint":      func(f *FieldReader) { f.Uint(0) },
+		"Map":       func(f *FieldReader) { f.Map() },
+	} {
+		f := fields(cat(0x51, 1)) // a byte: the right type for none of them
+		read(&f)
+		if e, ok := f.Err().(*Error); !ok || e.Condition != CondDecodeError {
+			t.Errorf("%s of a byte: %v", name, f.Err())
+		}
+	}
+	f = fields(cat(0x41), cat(0x41))
+	if raw := f.Raw(); !bytes.Equal(raw, []byte{0x41}) {
+		t.Fatalf("Raw = % x", raw)
+	}
+}
+
+func TestDecodeDeliveryState(t *testing.T) {
+	for _, s := range []DeliveryState{&Accepted{}, &Released{}, &Rejected{Error: &Error{Condition: CondNotAllowed}},
+		&Modified{UndeliverableHere: true}, &Received{SectionNumber: 1, SectionOffset: 2}, &Declared{TxnID: []byte{1}},
+		&TransactionalState{TxnID: []byte{2}, Outcome: &Released{}}} {
+		got, err := DecodeDeliveryState(s.AppendTo(nil))
+		if err != nil || !reflect.DeepEqual(got, s) || got.Descriptor() != s.Descriptor() {
+			t.Errorf("%T: %#v, %v", s, got, err)
+		}
+	}
+	if _, err := DecodeDeliveryState(cat(desc(0x10), 0x45)); err == nil {
+		t.Error("open decoded as a delivery state")
+	}
+	if (&Error{Condition: CondNotFound, Description: "q"}).Error() != "amqp:not-found: q" || (&Error{Condition: CondNotFound}).Error() != "amqp:not-found" {
+		t.Error("Error()")
 	}
 }
