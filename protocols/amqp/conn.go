@@ -82,6 +82,9 @@ type conn struct {
 	txns        map[string]*txn
 	nextTxn     uint64
 	nextDynamic uint64
+	// partialBytes is what the links hold of messages arriving in several
+	// frames (bounded: maxPartialFactor).
+	partialBytes int
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

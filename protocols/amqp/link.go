@@ -206,7 +206,7 @@ func (l *link) release() {
 	if l.producer != nil {
 		l.producer.Close()
 	}
-	l.partial = nil
+	l.dropPartial()
 	if l.dynamic != "" {
 		if err := c.sess.DeleteQueue(l.dynamic); err != nil && !errors.Is(err, core.ErrNoSuchQueue) {
 			c.log.Debug("amqp dynamic node not deleted", "queue", l.dynamic, "err", err)

@@ -121,20 +121,25 @@ func (ss *session) onTransfer(t *codec.Transfer, payload []byte) error {
 	}
 	if t.Aborted {
 		// The sender gave the delivery up: nothing of it is kept.
-		l.partial = nil
+		l.dropPartial()
 		l.afterDelivery()
 		return nil
 	}
 	if len(p.buf)+len(payload) > c.s.opts.MaxMessageSize {
-		l.partial = nil
+		l.dropPartial()
 		return l.errorf(codec.CondMessageSizeExceeded, "message exceeds max-message-size %d", c.s.opts.MaxMessageSize)
 	}
 	if t.More {
+		if c.partialBytes+len(payload) > maxPartialFactor*c.s.opts.MaxMessageSize {
+			l.dropPartial()
+			return l.errorf(codec.CondResourceLimitExceeded, "the connection is reassembling more than %d bytes of messages", maxPartialFactor*c.s.opts.MaxMessageSize)
+		}
 		p.buf = append(p.buf, payload...)
+		c.partialBytes += len(payload)
 		l.partial = p
 		return nil
 	}
-	l.partial = nil
+	l.dropPartial()
 	var msg []byte
 	if p.buf != nil {
 		msg = append(p.buf, payload...)
@@ -144,6 +149,21 @@ func (ss *session) onTransfer(t *codec.Transfer, payload []byte) error {
 	err := l.receive(p, msg)
 	l.afterDelivery()
 	return err
+}
+
+// maxPartialFactor bounds what one connection holds of messages arriving
+// in several frames, all its links together, in max-message-sizes: each
+// link is bounded by max-message-size, and this keeps a client with many
+// links from making the broker hold that many times over.
+const maxPartialFactor = 4
+
+// dropPartial forgets the link's partial delivery (its bytes were copied
+// into the message, or are dropped). p itself stays usable.
+func (l *link) dropPartial() {
+	if p := l.partial; p != nil {
+		l.ss.c.partialBytes -= len(p.buf)
+		l.partial = nil
+	}
 }
 
 // receive routes one complete message.

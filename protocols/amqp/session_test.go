@@ -121,3 +121,26 @@ func TestReceiverSettleModeSecond(t *testing.T) {
 		return !ok || q.Stats().Messages == 0
 	})
 }
+
+// Many links each holding part of a message cannot make one connection
+// hold more than a few max-message-sizes: the link that would go beyond
+// is detached with resource-limit-exceeded.
+func TestPartialDeliveriesBounded(t *testing.T) {
+	s := servertestWithMaxMessage(t, 4096)
+	r := dialRaw(t, s.Addr("amqp"))
+	r.open(nil)
+	r.begin(0)
+	for h := range uint32(5) {
+		r.send(0, &codec.Attach{Name: fmt.Sprint("p", h), Handle: h, Role: codec.RoleSender, Target: &codec.Target{Address: "parts"},
+			InitialDeliveryCount: 0, HasInitialDeliveryCount: true}, nil)
+		expect[*codec.Attach](r)
+		expect[*codec.Flow](r)
+	}
+	for h := range uint32(5) {
+		r.send(0, &codec.Transfer{Handle: h, DeliveryID: h, HasDeliveryID: true, DeliveryTag: []byte{byte(h)}, More: true}, make([]byte, 3500))
+	}
+	d := expect[*codec.Detach](r)
+	if d.Handle != 4 || condition(d.Error) != codec.CondResourceLimitExceeded {
+		t.Fatalf("detach of handle %d with %v, want handle 4 with resource-limit-exceeded", d.Handle, d.Error)
+	}
+}
