@@ -15,17 +15,20 @@ run: build
 	./$(BIN) serve
 
 # Installs what the tests need on a fresh Debian machine (as root): Debian's
-# chromium for the browser tests, mosquitto-clients for MQTT interop, and the
-# browser clients (stomp.js, MQTT.js) from npm.
+# chromium for the browser tests, mosquitto-clients for MQTT interop, Qpid
+# Proton's Python binding and its examples for AMQP interop, and the
+# JavaScript clients (stomp.js, MQTT.js, rhea) from npm.
 test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v mosquitto_pub >/dev/null || missing="$$missing mosquitto-clients"; \
+	/usr/bin/python3 -c 'import proton' 2>/dev/null || missing="$$missing python3-qpid-proton"; \
+	[ -f /usr/share/proton/examples/python/simple_send.py ] || missing="$$missing libqpid-proton11-dev-examples"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@[ -d $(JSDEPS)/@stomp/stompjs ] && [ -d $(JSDEPS)/mqtt ] || \
+	@[ -d $(JSDEPS)/@stomp/stompjs ] && [ -d $(JSDEPS)/mqtt ] && [ -d $(JSDEPS)/rhea ] || \
 		npm install --silent --no-audit --no-fund --prefix testdata/js >/dev/null
 
 vet:

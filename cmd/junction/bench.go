@@ -47,8 +47,9 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure throughput, latency and loss against a broker (Junction or another)",
 		Long: `Run N producers and M consumers against a broker and report end-to-end
 throughput, latency percentiles (p50/p99/max) and lost or duplicated messages.
-It speaks plain STOMP 1.2 and MQTT 3.1.1, so it measures ActiveMQ, RabbitMQ or
-Mosquitto with the same client as Junction.
+It speaks plain STOMP 1.2, MQTT 3.1.1 and AMQP 1.0 (go-amqp), so it measures
+ActiveMQ, RabbitMQ or Mosquitto with the same client as Junction. Over AMQP a
+--persistent producer waits for each message's outcome.
 
 Every message carries its send time (or, with --rate, its scheduled send time,
 so a stalled broker cannot hide its backlog), its producer and its sequence
@@ -60,6 +61,7 @@ given --broker-pid, reports the broker's resident memory per connection.`,
   junction bench --persistent --receipt-every 100 --ack client-individual --messages 20000 /queue/bench
   junction bench --producers 16 --persistent --receipt-every 1 --consumers 1 --messages 5000 /queue/bench
   junction bench --url mqtt://127.0.0.1:1883 --qos 1 --consumers 10 --messages 100000 bench/t
+  junction bench --url amqp://127.0.0.1:5672 --consumers 2 --messages 50000 bench
   junction bench --url stomp://127.0.0.1:36613 /queue/bench     # ActiveMQ from ../shared/anchors
   junction bench --idle 10000 --hold 20s --broker-pid $(pgrep -f 'junction serve')`,
 		Args: cobra.MaximumNArgs(1),
@@ -167,6 +169,11 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			f.dest = "bench/topic"
 		}
 		d = &mqttBench{f: f, addr: addr}
+	case "amqp":
+		if f.dest == "" {
+			f.dest = "bench"
+		}
+		d = &amqpBench{f: f, addr: addr}
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
@@ -266,7 +273,7 @@ func (t *tracker) lost() int64 {
 }
 
 func benchRun(ctx context.Context, progress io.Writer, f benchFlags, d benchDriver) (*benchResult, error) {
-	topic := strings.HasPrefix(f.dest, "/topic/") || d.name() == "mqtt"
+	topic := strings.HasPrefix(f.dest, "/topic/") || strings.HasPrefix(f.dest, "topic://") || d.name() == "mqtt"
 	trackers := make([]*tracker, f.consumers)
 	subs := make([]benchSubscriber, 0, f.consumers)
 	defer func() {

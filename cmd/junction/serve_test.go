@@ -27,7 +27,7 @@ func runServe(t *testing.T, args ...string) error {
 // is created.
 func TestServeRefusesBeforeTheJournal(t *testing.T) {
 	cfgFile := filepath.Join(t.TempDir(), "junction.yaml")
-	if err := os.WriteFile(cfgFile, []byte("listeners:\n  stomp: off\n  ws: off\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("listeners:\n  stomp: off\n  ws: off\n  amqp: off\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -35,10 +35,10 @@ func TestServeRefusesBeforeTheJournal(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"every listener off by the old flags", []string{"--stomp", "off", "--ws", "off", "--mqtt", "off"}, "every listener is off"},
-		{"every listener off by --listen", []string{"--listen", "stomp=off", "--listen", "ws=off", "--listen", "mqtt=off"}, "every listener is off"},
+		{"every listener off by the old flags", []string{"--stomp", "off", "--ws", "off", "--mqtt", "off", "--listen", "amqp=off"}, "every listener is off"},
+		{"every listener off by --listen", []string{"--listen", "stomp=off", "--listen", "ws=off", "--listen", "mqtt=off", "--listen", "amqp=off"}, "every listener is off"},
 		{"every listener off by file and flag", []string{"--config", cfgFile, "--listen", "mqtt=off"}, "every listener is off"},
-		{"unknown listener", []string{"--listen", "amqp=127.0.0.1:5672"}, `unknown listener "amqp"`},
+		{"unknown listener", []string{"--listen", "nosuch=127.0.0.1:5672"}, `unknown listener "nosuch"`},
 		{"--listen without =", []string{"--listen", "stomp"}, "want NAME=ADDR"},
 		{"conflicting values", []string{"--stomp", "127.0.0.1:1", "--listen", "stomp=127.0.0.1:2"}, "given twice"},
 		{"bad address", []string{"--mqtt", "1883"}, `listener mqtt: "1883" is not host:port`},

@@ -1,0 +1,68 @@
+package amqp_test
+
+import (
+	"testing"
+
+	"github.com/Azure/go-amqp"
+
+	"github.com/junctionmq/junction/protocols/amqp/codec"
+)
+
+// A message sent to a queue reaches a receiver on it, body intact, and the
+// acceptance empties the queue.
+func TestSendReceiveQueue(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd := newSender(t, ss, "orders", nil)
+	send(t, snd, amqp.NewMessage([]byte("hello")))
+	r := newReceiver(t, ss, "orders", nil)
+	m := receive(t, r)
+	if got := string(m.GetData()); got != "hello" {
+		t.Fatalf("body = %q, want hello", got)
+	}
+	if err := r.AcceptMessage(ctxFor(t), m); err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	waitUntil(t, "the queue to empty", func() bool {
+		st := queueStats(t, s, "orders")
+		return st.Messages == 0 && st.InFlight == 0
+	})
+}
+
+// Several sessions share one connection, each with its own links and
+// transfer ids; ending one leaves the others working.
+func TestManySessions(t *testing.T) {
+	s := startBroker(t, nil)
+	c := dial(t, s, nil)
+	var sessions []*amqp.Session
+	for range 3 {
+		ss, err := c.NewSession(ctxFor(t), nil)
+		if err != nil {
+			t.Fatalf("session: %v", err)
+		}
+		sessions = append(sessions, ss)
+	}
+	for i, ss := range sessions {
+		q := "multi" + string(rune('a'+i))
+		send(t, newSender(t, ss, q, nil), amqp.NewMessage([]byte(q)))
+		if m := receive(t, newReceiver(t, ss, q, nil)); string(m.GetData()) != q {
+			t.Fatalf("session %d got %q", i, m.GetData())
+		}
+	}
+	if err := sessions[0].Close(ctxFor(t)); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+	send(t, newSender(t, sessions[2], "multic", nil), amqp.NewMessage([]byte("still")))
+}
+
+// A begin on a channel above our channel-max closes the connection with
+// framing-error.
+func TestChannelMax(t *testing.T) {
+	s := startBroker(t, nil)
+	r := dialRaw(t, s.Addr("amqp"))
+	so := r.open(&codec.Open{ContainerID: "raw", ChannelMax: 65535})
+	r.send(so.ChannelMax+1, &codec.Begin{NextOutgoingID: 0, IncomingWindow: 10, OutgoingWindow: 10}, nil)
+	if c := expect[*codec.Close](r); condition(c.Error) != codec.CondFramingError {
+		t.Fatalf("close with %v, want framing-error", c.Error)
+	}
+}
