@@ -81,12 +81,16 @@ func (m *Message) Body(limit int) ([]byte, error) {
 	if n < 0 || int(n) > limit {
 		return nil, &DecodeError{Err: ErrInflate, Msg: fmt.Sprintf("compressed bytes body announces %d bytes (limit %d)", n, limit)}
 	}
-	out, err := Inflate(m.Content[4:], int(n))
+	// The Java client deflates the whole buffer behind the body, capacity
+	// included, and inflates only the announced length: read exactly that.
+	zr, err := zlib.NewReader(bytes.NewReader(m.Content[4:]))
 	if err != nil {
-		return nil, err
+		return nil, &DecodeError{Err: ErrInflate, Msg: "compressed bytes body: " + err.Error()}
 	}
-	if len(out) != int(n) {
-		return nil, &DecodeError{Err: ErrInflate, Msg: fmt.Sprintf("compressed bytes body inflates to %d bytes, announced %d", len(out), n)}
+	defer zr.Close()
+	out := make([]byte, n)
+	if _, err := io.ReadFull(zr, out); err != nil {
+		return nil, &DecodeError{Err: ErrInflate, Msg: fmt.Sprintf("compressed bytes body shorter than the announced %d bytes: %v", n, err)}
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Primitive values, as the ActiveMQ client's MarshallingSupport marshals them
@@ -62,6 +63,12 @@ const bigStringChars = 0x7fff / 4
 // AppendMap appends m in marshalPrimitiveMap form (int count, then key
 // writeUTF and tagged value per entry). A nil Map is written as count -1,
 // which the client reads as "no map".
+//
+// String values are written in standard UTF-8: the Java reader of a
+// primitive map decodes them with hawtbuf's UTF8Buffer (standard UTF-8),
+// although the Java writer uses writeUTF (modified UTF-8, where a character
+// outside the BMP becomes two 3-byte surrogates that the Java reader then
+// garbles). ParseMap accepts both forms.
 func AppendMap(dst []byte, m Map) ([]byte, error) {
 	return appendMap(dst, m, 0)
 }
@@ -79,20 +86,17 @@ func appendMap(dst []byte, m Map, depth int) ([]byte, error) {
 		if dst, err = putUTF(dst, e.Key); err != nil {
 			return dst, err
 		}
-		if dst, err = appendPrimitive(dst, e.Value, depth); err != nil {
+		if dst, err = appendPrimitive(dst, e.Value, depth, true); err != nil {
 			return dst, fmt.Errorf("map key %q: %w", clip(e.Key), err)
 		}
 	}
 	return dst, nil
 }
 
-// AppendPrimitive appends one tagged value (a StreamMessage body is a
-// sequence of them).
-func AppendPrimitive(dst []byte, v any) ([]byte, error) {
-	return appendPrimitive(dst, v, 0)
-}
-
-func appendPrimitive(dst []byte, v any, depth int) ([]byte, error) {
+// appendPrimitive appends one tagged value. inMap selects the string form:
+// standard UTF-8 inside a primitive map or list (see AppendMap), modified
+// UTF-8 in a StreamMessage body (read with DataInput.readUTF).
+func appendPrimitive(dst []byte, v any, depth int, inMap bool) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
 		return append(dst, ptNull), nil
@@ -113,12 +117,24 @@ func appendPrimitive(dst []byte, v any, depth int) ([]byte, error) {
 	case float64:
 		return putF64(append(dst, ptDouble), v), nil
 	case string:
-		n, _ := modifiedUTF8Len(v)
-		if javaLen(v) < bigStringChars && n <= 0xffff {
-			return putUTF(append(dst, ptString), v)
+		if inMap {
+			v = strings.ToValidUTF8(v, "\uFFFD")
+			if len(v) > math.MaxInt32 {
+				return dst, errf(ErrEncode, "string too long")
+			}
+			if javaLen(v) < bigStringChars && len(v) <= 0xffff {
+				dst = putU16(append(dst, ptString), uint16(len(v)))
+			} else {
+				dst = putI32(append(dst, ptBigString), int32(len(v)))
+			}
+			return append(dst, v...), nil
 		}
+		n, _ := modifiedUTF8Len(v)
 		if n > math.MaxInt32 {
 			return dst, errf(ErrEncode, "string too long")
+		}
+		if javaLen(v) < bigStringChars && n <= 0xffff {
+			return putUTF(append(dst, ptString), v)
 		}
 		dst = putI32(append(dst, ptBigString), int32(n))
 		return appendModifiedUTF8(dst, v), nil
@@ -137,7 +153,7 @@ func appendPrimitive(dst []byte, v any, depth int) ([]byte, error) {
 		dst = putI32(append(dst, ptList), int32(len(v)))
 		var err error
 		for _, e := range v {
-			if dst, err = appendPrimitive(dst, e, depth+1); err != nil {
+			if dst, err = appendPrimitive(dst, e, depth+1, true); err != nil {
 				return dst, err
 			}
 		}
@@ -192,7 +208,7 @@ func ParseStream(b []byte) ([]any, error) {
 func AppendStream(dst []byte, vs []any) ([]byte, error) {
 	var err error
 	for _, v := range vs {
-		if dst, err = appendPrimitive(dst, v, 0); err != nil {
+		if dst, err = appendPrimitive(dst, v, 0, false); err != nil {
 			return dst, err
 		}
 	}
