@@ -42,8 +42,9 @@ var captureCases = []captureCase{
 var javaJars = []string{"activemq-client", "activemq-openwire-legacy", "geronimo-jms_1.1_spec", "hawtbuf",
 	"slf4j-api", "slf4j-nop", "geronimo-j2ee-management-1.1-spec"}
 
-// javaClient compiles Capture.java and returns the java command prefix, or
-// skips when Java or the ActiveMQ client is absent (never under CI).
+// javaClient compiles the programs in testdata/java and returns the java
+// command prefix (java -cp CLASSPATH), or skips when Java or the ActiveMQ
+// client is absent (never under CI).
 func javaClient(t *testing.T) []string {
 	t.Helper()
 	var cp []string
@@ -70,11 +71,12 @@ func javaClient(t *testing.T) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	classpath := strings.Join(cp, ":")
-	out, err := exec.CommandContext(ctx, "javac", "-d", dir, "-cp", classpath, "testdata/java/Capture.java").CombinedOutput()
+	out, err := exec.CommandContext(ctx, "javac", "-d", dir, "-cp", classpath,
+		"testdata/java/Capture.java", "testdata/java/Echo.java").CombinedOutput()
 	if err != nil {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
-	return []string{"java", "-cp", dir + ":" + classpath, "Capture"}
+	return []string{"java", "-cp", dir + ":" + classpath}
 }
 
 func TestJavaClient(t *testing.T) {
@@ -130,7 +132,7 @@ func runJavaCapture(t *testing.T, java []string, cc captureCase) []byte {
 	if cc.options != "" {
 		url += "?" + cc.options
 	}
-	args := append(append([]string{}, java[1:]...), url)
+	args := append(append([]string{}, java[1:]...), "Capture", url)
 	out, err := exec.CommandContext(ctx, java[0], args...).CombinedOutput()
 	if err != nil || !bytes.HasPrefix(out, []byte("OK ")) {
 		_ = ln.Close()

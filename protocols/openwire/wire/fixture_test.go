@@ -165,7 +165,6 @@ func checkFixture(t *testing.T, b []byte, cc captureCase) {
 	checkMessages(t, msgs, strings.Contains(cc.options, "useCompression=true"), wantVersion)
 }
 
-
 // roundTrip re-encodes every decoded command in order (so the marshalling
 // cache evolves as the client's did) and expects the client's exact bytes.
 func roundTrip(t *testing.T, c capture) {
