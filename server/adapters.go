@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/junctionmq/junction/protocols/adapter"
 	"github.com/junctionmq/junction/protocols/mqtt"
+	"github.com/junctionmq/junction/protocols/openwire"
 	"github.com/junctionmq/junction/protocols/stomp"
 )
 
@@ -12,4 +13,5 @@ import (
 var Adapters = []adapter.Registration{
 	stomp.Adapter,
 	mqtt.Adapter,
+	openwire.Adapter,
 }
