@@ -411,6 +411,5 @@ func (c *conn) closeConsumer(con *consumer, lastDelivered int64, lastKnown bool)
 	}
 }
 
-
 // isAdvisoryName reports whether a topic name is an advisory topic.
 func isAdvisoryName(name string) bool { return strings.HasPrefix(name, advisoryPrefix) }
