@@ -21,6 +21,8 @@ test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v mosquitto_pub >/dev/null || missing="$$missing mosquitto-clients"; \
+	command -v javac >/dev/null || missing="$$missing default-jdk-headless"; \
+	[ -f /usr/share/java/activemq-client.jar ] || missing="$$missing libactivemq-java"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
