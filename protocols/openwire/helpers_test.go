@@ -135,6 +135,11 @@ func runJava(t *testing.T, url string, scenarios ...string) map[string]*result {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, _ := cmd.Output()
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.HasPrefix(l, "took ") {
+			t.Log(l)
+		}
+	}
 	return parseResults(t, string(out), stderr.String(), scenarios)
 }
 

@@ -386,6 +386,17 @@ func (s *decodeState) nested() (DataStructure, error) {
 	return s.object(t)
 }
 
+// cacheable lists the types a cached field may hold: the ids, destinations
+// and transaction ids the Java writer caches. Refusing anything larger keeps
+// cache entries small: a cache entry is shared by every later reference, so a
+// large one (a message holding references to other entries...) would let a
+// few bytes of input stand for an exponentially large object graph.
+var cacheable = [256]bool{
+	TypeConnectionID: true, TypeSessionID: true, TypeProducerID: true, TypeConsumerID: true,
+	TypeBrokerID: true, TypeQueue: true, TypeTopic: true, TypeTempQueue: true, TypeTempTopic: true,
+	TypeLocalTransactionID: true, TypeXATransactionID: true,
+}
+
 func (s *decodeState) cached() (DataStructure, error) {
 	if s.cache == nil {
 		return s.nested()
@@ -403,6 +414,9 @@ func (s *decodeState) cached() (DataStructure, error) {
 		o, err := s.nested()
 		if err != nil {
 			return nil, err
+		}
+		if o != nil && !cacheable[o.DataType()] {
+			return nil, errf(ErrUnknownType, "%s cannot be a cached object", TypeName(o.DataType()))
 		}
 		// -1: the Java writer's cache was full, the object is not cached.
 		if idx != -1 {
@@ -768,6 +782,9 @@ func (s *encodeState) cached(o DataStructure) error {
 	e := s.e
 	if e.index == nil {
 		return s.nested(o)
+	}
+	if o != nil && !cacheable[o.DataType()] {
+		return errf(ErrEncode, "%s cannot be a cached object", TypeName(o.DataType()))
 	}
 	key, err := cacheKey(o, e.f.Version)
 	if err != nil {

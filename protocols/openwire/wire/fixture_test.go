@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"reflect"
@@ -33,24 +34,32 @@ type capture struct {
 	frames [][]byte // each frame after its size prefix
 }
 
-func splitFrames(t *testing.T, b []byte) [][]byte {
+func splitFrames(t testing.TB, b []byte) [][]byte {
 	t.Helper()
-	var frames [][]byte
-	for len(b) > 0 {
-		if len(b) < 4 {
-			t.Fatalf("%d stray bytes at the end", len(b))
-		}
-		n := int(binary.BigEndian.Uint32(b))
-		if n > len(b)-4 {
-			t.Fatalf("frame of %d bytes, %d left", n, len(b)-4)
-		}
-		frames = append(frames, b[4:4+n])
-		b = b[4+n:]
+	frames, err := splitFramesErr(b)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return frames
 }
 
-func decodeCapture(t *testing.T, b []byte) capture {
+func splitFramesErr(b []byte) ([][]byte, error) {
+	var frames [][]byte
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, fmt.Errorf("%d stray bytes at the end", len(b))
+		}
+		n := int(binary.BigEndian.Uint32(b))
+		if n > len(b)-4 {
+			return nil, fmt.Errorf("frame of %d bytes, %d left", n, len(b)-4)
+		}
+		frames = append(frames, b[4:4+n])
+		b = b[4+n:]
+	}
+	return frames, nil
+}
+
+func decodeCapture(t testing.TB, b []byte) capture {
 	t.Helper()
 	var c capture
 	c.frames = splitFrames(t, b)

@@ -91,7 +91,7 @@ public class Scenarios {
             case "prefetch0": prefetch0(); break;
             case "asyncwindow": asyncWindow(); break;
             case "badlogin": badLogin(a[0], a[1]); break;
-            case "denied": denied(a[0], a[1], a[2]); break;
+            case "denied": denied(a[0], a[1], a[2], a[3]); break;
             case "send": send(a[0], a[1], a.length > 2 ? a[2] : "text"); break;
             case "recv": recv(a[0], a.length > 1 ? a[1] : "queue"); break;
             case "failover": failover(a[0]); break;
@@ -700,7 +700,7 @@ public class Scenarios {
         throw new AssertionError("login with a wrong password accepted");
     }
 
-    static void denied(String user, String pass, String queue) throws Exception {
+    static void denied(String user, String pass, String queue, String allowed) throws Exception {
         Connection c = new ActiveMQConnectionFactory(url).createConnection(user, pass);
         c.start();
         try {
@@ -718,7 +718,7 @@ public class Scenarios {
             } catch (JMSSecurityException expected) {
             }
             // The connection is still good for what is allowed.
-            Queue ok = s.createQueue("ok.q");
+            Queue ok = s.createQueue(allowed);
             s.createProducer(ok).send(s.createTextMessage("yes"));
             eq("yes", text(must(s.createConsumer(ok), "allowed")), "allowed queue");
         } finally {
