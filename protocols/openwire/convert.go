@@ -5,7 +5,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/core/body"
@@ -26,10 +25,9 @@ import (
 //     and Stream messages core/body's AMQP encodings, ObjectMessage
 //     BodyObject with the serialised bytes. A plain Message (no body) is
 //     BodyBytes with no body and the annotation openwire.type.
-//   - Going out, a foreign message's kind decides: text is a TextMessage;
-//     bytes are a BytesMessage, except those from STOMP without a
-//     content-type that read as UTF-8 text, which ActiveMQ's own STOMP
-//     support would also have made TextMessages.
+//   - Going out, a foreign message's body kind decides: text (a STOMP
+//     frame with a text/* content-type, an AMQP string) is a TextMessage,
+//     bytes (MQTT payloads, other STOMP frames, AMQP data) a BytesMessage.
 
 // Annotations the adapter keeps on messages it receives; no other adapter
 // shows them.
@@ -288,23 +286,8 @@ func outKind(m *core.Message) byte {
 		if v := m.Annotation(annType); v.Kind != 0 {
 			return byte(v.I)
 		}
-		if m.ContentType == "" && len(m.Body) > 0 && !fromBinaryProtocol(m) && utf8.Valid(m.Body) {
-			return wire.TypeTextMessage
-		}
 	}
 	return wire.TypeBytesMessage
-}
-
-// fromBinaryProtocol reports whether the message came from a protocol whose
-// payloads are bytes by nature (MQTT, an AMQP data section): those stay
-// BytesMessages whatever they contain.
-func fromBinaryProtocol(m *core.Message) bool {
-	for _, a := range m.Annotations {
-		if strings.HasPrefix(a.Name, "mqtt.") || strings.HasPrefix(a.Name, "x-opt-") || strings.HasPrefix(a.Name, "amqp.") {
-			return true
-		}
-	}
-	return !m.ClientMessageID.IsNull() && m.Wire != nil
 }
 
 // messageID is the MessageId a consumer sees: the producer's own for a
