@@ -830,11 +830,7 @@ func (s *encodeState) throwable(t *Throwable, depth int) error {
 	if depth > maxDepth {
 		return errf(ErrNesting, "exception causes nested deeper than %d", maxDepth)
 	}
-	class := t.Class
-	if class == "" {
-		class = "java.lang.Throwable"
-	}
-	if err := s.string(class); err != nil {
+	if err := s.string(t.Class); err != nil {
 		return err
 	}
 	if err := s.string(t.Message); err != nil {
