@@ -136,13 +136,13 @@ func (con *consumer) advise(connID string, d *wire.Destination, op int8) {
 	if con.removed || c.closed {
 		return
 	}
-	con.seq++
+	c.seq++
 	m := &wire.Message{
 		Type: wire.TypeMessage,
 		MessageID: &wire.MessageID{
 			ProducerID:         &wire.ProducerID{ConnectionID: s.brokerID, SessionID: -1, Value: 1},
 			ProducerSequenceID: s.advSeq.Add(1),
-			BrokerSequenceID:   con.seq,
+			BrokerSequenceID:   c.seq,
 		},
 		Destination: adest, Priority: core.DefaultPriority, Timestamp: time.Now().UnixMilli(),
 		DataStructure: &wire.DestinationInfo{ConnectionID: &wire.ConnectionID{Value: connID}, Destination: d, OperationType: op},

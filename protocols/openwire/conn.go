@@ -56,6 +56,12 @@ type conn struct {
 	kaTimer  *time.Timer
 	obClosed chan struct{}
 	closed   bool // cleanup has begun: no more deliveries are recorded
+	// seq numbers the connection's deliveries; it becomes the MessageId's
+	// broker sequence id, which the client echoes in acks and, as the last
+	// one its application received, when it closes a consumer or a
+	// session. One sequence for the connection makes those comparable
+	// across a session's consumers, as ActiveMQ's are.
+	seq int64
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

@@ -31,8 +31,7 @@ type consumer struct {
 	advisory, advQueue, advTopic bool
 
 	// Guarded by c.outMu.
-	seq      int64 // the last delivery's sequence number
-	inflight map[int64]*inflight
+	inflight map[int64]*inflight // by the delivery's sequence number (conn.seq)
 	removed  bool
 }
 
@@ -148,8 +147,8 @@ func (con *consumer) deliver(d core.Delivery, t target) {
 	c := con.c
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	con.seq++
-	seq := con.seq
+	c.seq++
+	seq := c.seq
 	con.inflight[seq] = &inflight{cc: d.Consumer, tag: d.Tag}
 	if con.removed || c.closed {
 		return // closing: the close returns it to the queue
@@ -173,8 +172,8 @@ func (con *consumer) browsed(m *core.Message, t target) {
 	c := con.c
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	con.seq++
-	seq := con.seq
+	c.seq++
+	seq := c.seq
 	con.inflight[seq] = &inflight{}
 	if con.removed || c.closed {
 		return

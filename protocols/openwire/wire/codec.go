@@ -531,6 +531,10 @@ type Encoder struct {
 	index map[string]int16 // cache key -> slot
 	slots []string         // slot -> cache key ("" = empty)
 	next  int
+	// Scratch state reused by every Encode: the frame's data and boolean
+	// stream, and the uncached loose encoding that keys the cache.
+	es  encodeState
+	key encodeState
 }
 
 // NewEncoder returns an encoder for format f.
@@ -543,6 +547,7 @@ func NewEncoder(f Format) *Encoder {
 // SetFormat switches to a negotiated format and empties the cache.
 func (e *Encoder) SetFormat(f Format) {
 	e.f = f
+	e.key = encodeState{}
 	e.index, e.slots, e.next = nil, nil, 0
 	if n := f.cacheSlots(); n > 0 {
 		e.index = make(map[string]int16, min(n, 1024))
@@ -559,7 +564,8 @@ func (e *Encoder) Encode(dst []byte, c DataStructure) ([]byte, error) {
 	if c == nil {
 		return nil, errf(ErrEncode, "nil command")
 	}
-	es := &encodeState{e: e, tight: e.f.Tight}
+	es := &e.es
+	*es = encodeState{e: e, tight: e.f.Tight, data: es.data[:0], bits: es.bits[:0]}
 	if err := es.object(c); err != nil {
 		e.resetCache()
 		return dst, err
@@ -786,15 +792,16 @@ func (s *encodeState) cached(o DataStructure) error {
 	if o != nil && !cacheable[o.DataType()] {
 		return errf(ErrEncode, "%s cannot be a cached object", TypeName(o.DataType()))
 	}
-	key, err := cacheKey(o, e.f.Version)
+	kb, err := e.cacheKey(o)
 	if err != nil {
 		return err
 	}
-	if idx, ok := e.index[key]; ok {
+	if idx, ok := e.index[string(kb)]; ok {
 		s.flag(false)
 		s.data = putU16(s.data, uint16(idx))
 		return nil
 	}
+	key := string(kb)
 	slot := e.next
 	e.next = (e.next + 1) % len(e.slots)
 	if old := e.slots[slot]; old != "" {
@@ -809,17 +816,23 @@ func (s *encodeState) cached(o DataStructure) error {
 
 // cacheKey identifies a cached object by value, as the Java cache's
 // equals/hashCode do: its type and uncached loose encoding. A nil object is
-// cached too (the Java writer caches null), under its own key.
-func cacheKey(o DataStructure, version int) (string, error) {
-	if o == nil {
-		return "\x00", nil
+// cached too (the Java writer caches null), under its own key. The bytes are
+// valid until the next call.
+func (e *Encoder) cacheKey(o DataStructure) ([]byte, error) {
+	ks := &e.key
+	if ks.e == nil {
+		// The key encoder has no cache, so it never comes back here.
+		ks.e = &Encoder{f: Format{Version: e.f.Version}}
 	}
-	ks := &encodeState{e: &Encoder{f: Format{Version: version}}}
+	ks.data = ks.data[:0]
+	if o == nil {
+		return append(ks.data, 0), nil
+	}
 	ks.data = append(ks.data, o.DataType())
 	if err := ks.object(o); err != nil {
-		return "", err
+		return nil, err
 	}
-	return string(ks.data), nil
+	return ks.data, nil
 }
 
 func (s *encodeState) throwable(t *Throwable, depth int) error {

@@ -494,6 +494,26 @@ public class Scenarios {
             Message reply = must(replyConsumer, "reply");
             eq("pong", text(reply), "reply body");
             eq("c-1", reply.getJMSCorrelationID(), "reply correlation");
+            // A connection opened after the temporary queue hears of it
+            // from the advisories replayed to new subscribers.
+            Connection late = connect();
+            try {
+                Session ls = late.createSession(false, Session.AUTO_ACKNOWLEDGE);
+                MessageProducer lp = ls.createProducer(null);
+                long until = System.currentTimeMillis() + WAIT;
+                while (true) {
+                    try {
+                        lp.send(tq, ls.createTextMessage("late"));
+                        break;
+                    } catch (javax.jms.InvalidDestinationException e) {
+                        if (System.currentTimeMillis() > until) throw e;
+                        Thread.sleep(20);
+                    }
+                }
+                eq("late", text(must(replyConsumer, "from the late connection")), "late reply");
+            } finally {
+                late.close();
+            }
             replyConsumer.close();
             tq.delete();
             // Once deleted, the responder learns that too.
