@@ -184,6 +184,9 @@ func decodeModifiedUTF8(b []byte) (string, error) {
 // modifiedUTF8Len is the length of s in modified UTF-8, and whether every
 // character is in 1..127 (the tight encoding's ASCII flag).
 func modifiedUTF8Len(s string) (n int, ascii bool) {
+	if isASCII(s) {
+		return len(s), true
+	}
 	ascii = true
 	for _, c := range s {
 		switch {
@@ -206,6 +209,9 @@ func modifiedUTF8Len(s string) (n int, ascii bool) {
 // appendModifiedUTF8 appends s in modified UTF-8 (no length prefix). Invalid
 // UTF-8 in s is written as U+FFFD, which is what ranging over it yields.
 func appendModifiedUTF8(dst []byte, s string) []byte {
+	if isASCII(s) {
+		return append(dst, s...)
+	}
 	for _, c := range s {
 		switch {
 		case c >= 1 && c <= 0x7f:
@@ -222,6 +228,17 @@ func appendModifiedUTF8(dst []byte, s string) []byte {
 		}
 	}
 	return dst
+}
+
+// isASCII reports whether every byte of s is in 1..127, where modified UTF-8
+// is the bytes themselves.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func append3(dst []byte, c rune) []byte {
