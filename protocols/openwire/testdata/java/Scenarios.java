@@ -90,6 +90,8 @@ public class Scenarios {
             case "groups": groups(); break;
             case "prefetch0": prefetch0(); break;
             case "asyncwindow": asyncWindow(); break;
+            case "blocked": blocked(a[0]); break;
+            case "poison": poison(a[0], a[1]); break;
             case "badlogin": badLogin(a[0], a[1]); break;
             case "denied": denied(a[0], a[1], a[2], a[3]); break;
             case "send": send(a[0], a[1], a.length > 2 ? a[2] : "text"); break;
@@ -184,6 +186,18 @@ public class Scenarios {
                 for (int i = 0; i < 5; i++) eq("t" + i, text(must(mc, "t" + i)), "body");
                 none(mc, 50, "topic drained");
             }
+            // noLocal: the connection's own messages are skipped, another's arrive.
+            MessageConsumer nl = s.createConsumer(s.createTopic("ow.nolocal"), null, true);
+            s.createProducer(s.createTopic("ow.nolocal")).send(s.createTextMessage("own"));
+            Connection other = connect();
+            try {
+                Session os = other.createSession(false, Session.AUTO_ACKNOWLEDGE);
+                os.createProducer(os.createTopic("ow.nolocal")).send(os.createTextMessage("theirs"));
+            } finally {
+                other.close();
+            }
+            eq("theirs", text(must(nl, "another connection's message")), "noLocal");
+            none(nl, 100, "own message skipped");
             // Composite destination: one send reaches a queue and a topic.
             MessageConsumer cq = s.createConsumer(s.createQueue("ow.comp.q"));
             MessageConsumer ct = s.createConsumer(s.createTopic("ow.comp.t"));
@@ -700,6 +714,67 @@ public class Scenarios {
             }
             MessageConsumer mc = s.createConsumer(q);
             for (int i = 0; i < 200; i++) eq(i, must(mc, "w" + i).getIntProperty("i"), "order");
+        } finally {
+            c.close();
+        }
+    }
+
+    // blocked: an asynchronous producer with a window sends more than its
+    // address holds (address-full-policy BLOCK): it stalls until a consumer
+    // makes room, and nothing is lost.
+    static void blocked(String queue) throws Exception {
+        Connection c = connect(url + (url.contains("?") ? "&" : "?") + "jms.useAsyncSend=true&jms.producerWindowSize=4096");
+        try {
+            final Session ps = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            final MessageProducer p = ps.createProducer(ps.createQueue(queue));
+            final int n = 60;
+            final java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+            final Throwable[] failure = new Throwable[1];
+            Thread t = new Thread(() -> {
+                try {
+                    for (int i = 0; i < n; i++) {
+                        BytesMessage m = ps.createBytesMessage();
+                        m.writeBytes(new byte[1000]);
+                        m.setIntProperty("i", i);
+                        p.send(m);
+                        sent.incrementAndGet();
+                    }
+                } catch (Throwable e) {
+                    failure[0] = e;
+                }
+            });
+            t.start();
+            Thread.sleep(1000);
+            check(t.isAlive(), "the producer was not held: it sent all " + sent.get() + " messages into a full address");
+            check(sent.get() < n, "all sent");
+            Session cs = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            MessageConsumer mc = cs.createConsumer(cs.createQueue(queue));
+            for (int i = 0; i < n; i++) eq(i, must(mc, "held message " + i).getIntProperty("i"), "order");
+            t.join(WAIT);
+            check(!t.isAlive(), "the producer finished");
+            if (failure[0] != null) throw new AssertionError("producer failed: " + failure[0]);
+        } finally {
+            c.close();
+        }
+    }
+
+    // poison: a message rolled back more often than the client's redelivery
+    // policy allows is poison-acked and dead-lettered.
+    static void poison(String queue, String dlq) throws Exception {
+        Connection c = connect(url + (url.contains("?") ? "&" : "?") + "jms.redeliveryPolicy.maximumRedeliveries=2&jms.redeliveryPolicy.initialRedeliveryDelay=0");
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            s.createProducer(s.createQueue(queue)).send(s.createTextMessage("bad"));
+            Session ts = c.createSession(true, Session.SESSION_TRANSACTED);
+            MessageConsumer mc = ts.createConsumer(ts.createQueue(queue));
+            for (int i = 0; i < 3; i++) {
+                Message m = must(mc, "attempt " + i);
+                eq(i + 1, m.getIntProperty("JMSXDeliveryCount"), "delivery count");
+                ts.rollback();
+            }
+            none(mc, 300, "dead-lettered after the last rollback");
+            MessageConsumer dead = s.createConsumer(s.createQueue(dlq));
+            eq("bad", text(must(dead, "in the dead-letter queue")), "dead-lettered body");
         } finally {
             c.close();
         }
