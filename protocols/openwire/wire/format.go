@@ -222,7 +222,8 @@ type Negotiated struct {
 // Negotiate checks the peer's WireFormatInfo and combines it with ours the
 // way the Java OpenWireFormat.renegotiateWireFormat does: the lower version,
 // each flag only if both sides set it, the smaller cache and frame size.
-// maxFrameSize is our own incoming limit (0: DefaultMaxFrameSize).
+// maxFrameSize is our own limit (0: DefaultMaxFrameSize); the format's
+// MaxFrameSize is the smaller of it and the client's, in both directions.
 func Negotiate(ours Options, peer *WireFormatInfo, maxFrameSize int64) (Negotiated, error) {
 	if peer.Magic != Magic {
 		return Negotiated{}, &DecodeError{Type: TypeWireFormatInfo, Err: ErrBadMagic, Fatal: true,
@@ -240,12 +241,17 @@ func Negotiate(ours Options, peer *WireFormatInfo, maxFrameSize int64) (Negotiat
 	if v > MaxVersion {
 		v = MaxVersion
 	}
+	if maxFrameSize <= 0 {
+		maxFrameSize = DefaultMaxFrameSize
+	}
 	f := Format{
-		Version:      v,
-		Tight:        ours.TightEncodingEnabled && remote.TightEncodingEnabled,
-		Cache:        ours.CacheEnabled && remote.CacheEnabled,
-		StackTrace:   ours.StackTraceEnabled && remote.StackTraceEnabled,
-		MaxFrameSize: maxFrameSize,
+		Version:    v,
+		Tight:      ours.TightEncodingEnabled && remote.TightEncodingEnabled,
+		Cache:      ours.CacheEnabled && remote.CacheEnabled,
+		StackTrace: ours.StackTraceEnabled && remote.StackTraceEnabled,
+		// The client enforces the smaller of the two limits on what it
+		// receives too, so frames we send must respect it.
+		MaxFrameSize: javaMin(maxFrameSize, remote.MaxFrameSize),
 	}
 	if f.Cache {
 		f.CacheSize = int(javaMin(int64(ours.CacheSize), int64(remote.CacheSize)))

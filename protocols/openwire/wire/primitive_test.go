@@ -175,6 +175,11 @@ func TestNegotiate(t *testing.T) {
 		n.Remote.Host != "h" || !n.Remote.SizePrefixDisabled || len(n.Remote.Other) != 1 {
 		t.Errorf("negotiated %+v", n)
 	}
+	// A client with a smaller frame limit: frames to it must respect it.
+	w = NewWireFormatInfo(Options{Version: 12, MaxFrameSize: 1000})
+	if n, err := Negotiate(ours, w, 1<<20); err != nil || n.Format.MaxFrameSize != 1000 {
+		t.Errorf("client frame limit: %+v %v", n.Format, err)
+	}
 	// An older client, no tight encoding, no inactivity monitoring, cache size 0.
 	w = NewWireFormatInfo(Options{Version: 6, CacheEnabled: true})
 	n, err = Negotiate(ours, w, 0)
