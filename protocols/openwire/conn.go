@@ -248,12 +248,19 @@ func (c *conn) keepAlive() {
 	if c.ob.Dead || c.ob.Closing || c.kaTimer == nil {
 		return
 	}
-	every := c.inactivity / 3
+	every := keepAliveEvery(c.inactivity)
 	if len(c.ob.Buf) == 0 && c.ob.SinceWrite() >= every {
 		c.appendLocked(&wire.KeepAliveInfo{})
 		c.ob.SignalLocked()
 	}
 	c.kaTimer.Reset(every)
+}
+
+// keepAliveEvery is how often the keep-alive timer looks: a third of the
+// inactivity duration, floored so that a client asking for a tiny duration
+// cannot make the server spin.
+func keepAliveEvery(inactivity time.Duration) time.Duration {
+	return max(inactivity/3, 50*time.Millisecond)
 }
 
 // onWireFormat completes the handshake: both directions switch to the
@@ -281,7 +288,7 @@ func (c *conn) onWireFormat(info *wire.WireFormatInfo) error {
 		BrokerURL:  "tcp://" + c.nc.LocalAddr().String(),
 	})
 	if c.inactivity > 0 {
-		c.kaTimer = time.AfterFunc(c.inactivity/3, c.keepAlive)
+		c.kaTimer = time.AfterFunc(keepAliveEvery(c.inactivity), c.keepAlive)
 	}
 	c.ob.SignalLocked()
 	c.outMu.Unlock()
@@ -307,15 +314,17 @@ func (c *conn) onConnectionInfo(ctx context.Context, info *wire.ConnectionInfo) 
 		c.logger().Info("openwire login refused", "user", info.UserName, "bad_credentials", bad)
 		return &javaError{class: "java.lang.SecurityException", msg: msg, closeAfter: true}
 	}
-	if info.ClientID != "" && !c.s.claimClientID(info.ClientID, c) {
+	connID := ""
+	if info.ConnectionID != nil {
+		connID = info.ConnectionID.Value
+	}
+	if info.ClientID != "" && !c.s.claimClientID(info.ClientID, connID, c) {
 		id.Close()
 		return jmsError("javax.jms.InvalidClientIDException", "Broker: "+c.s.opts.BrokerName+" - Client: "+info.ClientID+" already connected")
 	}
 	c.id = id
 	c.clientID = info.ClientID
-	if info.ConnectionID != nil {
-		c.connID = info.ConnectionID.Value
-	}
+	c.connID = connID
 	opts := id.SessionOptions(info.ClientID)
 	opts.OnClose = c.sessionClosed
 	c.sess = c.s.opts.Broker.NewSession(opts)

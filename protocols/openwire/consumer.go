@@ -107,6 +107,9 @@ func (c *conn) attach(con *consumer, info *wire.ConsumerInfo, t target) error {
 		Credit:  con.prefetch,
 		OnClose: con.coreClosed,
 	}
+	if t.temp() && !c.s.tempExists(t.name) {
+		return jmsError("javax.jms.InvalidDestinationException", "Cannot consume from a deleted Destination: "+t.name)
+	}
 	var cc *core.Consumer
 	var err error
 	switch {

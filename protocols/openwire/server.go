@@ -147,14 +147,23 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 }
 
 // claimClientID registers c under id, refusing an id another connection
-// holds.
-func (s *Server) claimClientID(id string, c *conn) bool {
+// holds, unless that connection is the same JMS connection (connID): a
+// failover client reconnecting before the broker noticed its old socket
+// died. That one is closed and c takes its place, as ActiveMQ does.
+func (s *Server) claimClientID(id, connID string, c *conn) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if other, ok := s.clientIDs[id]; ok && other != c {
+	other, ok := s.clientIDs[id]
+	if ok && other != c && (connID == "" || other.connID != connID) {
+		s.mu.Unlock()
 		return false
 	}
 	s.clientIDs[id] = c
+	s.mu.Unlock()
+	if ok && other != c {
+		other.logger().Info("openwire connection replaced by a reconnecting client", "client_id", id)
+		other.closeWithError(&wire.Throwable{Class: "javax.jms.JMSException", Message: "replaced by a reconnection of the same client"})
+		other.w.Close()
+	}
 	return true
 }
 

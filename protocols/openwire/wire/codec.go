@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 )
 
 // ---- decoding ----
@@ -104,8 +105,9 @@ func (d *Decoder) Decode(frame []byte) (Command, error) {
 		if !errors.As(err, &de) {
 			de = &DecodeError{Err: ErrTruncated, Msg: err.Error()}
 		} else if de.Msg != err.Error() {
-			// Keep the context added by wrapping (field names).
-			de = &DecodeError{Err: de.Err, Msg: err.Error(), Fatal: de.Fatal}
+			// Keep the context added by wrapping (field names), without
+			// the inner error's own prefix.
+			de = &DecodeError{Err: de.Err, Msg: strings.ReplaceAll(err.Error(), "openwire: ", ""), Fatal: de.Fatal}
 		}
 		de.Type = t
 		de.HaveBase, de.CommandID, de.ResponseRequired = ds.haveBase, ds.cmdID, ds.respReq
