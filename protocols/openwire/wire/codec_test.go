@@ -472,7 +472,7 @@ func TestThrowableIsData(t *testing.T) {
 func TestErrorText(t *testing.T) {
 	b := []byte{TypeConsumerInfo, 0, 0, 0, 1, 0, 0, 0}
 	_, err := NewDecoder(Format{Version: 12}).Decode(b)
-	if got := err.Error(); got != "openwire: ConsumerInfo: ConsumerInfo.ConsumerID: need 1 bytes at offset 7, 0 left" {
+	if got := err.Error(); got != "openwire: ConsumerInfo: ConsumerInfo.Destination: need 1 bytes at offset 8, 0 left" {
 		t.Errorf("error text %q", got)
 	}
 }
