@@ -69,6 +69,7 @@ var plans [256]*plan
 // marshaller (the primitive type markers 70-79), so errors can say what the
 // peer sent.
 var typeNames = map[byte]string{
+	0:  "NULL",
 	70: "BYTE_TYPE", 71: "CHAR_TYPE", 72: "SHORT_TYPE", 73: "INTEGER_TYPE", 74: "LONG_TYPE",
 	75: "DOUBLE_TYPE", 76: "FLOAT_TYPE", 77: "STRING_TYPE", 78: "BOOLEAN_TYPE", 79: "BYTE_ARRAY_TYPE",
 }
