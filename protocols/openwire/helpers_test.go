@@ -114,9 +114,15 @@ func compile(t *testing.T) string {
 
 // javaCmd prepares a run of the scenarios against url.
 func javaCmd(t *testing.T, ctx context.Context, url string, scenarios ...string) *exec.Cmd {
+	return javaCmdOpts(t, ctx, nil, url, scenarios...)
+}
+
+// javaCmdOpts is javaCmd with JVM options (system properties).
+func javaCmdOpts(t *testing.T, ctx context.Context, jvm []string, url string, scenarios ...string) *exec.Cmd {
 	dir := compile(t)
-	args := append([]string{"-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", strings.Join(append(classpath, dir), ":"), "Scenarios", url}, scenarios...)
-	return exec.CommandContext(ctx, "java", args...)
+	args := append([]string{"-Xshare:auto", "-XX:TieredStopAtLevel=1"}, jvm...)
+	args = append(args, "-cp", strings.Join(append(classpath, dir), ":"), "Scenarios", url)
+	return exec.CommandContext(ctx, "java", append(args, scenarios...)...)
 }
 
 // result is what one scenario printed.
@@ -129,9 +135,14 @@ type result struct {
 // runJava runs scenarios in one JVM and returns each one's result.
 func runJava(t *testing.T, url string, scenarios ...string) map[string]*result {
 	t.Helper()
+	return runJavaOpts(t, nil, url, scenarios...)
+}
+
+func runJavaOpts(t *testing.T, jvm []string, url string, scenarios ...string) map[string]*result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), javaTimeout)
 	defer cancel()
-	cmd := javaCmd(t, ctx, url, scenarios...)
+	cmd := javaCmdOpts(t, ctx, jvm, url, scenarios...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, _ := cmd.Output()
@@ -179,7 +190,12 @@ func lastLines(s string, n int) string {
 // expectPass runs scenarios in one JVM and reports each as a subtest.
 func expectPass(t *testing.T, url string, scenarios ...string) map[string]*result {
 	t.Helper()
-	res := runJava(t, url, scenarios...)
+	return expectPassOpts(t, nil, url, scenarios...)
+}
+
+func expectPassOpts(t *testing.T, jvm []string, url string, scenarios ...string) map[string]*result {
+	t.Helper()
+	res := runJavaOpts(t, jvm, url, scenarios...)
 	for _, s := range scenarios {
 		r := res[s]
 		t.Run(strings.ReplaceAll(s, ":", "_"), func(t *testing.T) {
