@@ -2,7 +2,6 @@ package openwire
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/junctionmq/junction/core"
@@ -412,6 +411,3 @@ func (c *conn) closeConsumer(con *consumer, lastDelivered int64, lastKnown bool)
 		con.browser.Close()
 	}
 }
-
-// isAdvisoryName reports whether a topic name is an advisory topic.
-func isAdvisoryName(name string) bool { return strings.HasPrefix(name, advisoryPrefix) }

@@ -132,12 +132,8 @@ type result struct {
 	out  []string // its OUT lines
 }
 
-// runJava runs scenarios in one JVM and returns each one's result.
-func runJava(t *testing.T, url string, scenarios ...string) map[string]*result {
-	t.Helper()
-	return runJavaOpts(t, nil, url, scenarios...)
-}
-
+// runJavaOpts runs scenarios in one JVM, with JVM options, and returns
+// each one's result.
 func runJavaOpts(t *testing.T, jvm []string, url string, scenarios ...string) map[string]*result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), javaTimeout)

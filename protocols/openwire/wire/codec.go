@@ -92,6 +92,7 @@ func (d *Decoder) ReadFrame(r io.Reader) ([]byte, error) {
 // types are accepted at top level.
 func (d *Decoder) Decode(frame []byte) (Command, error) {
 	ds := &decodeState{f: d.f, cache: d.cache, r: reader{b: frame}, tight: d.f.Tight}
+	ds.budget = allocBudget(len(frame))
 	t, err := ds.r.u8()
 	if err != nil {
 		return nil, &DecodeError{Err: ErrTruncated, Msg: "empty frame"}
@@ -139,6 +140,23 @@ type decodeState struct {
 	haveBase bool
 	cmdID    int32
 	respReq  bool
+	// Go memory the decoded structs and slices may take: every object
+	// costs at least a byte or a bit of input, but a struct is far larger
+	// than its null-filled encoding, so the amplification is capped.
+	alloc, budget int
+}
+
+// allocBudget is what a frame of n bytes may decode into: generous for real
+// commands (a message is a few times its encoding), far below what a frame
+// of nested, all-null objects would otherwise take.
+func allocBudget(n int) int { return 32*n + 64<<10 }
+
+func (s *decodeState) charge(n int) error {
+	s.alloc += n
+	if s.budget > 0 && s.alloc > s.budget {
+		return errf(ErrLength, "frame decodes into more than %d bytes of structures", s.budget)
+	}
+	return nil
 }
 
 func (s *decodeState) top(t byte) (DataStructure, error) {
@@ -203,6 +221,9 @@ func (s *decodeState) object(t byte) (DataStructure, error) {
 	}
 	if s.depth > maxDepth {
 		return nil, errf(ErrNesting, "objects nested deeper than %d", maxDepth)
+	}
+	if err := s.charge(int(p.goType.Size())); err != nil {
+		return nil, err
 	}
 	s.depth++
 	defer func() { s.depth-- }()
@@ -466,6 +487,9 @@ func (s *decodeState) throwable(depth int) (*Throwable, error) {
 	if n < 0 || n*4 > s.r.left() {
 		return nil, errf(ErrLength, "stack trace of %d frames in %d bytes", n, s.r.left())
 	}
+	if err := s.charge(n * int(reflect.TypeFor[StackFrame]().Size())); err != nil {
+		return nil, err
+	}
 	if n > 0 {
 		t.Stack = make([]StackFrame, n)
 	}
@@ -508,6 +532,9 @@ func (s *decodeState) array(v reflect.Value) error {
 	}
 	if n < 0 || n > room {
 		return errf(ErrLength, "array of %d elements with room for %d", n, room)
+	}
+	if err := s.charge(n * int(v.Type().Elem().Size())); err != nil {
+		return err
 	}
 	sl := reflect.MakeSlice(v.Type(), n, n)
 	for i := range n {

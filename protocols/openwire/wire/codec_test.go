@@ -476,3 +476,30 @@ func TestErrorText(t *testing.T) {
 		t.Errorf("error text %q", got)
 	}
 }
+
+// TestAllocationBudget: a frame of many tiny nested objects cannot make the
+// decoder allocate far more than the frame's size.
+func TestAllocationBudget(t *testing.T) {
+	f := Format{Version: 12, Tight: true}
+	// DataArrayResponse of 30000 ActiveMQMessages with every field null:
+	// about 17 bytes each on the wire, ten times that as Go structs.
+	var data []DataStructure
+	for range 30000 {
+		data = append(data, &Message{Type: TypeMessage})
+	}
+	b, err := NewEncoder(f).Encode(nil, &DataArrayResponse{Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := allocBudget(len(b) - 4)
+	_, err = NewDecoder(f).Decode(b[4:])
+	msgSize := int(reflect.TypeFor[Message]().Size())
+	if 30000*msgSize > budget {
+		if !errors.Is(err, ErrLength) {
+			t.Fatalf("%d-byte frame decoding into %d bytes of messages: %v", len(b), 30000*msgSize, err)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	// Real commands stay well within it (the fixtures decode: TestJavaFixtures).
+}
