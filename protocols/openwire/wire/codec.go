@@ -603,6 +603,11 @@ func (e *Encoder) Encode(dst []byte, c DataStructure) ([]byte, error) {
 	dst = append(dst, 0, 0, 0, 0, c.DataType())
 	if es.tight {
 		nb := (es.nbits + 7) / 8
+		if nb > 0x7fff {
+			// The Java BooleanStream counts its bytes in a short.
+			e.resetCache()
+			return dst, errf(ErrEncode, "%s needs %d bytes of booleans, more than tight encoding holds", TypeName(c.DataType()), nb)
+		}
 		switch {
 		case nb < 64:
 			dst = append(dst, byte(nb))
