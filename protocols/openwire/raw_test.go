@@ -316,3 +316,7 @@ func TestBadInput(t *testing.T) {
 	bystander.write(&wire.FlushCommand{BaseCommand: wire.BaseCommand{ResponseRequired: true}})
 	bystander.expectResponse()
 }
+
+func newBufReader(nc net.Conn) *bufio.Reader { return bufio.NewReader(nc) }
+
+func appendSize(dst []byte, n int) []byte { return binary.BigEndian.AppendUint32(dst, uint32(n)) }

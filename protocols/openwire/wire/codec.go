@@ -296,6 +296,11 @@ func (s *decodeState) field(v reflect.Value, f *field) error {
 		if err != nil {
 			return err
 		}
+		// Checked with the cache off too: a cached field holds the same
+		// kinds of values either way.
+		if o != nil && !cacheable[o.DataType()] {
+			return errf(ErrUnknownType, "%s cannot be a cached object", TypeName(o.DataType()))
+		}
 		return assign(v, o)
 	case kThrowable:
 		t, err := s.throwable(0)
@@ -437,9 +442,6 @@ func (s *decodeState) cached() (DataStructure, error) {
 		o, err := s.nested()
 		if err != nil {
 			return nil, err
-		}
-		if o != nil && !cacheable[o.DataType()] {
-			return nil, errf(ErrUnknownType, "%s cannot be a cached object", TypeName(o.DataType()))
 		}
 		// -1: the Java writer's cache was full, the object is not cached.
 		if idx != -1 {
@@ -590,8 +592,8 @@ func (e *Encoder) Format() Format { return e.f }
 // Encode appends c as one size-prefixed frame to dst. On error dst is
 // returned unchanged.
 func (e *Encoder) Encode(dst []byte, c DataStructure) ([]byte, error) {
-	if c == nil {
-		return nil, errf(ErrEncode, "nil command")
+	if c == nil || reflect.ValueOf(c).IsNil() {
+		return dst, errf(ErrEncode, "nil command")
 	}
 	es := &e.es
 	*es = encodeState{e: e, tight: e.f.Tight, data: es.data[:0], bits: es.bits[:0]}
@@ -820,11 +822,11 @@ func (s *encodeState) nested(o DataStructure) error {
 
 func (s *encodeState) cached(o DataStructure) error {
 	e := s.e
-	if e.index == nil {
-		return s.nested(o)
-	}
 	if o != nil && !cacheable[o.DataType()] {
 		return errf(ErrEncode, "%s cannot be a cached object", TypeName(o.DataType()))
+	}
+	if e.index == nil {
+		return s.nested(o)
 	}
 	kb, err := e.cacheKey(o)
 	if err != nil {

@@ -504,3 +504,25 @@ func TestAllocationBudget(t *testing.T) {
 		t.Errorf("oversized boolean stream: %v", err)
 	}
 }
+
+func TestEncodeMistakes(t *testing.T) {
+	enc := NewEncoder(Format{Version: 12, Tight: true})
+	for name, c := range map[string]DataStructure{
+		"nil":                  nil,
+		"typed nil":            (*Message)(nil),
+		"destination type 0":   &ProducerInfo{Destination: &Destination{PhysicalName: "q"}},
+		"message type 0":       &MessageDispatch{Message: &Message{}},
+		"MessagePull in v1":    nil,
+		"cached message field": &RemoveInfo{ObjectID: &Message{Type: TypeMessage}},
+	} {
+		if name == "MessagePull in v1" {
+			if _, err := NewEncoder(Format{Version: 1}).Encode(nil, &MessagePull{}); !errors.Is(err, ErrEncode) {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		if b, err := enc.Encode([]byte("x"), c); !errors.Is(err, ErrEncode) || string(b) != "x" {
+			t.Errorf("%s: %q %v", name, b, err)
+		}
+	}
+}
