@@ -10,6 +10,8 @@ import (
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	stompc "github.com/go-stomp/stomp/v3"
 
+	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/server"
 	"github.com/junctionmq/junction/server/servertest"
 )
@@ -164,5 +166,42 @@ func TestJMSToMQTT(t *testing.T) {
 		}
 	case <-time.After(waitFor):
 		t.Fatal("no MQTT message")
+	}
+}
+
+// TestCoreKindsToJMS: properties of the AMQP kinds JMS lacks (as an AMQP
+// producer sends them) reach a JMS consumer as their JMS types, and a text
+// body as a TextMessage.
+func TestCoreKindsToJMS(t *testing.T) {
+	s := startBroker(t, servertest.Options{})
+	sess := s.Core.NewSession(core.SessionOptions{})
+	defer sess.Close()
+	m := core.NewMessage("xp.kinds", []byte("typed"))
+	m.RoutingType, m.BodyKind = core.Anycast, core.BodyText
+	m.Properties = []prop.Property{
+		{Name: "u8", Value: prop.Uint8Value(200)},
+		{Name: "u16", Value: prop.Uint16Value(60000)},
+		{Name: "u32", Value: prop.Uint32Value(4000000000)},
+		{Name: "u64", Value: prop.Uint64Value(1 << 40)},
+		{Name: "sym", Value: prop.SymbolValue("s")},
+		{Name: "ts", Value: prop.TimestampValue(1700000000000)},
+		{Name: "ch", Value: prop.CharValue('x')},
+		{Name: "uuid", Value: prop.UUIDValue([16]byte{0x12, 0x34, 15: 0xff})},
+	}
+	m.CorrelationID = prop.Uint64Value(42)
+	done := make(chan error, 1)
+	if err := sess.Send(context.Background(), m, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	res := expectPass(t, url(s), "recv:xp.kinds")
+	for _, want := range []string{"type text", "body typed", "prop u8 Short 200", "prop u16 Integer 60000", "prop u32 Long 4000000000",
+		"prop u64 Long 1099511627776", "prop sym String s", "prop ts Long 1700000000000", "prop ch Character x",
+		"prop uuid String 12340000-0000-0000-0000-0000000000ff", "correlation ID:AMQP_ULONG:42"} {
+		if !slices.Contains(res["recv:xp.kinds"].out, want) {
+			t.Errorf("JMS consumer printed %q, want a line %q", res["recv:xp.kinds"].out, want)
+		}
 	}
 }

@@ -815,7 +815,9 @@ public class Scenarios {
             // The connection is still good for what is allowed.
             Queue ok = s.createQueue(allowed);
             s.createProducer(ok).send(s.createTextMessage("yes"));
-            eq("yes", text(must(s.createConsumer(ok), "allowed")), "allowed queue");
+            Message yes = must(s.createConsumer(ok), "allowed");
+            eq("yes", text(yes), "allowed queue");
+            eq(user, yes.getStringProperty("JMSXUserID"), "JMSXUserID stamped by the broker");
         } finally {
             c.close();
         }
