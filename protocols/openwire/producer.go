@@ -33,8 +33,19 @@ func (c *conn) onProducerInfo(info *wire.ProducerInfo) error {
 		return jmsError("javax.jms.JMSException", "ProducerInfo without a producer id")
 	}
 	if info.Destination != nil {
-		if _, err := targets(info.Destination); err != nil {
+		ts, err := targets(info.Destination)
+		if err != nil {
 			return err
+		}
+		// ActiveMQ refuses a producer its user may not send with when it
+		// is created (createProducer throws), not at its first send.
+		for _, t := range ts {
+			if t.temp() || t.advisory() {
+				continue
+			}
+			if err := c.id.Authorize(core.PermSend, t.name); err != nil {
+				return &core.PermissionError{Permission: core.PermSend, Address: t.name, Err: err}
+			}
 		}
 	}
 	p := &producer{id: *info.ProducerID, window: info.WindowSize}

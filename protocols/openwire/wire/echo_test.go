@@ -2,10 +2,12 @@ package wire
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"reflect"
 	"testing"
@@ -20,33 +22,7 @@ import (
 // and decode to the same value.
 func TestJavaEcho(t *testing.T) {
 	java := javaClient(t)
-	type block struct {
-		f    Format
-		cmds []DataStructure
-		enc  []byte
-	}
-	var blocks []block
-	var input []byte
-	for v := MinVersion; v <= MaxVersion; v++ {
-		for _, tight := range []bool{false, true} {
-			for _, cache := range []bool{false, true} {
-				f := Format{Version: v, Tight: tight, Cache: cache, StackTrace: tight != cache}
-				b := block{f: f, cmds: sampleAll(v, f.StackTrace)}
-				enc := NewEncoder(f)
-				for _, c := range b.cmds {
-					var err error
-					if b.enc, err = enc.Encode(b.enc, c); err != nil {
-						t.Fatalf("%+v: encode %s: %v", f, TypeName(c.DataType()), err)
-					}
-				}
-				blocks = append(blocks, b)
-				input = binary.BigEndian.AppendUint32(input, uint32(v))
-				input = append(input, b2(tight), b2(cache), b2(f.StackTrace))
-				input = binary.BigEndian.AppendUint32(input, uint32(len(b.enc)))
-				input = append(input, b.enc...)
-			}
-		}
-	}
+	blocks, input := echoBlocks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, java[0], append(append([]string{}, java[1:]...), "Echo")...)
@@ -77,6 +53,79 @@ func TestJavaEcho(t *testing.T) {
 		}
 		compareFrames(t, b.f, b.cmds, b.enc, got)
 	}
+	if !t.Failed() && os.Getenv("OPENWIRE_UPDATE_FIXTURES") != "" {
+		// Java agreed with every byte: keep them for TestGoldenEcho.
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		_, _ = zw.Write(input)
+		_ = zw.Close()
+		if err := os.WriteFile(goldenEchoPath, z.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const goldenEchoPath = "testdata/golden-echo.bin.gz"
+
+// TestGoldenEcho compares today's encoding of every type in every format
+// with the bytes the Java marshallers confirmed (TestJavaEcho wrote them),
+// so the byte-level check holds where Java is not installed.
+func TestGoldenEcho(t *testing.T) {
+	_, input := echoBlocks(t)
+	z, err := os.ReadFile(goldenEchoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(input, want) {
+		i := 0
+		for i < len(input) && i < len(want) && input[i] == want[i] {
+			i++
+		}
+		t.Fatalf("encoding differs from the Java-confirmed bytes at offset %d of %d", i, len(want))
+	}
+}
+
+type echoBlock struct {
+	f    Format
+	cmds []DataStructure
+	enc  []byte
+}
+
+// echoBlocks encodes every type in 48 formats, as blocks in Echo.java's
+// input format.
+func echoBlocks(t *testing.T) ([]echoBlock, []byte) {
+	type block = echoBlock
+	var blocks []block
+	var input []byte
+	for v := MinVersion; v <= MaxVersion; v++ {
+		for _, tight := range []bool{false, true} {
+			for _, cache := range []bool{false, true} {
+				f := Format{Version: v, Tight: tight, Cache: cache, StackTrace: tight != cache}
+				b := block{f: f, cmds: sampleAll(v, f.StackTrace)}
+				enc := NewEncoder(f)
+				for _, c := range b.cmds {
+					var err error
+					if b.enc, err = enc.Encode(b.enc, c); err != nil {
+						t.Fatalf("%+v: encode %s: %v", f, TypeName(c.DataType()), err)
+					}
+				}
+				blocks = append(blocks, b)
+				input = binary.BigEndian.AppendUint32(input, uint32(v))
+				input = append(input, b2(tight), b2(cache), b2(f.StackTrace))
+				input = binary.BigEndian.AppendUint32(input, uint32(len(b.enc)))
+				input = append(input, b.enc...)
+			}
+		}
+	}
+	return blocks, input
 }
 
 func b2(b bool) byte {

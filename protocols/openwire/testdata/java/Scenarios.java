@@ -800,10 +800,16 @@ public class Scenarios {
         c.start();
         try {
             Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
-            MessageProducer p = s.createProducer(s.createQueue(queue));
-            p.setDeliveryMode(DeliveryMode.PERSISTENT);
             try {
-                p.send(s.createTextMessage("no"));
+                // Refused when the producer is created, as ActiveMQ does.
+                s.createProducer(s.createQueue(queue));
+                throw new AssertionError("producer on a denied destination accepted");
+            } catch (JMSSecurityException expected) {
+            }
+            MessageProducer anon = s.createProducer(null);
+            anon.setDeliveryMode(DeliveryMode.PERSISTENT);
+            try {
+                anon.send(s.createQueue(queue), s.createTextMessage("no"));
                 throw new AssertionError("send to a denied destination accepted");
             } catch (JMSSecurityException expected) {
             }
