@@ -37,8 +37,9 @@
 //
 // Every length and count is checked against the bytes left in the frame
 // before anything is allocated; frames are bounded by Format.MaxFrameSize;
-// cache indexes are checked against the negotiated cache size; nesting is
-// bounded. An exception (Throwable) is decoded into plain strings: no class
+// cache indexes are checked against the negotiated cache size, and only ids,
+// destinations and transaction ids may be cached; nesting is bounded; the
+// structs one frame decodes into are bounded by a multiple of its size. An exception (Throwable) is decoded into plain strings: no class
 // name from the wire ever selects code or a Go type (CVE-2023-46604 was the
 // Java marshaller instantiating the class an ExceptionResponse named). A
 // nested object's type id only selects among the Go types its field may hold.
