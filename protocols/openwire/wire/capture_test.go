@@ -36,6 +36,9 @@ var captureCases = []captureCase{
 	{"v9-tight", "wireFormat.version=9"},
 	{"v6-tight", "wireFormat.version=6"},
 	{"v6-loose", "wireFormat.version=6&wireFormat.tightEncodingEnabled=false"},
+	// The client asks to drop the size prefix; the broker says no and the
+	// client keeps it.
+	{"v12-prefix-refused", "wireFormat.sizePrefixDisabled=true"},
 	{"v1-loose", "wireFormat.version=1&wireFormat.tightEncodingEnabled=false&wireFormat.cacheEnabled=false"},
 }
 

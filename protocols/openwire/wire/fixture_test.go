@@ -103,6 +103,9 @@ func checkFixture(t *testing.T, b []byte, cc captureCase) {
 		t.Fatalf("negotiated %+v for %q", f, cc.options)
 	}
 	r := c.n.Remote
+	if r.SizePrefixDisabled != strings.Contains(cc.options, "sizePrefixDisabled=true") {
+		t.Errorf("client SizePrefixDisabled %v", r.SizePrefixDisabled)
+	}
 	if r.MaxInactivityDuration != 30*time.Second || r.MaxInactivityInitialDelay != 10*time.Second ||
 		(f.Cache && r.CacheSize != 1024) || r.ProviderName != "ActiveMQ" || !r.TcpNoDelayEnabled {
 		t.Errorf("client options %+v", r)
