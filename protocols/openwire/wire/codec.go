@@ -242,10 +242,10 @@ func (s *decodeState) object(t byte) (DataStructure, error) {
 		if err := s.field(v.FieldByIndex(f.idx), f); err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", p.name, f.name, err)
 		}
-		if top && f.name == "ResponseRequired" {
+		if top && f.baseEnd {
 			s.haveBase = true
-			s.cmdID = int32(v.FieldByName("CommandID").Int())
-			s.respReq = v.FieldByName("ResponseRequired").Bool()
+			s.cmdID = int32(v.FieldByIndex(p.fields[i-1].idx).Int())
+			s.respReq = v.FieldByIndex(f.idx).Bool()
 		}
 	}
 	return pv.Interface().(DataStructure), nil

@@ -42,6 +42,10 @@ type field struct {
 	since, until int // versions that have the field, inclusive; until 0 = still there
 	idx          []int
 	typ          reflect.Type
+	// baseEnd marks ResponseRequired, the last BaseCommand field (the one
+	// before it is CommandID): from there a failed decode can name the
+	// command it could not decode.
+	baseEnd bool
 }
 
 func (f *field) in(version int) bool {
@@ -237,6 +241,7 @@ func def(typ byte, since int, command bool, proto DataStructure, spec string) {
 			panic(fmt.Sprintf("openwire plan: %s has no field %s", gt.Name(), name))
 		}
 		f.idx, f.typ = sf.Index, sf.Type
+		f.baseEnd = name == "ResponseRequired" && len(p.fields) == 1 && p.fields[0].name == "CommandID"
 		checkKind(gt.Name(), &f)
 		p.fields = append(p.fields, f)
 	}
