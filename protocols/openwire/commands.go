@@ -13,7 +13,7 @@ func (c *conn) handle(ctx context.Context, cmd wire.Command) bool {
 		info, ok := cmd.(*wire.WireFormatInfo)
 		if !ok {
 			c.logger().Info("openwire protocol error: command before WireFormatInfo", "type", wire.TypeName(cmd.DataType()))
-			c.closeWithError(&wire.Throwable{Class: "java.io.IOException", Message: "expected a WireFormatInfo, got " + wire.TypeName(cmd.DataType())})
+			c.closeWithError(&wire.Throwable{Class: "java.io.IOException", Message: "expected a WireFormatInfo, got " + wire.TypeName(cmd.DataType())}, true)
 			return false
 		}
 		if err := c.onWireFormat(info); err != nil {

@@ -168,7 +168,7 @@ func (c *conn) inputFailed(err error) {
 	case errors.As(err, &de):
 		// The message names the problem, never the payload.
 		c.logger().Info("openwire protocol error", "err", de.Error())
-		c.closeWithError(&wire.Throwable{Class: "java.io.IOException", Message: de.Error()})
+		c.closeWithError(&wire.Throwable{Class: "java.io.IOException", Message: de.Error()}, true)
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
 	case errors.As(err, &ne) && ne.Timeout():
 		msg := "no WireFormatInfo received in time"
@@ -176,21 +176,27 @@ func (c *conn) inputFailed(err error) {
 			msg = "inactivity timeout: nothing received from the client for " + c.inactivity.String()
 		}
 		c.logger().Info("closing openwire connection", "reason", msg)
-		c.closeWithError(&wire.Throwable{Class: "org.apache.activemq.transport.InactivityIOException", Message: msg})
+		c.closeWithError(&wire.Throwable{Class: "org.apache.activemq.transport.InactivityIOException", Message: msg}, true)
 	default:
 		c.logger().Debug("openwire read failed", "err", err)
 	}
 }
 
 // closeWithError queues a ConnectionError; the connection closes after it.
-func (c *conn) closeWithError(t *wire.Throwable) {
+// Only the reader, which reads no more, may ask for the close to linger
+// (drain the client's input so it reads the error before the close);
+// another goroutine closing the connection must not, as the Outbox would
+// then read the socket alongside the reader.
+func (c *conn) closeWithError(t *wire.Throwable, linger bool) {
 	ce := &wire.ConnectionError{Exception: t}
 	if c.connID != "" {
 		ce.ConnectionID = &wire.ConnectionID{Value: c.connID}
 	}
 	c.outMu.Lock()
 	c.appendLocked(ce)
-	c.ob.LingerLocked()
+	if linger {
+		c.ob.LingerLocked()
+	}
 	c.ob.Closing = true
 	c.ob.SignalLocked()
 	c.outMu.Unlock()
@@ -344,7 +350,7 @@ func (c *conn) sessionClosed(reason error) {
 	if errors.Is(reason, core.ErrPermissionRevoked) {
 		class = "java.lang.SecurityException"
 	}
-	c.closeWithError(&wire.Throwable{Class: class, Message: reason.Error()})
+	c.closeWithError(&wire.Throwable{Class: class, Message: reason.Error()}, false)
 }
 
 // cleanup releases everything the connection holds: transactions roll

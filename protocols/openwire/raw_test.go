@@ -320,3 +320,31 @@ func TestBadInput(t *testing.T) {
 func newBufReader(nc net.Conn) *bufio.Reader { return bufio.NewReader(nc) }
 
 func appendSize(dst []byte, n int) []byte { return binary.BigEndian.AppendUint32(dst, uint32(n)) }
+
+// TestClientIDTakeover: a second connection with a client id in use is
+// refused, unless it is the same JMS connection (same connection id)
+// reconnecting, as a failover client does before the broker noticed the
+// old socket died: then the old connection is closed.
+func TestClientIDTakeover(t *testing.T) {
+	s := startBroker(t, servertest.Options{})
+	open := func(connID string) *rawClient {
+		c := dialRaw(t, s)
+		c.handshake(clientOptions())
+		c.write(&wire.ConnectionInfo{BaseCommand: wire.BaseCommand{ResponseRequired: true},
+			ConnectionID: &wire.ConnectionID{Value: connID}, ClientID: "app-1", FailoverReconnect: true})
+		return c
+	}
+	first := open("ID:conn-a")
+	first.expectResponse()
+	other := open("ID:conn-b")
+	if ex := other.expectException(); ex.Exception.Class != "javax.jms.InvalidClientIDException" {
+		t.Errorf("a second connection with the client id got %s", ex.Exception.Class)
+	}
+	again := open("ID:conn-a")
+	again.expectResponse()
+	if ce := first.expectClose(); ce == nil {
+		t.Error("the replaced connection was closed without a ConnectionError")
+	}
+	again.write(&wire.FlushCommand{BaseCommand: wire.BaseCommand{ResponseRequired: true}})
+	again.expectResponse()
+}

@@ -161,8 +161,7 @@ func (s *Server) claimClientID(id, connID string, c *conn) bool {
 	s.mu.Unlock()
 	if ok && other != c {
 		other.logger().Info("openwire connection replaced by a reconnecting client", "client_id", id)
-		other.closeWithError(&wire.Throwable{Class: "javax.jms.JMSException", Message: "replaced by a reconnection of the same client"})
-		other.w.Close()
+		other.closeWithError(&wire.Throwable{Class: "javax.jms.JMSException", Message: "replaced by a reconnection of the same client"}, false)
 	}
 	return true
 }
