@@ -16,6 +16,8 @@ import (
 	"github.com/junctionmq/junction/protocols/openwire/wire"
 	"github.com/junctionmq/junction/server"
 	"github.com/junctionmq/junction/server/servertest"
+	"github.com/junctionmq/junction/storage/faulty"
+	"github.com/junctionmq/junction/storage/memory"
 )
 
 // rawClient is an OpenWire connection driven command by command.
@@ -347,4 +349,43 @@ func TestClientIDTakeover(t *testing.T) {
 	}
 	again.write(&wire.FlushCommand{BaseCommand: wire.BaseCommand{ResponseRequired: true}})
 	again.expectResponse()
+}
+
+// TestStoreFailure: a persistent send is confirmed only once stored: when
+// the store refuses it the client gets an ExceptionResponse, not a
+// Response, and a COMMIT likewise.
+func TestStoreFailure(t *testing.T) {
+	fs := faulty.Wrap(memory.New())
+	s := startBroker(t, servertest.Options{Store: fs})
+	c := dialRaw(t, s)
+	c.handshake(clientOptions())
+	c.connect()
+	sid := &wire.SessionID{ConnectionID: "ID:raw-1", Value: 1}
+	pid := &wire.ProducerID{ConnectionID: "ID:raw-1", SessionID: 1, Value: 1}
+	c.write(&wire.SessionInfo{SessionID: sid})
+	c.write(&wire.ProducerInfo{BaseCommand: wire.BaseCommand{ResponseRequired: true}, ProducerID: pid})
+	c.expectResponse()
+	send := func(seq int64, persistent bool, tx wire.TransactionID) {
+		m := &wire.Message{BaseCommand: wire.BaseCommand{ResponseRequired: tx == nil}, Type: wire.TypeTextMessage, ProducerID: pid,
+			Destination: &wire.Destination{Type: wire.TypeQueue, PhysicalName: "ow.store"}, TransactionID: tx,
+			MessageID: &wire.MessageID{ProducerID: pid, ProducerSequenceID: seq}, Persistent: persistent, Priority: 4}
+		m.SetText("x", false)
+		c.write(m)
+	}
+	send(1, true, nil)
+	c.expectResponse()
+	fs.Set(faulty.SyncOnly())
+	send(2, true, nil)
+	if ex := c.expectException(); ex.Exception.Class == "" {
+		t.Error("exception without a class")
+	}
+	send(3, false, nil)
+	c.expectResponse() // a non-persistent message needs no store
+	txid := &wire.LocalTransactionID{Value: 1, ConnectionID: &wire.ConnectionID{Value: "ID:raw-1"}}
+	c.write(&wire.TransactionInfo{ConnectionID: &wire.ConnectionID{Value: "ID:raw-1"}, TransactionID: txid, Type: wire.TxBegin})
+	send(4, true, txid)
+	c.write(&wire.TransactionInfo{BaseCommand: wire.BaseCommand{ResponseRequired: true}, ConnectionID: &wire.ConnectionID{Value: "ID:raw-1"}, TransactionID: txid, Type: wire.TxCommitOnePhase})
+	if ex := c.expectException(); ex.Exception.Class != "javax.jms.TransactionRolledBackException" {
+		t.Errorf("failed commit answered with %s: %s", ex.Exception.Class, ex.Exception.Message)
+	}
 }
