@@ -39,6 +39,7 @@ type inflight struct {
 	cc       *core.Consumer // nil for a browsed message
 	tag      uint64
 	credited bool // its credit was given back (by a DELIVERED or transacted ack)
+	sent     bool // written to the connection's buffer
 }
 
 func (c *conn) onConsumerInfo(info *wire.ConsumerInfo) error {
@@ -151,19 +152,24 @@ func (con *consumer) deliver(d core.Delivery, t target) {
 	defer c.outMu.Unlock()
 	c.seq++
 	seq := c.seq
-	con.inflight[seq] = &inflight{cc: d.Consumer, tag: d.Tag}
-	if con.removed || c.closed {
-		return // closing: the close returns it to the queue
+	e := &inflight{cc: d.Consumer, tag: d.Tag}
+	con.inflight[seq] = e
+	if con.removed || c.closed || c.ob.Dead || c.ob.Closing {
+		return // closing: the close returns it to the queue, unsent
 	}
 	dest := dispatchDest(d.Message, t)
 	wm, err := c.s.fromCore(d.Message, dest, d.DeliveryCount, seq)
 	if err != nil {
-		// A body this server cannot express in OpenWire: the client never
-		// sees it; it goes back when the consumer closes. Logged without
-		// the payload.
+		// A body this server cannot express in OpenWire: the client would
+		// never see it, so it is dead-lettered (from a goroutine: the
+		// queue's lock is held here). Logged without the payload.
 		c.logger().Error("openwire: cannot convert a message for delivery", "message", d.Message.ID, "err", err)
+		delete(con.inflight, seq)
+		cc, tag, reason := d.Consumer, d.Tag, "cannot be delivered over OpenWire: "+err.Error()
+		go func() { _ = cc.Reject(tag, reason) }()
 		return
 	}
+	e.sent = true
 	c.appendLocked(&wire.MessageDispatch{ConsumerID: &con.id, Destination: dest, Message: wm, RedeliveryCounter: wm.RedeliveryCounter})
 	c.ob.SignalLocked()
 	c.s.counters.MessageOut()
@@ -379,22 +385,20 @@ func (con *consumer) ackInTx(tx *core.Tx, seq int64) {
 	}
 }
 
-// closeConsumer closes a consumer. With lastKnown, the deliveries after
-// lastDelivered (the client's last delivered sequence id) never reached
-// the application: they go back released, their delivery count undone;
-// the others come back redelivered.
+// closeConsumer closes a consumer. Deliveries never written, and with
+// lastKnown those after lastDelivered (the client's last delivered
+// sequence id), never reached the application: they go back released,
+// their delivery count undone; the others come back redelivered.
 func (c *conn) closeConsumer(con *consumer, lastDelivered int64, lastKnown bool) {
 	c.outMu.Lock()
 	con.removed = true
 	unsent := map[*core.Consumer]map[uint64]bool{}
-	if lastKnown {
-		for seq, e := range con.inflight {
-			if seq > lastDelivered && e.cc != nil {
-				if unsent[e.cc] == nil {
-					unsent[e.cc] = map[uint64]bool{}
-				}
-				unsent[e.cc][e.tag] = true
+	for seq, e := range con.inflight {
+		if e.cc != nil && (!e.sent || lastKnown && seq > lastDelivered) {
+			if unsent[e.cc] == nil {
+				unsent[e.cc] = map[uint64]bool{}
 			}
+			unsent[e.cc][e.tag] = true
 		}
 	}
 	con.inflight = map[int64]*inflight{}
