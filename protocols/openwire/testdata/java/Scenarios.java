@@ -528,6 +528,22 @@ public class Scenarios {
             } finally {
                 late.close();
             }
+            // A temporary topic works the same way.
+            javax.jms.TemporaryTopic tt = cs.createTemporaryTopic();
+            MessageConsumer topicConsumer = cs.createConsumer(tt);
+            long until = System.currentTimeMillis() + WAIT;
+            while (true) {
+                try {
+                    replies.send(tt, ss.createTextMessage("to the temp topic"));
+                    break;
+                } catch (javax.jms.InvalidDestinationException e) {
+                    if (System.currentTimeMillis() > until) throw e;
+                    Thread.sleep(20);
+                }
+            }
+            eq("to the temp topic", text(must(topicConsumer, "temp topic")), "temp topic");
+            topicConsumer.close();
+            tt.delete();
             replyConsumer.close();
             tq.delete();
             // Once deleted, the responder learns that too.
