@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -111,7 +112,9 @@ func (c *conn) serve(ctx context.Context) {
 	c.ctx = ctx
 	defer func() {
 		if v := recover(); v != nil {
-			c.logger().Error("openwire connection handler panicked", "panic", v)
+			// A bug in one connection's handling ends that connection, not
+			// the broker.
+			c.logger().Error("openwire connection handler panicked", "panic", v, "stack", string(debug.Stack()))
 		}
 		c.cleanup()
 	}()
