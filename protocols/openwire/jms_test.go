@@ -1,6 +1,7 @@
 package openwire_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/junctionmq/junction/config"
@@ -28,4 +29,27 @@ func TestFlowAndDeadLetter(t *testing.T) {
 		}
 	}})
 	expectPass(t, url(s), "blocked:ow.blocked", "poison:ow.poison:ow.dlq")
+}
+
+// TestConsumerClosedByBroker: deleting a queue closes its JMS consumer
+// through a ConsumerControl.
+func TestConsumerClosedByBroker(t *testing.T) {
+	s := startBroker(t, servertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), javaTimeout)
+	defer cancel()
+	cmd := javaCmd(t, ctx, url(s), "closedbybroker:ow.deleted")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Wait() }()
+	lr := newLineReader(stdout)
+	lr.await(t, "OUT ready", javaTimeout)
+	if err := s.Core.DeleteQueue("ow.deleted"); err != nil {
+		t.Fatal(err)
+	}
+	lr.await(t, "PASS ", javaTimeout)
 }

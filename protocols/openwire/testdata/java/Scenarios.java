@@ -92,6 +92,7 @@ public class Scenarios {
             case "asyncwindow": asyncWindow(); break;
             case "blocked": blocked(a[0]); break;
             case "poison": poison(a[0], a[1]); break;
+            case "closedbybroker": closedByBroker(a[0]); break;
             case "badlogin": badLogin(a[0], a[1]); break;
             case "denied": denied(a[0], a[1], a[2], a[3]); break;
             case "send": send(a[0], a[1], a.length > 2 ? a[2] : "text"); break;
@@ -791,6 +792,29 @@ public class Scenarios {
             none(mc, 300, "dead-lettered after the last rollback");
             MessageConsumer dead = s.createConsumer(s.createQueue(dlq));
             eq("bad", text(must(dead, "in the dead-letter queue")), "dead-lettered body");
+        } finally {
+            c.close();
+        }
+    }
+
+    // closedbybroker: a consumer whose queue an operator deletes is closed
+    // by the broker (ConsumerControl): receive then throws.
+    static void closedByBroker(String queue) throws Exception {
+        Connection c = connect();
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            MessageConsumer mc = s.createConsumer(s.createQueue(queue));
+            System.out.println("OUT ready");
+            System.out.flush();
+            long until = System.currentTimeMillis() + WAIT;
+            while (System.currentTimeMillis() < until) {
+                try {
+                    mc.receive(100);
+                } catch (javax.jms.IllegalStateException closed) {
+                    return;
+                }
+            }
+            throw new AssertionError("the consumer was not closed by the broker");
         } finally {
             c.close();
         }
