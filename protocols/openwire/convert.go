@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/core/body"
@@ -34,6 +35,12 @@ import (
 const (
 	annType        = "openwire.type"        // the wire message type, for plain Messages
 	annReplyToType = "openwire.replyToType" // the reply-to's destination type
+)
+
+// Scheduled delivery properties (ActiveMQ's delay, Artemis' time).
+const (
+	propScheduledDelay = "AMQ_SCHEDULED_DELAY"
+	propScheduledAt    = "_AMQ_SCHED_DELIVERY"
 )
 
 // Decoding limits for bodies and properties.
@@ -74,6 +81,20 @@ func (c *conn) toCore(m *wire.Message, t target) (*core.Message, error) {
 			v, ok := toProp(e.Value)
 			if !ok {
 				return nil, jmsError("javax.jms.MessageFormatException", fmt.Sprintf("property %s: a %T is not a JMS property type", quote(e.Key), e.Value))
+			}
+			switch e.Key {
+			case propScheduledDelay, propScheduledAt:
+				// Scheduled delivery, as STOMP takes it: ActiveMQ's delay
+				// in ms, or Artemis' absolute time.
+				if !v.Kind.IsExact() || v.I < 0 {
+					return nil, jmsError("javax.jms.MessageFormatException", e.Key+" must be a non-negative integer number of milliseconds")
+				}
+				if e.Key == propScheduledAt {
+					cm.ScheduledAt = v.I
+				} else if v.I > 0 {
+					cm.ScheduledAt = time.Now().UnixMilli() + v.I
+				}
+				continue
 			}
 			cm.Properties = append(cm.Properties, prop.Property{Name: e.Key, Value: v})
 		}

@@ -87,6 +87,7 @@ public class Scenarios {
             case "browser": browser(); break;
             case "priority": priority(); break;
             case "ttl": ttl(); break;
+            case "scheduled": scheduled(); break;
             case "groups": groups(); break;
             case "prefetch0": prefetch0(); break;
             case "asyncwindow": asyncWindow(); break;
@@ -631,6 +632,26 @@ public class Scenarios {
             eq("long", text(m), "the expired message is gone");
             eq(keep.getJMSExpiration(), m.getJMSExpiration(), "JMSExpiration");
             none(mc, 100, "drained");
+        } finally {
+            c.close();
+        }
+    }
+
+    // scheduled: AMQ_SCHEDULED_DELAY holds a message back for its delay.
+    static void scheduled() throws Exception {
+        Connection c = connect();
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            Queue q = s.createQueue("ow.scheduled");
+            MessageConsumer mc = s.createConsumer(q);
+            TextMessage m = s.createTextMessage("later");
+            m.setLongProperty("AMQ_SCHEDULED_DELAY", 700);
+            long t0 = System.currentTimeMillis();
+            s.createProducer(q).send(m);
+            none(mc, 200, "before the delay");
+            eq("later", text(must(mc, "after the delay")), "scheduled body");
+            long took = System.currentTimeMillis() - t0;
+            check(took >= 600, "delivered after " + took + " ms, before its 700 ms delay");
         } finally {
             c.close();
         }
