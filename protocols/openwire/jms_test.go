@@ -12,7 +12,7 @@ import (
 // TestJMS runs the JMS scenarios that need nothing but a broker, in one JVM.
 func TestJMS(t *testing.T) {
 	s := startBroker(t, servertest.Options{})
-	expectPass(t, url(s), "queue", "topic", "durable", "selector", "tx", "clientack", "individual",
+	expectPass(t, url(s), "queue", "topic", "durable", "selector", "tx", "clientack", "individual", "dupsok",
 		"types", "tempqueue", "browser", "priority", "ttl", "scheduled", "groups", "prefetch0", "asyncwindow")
 }
 

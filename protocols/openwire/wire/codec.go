@@ -21,6 +21,9 @@ type Decoder struct {
 	f     Format
 	cache []cacheSlot
 	buf   bytes.Buffer
+	// slow turns the fast path (fast.go) off, for the tests that compare
+	// the two.
+	slow bool
 }
 
 type cacheSlot struct {
@@ -91,6 +94,11 @@ func (d *Decoder) ReadFrame(r io.Reader) ([]byte, error) {
 // Decode decodes one frame's bytes (without the size prefix). Only Command
 // types are accepted at top level.
 func (d *Decoder) Decode(frame []byte) (Command, error) {
+	if !d.slow && len(frame) > 0 && d.f.Version >= fastMinVersion && fastTypes[frame[0]] {
+		if c, ok := d.decodeFast(frame); ok {
+			return c, nil
+		}
+	}
 	ds := &decodeState{f: d.f, cache: d.cache, r: reader{b: frame}, tight: d.f.Tight}
 	ds.budget = allocBudget(len(frame))
 	t, err := ds.r.u8()
@@ -566,6 +574,9 @@ type Encoder struct {
 	// stream, and the uncached loose encoding that keys the cache.
 	es  encodeState
 	key encodeState
+	// slow turns the fast path (fast.go) off, for the tests that compare
+	// the two.
+	slow bool
 }
 
 // NewEncoder returns an encoder for format f.
@@ -597,7 +608,13 @@ func (e *Encoder) Encode(dst []byte, c DataStructure) ([]byte, error) {
 	}
 	es := &e.es
 	*es = encodeState{e: e, tight: e.f.Tight, data: es.data[:0], bits: es.bits[:0]}
-	if err := es.object(c); err != nil {
+	var err error
+	if !e.slow && e.f.Version >= fastMinVersion && fastEncodable(c) {
+		err = es.fastObject(c)
+	} else {
+		err = es.object(c)
+	}
+	if err != nil {
 		e.resetCache()
 		return dst, err
 	}

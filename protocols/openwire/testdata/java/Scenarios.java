@@ -82,6 +82,7 @@ public class Scenarios {
             case "tx": tx(); break;
             case "clientack": clientAck(); break;
             case "individual": individual(); break;
+            case "dupsok": dupsOK(); break;
             case "types": types(); break;
             case "tempqueue": tempQueue(); break;
             case "browser": browser(); break;
@@ -371,6 +372,39 @@ public class Scenarios {
             a.acknowledge();
             b.acknowledge();
             none(mc2, 100, "drained");
+        } finally {
+            c.close();
+        }
+    }
+
+    // dupsok: DUPS_OK_ACKNOWLEDGE acknowledges in batches (ranges); with a
+    // small prefetch every message still arrives, and a listener gets them
+    // all too.
+    static void dupsOK() throws Exception {
+        Connection c = connect(url + (url.contains("?") ? "&" : "?") + "jms.prefetchPolicy.queuePrefetch=10");
+        try {
+            Session s = c.createSession(false, Session.DUPS_OK_ACKNOWLEDGE);
+            Queue q = s.createQueue("ow.dupsok");
+            MessageProducer p = s.createProducer(q);
+            for (int i = 0; i < 60; i++) p.send(s.createTextMessage("d" + i));
+            MessageConsumer mc = s.createConsumer(q);
+            for (int i = 0; i < 30; i++) eq("d" + i, text(must(mc, "d" + i)), "dups-ok order");
+            mc.close();
+            Session ls = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            final java.util.concurrent.CountDownLatch all = new java.util.concurrent.CountDownLatch(30);
+            final Set<String> got = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            MessageConsumer lc = ls.createConsumer(q);
+            lc.setMessageListener(m -> {
+                try {
+                    if (got.add(((TextMessage) m).getText())) all.countDown();
+                } catch (JMSException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            check(all.await(WAIT, java.util.concurrent.TimeUnit.MILLISECONDS), "listener got " + got.size() + " of 30");
+            lc.close();
+            check(got.contains("d30") && got.contains("d59"), "listener got the rest: " + got);
+            none(ls.createConsumer(q), 200, "drained");
         } finally {
             c.close();
         }
