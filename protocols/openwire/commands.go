@@ -104,7 +104,12 @@ func (c *conn) handle(ctx context.Context, cmd wire.Command) bool {
 func (c *conn) onRemove(r *wire.RemoveInfo) error {
 	switch id := r.ObjectID.(type) {
 	case *wire.ConnectionID:
-		// The client closes: a ShutdownInfo (or the close) follows.
+		// The client closes: a ShutdownInfo (or the close) follows, but
+		// the state goes now, so that the same client id can connect
+		// again at once.
+		if id.Value == c.connID {
+			c.closeState()
+		}
 		return nil
 	case *wire.SessionID:
 		for cid, con := range c.consumers {

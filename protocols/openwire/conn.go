@@ -367,28 +367,7 @@ func (c *conn) cleanup() {
 		c.kaTimer = nil
 	}
 	c.outMu.Unlock()
-	for _, tx := range c.txs {
-		tx.rollback()
-	}
-	for _, con := range c.consumers {
-		c.closeConsumer(con, 0, false)
-	}
-	for _, p := range c.producers {
-		p.close()
-	}
-	if c.heldProd != nil {
-		c.heldProd.Close()
-	}
-	for name := range c.temps {
-		c.s.removeTemp(name, c)
-	}
-	if c.sess != nil {
-		c.sess.Close()
-	}
-	if c.clientID != "" {
-		c.s.releaseClientID(c.clientID, c)
-	}
-	c.id.Close()
+	c.closeState()
 	c.outMu.Lock()
 	done := c.ob.CloseLocked()
 	c.outMu.Unlock()
@@ -399,4 +378,44 @@ func (c *conn) cleanup() {
 		}
 	}
 	c.w.Close()
+}
+
+// closeState ends the JMS connection: transactions roll back, consumers
+// close (unacknowledged messages go back), held sends are withdrawn,
+// temporary destinations go with their advisories, the client id is free
+// again. It runs when the client removes the connection (so that it can
+// reconnect with the same client id at once, before its ShutdownInfo and
+// the close arrive) and when the connection ends; the second time it finds
+// nothing left.
+func (c *conn) closeState() {
+	for id, tx := range c.txs {
+		tx.rollback()
+		delete(c.txs, id)
+	}
+	for _, con := range c.consumers {
+		c.closeConsumer(con, 0, false)
+	}
+	for id, p := range c.producers {
+		p.close()
+		delete(c.producers, id)
+	}
+	if c.heldProd != nil {
+		c.heldProd.Close()
+		c.heldProd = nil
+	}
+	for name := range c.temps {
+		c.s.removeTemp(name, c)
+		delete(c.temps, name)
+	}
+	if c.sess != nil {
+		c.sess.Close()
+		c.sess = nil
+	}
+	if c.clientID != "" {
+		c.s.releaseClientID(c.clientID, c)
+		c.clientID = ""
+	}
+	c.id.Close()
+	c.id = nil
+	c.connected = false
 }

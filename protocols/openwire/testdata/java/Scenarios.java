@@ -238,6 +238,22 @@ public class Scenarios {
         } finally {
             c.close();
         }
+        // The same client id connects again at once after a close, and its
+        // durable subscription is free to reattach.
+        for (int round = 0; round < 3; round++) {
+            Connection again = new ActiveMQConnectionFactory(url).createConnection();
+            again.setClientID("ow-durable-client");
+            again.start();
+            try {
+                Session s = again.createSession(false, Session.AUTO_ACKNOWLEDGE);
+                Topic t = s.createTopic("ow.durable");
+                TopicSubscriber sub = s.createDurableSubscriber(t, "sub-again");
+                s.createProducer(t).send(s.createTextMessage("round" + round));
+                eq("round" + round, text(must(sub, "round " + round)), "reattached durable subscription");
+            } finally {
+                again.close();
+            }
+        }
         // A second connection with the same client id is refused.
         Connection c1 = new ActiveMQConnectionFactory(url).createConnection();
         c1.setClientID("ow-dup");
