@@ -287,6 +287,11 @@ func (c *conn) onAck(a *wire.MessageAck) error {
 	}
 	c.outMu.Lock()
 	con.eachInRange(first, last, func(seq int64, e *inflight) {
+		if a.AckType == wire.AckRedelivered {
+			// The client redelivers these from its own buffer: nothing
+			// changes here, not even the window.
+			return
+		}
 		if !e.credited {
 			e.credited = true
 			if e.cc == nil {
@@ -295,8 +300,7 @@ func (c *conn) onAck(a *wire.MessageAck) error {
 				credit[e.cc]++
 			}
 		}
-		switch a.AckType {
-		case wire.AckDelivered, wire.AckRedelivered:
+		if a.AckType == wire.AckDelivered {
 			return // widens the window; the message stays in flight
 		}
 		if e.cc == nil {

@@ -233,6 +233,17 @@ func appendModifiedUTF8(dst []byte, s string) []byte {
 // isASCII reports whether every byte of s is in 1..127, where modified UTF-8
 // is the bytes themselves.
 func isASCII(s string) bool {
+	// Eight bytes at a time: a byte is 0 or >= 0x80 when (w - 0x01..) or w
+	// itself has its high bit set where w did not (the classic zero-byte
+	// test), checked together.
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(s) >= 8 {
+		w := binary.LittleEndian.Uint64([]byte(s[:8]))
+		if (w|(w-lo))&hi != 0 {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == 0 || c >= 0x80 {
 			return false

@@ -805,6 +805,21 @@ func (s *encodeState) string(str string) error {
 		return nil
 	}
 	s.flag(true)
+	if isASCII(str) {
+		// The common case, with the checks below for ASCII: one scan.
+		if len(str) >= 0x7fff && s.tight {
+			return errf(ErrEncode, "string of %d bytes is too long for tight encoding", len(str))
+		}
+		if len(str) > 0xffff {
+			return errf(ErrEncode, "string of %d bytes is too long for writeUTF", len(str))
+		}
+		if s.tight {
+			s.flag(true)
+		}
+		s.data = putU16(s.data, uint16(len(str)))
+		s.data = append(s.data, str...)
+		return nil
+	}
 	n, ascii := modifiedUTF8Len(str)
 	if s.tight {
 		// The Java tight reader reads the ASCII length as a signed short

@@ -417,3 +417,27 @@ func BenchmarkDecodeSend100(b *testing.B) {
 		})
 	}
 }
+
+func TestIsASCII(t *testing.T) {
+	naive := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] == 0 || s[i] >= 0x80 {
+				return false
+			}
+		}
+		return true
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = byte(1 + r.IntN(127))
+		}
+		if len(b) > 0 && r.IntN(2) == 0 {
+			b[r.IntN(len(b))] = []byte{0, 0x80, 0xff, 0x7f, 1}[r.IntN(5)]
+		}
+		if got, want := isASCII(string(b)), naive(string(b)); got != want {
+			t.Fatalf("isASCII(%x) = %v", b, got)
+		}
+	}
+}
