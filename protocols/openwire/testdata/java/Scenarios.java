@@ -360,8 +360,17 @@ public class Scenarios {
             check(m3.getJMSRedelivered(), "a3 redelivered");
             Message m4 = must(mc2, "a4");
             eq("a4", text(m4), "a4");
-            m4.acknowledge();
+            // recover: the unacknowledged messages come again, redelivered.
+            s2.recover();
+            Message r3 = must(mc2, "a3 after recover");
+            eq("a3", text(r3), "a3 after recover");
+            check(r3.getJMSRedelivered(), "a3 redelivered after recover");
+            Message r4 = must(mc2, "a4 after recover");
+            eq("a4", text(r4), "a4 after recover");
+            r4.acknowledge();
             none(mc2, 100, "drained");
+            mc2.close();
+            none(s2.createConsumer(q), 200, "nothing left after the acknowledgement");
         } finally {
             c.close();
         }
