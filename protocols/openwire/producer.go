@@ -80,7 +80,13 @@ func (c *conn) onMessage(ctx context.Context, m *wire.Message) {
 		}
 	}
 	if m.TransactionID != nil {
-		c.respond(base, c.sendInTx(m, ts))
+		err := c.sendInTx(m, ts)
+		c.respond(base, err)
+		if err == nil && p != nil && p.window > 0 && !base.ResponseRequired {
+			// A transacted send is taken once it is in the transaction:
+			// the window must not wait for the commit.
+			c.send(&wire.ProducerAck{ProducerID: &p.id, Size: int32(m.Size())})
+		}
 		return
 	}
 	prod := c.heldProd

@@ -811,6 +811,17 @@ public class Scenarios {
             }
             MessageConsumer mc = s.createConsumer(q);
             for (int i = 0; i < 200; i++) eq(i, must(mc, "w" + i).getIntProperty("i"), "order");
+            // Transacted sends are asynchronous too, and use the window.
+            Session ts = c.createSession(true, Session.SESSION_TRANSACTED);
+            MessageProducer tp = ts.createProducer(q);
+            for (int i = 0; i < 50; i++) {
+                BytesMessage m = ts.createBytesMessage();
+                m.writeBytes(body);
+                m.setIntProperty("i", i);
+                tp.send(m);
+            }
+            ts.commit();
+            for (int i = 0; i < 50; i++) eq(i, must(mc, "tx w" + i).getIntProperty("i"), "transacted order");
         } finally {
             c.close();
         }
