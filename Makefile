@@ -24,6 +24,8 @@ test-deps:
 	command -v mosquitto_pub >/dev/null || missing="$$missing mosquitto-clients"; \
 	/usr/bin/python3 -c 'import proton' 2>/dev/null || missing="$$missing python3-qpid-proton"; \
 	[ -f /usr/share/proton/examples/python/simple_send.py ] || missing="$$missing libqpid-proton11-dev-examples"; \
+	command -v javac >/dev/null || missing="$$missing default-jdk-headless"; \
+	[ -f /usr/share/java/activemq-client.jar ] || missing="$$missing libactivemq-java"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

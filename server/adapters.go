@@ -4,6 +4,7 @@ import (
 	"github.com/junctionmq/junction/protocols/adapter"
 	"github.com/junctionmq/junction/protocols/amqp"
 	"github.com/junctionmq/junction/protocols/mqtt"
+	"github.com/junctionmq/junction/protocols/openwire"
 	"github.com/junctionmq/junction/protocols/stomp"
 )
 
@@ -14,4 +15,5 @@ var Adapters = []adapter.Registration{
 	stomp.Adapter,
 	mqtt.Adapter,
 	amqp.Adapter,
+	openwire.Adapter,
 }

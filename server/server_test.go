@@ -361,7 +361,8 @@ func TestREADMEConfiguration(t *testing.T) {
 	}
 	for _, pl := range plans {
 		want := map[string]string{"stomp": "127.0.0.1:61613", "ws": "off", "mqtt": "0.0.0.0:1883", "mqtt-tls": "0.0.0.0:8883",
-			"stomp-tls": "127.0.0.1:61612", "wss": "127.0.0.1:61615", "amqp": "127.0.0.1:5672", "amqp-tls": "127.0.0.1:5671"}[pl.Name]
+			"stomp-tls": "127.0.0.1:61612", "wss": "127.0.0.1:61615", "amqp": "127.0.0.1:5672", "amqp-tls": "127.0.0.1:5671",
+			"openwire": "127.0.0.1:61616", "openwire-tls": "127.0.0.1:61617"}[pl.Name]
 		if pl.Addr != want {
 			t.Errorf("README configuration: listener %s = %q, want %q", pl.Name, pl.Addr, want)
 		}
