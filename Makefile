@@ -15,12 +15,14 @@ run: build
 	./$(BIN) serve
 
 # Installs what the tests need on a fresh Debian machine (as root): Debian's
-# chromium for the browser tests, mosquitto-clients for MQTT interop, and the
-# browser clients (stomp.js, MQTT.js) from npm.
+# chromium for the browser tests, mosquitto-clients for MQTT interop,
+# postgresql for the PostgreSQL store (the tests start private servers with
+# its initdb and pg_ctl), and the browser clients (stomp.js, MQTT.js) from npm.
 test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v mosquitto_pub >/dev/null || missing="$$missing mosquitto-clients"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
