@@ -106,11 +106,13 @@ func BenchmarkRecovery(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		opened := time.Since(start)
 		r := &countRecovery{}
 		if err := s.Load(context.Background(), r); err != nil {
 			b.Fatal(err)
 		}
 		el := time.Since(start)
+		b.ReportMetric(opened.Seconds(), "s/open")
 		if r.messages != *recoverN || r.refs != *recoverN {
 			b.Fatalf("recovered %d messages, %d refs", r.messages, r.refs)
 		}

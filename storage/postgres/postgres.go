@@ -13,7 +13,9 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -291,7 +293,7 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 		return fmt.Errorf("postgres: load: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	var nb, nm, nr, bytes int64
+	var nb, nm, nr, size int64
 	rows, _ := tx.Query(ctx, "SELECT kind, key, data FROM junction_bindings")
 	for rows.Next() {
 		var kind int16
@@ -304,34 +306,52 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 			return err
 		}
 		nb++
-		bytes += int64(len(key) + len(data))
+		size += int64(len(key) + len(data))
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("postgres: loading bindings: %w", err)
 	}
+	// The two big queries are read from the rows' binary values directly:
+	// a scan through pgx's type machinery costs more than the database
+	// takes to send them.
 	rows, _ = tx.Query(ctx, "SELECT id, data FROM junction_messages")
 	for rows.Next() {
-		var id int64
-		var data []byte
-		if err := rows.Scan(&id, &data); err != nil {
-			return fmt.Errorf("postgres: loading messages: %w", err)
+		v := rows.RawValues()
+		if len(v) != 2 || len(v[0]) != 8 || v[1] == nil {
+			rows.Close()
+			return fmt.Errorf("postgres: loading messages: unexpected row %x", v)
 		}
-		if err := r.Message(uint64(id), data); err != nil {
+		id := binary.BigEndian.Uint64(v[0])
+		data := bytes.Clone(v[1])
+		if data == nil {
+			data = []byte{}
+		}
+		if err := r.Message(id, data); err != nil {
 			rows.Close()
 			return err
 		}
 		nm++
-		bytes += int64(len(data))
+		size += int64(len(data))
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("postgres: loading messages: %w", err)
 	}
 	rows, _ = tx.Query(ctx, "SELECT queue_id, msg_id, delivery_count, scheduled_at, seq FROM junction_refs ORDER BY seq")
 	for rows.Next() {
-		var q, m, dc, sched, seq int64
-		if err := rows.Scan(&q, &m, &dc, &sched, &seq); err != nil {
-			return fmt.Errorf("postgres: loading references: %w", err)
+		v := rows.RawValues()
+		if len(v) != 5 {
+			rows.Close()
+			return fmt.Errorf("postgres: loading references: unexpected row %x", v)
 		}
+		var n [5]int64
+		for i := range n {
+			if len(v[i]) != 8 {
+				rows.Close()
+				return fmt.Errorf("postgres: loading references: unexpected row %x", v)
+			}
+			n[i] = int64(binary.BigEndian.Uint64(v[i]))
+		}
+		q, m, dc, sched, seq := n[0], n[1], n[2], n[3], n[4]
 		if err := r.Ref(uint64(q), uint64(m), uint32(dc), sched); err != nil {
 			rows.Close()
 			return err
@@ -345,7 +365,7 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 	s.bindings.Store(nb)
 	s.messages.Store(nm)
 	s.refs.Store(nr)
-	s.bytes.Store(bytes)
+	s.bytes.Store(size)
 	return nil
 }
 
