@@ -17,6 +17,7 @@ go build -o "$J" ./cmd/junction || exit 1
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 [ -x "$PGBIN/pg_ctl" ] || { echo "no PostgreSQL: apt-get install postgresql" >&2; exit 1; }
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+ANCHORS=${ANCHORS:-../shared/anchors/anchors.sh}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 T=$(mktemp -d)
@@ -59,7 +60,7 @@ run() { # run NAME STORE PORT PID MESSAGES ARGS...
   local name=$1 store=$2 port=$3 pid=$4 msgs=$5; shift 5
   local c0 c1 out extra=""
   c0=$(pg_cpu)
-  out=$("$J" bench --url "stomp://127.0.0.1:$port" --json --broker-pid "$pid" "$@" 2>/dev/null | tr -d '\n ')
+  out=$("$J" bench --url "stomp://127.0.0.1:$port" --json ${pid:+--broker-pid "$pid"} "$@" 2>/dev/null | tr -d '\n ')
   c1=$(pg_cpu)
   if [ "$store" = postgres ]; then
     extra=$(awk -v d=$((c1 - c0)) -v n="$msgs" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf ",\"db_cpu_us_per_msg\":%.1f", d/hz*1e6/n}')
@@ -78,6 +79,16 @@ scenario() {
   run "$1" journal "$SJ" "$JJ" "$msgs" $args
   # shellcheck disable=SC2086
   run "$1" postgres "$SP" "$JP" "$msgs" $args
+  # The anchors, when ../shared/anchors/anchors.sh runs them (see
+  # scripts/bench-compare.sh): same client, same run.
+  local name port pid
+  for a in activemq-bench=36613 rabbitmq=61623; do
+    name=${a%%=*} port=${a#*=}
+    up "$port" || continue
+    pid=$("$ANCHORS" pid "$name" 2>/dev/null)
+    # shellcheck disable=SC2086
+    run "$1" "${name%-bench}" "$port" "$pid" "$msgs" $args
+  done
 }
 
 for s in ${@:-stomp-persistent stomp-16receipts}; do scenario "$s"; done

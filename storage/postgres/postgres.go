@@ -112,6 +112,13 @@ type Store struct {
 	outstanding      int
 	outstandingBytes int
 	pressure         atomic.Bool
+	// Group commit's patience (awaitGroup): synced requests queued, how
+	// many the last group held, and while the writer waits for as many,
+	// that target.
+	pendingSync int
+	lastGroup   int
+	delayTarget int
+	commitAvg   atomic.Int64 // nanoseconds, moving average (writer)
 
 	messages, refs, bindings, bytes atomic.Int64
 	applies, syncs, errs            atomic.Uint64
@@ -394,6 +401,9 @@ func (s *Store) Apply(ops []storage.Op, sync bool, done func(error)) {
 		return
 	}
 	s.pending = append(s.pending, request{ops: ops, sync: sync, size: size, done: done})
+	if sync {
+		s.pendingSync++
+	}
 	s.outstanding++
 	s.outstandingBytes += size
 	pressed := false
@@ -401,7 +411,7 @@ func (s *Store) Apply(ops []storage.Op, sync bool, done func(error)) {
 		s.pressure.Store(true)
 		pressed = true
 	}
-	wake := len(s.pending) == 1
+	wake := len(s.pending) == 1 || (s.delayTarget > 0 && s.pendingSync >= s.delayTarget)
 	s.qmu.Unlock()
 	if wake {
 		select {

@@ -17,6 +17,12 @@ import (
 // dropped and the group retried on a new one.
 const execTimeout = 30 * time.Second
 
+// The bounds of awaitGroup's wait.
+const (
+	minCommitDelay = 200 * time.Microsecond
+	maxCommitDelay = 10 * time.Millisecond
+)
+
 // fenceCode is the SQLSTATE junction_fence raises.
 const fenceCode = "JF001"
 
@@ -58,12 +64,22 @@ func (s *Store) next(timer *time.Timer) ([]request, bool) {
 		}
 		s.qmu.Lock()
 	}
-	n, ops, bytes := 0, 0, 0
+	if !s.closing && s.lastGroup >= 2 && s.pendingSync < s.lastGroup {
+		s.qmu.Unlock()
+		s.awaitGroup()
+		s.qmu.Lock()
+	}
+	n, ops, bytes, synced := 0, 0, 0, 0
 	for n < len(s.pending) && (n == 0 || (ops+len(s.pending[n].ops) <= maxGroupOps && bytes+s.pending[n].size <= maxGroupBytes)) {
 		ops += len(s.pending[n].ops)
 		bytes += s.pending[n].size
+		if s.pending[n].sync {
+			synced++
+		}
 		n++
 	}
+	s.pendingSync -= synced
+	s.lastGroup = synced
 	batch := make([]request, n)
 	copy(batch, s.pending)
 	rest := copy(s.pending, s.pending[n:])
@@ -72,6 +88,41 @@ func (s *Store) next(timer *time.Timer) ([]request, bool) {
 	closing := s.closing
 	s.qmu.Unlock()
 	return batch, closing
+}
+
+// awaitGroup is group commit's patience, as in the journal: producers
+// that wait for each confirmation come back one round trip after the
+// previous commit, and committing for the first of them makes the rest
+// wait a whole commit more (they split into cohorts committing in turn).
+// So when the previous group held several synced requests and fewer are
+// queued, the writer waits up to about one commit's time for as many
+// (PostgreSQL's commit_delay does the same across sessions).
+func (s *Store) awaitGroup() {
+	s.qmu.Lock()
+	target := s.lastGroup
+	s.delayTarget = target
+	s.qmu.Unlock()
+	defer func() {
+		s.qmu.Lock()
+		s.delayTarget = 0
+		s.qmu.Unlock()
+	}()
+	delay := min(max(time.Duration(s.commitAvg.Load()), minCommitDelay), maxCommitDelay)
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.wake:
+		case <-t.C:
+			return
+		}
+		s.qmu.Lock()
+		done := s.pendingSync >= target || s.closing
+		s.qmu.Unlock()
+		if done {
+			return
+		}
+	}
 }
 
 func (s *Store) closingNow() bool {
@@ -91,8 +142,12 @@ func (s *Store) write(batch []request) {
 		if err == nil {
 			start := time.Now()
 			d, err = s.exec(g)
-			if err == nil {
-				s.lastSync.Store(int64(time.Since(start)))
+			if err == nil && !g.empty {
+				took := time.Since(start)
+				s.lastSync.Store(int64(took))
+				// A moving average over about eight commits.
+				avg := time.Duration(s.commitAvg.Load())
+				s.commitAvg.Store(int64(avg + (took-avg)/8))
 			}
 		}
 		if err == nil {
