@@ -1,6 +1,8 @@
 // Package pgtest runs a private PostgreSQL server for a test binary, from
 // Debian's postgresql package (initdb and pg_ctl into a temporary folder),
-// and gives each test a database of its own. Call Main from TestMain.
+// and gives each test a database of its own. The server starts when a test
+// first asks for it (Get); call Main from TestMain, or Shutdown after m.Run,
+// to stop it.
 //
 // Without PostgreSQL installed the tests that need it skip with the reason,
 // unless CI is set: there a missing PostgreSQL fails them (make test-deps
@@ -35,37 +37,37 @@ type Server struct {
 }
 
 var (
+	once     sync.Once
 	current  *Server
-	missing  string // why there is no server
+	missing  error // why there is no server
 	dbSerial atomic.Int64
 )
 
-// Main starts the server, runs the tests and stops it.
+// Main runs the tests and stops the server if one was started: a binary
+// whose TestMain does more calls Shutdown after m.Run instead.
 func Main(m *testing.M) {
-	s, err := Start()
-	if err != nil {
-		missing = err.Error()
-		if os.Getenv("CI") != "" {
-			fmt.Fprintf(os.Stderr, "pgtest: CI is set and PostgreSQL cannot run: %v\n", err)
-			os.Exit(1)
-		}
-	}
-	current = s
 	code := m.Run()
-	if s != nil {
-		s.Stop()
-	}
+	Shutdown()
 	os.Exit(code)
 }
 
-// Get returns the test binary's server, or skips t when there is none.
+// Shutdown stops the test binary's server, if Get started one.
+func Shutdown() {
+	if current != nil {
+		current.Stop()
+	}
+}
+
+// Get returns the test binary's server, starting it on first use. Without
+// PostgreSQL it skips t, or fails it when CI is set.
 func Get(t testing.TB) *Server {
 	t.Helper()
+	once.Do(func() { current, missing = Start() })
 	if current == nil {
-		if missing == "" {
-			t.Fatal("pgtest: Main was not called from TestMain")
+		if os.Getenv("CI") != "" {
+			t.Fatalf("pgtest: CI is set and PostgreSQL cannot run: %v", missing)
 		}
-		t.Skipf("PostgreSQL is not available (%s): apt-get install postgresql, or make test-deps", missing)
+		t.Skipf("PostgreSQL is not available (%v): apt-get install postgresql, or make test-deps", missing)
 	}
 	return current
 }
