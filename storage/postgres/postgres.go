@@ -91,11 +91,12 @@ type Store struct {
 	schema int
 
 	// Owned by the writer once Load has started it (Load's before).
-	conn    *pgx.Conn
-	epoch   int64
-	nextSeq int64
-	retryAt time.Time
-	backoff time.Duration
+	conn      *pgx.Conn
+	epoch     int64
+	nextSeq   int64
+	retryAt   time.Time
+	backoff   time.Duration
+	downSince time.Time // when the database went away; zero while it is there
 
 	ctx    context.Context // cancelled by Close once the writer must give up
 	cancel context.CancelFunc

@@ -198,3 +198,29 @@ func TestCutAndResume(t *testing.T) {
 		t.Fatalf("a write after recovery: %v", err)
 	}
 }
+
+// TestHeldGroupFailsAfterLimit: a group accepted just before the database
+// went away waits for it, but not forever: after holdLimit it fails with
+// the store's error, and was never confirmed.
+func TestHeldGroupFailsAfterLimit(t *testing.T) {
+	srv := pgtest.Get(t)
+	db := srv.NewDB(t)
+	proxy := pgtest.NewProxy(t, srv.Addr())
+	s, _ := openLoaded(t, Options{URL: srv.URL(proxy.Addr(), db)})
+	proxy.Cut()
+	start := time.Now()
+	err := applyWait(t, s, addMsg(1)...)
+	took := time.Since(start)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("the held group ended with %v, want ErrUnavailable", err)
+	}
+	if took < holdLimit || took > holdLimit+5*time.Second {
+		t.Fatalf("the held group failed after %v, want about %v", took, holdLimit)
+	}
+	proxy.Heal()
+	_ = s.Close()
+	_, rec := openLoaded(t, Options{URL: srv.URL("", db)})
+	if len(rec.Events) != 0 {
+		t.Fatalf("a failed group was stored: %+v", rec.Events)
+	}
+}

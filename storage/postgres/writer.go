@@ -17,6 +17,11 @@ import (
 // dropped and the group retried on a new one.
 const execTimeout = 30 * time.Second
 
+// holdLimit is how long a group accepted before the database went away
+// waits for it to come back (a restart, a failover of the database) before
+// it fails.
+const holdLimit = 5 * time.Second
+
 // The bounds of awaitGroup's wait.
 const (
 	minCommitDelay = 200 * time.Microsecond
@@ -133,10 +138,17 @@ func (s *Store) closingNow() bool {
 
 // write writes batch as one transaction, retrying on a new connection
 // while the database is away: what was accepted is confirmed once written,
-// or fails if the store is fenced or closed meanwhile.
+// or fails if the store is fenced or closed meanwhile, or the database
+// stays away longer than holdLimit.
 func (s *Store) write(batch []request) {
 	g := s.group(batch)
 	for {
+		if !s.downSince.IsZero() && time.Since(s.downSince) > holdLimit {
+			// Away too long: what was accepted before Health said so
+			// fails rather than keep its clients waiting.
+			s.finish(batch, s.Health())
+			return
+		}
 		err := s.connect()
 		var d deltas
 		if err == nil {
@@ -302,6 +314,9 @@ func (s *Store) unavailable(cause error) {
 	}
 	s.retryAt = time.Now().Add(s.backoff)
 	s.backoff = min(s.backoff*2, maxBackoff)
+	if s.downSince.IsZero() {
+		s.downSince = time.Now()
+	}
 	s.qmu.Lock()
 	changed := s.qerr == nil
 	if changed {
@@ -318,6 +333,7 @@ func (s *Store) unavailable(cause error) {
 // through on a new connection.
 func (s *Store) recovered() {
 	s.backoff = minBackoff
+	s.downSince = time.Time{}
 	s.qmu.Lock()
 	changed := errors.Is(s.qerr, ErrUnavailable)
 	if changed {
