@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 	stompc "github.com/go-stomp/stomp/v3"
 
 	"github.com/junctionmq/junction/config"
@@ -123,14 +124,19 @@ func freeAddr(t *testing.T) string {
 
 // haConfig writes the configuration both brokers share: one store, one
 // STOMP address (only the live broker binds it), every other listener off.
-func haConfig(t *testing.T, url, stompAddr string) string {
+func haConfig(t *testing.T, url, stompAddr, mqttAddr string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "store:\n  type: postgres\n  url: %q\nha:\n  role: live-or-backup\nlisteners:\n", url)
 	for _, l := range server.KnownListeners(server.Adapters) {
 		addr := "off"
-		if l.Name == "stomp" {
+		switch l.Name {
+		case "stomp":
 			addr = stompAddr
+		case "mqtt":
+			if mqttAddr != "" {
+				addr = mqttAddr
+			}
 		}
 		fmt.Fprintf(&b, "  %s: %s\n", l.Name, addr)
 	}
@@ -141,13 +147,73 @@ func haConfig(t *testing.T, url, stompAddr string) string {
 	return path
 }
 
+// mqttConnect connects a paho 3.1.1 client, or returns an error.
+func mqttConnect(addr, id string, clean bool, onMsg mqtt3.MessageHandler) (mqtt3.Client, error) {
+	o := mqtt3.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetCleanSession(clean).
+		SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).
+		SetConnectTimeout(5 * time.Second).SetWriteTimeout(5 * time.Second).SetOrderMatters(false)
+	if onMsg != nil {
+		o.SetDefaultPublishHandler(onMsg)
+	}
+	c := mqtt3.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(5 * time.Second) {
+		return nil, fmt.Errorf("connect timed out")
+	}
+	if err := tok.Error(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// mqttProducer publishes QoS 1 messages, reconnecting after a failure,
+// until stop is closed or max are confirmed (under the subscriber
+// session's default queue bound of 1,000).
+type mqttProducer struct {
+	addr      string
+	max       int
+	confirmed []int
+}
+
+func (p *mqttProducer) run(stop <-chan struct{}) {
+	var c mqtt3.Client
+	defer func() {
+		if c != nil {
+			c.Disconnect(0)
+		}
+	}()
+	for i := 0; len(p.confirmed) < p.max; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if c == nil {
+			var err error
+			if c, err = mqttConnect(p.addr, "ha-pub", true, nil); err != nil {
+				c = nil
+				time.Sleep(20 * time.Millisecond) // paces retries while no broker listens
+				continue
+			}
+		}
+		tok := c.Publish("ha/m", 1, false, body(100, i))
+		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			c.Disconnect(0)
+			c = nil
+			continue
+		}
+		p.confirmed = append(p.confirmed, i)
+	}
+}
+
 // TestHAFailover: two broker processes on one store; the live one is
-// killed (SIGKILL) under persistent STOMP load, the backup serves within 5
-// seconds, and the reconnecting producers lose no confirmed message.
+// killed (SIGKILL) under persistent STOMP and MQTT QoS 1 load, the backup
+// serves within 5 seconds, and the reconnecting clients lose no confirmed
+// message (the MQTT ones wait in a persistent session).
 func TestHAFailover(t *testing.T) {
 	url := pgtest.DB(t)
-	addr := freeAddr(t)
-	cfg := haConfig(t, url, addr)
+	addr, maddr := freeAddr(t), freeAddr(t)
+	cfg := haConfig(t, url, addr, maddr)
 	dir := t.TempDir()
 	a := launch(t, "serve", "--config", cfg, "--data", filepath.Join(dir, "a"))
 	a.waitLog(t, `msg="junction ready"`, waitFor)
@@ -155,10 +221,23 @@ func TestHAFailover(t *testing.T) {
 	b := launch(t, "serve", "--config", cfg, "--data", filepath.Join(dir, "b"))
 	b.waitLog(t, "waiting for the store lock", waitFor)
 
+	// A persistent MQTT session subscribed before the load, away during it.
+	sub, err := mqttConnect(maddr, "ha-sub", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := sub.Subscribe("ha/m", 1, nil); !tok.WaitTimeout(waitFor) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	sub.Disconnect(100)
+
 	const producers = 4
 	ps := make([]*producer, producers)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	mp := &mqttProducer{addr: maddr, max: 900}
+	wg.Add(1)
+	go func() { defer wg.Done(); mp.run(stop) }()
 	for i := range ps {
 		ps[i] = &producer{num: i, addr: addr}
 		wg.Add(1)
@@ -193,7 +272,30 @@ func TestHAFailover(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d messages confirmed across the failover", total)
+	t.Logf("%d STOMP messages confirmed across the failover", total)
+
+	got := make(chan string, 2000)
+	sub, err = mqttConnect(maddr, "ha-sub", false, func(_ mqtt3.Client, m mqtt3.Message) { got <- string(m.Payload()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Disconnect(100)
+	want := map[string]bool{}
+	for _, i := range mp.confirmed {
+		want[body(100, i)] = true
+	}
+	for len(want) > 0 {
+		select {
+		case m := <-got:
+			delete(want, m)
+		case <-time.After(waitFor):
+			t.Fatalf("%d of %d confirmed MQTT messages lost in the failover", len(want), len(mp.confirmed))
+		}
+	}
+	t.Logf("%d MQTT messages confirmed across the failover, all delivered", len(mp.confirmed))
+	if len(mp.confirmed) == 0 {
+		t.Fatal("no MQTT message confirmed: the test tested nothing for MQTT")
+	}
 	if total < 100 {
 		t.Fatalf("only %d messages confirmed: the load was too light to tell", total)
 	}
@@ -232,7 +334,7 @@ func TestFencedBrokerStops(t *testing.T) {
 // reports a second run as having nothing to do.
 func TestMigrateCommand(t *testing.T) {
 	url := pgtest.DB(t)
-	cfg := haConfig(t, url, "127.0.0.1:0")
+	cfg := haConfig(t, url, "127.0.0.1:0", "")
 	for _, want := range []string{"schema migrated from version 0 to 1", "schema already at version 1"} {
 		out, err := exec.Command(junctionBin(t), "store", "migrate", "--config", cfg).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), want) {
