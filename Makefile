@@ -16,8 +16,10 @@ run: build
 
 # Installs what the tests need on a fresh Debian machine (as root): Debian's
 # chromium for the browser tests, mosquitto-clients for MQTT interop, Qpid
-# Proton's Python binding and its examples for AMQP interop, and the
-# JavaScript clients (stomp.js, MQTT.js, rhea) from npm.
+# Proton's Python binding and its examples for AMQP interop, a JDK and the
+# ActiveMQ JMS client for OpenWire, postgresql for the PostgreSQL store (the
+# tests start private servers with its initdb and pg_ctl), and the JavaScript
+# clients (stomp.js, MQTT.js, rhea) from npm.
 test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
@@ -26,6 +28,7 @@ test-deps:
 	[ -f /usr/share/proton/examples/python/simple_send.py ] || missing="$$missing libqpid-proton11-dev-examples"; \
 	command -v javac >/dev/null || missing="$$missing default-jdk-headless"; \
 	[ -f /usr/share/java/activemq-client.jar ] || missing="$$missing libactivemq-java"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -50,6 +50,8 @@ type Config struct {
 	// TLS is the certificate used by the TLS listeners.
 	TLS   *security.TLSConfig `yaml:"tls"`
 	Store Store               `yaml:"store"`
+	// HA is shared-store high availability (store type postgres).
+	HA HA `yaml:"ha"`
 	// AddressSettings are keyed by address pattern, with Artemis' key names.
 	AddressSettings map[string]*core.AddressSettings `yaml:"address-settings"`
 	Security        security.Config                  `yaml:"security"`
@@ -115,12 +117,30 @@ func CheckListenAddr(addr string) error {
 
 // Store selects and tunes the message store.
 type Store struct {
-	// Type is journal (default) or memory.
+	// Type is journal (default), memory or postgres.
 	Type string `yaml:"type"`
-	// Sync is always, batch (default) or never.
+	// URL is the PostgreSQL database of store type postgres, as a URL
+	// (postgres://user@host:5432/db?sslmode=require) or a libpq key=value
+	// string; libpq's environment (PGPASSWORD, PGSSLMODE, ~/.pgpass) fills
+	// what it leaves out.
+	URL string `yaml:"url"`
+	// Sync is always, batch (default) or never (the journal's).
 	Sync string `yaml:"sync"`
 	// SegmentSize is the journal's file size (default 32 MiB).
 	SegmentSize core.ByteSize `yaml:"segment-size"`
+}
+
+// HARoleLiveOrBackup is the one HA role: serve when holding the store's
+// lock, wait for it otherwise.
+const HARoleLiveOrBackup = "live-or-backup"
+
+// HA configures shared-store high availability.
+type HA struct {
+	// Role is empty (no HA: a second broker on the same store is refused)
+	// or live-or-backup: brokers on one PostgreSQL store take turns, the
+	// one holding the store lock serving and the others waiting with their
+	// listeners closed.
+	Role string `yaml:"role"`
 }
 
 // MQTT is the MQTT adapter's own section.
@@ -232,8 +252,24 @@ func (c *Config) Validate() error {
 	}
 	switch c.Store.Type {
 	case "journal", "memory":
+		if c.Store.URL != "" {
+			errs = append(errs, fmt.Errorf("store.url is for store.type postgres, not %s", c.Store.Type))
+		}
+	case "postgres":
+		if c.Store.URL == "" {
+			errs = append(errs, errors.New("store.type postgres needs store.url (postgres://user@host:5432/database)"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("store.type %q: want journal or memory", c.Store.Type))
+		errs = append(errs, fmt.Errorf("store.type %q: want journal, memory or postgres", c.Store.Type))
+	}
+	switch c.HA.Role {
+	case "":
+	case HARoleLiveOrBackup:
+		if c.Store.Type != "postgres" {
+			errs = append(errs, fmt.Errorf("ha.role %s needs a shared store: store.type postgres, not %s", c.HA.Role, c.Store.Type))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("ha.role %q: want %s (or leave it out)", c.HA.Role, HARoleLiveOrBackup))
 	}
 	switch c.Store.Sync {
 	case "always", "batch", "never":

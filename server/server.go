@@ -23,6 +23,7 @@ import (
 	"github.com/junctionmq/junction/security"
 	"github.com/junctionmq/junction/storage"
 	"github.com/junctionmq/junction/storage/memory"
+	"github.com/junctionmq/junction/storage/postgres"
 )
 
 // Options are what the command line adds to the configuration.
@@ -52,7 +53,13 @@ type Server struct {
 	mu    sync.Mutex
 	addrs map[string]net.Addr
 	done  bool
+
+	fenced chan struct{}
 }
+
+// Fenced is closed when another broker took the shared store over: this one
+// can write nothing more and must stop serving (Shutdown).
+func (s *Server) Fenced() <-chan struct{} { return s.fenced }
 
 // Start checks and binds every listener that is not "off", then opens the
 // store, recovers the broker, builds the adapters and starts accepting.
@@ -79,20 +86,39 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 	}
-	lns, err := bindListeners(plans, tlsConf)
-	if err != nil {
-		return nil, err
+	// A broker that may be a backup binds its listeners only once it holds
+	// the store: until then clients are refused at connect and go to the
+	// live broker, rather than wait in an accept queue nobody serves.
+	ha := cfg.HA.Role != ""
+	var lns []bound
+	if !ha {
+		if lns, err = bindListeners(plans, tlsConf); err != nil {
+			return nil, err
+		}
 	}
 	if sec.AnonymousAllowed() {
 		log.Warn("anonymous access is allowed: configure security.users-file to require logins")
 	}
 	st := opts.Store
 	if st == nil {
-		if st, err = openStore(cfg, opts.Repair, log); err != nil {
+		if st, err = openStore(ctx, cfg, opts.Repair, log); err != nil {
 			closeBound(lns)
 			return nil, err
 		}
 	}
+	if ha {
+		if lns, err = bindListeners(plans, tlsConf); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	fenced := make(chan struct{})
+	var fenceOnce sync.Once
+	st.Notify(func() {
+		if errors.Is(st.Health(), postgres.ErrFenced) {
+			fenceOnce.Do(func() { close(fenced) })
+		}
+	})
 	cb, err := core.New(core.Config{Store: st, AddressSettings: cfg.AddressSettings, Logger: log, MaxMessageSize: int(cfg.MaxMessageSize),
 		MaxAddresses: cfg.MaxAddresses, MaxQueues: cfg.MaxQueues, GlobalMaxSize: int64(cfg.GlobalMaxSize),
 		SlowConsumerTimeout: cfg.SlowConsumerTimeout})
@@ -109,7 +135,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	}
 	log.Info("recovered", "queues", rs.Queues, "messages", rs.Messages, "references", rs.Refs, "took", rs.Duration.Round(time.Millisecond))
 
-	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), regs: regs, addrs: map[string]net.Addr{}}
+	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), regs: regs, addrs: map[string]net.Addr{}, fenced: fenced}
 	mctx, stopMem := context.WithCancel(context.Background())
 	s.stops = append(s.stops, stopMem)
 	go returnMemory(mctx, cb, log)
@@ -130,7 +156,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	for _, b := range lns {
 		s.serve(b, ws, sec.AnonymousAllowed())
 	}
-	log.Info("junction ready", "data", cfg.Data, "store", cfg.Store.Type, "global-max-size", int64(cfg.GlobalMaxSize))
+	role := "single"
+	if ha {
+		role = "live"
+	}
+	log.Info("junction ready", "data", cfg.Data, "store", cfg.Store.Type, "ha-role", role, "global-max-size", int64(cfg.GlobalMaxSize))
 	return s, nil
 }
 
@@ -209,10 +239,13 @@ func (s *Server) Addr(name string) string {
 	return ""
 }
 
-func openStore(cfg *config.Config, repair bool, log *slog.Logger) (storage.Store, error) {
-	if cfg.Store.Type == "memory" {
+func openStore(ctx context.Context, cfg *config.Config, repair bool, log *slog.Logger) (storage.Store, error) {
+	switch cfg.Store.Type {
+	case "memory":
 		log.Warn("store is memory: nothing survives a restart")
 		return memory.New(), nil
+	case "postgres":
+		return openPostgres(ctx, cfg, log)
 	}
 	return openJournal(cfg, repair, log)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/junctionmq/junction/internal/pgtest"
 	"github.com/junctionmq/junction/internal/testkit"
 	"net"
 	"os"
@@ -39,6 +40,7 @@ func TestMain(m *testing.M) {
 	}
 	binPath = bin
 	code := m.Run()
+	pgtest.Shutdown()
 	cleanup()
 	os.Exit(code)
 }
