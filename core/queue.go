@@ -72,6 +72,10 @@ type QueueStats struct {
 	Expired      uint64
 	DeadLettered uint64
 	Dropped      uint64 // refused by the queue's limits (SetLimits)
+	Delivered    uint64 // deliveries to consumers, redeliveries included
+	// Oldest is the timestamp (unix ms) of the oldest message ready or in
+	// flight; 0 when the queue holds none.
+	Oldest int64
 }
 
 // Queue holds messages for consumers.
@@ -117,7 +121,7 @@ type Queue struct {
 	resetGen uint64
 	pins     int // sends between prepare and publish; a pinned queue is not auto-deleted
 
-	enqueued, acked, expired, deadLettered atomic.Uint64
+	enqueued, acked, expired, deadLettered, delivered atomic.Uint64
 
 	// Limits set by the adapter (MQTT's max queued messages and bytes),
 	// and what the queue holds, readable without its lock by routing.
@@ -187,6 +191,7 @@ func (q *Queue) Stats() QueueStats {
 		Messages: q.total, Ready: q.ready, Scheduled: q.sched.Len(), InFlight: q.inFlight,
 		Consumers: len(q.consumers), Enqueued: q.enqueued.Load(), Acked: q.acked.Load(),
 		Expired: q.expired.Load(), DeadLettered: q.deadLettered.Load(), Dropped: q.dropped.Load(),
+		Delivered: q.delivered.Load(), Oldest: q.oldestLocked(),
 	}
 }
 
@@ -577,6 +582,10 @@ func (q *Queue) deliverLocked(c *Consumer, r *ref) {
 		c.pullDeliveredLocked()
 	}
 	c.nextTag++
+	q.delivered.Add(1)
+	if c.s != nil {
+		c.s.delivered.Add(1)
+	}
 	d := Delivery{Tag: c.nextTag, Message: r.msg, DeliveryCount: r.deliveryCount, Consumer: c}
 	if c.autoAck {
 		q.acked.Add(1)

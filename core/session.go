@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/junctionmq/junction/core/selector"
 )
@@ -18,6 +19,12 @@ type SessionOptions struct {
 	User string
 	// Authorize is asked before every guarded action; nil allows everything.
 	Authorize func(p Permission, address string) error
+	// Protocol and Connection say which adapter and which of its
+	// connections the session belongs to, for the Hooks and operators
+	// (protocols/access fills them in); the core does nothing else with
+	// them.
+	Protocol   string
+	Connection uint64
 	// LoginValid is asked by Broker.Revalidate (after the users file
 	// changed) whether the session's login still stands; an error (the user
 	// was removed) closes the session with ErrPermissionRevoked. nil: always.
@@ -28,6 +35,8 @@ type SessionOptions struct {
 	// reason natively and closes the connection. Called once, with no core
 	// lock held. Not called for the adapter's own Session.Close.
 	OnClose func(reason error)
+	// RemoteAddr is the client's address, for operators (Broker.Sessions).
+	RemoteAddr string
 }
 
 // Session is one client connection's view of the core. It owns the consumers,
@@ -41,11 +50,14 @@ type Session struct {
 	consumers map[*Consumer]struct{}
 	temps     []*Queue
 	closed    bool
+
+	since           int64 // unix ms the session opened
+	sent, delivered atomic.Uint64
 }
 
 // NewSession opens a session.
 func (b *Broker) NewSession(opts SessionOptions) *Session {
-	s := &Session{b: b, id: b.nextSessionID.Add(1), opts: opts}
+	s := &Session{b: b, id: b.nextSessionID.Add(1), opts: opts, since: b.nowMs()}
 	b.sessionsMu.Lock()
 	if b.sessions == nil {
 		b.sessions = map[uint64]*Session{}
@@ -101,6 +113,7 @@ func (s *Session) prepareSend(m *Message) error {
 	if err := s.authorize(PermSend, m.Address); err != nil {
 		return err
 	}
+	s.sent.Add(1)
 	// The validated user replaces whatever the client claimed.
 	m.UserID = s.opts.User
 	m.DeleteProperty(PropUserID)
