@@ -17,6 +17,7 @@ import (
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/management"
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/adapter"
 	"github.com/junctionmq/junction/protocols/transport"
@@ -48,6 +49,8 @@ type Server struct {
 	adapters []adapter.Adapter // by registration index; nil until built
 	// stops run at shutdown before the connections close.
 	stops []func()
+	// admin is the management API, when an admin listener is on.
+	admin *management.API
 
 	mu    sync.Mutex
 	addrs map[string]net.Addr
@@ -161,6 +164,10 @@ func (s *Server) startAdapters(regs []adapter.Registration, gate *access.Gate) (
 
 // serve starts accepting on a bound listener.
 func (s *Server) serve(b bound, ws *transport.WebSocket, anonymous bool) {
+	if b.Adapter == adminListener {
+		s.serveAdmin(b)
+		return
+	}
 	s.mu.Lock()
 	s.addrs[b.Name] = b.ln.Addr()
 	s.mu.Unlock()
