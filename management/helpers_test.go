@@ -34,13 +34,13 @@ const (
 
 // env is a running broker with a users file: alice may manage, bob may not.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	s    *server.Server
 	base string // http://admin-addr
 	http *http.Client
 }
 
-func start(t *testing.T, more ...func(*config.Config)) *env {
+func start(t testing.TB, more ...func(*config.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users.yaml")
@@ -151,7 +151,7 @@ func (e *env) mqtt(clientID string, clean bool) mqtt3.Client {
 }
 
 // eventually polls cond until it holds, failing the test after waitFor.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for !cond() {
@@ -167,7 +167,7 @@ func timeAfter() <-chan time.Time { return time.After(waitFor) }
 func urlEscape(s string) string { return url.QueryEscape(s) }
 
 // newHTTPServer serves h on a random loopback port for the test.
-func newHTTPServer(t *testing.T, h http.Handler) string {
+func newHTTPServer(t testing.TB, h http.Handler) string {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
