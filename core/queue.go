@@ -94,9 +94,12 @@ type Queue struct {
 	timer     *time.Timer
 	timerAt   int64
 	consumers []*Consumer
-	rr        int
-	version   uint64
-	groups    map[string]*Consumer
+	// rr and pins are int32 to share one word: an empty queue's size is
+	// per queue (TestEmptyCost).
+	rr      int32
+	pins    int32 // sends between prepare and publish; a pinned queue is not auto-deleted
+	version uint64
+	groups  map[string]*Consumer
 	// groupRefs counts the refs the queue holds per message group: a group
 	// none of whose messages is left loses its owner, so groups does not
 	// grow with every group id ever seen.
@@ -119,7 +122,6 @@ type Queue struct {
 	// queue costs about 1 KiB).
 	rare     *queueRare
 	resetGen uint64
-	pins     int // sends between prepare and publish; a pinned queue is not auto-deleted
 
 	enqueued, acked, expired, deadLettered, delivered atomic.Uint64
 
@@ -423,7 +425,7 @@ func (q *Queue) dispatchLocked() {
 	}
 	n := len(q.consumers)
 	for idle := 0; q.ready > 0 && idle < n; {
-		if q.rr >= n {
+		if int(q.rr) >= n {
 			q.rr = 0
 		}
 		c := q.consumers[q.rr]
