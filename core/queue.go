@@ -566,6 +566,9 @@ func (q *Queue) expireRef(r *ref, now int64) {
 	}
 	q.expired.Add(1)
 	q.b.stats.expired.Add(1)
+	if h := q.b.hooks.Expired; h != nil {
+		h(q, r.msg, nil)
+	}
 	q.finishLocked(r, true)
 }
 
@@ -589,8 +592,15 @@ func (q *Queue) deliverLocked(c *Consumer, r *ref) {
 		c.s.delivered.Add(1)
 	}
 	d := Delivery{Tag: c.nextTag, Message: r.msg, DeliveryCount: r.deliveryCount, Consumer: c}
+	hooks := &q.b.hooks
+	if h := hooks.BeforeDeliver; h != nil {
+		h(q, d)
+	}
 	if c.autoAck {
 		q.acked.Add(1)
+		if h := hooks.Acknowledged; h != nil {
+			h(q, r.msg, c)
+		}
 		q.finishLocked(r, true)
 	} else {
 		r.consumer, r.tag = c, c.nextTag
@@ -598,6 +608,9 @@ func (q *Queue) deliverLocked(c *Consumer, r *ref) {
 		q.inFlight++
 	}
 	c.handler(d)
+	if h := hooks.AfterDeliver; h != nil {
+		h(q, d)
+	}
 }
 
 // schedule parks r until its scheduled time.
@@ -682,6 +695,9 @@ func (q *Queue) settleLocked(c *Consumer, r *ref, o Outcome, now int64) {
 	switch o.Kind {
 	case Accepted:
 		q.acked.Add(1)
+		if h := q.b.hooks.Acknowledged; h != nil {
+			h(q, r.msg, c)
+		}
 		if m := r.account(); q.info.Durable && m.Durable {
 			q.unstored = append(q.unstored, ackedRef{m: m, dc: r.deliveryCount})
 		}
@@ -759,6 +775,9 @@ func (q *Queue) deadLetterLocked(r *ref, reason, condition string) {
 	q.deadLettered.Add(1)
 	q.b.stats.deadLettered.Add(1)
 	q.b.log.Warn("message dropped: no dead-letter address", "queue", q.info.Name, "message", r.msg.ID, "reason", reason)
+	if h := q.b.hooks.DeadLettered; h != nil {
+		h(q, r.msg, nil, reason)
+	}
 	q.finishLocked(r, true)
 }
 

@@ -316,7 +316,13 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 				if err != nil {
 					b.storeWriteFailed(err)
 					b.withdraw(pm)
-				} else {
+				}
+				// Before the message is visible, so that the hook sees
+				// the send before any delivery of it.
+				if h := b.hooks.AfterSend; h != nil && s != nil {
+					h(s, m, pm.targets, storeErr(err))
+				}
+				if err == nil {
 					b.publish(pm)
 				}
 				if done != nil {
@@ -327,6 +333,9 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 		}
 		// Nothing to store: confirm once the message is in its queues, so a
 		// client told "done" finds it there.
+		if h := b.hooks.AfterSend; h != nil && s != nil {
+			h(s, m, pm.targets, nil)
+		}
 		b.publish(pm)
 		if done != nil {
 			done(nil)
@@ -546,6 +555,9 @@ func (b *Broker) registerQueueLocked(info QueueInfo, filter *selector.Selector) 
 		b.bindings.Add(info.Address, q)
 	}
 	b.routeGen.Add(1)
+	if h := b.hooks.QueueCreated; h != nil {
+		h(q.info)
+	}
 	return q
 }
 
@@ -606,6 +618,9 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 	q.unlock()
 	for _, c := range consumers {
 		c.detached(ErrQueueDeleted)
+	}
+	if h := b.hooks.QueueDestroyed; h != nil {
+		h(q.info)
 	}
 	return true
 }

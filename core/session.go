@@ -19,10 +19,11 @@ type SessionOptions struct {
 	User string
 	// Authorize is asked before every guarded action; nil allows everything.
 	Authorize func(p Permission, address string) error
-	// Protocol and Connection say which adapter and which of its
-	// connections the session belongs to, for the Hooks and operators
-	// (protocols/access fills them in); the core does nothing else with
-	// them.
+	// Protocol ("stomp", "mqtt") and Connection (ConnectionInfo.ID) say
+	// which adapter and which of its connections the session belongs to,
+	// for operators (Broker.Sessions) and the Hooks; protocols/access fills
+	// them in. Sessions an adapter opens for its own work leave Protocol
+	// empty. The core does nothing else with them.
 	Protocol   string
 	Connection uint64
 	// LoginValid is asked by Broker.Revalidate (after the users file
@@ -82,6 +83,17 @@ func (s *Session) ownerID() string {
 // ClientID returns the session's client id.
 func (s *Session) ClientID() string { return s.opts.ClientID }
 
+// User is the session's authenticated user ("" when anonymous).
+func (s *Session) User() string { return s.opts.User }
+
+// Protocol is the name of the adapter the session belongs to ("" when
+// the session was opened without one, as tests do).
+func (s *Session) Protocol() string { return s.opts.Protocol }
+
+// Connection is the id of the connection the session belongs to (0 when
+// unknown); see ConnectionInfo.ID.
+func (s *Session) Connection() uint64 { return s.opts.Connection }
+
 // SetClientID sets the client id (JMS lets a client set it after connecting).
 func (s *Session) SetClientID(id string) { s.mu.Lock(); s.opts.ClientID = id; s.mu.Unlock() }
 
@@ -117,6 +129,11 @@ func (s *Session) prepareSend(m *Message) error {
 	// The validated user replaces whatever the client claimed.
 	m.UserID = s.opts.User
 	m.DeleteProperty(PropUserID)
+	if h := s.b.hooks.BeforeSend; h != nil {
+		if err := h(s, m); err != nil {
+			return &RejectedError{Address: m.Address, Err: err}
+		}
+	}
 	return nil
 }
 
