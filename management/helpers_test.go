@@ -173,3 +173,10 @@ func newHTTPServer(t testing.TB, h http.Handler) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// startPlain starts a broker as it comes out of the box: no users file.
+func startPlain(t testing.TB) *server.Server {
+	return servertest.Start(t, servertest.Options{})
+}
+
+func newClient() *http.Client { return &http.Client{Timeout: waitFor} }
