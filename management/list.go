@@ -62,21 +62,32 @@ func parseList(r *http.Request, sorts []string) (listParams, error) {
 	return p, nil
 }
 
-// page sorts items by key (ties by name) and cuts the requested page.
+// page sorts items by key (ties by name) and cuts the requested page. The
+// keys are taken once and the items are not moved while sorting: a list of
+// 10,000 queues is sorted as 10,000 small keys.
 func page[T any](items []T, p listParams, name func(*T) string, key func(*T) any) ListResult[T] {
-	slices.SortFunc(items, func(a, b T) int {
-		c := compareAny(key(&a), key(&b))
+	type keyed struct {
+		key  any
+		name string
+		i    int
+	}
+	ks := make([]keyed, len(items))
+	for i := range items {
+		ks[i] = keyed{key(&items[i]), name(&items[i]), i}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		c := compareAny(a.key, b.key)
 		if p.desc {
 			c = -c
 		}
 		if c == 0 {
-			c = strings.Compare(name(&a), name(&b))
+			c = strings.Compare(a.name, b.name)
 		}
 		return c
 	})
 	res := ListResult[T]{Total: len(items), Offset: p.offset, Limit: p.limit, Items: []T{}}
-	if p.offset < len(items) {
-		res.Items = items[p.offset:min(len(items), p.offset+p.limit)]
+	for j := p.offset; j < len(ks) && j < p.offset+p.limit; j++ {
+		res.Items = append(res.Items, items[ks[j].i])
 	}
 	return res
 }
