@@ -407,3 +407,33 @@ func TestActionsAreReportedToOnAction(t *testing.T) {
 		t.Fatalf("healthz: %q", body)
 	}
 }
+
+// A send to an address nobody made yet makes its queue (as a STOMP /queue/
+// send does); one to a topic without subscribers is dropped and counted.
+func TestSendRouting(t *testing.T) {
+	e := start(t)
+	var res map[string]any
+	e.must(201, "POST", "/api/v1/addresses/fresh/messages", map[string]any{"body": "x"}, &res)
+	if res["message_id"] == "" || res["message_id"] == "ID:0" {
+		t.Fatalf("send to a new address: %v", res)
+	}
+	var q management.Queue
+	e.must(200, "GET", "/api/v1/queues/fresh", nil, &q)
+	if q.Depth != 1 {
+		t.Fatalf("fresh: %+v", q)
+	}
+	e.must(201, "POST", "/api/v1/addresses", map[string]any{"name": "lonely", "routing_type": "multicast"}, nil)
+	var before, after management.BrokerInfo
+	e.must(200, "GET", "/api/v1/broker", nil, &before)
+	e.must(201, "POST", "/api/v1/addresses/lonely/messages", map[string]any{"body": "x"}, &res)
+	e.must(200, "GET", "/api/v1/broker", nil, &after)
+	if after.Counters.Dropped != before.Counters.Dropped+1 {
+		t.Fatalf("send to a topic without subscribers: dropped %d → %d, want one more", before.Counters.Dropped, after.Counters.Dropped)
+	}
+	for _, bad := range []map[string]any{{"body": "a", "body_base64": "YQ=="}, {"body_base64": "!!"}, {"priority": 10},
+		{"routing_type": "both"}, {"ttl_ms": -1}, {"unknown": 1}} {
+		if got := e.do("POST", "/api/v1/addresses/fresh/messages", bad, nil); got != 400 {
+			t.Fatalf("send %v: %d, want 400", bad, got)
+		}
+	}
+}

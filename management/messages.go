@@ -150,6 +150,12 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 		m, err = buildMessage(addr, req)
 	}
 	if err == nil {
+		if _, exists := a.b.Address(addr); !exists && m.RoutingType == core.RoutingAny {
+			// A send to a new address makes a queue of it, as a STOMP
+			// /queue/ send does; a message for a topic nobody subscribes
+			// to would be dropped.
+			m.RoutingType = core.Anycast
+		}
 		err = a.sendWait(r.Context(), m)
 	}
 	a.act(r, "message.send", addr, map[string]any{"size": len(req.Body) + len(req.BodyBase64)}, err)
@@ -157,7 +163,12 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": m.ID, "message_id": m.MessageID()})
+	// A message that reached no queue (a topic without subscribers) is
+	// accepted and dropped, as a client's is; the broker counts it in
+	// counters.dropped.
+	id := m.ID
+	res := map[string]any{"id": id, "message_id": "ID:" + strconv.FormatUint(id, 10)}
+	writeJSON(w, http.StatusCreated, res)
 }
 
 func buildMessage(addr string, req SendRequest) (*core.Message, error) {
