@@ -66,7 +66,9 @@ func start(t testing.TB, more ...func(*config.Config)) *env {
 			f(c)
 		}
 	}})
-	return &env{t: t, s: s, base: "http://" + s.Addr("admin"), http: &http.Client{Timeout: waitFor}}
+	e := &env{t: t, s: s, base: "http://" + s.Addr("admin"), http: newClient()}
+	t.Cleanup(func() { e.http.CloseIdleConnections() })
+	return e
 }
 
 // do sends a request as alice and decodes the JSON answer into out (when
@@ -179,4 +181,8 @@ func startPlain(t testing.TB) *server.Server {
 	return servertest.Start(t, servertest.Options{})
 }
 
-func newClient() *http.Client { return &http.Client{Timeout: waitFor} }
+// newClient is an HTTP client whose idle connections are closed when the
+// test ends (goleak checks that nothing is left).
+func newClient() *http.Client {
+	return &http.Client{Timeout: waitFor, Transport: &http.Transport{DisableKeepAlives: true}}
+}
