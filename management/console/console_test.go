@@ -89,7 +89,7 @@ func poll[T any](t *testing.T, ctx context.Context, what, expr string) T {
 	v, err := browsertest.Poll[T](ctx, expr, waitFor)
 	if err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		t.Fatalf("%s: %v\nstatus line: %q\npage errors: %s\npage:\n%s", what, err, statusText(ctx), browsertest.PageErrors(ctx), text)
+		t.Fatalf("%s: %v\npage errors: %s\npage:\n%s", what, err, browsertest.PageErrors(ctx), text)
 	}
 	return v
 }
@@ -142,7 +142,7 @@ func TestConsole(t *testing.T) {
 	do(t, ctx, "wrong password", chromedp.SendKeys("#login-user", "alice"), chromedp.SendKeys("#login-password", "nope"),
 		chromedp.Click(`#login-form button[type="submit"]`))
 	poll[string](t, ctx, "the refusal", `document.getElementById('login-error').textContent`)
-	do(t, ctx, "log in", chromedp.Evaluate[chromedp.Void](`document.getElementById('login-password').value = ''`), chromedp.SendKeys("#login-password", alicePW),
+	do(t, ctx, "log in", chromedp.SetValue("#login-password", ""), chromedp.SendKeys("#login-password", alicePW),
 		chromedp.Click(`#login-form button[type="submit"]`))
 	who := poll[string](t, ctx, "the overview", `document.getElementById('count-queues') && document.getElementById('who').textContent`)
 	if !strings.Contains(who, "alice") {
@@ -198,17 +198,11 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(t, ctx, "DLQ page", chromedp.Evaluate[chromedp.Void](`location.hash = '#/queues/DLQ'`))
-	// Both halves of the page loaded: the click lands where the button stays.
-	dl := poll[string](t, ctx, "the dead letter", `(() => { const r = document.querySelector('#message-table tbody tr[data-id]'); return document.getElementById('queue-depth') && r && r.innerText; })()`)
+	dl := poll[string](t, ctx, "the dead letter", `(() => { const r = document.querySelector('#message-table tbody tr[data-id]'); return r && r.innerText; })()`)
 	if !strings.Contains(dl, "poison") || !strings.Contains(dl, "_AMQ_ORIG_ADDRESS = jobs") {
 		t.Errorf("dead letter as browsed: %q", dl)
 	}
 	do(t, ctx, "redrive", chromedp.Click("#redrive"))
-	t.Cleanup(func() {
-		if dq, ok := s.Core.Queue("DLQ"); ok && t.Failed() {
-			t.Logf("DLQ on the broker: %+v", dq.Stats())
-		}
-	})
 	status := poll[string](t, ctx, "the redrive result", `(() => { const s = document.getElementById('status').textContent; return s.startsWith('Redrove') && s; })()`)
 	if !strings.HasPrefix(status, "Redrove 1 messages") {
 		t.Errorf("status after redrive: %q", status)
@@ -238,10 +232,6 @@ func TestConsole(t *testing.T) {
 	defer victim.Disconnect()
 	vsub, err := victim.Subscribe("/queue/victim", stomp.AckAuto)
 	if err != nil {
-		t.Fatal(err)
-	}
-	// A SEND with a receipt is handled after the SUBSCRIBE before it.
-	if err := victim.Send("/queue/sync", "text/plain", nil, stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err)
 	}
 	var victimID uint64
@@ -279,11 +269,6 @@ func TestConsole(t *testing.T) {
 	if errs := browsertest.PageErrors(ctx); errs != "" {
 		t.Errorf("page errors: %s", errs)
 	}
-}
-
-func statusText(ctx context.Context) string {
-	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('status').textContent`))
-	return s
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }

@@ -296,18 +296,7 @@ function queueDetail(root, name, token) {
   let queue = null;
 
   const loadQueue = async () => {
-    try {
-      queue = await api('GET', '/queues/' + enc(name));
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404 && current(token)) {
-        // Not an error of the action that may have just emptied it.
-        stats.replaceChildren(h('p', { id: 'queue-gone' }, `There is no queue ${name} (any more): an auto-created queue is deleted once it is empty and unused.`));
-        consumers.replaceChildren();
-        return;
-      }
-      fail(err);
-      return;
-    }
+    try { queue = await api('GET', '/queues/' + enc(name)); } catch (err) { fail(err); return; }
     if (!current(token)) return;
     stats.replaceChildren(h('div', { class: 'cards' },
       card('messages', num(queue.depth), 'queue-depth'), card('ready', num(queue.ready)), card('in flight', num(queue.in_flight)),
@@ -326,13 +315,7 @@ function queueDetail(root, name, token) {
 
   const loadMessages = async () => {
     let res;
-    try {
-      res = await api('GET', `/queues/${enc(name)}/messages?offset=${browse.offset}&limit=${browse.limit}`);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) { msgs.replaceChildren(); return; }
-      fail(err);
-      return;
-    }
+    try { res = await api('GET', `/queues/${enc(name)}/messages?offset=${browse.offset}&limit=${browse.limit}`); } catch (err) { fail(err); return; }
     if (!current(token)) return;
     const rows = res.items.map((m) => h('tr', { 'data-id': m.message_id },
       h('td', {}, h('a', { href: '#/trace/' + enc(m.message_id), title: 'Trace this message' }, m.message_id)),
