@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/junctionmq/junction/management"
+	"github.com/junctionmq/junction/management/console"
+	"github.com/junctionmq/junction/plugins"
 	"github.com/junctionmq/junction/protocols/adapter"
 )
 
@@ -61,7 +63,21 @@ func (s *Server) managementOptions() management.Options {
 		Listeners:      s.listenerAddrs,
 		Adapters:       s.AdapterStats,
 		SessionListers: listers,
+		// The console and the plugins' parts (plugins helper).
+		Console:  console.Handler(),
+		Routes:   pluginRoutes(s.Plugins),
+		OnAction: func(a management.Action) { s.Plugins.ManagementAction(plugins.ManagementAction(a)) },
 	}
+}
+
+// pluginRoutes are the plugins' HTTP routes (the tracing API) for the
+// management listener, which serves them behind its authentication.
+func pluginRoutes(set *plugins.Set) []management.Route {
+	var out []management.Route
+	for _, r := range set.Routes() {
+		out = append(out, management.Route{Pattern: r.Pattern, Handler: r.Handler})
+	}
+	return out
 }
 
 // listenerAddrs returns the bound address of every listener by name.

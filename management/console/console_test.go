@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func poll[T any](t *testing.T, ctx context.Context, what, expr string) T {
 	v, err := browsertest.Poll[T](ctx, expr, waitFor)
 	if err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		t.Fatalf("%s: %v\npage errors: %s\npage:\n%s", what, err, browsertest.PageErrors(ctx), text)
+		t.Fatalf("%s: %v\nstatus line: %q\npage errors: %s\npage:\n%s", what, err, statusText(ctx), browsertest.PageErrors(ctx), text)
 	}
 	return v
 }
@@ -142,30 +143,31 @@ func TestConsole(t *testing.T) {
 	do(t, ctx, "wrong password", chromedp.SendKeys("#login-user", "alice"), chromedp.SendKeys("#login-password", "nope"),
 		chromedp.Click(`#login-form button[type="submit"]`))
 	poll[string](t, ctx, "the refusal", `document.getElementById('login-error').textContent`)
-	do(t, ctx, "log in", chromedp.SetValue("#login-password", ""), chromedp.SendKeys("#login-password", alicePW),
+	do(t, ctx, "log in", chromedp.Evaluate[chromedp.Void](`document.getElementById('login-password').value = ''`), chromedp.SendKeys("#login-password", alicePW),
 		chromedp.Click(`#login-form button[type="submit"]`))
 	who := poll[string](t, ctx, "the overview", `document.getElementById('count-queues') && document.getElementById('who').textContent`)
 	if !strings.Contains(who, "alice") {
 		t.Errorf("header says %q after login", who)
 	}
 	queues := poll[string](t, ctx, "the queue count", `document.getElementById('count-queues').textContent`)
-	if want := fmt.Sprintf("%d", nQueues); strings.ReplaceAll(queues, ",", "") < want {
-		t.Errorf("overview shows %s queues, want at least %s", queues, want)
+	if n, err := strconv.Atoi(strings.ReplaceAll(queues, ",", "")); err != nil || n < nQueues {
+		t.Errorf("overview shows %q queues, want at least %d", queues, nQueues)
 	}
 
 	// The queue list: the first page of 10,000, rendered within a second.
-	var renders []float64
+	var renders, fetches []float64
 	for range 3 {
 		do(t, ctx, "queue list", chromedp.Evaluate[chromedp.Void](`window.lastRender = null; location.hash = '#/overview'; location.hash = '#/queues'`))
-		ms := poll[float64](t, ctx, "the queue table", `window.lastRender && window.lastRender.view === 'queues' && document.querySelectorAll('#queue-table tbody tr').length === 50 && window.lastRender.ms`)
-		renders = append(renders, ms)
+		r := poll[[]float64](t, ctx, "the queue table", `window.lastRender && window.lastRender.view === 'queues' && document.querySelectorAll('#queue-table tbody tr').length === 50 && [window.lastRender.ms, window.lastRender.fetchMs]`)
+		renders, fetches = append(renders, r[0]), append(fetches, r[1])
 	}
-	total := poll[string](t, ctx, "the total", `document.getElementById('queue-table').dataset.total`)
-	if total < fmt.Sprint(nQueues) {
-		t.Errorf("queue table total %s, want at least %d", total, nQueues)
+	total := poll[float64](t, ctx, "the total", `Number(document.getElementById('queue-table').dataset.total)`)
+	if total < nQueues {
+		t.Errorf("queue table total %v, want at least %d", total, nQueues)
 	}
-	t.Logf("queue list of %s queues, first page fetched and rendered in %.0f, %.0f, %.0f ms", total, renders[0], renders[1], renders[2])
-	if best := min(renders[0], renders[1], renders[2]); best > 1000 {
+	t.Logf("queue list of %v queues: first page fetched, rendered and painted in %.0f, %.0f, %.0f ms (of which the API answer %.0f, %.0f, %.0f ms)",
+		total, renders[0], renders[1], renders[2], fetches[0], fetches[1], fetches[2])
+	if best := min(renders[0], renders[1], renders[2]); best > 1000 && !raceEnabled {
 		t.Errorf("the queue list took %.0f ms at best, want under 1000", best)
 	}
 
@@ -198,11 +200,17 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(t, ctx, "DLQ page", chromedp.Evaluate[chromedp.Void](`location.hash = '#/queues/DLQ'`))
-	dl := poll[string](t, ctx, "the dead letter", `(() => { const r = document.querySelector('#message-table tbody tr[data-id]'); return r && r.innerText; })()`)
+	// Both halves of the page loaded: the click lands where the button stays.
+	dl := poll[string](t, ctx, "the dead letter", `(() => { const r = document.querySelector('#message-table tbody tr[data-id]'); return document.getElementById('queue-depth') && r && r.innerText; })()`)
 	if !strings.Contains(dl, "poison") || !strings.Contains(dl, "_AMQ_ORIG_ADDRESS = jobs") {
 		t.Errorf("dead letter as browsed: %q", dl)
 	}
 	do(t, ctx, "redrive", chromedp.Click("#redrive"))
+	t.Cleanup(func() {
+		if dq, ok := s.Core.Queue("DLQ"); ok && t.Failed() {
+			t.Logf("DLQ on the broker: %+v", dq.Stats())
+		}
+	})
 	status := poll[string](t, ctx, "the redrive result", `(() => { const s = document.getElementById('status').textContent; return s.startsWith('Redrove') && s; })()`)
 	if !strings.HasPrefix(status, "Redrove 1 messages") {
 		t.Errorf("status after redrive: %q", status)
@@ -232,6 +240,10 @@ func TestConsole(t *testing.T) {
 	defer victim.Disconnect()
 	vsub, err := victim.Subscribe("/queue/victim", stomp.AckAuto)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// A SEND with a receipt is handled after the SUBSCRIBE before it.
+	if err := victim.Send("/queue/sync", "text/plain", nil, stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err)
 	}
 	var victimID uint64
@@ -269,6 +281,11 @@ func TestConsole(t *testing.T) {
 	if errs := browsertest.PageErrors(ctx); errs != "" {
 		t.Errorf("page errors: %s", errs)
 	}
+}
+
+func statusText(ctx context.Context) string {
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('status').textContent`))
+	return s
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
