@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -197,6 +197,62 @@ func TestRejectPluginSTOMPAndMQTT(t *testing.T) {
 	}
 }
 
+// adminDo sends a request to the admin listener and returns the status.
+func adminDo(t *testing.T, s *server.Server, user, pw, method, path, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+s.Addr("admin")+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pw)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: waitFor}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+func adminGet(t *testing.T, s *server.Server, user, pw, path string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+s.Addr("admin")+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pw)
+	}
+	resp, err := (&http.Client{Timeout: waitFor}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, raw
+}
+
+// TestTraceRoutesNeedManage: on a broker with logins, the trace routes
+// answer only a user with the manage permission.
+func TestTraceRoutesNeedManage(t *testing.T) {
+	s, _ := startYAML(t, auditYAML+"  - name: tracing\n")
+	if code, _ := adminGet(t, s, "", "", "/api/v1/traces"); code != http.StatusUnauthorized {
+		t.Errorf("anonymous: %d, want 401", code)
+	}
+	if code, _ := adminGet(t, s, "bob", "bob-pw", "/api/v1/traces"); code != http.StatusForbidden {
+		t.Errorf("bob (no manage): %d, want 403", code)
+	}
+	if code, raw := adminGet(t, s, "alice", "alice-pw", "/api/v1/traces"); code != 200 || !strings.Contains(string(raw), `"capacity":10000`) {
+		t.Errorf("alice: %d %s", code, raw)
+	}
+}
+
 // TestUnknownPlugin: a name the binary does not have stops the start.
 func TestUnknownPlugin(t *testing.T) {
 	_, err := plugins.Load([]plugins.Spec{{Name: "no-such-plugin"}}, nil, "", "")
@@ -216,7 +272,7 @@ const auditYAML = `security:
   users-file: users.yaml
   anonymous: false
   permissions:
-    "orders.#": {send: [clerk, admin], consume: [clerk, admin], createNonDurableQueue: [clerk, admin], createAddress: [clerk, admin]}
+    "orders.#": {send: [clerk, admin], consume: [clerk, admin], createNonDurableQueue: [clerk, admin], createAddress: [clerk, admin], manage: [admin]}
     "#": {send: [admin], consume: [admin], createDurableQueue: [admin], createNonDurableQueue: [admin], createAddress: [admin], browse: [admin], manage: [admin]}
 plugins:
   - name: audit
@@ -282,12 +338,18 @@ func TestAuditLog(t *testing.T) {
 	}
 	awaitAudit(t, path, func(l map[string]any) bool { return l["event"] == "logout" && l["user"] == "bob" })
 
-	s.Plugins.ManagementAction(plugins.ManagementAction{User: "alice", Remote: "127.0.0.1:9", Name: "queue.purge",
-		Target: "orders", Params: map[string]any{"limit": 0}, Result: "ok"})
-	line = awaitAudit(t, path, func(l map[string]any) bool { return l["event"] == "management" })
-	if line["action"] != "queue.purge" || line["user"] != "alice" || line["target"] != "orders" || line["result"] != "ok" {
+	// A management action through the admin listener, as the console does it.
+	if code := adminDo(t, s, "alice", "alice-pw", "POST", "/api/v1/queues", `{"name":"orders.a","address":"orders.a","routing_type":"anycast"}`); code != 201 {
+		t.Fatalf("create queue over the admin API: %d", code)
+	}
+	if code := adminDo(t, s, "alice", "alice-pw", "POST", "/api/v1/queues/orders.a/purge", `{}`); code != 200 {
+		t.Fatalf("purge over the admin API: %d", code)
+	}
+	line = awaitAudit(t, path, func(l map[string]any) bool { return l["event"] == "management" && l["action"] == "queue.purge" })
+	if line["user"] != "alice" || line["target"] != "orders.a" || line["result"] != "ok" || !strings.HasPrefix(fmt.Sprint(line["remote"]), "127.0.0.1:") {
 		t.Errorf("management line %v", line)
 	}
+	awaitAudit(t, path, func(l map[string]any) bool { return l["event"] == "management" && l["action"] == "queue.create" })
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("audit log mode: %v %v; want 0600", st.Mode(), err)
 	}
@@ -357,25 +419,23 @@ func TestTraceSTOMPToMQTT(t *testing.T) {
 		t.Errorf("delivered to client %q, want trace-sub", events[1].ClientID)
 	}
 
-	mux := http.NewServeMux()
-	for _, r := range s.Plugins.Routes() {
-		mux.Handle(r.Pattern, r.Handler)
-	}
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest("GET", fmt.Sprintf("/api/v1/traces/ID:%d", id), nil))
+	// The same through the admin listener, which serves the plugin's
+	// routes behind its own authentication.
 	var body struct {
 		Message string
 		Items   []tracing.Event
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != 200 {
-		t.Fatalf("GET trace: %d %s %v", rec.Code, rec.Body, err)
+	code, raw := adminGet(t, s, "", "", fmt.Sprintf("/api/v1/traces/ID:%d", id))
+	if err := json.Unmarshal(raw, &body); err != nil || code != 200 {
+		t.Fatalf("GET trace: %d %s %v", code, raw, err)
 	}
-	if body.Message != fmt.Sprintf("ID:%d", id) || len(body.Items) != 3 {
-		t.Errorf("GET trace: %s", rec.Body)
+	if body.Message != fmt.Sprintf("ID:%d", id) || len(body.Items) != 3 || body.Items[2].Kind != "acknowledged" {
+		t.Errorf("GET trace: %s", raw)
 	}
-	rec = httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/traces/nonsense", nil))
-	if rec.Code != http.StatusBadRequest {
-		t.Errorf("GET a bad id: %d, want 400", rec.Code)
+	if code, raw := adminGet(t, s, "", "", "/api/v1/traces/nonsense"); code != http.StatusBadRequest {
+		t.Errorf("GET a bad id: %d %s, want 400", code, raw)
+	}
+	if code, raw := adminGet(t, s, "", "", "/api/v1/traces?limit=2"); code != 200 || !strings.Contains(string(raw), `"event":"acknowledged"`) {
+		t.Errorf("GET the latest events: %d %s", code, raw)
 	}
 }

@@ -146,12 +146,17 @@ var securityEvents = map[string]string{
 
 // SecurityEvent records a failed login, a refused connection or a denial.
 func (l *Log) SecurityEvent(e plugins.SecurityEvent) {
+	// A copy: other plugins see the same event.
+	f := make(map[string]any, len(e.Attrs)+3)
+	for k, v := range e.Attrs {
+		f[k] = v
+	}
 	name, ok := securityEvents[e.Event]
 	if !ok {
 		name = "security"
-		e.Attrs["message"] = e.Event
+		f["message"] = e.Event
 	}
-	l.event(e.Time, name, e.Attrs)
+	l.event(e.Time, name, f)
 }
 
 // ManagementAction records an operator's action.
