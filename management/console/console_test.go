@@ -189,10 +189,8 @@ func TestConsole(t *testing.T) {
 	if !strings.Contains(row, "hello from the console") || !strings.Contains(row, "color = blue") {
 		t.Errorf("browsed row %q: want the body and the property", row)
 	}
-	depth := poll[string](t, ctx, "the depth", `document.getElementById('queue-depth').textContent`)
-	if depth != "1" {
-		t.Errorf("page shows depth %q, want 1", depth)
-	}
+	// The figures load beside the browse table: wait for them.
+	poll[bool](t, ctx, "the depth of 1", `document.getElementById('queue-depth').textContent === '1'`)
 
 	// Redrive the dead letter back to jobs, where a STOMP consumer waits.
 	sub2, err := st.Subscribe("/queue/jobs", stomp.AckClientIndividual)
@@ -277,6 +275,19 @@ func TestConsole(t *testing.T) {
 		if si.ID == victimID {
 			t.Errorf("broker: session %d still open after the console closed it", victimID)
 		}
+	}
+	// Durable subscriptions: listed, and deleted from the page.
+	if _, err := s.Core.CreateQueue(core.QueueInfo{Name: "app1.audit", Address: "events", RoutingType: core.Multicast, Durable: true,
+		ClientID: "app1", SubscriptionName: "audit"}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "subscriptions", chromedp.Evaluate[chromedp.Void](`location.hash = '#/subscriptions'`))
+	del := `button[aria-label="Delete subscription app1.audit"]`
+	poll[bool](t, ctx, "the subscription row", fmt.Sprintf(`!!document.querySelector(%s) && !!document.getElementById('session-list').textContent`, quote(del)))
+	do(t, ctx, "delete the subscription", chromedp.Click(del))
+	poll[bool](t, ctx, "the deletion", `document.getElementById('status').textContent === 'Subscription app1.audit deleted.'`)
+	if _, ok := s.Core.Queue("app1.audit"); ok {
+		t.Error("broker: the subscription deleted from the console is still there")
 	}
 	if errs := browsertest.PageErrors(ctx); errs != "" {
 		t.Errorf("page errors: %s", errs)
