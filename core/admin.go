@@ -121,6 +121,9 @@ func (b *Broker) DeleteAddress(name string, force bool) error {
 	}
 	b.mu.Unlock()
 	b.flushBindings()
+	if h := b.hooks.AddressDestroyed; h != nil {
+		h(name)
+	}
 	return nil
 }
 

@@ -230,6 +230,16 @@ func TestHooksInTheCore(t *testing.T) {
 	// Queue deletion: the auto-created queue goes with its last consumer.
 	c.Close()
 	await(t, r, "queue- work")
+
+	// An operator's address, created and deleted.
+	if err := b.CreateAddress("gone", core.Multicast); err != nil {
+		t.Fatal(err)
+	}
+	await(t, r, "address+ gone")
+	if err := b.DeleteAddress("gone", false); err != nil {
+		t.Fatal(err)
+	}
+	await(t, r, "address- gone")
 }
 
 // TestNilSet: a broker without plugins has no hooks and a nil Set does
