@@ -154,6 +154,19 @@ func TestConsole(t *testing.T) {
 		t.Errorf("overview shows %q queues, want at least %d", queues, nQueues)
 	}
 
+	// Live: the overview follows the broker without a reload.
+	poll[bool](t, ctx, "the rate sparklines", `document.querySelectorAll('svg.spark polyline').length === 3`)
+	before, err := strconv.Atoi(strings.ReplaceAll(poll[string](t, ctx, "the sent count", `document.getElementById('count-sent').textContent`), ",", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := st.Send("/queue/live", "text/plain", []byte("tick"), stomp.SendOpt.Receipt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll[bool](t, ctx, "the sent count to grow by 5", fmt.Sprintf(`Number(document.getElementById('count-sent').textContent.replace(/,/g, '')) >= %d`, before+5))
+
 	// The queue list: the first page of 10,000, rendered within a second.
 	var renders, fetches []float64
 	for range 3 {

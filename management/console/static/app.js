@@ -171,6 +171,41 @@ function current(token) { return token === state.token; }
 
 function card(k, v, id) { return h('div', { class: 'card' }, h('div', { class: 'v', id }, v), h('div', { class: 'k' }, k)); }
 
+// history keeps the last samples of the overview's rates (2 s apart) for
+// its sparklines; it survives switching pages.
+const history = { sent: [], in: [], out: [] };
+const historyLen = 90;
+
+function remember(key, v) {
+  const a = history[key];
+  a.push(Number(v) || 0);
+  if (a.length > historyLen) a.shift();
+}
+
+// sparkline draws a series as a small SVG line, labelled for screen readers
+// with its latest value and its peak.
+function sparkline(values, label) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const w = 270, hgt = 48;
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`);
+  svg.setAttribute('width', w);
+  svg.setAttribute('height', hgt);
+  svg.setAttribute('class', 'spark');
+  svg.setAttribute('role', 'img');
+  const peak = Math.max(1, ...values);
+  const last = values.length ? values[values.length - 1] : 0;
+  svg.setAttribute('aria-label', `${label}: now ${rate(last)}, peak ${rate(Math.max(0, ...values))} over the last ${values.length * 2} seconds`);
+  const pts = values.map((v, i) => `${(i * (w - 2)) / Math.max(1, historyLen - 1) + 1},${hgt - 2 - (v / peak) * (hgt - 4)}`).join(' ');
+  const line = document.createElementNS(ns, 'polyline');
+  line.setAttribute('points', pts);
+  line.setAttribute('fill', 'none');
+  line.setAttribute('stroke', '#0b5cad');
+  line.setAttribute('stroke-width', '1.5');
+  svg.append(line);
+  return svg;
+}
+
 function overview(root, _arg, token) {
   root.append(h('h1', {}, 'Overview'), h('div', { id: 'overview' }, h('p', { class: 'muted' }, 'Loading…')));
   const load = async () => {
@@ -179,6 +214,11 @@ function overview(root, _arg, token) {
     if (!current(token)) return;
     const c = b.counters || {};
     const protos = Object.entries(b.protocols || {}).sort(([a], [z]) => a.localeCompare(z));
+    let pin = 0, pout = 0;
+    for (const [, p] of protos) { pin += p.in_per_second || 0; pout += p.out_per_second || 0; }
+    remember('sent', (b.rates || {}).sent_per_second);
+    remember('in', pin);
+    remember('out', pout);
     const store = b.store || {};
     document.getElementById('overview').replaceChildren(
       h('div', { class: 'cards' },
@@ -190,6 +230,10 @@ function overview(root, _arg, token) {
         card('dead-lettered', num(c.dead_lettered)),
         card('expired', num(c.expired)),
         card('store ' + (store.type || ''), store.healthy ? 'healthy' : 'failing: ' + (store.error || ''))),
+      h('div', { class: 'sparks' },
+        h('figure', {}, sparkline(history.sent, 'Messages sent per second'), h('figcaption', {}, 'sent per second')),
+        h('figure', {}, sparkline(history.in, 'Messages in per second, all protocols'), h('figcaption', {}, 'in per second, all protocols')),
+        h('figure', {}, sparkline(history.out, 'Messages out per second, all protocols'), h('figcaption', {}, 'out per second, all protocols'))),
       h('h2', {}, 'Protocols'),
       h('table', { id: 'protocols' },
         h('thead', {}, h('tr', {}, ['protocol', 'connections', 'messages in', 'messages out', 'in per second', 'out per second']
