@@ -92,6 +92,41 @@ type SecurityEvent struct {
 	Attrs map[string]any
 }
 
+// hookNames names the hook interfaces, for the start-up log and for
+// telling a plugin that implements none.
+var hookNames = []struct {
+	name string
+	is   func(any) bool
+}{
+	{"ConnectionCreated", func(p any) bool { _, ok := p.(ConnectionCreated); return ok }},
+	{"ConnectionDestroyed", func(p any) bool { _, ok := p.(ConnectionDestroyed); return ok }},
+	{"BeforeSend", func(p any) bool { _, ok := p.(BeforeSend); return ok }},
+	{"AfterSend", func(p any) bool { _, ok := p.(AfterSend); return ok }},
+	{"BeforeDeliver", func(p any) bool { _, ok := p.(BeforeDeliver); return ok }},
+	{"AfterDeliver", func(p any) bool { _, ok := p.(AfterDeliver); return ok }},
+	{"MessageAcknowledged", func(p any) bool { _, ok := p.(MessageAcknowledged); return ok }},
+	{"MessageExpired", func(p any) bool { _, ok := p.(MessageExpired); return ok }},
+	{"MessageDeadLettered", func(p any) bool { _, ok := p.(MessageDeadLettered); return ok }},
+	{"AddressCreated", func(p any) bool { _, ok := p.(AddressCreated); return ok }},
+	{"AddressDestroyed", func(p any) bool { _, ok := p.(AddressDestroyed); return ok }},
+	{"QueueCreated", func(p any) bool { _, ok := p.(QueueCreated); return ok }},
+	{"QueueDestroyed", func(p any) bool { _, ok := p.(QueueDestroyed); return ok }},
+	{"SecurityEvent", func(p any) bool { _, ok := p.(SecurityEventHook); return ok }},
+	{"ManagementAction", func(p any) bool { _, ok := p.(ManagementActionHook); return ok }},
+	{"Routes", func(p any) bool { _, ok := p.(Router); return ok }},
+}
+
+// HooksOf lists the hooks p implements, by interface name.
+func HooksOf(p any) []string {
+	var out []string
+	for _, h := range hookNames {
+		if h.is(p) {
+			out = append(out, h.name)
+		}
+	}
+	return out
+}
+
 // build makes one core hook function per hook some plugin implements:
 // called directly when one plugin has it, in configuration order when
 // several do. A hook no plugin has stays nil.

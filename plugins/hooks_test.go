@@ -254,6 +254,9 @@ func TestNilSet(t *testing.T) {
 	if s.Routes() != nil || s.AuditHandler() != nil || s.Close() != nil || s.Plugin("audit") != nil {
 		t.Fatal("a nil Set is not empty")
 	}
+	if got := strings.Join(plugins.HooksOf(theRecorder), ","); got != "ConnectionCreated,BeforeSend,AfterSend,BeforeDeliver,AfterDeliver,MessageAcknowledged,MessageExpired,MessageDeadLettered,AddressCreated,AddressDestroyed,QueueCreated,QueueDestroyed" {
+		t.Errorf("HooksOf(recorder) = %s", got)
+	}
 	// A loaded plugin without a hook leaves it nil.
 	set, err := plugins.Load([]plugins.Spec{{Name: "tracing"}}, nil, "", t.TempDir())
 	if err != nil {

@@ -146,6 +146,14 @@ func Load(specs []Spec, log *slog.Logger, dir, dataDir string) (*Set, error) {
 			s.Close()
 			return nil, fmt.Errorf("plugins: %s: %w", sp.Name, err)
 		}
+		hooks := HooksOf(p)
+		if len(hooks) == 0 {
+			// Not an error (a plugin may only start something of its
+			// own), but most likely a method with the wrong signature.
+			log.Warn("plugin implements no hook: check its methods' signatures against package plugins", "plugin", sp.Name, "type", fmt.Sprintf("%T", p))
+		} else {
+			log.Info("plugin", "plugin", sp.Name, "hooks", hooks)
+		}
 		s.names = append(s.names, sp.Name)
 		s.plugins = append(s.plugins, p)
 	}
