@@ -154,7 +154,7 @@ function route() {
   setStatus('');
   const parts = location.hash.replace(/^#\/?/, '').split('/');
   const view = parts[0] || 'overview';
-  const arg = parts.slice(1).map(decodeURIComponent).join('/');
+  const arg = parts.slice(1).map((x) => { try { return decodeURIComponent(x); } catch (_) { return x; } }).join('/');
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
