@@ -57,7 +57,8 @@ func TestRedriveRealDeadLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := recv(t, sub2)
-	if string(m.Body) != "poison" || m.Header.Get("_AMQ_DLQ_REASON") != "" {
+	if string(m.Body) != "poison" || m.Header.Get("_AMQ_DLQ_REASON") != "" || m.Header.Get("_AMQ_ORIG_ADDRESS") != "" ||
+		m.Header.Get("_AMQ_ORIG_MESSAGE_ID") != br.Items[0].MessageID {
 		t.Fatalf("redriven message: %q %v", m.Body, m.Header)
 	}
 	if err := c.Ack(m); err != nil {

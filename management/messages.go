@@ -305,7 +305,8 @@ func (a *API) move(w http.ResponseWriter, r *http.Request) {
 
 // redrive sends each message of a dead-letter (or expiry) queue back to the
 // address it was sent to, which the dead-letter move recorded in
-// _AMQ_ORIG_ADDRESS, without the dead-letter bookkeeping properties: the
+// _AMQ_ORIG_ADDRESS, without the dead-letter bookkeeping properties (but
+// with _AMQ_ORIG_MESSAGE_ID naming the dead letter it copies): the
 // SQS "redrive", beanstalkd's "kick". A message without that property is
 // left where it is and counted as skipped.
 func (a *API) redrive(w http.ResponseWriter, r *http.Request) {
@@ -332,6 +333,9 @@ func (a *API) redrive(w http.ResponseWriter, r *http.Request) {
 				core.PropOrigRoutingType, core.PropDLQReason, core.PropDLQCondition, core.PropExpiredAt} {
 				c.DeleteProperty(p)
 			}
+			// The copy names the dead letter it was made from, as a
+			// dead-letter copy names its original: a trace can follow it.
+			c.SetProperty(core.PropOrigMessageID, prop.StringValue(m.MessageID()))
 			return c
 		})
 		if err == nil {
