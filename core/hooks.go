@@ -56,10 +56,10 @@ type Hooks struct {
 	DeadLettered func(q *Queue, m *Message, to *Message, reason string)
 
 	// AddressCreated, AddressDestroyed, QueueCreated and QueueDestroyed
-	// follow the broker's addresses and queues, auto-created ones
-	// included (recovery does not report what it loads). Under the
-	// broker's lock for creations; the destructions of queues run with no
-	// lock held.
+	// follow the broker's addresses and queues, auto-created ones and
+	// those Start recovers from the store included. Under the broker's
+	// lock for creations and for the sweep of idle auto-created
+	// addresses; other destructions run with no lock held.
 	AddressCreated   func(name string)
 	AddressDestroyed func(name string)
 	QueueCreated     func(QueueInfo)
