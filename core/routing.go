@@ -633,7 +633,7 @@ func (b *Broker) consumerGone(q *Queue, c *Consumer, remaining int, empty bool) 
 	switch {
 	case c.ownsQueue:
 		b.deleteQueue(q, false)
-	case q.info.AutoCreated && q.info.RoutingType == Anycast && empty && b.settings.Resolve(q.info.Address).AutoDeleteQueues:
+	case q.info.AutoCreated && q.info.RoutingType == Anycast && empty && !c.keepQueue && b.settings.Resolve(q.info.Address).AutoDeleteQueues:
 		b.deleteQueue(q, true)
 	}
 }

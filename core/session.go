@@ -227,7 +227,7 @@ func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions,
 	s.b.flushBindings()
 	c := &Consumer{
 		id: s.b.nextConsumer.Add(1), q: q, s: s, sel: sel, handler: opts.Handler,
-		autoAck: opts.AutoAck, window: opts.Window, credit: opts.Credit, ownsQueue: ownsQueue,
+		autoAck: opts.AutoAck, window: opts.Window, credit: opts.Credit, ownsQueue: ownsQueue, keepQueue: opts.KeepQueue,
 		onClose: opts.OnClose, authAddrs: authAddrs, selText: opts.Selector,
 	}
 	s.mu.Lock()

@@ -382,7 +382,7 @@ func (a *API) transfer(ctx context.Context, src, sel string, limit int, copyOf f
 		mu  sync.Mutex
 		got []core.Delivery
 	)
-	c, err := a.sess.Consume(src, core.ConsumerOptions{Selector: sel, Handler: func(d core.Delivery) {
+	c, err := a.sess.Consume(src, core.ConsumerOptions{Selector: sel, KeepQueue: true, Handler: func(d core.Delivery) {
 		mu.Lock()
 		got = append(got, d)
 		mu.Unlock()
