@@ -309,7 +309,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, core.ErrNoSuchQueue), errors.Is(err, core.ErrNoSuchAddress):
 		return http.StatusNotFound
-	case errors.Is(err, core.ErrQueueExists), errors.Is(err, core.ErrAddressInUse):
+	case errors.Is(err, core.ErrQueueExists), errors.Is(err, core.ErrAddressInUse), errors.Is(err, core.ErrSubscriptionInUse):
 		return http.StatusConflict
 	case errors.Is(err, core.ErrInvalidName), errors.Is(err, core.ErrInvalidSelector), errors.Is(err, core.ErrRoutingType),
 		errors.Is(err, core.ErrInvalidPriority), errors.Is(err, core.ErrMessageTooLarge), errors.Is(err, errBadRequest):
