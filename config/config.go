@@ -78,6 +78,9 @@ type Config struct {
 	// that long (MQTT: DISCONNECT 0x97); its durable state stays (default
 	// 30s; -1s: never).
 	SlowConsumerTimeout time.Duration `yaml:"slow-consumer-timeout"`
+	// Plugins are loaded in this order from those compiled into the binary
+	// (docs/PLUGINS.md).
+	Plugins []Plugin `yaml:"plugins"`
 
 	// Dir is the folder of the configuration file; relative paths in it are
 	// relative to this folder. Empty when there is no file.
@@ -239,6 +242,9 @@ func (c *Config) Validate() error {
 		if err := CheckListenAddr(c.Listeners[name]); err != nil {
 			errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
 		}
+	}
+	if err := validatePlugins(c.Plugins); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxMessageSize < 0 {
 		// -1 is "unlimited" for other sizes; a message always has a limit.

@@ -319,7 +319,13 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 				if err != nil {
 					b.storeWriteFailed(err)
 					b.withdraw(pm)
-				} else {
+				}
+				// Before the message is visible, so that the hook sees
+				// the send before any delivery of it.
+				if h := b.hooks.AfterSend; h != nil && s != nil {
+					h(s, m, pm.targets, storeErr(err))
+				}
+				if err == nil {
 					b.publish(pm)
 				}
 				if done != nil {
@@ -330,6 +336,9 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 		}
 		// Nothing to store: confirm once the message is in its queues, so a
 		// client told "done" finds it there.
+		if h := b.hooks.AfterSend; h != nil && s != nil {
+			h(s, m, pm.targets, nil)
+		}
 		b.publish(pm)
 		if done != nil {
 			done(nil)
@@ -549,6 +558,9 @@ func (b *Broker) registerQueueLocked(info QueueInfo, filter *selector.Selector) 
 		b.bindings.Add(info.Address, q)
 	}
 	b.routeGen.Add(1)
+	if h := b.hooks.QueueCreated; h != nil {
+		h(q.info)
+	}
 	return q
 }
 
@@ -610,6 +622,9 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 	for _, c := range consumers {
 		c.detached(ErrQueueDeleted)
 	}
+	if h := b.hooks.QueueDestroyed; h != nil {
+		h(q.info)
+	}
 	return true
 }
 
@@ -621,7 +636,7 @@ func (b *Broker) consumerGone(q *Queue, c *Consumer, remaining int, empty bool) 
 	switch {
 	case c.ownsQueue:
 		b.deleteQueue(q, false)
-	case q.info.AutoCreated && q.info.RoutingType == Anycast && empty && b.settings.Resolve(q.info.Address).AutoDeleteQueues:
+	case q.info.AutoCreated && q.info.RoutingType == Anycast && empty && !c.keepQueue && b.settings.Resolve(q.info.Address).AutoDeleteQueues:
 		b.deleteQueue(q, true)
 	}
 }

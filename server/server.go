@@ -17,6 +17,8 @@ import (
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/management"
+	"github.com/junctionmq/junction/plugins"
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/adapter"
 	"github.com/junctionmq/junction/protocols/transport"
@@ -44,11 +46,16 @@ type Server struct {
 	log      *slog.Logger
 	Core     *core.Broker
 	Security *security.Manager
+	// Plugins are the configured plugins (nil: none); the management
+	// listener hands them its actions and serves their routes.
+	Plugins  *plugins.Set
 	srv      *transport.Server
 	regs     []adapter.Registration
 	adapters []adapter.Adapter // by registration index; nil until built
 	// stops run at shutdown before the connections close.
 	stops []func()
+	// admin is the management API, when an admin listener is on.
+	admin *management.API
 
 	mu    sync.Mutex
 	addrs map[string]net.Addr
@@ -76,8 +83,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	sec, err := security.New(cfg.Security, cfg.Dir, log)
+	plugs, err := loadPlugins(cfg, log)
 	if err != nil {
+		return nil, err
+	}
+	sec, err := security.New(cfg.Security, cfg.Dir, log, security.WithAuditHandler(plugs.AuditHandler()))
+	if err != nil {
+		plugs.Close()
 		return nil, fmt.Errorf("security: %w", err)
 	}
 	var tlsConf *tls.Config
@@ -93,6 +105,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	var lns []bound
 	if !ha {
 		if lns, err = bindListeners(plans, tlsConf); err != nil {
+			plugs.Close()
 			return nil, err
 		}
 	}
@@ -103,12 +116,14 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	if st == nil {
 		if st, err = openStore(ctx, cfg, opts.Repair, log); err != nil {
 			closeBound(lns)
+			plugs.Close()
 			return nil, err
 		}
 	}
 	if ha {
 		if lns, err = bindListeners(plans, tlsConf); err != nil {
 			st.Close()
+			plugs.Close()
 			return nil, err
 		}
 	}
@@ -121,21 +136,23 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	})
 	cb, err := core.New(core.Config{Store: st, AddressSettings: cfg.AddressSettings, Logger: log, MaxMessageSize: int(cfg.MaxMessageSize),
 		MaxAddresses: cfg.MaxAddresses, MaxQueues: cfg.MaxQueues, GlobalMaxSize: int64(cfg.GlobalMaxSize),
-		SlowConsumerTimeout: cfg.SlowConsumerTimeout})
+		SlowConsumerTimeout: cfg.SlowConsumerTimeout, Hooks: plugs.Hooks()})
 	if err != nil {
 		closeBound(lns)
 		st.Close()
+		plugs.Close()
 		return nil, err
 	}
 	rs, err := cb.Start(ctx)
 	if err != nil {
 		closeBound(lns)
 		cb.Close()
+		plugs.Close()
 		return nil, err
 	}
 	log.Info("recovered", "queues", rs.Queues, "messages", rs.Messages, "references", rs.Refs, "took", rs.Duration.Round(time.Millisecond))
 
-	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), regs: regs, addrs: map[string]net.Addr{}, fenced: fenced}
+	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), regs: regs, addrs: map[string]net.Addr{}, fenced: fenced, Plugins: plugs}
 	mctx, stopMem := context.WithCancel(context.Background())
 	s.stops = append(s.stops, stopMem)
 	go returnMemory(mctx, cb, log)
@@ -147,7 +164,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 		s.stops = append(s.stops, cancel)
 		go sec.Watch(wctx, 2*time.Second)
 	}
-	ws, err := s.startAdapters(regs, &access.Gate{Manager: sec})
+	ws, err := s.startAdapters(regs, &access.Gate{Manager: sec, Hooks: cb.Hooks()})
 	if err != nil {
 		closeBound(lns)
 		s.Shutdown()
@@ -175,6 +192,11 @@ func (s *Server) startAdapters(regs []adapter.Registration, gate *access.Gate) (
 	}
 	s.adapters = make([]adapter.Adapter, len(regs))
 	for i, r := range regs {
+		// Each adapter has its own Gate, naming its protocol to the
+		// connection hooks.
+		g := *gate
+		g.Protocol = r.Name
+		env.Gate = &g
 		a, err := r.New(env)
 		if err != nil {
 			return nil, fmt.Errorf("starting the %s adapter: %w", r.Name, err)
@@ -191,6 +213,10 @@ func (s *Server) startAdapters(regs []adapter.Registration, gate *access.Gate) (
 
 // serve starts accepting on a bound listener.
 func (s *Server) serve(b bound, ws *transport.WebSocket, anonymous bool) {
+	if b.Adapter == adminListener {
+		s.serveAdmin(b)
+		return
+	}
 	s.mu.Lock()
 	s.addrs[b.Name] = b.ln.Addr()
 	s.mu.Unlock()
@@ -300,6 +326,9 @@ func (s *Server) Shutdown() error {
 	}
 	if cerr := s.Core.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("closing the store: %w", cerr))
+	}
+	if perr := s.Plugins.Close(); perr != nil {
+		err = errors.Join(err, fmt.Errorf("closing plugins: %w", perr))
 	}
 	st := s.Core.Stats()
 	s.log.Info("stopped", "sent", st.Sent, "expired", st.Expired, "dead-lettered", st.DeadLettered)

@@ -151,3 +151,30 @@ func (c *Counters) Snapshot() Stats {
 		BytesOut:    c.Meter.Out.Load(),
 	}
 }
+
+// SessionLister is implemented by adapters whose sessions outlive their
+// connections (MQTT persistent sessions), for the management API.
+type SessionLister interface {
+	Sessions() []SessionInfo
+}
+
+// SessionInfo describes a protocol session, connected or not.
+type SessionInfo struct {
+	ClientID  string
+	Connected bool
+	// Persistent sessions keep their subscriptions while offline, for
+	// ExpirySeconds (0xFFFFFFFF: never) after the client left.
+	Persistent    bool
+	ExpirySeconds uint32
+	Subscriptions []SubscriptionInfo
+	// InFlight counts deliveries awaiting the client's acknowledgement.
+	InFlight int
+}
+
+// SubscriptionInfo is one subscription of a SessionInfo.
+type SubscriptionInfo struct {
+	Filter string
+	QoS    byte
+	Queue  string
+	Shared bool
+}

@@ -578,6 +578,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	opts := id.SessionOptions(clientID)
 	opts.OnClose = c.closedByBroker
+	opts.Protocol, opts.RemoteAddr = "mqtt", c.remote
 	c.sess = c.s.b.NewSession(opts)
 
 	present, err := c.s.attach(c, clientID, p.CleanStart, expiry)

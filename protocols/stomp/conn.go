@@ -444,6 +444,7 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	clientID, _ := f.Get("client-id")
 	opts := id.SessionOptions(clientID)
 	opts.OnClose = c.sessionClosed
+	opts.Protocol, opts.RemoteAddr = "stomp", c.remote
 	c.sess = c.s.opts.Broker.NewSession(opts)
 	c.connected = true
 
