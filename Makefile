@@ -2,10 +2,14 @@
 GO          ?= go
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
+# helm renders and lints the chart in deploy/helm (Debian has no package;
+# it builds from the module proxy).
+HELM_VERSION := v3.21.4
+HELM        := $(GOBIN)/helm
 BIN         := bin/junction
 JSDEPS      := testdata/js/node_modules
 
-.PHONY: build run test test-deps vet lint bench fuzz clean conformance-matrix
+.PHONY: build run test test-deps vet lint bench fuzz clean conformance-matrix release
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/junction
@@ -19,10 +23,12 @@ run: build
 # Proton's Python binding and its examples for AMQP interop, a JDK and the
 # ActiveMQ JMS client for OpenWire, postgresql for the PostgreSQL store (the
 # tests start private servers with its initdb and pg_ctl), and the JavaScript
-# clients (stomp.js, MQTT.js, rhea) from npm.
-test-deps:
+# clients (stomp.js, MQTT.js, rhea) from npm; systemd-analyze and helm check
+# the files in deploy/.
+test-deps: $(HELM)
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v mosquitto_pub >/dev/null || missing="$$missing mosquitto-clients"; \
 	/usr/bin/python3 -c 'import proton' 2>/dev/null || missing="$$missing python3-qpid-proton"; \
 	[ -f /usr/share/proton/examples/python/simple_send.py ] || missing="$$missing libqpid-proton11-dev-examples"; \
@@ -35,6 +41,9 @@ test-deps:
 	fi
 	@[ -d $(JSDEPS)/@stomp/stompjs ] && [ -d $(JSDEPS)/mqtt ] && [ -d $(JSDEPS)/rhea ] || \
 		npm install --silent --no-audit --no-fund --prefix testdata/js >/dev/null
+
+$(HELM):
+	$(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 vet:
 	$(GO) vet ./...
@@ -60,4 +69,4 @@ conformance-matrix:
 	scripts/conformance-matrix.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
