@@ -205,7 +205,7 @@ func TestHelmChart(t *testing.T) {
 		{"defaults", nil, 1, []string{"stomp", "mqtt", "ws", "amqp", "openwire", "admin"}, true, false},
 		{"tls and users", []string{"--set", "tls.secretName=junction-tls", "--set", "tls.clientAuth=request",
 			"--set-string", "auth.usersFile=users: []", "--set", "protocols.ws.enabled=false"},
-			1, []string{"stomp", "mqtt", "amqp", "openwire", "admin", "stomp-tls", "mqtt-tls", "wss", "amqp-tls", "openwire-tls"}, true, true},
+			1, []string{"stomp", "mqtt", "amqp", "openwire", "admin", "stomp-tls", "mqtt-tls", "wss", "amqp-tls", "openwire-tls", "admin-tls"}, true, true},
 		{"postgres ha", []string{"-f", filepath.Join(chart, "values-postgres-ha.yaml")}, 2,
 			[]string{"stomp", "mqtt", "ws", "amqp", "openwire", "admin"}, false, false},
 	}
