@@ -118,6 +118,10 @@ func (b *Broker) globalFits(need int64) bool {
 // global-max-size (each message's size plus a fixed overhead).
 func (b *Broker) GlobalSize() int64 { return b.globalSize.Load() }
 
+// GlobalMax returns the broker-wide memory budget for messages
+// (global-max-size); 0 means unlimited.
+func (b *Broker) GlobalMax() int64 { return b.globalMax }
+
 // globalWaiters are the addresses with a line, so that room made anywhere
 // (the global budget, a limited queue) can restart the lines it stopped.
 type globalWaiters struct {

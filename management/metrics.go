@@ -41,6 +41,7 @@ var (
 	dAddresses    = newDesc("addresses", "Addresses.")
 	dQueues       = newDesc("queues", "Queues.")
 	dGlobalSize   = newDesc("memory_used_bytes", "Bytes of messages the broker holds, counted against global-max-size.")
+	dGlobalMax    = newDesc("memory_budget_bytes", "global-max-size: the memory budget for messages (0: unlimited).")
 
 	dStoreHealthy  = newDesc("store_healthy", "1 when the store can write, 0 when it is unavailable.")
 	dStorePressure = newDesc("store_pressure", "1 when the store is behind and durable sends wait.")
@@ -83,7 +84,7 @@ type collector struct{ a *API }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []desc{dInfo, dUptime, dSent, dRouted, dDropped, dDuplicates, dExpired, dDeadLettered, dAddresses, dQueues,
-		dGlobalSize, dStoreHealthy, dStorePressure, dStoreMessages, dStoreBytes, dStoreSyncs, dStoreErrors,
+		dGlobalSize, dGlobalMax, dStoreHealthy, dStorePressure, dStoreMessages, dStoreBytes, dStoreSyncs, dStoreErrors,
 		dProtoConns, dProtoAccepted, dProtoIn, dProtoOut, dProtoBytesIn, dProtoBytesOut, dProtoExtra,
 		dQueuesDepth, dQueuesInFlight, dQueuesCons, dOmitted} {
 		ch <- d
@@ -128,6 +129,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(dAddresses, float64(st.Addresses))
 	ch <- gauge(dQueues, float64(st.Queues))
 	ch <- gauge(dGlobalSize, float64(b.GlobalSize()))
+	ch <- gauge(dGlobalMax, float64(b.GlobalMax()))
 
 	ss := b.StoreStats()
 	ch <- gauge(dStoreHealthy, boolFloat(b.StoreHealth() == nil))
