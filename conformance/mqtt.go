@@ -455,17 +455,6 @@ func (c *client5) recv(ctx context.Context) (*paho.Publish, error) {
 	}
 }
 
-func (c *client5) none(ctx context.Context, d time.Duration) error {
-	select {
-	case m := <-c.msgs:
-		return fmt.Errorf("unexpected message on %s: %q", m.Topic, m.Payload)
-	case <-time.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func (c *client5) sub(ctx context.Context, s *paho.Subscribe) error {
 	ack, err := c.Subscribe(ctx, s)
 	if err != nil {
