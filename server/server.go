@@ -72,8 +72,10 @@ func (s *Server) Fenced() <-chan struct{} { return s.fenced }
 // store, recovers the broker, builds the adapters and starts accepting.
 // Listener problems (an unknown name, a bad address, an address in use,
 // every listener off) fail before the store is opened, so a mistyped
-// command line leaves no journal behind. cfg must have had ApplyDefaults
-// and Validate called.
+// command line leaves no journal behind. With an HA role (ha.role) the
+// addresses are checked first but bound only once the store is taken: a
+// backup waits inside Start, its listeners closed, until it becomes live
+// or ctx ends. cfg must have had ApplyDefaults and Validate called.
 func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (*Server, error) {
 	regs := opts.Adapters
 	if regs == nil {
@@ -128,12 +130,14 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 		}
 	}
 	fenced := make(chan struct{})
-	var fenceOnce sync.Once
-	st.Notify(func() {
-		if errors.Is(st.Health(), postgres.ErrFenced) {
-			fenceOnce.Do(func() { close(fenced) })
-		}
-	})
+	if pg, ok := st.(*postgres.Store); ok {
+		var fenceOnce sync.Once
+		pg.Notify(func() {
+			if errors.Is(pg.Health(), postgres.ErrFenced) {
+				fenceOnce.Do(func() { close(fenced) })
+			}
+		})
+	}
 	cb, err := core.New(core.Config{Store: st, AddressSettings: cfg.AddressSettings, Logger: log, MaxMessageSize: int(cfg.MaxMessageSize),
 		MaxAddresses: cfg.MaxAddresses, MaxQueues: cfg.MaxQueues, GlobalMaxSize: int64(cfg.GlobalMaxSize),
 		SlowConsumerTimeout: cfg.SlowConsumerTimeout, Hooks: plugs.Hooks()})

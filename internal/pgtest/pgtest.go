@@ -11,6 +11,7 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -94,8 +95,14 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	reapOrphans(bin)
 	dir, err := os.MkdirTemp("", "junction-pg-")
 	if err != nil {
+		return nil, err
+	}
+	// The server outlives a test binary killed by a timeout; the next
+	// Start stops it (reapOrphans) by this file.
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, err
 	}
 	s := &Server{Dir: dir, bin: bin, asPG: os.Geteuid() == 0}
@@ -123,6 +130,29 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// reapOrphans stops and removes the servers of test binaries that died
+// without stopping theirs.
+func reapOrphans(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "junction-pg-*"))
+	for _, dir := range dirs {
+		data, err := os.ReadFile(filepath.Join(dir, "owner"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(string(data))
+		if err != nil || pid == os.Getpid() || alive(pid) {
+			continue // its owner still runs
+		}
+		orphan := &Server{Dir: dir, bin: bin, asPG: os.Geteuid() == 0}
+		orphan.Stop()
+	}
+}
+
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // run runs one of the server's tools, as the postgres user when root.
