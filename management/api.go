@@ -72,7 +72,7 @@ type Action struct {
 	Remote string
 	// Name is "queue.purge", "queue.move", "queue.redrive", "queue.create",
 	// "queue.delete", "address.create", "address.delete", "message.send",
-	// "connection.close" or "subscription.delete".
+	// "connection.close", "subscription.delete" or "mqtt.session.end".
 	Name   string
 	Target string
 	Params map[string]any
@@ -194,6 +194,7 @@ func (a *API) routes() {
 		"DELETE /api/v1/connections/{id}":        a.closeConnection,
 		"GET /api/v1/consumers":                  a.listConsumers,
 		"GET /api/v1/mqtt/sessions":              a.listMQTTSessions,
+		"DELETE /api/v1/mqtt/sessions/{client}":  a.endMQTTSession,
 		"GET /api/v1/subscriptions":              a.listSubscriptions,
 		"DELETE /api/v1/subscriptions/{name}":    a.deleteSubscription,
 		"GET /api/v1/":                           a.notFound,
