@@ -528,12 +528,21 @@ function subscriptions(root, _arg, token) {
       const res = await api('GET', '/mqtt/sessions?limit=1000');
       if (!current(token)) return;
       sess.replaceChildren(res.items.length ? h('table', { id: 'session-table' },
-        h('thead', {}, h('tr', {}, ['client id', 'connected', 'persistent', 'expiry', 'subscriptions', 'in flight'].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', {}, res.items.map((s) => h('tr', {},
+        h('thead', {}, h('tr', {}, ['client id', 'connected', 'persistent', 'expiry', 'subscriptions', 'in flight', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, res.items.map((s) => h('tr', { 'data-client': s.client_id },
           h('td', {}, s.client_id), h('td', {}, s.connected ? 'yes' : 'no'), h('td', {}, s.persistent ? 'yes' : 'no'),
           h('td', {}, s.expiry_seconds ? num(s.expiry_seconds) + ' s' : ''),
           h('td', {}, (s.subscriptions || []).map((x) => h('div', {}, `${x.filter} (QoS ${x.qos})`))),
-          h('td', { class: 'num' }, num(s.in_flight))))))
+          h('td', { class: 'num' }, num(s.in_flight)),
+          // Only an offline session can be ended here; a connected
+          // client's is closed from the connections page.
+          h('td', {}, s.connected ? '' : h('button', {
+            type: 'button', class: 'danger', 'aria-label': `End MQTT session ${s.client_id}`,
+            onclick: async () => {
+              try { await api('DELETE', '/mqtt/sessions/' + enc(s.client_id)); setStatus(`MQTT session ${s.client_id} ended.`); } catch (err) { fail(err); }
+              load();
+            },
+          }, 'End session'))))))
         : h('p', { class: 'muted' }, 'No MQTT session.'));
     } catch (err) { fail(err); }
   };
@@ -579,7 +588,8 @@ function trace(root, id, token) {
     }
   };
   load();
-  if (!id) every(3000, load);
+  // A trace grows while its message travels: follow it.
+  every(3000, load);
 }
 
 // --- start -------------------------------------------------------------
