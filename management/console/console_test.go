@@ -204,6 +204,13 @@ func TestConsole(t *testing.T) {
 	if !strings.Contains(row, "hello from the console") || !strings.Contains(row, "color = blue") {
 		t.Errorf("browsed row %q: want the body and the property", row)
 	}
+	// Browse with a selector: the message matches color = 'blue', not 'red'.
+	do(t, ctx, "browse red", chromedp.SendKeys("#browse-selector", "color = 'red'"), chromedp.Click(`#browse-form button`))
+	poll[bool](t, ctx, "no red message", `document.querySelector('#message-table tbody').innerText.includes('No ready message matches')`)
+	do(t, ctx, "browse blue", chromedp.Evaluate[chromedp.Void](`document.getElementById('browse-selector').value = ''`),
+		chromedp.SendKeys("#browse-selector", "color = 'blue'"), chromedp.Click(`#browse-form button`))
+	poll[bool](t, ctx, "the blue message", `!!document.querySelector('#message-table tbody tr[data-id]')`)
+
 	// The figures load beside the browse table: wait for them.
 	poll[bool](t, ctx, "the depth of 1", `document.getElementById('queue-depth').textContent === '1'`)
 
