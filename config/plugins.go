@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -37,8 +39,12 @@ func (o PluginOptions) Decode(v any) error {
 	if o.node == nil || o.node.Kind == 0 || (o.node.Kind == yaml.ScalarNode && o.node.Tag == "!!null") {
 		return nil
 	}
-	if bad := unknownKeys("options", o.node, reflect.TypeOf(v)); len(bad) > 0 {
-		return fmt.Errorf("%s", bad[0])
+	var bad []string
+	walkKeys("", o.node, reflect.TypeOf(v), "options", &bad)
+	if len(bad) > 0 {
+		// "line 6: unknown key "x" in options; valid keys: ..."; the
+		// caller names the plugin.
+		return errors.New(strings.TrimPrefix(bad[0], ": "))
 	}
 	return o.node.Decode(v)
 }

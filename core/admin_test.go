@@ -116,3 +116,21 @@ func TestSessionsInfo(t *testing.T) {
 		}
 	}
 }
+
+// A consumer with KeepQueue leaving an auto-created queue it emptied does
+// not auto-delete it; an ordinary one does.
+func TestKeepQueue(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{})
+	for _, keep := range []bool{true, false} {
+		c, col := consume(t, s, "auto", ConsumerOptions{Credit: 10, KeepQueue: keep})
+		send(t, s, msg("auto", "x"))
+		if err := c.Ack(col.next(t, waitTimeout).Tag); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if _, ok := b.Queue("auto"); ok != keep {
+			t.Fatalf("KeepQueue %v: queue there after the close: %v", keep, ok)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/junctionmq/junction/core"
@@ -72,7 +73,7 @@ type Action struct {
 	Remote string
 	// Name is "queue.purge", "queue.move", "queue.redrive", "queue.create",
 	// "queue.delete", "address.create", "address.delete", "message.send",
-	// "connection.close" or "subscription.delete".
+	// "connection.close", "subscription.delete" or "mqtt.session.end".
 	Name   string
 	Target string
 	Params map[string]any
@@ -93,7 +94,15 @@ type API struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	metrics http.Handler
+	// lastUse is when an API request last came (unix ns): the sampler
+	// rests while nobody looks.
+	lastUse atomic.Int64
 }
+
+// sampleIdle is how long after the last API request the sampler keeps
+// reading counters. A broker nobody watches pays nothing for its rates; the
+// first look after a rest shows rates one interval later.
+const sampleIdle = 2 * time.Minute
 
 // New builds the API and starts its rate sampler; Close stops it.
 func New(o Options) *API {
@@ -145,6 +154,10 @@ func (a *API) sampleLoop() {
 		case <-a.stop:
 			return
 		case now := <-t.C:
+			if now.UnixNano()-a.lastUse.Load() > int64(sampleIdle) {
+				a.rates.rest()
+				continue
+			}
 			a.rates.sample(now)
 		}
 	}
@@ -194,6 +207,7 @@ func (a *API) routes() {
 		"DELETE /api/v1/connections/{id}":        a.closeConnection,
 		"GET /api/v1/consumers":                  a.listConsumers,
 		"GET /api/v1/mqtt/sessions":              a.listMQTTSessions,
+		"DELETE /api/v1/mqtt/sessions/{client}":  a.endMQTTSession,
 		"GET /api/v1/subscriptions":              a.listSubscriptions,
 		"DELETE /api/v1/subscriptions/{name}":    a.deleteSubscription,
 		"GET /api/v1/":                           a.notFound,
@@ -244,6 +258,7 @@ func (a *API) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sec := a.o.Security
 		if sec == nil {
+			a.lastUse.Store(time.Now().UnixNano())
 			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, who{remote: r.RemoteAddr})))
 			return
 		}
@@ -265,6 +280,7 @@ func (a *API) guard(h http.Handler) http.Handler {
 			writeError(w, http.StatusForbidden, fmt.Errorf("%s may not manage the broker (the manage permission on \"#\" is needed)", subj))
 			return
 		}
+		a.lastUse.Store(time.Now().UnixNano())
 		name := ""
 		if !subj.Anonymous {
 			name = subj.User

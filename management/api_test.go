@@ -437,3 +437,35 @@ func TestSendRouting(t *testing.T) {
 		}
 	}
 }
+
+// An offline persistent MQTT session can be ended from the API, with its
+// subscription queue; a connected one cannot.
+func TestEndMQTTSession(t *testing.T) {
+	e := start(t)
+	mq := e.mqtt("device-2", false)
+	if tok := mq.Subscribe("alerts/#", 1, nil); !tok.WaitTimeout(waitFor) || tok.Error() != nil {
+		t.Fatalf("mqtt subscribe: %v", tok.Error())
+	}
+	if got := e.do("DELETE", "/api/v1/mqtt/sessions/device-2", nil, nil); got != 409 {
+		t.Fatalf("ending a connected session: %d, want 409", got)
+	}
+	mq.Disconnect(100)
+	var ms management.ListResult[management.MQTTSession]
+	eventually(t, "the session offline", func() bool {
+		e.must(200, "GET", "/api/v1/mqtt/sessions", nil, &ms)
+		return ms.Total == 1 && !ms.Items[0].Connected
+	})
+	queue := ms.Items[0].Subscriptions[0].Queue
+	e.must(200, "GET", "/api/v1/queues/"+urlEscape(queue), nil, nil)
+	e.must(200, "DELETE", "/api/v1/mqtt/sessions/device-2", nil, nil)
+	e.must(200, "GET", "/api/v1/mqtt/sessions", nil, &ms)
+	if ms.Total != 0 {
+		t.Fatalf("session still listed: %+v", ms)
+	}
+	if got := e.do("GET", "/api/v1/queues/"+urlEscape(queue), nil, nil); got != 404 {
+		t.Fatalf("the ended session's queue: %d, want 404", got)
+	}
+	if got := e.do("DELETE", "/api/v1/mqtt/sessions/device-2", nil, nil); got != 404 {
+		t.Fatalf("ending it again: %d, want 404", got)
+	}
+}

@@ -1,11 +1,14 @@
 package management
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime"
 	"strconv"
 	"time"
+
+	"github.com/junctionmq/junction/protocols/adapter"
 )
 
 // Connection is a client connection (a core session an adapter opened).
@@ -146,6 +149,25 @@ func (a *API) listMQTTSessions(w http.ResponseWriter, r *http.Request) {
 		}
 		return s.ClientID
 	}))
+}
+
+func (a *API) endMQTTSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("client")
+	err := fmt.Errorf("%w: the mqtt adapter is not running", adapter.ErrNoSession)
+	if l := a.o.SessionListers["mqtt"]; l != nil {
+		err = l.EndSession(id)
+	}
+	a.act(r, "mqtt.session.end", id, nil, err)
+	switch {
+	case errors.Is(err, adapter.ErrNoSession):
+		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, adapter.ErrSessionConnected):
+		writeError(w, http.StatusConflict, fmt.Errorf("%w: close its connection first", err))
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"ended": id})
+	}
 }
 
 // BrokerInfo is the answer of GET /api/v1/broker.

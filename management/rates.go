@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// sampler turns counters into rates: every SampleInterval it reads the
-// counters of the broker, the adapters, the queues and the sessions, and
-// keeps the per-second difference from the previous reading. Readers get
+// sampler turns counters into rates: every SampleInterval, while the API
+// is in use, it reads the counters of the broker, the adapters, the queues
+// and the sessions, and keeps the per-second difference from the previous
+// reading. Readers get
 // the last complete interval's rates; nothing is computed per request, so a
 // list of 10,000 queues costs a map lookup per queue.
 type sampler struct {
@@ -67,6 +68,17 @@ func (s *sampler) sample(now time.Time) {
 		s.adapterRates = rates(s.adapters, adapters, dt)
 	}
 	s.at, s.sent, s.queues, s.sessions, s.adapters = now, st.Sent, queues, sessions, adapters
+}
+
+// rest forgets the last reading while nobody looks, so that the first
+// rates after the rest cover one interval, not the whole rest; the rates
+// shown are cleared with it.
+func (s *sampler) rest() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.at = time.Time{}
+	s.queues, s.sessions, s.adapters = nil, nil, nil
+	s.queueRates, s.sessionRates, s.adapterRates, s.sentRate = nil, nil, nil, 0
 }
 
 func rates[K comparable](prev, cur map[K]counterPair, dt float64) map[K]ratePair {

@@ -263,7 +263,7 @@ func TestUnknownPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := plugins.Load([]plugins.Spec{{Name: "reject-property", Options: opts}}, nil, "", ""); err == nil || !strings.Contains(err.Error(), "propertee") {
+	if _, err := plugins.Load([]plugins.Spec{{Name: "reject-property", Options: opts}}, nil, "", ""); err == nil || !strings.Contains(err.Error(), `reject-property: line 1: unknown key "propertee" in options; valid keys: property`) {
 		t.Fatalf("Load with a misspelt option: %v; want the unknown key named", err)
 	}
 }

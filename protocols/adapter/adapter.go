@@ -13,6 +13,7 @@
 package adapter
 
 import (
+	"errors"
 	"log/slog"
 	"sync/atomic"
 
@@ -156,7 +157,18 @@ func (c *Counters) Snapshot() Stats {
 // connections (MQTT persistent sessions), for the management API.
 type SessionLister interface {
 	Sessions() []SessionInfo
+	// EndSession ends an offline session as its expiry would: its
+	// subscriptions and what they hold go. It refuses a connected one
+	// (close the connection first) with ErrSessionConnected, and reports
+	// ErrNoSession for an unknown client id.
+	EndSession(clientID string) error
 }
+
+// Errors of SessionLister.EndSession.
+var (
+	ErrNoSession        = errors.New("no such session")
+	ErrSessionConnected = errors.New("the session is connected")
+)
 
 // SessionInfo describes a protocol session, connected or not.
 type SessionInfo struct {

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/junctionmq/junction/protocols/adapter"
@@ -31,4 +32,26 @@ func (s *Server) Sessions() []adapter.SessionInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ClientID < out[j].ClientID })
 	return out
+}
+
+// EndSession ends an offline session on an operator's request, as its
+// expiry would (the will, if still waiting, goes now).
+func (s *Server) EndSession(clientID string) error {
+	s.mu.Lock()
+	ss := s.sessions[clientID]
+	if ss == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %q", adapter.ErrNoSession, clientID)
+	}
+	ss.mu.Lock()
+	if ss.conn != nil {
+		ss.mu.Unlock()
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %q", adapter.ErrSessionConnected, clientID)
+	}
+	delete(s.sessions, clientID)
+	ss.mu.Unlock()
+	s.mu.Unlock()
+	s.destroy(ss)
+	return nil
 }

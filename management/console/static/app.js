@@ -341,7 +341,12 @@ function queueDetail(root, name, token) {
   const stats = h('div', { id: 'queue-stats' }, h('p', { class: 'muted' }, 'Loading…'));
   const consumers = h('div', { id: 'queue-consumers' });
   const msgs = h('div', { id: 'queue-messages' });
-  const browse = { offset: 0, limit: 20 };
+  const browse = { offset: 0, limit: 20, selector: '' };
+  const selInput = h('input', { id: 'browse-selector', size: 40, placeholder: "color = 'blue' AND JMSPriority > 4" });
+  const browseForm = h('form', {
+    class: 'inline', id: 'browse-form',
+    onsubmit: (e) => { e.preventDefault(); browse.selector = selInput.value.trim(); browse.offset = 0; loadMessages(); },
+  }, h('label', { for: 'browse-selector' }, 'Browse only messages matching the selector'), selInput, h('button', { type: 'submit' }, 'Filter'));
   let queue = null;
 
   const loadQueue = async () => {
@@ -376,7 +381,7 @@ function queueDetail(root, name, token) {
   const loadMessages = async () => {
     let res;
     try {
-      res = await api('GET', `/queues/${enc(name)}/messages?offset=${browse.offset}&limit=${browse.limit}`);
+      res = await api('GET', `/queues/${enc(name)}/messages?offset=${browse.offset}&limit=${browse.limit}&selector=${enc(browse.selector)}`);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) { msgs.replaceChildren(); return; }
       fail(err);
@@ -397,7 +402,7 @@ function queueDetail(root, name, token) {
         h('button', { type: 'button', onclick: () => { loadQueue(); loadMessages(); } }, 'Refresh')),
       h('table', { id: 'message-table' },
         h('thead', {}, h('tr', {}, ['message id', 'time (UTC)', 'priority', 'durable', 'properties', 'body'].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 6 }, 'The queue has no message ready.')))));
+        h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 6 }, browse.selector ? 'No ready message matches the selector.' : 'The queue has no message ready.')))));
   };
 
   const refresh = () => { loadQueue(); loadMessages(); };
@@ -461,7 +466,7 @@ function queueDetail(root, name, token) {
       h('p', {}, sendDurable, h('label', { for: 'send-durable' }, 'Durable')),
       h('button', { type: 'submit', class: 'primary' }, 'Send'))));
 
-  root.append(h('p', {}, h('a', { href: '#/queues' }, '← Queues')), title, stats, actions, consumers, msgs);
+  root.append(h('p', {}, h('a', { href: '#/queues' }, '← Queues')), title, stats, actions, consumers, browseForm, msgs);
   refresh();
 }
 
@@ -528,12 +533,21 @@ function subscriptions(root, _arg, token) {
       const res = await api('GET', '/mqtt/sessions?limit=1000');
       if (!current(token)) return;
       sess.replaceChildren(res.items.length ? h('table', { id: 'session-table' },
-        h('thead', {}, h('tr', {}, ['client id', 'connected', 'persistent', 'expiry', 'subscriptions', 'in flight'].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', {}, res.items.map((s) => h('tr', {},
+        h('thead', {}, h('tr', {}, ['client id', 'connected', 'persistent', 'expiry', 'subscriptions', 'in flight', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, res.items.map((s) => h('tr', { 'data-client': s.client_id },
           h('td', {}, s.client_id), h('td', {}, s.connected ? 'yes' : 'no'), h('td', {}, s.persistent ? 'yes' : 'no'),
           h('td', {}, s.expiry_seconds ? num(s.expiry_seconds) + ' s' : ''),
           h('td', {}, (s.subscriptions || []).map((x) => h('div', {}, `${x.filter} (QoS ${x.qos})`))),
-          h('td', { class: 'num' }, num(s.in_flight))))))
+          h('td', { class: 'num' }, num(s.in_flight)),
+          // Only an offline session can be ended here; a connected
+          // client's is closed from the connections page.
+          h('td', {}, s.connected ? '' : h('button', {
+            type: 'button', class: 'danger', 'aria-label': `End MQTT session ${s.client_id}`,
+            onclick: async () => {
+              try { await api('DELETE', '/mqtt/sessions/' + enc(s.client_id)); setStatus(`MQTT session ${s.client_id} ended.`); } catch (err) { fail(err); }
+              load();
+            },
+          }, 'End session'))))))
         : h('p', { class: 'muted' }, 'No MQTT session.'));
     } catch (err) { fail(err); }
   };
@@ -579,7 +593,8 @@ function trace(root, id, token) {
     }
   };
   load();
-  if (!id) every(3000, load);
+  // A trace grows while its message travels: follow it.
+  every(3000, load);
 }
 
 // --- start -------------------------------------------------------------
