@@ -205,7 +205,7 @@ func (a *address) targetsFull() bool {
 	}
 	for _, list := range [][]*Queue{rs.any, rs.multi} {
 		for _, q := range list {
-			if q.limited() && q.limHold.Load() && q.full() && q.nConsumers.Load() > 0 {
+			if q.limited() && q.limFlag(limitHold) && q.full() && q.nConsumers.Load() > 0 {
 				return true
 			}
 		}

@@ -131,9 +131,10 @@ type Queue struct {
 	heldMsgs, heldBytes atomic.Int64
 	dropped             atomic.Uint64 // messages refused by the limits
 	nConsumers          atomic.Int32  // len(consumers), for routing
-	limHold             atomic.Bool
-	limEvict            atomic.Bool // full: drop the oldest ready message, not the new one
-	fullSince           int64       // unix ms the reaper first saw it full with consumers; only the reaper uses it
+	// limFlags holds limitHold and limitEvict: one word, as the queue is
+	// kept in the 512-byte size class (TestEmptyCost).
+	limFlags  atomic.Uint32
+	fullSince int64 // unix ms the reaper first saw it full with consumers; only the reaper uses it
 }
 
 // SetLimits bounds the messages and bytes the queue holds (0: no bound).
@@ -146,7 +147,7 @@ type Queue struct {
 func (q *Queue) SetLimits(messages int, bytes int64, hold bool) {
 	q.limMsgs.Store(int64(max(messages, 0)))
 	q.limBytes.Store(max(bytes, 0))
-	q.limHold.Store(hold)
+	q.setLimFlag(limitHold, hold)
 }
 
 // SetEvictOldest makes a full queue that would miss a message (SetLimits
@@ -156,7 +157,23 @@ func (q *Queue) SetLimits(messages int, bytes int64, hold bool) {
 // default eviction strategy drops the oldest): a subscriber that falls
 // behind gets the latest messages. When every message is in flight, none
 // can be evicted and the new one is missed.
-func (q *Queue) SetEvictOldest(on bool) { q.limEvict.Store(on) }
+func (q *Queue) SetEvictOldest(on bool) { q.setLimFlag(limitEvict, on) }
+
+// Queue.limFlags bits.
+const (
+	limitHold  = 1 << iota // a full queue holds producers' durable sends
+	limitEvict             // a full queue drops its oldest ready message
+)
+
+func (q *Queue) setLimFlag(flag uint32, on bool) {
+	if on {
+		q.limFlags.Or(flag)
+	} else {
+		q.limFlags.And(^uint32(flag))
+	}
+}
+
+func (q *Queue) limFlag(flag uint32) bool { return q.limFlags.Load()&flag != 0 }
 
 // evictOldest drops the oldest ready message of the lowest priority level,
 // reporting whether there was one.

@@ -171,11 +171,11 @@ func (b *Broker) queueLimits(s *Session, m *Message, res *resolved) {
 		if !q.limited() || !q.full() {
 			continue
 		}
-		if m.Durable && q.limHold.Load() && q.nConsumers.Load() > 0 {
+		if m.Durable && q.limFlag(limitHold) && q.nConsumers.Load() > 0 {
 			res.full = true
 			continue
 		}
-		if q.limEvict.Load() && q.evictOldest() {
+		if q.limFlag(limitEvict) && q.evictOldest() {
 			continue // room made for the new message
 		}
 		if !copied {

@@ -22,7 +22,7 @@ import (
 type holdStore struct {
 	*faulty.Store
 	mu   sync.Mutex
-	hold bool
+	hold string // the client id whose next record write is held; "" none
 	held chan heldWrite
 }
 
@@ -36,16 +36,17 @@ func newHoldStore() *holdStore {
 	return &holdStore{Store: faulty.Wrap(memory.New()), held: make(chan heldWrite, 1)}
 }
 
-// holdNext holds the next batch that writes a session record.
-func (h *holdStore) holdNext() { h.mu.Lock(); h.hold = true; h.mu.Unlock() }
+// holdNext holds the next batch that writes clientID's session record
+// (only its: another session's, such as one going offline, goes through).
+func (h *holdStore) holdNext(clientID string) { h.mu.Lock(); h.hold = clientID; h.mu.Unlock() }
 
 func (h *holdStore) Apply(ops []storage.Op, sync bool, done func(error)) {
 	h.mu.Lock()
 	hold := false
-	if h.hold {
+	if h.hold != "" {
 		for _, op := range ops {
-			if op.Kind == storage.OpPutBinding && op.Binding == mqtt.KindSession {
-				hold, h.hold = true, false
+			if op.Kind == storage.OpPutBinding && op.Binding == mqtt.KindSession && op.Key == h.hold {
+				hold, h.hold = true, ""
 				break
 			}
 		}
@@ -109,7 +110,7 @@ func TestSubackWaitsForSessionRecord(t *testing.T) {
 
 			// The write succeeds: SUBACK after it, granted.
 			okTopic := fmt.Sprintf("suback/%d/ok", ver)
-			store.holdNext()
+			store.holdNext(id)
 			c.write(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: okTopic, QoS: 1}}})
 			w := store.awaitHeld(t)
 			expectQuiet(t, c, quiet)
@@ -128,7 +129,7 @@ func TestSubackWaitsForSessionRecord(t *testing.T) {
 			// The write fails: SUBACK with the failure code, nothing left
 			// subscribed, the connection still usable.
 			badTopic := fmt.Sprintf("suback/%d/failed", ver)
-			store.holdNext()
+			store.holdNext(id)
 			c.write(&packet.Subscribe{PacketID: 2, Subscriptions: []packet.Subscription{{Filter: badTopic, QoS: 1}}})
 			w = store.awaitHeld(t)
 			expectQuiet(t, c, quiet)
