@@ -27,7 +27,7 @@ func runServe(t *testing.T, args ...string) error {
 // is created.
 func TestServeRefusesBeforeTheJournal(t *testing.T) {
 	cfgFile := filepath.Join(t.TempDir(), "junction.yaml")
-	if err := os.WriteFile(cfgFile, []byte("listeners:\n  stomp: off\n  ws: off\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("listeners:\n  stomp: off\n  ws: off\n  openwire: off\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -35,8 +35,8 @@ func TestServeRefusesBeforeTheJournal(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"every listener off by the old flags", []string{"--stomp", "off", "--ws", "off", "--mqtt", "off"}, "every listener is off"},
-		{"every listener off by --listen", []string{"--listen", "stomp=off", "--listen", "ws=off", "--listen", "mqtt=off"}, "every listener is off"},
+		{"every listener off by the old flags", []string{"--stomp", "off", "--ws", "off", "--mqtt", "off", "--openwire", "off"}, "every listener is off"},
+		{"every listener off by --listen", []string{"--listen", "stomp=off", "--listen", "ws=off", "--listen", "mqtt=off", "--listen", "openwire=off"}, "every listener is off"},
 		{"every listener off by file and flag", []string{"--config", cfgFile, "--listen", "mqtt=off"}, "every listener is off"},
 		{"unknown listener", []string{"--listen", "amqp=127.0.0.1:5672"}, `unknown listener "amqp"`},
 		{"--listen without =", []string{"--listen", "stomp"}, "want NAME=ADDR"},
