@@ -68,7 +68,7 @@ func (c *conn) onMessage(ctx context.Context, m *wire.Message) {
 	if m.ProducerID != nil {
 		p = c.producers[*m.ProducerID]
 	}
-	ts, err := targets(m.Destination)
+	ts, err := c.sendTargets(m.Destination)
 	if err != nil {
 		c.respond(base, err)
 		return
@@ -120,6 +120,21 @@ func (c *conn) onMessage(ctx context.Context, m *wire.Message) {
 	if prod.Held() > c.s.opts.MaxHeldBytes {
 		c.awaitRelease(prod)
 	}
+}
+
+// sendTargets resolves a send's destination. The decoder's marshalling
+// cache hands out one *wire.Destination for every message a producer sends
+// to the same place, so the last resolution is kept and reused for it.
+func (c *conn) sendTargets(d *wire.Destination) ([]target, error) {
+	if d != nil && d == c.lastDest {
+		return c.lastTargets, nil
+	}
+	ts, err := targets(d)
+	if err != nil {
+		return nil, err
+	}
+	c.lastDest, c.lastTargets = d, ts
+	return ts, nil
 }
 
 // sendAck gathers the done callbacks of one send's targets.
