@@ -47,7 +47,7 @@ const (
 const maxInflated = wire.DefaultMaxInflatedSize
 
 // toCore builds a core message from a message a client sent to t.
-func (c *conn) toCore(m *wire.Message, t target) (*core.Message, error) {
+func (c *conn) toCore(m *wire.Message, t target, p *producer) (*core.Message, error) {
 	cm := &core.Message{
 		Address: t.name, RoutingType: t.routing(), Durable: m.Persistent,
 		Priority: core.DefaultPriority, Timestamp: m.Timestamp, Expiration: m.Expiration,
@@ -59,7 +59,7 @@ func (c *conn) toCore(m *wire.Message, t target) (*core.Message, error) {
 		cm.Priority = 9
 	}
 	if m.MessageID != nil {
-		cm.ClientMessageID = prop.StringValue(messageIDString(m.MessageID))
+		cm.ClientMessageID = prop.StringValue(p.messageIDString(m.MessageID))
 	}
 	if m.CorrelationID != "" {
 		cm.CorrelationID = prop.StringValue(m.CorrelationID)
@@ -177,6 +177,21 @@ func messageIDString(id *wire.MessageID) string {
 	b.WriteByte(':')
 	b.WriteString(strconv.FormatInt(id.ProducerSequenceID, 10))
 	return b.String()
+}
+
+// messageIDString is messageIDString with the "<producer id>:" prefix
+// the producer's messages share built once (p may be nil).
+func (p *producer) messageIDString(id *wire.MessageID) string {
+	if p == nil || id.TextView != "" || id.ProducerID == nil || *id.ProducerID != p.id {
+		return messageIDString(id)
+	}
+	if p.midPrefix == "" {
+		p.midPrefix = messageIDString(&wire.MessageID{ProducerID: &p.id})
+		p.midPrefix = p.midPrefix[:len(p.midPrefix)-1] // without the sequence's "0"
+	}
+	b := make([]byte, 0, len(p.midPrefix)+20)
+	b = append(b, p.midPrefix...)
+	return string(strconv.AppendInt(b, id.ProducerSequenceID, 10))
 }
 
 // parseMessageID reads "<connection id>:<session>:<producer>:<seq>" back

@@ -20,6 +20,17 @@ type producer struct {
 	id     wire.ProducerID
 	window int32
 	cp     *core.Producer // window producers only
+	// midPrefix is "<connection id>:<session>:<producer>:", the start of
+	// every JMSMessageID the producer sends.
+	midPrefix string
+}
+
+// producerOf returns the producer that sent m, or nil.
+func (c *conn) producerOf(m *wire.Message) *producer {
+	if m.ProducerID == nil {
+		return nil
+	}
+	return c.producers[*m.ProducerID]
 }
 
 func (p *producer) close() {
@@ -106,7 +117,7 @@ func (c *conn) onMessage(ctx context.Context, m *wire.Message) {
 			ack.done(nil) // advisories are the broker's to publish
 			continue
 		}
-		cm, err := c.toCore(m, t)
+		cm, err := c.toCore(m, t, p)
 		if err == nil {
 			err = prod.Send(ctx, cm, ack.done)
 		}
@@ -246,7 +257,7 @@ func (c *conn) sendInTx(m *wire.Message, ts []target) error {
 		if t.advisory() {
 			continue
 		}
-		cm, err := c.toCore(m, t)
+		cm, err := c.toCore(m, t, c.producerOf(m))
 		if err == nil {
 			err = st.tx.Send(cm)
 		}
