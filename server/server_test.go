@@ -227,7 +227,7 @@ func TestListenerErrorsBeforeTheJournal(t *testing.T) {
 		allOff[l.Name] = config.Off
 	}
 	with := func(kv ...string) config.Listeners {
-		l := config.Listeners{"stomp": "127.0.0.1:0", "mqtt": "off", "ws": "off"}
+		l := config.Listeners{"stomp": "127.0.0.1:0", "mqtt": "off", "ws": "off", "openwire": "off"}
 		for i := 0; i+1 < len(kv); i += 2 {
 			l[kv[i]] = kv[i+1]
 		}
@@ -286,7 +286,7 @@ func TestLaterListenerInUseReleasesEarlierOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	cfg := &config.Config{Data: t.TempDir(), Listeners: config.Listeners{"stomp": stompAddr, "mqtt": busy.Addr().String(), "ws": "off"}}
+	cfg := &config.Config{Data: t.TempDir(), Listeners: config.Listeners{"stomp": stompAddr, "mqtt": busy.Addr().String(), "ws": "off", "openwire": "off"}}
 	cfg.ApplyDefaults()
 	if _, err := server.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), server.Options{}); err == nil {
 		t.Fatal("Start succeeded with mqtt's port in use")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/openwire/wire"
 )
 
@@ -144,9 +145,10 @@ func (c *conn) onRemove(r *wire.RemoveInfo) error {
 	return jmsError("javax.jms.JMSException", "RemoveInfo names nothing removable")
 }
 
-// onDestinationInfo creates or deletes a temporary destination. Creating
-// an ordinary destination needs nothing: the core creates addresses as
-// they are used.
+// onDestinationInfo creates or deletes a temporary destination, or deletes
+// a queue (ActiveMQConnection.destroyDestination). Creating an ordinary
+// destination needs nothing: the core creates addresses as they are used;
+// and a topic has no queue of its own to delete.
 func (c *conn) onDestinationInfo(info *wire.DestinationInfo) error {
 	ts, err := targets(info.Destination)
 	if err != nil {
@@ -154,6 +156,11 @@ func (c *conn) onDestinationInfo(info *wire.DestinationInfo) error {
 	}
 	for _, t := range ts {
 		if !t.temp() {
+			if info.OperationType == wire.DestinationRemove && !t.topic() && !t.wildcard() {
+				if err := c.sess.DeleteQueue(t.name); err != nil && !errors.Is(err, core.ErrNoSuchQueue) {
+					return err
+				}
+			}
 			continue
 		}
 		switch info.OperationType {

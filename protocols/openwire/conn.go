@@ -48,6 +48,12 @@ type conn struct {
 	txs       map[int64]*txState
 	temps     map[string]*wire.Destination // temporary destinations this connection created
 	heldProd  *core.Producer               // sends of producers without a window, for the held bound
+	// onAck's scratch.
+	ackCredit []creditFor
+	ackSettle []settlement
+	// The last send destination and its resolution (see sendTargets).
+	lastDest    *wire.Destination
+	lastTargets []target
 
 	// Output, guarded by outMu (with the Outbox's state and each
 	// consumer's in-flight records).

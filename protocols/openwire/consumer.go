@@ -278,9 +278,10 @@ func (c *conn) onAck(a *wire.MessageAck) error {
 			return jmsError("javax.jms.IllegalStateException", "transaction has not been started")
 		}
 	}
-	credit := map[*core.Consumer]int{}
+	// Scratch kept on the connection (the reader's): one ack per message
+	// in AUTO_ACKNOWLEDGE should not allocate.
+	credit, settle := c.ackCredit[:0], c.ackSettle[:0]
 	browsed := 0
-	var settle []settlement
 	reason := "poison ack"
 	if a.PoisonCause != nil && a.PoisonCause.Message != "" {
 		reason = a.PoisonCause.Message
@@ -297,7 +298,7 @@ func (c *conn) onAck(a *wire.MessageAck) error {
 			if e.cc == nil {
 				browsed++
 			} else {
-				credit[e.cc]++
+				credit = addCredit(credit, e.cc)
 			}
 		}
 		if a.AckType == wire.AckDelivered {
@@ -334,14 +335,35 @@ func (c *conn) onAck(a *wire.MessageAck) error {
 		}
 	}
 	if con.prefetch > 0 {
-		for cc, n := range credit {
-			cc.AddCredit(n)
+		for _, cr := range credit {
+			cr.cc.AddCredit(cr.n)
 		}
 	}
 	if browsed > 0 && con.browser != nil {
 		con.browser.AddCredit(browsed)
 	}
+	clear(settle)
+	clear(credit)
+	c.ackCredit, c.ackSettle = credit[:0], settle[:0]
 	return nil
+}
+
+// creditFor is credit to give back to one core consumer.
+type creditFor struct {
+	cc *core.Consumer
+	n  int
+}
+
+// addCredit counts one credit for cc; a consumer has one core consumer
+// per destination part, so a linear search is the fast way.
+func addCredit(list []creditFor, cc *core.Consumer) []creditFor {
+	for i := range list {
+		if list[i].cc == cc {
+			list[i].n++
+			return list
+		}
+	}
+	return append(list, creditFor{cc, 1})
 }
 
 // eachInRange calls fn for the in-flight deliveries numbered first..last,

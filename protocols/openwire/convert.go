@@ -47,7 +47,7 @@ const (
 const maxInflated = wire.DefaultMaxInflatedSize
 
 // toCore builds a core message from a message a client sent to t.
-func (c *conn) toCore(m *wire.Message, t target) (*core.Message, error) {
+func (c *conn) toCore(m *wire.Message, t target, p *producer) (*core.Message, error) {
 	cm := &core.Message{
 		Address: t.name, RoutingType: t.routing(), Durable: m.Persistent,
 		Priority: core.DefaultPriority, Timestamp: m.Timestamp, Expiration: m.Expiration,
@@ -59,7 +59,7 @@ func (c *conn) toCore(m *wire.Message, t target) (*core.Message, error) {
 		cm.Priority = 9
 	}
 	if m.MessageID != nil {
-		cm.ClientMessageID = prop.StringValue(messageIDString(m.MessageID))
+		cm.ClientMessageID = prop.StringValue(p.messageIDString(m.MessageID))
 	}
 	if m.CorrelationID != "" {
 		cm.CorrelationID = prop.StringValue(m.CorrelationID)
@@ -107,11 +107,11 @@ func (c *conn) toCore(m *wire.Message, t target) (*core.Message, error) {
 	case wire.TypeTextMessage:
 		cm.BodyKind = core.BodyText
 		if content != nil {
-			s, _, err := wire.DecodeText(content)
+			text, _, err := wire.DecodeTextBytes(content)
 			if err != nil {
 				return nil, jmsError("javax.jms.MessageFormatException", "text body: "+err.Error())
 			}
-			cm.Body = []byte(s)
+			cm.Body = text
 		}
 	case wire.TypeBytesMessage:
 		cm.BodyKind, cm.Body = core.BodyBytes, content
@@ -179,36 +179,57 @@ func messageIDString(id *wire.MessageID) string {
 	return b.String()
 }
 
+// messageIDString is messageIDString with the "<producer id>:" prefix
+// the producer's messages share built once (p may be nil).
+func (p *producer) messageIDString(id *wire.MessageID) string {
+	if p == nil || id.TextView != "" || id.ProducerID == nil || *id.ProducerID != p.id {
+		return messageIDString(id)
+	}
+	if p.midPrefix == "" {
+		p.midPrefix = messageIDString(&wire.MessageID{ProducerID: &p.id})
+		p.midPrefix = p.midPrefix[:len(p.midPrefix)-1] // without the sequence's "0"
+	}
+	b := make([]byte, 0, len(p.midPrefix)+20)
+	b = append(b, p.midPrefix...)
+	return string(strconv.AppendInt(b, id.ProducerSequenceID, 10))
+}
+
 // parseMessageID reads "<connection id>:<session>:<producer>:<seq>" back
-// into a MessageId, as the client's MessageId(String) does.
+// into a MessageId, as the client's MessageId(String) does. It accepts
+// only the canonical decimal form, so that messageIDString gives s back.
 func parseMessageID(s string) (*wire.MessageID, bool) {
+	rest, seq, ok := lastNumber(s)
+	if !ok {
+		return nil, false
+	}
+	rest, val, ok := lastNumber(rest)
+	if !ok {
+		return nil, false
+	}
+	conn, sess, ok := lastNumber(rest)
+	if !ok {
+		return nil, false
+	}
+	return &wire.MessageID{ProducerID: &wire.ProducerID{ConnectionID: conn, SessionID: sess, Value: val}, ProducerSequenceID: seq}, true
+}
+
+// lastNumber splits "<rest>:<n>" where n is a canonical decimal int64 (no
+// sign but '-', no leading zero).
+func lastNumber(s string) (rest string, n int64, ok bool) {
 	i := strings.LastIndexByte(s, ':')
 	if i < 0 {
-		return nil, false
+		return "", 0, false
 	}
-	seq, err := strconv.ParseInt(s[i+1:], 10, 64)
-	if err != nil {
-		return nil, false
+	d := s[i+1:]
+	digits := strings.TrimPrefix(d, "-")
+	if digits == "" || (digits[0] == '0' && len(digits) > 1) || (digits == "0" && len(d) > 1) {
+		return "", 0, false
 	}
-	rest := s[:i]
-	j := strings.LastIndexByte(rest, ':')
-	if j < 0 {
-		return nil, false
+	n, err := strconv.ParseInt(d, 10, 64)
+	if err != nil || d[0] == '+' {
+		return "", 0, false
 	}
-	val, err := strconv.ParseInt(rest[j+1:], 10, 64)
-	if err != nil {
-		return nil, false
-	}
-	rest = rest[:j]
-	k := strings.LastIndexByte(rest, ':')
-	if k < 0 {
-		return nil, false
-	}
-	sess, err := strconv.ParseInt(rest[k+1:], 10, 64)
-	if err != nil {
-		return nil, false
-	}
-	return &wire.MessageID{ProducerID: &wire.ProducerID{ConnectionID: rest[:k], SessionID: sess, Value: val}, ProducerSequenceID: seq}, true
+	return s[:i], n, true
 }
 
 // fromCore builds the message dispatched to a consumer. seq becomes the
@@ -246,7 +267,7 @@ func (s *Server) fromCore(m *core.Message, dest *wire.Destination, deliveryCount
 	switch kind := outKind(m); kind {
 	case wire.TypeTextMessage:
 		wm.Type = kind
-		wm.Content = wire.AppendText(nil, string(m.Body))
+		wm.Content = wire.AppendTextBytes(nil, m.Body)
 	case wire.TypeMapMessage:
 		entries, err := body.DecodeMap(m.Body)
 		if err != nil {
@@ -316,7 +337,7 @@ func outKind(m *core.Message) byte {
 // whose text is the message's JMSMessageID.
 func (s *Server) messageID(m *core.Message) *wire.MessageID {
 	if v := m.ClientMessageID; v.Kind == prop.String && strings.HasPrefix(v.S, "ID:") {
-		if id, ok := parseMessageID(v.S); ok && messageIDString(id) == v.S {
+		if id, ok := parseMessageID(v.S); ok {
 			return id
 		}
 	}

@@ -49,6 +49,15 @@ func (t target) destination() *wire.Destination {
 	return &wire.Destination{Type: t.typ, PhysicalName: t.name}
 }
 
+// kinds are the prefixes a part of a composite destination may carry.
+var kinds = [...]struct {
+	prefix string
+	typ    byte
+}{
+	{"queue://", wire.TypeQueue}, {"topic://", wire.TypeTopic},
+	{"temp-queue://", wire.TypeTempQueue}, {"temp-topic://", wire.TypeTempTopic},
+}
+
 // targets splits a destination into its parts; each part may name its own
 // kind with a queue://, topic://, temp-queue:// or temp-topic:// prefix, as
 // the client allows in a composite.
@@ -67,12 +76,12 @@ func targets(d *wire.Destination) ([]target, error) {
 	out := make([]target, 0, len(parts))
 	for _, p := range parts {
 		t := target{name: strings.TrimSpace(p), typ: d.Type}
-		for prefix, typ := range map[string]byte{
-			"queue://": wire.TypeQueue, "topic://": wire.TypeTopic,
-			"temp-queue://": wire.TypeTempQueue, "temp-topic://": wire.TypeTempTopic,
-		} {
-			if strings.HasPrefix(t.name, prefix) {
-				t.name, t.typ = t.name[len(prefix):], typ
+		if strings.Contains(t.name, "://") {
+			for _, k := range kinds {
+				if strings.HasPrefix(t.name, k.prefix) {
+					t.name, t.typ = t.name[len(k.prefix):], k.typ
+					break
+				}
 			}
 		}
 		if t.name == "" {

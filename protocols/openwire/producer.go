@@ -20,6 +20,17 @@ type producer struct {
 	id     wire.ProducerID
 	window int32
 	cp     *core.Producer // window producers only
+	// midPrefix is "<connection id>:<session>:<producer>:", the start of
+	// every JMSMessageID the producer sends.
+	midPrefix string
+}
+
+// producerOf returns the producer that sent m, or nil.
+func (c *conn) producerOf(m *wire.Message) *producer {
+	if m.ProducerID == nil {
+		return nil
+	}
+	return c.producers[*m.ProducerID]
 }
 
 func (p *producer) close() {
@@ -68,7 +79,7 @@ func (c *conn) onMessage(ctx context.Context, m *wire.Message) {
 	if m.ProducerID != nil {
 		p = c.producers[*m.ProducerID]
 	}
-	ts, err := targets(m.Destination)
+	ts, err := c.sendTargets(m.Destination)
 	if err != nil {
 		c.respond(base, err)
 		return
@@ -106,7 +117,7 @@ func (c *conn) onMessage(ctx context.Context, m *wire.Message) {
 			ack.done(nil) // advisories are the broker's to publish
 			continue
 		}
-		cm, err := c.toCore(m, t)
+		cm, err := c.toCore(m, t, p)
 		if err == nil {
 			err = prod.Send(ctx, cm, ack.done)
 		}
@@ -120,6 +131,21 @@ func (c *conn) onMessage(ctx context.Context, m *wire.Message) {
 	if prod.Held() > c.s.opts.MaxHeldBytes {
 		c.awaitRelease(prod)
 	}
+}
+
+// sendTargets resolves a send's destination. The decoder's marshalling
+// cache hands out one *wire.Destination for every message a producer sends
+// to the same place, so the last resolution is kept and reused for it.
+func (c *conn) sendTargets(d *wire.Destination) ([]target, error) {
+	if d != nil && d == c.lastDest {
+		return c.lastTargets, nil
+	}
+	ts, err := targets(d)
+	if err != nil {
+		return nil, err
+	}
+	c.lastDest, c.lastTargets = d, ts
+	return ts, nil
 }
 
 // sendAck gathers the done callbacks of one send's targets.
@@ -231,7 +257,7 @@ func (c *conn) sendInTx(m *wire.Message, ts []target) error {
 		if t.advisory() {
 			continue
 		}
-		cm, err := c.toCore(m, t)
+		cm, err := c.toCore(m, t, c.producerOf(m))
 		if err == nil {
 			err = st.tx.Send(cm)
 		}

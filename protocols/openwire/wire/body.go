@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 )
 
 // Message bodies as the ActiveMQ client stores them in Message.Content:
@@ -140,8 +141,39 @@ func AppendText(dst []byte, s string) []byte {
 	if n > math.MaxInt32 {
 		n = math.MaxInt32 // unreachable: no Go string is that long in practice
 	}
+	dst = slices.Grow(dst, 4+n) // one allocation for a nil dst, not two
 	dst = putI32(dst, int32(n))
 	return appendModifiedUTF8(dst, s)
+}
+
+// AppendTextBytes is AppendText for text held as UTF-8 bytes (a core
+// message body): ASCII text, the common case, is copied as it is, without
+// the string conversion AppendText would need.
+func AppendTextBytes(dst, text []byte) []byte {
+	if !isASCIIBytes(text) || len(text) > math.MaxInt32 {
+		return AppendText(dst, string(text))
+	}
+	dst = slices.Grow(dst, 4+len(text))
+	dst = putI32(dst, int32(len(text)))
+	return append(dst, text...)
+}
+
+// DecodeTextBytes is DecodeText returning the text as UTF-8 bytes. ASCII
+// text, the common case, is returned as a slice of content (no copy), so it
+// shares content's memory: the caller must not modify content while it
+// holds the result.
+func DecodeTextBytes(content []byte) (text []byte, null bool, err error) {
+	if len(content) >= 4 {
+		n := int32(binary.BigEndian.Uint32(content))
+		if t := content[4:]; int(n) == len(t) && isASCIIBytes(t) {
+			return t, false, nil
+		}
+	}
+	s, null, err := DecodeText(content)
+	if err != nil || null {
+		return nil, null, err
+	}
+	return []byte(s), false, nil
 }
 
 // Text returns a TextMessage's text, inflating a compressed body.

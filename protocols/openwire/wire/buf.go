@@ -252,6 +252,24 @@ func isASCII(s string) bool {
 	return true
 }
 
+// isASCIIBytes is isASCII for a byte slice.
+func isASCIIBytes(b []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		if (w|(w-lo))&hi != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c == 0 || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 func append3(dst []byte, c rune) []byte {
 	return append(dst, 0xe0|byte(c>>12)&0x0f, 0x80|byte(c>>6)&0x3f, 0x80|byte(c)&0x3f)
 }

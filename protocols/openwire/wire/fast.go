@@ -420,15 +420,22 @@ func (s *fastDec) dispatch() (*MessageDispatch, bool) {
 	return d, s.i32(&d.RedeliveryCounter)
 }
 
+// ackBlock holds an ack and its two message ids in one allocation.
+type ackBlock struct {
+	a           MessageAck
+	first, last MessageID
+}
+
 func (s *fastDec) ack() (*MessageAck, bool) {
-	a := &MessageAck{}
+	blk := &ackBlock{}
+	a := &blk.a
 	ok := s.base(&a.BaseCommand) &&
 		s.destination(true, &a.Destination) &&
 		s.transactionID(&a.TransactionID) &&
 		s.consumerID(&a.ConsumerID) &&
 		s.i8(&a.AckType) &&
-		s.messageID(&a.FirstMessageID, nil) &&
-		s.messageID(&a.LastMessageID, nil) &&
+		s.messageID(&a.FirstMessageID, &blk.first) &&
+		s.messageID(&a.LastMessageID, &blk.last) &&
 		s.i32(&a.MessageCount) &&
 		s.absent() // PoisonCause
 	return a, ok

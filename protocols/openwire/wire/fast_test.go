@@ -441,3 +441,29 @@ func TestIsASCII(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTextBytes checks the byte-slice text helpers against the string ones.
+func FuzzTextBytes(f *testing.F) {
+	for _, s := range []string{"", "plain ascii text", "caf\u00e9", "\x00nul", "\U0001D11E", "\xff\xfe bad utf-8", strings.Repeat("x", 100)} {
+		f.Add([]byte(s))
+		f.Add(AppendText(nil, s))
+	}
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0, 0, 0, 9, 'a'})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if got, want := AppendTextBytes([]byte{1}, in), AppendText([]byte{1}, string(in)); !bytes.Equal(got, want) {
+			t.Fatalf("AppendTextBytes(%q) = %x, AppendText %x", in, got, want)
+		}
+		s, null, err := DecodeText(in)
+		b, null2, err2 := DecodeTextBytes(in)
+		if (err == nil) != (err2 == nil) || err != nil && err.Error() != err2.Error() || null != null2 {
+			t.Fatalf("DecodeTextBytes(%x): %v %v, DecodeText %v %v", in, null2, err2, null, err)
+		}
+		if err == nil && string(b) != s {
+			t.Fatalf("DecodeTextBytes(%x) = %q, DecodeText %q", in, b, s)
+		}
+		if null2 && b != nil {
+			t.Fatalf("null text as %q", b)
+		}
+	})
+}

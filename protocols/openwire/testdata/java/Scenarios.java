@@ -297,6 +297,11 @@ public class Scenarios {
             MessageConsumer rest = s.createConsumer(q);
             eq("s1", text(must(rest, "rest")), "rest");
             none(rest, 100, "drained");
+            // destroyDestination deletes a queue with its messages.
+            Queue doomed = s.createQueue("ow.destroyed");
+            s.createProducer(doomed).send(s.createTextMessage("gone"));
+            ((org.apache.activemq.ActiveMQConnection) c).destroyDestination((org.apache.activemq.command.ActiveMQDestination) doomed);
+            none(s.createConsumer(doomed), 200, "destroyed queue is empty");
         } finally {
             c.close();
         }
