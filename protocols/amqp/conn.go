@@ -408,6 +408,12 @@ func (c *conn) sendClose(err *codec.Error) {
 	}
 	c.closeSent.Store(true)
 	c.appendFrameLocked(0, &codec.Close{Error: err}, nil)
+	// Nothing may follow the close: confirmations arriving later are
+	// dropped with their sessions.
+	for _, ss := range c.local {
+		ss.ended = true
+		ss.backlog = nil
+	}
 	c.ob.Closing = true
 	c.ob.LingerLocked()
 	c.ob.SignalLocked()
@@ -466,7 +472,9 @@ func (c *conn) readOne() error {
 		if p.Error != nil {
 			c.log.Info("amqp client closed the connection with an error", "condition", p.Error.Condition, "description", p.Error.Description)
 		}
-		// Sessions end, then our close answers theirs.
+		// The dispositions still due (durable sends being stored) go out
+		// first: nothing may follow our close.
+		c.awaitPending(c.s.opts.CloseGrace)
 		c.sendClose(nil)
 		return errQuit
 	case *codec.Begin:
