@@ -483,3 +483,34 @@ c.on('message', (ctx) => {
 		}
 	}
 }
+
+// TestScheduledDelivery: x-opt-delivery-delay and x-opt-delivery-time (as
+// Artemis and Azure Service Bus name them) hold a message back until its
+// time, for an AMQP and a STOMP consumer alike.
+func TestScheduledDelivery(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	r := newReceiver(t, ss, "later", &amqp.ReceiverOptions{Credit: 10})
+	st := stompConn(t, s)
+	sub := stompSub(t, st, "/queue/later.stomp")
+	snd := newSender(t, ss, "later", nil)
+	toStomp := newSender(t, ss, "queue://later.stomp", nil)
+	const delay = 400 * time.Millisecond
+
+	start := time.Now()
+	send(t, snd, &amqp.Message{Annotations: amqp.Annotations{"x-opt-delivery-delay": delay.Milliseconds()}, Value: "delayed"})
+	m := receive(t, r)
+	if waited := time.Since(start); m.Value != "delayed" || waited < delay-20*time.Millisecond {
+		t.Fatalf("%v arrived after %v, before its %v delay", m.Value, waited, delay)
+	}
+	if err := r.AcceptMessage(ctxFor(t), m); err != nil {
+		t.Fatal(err)
+	}
+
+	at := time.Now().Add(delay)
+	send(t, toStomp, &amqp.Message{Annotations: amqp.Annotations{"x-opt-delivery-time": at}, Value: "timed"})
+	sm := stompRecv(t, sub)
+	if now := time.Now(); string(sm.Body) != "timed" || now.Before(at.Add(-20*time.Millisecond)) {
+		t.Fatalf("%q arrived %v before its time", sm.Body, at.Sub(now))
+	}
+}
