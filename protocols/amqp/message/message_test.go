@@ -387,3 +387,40 @@ func FuzzMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestQpidJMSMessage: what Qpid JMS sends for a MapMessage to a topic with
+// a temporary queue as JMSReplyTo maps to the core as a JMS client expects.
+func TestQpidJMSMessage(t *testing.T) {
+	m, _, err := Decode(marshal(t, &amqp.Message{
+		Header: &amqp.MessageHeader{Durable: true, Priority: 4},
+		Annotations: amqp.Annotations{"x-opt-jms-msg-type": int8(JMSMsgTypeMap), "x-opt-jms-dest": int8(JMSDestTopic),
+			"x-opt-jms-reply-to": int8(JMSDestTempQueue)},
+		Properties: &amqp.MessageProperties{MessageID: "ID:host-1:1:1:1-1", To: ptr("news"), ReplyTo: ptr("tmp-q-1"),
+			CreationTime: ptr(time.UnixMilli(1_650_000_000_000))},
+		Value: map[string]any{"price": float64(9.5), "name": "x"},
+	}), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RoutingType != core.Multicast || m.ReplyTo != "tmp-q-1" || m.ReplyToType != core.Anycast {
+		t.Errorf("routing %v reply-to %q %v", m.RoutingType, m.ReplyTo, m.ReplyToType)
+	}
+	if m.JMSMessageID() != "ID:host-1:1:1:1-1" || m.Timestamp != 1_650_000_000_000 || !m.Durable {
+		t.Errorf("JMS headers: %q %d %v", m.JMSMessageID(), m.Timestamp, m.Durable)
+	}
+	if m.BodyKind != core.BodyMap {
+		t.Fatalf("body kind %v", m.BodyKind)
+	}
+	entries, err := body.DecodeMap(m.Body)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("map body %v, %v", entries, err)
+	}
+	// The same message for a consumer of another protocol's making: the JMS
+	// annotations it already carries are not written twice.
+	m.Wire = nil
+	out := AppendPayload(nil, m, Delivery{DeliveryCount: 1, Now: now})
+	back := unmarshal(t, out)
+	if len(back.Annotations) != 3 || back.Annotations["x-opt-jms-msg-type"] != int8(JMSMsgTypeMap) {
+		t.Errorf("annotations out %v", back.Annotations)
+	}
+}
