@@ -2,6 +2,8 @@ package message
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -360,6 +362,19 @@ func FuzzMessage(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(b)
+	}
+	// The message a go-amqp client sent in the codec's oracle test.
+	files, _ := filepath.Glob(filepath.Join("..", "codec", "testdata", "captured", "*.bin"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if p, payload, err := codec.DecodePerformative(b); err == nil {
+			if _, ok := p.(*codec.Transfer); ok {
+				f.Add(append([]byte(nil), payload...))
+			}
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, _, err := Decode(b, now)
