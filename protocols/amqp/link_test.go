@@ -434,3 +434,66 @@ func TestGlobalSharedSubscription(t *testing.T) {
 		t.Fatalf("the global subscription has %d consumers, want 2", st.Consumers)
 	}
 }
+
+// A message on an anonymous relay link without a `to` address is rejected
+// with invalid-field; the link goes on.
+func TestAnonymousRelayNeedsTo(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd, err := ss.NewSender(ctxFor(t), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = snd.Send(ctxFor(t), amqp.NewMessage([]byte("nowhere")), nil)
+	if err == nil {
+		t.Fatal("a message without to was accepted on an anonymous relay link")
+	}
+	if e := amqpError(t, err); e.Condition != amqp.ErrCondInvalidField {
+		t.Fatalf("rejected with %v, want invalid-field", e)
+	}
+	m := amqp.NewMessage([]byte("somewhere"))
+	m.Properties = &amqp.MessageProperties{To: ptr("queue://relay-after")}
+	send(t, snd, m)
+}
+
+// A receiver asking for pre-settled deliveries (snd-settle-mode settled)
+// gets them at most once: the queue lets go of each as it is sent.
+func TestPreSettledDelivery(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd := newSender(t, ss, "presettled", nil)
+	for i := range 3 {
+		send(t, snd, amqp.NewMessage(fmt.Appendf(nil, "p%d", i)))
+	}
+	r := newReceiver(t, ss, "presettled", &amqp.ReceiverOptions{Credit: 10, RequestedSenderSettleMode: amqp.SenderSettleModeSettled.Ptr()})
+	for range 3 {
+		receive(t, r)
+	}
+	waitUntil(t, "the queue to let go", func() bool {
+		q, ok := s.Core.Queue("presettled")
+		return !ok || (q.Stats().Messages == 0 && q.Stats().Acked == 3)
+	})
+}
+
+// Deliveries a client never settled go back to the queue when its session
+// ends, and are redelivered with their delivery count.
+func TestUnsettledReturnOnSessionEnd(t *testing.T) {
+	s := startBroker(t, nil)
+	c := dial(t, s, nil)
+	ss, err := c.NewSession(ctxFor(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, newSender(t, ss, "giveback", nil), amqp.NewMessage([]byte("again")))
+	r := newReceiver(t, ss, "giveback", &amqp.ReceiverOptions{Credit: 1})
+	receive(t, r)
+	if err := ss.Close(ctxFor(t)); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+	waitUntil(t, "the message back in the queue", func() bool { return queueStats(t, s, "giveback").Ready == 1 })
+	_, ss2 := session(t, s, nil)
+	m := receive(t, newReceiver(t, ss2, "giveback", nil))
+	if m.Header == nil || m.Header.DeliveryCount != 1 {
+		t.Fatalf("redelivered with header %+v, want delivery-count 1", m.Header)
+	}
+}
