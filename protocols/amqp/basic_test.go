@@ -66,3 +66,27 @@ func TestChannelMax(t *testing.T) {
 		t.Fatalf("close with %v, want framing-error", c.Error)
 	}
 }
+
+// The server's open announces its limits and offers anonymous relay and
+// shared subscriptions.
+func TestOpenAnnounces(t *testing.T) {
+	s := startBroker(t, nil)
+	r := dialRaw(t, s.Addr("amqp"))
+	so := r.open(nil)
+	if so.MaxFrameSize != 128<<10 || so.ChannelMax != 255 || so.IdleTimeOut != 60000 {
+		t.Fatalf("open announces max-frame-size %d, channel-max %d, idle-time-out %d", so.MaxFrameSize, so.ChannelMax, so.IdleTimeOut)
+	}
+	caps := map[codec.Symbol]bool{}
+	for _, c := range so.OfferedCapabilities {
+		caps[c] = true
+	}
+	if !caps["ANONYMOUS-RELAY"] || !caps["SHARED-SUBS"] {
+		t.Fatalf("offered capabilities %v", so.OfferedCapabilities)
+	}
+	// A clean close is answered with a close.
+	r.send(0, &codec.Close{}, nil)
+	if c := expect[*codec.Close](r); c.Error != nil {
+		t.Fatalf("close answered with an error: %v", c.Error)
+	}
+	r.expectEOF()
+}
