@@ -2,6 +2,7 @@ package amqp_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/Azure/go-amqp"
 
@@ -80,7 +81,7 @@ func TestOpenAnnounces(t *testing.T) {
 	for _, c := range so.OfferedCapabilities {
 		caps[c] = true
 	}
-	if !caps["ANONYMOUS-RELAY"] || !caps["SHARED-SUBS"] {
+	if !caps["ANONYMOUS-RELAY"] || !caps["SHARED-SUBS"] || !caps["DELAYED_DELIVERY"] {
 		t.Fatalf("offered capabilities %v", so.OfferedCapabilities)
 	}
 	// A clean close is answered with a close.
@@ -89,4 +90,25 @@ func TestOpenAnnounces(t *testing.T) {
 		t.Fatalf("close answered with an error: %v", c.Error)
 	}
 	r.expectEOF()
+}
+
+// x-opt-delivery-delay holds a message back (the DELAYED_DELIVERY the
+// open offers): it waits scheduled, then arrives.
+func TestDelayedDelivery(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	m := amqp.NewMessage([]byte("later"))
+	m.Annotations = amqp.Annotations{"x-opt-delivery-delay": int64(300)}
+	sent := time.Now()
+	send(t, newSender(t, ss, "delayed", nil), m)
+	if st := queueStats(t, s, "delayed"); st.Scheduled != 1 {
+		t.Fatalf("the delayed message is not scheduled: %+v", st)
+	}
+	got := receive(t, newReceiver(t, ss, "delayed", nil))
+	if string(got.GetData()) != "later" {
+		t.Fatalf("got %q", got.GetData())
+	}
+	if el := time.Since(sent); el < 250*time.Millisecond {
+		t.Fatalf("the message arrived after %v, before its 300ms delay", el)
+	}
 }

@@ -387,7 +387,8 @@ func (c *conn) sendOpen() {
 		MaxFrameSize:        c.s.opts.MaxFrameSize,
 		ChannelMax:          c.s.opts.ChannelMax,
 		IdleTimeOut:         uint32(c.s.opts.IdleTimeout / time.Millisecond),
-		OfferedCapabilities: []codec.Symbol{capAnonymousRelay, capSharedSubs},
+		OfferedCapabilities: []codec.Symbol{capAnonymousRelay, capSharedSubs, capDelayedDelivery},
+		Properties:          codec.Map{{Key: codec.Symbol("product"), Value: "Junction"}},
 	}, nil)
 	c.ob.SignalLocked()
 }
@@ -396,6 +397,10 @@ func (c *conn) sendOpen() {
 const (
 	capAnonymousRelay codec.Symbol = "ANONYMOUS-RELAY"
 	capSharedSubs     codec.Symbol = "SHARED-SUBS"
+	// DELAYED_DELIVERY: x-opt-delivery-time and x-opt-delivery-delay are
+	// honoured (scheduled delivery in the core); Qpid JMS asks for it
+	// before it sends a message with a delivery delay.
+	capDelayedDelivery codec.Symbol = "DELAYED_DELIVERY"
 )
 
 // sendClose queues a close (with err, if any) and closes the connection
