@@ -63,7 +63,7 @@ type link struct {
 	consumer   *core.Consumer
 	browser    *core.Browser
 	maxMessage uint64 // the client's max-message-size (0: none)
-	browseTag  uint64 // under conn.mu
+	browseTag  uint64 // the browser handler's, under the queue lock
 	queue      string // the queue consumed
 	dynamic    string // a dynamic node to delete when the link goes
 	durableSub string // a durable subscription's name, for a closing detach
