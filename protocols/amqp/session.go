@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/junctionmq/junction/protocols/amqp/codec"
 )
@@ -352,9 +353,6 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 		return nil
 	}
 	last := d.Last
-	if last-d.First > 1<<20 {
-		return sessErr(codec.CondInvalidField, "disposition range %d..%d is too large", d.First, last)
-	}
 	outcome, txnID, terminal, err := outcomeOf(d.State)
 	if err != nil {
 		return err
@@ -370,14 +368,29 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 	var todo []settle
 	c := ss.c
 	c.mu.Lock()
-	for id := d.First; ; id++ {
-		if od := ss.unsettled[id]; od != nil {
-			todo = append(todo, settle{od.l, od.tag, id})
-			delete(ss.unsettled, id)
+	// Delivery ids are serial numbers: id is in the range when its
+	// distance from first is within the range's (modulo 2^32). A wide
+	// range is matched against what is unsettled, not walked id by id.
+	span := last - d.First
+	if uint64(span) < uint64(len(ss.unsettled)) {
+		for id := d.First; ; id++ {
+			if od := ss.unsettled[id]; od != nil {
+				todo = append(todo, settle{od.l, od.tag, id})
+				delete(ss.unsettled, id)
+			}
+			if id == last {
+				break
+			}
 		}
-		if id == last {
-			break
+	} else {
+		for id, od := range ss.unsettled {
+			if id-d.First <= span {
+				todo = append(todo, settle{od.l, od.tag, id})
+				delete(ss.unsettled, id)
+			}
 		}
+		// Settle in delivery order, as the walk would.
+		slices.SortFunc(todo, func(a, b settle) int { return int(int32(a.id - b.id)) })
 	}
 	c.mu.Unlock()
 	var tx *txn
