@@ -30,11 +30,6 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 	for _, e := range src.Filter {
 		d, ok := e.Value.(codec.Described)
 		if !ok {
-			if dp, ok2 := e.Value.(*codec.Described); ok2 && dp != nil {
-				d, ok = *dp, true
-			}
-		}
-		if !ok {
 			continue
 		}
 		switch {
