@@ -170,3 +170,15 @@ func TestWideDispositionRange(t *testing.T) {
 		return !ok || q.Stats().Acked == 3
 	})
 }
+
+// A sender asking the broker to settle second: the broker's accepted
+// disposition comes unsettled, the client settles, and the send completes.
+func TestSenderWithReceiverSettleSecond(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd := newSender(t, ss, "second-in", &amqp.SenderOptions{RequestedReceiverSettleMode: amqp.ReceiverSettleModeSecond.Ptr()})
+	send(t, snd, durable("two phases"))
+	if st := queueStats(t, s, "second-in"); st.Messages != 1 {
+		t.Fatalf("queue holds %d messages, want 1", st.Messages)
+	}
+}
