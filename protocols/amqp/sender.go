@@ -411,9 +411,14 @@ func outcomeOf(st codec.DeliveryState) (o core.Outcome, txn []byte, terminal boo
 			}
 			v, ok := message.PropValue(e.Value)
 			if !ok {
+				// A list, map, array or described value: kept encoded
+				// (message.AnnEncodedPrefix), standing for name.
+				o.Annotations = append(o.Annotations, prop.Property{Name: message.AnnEncodedPrefix + name, Value: prop.BytesValue(codec.AppendValue(nil, e.Value))})
 				continue
 			}
-			o.Annotations = append(o.Annotations, prop.Property{Name: name, Value: v})
+			// A simple value replaces an encoded one of the same name.
+			o.Annotations = append(o.Annotations, prop.Property{Name: name, Value: v},
+				prop.Property{Name: message.AnnEncodedPrefix + name})
 		}
 		return o, txn, true, nil
 	case *codec.Received:
