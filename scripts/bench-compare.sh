@@ -27,7 +27,9 @@ go build -o "$J" ./cmd/junction || exit 1
 JB=${JUNCTION_BIN:-$J}
 # up PORT: something listens there (bash's /dev/tcp: no netcat needed).
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# ../shared from a checkout beside it, ../../shared from a worktree under wt/.
 ANCHORS=${ANCHORS:-../shared/anchors/anchors.sh}
+[ -x "$ANCHORS" ] || ANCHORS=../../shared/anchors/anchors.sh
 DATA=$(mktemp -d)
 trap 'kill "$JPID" 2>/dev/null; wait "$JPID" 2>/dev/null; rm -rf "$DATA"' EXIT
 ulimit -n 20000 2>/dev/null

@@ -83,6 +83,9 @@ type link struct {
 	// Under conn.mu: what the client may still send, and whether credit
 	// is withheld because the connection's sends are held for space.
 	blocked bool
+	// pd is the delivery being received (partial points here while it
+	// spans frames): one per link, not an allocation per message.
+	pd partialDelivery
 }
 
 // linkErr detaches one link with an error.

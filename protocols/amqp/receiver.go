@@ -25,9 +25,11 @@ func (ss *session) attachReceiver(l *link, a *codec.Attach) error {
 		MaxMessageSize: uint64(c.s.opts.MaxMessageSize)}
 	switch {
 	case a.Coordinator != nil:
-		// Local transactions only (part 4, 4.3): the reply says so.
+		// Local transactions only (part 4, 4.3): the reply says so. A
+		// transaction belongs to the connection, so any session may work
+		// in it, and a session may have many open.
 		l.coordinator = true
-		reply.Coordinator = &codec.Coordinator{Capabilities: []codec.Symbol{codec.TxnLocal}}
+		reply.Coordinator = &codec.Coordinator{Capabilities: []codec.Symbol{codec.TxnLocal, codec.TxnMultiPerSession, codec.TxnMultiSessions}}
 	case a.Target == nil || (a.Target.Address == "" && !a.Target.Dynamic):
 		l.anonymous = true
 		reply.Target = a.Target
@@ -113,7 +115,8 @@ func (ss *session) onTransfer(t *codec.Transfer, payload []byte) error {
 		if t.HasMessageFormat && t.MessageFormat != 0 {
 			return l.errorf(codec.CondNotImplemented, "message format %d is not supported", t.MessageFormat)
 		}
-		p = &partialDelivery{id: t.DeliveryID}
+		l.pd = partialDelivery{id: t.DeliveryID}
+		p = &l.pd
 	}
 	p.settled = p.settled || t.Settled
 	if t.State != nil {
@@ -278,9 +281,9 @@ func (l *link) disposeLocked(id uint32, st codec.DeliveryState, pending bool) {
 }
 
 func (l *link) appendDispositionLocked(id uint32, st codec.DeliveryState) {
-	l.ss.queueFrameLocked(codec.AppendFrame(nil, l.ss.localCh, &codec.Disposition{
-		Role: codec.RoleReceiver, First: id, Last: id, Settled: l.rcvMode == rcvFirst, State: st,
-	}, nil), false)
+	d := &l.ss.disp
+	*d = codec.Disposition{Role: codec.RoleReceiver, First: id, Last: id, Settled: l.rcvMode == rcvFirst, State: st}
+	l.ss.appendPerfLocked(d, nil, nil)
 }
 
 // checkHeld withholds the link's credit while the connection's sends wait

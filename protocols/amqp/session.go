@@ -33,7 +33,16 @@ type session struct {
 	remoteIncomingWindow int64
 	backlog              []queued
 	nextDeliveryID       uint32
-	unsettled            map[uint32]*outDelivery // our deliveries by delivery-id
+	unsettled            map[uint32]outDelivery // our deliveries by delivery-id
+
+	// Scratch for the frames written per message, under conn.mu: the
+	// codec takes a performative as an interface, so a fresh one per
+	// frame would be an allocation each.
+	xfer codec.Transfer
+	flow codec.Flow
+	disp codec.Disposition
+	tag  [8]byte
+	enc  []byte // a delivery's payload, encoded
 }
 
 // queued is a frame waiting for the client's session window; l is the
@@ -81,7 +90,7 @@ func (c *conn) onBegin(ch uint16, b *codec.Begin) error {
 		nextIncomingID:       b.NextOutgoingID,
 		incomingWindow:       c.s.opts.SessionWindow,
 		remoteIncomingWindow: int64(b.IncomingWindow),
-		unsettled:            map[uint32]*outDelivery{},
+		unsettled:            map[uint32]outDelivery{},
 	}
 	if c.sessions == nil {
 		c.sessions, c.local = map[uint16]*session{}, map[uint16]*session{}
@@ -139,11 +148,19 @@ func (ss *session) handle(perf any, payload []byte) error {
 	default:
 		return connErr(codec.CondNotAllowed, "%s on a session", perfName(perf))
 	}
+	if err == nil {
+		return nil
+	}
+	return ss.scope(err)
+}
+
+// scope ends what err names: the session or one link. Apart from handle
+// so that the targets errors.As needs (which escape) are only allocated
+// on errors, not for every frame.
+func (ss *session) scope(err error) error {
 	var se *sessionErr
 	var le *linkErr
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &se):
 		return ss.fail(se.e)
 	case errors.As(err, &le):
@@ -242,7 +259,8 @@ func (ss *session) appendFlowLocked(l *link) {
 	if ss.ended {
 		return
 	}
-	f := &codec.Flow{
+	f := &ss.flow
+	*f = codec.Flow{
 		NextIncomingID: ss.nextIncomingID, HasNextIncomingID: true,
 		IncomingWindow: ss.incomingWindow,
 		NextOutgoingID: ss.nextOutgoingID,
@@ -254,7 +272,27 @@ func (ss *session) appendFlowLocked(l *link) {
 		f.LinkCredit, f.HasLinkCredit = uint32(max(l.credit, 0)), true
 		f.Drain = l.drain
 	}
-	ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, f, nil), false)
+	ss.appendPerfLocked(f, nil, nil)
+}
+
+// appendPerfLocked queues one frame: encoded straight into the output when
+// nothing waits in the backlog (no buffer of its own), else into the
+// backlog. A transfer names its link l (nil for other frames). Caller
+// holds conn.mu.
+func (ss *session) appendPerfLocked(perf codec.Performative, payload []byte, l *link) {
+	if ss.ended {
+		return
+	}
+	transfer := l != nil
+	if len(ss.backlog) > 0 || (transfer && ss.remoteIncomingWindow <= 0) {
+		ss.backlog = append(ss.backlog, queued{frame: codec.AppendFrame(nil, ss.localCh, perf, payload), transfer: transfer, l: l})
+		return
+	}
+	if transfer {
+		ss.remoteIncomingWindow--
+		ss.nextOutgoingID++
+	}
+	ss.c.ob.Buf = codec.AppendFrame(ss.c.ob.Buf, ss.localCh, perf, payload)
 }
 
 // queueFrameLocked appends a frame to the output, or to the backlog when
@@ -262,11 +300,6 @@ func (ss *session) appendFlowLocked(l *link) {
 // Caller holds conn.mu.
 func (ss *session) queueFrameLocked(frame []byte, transfer bool) {
 	ss.queueLocked(queued{frame: frame, transfer: transfer})
-}
-
-// queueTransferLocked queues a transfer frame of link l.
-func (ss *session) queueTransferLocked(l *link, frame []byte) {
-	ss.queueLocked(queued{frame: frame, transfer: true, l: l})
 }
 
 func (ss *session) queueLocked(q queued) {
@@ -374,7 +407,7 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 	span := last - d.First
 	if uint64(span) < uint64(len(ss.unsettled)) {
 		for id := d.First; ; id++ {
-			if od := ss.unsettled[id]; od != nil {
+			if od, ok := ss.unsettled[id]; ok {
 				todo = append(todo, settle{od.l, od.tag, id})
 				delete(ss.unsettled, id)
 			}
