@@ -295,7 +295,11 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 	if ss.ended || c.ob.Dead || l.detaching.Load() {
 		return // the session close returns what is unsettled
 	}
-	payload := encodeMessage(nil, m, count)
+	// Encoded into the session's scratch buffer: the frames copy it.
+	payload := encodeMessage(ss.enc[:0], m, count)
+	if cap(payload) <= maxKeptEncodeBuffer {
+		ss.enc = payload[:0]
+	}
 	if l.maxMessage > 0 && uint64(len(payload)) > l.maxMessage {
 		l.tooLarge(coreTag, settled, len(payload))
 		return
@@ -305,13 +309,13 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 	l.deliveryCount++
 	l.credit--
 	if !settled {
-		ss.unsettled[id] = &outDelivery{l: l, tag: coreTag}
+		ss.unsettled[id] = outDelivery{l: l, tag: coreTag}
 	}
-	var tag [8]byte
-	binary.BigEndian.PutUint64(tag[:], coreTag)
+	binary.BigEndian.PutUint64(ss.tag[:], coreTag)
 	// Split to the client's max-frame-size: the first frame carries the
 	// delivery's identity, every frame but the last says more.
-	t := &codec.Transfer{Handle: l.handle, DeliveryID: id, HasDeliveryID: true, DeliveryTag: tag[:],
+	t := &ss.xfer
+	*t = codec.Transfer{Handle: l.handle, DeliveryID: id, HasDeliveryID: true, DeliveryTag: ss.tag[:],
 		MessageFormat: 0, HasMessageFormat: true, Settled: settled}
 	room := int(min(c.peerMaxFrame, 1<<30)) - transferOverhead
 	for first := true; first || len(payload) > 0; first = false {
@@ -323,10 +327,10 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 			t.More = false
 		}
 		payload = payload[len(chunk):]
-		ss.queueTransferLocked(l, codec.AppendFrame(nil, ss.localCh, t, chunk))
+		ss.appendPerfLocked(t, chunk, l)
 		if first {
 			// Continuations carry only the handle (and more).
-			t = &codec.Transfer{Handle: l.handle, Settled: settled}
+			*t = codec.Transfer{Handle: l.handle, Settled: settled}
 		}
 	}
 	c.s.counters.MessageOut()
@@ -353,6 +357,10 @@ func (l *link) tooLarge(tag uint64, settled bool, size int) {
 		consumer.AddCredit(1)
 	}()
 }
+
+// maxKeptEncodeBuffer bounds the encode buffer a session keeps between
+// deliveries: a rare large message does not pin its size.
+const maxKeptEncodeBuffer = 64 << 10
 
 // transferOverhead bounds the frame header and transfer performative of
 // one frame, so that a frame of payload stays within max-frame-size.
