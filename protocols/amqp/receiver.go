@@ -22,7 +22,7 @@ func (ss *session) attachReceiver(l *link, a *codec.Attach) error {
 	c := ss.c
 	reply := &codec.Attach{Name: a.Name, Handle: l.handle, Role: codec.RoleReceiver,
 		SndSettleMode: l.sndMode, RcvSettleMode: l.rcvMode, Source: a.Source,
-		MaxMessageSize: uint64(c.s.opts.MaxMessageSize)}
+		MaxMessageSize: uint64(c.s.opts.MaxMessageSize), Unsettled: ss.unsettledReply(l, a)}
 	switch {
 	case a.Coordinator != nil:
 		// Local transactions only (part 4, 4.3): the reply says so. A

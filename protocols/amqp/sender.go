@@ -156,7 +156,7 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 	ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, &codec.Attach{
 		Name: a.Name, Handle: l.handle, Role: codec.RoleSender,
 		SndSettleMode: l.sndMode, RcvSettleMode: l.rcvMode,
-		Source: &reply, Target: a.Target,
+		Source: &reply, Target: a.Target, Unsettled: ss.unsettledReply(l, a),
 		InitialDeliveryCount: zero, HasInitialDeliveryCount: true,
 	}, nil), false)
 	c.ob.SignalLocked()
