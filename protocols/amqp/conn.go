@@ -3,6 +3,7 @@ package amqp
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -85,6 +86,10 @@ type conn struct {
 	// partialBytes is what the links hold of messages arriving in several
 	// frames (bounded: maxPartialFactor).
 	partialBytes int
+
+	// batching (under mu): the reader is handling already-buffered frames
+	// and writes the output when the batch ends (signalLocked).
+	batching bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -124,7 +129,11 @@ func (c *conn) serve(ctx context.Context) {
 		return
 	}
 	for {
-		if err := c.readOne(); err != nil {
+		err := c.readOne()
+		if err != nil || !c.frameBuffered() {
+			c.flushOutput()
+		}
+		if err != nil {
 			c.inputFailed(err)
 			return
 		}
@@ -132,6 +141,45 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// signalLocked gets queued output written. While the reader handles
+// frames that were already buffered (a batch: a producer's transfers, a
+// consumer's dispositions and flows) it writes what they produced, and
+// what other goroutines queued meanwhile, in one write when the batch
+// ends (flushOutput), from its own goroutine: no writer goroutine per
+// reply, and one syscall for the batch. Caller holds mu.
+func (c *conn) signalLocked() {
+	if c.batching {
+		return
+	}
+	c.ob.SignalLocked()
+}
+
+// frameBuffered reports whether a whole frame is already read into the
+// buffer, so that handling it cannot block on the socket.
+func (c *conn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 8 {
+		return false
+	}
+	h, err := c.br.Peek(4)
+	if err != nil {
+		return false
+	}
+	return int(binary.BigEndian.Uint32(h)) <= n
+}
+
+// flushOutput ends a batch: what it queued goes out from this goroutine
+// with one non-blocking write (the rest, if any, to a writer goroutine).
+func (c *conn) flushOutput() {
+	c.mu.Lock()
+	c.batching = false
+	if len(c.ob.Buf) == 0 && !c.ob.Closing {
+		c.mu.Unlock()
+		return
+	}
+	c.ob.FlushLocked()
 }
 
 // inputFailed tells the client why reading ended, where it still can.
@@ -301,7 +349,7 @@ func (c *conn) writeRaw(b []byte, closing bool) {
 		c.ob.Closing = true
 		c.ob.LingerLocked()
 	}
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 }
 
@@ -390,7 +438,7 @@ func (c *conn) sendOpen() {
 		OfferedCapabilities: []codec.Symbol{capAnonymousRelay, capSharedSubs, capDelayedDelivery},
 		Properties:          codec.Map{{Key: codec.Symbol("product"), Value: "Junction"}},
 	}, nil)
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // Capabilities offered in open.
@@ -421,7 +469,7 @@ func (c *conn) sendClose(err *codec.Error) {
 	}
 	c.ob.Closing = true
 	c.ob.LingerLocked()
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // appendFrameLocked encodes one AMQP frame into the outbound buffer.
@@ -440,7 +488,7 @@ func (c *conn) keepAlive() {
 	}
 	if len(c.ob.Buf) == 0 && c.ob.SinceWrite() >= c.peerIdle/2 {
 		c.ob.Buf = append(c.ob.Buf, emptyFrame...)
-		c.ob.SignalLocked()
+		c.signalLocked()
 	}
 	c.kaTimer.Reset(c.peerIdle / 4)
 }
@@ -454,6 +502,9 @@ func (c *conn) readOne() error {
 	if f.body == nil {
 		return nil // keep-alive
 	}
+	c.mu.Lock()
+	c.batching = true
+	c.mu.Unlock()
 	if f.typ != frameAMQP {
 		return connErr(codec.CondFramingError, "frame type %d after the open", f.typ)
 	}

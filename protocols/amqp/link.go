@@ -147,7 +147,7 @@ func (l *link) detachWithError(e *codec.Error) {
 	c := l.ss.c
 	c.mu.Lock()
 	l.ss.queueFrameLocked(codec.AppendFrame(nil, l.ss.localCh, &codec.Detach{Handle: l.handle, Closed: true, Error: e}, nil), false)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 }
 
@@ -179,7 +179,7 @@ func (ss *session) onDetach(d *codec.Detach) error {
 	c := ss.c
 	c.mu.Lock()
 	ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, &codec.Detach{Handle: l.handle, Closed: d.Closed, Error: e}, nil), false)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/Azure/go-amqp"
 
+	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
 )
 
@@ -402,6 +403,10 @@ func TestDurableSubscriptionLookup(t *testing.T) {
 	c1, ss1 := session(t, s, &amqp.ConnOptions{ContainerID: "jms-1"})
 	newReceiver(t, ss1, "ledger", durable)
 	_ = c1.Close()
+	// go-amqp's Close does not wait for the broker's close: the old
+	// consumer may still be attached for a moment.
+	sub := core.SubscriptionQueueName("jms-1", "audit")
+	waitUntil(t, "the closed connection's consumer gone", func() bool { return queueStats(t, s, sub).Consumers == 0 })
 	_, ps := session(t, s, nil)
 	send(t, newSender(t, ps, "topic://ledger", nil), amqp.NewMessage([]byte("entry")))
 	_, ss2 := session(t, s, &amqp.ConnOptions{ContainerID: "jms-1"})

@@ -62,7 +62,7 @@ func (ss *session) attachReceiver(l *link, a *codec.Attach) error {
 	ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, reply, nil), false)
 	l.credit = int64(c.s.opts.LinkCredit)
 	ss.appendFlowLocked(l)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 	return nil
 }
@@ -74,7 +74,7 @@ func (l *link) onReceiverFlow(f *codec.Flow) error {
 		c := l.ss.c
 		c.mu.Lock()
 		l.ss.appendFlowLocked(l)
-		c.ob.SignalLocked()
+		c.signalLocked()
 		c.mu.Unlock()
 	}
 	return nil
@@ -263,7 +263,7 @@ func (l *link) dispose(id uint32, st codec.DeliveryState) {
 	c := l.ss.c
 	c.mu.Lock()
 	l.appendDispositionLocked(id, st)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 }
 
@@ -276,7 +276,7 @@ func (l *link) disposeLocked(id uint32, st codec.DeliveryState, pending bool) {
 	if pending {
 		c.endPendingLocked()
 	}
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 }
 
@@ -337,7 +337,7 @@ func (l *link) grantLocked() {
 	}
 	l.credit = int64(c.s.opts.LinkCredit)
 	l.ss.appendFlowLocked(l)
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // txnOf is the transaction a transfer's state names, if any.

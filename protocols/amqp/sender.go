@@ -105,7 +105,7 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 					SndSettleMode: l.sndMode, RcvSettleMode: l.rcvMode,
 					Source: &reply, Target: a.Target, HasInitialDeliveryCount: true,
 				}, nil), false)
-				c.ob.SignalLocked()
+				c.signalLocked()
 				c.mu.Unlock()
 				return nil
 			}
@@ -159,7 +159,7 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 		Source: &reply, Target: a.Target, Unsettled: ss.unsettledReply(l, a),
 		InitialDeliveryCount: zero, HasInitialDeliveryCount: true,
 	}, nil), false)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 	return nil
 }
@@ -250,7 +250,7 @@ func (l *link) onFlow(f *codec.Flow) error {
 		l.deliveryCount += uint32(max(l.credit, 0))
 		l.credit = 0
 		l.ss.appendFlowLocked(l)
-		c.ob.SignalLocked()
+		c.signalLocked()
 		c.mu.Unlock()
 		return nil
 	}
@@ -262,14 +262,14 @@ func (l *link) onFlow(f *codec.Flow) error {
 		l.deliveryCount += uint32(unused)
 		l.credit = 0
 		l.ss.appendFlowLocked(l)
-		c.ob.SignalLocked()
+		c.signalLocked()
 		c.mu.Unlock()
 		return nil
 	}
 	if f.Echo {
 		c.mu.Lock()
 		l.ss.appendFlowLocked(l)
-		c.ob.SignalLocked()
+		c.signalLocked()
 		c.mu.Unlock()
 	}
 	return nil
@@ -334,7 +334,7 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 		}
 	}
 	c.s.counters.MessageOut()
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // tooLarge handles a delivery above the client's max-message-size, which
@@ -385,7 +385,7 @@ func (l *link) closedByCore(reason error) {
 	l.detaching.Store(true)
 	l.ss.queueFrameLocked(codec.AppendFrame(nil, l.ss.localCh, &codec.Detach{Handle: l.handle, Closed: true,
 		Error: codec.Errorf(cond, "%v", reason)}, nil), false)
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // outcomeOf maps a delivery state from a disposition to a core outcome.

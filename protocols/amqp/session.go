@@ -104,7 +104,7 @@ func (c *conn) onBegin(ch uint16, b *codec.Begin) error {
 		OutgoingWindow: maxWindow,
 		HandleMax:      c.s.opts.HandleMax,
 	}, nil)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	return nil
 }
 
@@ -210,7 +210,7 @@ func (ss *session) sendEnd(err *codec.Error) {
 	ss.ended = true
 	ss.backlog = nil
 	c.appendFrameLocked(ss.localCh, &codec.End{Error: err}, nil)
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // release detaches every link of the session from the core.
@@ -238,7 +238,7 @@ func (ss *session) onFlow(f *codec.Flow) error {
 		if f.Echo {
 			c.mu.Lock()
 			ss.appendFlowLocked(nil)
-			c.ob.SignalLocked()
+			c.signalLocked()
 			c.mu.Unlock()
 		}
 		return nil
@@ -355,7 +355,7 @@ func (ss *session) flushBacklogLocked() {
 		if len(ss.backlog) == 0 {
 			ss.backlog = nil
 		}
-		ss.c.ob.SignalLocked()
+		ss.c.signalLocked()
 	}
 }
 
@@ -373,7 +373,7 @@ func (ss *session) incomingTransfer() error {
 	if ss.incomingWindow <= c.s.opts.SessionWindow/2 {
 		ss.incomingWindow = c.s.opts.SessionWindow
 		ss.appendFlowLocked(nil)
-		c.ob.SignalLocked()
+		c.signalLocked()
 	}
 	return nil
 }
@@ -452,7 +452,7 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 		ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, &codec.Disposition{
 			Role: codec.RoleSender, First: d.First, Last: last, Settled: true, State: d.State,
 		}, nil), false)
-		c.ob.SignalLocked()
+		c.signalLocked()
 		c.mu.Unlock()
 	}
 	return nil
