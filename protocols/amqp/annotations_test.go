@@ -7,8 +7,8 @@ import (
 
 	"github.com/Azure/go-amqp"
 
+	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/server/servertest"
-	"github.com/junctionmq/junction/storage/memory"
 )
 
 // Message annotations whose values are lists, maps or arrays, and the
@@ -17,8 +17,11 @@ import (
 // when the broker no longer holds the producer's bare message (a modified
 // outcome's annotated copy, a dead-letter copy) and after a restart.
 func TestComplexAnnotationsSurviveDeadLetterAndRestart(t *testing.T) {
-	store := memory.New()
-	s1 := servertest.Start(t, servertest.Options{Store: store})
+	// The journal, so the restart reads the messages back from their
+	// stored encoding.
+	dir := t.TempDir()
+	journal := servertest.Options{Config: func(c *config.Config) { c.Data, c.Store.Type = dir, "journal" }}
+	s1 := servertest.Start(t, journal)
 	_, ss := session(t, s1, nil)
 	m := durable("annotated")
 	m.Annotations = amqp.Annotations{
@@ -55,7 +58,7 @@ func TestComplexAnnotationsSurviveDeadLetterAndRestart(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 
-	s2 := servertest.Start(t, servertest.Options{Store: store})
+	s2 := servertest.Start(t, journal)
 	_, ss2 := session(t, s2, nil)
 	d := receive(t, newReceiver(t, ss2, "DLQ", nil))
 	checkAnnotated(t, "dead-lettered, after a restart", d)
