@@ -3,8 +3,8 @@ package amqp
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
