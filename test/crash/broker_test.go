@@ -78,7 +78,7 @@ type brokerProc struct {
 
 // launch starts the broker without waiting for it.
 func launch(data, config, addr string, extra ...string) (*brokerProc, error) {
-	args := []string{"serve", "--data", data, "--stomp", addr, "--ws", "off", "--mqtt", "off"}
+	args := []string{"serve", "--data", data, "--stomp", addr, "--ws", "off", "--mqtt", "off", "--amqp", "off"}
 	if config != "" {
 		args = append(args, "--config", config)
 	}
