@@ -65,9 +65,11 @@ func TestDurableSubscriptionResumed(t *testing.T) {
 	}
 	_, ps := session(t, s, nil)
 	send(t, newSender(t, ps, "events", &amqp.SenderOptions{TargetCapabilities: []string{"topic"}}), amqp.NewMessage([]byte("while away")))
-	waitUntil(t, "the message in the subscription", func() bool {
+	// go-amqp's Close does not wait for the broker's close: the old
+	// consumer may still be attached for a moment.
+	waitUntil(t, "the message in the subscription, its consumer gone", func() bool {
 		q, ok := s.Core.Queue("client-a.sub1")
-		return ok && q.Stats().Messages == 1
+		return ok && q.Stats().Messages == 1 && q.Stats().Consumers == 0
 	})
 	_, ss2 := session(t, s, &amqp.ConnOptions{ContainerID: "client-a"})
 	r := newReceiver(t, ss2, "events", opts)
