@@ -60,6 +60,8 @@ type Config struct {
 	MaxMessageSize core.ByteSize `yaml:"max-message-size"`
 	// MQTT tunes the MQTT adapter.
 	MQTT MQTT `yaml:"mqtt"`
+	// AMQP tunes the AMQP 1.0 adapter.
+	AMQP AMQP `yaml:"amqp"`
 	// MaxAddresses and MaxQueues cap how many addresses and queues clients
 	// can make the broker create (default 100,000 each; -1: unlimited).
 	MaxAddresses int `yaml:"max-addresses"`
@@ -153,6 +155,51 @@ type MQTT struct {
 	// given this one in CONNACK (Server Keep Alive) and held to it; a 3.x
 	// client asking for more is refused, as 3.x cannot be told.
 	MaxKeepAlive time.Duration `yaml:"max-keep-alive"`
+}
+
+// AMQP is the AMQP 1.0 adapter's own section: the limits the broker
+// announces in its open, begin and attach frames. Zero (or absent) takes
+// the default.
+type AMQP struct {
+	// MaxFrameSize is the largest frame the broker reads, announced as the
+	// open's max-frame-size (default 128KiB; 512B to 16MiB).
+	MaxFrameSize core.ByteSize `yaml:"max-frame-size"`
+	// ChannelMax is the highest channel (session) number a client may use
+	// (default 255; 1 to 65535).
+	ChannelMax int `yaml:"channel-max"`
+	// HandleMax is the highest link handle a client may use on a session
+	// (default 1023; 1 to 65535).
+	HandleMax int `yaml:"handle-max"`
+	// IdleTimeout is announced as the open's idle-time-out: a client
+	// silent this long is closed (default 60s; whole milliseconds from 1s
+	// to 1h).
+	IdleTimeout time.Duration `yaml:"idle-timeout"`
+	// LinkCredit is the credit each of a client's sending links gets, and
+	// gets again once half is used (default 500; 1 to 65535).
+	LinkCredit int `yaml:"link-credit"`
+	// SessionWindow is each session's incoming window in transfer frames
+	// (default 2048; 1 to 65535).
+	SessionWindow int `yaml:"session-window"`
+}
+
+// validate reports every out-of-range AMQP limit.
+func (a *AMQP) validate() []error {
+	var errs []error
+	if s := a.MaxFrameSize; s != 0 && (s < 512 || s > 16<<20) {
+		errs = append(errs, fmt.Errorf("amqp.max-frame-size %d: want 512B to 16MiB (AMQP's floor is 512 bytes)", s))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"channel-max", a.ChannelMax}, {"handle-max", a.HandleMax}, {"link-credit", a.LinkCredit}, {"session-window", a.SessionWindow}} {
+		if f.v < 0 || f.v > 65535 {
+			errs = append(errs, fmt.Errorf("amqp.%s %d: want 1 to 65535, or 0 for the default", f.name, f.v))
+		}
+	}
+	if d := a.IdleTimeout; d != 0 && (d < time.Second || d > time.Hour || d%time.Millisecond != 0) {
+		errs = append(errs, fmt.Errorf("amqp.idle-timeout %v: want whole milliseconds from 1s to 1h, or 0 for the default", d))
+	}
+	return errs
 }
 
 // Log configures logging.
@@ -253,6 +300,7 @@ func (c *Config) Validate() error {
 	if k := c.MQTT.MaxKeepAlive; k < 0 || k > 65535*time.Second || (k > 0 && k%time.Second != 0) {
 		errs = append(errs, fmt.Errorf("mqtt.max-keep-alive %v: want whole seconds from 1s to 65535s, or 0 for no cap", k))
 	}
+	errs = append(errs, c.AMQP.validate()...)
 	if c.MaxAddresses < -1 || c.MaxQueues < -1 {
 		errs = append(errs, fmt.Errorf("max-addresses %d, max-queues %d: want a positive number, or -1 for unlimited", c.MaxAddresses, c.MaxQueues))
 	}

@@ -144,7 +144,7 @@ func TestUnknownKeys(t *testing.T) {
 		want       []string
 	}{
 		{"top level", "store:\n  type: journal\nfrobnicate: 1\n",
-			[]string{`line 3: unknown key "frobnicate" in the top level; valid keys: address-settings, data, global-max-size, ha, listeners, log, max-addresses, max-message-size, max-queued-bytes, max-queued-messages, max-queues, mqtt, plugins, security, slow-consumer-timeout, store, tls`}},
+			[]string{`line 3: unknown key "frobnicate" in the top level; valid keys: address-settings, amqp, data, global-max-size, ha, listeners, log, max-addresses, max-message-size, max-queued-bytes, max-queued-messages, max-queues, mqtt, plugins, security, slow-consumer-timeout, store, tls`}},
 		{"nested", "store:\n  syncc: batch\nlog:\n  level: info\n",
 			[]string{`line 2: unknown key "syncc" in store; valid keys: segment-size, sync, type`}},
 		{"under a map key", "address-settings:\n  \"#\":\n    max-delivery-atempts: 3\n",

@@ -97,3 +97,13 @@ func TestAMQPDurableSubscription(t *testing.T) {
 		t.Fatalf("second receive: %q, %v", out, err)
 	}
 }
+
+// TestAMQPBenchIdle: --idle opens that many AMQP connections (SASL and
+// open done) and holds them.
+func TestAMQPBenchIdle(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	out, err := runCmd(t, "bench", "--url", "amqp://"+s.Addr("amqp"), "--idle", "5", "--hold", "10ms")
+	if err != nil || !strings.Contains(out, "5 connections open") {
+		t.Fatalf("bench --idle: %q, %v", out, err)
+	}
+}

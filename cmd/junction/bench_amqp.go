@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sync"
 
 	"github.com/Azure/go-amqp"
 )
 
-// amqpBench drives AMQP 1.0 with go-amqp. A persistent producer sends
-// unsettled and waits for each message's outcome (go-amqp has no
-// asynchronous send), so with --persistent every message is confirmed and
-// --receipt-every changes nothing; otherwise messages are sent settled.
+// amqpBench drives AMQP 1.0 with go-amqp. Without --persistent or
+// --unsettled messages are sent settled (at most once). Otherwise they are
+// sent unsettled and a message counts as sent once the broker's outcome
+// came back: go-amqp's Send waits for that outcome, so one Send at a time
+// would measure a round trip per message. As a high-throughput go-amqp
+// user would, the producer pipelines with SendWithReceipt, keeping up to
+// --in-flight receipts outstanding and waiting for the oldest.
 type amqpBench struct {
 	f    benchFlags
 	addr string
@@ -20,9 +24,12 @@ type amqpBench struct {
 func (a *amqpBench) name() string { return "amqp" }
 
 type amqpPublisher struct {
-	conn    *amqp.Conn
-	snd     *amqp.Sender
-	durable bool
+	conn      *amqp.Conn
+	snd       *amqp.Sender
+	durable   bool
+	unsettled bool
+	window    int
+	pending   []amqp.SendReceipt // outstanding, oldest first
 }
 
 func (a *amqpBench) publisher(ctx context.Context, i int) (benchPublisher, error) {
@@ -30,8 +37,9 @@ func (a *amqpBench) publisher(ctx context.Context, i int) (benchPublisher, error
 	if err != nil {
 		return nil, err
 	}
+	unsettled := a.f.persistent || a.f.unsettled
 	mode := amqp.SenderSettleModeSettled
-	if a.f.persistent {
+	if unsettled {
 		mode = amqp.SenderSettleModeUnsettled
 	}
 	snd, err := sess.NewSender(ctx, amqpAddress(a.f.dest), &amqp.SenderOptions{SettlementMode: &mode})
@@ -39,21 +47,59 @@ func (a *amqpBench) publisher(ctx context.Context, i int) (benchPublisher, error
 		conn.Close()
 		return nil, err
 	}
-	return &amqpPublisher{conn: conn, snd: snd, durable: a.f.persistent}, nil
+	return &amqpPublisher{conn: conn, snd: snd, durable: a.f.persistent, unsettled: unsettled, window: a.f.inFlight}, nil
 }
 
-// publish sends one message; go-amqp encodes it before Send returns, so
-// the caller may reuse body.
+// publish sends one message; go-amqp encodes it before SendWithReceipt
+// returns, so the caller may reuse body.
 func (p *amqpPublisher) publish(body []byte, _ bool) error {
 	m := &amqp.Message{Data: [][]byte{body}}
 	if p.durable {
 		m.Header = &amqp.MessageHeader{Durable: true}
 	}
-	return p.snd.Send(context.Background(), m, nil)
+	ctx := context.Background()
+	if !p.unsettled {
+		return p.snd.Send(ctx, m, nil)
+	}
+	r, err := p.snd.SendWithReceipt(ctx, m, nil)
+	if err != nil {
+		return err
+	}
+	p.pending = append(p.pending, r)
+	for len(p.pending) >= p.window {
+		if err := p.waitOldest(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (p *amqpPublisher) flush() error { return nil }
-func (p *amqpPublisher) close()       { p.conn.Close() }
+// waitOldest waits for the oldest outstanding outcome; anything but
+// accepted is an error.
+func (p *amqpPublisher) waitOldest() error {
+	r := p.pending[0]
+	p.pending = p.pending[1:]
+	st, err := r.Wait(context.Background())
+	if err != nil {
+		return err
+	}
+	if _, ok := st.(*amqp.StateAccepted); !ok {
+		return fmt.Errorf("message not accepted: %T %v", st, st)
+	}
+	return nil
+}
+
+// flush waits for every outstanding outcome.
+func (p *amqpPublisher) flush() error {
+	for len(p.pending) > 0 {
+		if err := p.waitOldest(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *amqpPublisher) close() { p.conn.Close() }
 
 type amqpSubscriber struct {
 	conn   *amqp.Conn
@@ -67,7 +113,10 @@ func (a *amqpBench) subscriber(ctx context.Context, i int, got func([]byte)) (be
 		return nil, err
 	}
 	credit := int32(a.f.prefetch)
-	if credit <= 0 {
+	switch {
+	case a.f.credit >= 0:
+		credit = int32(a.f.credit) // 0: go-amqp's default
+	case credit <= 0:
 		credit = 1000
 	}
 	opts := &amqp.ReceiverOptions{Credit: credit}

@@ -2,6 +2,7 @@ package amqp_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/Azure/go-amqp"
 
@@ -64,5 +65,50 @@ func TestChannelMax(t *testing.T) {
 	r.send(so.ChannelMax+1, &codec.Begin{NextOutgoingID: 0, IncomingWindow: 10, OutgoingWindow: 10}, nil)
 	if c := expect[*codec.Close](r); condition(c.Error) != codec.CondFramingError {
 		t.Fatalf("close with %v, want framing-error", c.Error)
+	}
+}
+
+// The server's open announces its limits and offers anonymous relay and
+// shared subscriptions.
+func TestOpenAnnounces(t *testing.T) {
+	s := startBroker(t, nil)
+	r := dialRaw(t, s.Addr("amqp"))
+	so := r.open(nil)
+	if so.MaxFrameSize != 128<<10 || so.ChannelMax != 255 || so.IdleTimeOut != 60000 {
+		t.Fatalf("open announces max-frame-size %d, channel-max %d, idle-time-out %d", so.MaxFrameSize, so.ChannelMax, so.IdleTimeOut)
+	}
+	caps := map[codec.Symbol]bool{}
+	for _, c := range so.OfferedCapabilities {
+		caps[c] = true
+	}
+	if !caps["ANONYMOUS-RELAY"] || !caps["SHARED-SUBS"] || !caps["DELAYED_DELIVERY"] {
+		t.Fatalf("offered capabilities %v", so.OfferedCapabilities)
+	}
+	// A clean close is answered with a close.
+	r.send(0, &codec.Close{}, nil)
+	if c := expect[*codec.Close](r); c.Error != nil {
+		t.Fatalf("close answered with an error: %v", c.Error)
+	}
+	r.expectEOF()
+}
+
+// x-opt-delivery-delay holds a message back (the DELAYED_DELIVERY the
+// open offers): it waits scheduled, then arrives.
+func TestDelayedDelivery(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	m := amqp.NewMessage([]byte("later"))
+	m.Annotations = amqp.Annotations{"x-opt-delivery-delay": int64(300)}
+	sent := time.Now()
+	send(t, newSender(t, ss, "delayed", nil), m)
+	if st := queueStats(t, s, "delayed"); st.Scheduled != 1 {
+		t.Fatalf("the delayed message is not scheduled: %+v", st)
+	}
+	got := receive(t, newReceiver(t, ss, "delayed", nil))
+	if string(got.GetData()) != "later" {
+		t.Fatalf("got %q", got.GetData())
+	}
+	if el := time.Since(sent); el < 250*time.Millisecond {
+		t.Fatalf("the message arrived after %v, before its 300ms delay", el)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +86,13 @@ type conn struct {
 	// partialBytes is what the links hold of messages arriving in several
 	// frames (bounded: maxPartialFactor).
 	partialBytes int
+
+	// batching (under mu): the reader is handling already-buffered frames
+	// and writes the output when the batch ends (signalLocked).
+	batching bool
+	// accPending: sessions holding a range of accepted deliveries to
+	// write (under mu).
+	accPending []*session
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -124,7 +132,11 @@ func (c *conn) serve(ctx context.Context) {
 		return
 	}
 	for {
-		if err := c.readOne(); err != nil {
+		err := c.readOne()
+		if err != nil || !c.frameBuffered() {
+			c.flushOutput()
+		}
+		if err != nil {
 			c.inputFailed(err)
 			return
 		}
@@ -132,6 +144,48 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// signalLocked gets queued output written. While the reader handles
+// frames that were already buffered (a batch: a producer's transfers, a
+// consumer's dispositions and flows) it writes what they produced, and
+// what other goroutines queued meanwhile, in one write when the batch
+// ends (flushOutput), from its own goroutine: no writer goroutine per
+// reply, and one syscall for the batch. Caller holds mu.
+func (c *conn) signalLocked() {
+	if c.batching {
+		return
+	}
+	c.ob.SignalLocked()
+}
+
+// frameBuffered reports whether a whole frame is already read into the
+// buffer, so that handling it cannot block on the socket.
+func (c *conn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 8 {
+		return false
+	}
+	h, err := c.br.Peek(4)
+	if err != nil {
+		return false
+	}
+	return int(binary.BigEndian.Uint32(h)) <= n
+}
+
+// flushOutput ends a batch: what it queued goes out from this goroutine
+// with one non-blocking write (the rest, if any, to a writer goroutine).
+func (c *conn) flushOutput() {
+	c.mu.Lock()
+	c.batching = false
+	if len(c.accPending) > 0 {
+		c.flushAcceptedLocked()
+	}
+	if len(c.ob.Buf) == 0 && !c.ob.Closing {
+		c.mu.Unlock()
+		return
+	}
+	c.ob.FlushLocked()
 }
 
 // inputFailed tells the client why reading ended, where it still can.
@@ -301,7 +355,7 @@ func (c *conn) writeRaw(b []byte, closing bool) {
 		c.ob.Closing = true
 		c.ob.LingerLocked()
 	}
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 }
 
@@ -387,15 +441,20 @@ func (c *conn) sendOpen() {
 		MaxFrameSize:        c.s.opts.MaxFrameSize,
 		ChannelMax:          c.s.opts.ChannelMax,
 		IdleTimeOut:         uint32(c.s.opts.IdleTimeout / time.Millisecond),
-		OfferedCapabilities: []codec.Symbol{capAnonymousRelay, capSharedSubs},
+		OfferedCapabilities: []codec.Symbol{capAnonymousRelay, capSharedSubs, capDelayedDelivery},
+		Properties:          codec.Map{{Key: codec.Symbol("product"), Value: "Junction"}},
 	}, nil)
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // Capabilities offered in open.
 const (
 	capAnonymousRelay codec.Symbol = "ANONYMOUS-RELAY"
 	capSharedSubs     codec.Symbol = "SHARED-SUBS"
+	// DELAYED_DELIVERY: x-opt-delivery-time and x-opt-delivery-delay are
+	// honoured (scheduled delivery in the core); Qpid JMS asks for it
+	// before it sends a message with a delivery delay.
+	capDelayedDelivery codec.Symbol = "DELAYED_DELIVERY"
 )
 
 // sendClose queues a close (with err, if any) and closes the connection
@@ -408,14 +467,23 @@ func (c *conn) sendClose(err *codec.Error) {
 	}
 	c.closeSent.Store(true)
 	c.appendFrameLocked(0, &codec.Close{Error: err}, nil)
+	// Nothing may follow the close: confirmations arriving later are
+	// dropped with their sessions.
+	for _, ss := range c.local {
+		ss.ended = true
+		ss.backlog = nil
+	}
 	c.ob.Closing = true
 	c.ob.LingerLocked()
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // appendFrameLocked encodes one AMQP frame into the outbound buffer.
 // Caller holds mu.
 func (c *conn) appendFrameLocked(channel uint16, perf codec.Performative, payload []byte) {
+	if len(c.accPending) > 0 {
+		c.flushAcceptedLocked() // frames keep their order
+	}
 	c.ob.Buf = codec.AppendFrame(c.ob.Buf, channel, perf, payload)
 }
 
@@ -429,7 +497,7 @@ func (c *conn) keepAlive() {
 	}
 	if len(c.ob.Buf) == 0 && c.ob.SinceWrite() >= c.peerIdle/2 {
 		c.ob.Buf = append(c.ob.Buf, emptyFrame...)
-		c.ob.SignalLocked()
+		c.signalLocked()
 	}
 	c.kaTimer.Reset(c.peerIdle / 4)
 }
@@ -443,6 +511,9 @@ func (c *conn) readOne() error {
 	if f.body == nil {
 		return nil // keep-alive
 	}
+	c.mu.Lock()
+	c.batching = true
+	c.mu.Unlock()
 	if f.typ != frameAMQP {
 		return connErr(codec.CondFramingError, "frame type %d after the open", f.typ)
 	}
@@ -466,7 +537,9 @@ func (c *conn) readOne() error {
 		if p.Error != nil {
 			c.log.Info("amqp client closed the connection with an error", "condition", p.Error.Condition, "description", p.Error.Description)
 		}
-		// Sessions end, then our close answers theirs.
+		// The dispositions still due (durable sends being stored) go out
+		// first: nothing may follow our close.
+		c.awaitPending(c.s.opts.CloseGrace)
 		c.sendClose(nil)
 		return errQuit
 	case *codec.Begin:

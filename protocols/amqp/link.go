@@ -63,7 +63,7 @@ type link struct {
 	consumer   *core.Consumer
 	browser    *core.Browser
 	maxMessage uint64 // the client's max-message-size (0: none)
-	browseTag  uint64 // under conn.mu
+	browseTag  uint64 // the browser handler's, under the queue lock
 	queue      string // the queue consumed
 	dynamic    string // a dynamic node to delete when the link goes
 	durableSub string // a durable subscription's name, for a closing detach
@@ -83,6 +83,9 @@ type link struct {
 	// Under conn.mu: what the client may still send, and whether credit
 	// is withheld because the connection's sends are held for space.
 	blocked bool
+	// pd is the delivery being received (partial points here while it
+	// spans frames): one per link, not an allocation per message.
+	pd partialDelivery
 }
 
 // linkErr detaches one link with an error.
@@ -144,7 +147,7 @@ func (l *link) detachWithError(e *codec.Error) {
 	c := l.ss.c
 	c.mu.Lock()
 	l.ss.queueFrameLocked(codec.AppendFrame(nil, l.ss.localCh, &codec.Detach{Handle: l.handle, Closed: true, Error: e}, nil), false)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 }
 
@@ -176,7 +179,7 @@ func (ss *session) onDetach(d *codec.Detach) error {
 	c := ss.c
 	c.mu.Lock()
 	ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, &codec.Detach{Handle: l.handle, Closed: d.Closed, Error: e}, nil), false)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 	return nil
 }

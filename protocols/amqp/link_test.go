@@ -8,6 +8,7 @@ import (
 
 	"github.com/Azure/go-amqp"
 
+	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
 )
 
@@ -64,9 +65,11 @@ func TestDurableSubscriptionResumed(t *testing.T) {
 	}
 	_, ps := session(t, s, nil)
 	send(t, newSender(t, ps, "events", &amqp.SenderOptions{TargetCapabilities: []string{"topic"}}), amqp.NewMessage([]byte("while away")))
-	waitUntil(t, "the message in the subscription", func() bool {
+	// go-amqp's Close does not wait for the broker's close: the old
+	// consumer may still be attached for a moment.
+	waitUntil(t, "the message in the subscription, its consumer gone", func() bool {
 		q, ok := s.Core.Queue("client-a.sub1")
-		return ok && q.Stats().Messages == 1
+		return ok && q.Stats().Messages == 1 && q.Stats().Consumers == 0
 	})
 	_, ss2 := session(t, s, &amqp.ConnOptions{ContainerID: "client-a"})
 	r := newReceiver(t, ss2, "events", opts)
@@ -402,6 +405,10 @@ func TestDurableSubscriptionLookup(t *testing.T) {
 	c1, ss1 := session(t, s, &amqp.ConnOptions{ContainerID: "jms-1"})
 	newReceiver(t, ss1, "ledger", durable)
 	_ = c1.Close()
+	// go-amqp's Close does not wait for the broker's close: the old
+	// consumer may still be attached for a moment.
+	sub := core.SubscriptionQueueName("jms-1", "audit")
+	waitUntil(t, "the closed connection's consumer gone", func() bool { return queueStats(t, s, sub).Consumers == 0 })
 	_, ps := session(t, s, nil)
 	send(t, newSender(t, ps, "topic://ledger", nil), amqp.NewMessage([]byte("entry")))
 	_, ss2 := session(t, s, &amqp.ConnOptions{ContainerID: "jms-1"})
@@ -432,5 +439,68 @@ func TestGlobalSharedSubscription(t *testing.T) {
 	newReceiver(t, ss2, "jobs", opts)
 	if st := queueStats(t, s, "pool"); st.Consumers != 2 {
 		t.Fatalf("the global subscription has %d consumers, want 2", st.Consumers)
+	}
+}
+
+// A message on an anonymous relay link without a `to` address is rejected
+// with invalid-field; the link goes on.
+func TestAnonymousRelayNeedsTo(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd, err := ss.NewSender(ctxFor(t), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = snd.Send(ctxFor(t), amqp.NewMessage([]byte("nowhere")), nil)
+	if err == nil {
+		t.Fatal("a message without to was accepted on an anonymous relay link")
+	}
+	if e := amqpError(t, err); e.Condition != amqp.ErrCondInvalidField {
+		t.Fatalf("rejected with %v, want invalid-field", e)
+	}
+	m := amqp.NewMessage([]byte("somewhere"))
+	m.Properties = &amqp.MessageProperties{To: ptr("queue://relay-after")}
+	send(t, snd, m)
+}
+
+// A receiver asking for pre-settled deliveries (snd-settle-mode settled)
+// gets them at most once: the queue lets go of each as it is sent.
+func TestPreSettledDelivery(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd := newSender(t, ss, "presettled", nil)
+	for i := range 3 {
+		send(t, snd, amqp.NewMessage(fmt.Appendf(nil, "p%d", i)))
+	}
+	r := newReceiver(t, ss, "presettled", &amqp.ReceiverOptions{Credit: 10, RequestedSenderSettleMode: amqp.SenderSettleModeSettled.Ptr()})
+	for range 3 {
+		receive(t, r)
+	}
+	waitUntil(t, "the queue to let go", func() bool {
+		q, ok := s.Core.Queue("presettled")
+		return !ok || (q.Stats().Messages == 0 && q.Stats().Acked == 3)
+	})
+}
+
+// Deliveries a client never settled go back to the queue when its session
+// ends, and are redelivered with their delivery count.
+func TestUnsettledReturnOnSessionEnd(t *testing.T) {
+	s := startBroker(t, nil)
+	c := dial(t, s, nil)
+	ss, err := c.NewSession(ctxFor(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, newSender(t, ss, "giveback", nil), amqp.NewMessage([]byte("again")))
+	r := newReceiver(t, ss, "giveback", &amqp.ReceiverOptions{Credit: 1})
+	receive(t, r)
+	if err := ss.Close(ctxFor(t)); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+	waitUntil(t, "the message back in the queue", func() bool { return queueStats(t, s, "giveback").Ready == 1 })
+	_, ss2 := session(t, s, nil)
+	m := receive(t, newReceiver(t, ss2, "giveback", nil))
+	if m.Header == nil || m.Header.DeliveryCount != 1 {
+		t.Fatalf("redelivered with header %+v, want delivery-count 1", m.Header)
 	}
 }

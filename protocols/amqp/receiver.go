@@ -22,12 +22,14 @@ func (ss *session) attachReceiver(l *link, a *codec.Attach) error {
 	c := ss.c
 	reply := &codec.Attach{Name: a.Name, Handle: l.handle, Role: codec.RoleReceiver,
 		SndSettleMode: l.sndMode, RcvSettleMode: l.rcvMode, Source: a.Source,
-		MaxMessageSize: uint64(c.s.opts.MaxMessageSize)}
+		MaxMessageSize: uint64(c.s.opts.MaxMessageSize), Unsettled: ss.unsettledReply(l, a)}
 	switch {
 	case a.Coordinator != nil:
-		// Local transactions only (part 4, 4.3): the reply says so.
+		// Local transactions only (part 4, 4.3): the reply says so. A
+		// transaction belongs to the connection, so any session may work
+		// in it, and a session may have many open.
 		l.coordinator = true
-		reply.Coordinator = &codec.Coordinator{Capabilities: []codec.Symbol{codec.TxnLocal}}
+		reply.Coordinator = &codec.Coordinator{Capabilities: []codec.Symbol{codec.TxnLocal, codec.TxnMultiPerSession, codec.TxnMultiSessions}}
 	case a.Target == nil || (a.Target.Address == "" && !a.Target.Dynamic):
 		l.anonymous = true
 		reply.Target = a.Target
@@ -60,7 +62,7 @@ func (ss *session) attachReceiver(l *link, a *codec.Attach) error {
 	ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, reply, nil), false)
 	l.credit = int64(c.s.opts.LinkCredit)
 	ss.appendFlowLocked(l)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 	return nil
 }
@@ -72,7 +74,7 @@ func (l *link) onReceiverFlow(f *codec.Flow) error {
 		c := l.ss.c
 		c.mu.Lock()
 		l.ss.appendFlowLocked(l)
-		c.ob.SignalLocked()
+		c.signalLocked()
 		c.mu.Unlock()
 	}
 	return nil
@@ -113,7 +115,8 @@ func (ss *session) onTransfer(t *codec.Transfer, payload []byte) error {
 		if t.HasMessageFormat && t.MessageFormat != 0 {
 			return l.errorf(codec.CondNotImplemented, "message format %d is not supported", t.MessageFormat)
 		}
-		p = &partialDelivery{id: t.DeliveryID}
+		l.pd = partialDelivery{id: t.DeliveryID}
+		p = &l.pd
 	}
 	p.settled = p.settled || t.Settled
 	if t.State != nil {
@@ -260,7 +263,7 @@ func (l *link) dispose(id uint32, st codec.DeliveryState) {
 	c := l.ss.c
 	c.mu.Lock()
 	l.appendDispositionLocked(id, st)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 }
 
@@ -273,14 +276,51 @@ func (l *link) disposeLocked(id uint32, st codec.DeliveryState, pending bool) {
 	if pending {
 		c.endPendingLocked()
 	}
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 }
 
 func (l *link) appendDispositionLocked(id uint32, st codec.DeliveryState) {
-	l.ss.queueFrameLocked(codec.AppendFrame(nil, l.ss.localCh, &codec.Disposition{
-		Role: codec.RoleReceiver, First: id, Last: id, Settled: l.rcvMode == rcvFirst, State: st,
-	}, nil), false)
+	ss := l.ss
+	settled := l.rcvMode == rcvFirst
+	if _, ok := st.(*codec.Accepted); ok && settled && ss.c.batching && !ss.ended {
+		// During the reader's batch, consecutive accepted deliveries
+		// become one ranged disposition (first..last), written before
+		// any other frame of the session and at the end of the batch.
+		if ss.accOn && id == ss.accLast+1 {
+			ss.accLast = id
+			return
+		}
+		ss.flushAcceptedLocked()
+		ss.accFirst, ss.accLast, ss.accOn = id, id, true
+		ss.c.accPending = append(ss.c.accPending, ss)
+		return
+	}
+	d := &ss.disp
+	*d = codec.Disposition{Role: codec.RoleReceiver, First: id, Last: id, Settled: settled, State: st}
+	ss.appendPerfLocked(d, nil, nil)
+}
+
+// flushAcceptedLocked writes the session's pending range of accepted
+// deliveries, if any. Caller holds conn.mu.
+func (ss *session) flushAcceptedLocked() {
+	if !ss.accOn {
+		return
+	}
+	ss.accOn = false
+	d := &ss.disp
+	*d = codec.Disposition{Role: codec.RoleReceiver, First: ss.accFirst, Last: ss.accLast, Settled: true, State: &codec.Accepted{}}
+	ss.appendPerfLocked(d, nil, nil)
+}
+
+// flushAcceptedLocked writes every session's pending accepted range.
+// Caller holds mu.
+func (c *conn) flushAcceptedLocked() {
+	for _, ss := range c.accPending {
+		ss.flushAcceptedLocked()
+	}
+	clear(c.accPending)
+	c.accPending = c.accPending[:0]
 }
 
 // checkHeld withholds the link's credit while the connection's sends wait
@@ -334,7 +374,7 @@ func (l *link) grantLocked() {
 	}
 	l.credit = int64(c.s.opts.LinkCredit)
 	l.ss.appendFlowLocked(l)
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // txnOf is the transaction a transfer's state names, if any.

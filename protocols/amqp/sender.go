@@ -30,11 +30,6 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 	for _, e := range src.Filter {
 		d, ok := e.Value.(codec.Described)
 		if !ok {
-			if dp, ok2 := e.Value.(*codec.Described); ok2 && dp != nil {
-				d, ok = *dp, true
-			}
-		}
-		if !ok {
 			continue
 		}
 		switch {
@@ -110,7 +105,7 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 					SndSettleMode: l.sndMode, RcvSettleMode: l.rcvMode,
 					Source: &reply, Target: a.Target, HasInitialDeliveryCount: true,
 				}, nil), false)
-				c.ob.SignalLocked()
+				c.signalLocked()
 				c.mu.Unlock()
 				return nil
 			}
@@ -161,10 +156,10 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 	ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, &codec.Attach{
 		Name: a.Name, Handle: l.handle, Role: codec.RoleSender,
 		SndSettleMode: l.sndMode, RcvSettleMode: l.rcvMode,
-		Source: &reply, Target: a.Target,
+		Source: &reply, Target: a.Target, Unsettled: ss.unsettledReply(l, a),
 		InitialDeliveryCount: zero, HasInitialDeliveryCount: true,
 	}, nil), false)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	c.mu.Unlock()
 	return nil
 }
@@ -213,6 +208,12 @@ func subscriptionName(linkName string, caps []codec.Symbol) (name string, global
 
 // onFlow handles the client's flow for a link.
 func (l *link) onFlow(f *codec.Flow) error {
+	if f.Properties != nil && l.sending {
+		// Only transactional acquisition puts properties here.
+		if err := l.checkAcquisition(f); err != nil {
+			return err
+		}
+	}
 	if !l.sending {
 		return l.onReceiverFlow(f)
 	}
@@ -249,7 +250,7 @@ func (l *link) onFlow(f *codec.Flow) error {
 		l.deliveryCount += uint32(max(l.credit, 0))
 		l.credit = 0
 		l.ss.appendFlowLocked(l)
-		c.ob.SignalLocked()
+		c.signalLocked()
 		c.mu.Unlock()
 		return nil
 	}
@@ -261,14 +262,14 @@ func (l *link) onFlow(f *codec.Flow) error {
 		l.deliveryCount += uint32(unused)
 		l.credit = 0
 		l.ss.appendFlowLocked(l)
-		c.ob.SignalLocked()
+		c.signalLocked()
 		c.mu.Unlock()
 		return nil
 	}
 	if f.Echo {
 		c.mu.Lock()
 		l.ss.appendFlowLocked(l)
-		c.ob.SignalLocked()
+		c.signalLocked()
 		c.mu.Unlock()
 	}
 	return nil
@@ -294,7 +295,11 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 	if ss.ended || c.ob.Dead || l.detaching.Load() {
 		return // the session close returns what is unsettled
 	}
-	payload := encodeMessage(nil, m, count)
+	// Encoded into the session's scratch buffer: the frames copy it.
+	payload := encodeMessage(ss.enc[:0], m, count)
+	if cap(payload) <= maxKeptEncodeBuffer {
+		ss.enc = payload[:0]
+	}
 	if l.maxMessage > 0 && uint64(len(payload)) > l.maxMessage {
 		l.tooLarge(coreTag, settled, len(payload))
 		return
@@ -304,13 +309,13 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 	l.deliveryCount++
 	l.credit--
 	if !settled {
-		ss.unsettled[id] = &outDelivery{l: l, tag: coreTag}
+		ss.unsettled[id] = outDelivery{l: l, tag: coreTag}
 	}
-	var tag [8]byte
-	binary.BigEndian.PutUint64(tag[:], coreTag)
+	binary.BigEndian.PutUint64(ss.tag[:], coreTag)
 	// Split to the client's max-frame-size: the first frame carries the
 	// delivery's identity, every frame but the last says more.
-	t := &codec.Transfer{Handle: l.handle, DeliveryID: id, HasDeliveryID: true, DeliveryTag: tag[:],
+	t := &ss.xfer
+	*t = codec.Transfer{Handle: l.handle, DeliveryID: id, HasDeliveryID: true, DeliveryTag: ss.tag[:],
 		MessageFormat: 0, HasMessageFormat: true, Settled: settled}
 	room := int(min(c.peerMaxFrame, 1<<30)) - transferOverhead
 	for first := true; first || len(payload) > 0; first = false {
@@ -322,14 +327,14 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 			t.More = false
 		}
 		payload = payload[len(chunk):]
-		ss.queueTransferLocked(l, codec.AppendFrame(nil, ss.localCh, t, chunk))
+		ss.appendPerfLocked(t, chunk, l)
 		if first {
 			// Continuations carry only the handle (and more).
-			t = &codec.Transfer{Handle: l.handle, Settled: settled}
+			*t = codec.Transfer{Handle: l.handle, Settled: settled}
 		}
 	}
 	c.s.counters.MessageOut()
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // tooLarge handles a delivery above the client's max-message-size, which
@@ -352,6 +357,10 @@ func (l *link) tooLarge(tag uint64, settled bool, size int) {
 		consumer.AddCredit(1)
 	}()
 }
+
+// maxKeptEncodeBuffer bounds the encode buffer a session keeps between
+// deliveries: a rare large message does not pin its size.
+const maxKeptEncodeBuffer = 64 << 10
 
 // transferOverhead bounds the frame header and transfer performative of
 // one frame, so that a frame of payload stays within max-frame-size.
@@ -376,7 +385,7 @@ func (l *link) closedByCore(reason error) {
 	l.detaching.Store(true)
 	l.ss.queueFrameLocked(codec.AppendFrame(nil, l.ss.localCh, &codec.Detach{Handle: l.handle, Closed: true,
 		Error: codec.Errorf(cond, "%v", reason)}, nil), false)
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // outcomeOf maps a delivery state from a disposition to a core outcome.
@@ -416,9 +425,14 @@ func outcomeOf(st codec.DeliveryState) (o core.Outcome, txn []byte, terminal boo
 			}
 			v, ok := message.PropValue(e.Value)
 			if !ok {
+				// A list, map, array or described value: kept encoded
+				// (message.AnnEncodedPrefix), standing for name.
+				o.Annotations = append(o.Annotations, prop.Property{Name: message.AnnEncodedPrefix + name, Value: prop.BytesValue(codec.AppendValue(nil, e.Value))})
 				continue
 			}
-			o.Annotations = append(o.Annotations, prop.Property{Name: name, Value: v})
+			// A simple value replaces an encoded one of the same name.
+			o.Annotations = append(o.Annotations, prop.Property{Name: name, Value: v},
+				prop.Property{Name: message.AnnEncodedPrefix + name})
 		}
 		return o, txn, true, nil
 	case *codec.Received:

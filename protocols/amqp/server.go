@@ -98,7 +98,18 @@ var Adapter = adapter.Registration{
 	},
 	WebSocket: adapter.WebSocket{Subprotocols: []string{Subprotocol}, Type: transport.Binary},
 	New: func(env adapter.Env) (adapter.Adapter, error) {
-		return NewServer(Options{Broker: env.Broker, Gate: env.Gate, Logger: env.Logger, MaxMessageSize: env.MaxMessageSize}), nil
+		opts := Options{Broker: env.Broker, Gate: env.Gate, Logger: env.Logger, MaxMessageSize: env.MaxMessageSize}
+		if env.Config != nil {
+			// config.Validate has checked the ranges; zero takes the default.
+			a := env.Config.AMQP
+			opts.MaxFrameSize = uint32(a.MaxFrameSize)
+			opts.ChannelMax = uint16(a.ChannelMax)
+			opts.HandleMax = uint32(a.HandleMax)
+			opts.IdleTimeout = a.IdleTimeout
+			opts.LinkCredit = uint32(a.LinkCredit)
+			opts.SessionWindow = uint32(a.SessionWindow)
+		}
+		return NewServer(opts), nil
 	},
 }
 

@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/junctionmq/junction/protocols/amqp/codec"
 )
@@ -32,7 +33,21 @@ type session struct {
 	remoteIncomingWindow int64
 	backlog              []queued
 	nextDeliveryID       uint32
-	unsettled            map[uint32]*outDelivery // our deliveries by delivery-id
+	unsettled            map[uint32]outDelivery // our deliveries by delivery-id
+
+	// Scratch for the frames written per message, under conn.mu: the
+	// codec takes a performative as an interface, so a fresh one per
+	// frame would be an allocation each.
+	xfer codec.Transfer
+	flow codec.Flow
+	disp codec.Disposition
+	tag  [8]byte
+	enc  []byte // a delivery's payload, encoded
+
+	// A range of accepted deliveries not yet written (under conn.mu):
+	// see appendDispositionLocked.
+	accOn             bool
+	accFirst, accLast uint32
 }
 
 // queued is a frame waiting for the client's session window; l is the
@@ -80,7 +95,7 @@ func (c *conn) onBegin(ch uint16, b *codec.Begin) error {
 		nextIncomingID:       b.NextOutgoingID,
 		incomingWindow:       c.s.opts.SessionWindow,
 		remoteIncomingWindow: int64(b.IncomingWindow),
-		unsettled:            map[uint32]*outDelivery{},
+		unsettled:            map[uint32]outDelivery{},
 	}
 	if c.sessions == nil {
 		c.sessions, c.local = map[uint16]*session{}, map[uint16]*session{}
@@ -94,7 +109,7 @@ func (c *conn) onBegin(ch uint16, b *codec.Begin) error {
 		OutgoingWindow: maxWindow,
 		HandleMax:      c.s.opts.HandleMax,
 	}, nil)
-	c.ob.SignalLocked()
+	c.signalLocked()
 	return nil
 }
 
@@ -138,11 +153,19 @@ func (ss *session) handle(perf any, payload []byte) error {
 	default:
 		return connErr(codec.CondNotAllowed, "%s on a session", perfName(perf))
 	}
+	if err == nil {
+		return nil
+	}
+	return ss.scope(err)
+}
+
+// scope ends what err names: the session or one link. Apart from handle
+// so that the targets errors.As needs (which escape) are only allocated
+// on errors, not for every frame.
+func (ss *session) scope(err error) error {
 	var se *sessionErr
 	var le *linkErr
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &se):
 		return ss.fail(se.e)
 	case errors.As(err, &le):
@@ -189,10 +212,11 @@ func (ss *session) sendEnd(err *codec.Error) {
 	if ss.ended {
 		return
 	}
+	ss.flushAcceptedLocked() // before the end, not dropped with it
 	ss.ended = true
 	ss.backlog = nil
 	c.appendFrameLocked(ss.localCh, &codec.End{Error: err}, nil)
-	c.ob.SignalLocked()
+	c.signalLocked()
 }
 
 // release detaches every link of the session from the core.
@@ -220,7 +244,7 @@ func (ss *session) onFlow(f *codec.Flow) error {
 		if f.Echo {
 			c.mu.Lock()
 			ss.appendFlowLocked(nil)
-			c.ob.SignalLocked()
+			c.signalLocked()
 			c.mu.Unlock()
 		}
 		return nil
@@ -241,7 +265,8 @@ func (ss *session) appendFlowLocked(l *link) {
 	if ss.ended {
 		return
 	}
-	f := &codec.Flow{
+	f := &ss.flow
+	*f = codec.Flow{
 		NextIncomingID: ss.nextIncomingID, HasNextIncomingID: true,
 		IncomingWindow: ss.incomingWindow,
 		NextOutgoingID: ss.nextOutgoingID,
@@ -253,7 +278,30 @@ func (ss *session) appendFlowLocked(l *link) {
 		f.LinkCredit, f.HasLinkCredit = uint32(max(l.credit, 0)), true
 		f.Drain = l.drain
 	}
-	ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, f, nil), false)
+	ss.appendPerfLocked(f, nil, nil)
+}
+
+// appendPerfLocked queues one frame: encoded straight into the output when
+// nothing waits in the backlog (no buffer of its own), else into the
+// backlog. A transfer names its link l (nil for other frames). Caller
+// holds conn.mu.
+func (ss *session) appendPerfLocked(perf codec.Performative, payload []byte, l *link) {
+	if ss.ended {
+		return
+	}
+	if ss.accOn {
+		ss.flushAcceptedLocked() // frames keep their order
+	}
+	transfer := l != nil
+	if len(ss.backlog) > 0 || (transfer && ss.remoteIncomingWindow <= 0) {
+		ss.backlog = append(ss.backlog, queued{frame: codec.AppendFrame(nil, ss.localCh, perf, payload), transfer: transfer, l: l})
+		return
+	}
+	if transfer {
+		ss.remoteIncomingWindow--
+		ss.nextOutgoingID++
+	}
+	ss.c.ob.Buf = codec.AppendFrame(ss.c.ob.Buf, ss.localCh, perf, payload)
 }
 
 // queueFrameLocked appends a frame to the output, or to the backlog when
@@ -263,15 +311,13 @@ func (ss *session) queueFrameLocked(frame []byte, transfer bool) {
 	ss.queueLocked(queued{frame: frame, transfer: transfer})
 }
 
-// queueTransferLocked queues a transfer frame of link l.
-func (ss *session) queueTransferLocked(l *link, frame []byte) {
-	ss.queueLocked(queued{frame: frame, transfer: true, l: l})
-}
-
 func (ss *session) queueLocked(q queued) {
 	frame, transfer := q.frame, q.transfer
 	if ss.ended {
 		return
+	}
+	if ss.accOn {
+		ss.flushAcceptedLocked() // frames keep their order
 	}
 	if len(ss.backlog) > 0 || (transfer && ss.remoteIncomingWindow <= 0) {
 		ss.backlog = append(ss.backlog, q)
@@ -321,7 +367,7 @@ func (ss *session) flushBacklogLocked() {
 		if len(ss.backlog) == 0 {
 			ss.backlog = nil
 		}
-		ss.c.ob.SignalLocked()
+		ss.c.signalLocked()
 	}
 }
 
@@ -339,7 +385,7 @@ func (ss *session) incomingTransfer() error {
 	if ss.incomingWindow <= c.s.opts.SessionWindow/2 {
 		ss.incomingWindow = c.s.opts.SessionWindow
 		ss.appendFlowLocked(nil)
-		c.ob.SignalLocked()
+		c.signalLocked()
 	}
 	return nil
 }
@@ -352,9 +398,6 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 		return nil
 	}
 	last := d.Last
-	if last-d.First > 1<<20 {
-		return sessErr(codec.CondInvalidField, "disposition range %d..%d is too large", d.First, last)
-	}
 	outcome, txnID, terminal, err := outcomeOf(d.State)
 	if err != nil {
 		return err
@@ -370,14 +413,29 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 	var todo []settle
 	c := ss.c
 	c.mu.Lock()
-	for id := d.First; ; id++ {
-		if od := ss.unsettled[id]; od != nil {
-			todo = append(todo, settle{od.l, od.tag, id})
-			delete(ss.unsettled, id)
+	// Delivery ids are serial numbers: id is in the range when its
+	// distance from first is within the range's (modulo 2^32). A wide
+	// range is matched against what is unsettled, not walked id by id.
+	span := last - d.First
+	if uint64(span) < uint64(len(ss.unsettled)) {
+		for id := d.First; ; id++ {
+			if od, ok := ss.unsettled[id]; ok {
+				todo = append(todo, settle{od.l, od.tag, id})
+				delete(ss.unsettled, id)
+			}
+			if id == last {
+				break
+			}
 		}
-		if id == last {
-			break
+	} else {
+		for id, od := range ss.unsettled {
+			if id-d.First <= span {
+				todo = append(todo, settle{od.l, od.tag, id})
+				delete(ss.unsettled, id)
+			}
 		}
+		// Settle in delivery order, as the walk would.
+		slices.SortFunc(todo, func(a, b settle) int { return int(int32(a.id - b.id)) })
 	}
 	c.mu.Unlock()
 	var tx *txn
@@ -406,7 +464,7 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 		ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, &codec.Disposition{
 			Role: codec.RoleSender, First: d.First, Last: last, Settled: true, State: d.State,
 		}, nil), false)
-		c.ob.SignalLocked()
+		c.signalLocked()
 		c.mu.Unlock()
 	}
 	return nil

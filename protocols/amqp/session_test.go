@@ -144,3 +144,41 @@ func TestPartialDeliveriesBounded(t *testing.T) {
 		t.Fatalf("detach of handle %d with %v, want handle 4 with resource-limit-exceeded", d.Handle, d.Error)
 	}
 }
+
+// One disposition with a range as wide as the delivery-id space settles
+// what is unsettled in it, at once.
+func TestWideDispositionRange(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd := newSender(t, ss, "wide", nil)
+	for i := range 3 {
+		send(t, snd, amqp.NewMessage(fmt.Appendf(nil, "w%d", i)))
+	}
+	r := dialRaw(t, s.Addr("amqp"))
+	r.open(nil)
+	r.begin(0)
+	r.send(0, &codec.Attach{Name: "wide", Handle: 0, Role: codec.RoleReceiver, Source: &codec.Source{Address: "wide"}, Target: &codec.Target{}}, nil)
+	expect[*codec.Attach](r)
+	r.send(0, &codec.Flow{NextIncomingID: 0, HasNextIncomingID: true, IncomingWindow: 100, OutgoingWindow: 100,
+		Handle: 0, HasHandle: true, DeliveryCount: 0, HasDeliveryCount: true, LinkCredit: 3, HasLinkCredit: true}, nil)
+	for range 3 {
+		expect[*codec.Transfer](r)
+	}
+	r.send(0, &codec.Disposition{Role: codec.RoleReceiver, First: 0, Last: 1<<32 - 1, Settled: true, State: &codec.Accepted{}}, nil)
+	waitUntil(t, "the three acknowledged", func() bool {
+		q, ok := s.Core.Queue("wide")
+		return !ok || q.Stats().Acked == 3
+	})
+}
+
+// A sender asking the broker to settle second: the broker's accepted
+// disposition comes unsettled, the client settles, and the send completes.
+func TestSenderWithReceiverSettleSecond(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	snd := newSender(t, ss, "second-in", &amqp.SenderOptions{RequestedReceiverSettleMode: amqp.ReceiverSettleModeSecond.Ptr()})
+	send(t, snd, durable("two phases"))
+	if st := queueStats(t, s, "second-in"); st.Messages != 1 {
+		t.Fatalf("queue holds %d messages, want 1", st.Messages)
+	}
+}

@@ -144,3 +144,22 @@ func (c *conn) rollbackAll() {
 		delete(c.txns, id)
 	}
 }
+
+// txnIDProperty is the flow property by which a receiver asks for
+// transactional acquisition (part 4, 4.4.3).
+const txnIDProperty codec.Symbol = "txn-id"
+
+// checkAcquisition refuses transactional acquisition on the link: the
+// core has no way to make a delivery's acquisition (rather than its
+// outcome) part of a transaction, so the broker says so rather than
+// deliver outside the transaction the client asked for. Transactional
+// retirement (a disposition in the transaction) does the same work for a
+// consumer: what it settles in the transaction returns on rollback.
+func (l *link) checkAcquisition(f *codec.Flow) error {
+	for _, e := range f.Properties {
+		if k, ok := e.Key.(codec.Symbol); ok && k == txnIDProperty {
+			return l.errorf(codec.CondNotImplemented, "transactional acquisition (a flow with a txn-id) is not supported; settle the deliveries in the transaction instead")
+		}
+	}
+	return nil
+}

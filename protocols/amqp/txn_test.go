@@ -1,6 +1,7 @@
 package amqp_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/Azure/go-amqp"
@@ -142,5 +143,101 @@ func TestTransactionalAcknowledge(t *testing.T) {
 	}
 	if st := queueStats(t, s, "txack"); st.Messages != 0 || st.Acked != 1 {
 		t.Fatalf("after the commit: %+v", st)
+	}
+}
+
+// The coordinator supports local transactions only (part 4, 4.3): a
+// declare with a global-id is rejected with amqp:not-implemented, and the
+// coordinator link stays usable. The attach names what it supports.
+func TestDeclareGlobalIDNotImplemented(t *testing.T) {
+	s := startBroker(t, nil)
+	r := dialRaw(t, s.Addr("amqp"))
+	r.open(nil)
+	r.begin(0)
+	r.send(0, &codec.Attach{Name: "txn-ctl", Handle: 0, Role: codec.RoleSender, Source: &codec.Source{},
+		Coordinator: &codec.Coordinator{Capabilities: []codec.Symbol{codec.TxnDistributed}}, HasInitialDeliveryCount: true}, nil)
+	a := expect[*codec.Attach](r)
+	if a.Coordinator == nil || !slices.Contains(a.Coordinator.Capabilities, codec.TxnLocal) || slices.Contains(a.Coordinator.Capabilities, codec.TxnDistributed) {
+		t.Fatalf("coordinator attach answered with %+v", a.Coordinator)
+	}
+	expect[*codec.Flow](r)
+	c := &txClient{raw: r}
+	st := c.control(coordinatorMessage(0x31, []byte("xid-1")))
+	rej, ok := st.(*codec.Rejected)
+	if !ok || rej.Error == nil || rej.Error.Condition != codec.CondNotImplemented {
+		t.Fatalf("declare with a global-id answered with %#v", st)
+	}
+	if txn := c.declare(); len(txn) == 0 {
+		t.Fatal("local declare after the refused one: empty txn-id")
+	}
+}
+
+// Transactional acquisition (a flow whose properties carry a txn-id, part
+// 4, 4.4.3) is refused on the link with amqp:not-implemented before any
+// message is sent under it; the message stays in the queue for others.
+func TestTransactionalAcquisitionRefused(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	send(t, newSender(t, ss, "acq", nil), amqp.NewMessage([]byte("kept")))
+
+	c := newTxClient(t, s.Addr("amqp"), "acq")
+	txn := c.declare()
+	c.send(0, &codec.Attach{Name: "acq-receiver", Handle: 2, Role: codec.RoleReceiver,
+		Source: &codec.Source{Address: "acq"}, Target: &codec.Target{}}, nil)
+	if a := expect[*codec.Attach](c.raw); a.Source == nil {
+		t.Fatalf("receiver attach refused: %+v", a)
+	}
+	c.send(0, &codec.Flow{IncomingWindow: 1000, NextOutgoingID: c.next, OutgoingWindow: 1000,
+		Handle: 2, HasHandle: true, DeliveryCount: 0, HasDeliveryCount: true, LinkCredit: 10, HasLinkCredit: true,
+		Properties: codec.Map{{Key: codec.Symbol("txn-id"), Value: txn}}}, nil)
+	for {
+		p, _ := c.raw.next()
+		switch p := p.(type) {
+		case *codec.Transfer:
+			t.Fatal("a message was sent under a transactional acquisition the broker does not support")
+		case *codec.Detach:
+			if p.Handle != 2 || !p.Closed || condition(p.Error) != codec.CondNotImplemented {
+				t.Fatalf("detach %+v (error %v), want handle 2 closed with amqp:not-implemented", p, p.Error)
+			}
+			c.send(0, &codec.Detach{Handle: 2, Closed: true}, nil)
+			if st := queueStats(t, s, "acq"); st.Messages != 1 {
+				t.Fatalf("queue after the refused acquisition: %+v", st)
+			}
+			// The connection and the transaction are unaffected.
+			c.sendIn(txn, "still in the transaction")
+			return
+		}
+	}
+}
+
+// Transactional retirement rolled back (part 4, 4.4.2): the accepted
+// outcome is undone and the message is delivered again.
+func TestTransactionalAcknowledgeRollback(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	send(t, newSender(t, ss, "txrb", nil), amqp.NewMessage([]byte("again")))
+
+	c := newTxClient(t, s.Addr("amqp"), "unused")
+	c.send(0, &codec.Attach{Name: "tx-recv", Handle: 2, Role: codec.RoleReceiver, Source: &codec.Source{Address: "txrb"}, Target: &codec.Target{}}, nil)
+	expect[*codec.Attach](c.raw)
+	flow := func(credit uint32, count uint32) {
+		c.send(0, &codec.Flow{IncomingWindow: 100, NextOutgoingID: c.next, OutgoingWindow: 100,
+			Handle: 2, HasHandle: true, DeliveryCount: count, HasDeliveryCount: true, LinkCredit: credit, HasLinkCredit: true}, nil)
+	}
+	flow(1, 0)
+	tr := expect[*codec.Transfer](c.raw)
+	txn := c.declare()
+	c.send(0, &codec.Disposition{Role: codec.RoleReceiver, First: tr.DeliveryID, Last: tr.DeliveryID, Settled: true,
+		State: &codec.TransactionalState{TxnID: txn, Outcome: &codec.Accepted{}}}, nil)
+	if st, ok := c.control(coordinatorMessage(0x32, txn, true)).(*codec.Accepted); !ok {
+		t.Fatalf("rollback answered with %#v", st)
+	}
+	flow(1, 1)
+	again := expect[*codec.Transfer](c.raw)
+	if again.DeliveryID == tr.DeliveryID {
+		t.Fatalf("redelivery reused delivery-id %d", tr.DeliveryID)
+	}
+	if st := queueStats(t, s, "txrb"); st.Acked != 0 || st.InFlight != 1 {
+		t.Fatalf("after the rollback: %+v", st)
 	}
 }

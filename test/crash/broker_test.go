@@ -80,7 +80,7 @@ type brokerProc struct {
 
 // launch starts the broker without waiting for it.
 func launch(data, config, addr string, extra ...string) (*brokerProc, error) {
-	args := []string{"serve", "--data", data, "--stomp", addr, "--ws", "off", "--admin", "off", "--openwire", "off", "--mqtt", "off"}
+	args := []string{"serve", "--data", data, "--stomp", addr, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--mqtt", "off"}
 	if config != "" {
 		args = append(args, "--config", config)
 	}

@@ -53,7 +53,7 @@ func start(t *testing.T, yaml string) *broker {
 	}
 	b := &broker{stomp: freePort(t), mqtt: freePort(t), exited: make(chan struct{})}
 	b.cmd = exec.Command(binPath, "serve", "--config", cfg, "--data", filepath.Join(dir, "data"),
-		"--stomp", b.stomp, "--mqtt", b.mqtt, "--ws", "off", "--admin", "off", "--openwire", "off", "--log-level", "warn")
+		"--stomp", b.stomp, "--mqtt", b.mqtt, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--log-level", "warn")
 	b.cmd.Stderr = os.Stderr
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)

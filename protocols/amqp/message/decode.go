@@ -24,6 +24,24 @@ const (
 	AnnJMSReplyTo    = "x-opt-jms-reply-to"   // byte: the type of `reply-to` (JMSDest*)
 )
 
+// Core annotations that keep what has no core field and no simple prop
+// kind, so it survives the loss of the wire form (dead-letter and expiry
+// copies, modified outcomes) and a restart. They are AMQP's own (the
+// "amqp." prefix): no other protocol shows them.
+const (
+	// AnnEncodedPrefix + KEY holds, as Bytes, the AMQP encoding (as the
+	// producer sent it) of message annotation KEY whose value is a list, a
+	// map, an array or a described value. A NULL value under this name
+	// means "none" (a modified outcome replaced it with a simple value).
+	AnnEncodedPrefix = "amqp.encoded:"
+	// AnnContentEncoding holds properties.content-encoding (Symbol).
+	AnnContentEncoding = "amqp.content-encoding"
+	// AnnReplyToGroupID holds properties.reply-to-group-id (String).
+	AnnReplyToGroupID = "amqp.reply-to-group-id"
+	// AnnFooter holds the footer section's map as encoded (Bytes).
+	AnnFooter = "amqp.footer"
+)
+
 // Values of x-opt-jms-msg-type.
 const (
 	JMSMsgTypeMessage = 0
@@ -85,6 +103,7 @@ func Decode(payload []byte, now time.Time) (*core.Message, Info, error) {
 	var bodyAt []int    // their offsets in payload
 	var ttl int64 = -1
 	var annotations codec.Map
+	var annotationsRaw, footer []byte
 	for d.Len() > 0 {
 		start := len(payload) - d.Len()
 		code, desc, err := d.ReadDescriptor()
@@ -130,7 +149,12 @@ func Decode(payload []byte, now time.Time) (*core.Message, Info, error) {
 				ttl = int64(h.TTL)
 			}
 		case codec.DescDeliveryAnnotations, codec.DescMessageAnnotations, codec.DescFooter:
-			am, err := d.ReadMap()
+			raw, err := d.ReadRaw()
+			if err != nil {
+				return nil, info, err
+			}
+			sub := codec.NewDecoder(raw)
+			am, err := sub.ReadMap()
 			if err != nil {
 				return nil, info, err
 			}
@@ -138,9 +162,12 @@ func Decode(payload []byte, now time.Time) (*core.Message, Info, error) {
 			case codec.DescDeliveryAnnotations:
 				info.DeliveryAnnotations = am
 			case codec.DescMessageAnnotations:
-				annotations = am
+				annotations, annotationsRaw = am, raw
 			default:
 				info.Footer = am
+				if am != nil {
+					footer = raw
+				}
 			}
 		case codec.DescProperties:
 			if err := readProperties(&d, m, &info); err != nil {
@@ -187,7 +214,12 @@ func Decode(payload []byte, now time.Time) (*core.Message, Info, error) {
 		// section to the broker, but the producer's bytes are kept as sent.
 		bodyCode = codec.DescData
 	}
-	applyAnnotations(m, annotations, nowMS)
+	if err := applyAnnotations(m, annotations, annotationsRaw, nowMS); err != nil {
+		return nil, info, err
+	}
+	if footer != nil {
+		m.Annotations = append(m.Annotations, prop.Property{Name: AnnFooter, Value: prop.BytesValue(append([]byte(nil), footer...))})
+	}
 	switch {
 	case m.Expiration != 0:
 		// absolute-expiry-time wins over the ttl, as in Artemis.
@@ -294,7 +326,9 @@ func readProperties(d *codec.Decoder, m *core.Message, info *Info) error {
 	m.ReplyTo, m.ReplyToType = ParseAddress(f.Str())
 	m.CorrelationID = readID(&f)
 	m.ContentType = string(f.Symbol())
-	f.Skip() // content-encoding: kept in the wire form only
+	if ce := f.Symbol(); ce != "" {
+		m.Annotations = append(m.Annotations, prop.Property{Name: AnnContentEncoding, Value: prop.SymbolValue(string(ce))})
+	}
 	if t, ok := f.Timestamp(); ok {
 		m.Expiration = int64(t)
 	}
@@ -306,7 +340,9 @@ func readProperties(d *codec.Decoder, m *core.Message, info *Info) error {
 		// group-sequence is a uint; JMSXGroupSeq an int.
 		m.GroupSeq = int32(seq)
 	}
-	f.Skip() // reply-to-group-id: wire form only
+	if g := f.Str(); g != "" {
+		m.Annotations = append(m.Annotations, prop.Property{Name: AnnReplyToGroupID, Value: prop.StringValue(g)})
+	}
 	return f.Err()
 }
 
@@ -329,10 +365,13 @@ func readID(f *codec.FieldReader) prop.Value {
 	return prop.Value{}
 }
 
-// applyAnnotations keeps the message annotations whose values are simple
-// types as core annotations, and maps the scheduled delivery and JMS ones.
-func applyAnnotations(m *core.Message, am codec.Map, nowMS int64) {
-	for _, e := range am {
+// applyAnnotations keeps the message annotations as core annotations — a
+// simple value by its name, any other as its encoding under
+// AnnEncodedPrefix+name (raw is the section's map as sent) — and maps the
+// scheduled delivery and JMS ones.
+func applyAnnotations(m *core.Message, am codec.Map, raw []byte, nowMS int64) error {
+	var values [][]byte // raw encodings of am's values, read when one is not simple
+	for i, e := range am {
 		var name string
 		switch k := e.Key.(type) {
 		case codec.Symbol:
@@ -361,8 +400,46 @@ func applyAnnotations(m *core.Message, am codec.Map, nowMS int64) {
 		}
 		if v, ok := PropValue(e.Value); ok {
 			m.Annotations = append(m.Annotations, prop.Property{Name: name, Value: v})
+			continue
+		}
+		if values == nil {
+			var err error
+			if values, err = mapValues(raw, len(am)); err != nil {
+				return err
+			}
+		}
+		m.Annotations = append(m.Annotations, prop.Property{Name: AnnEncodedPrefix + name, Value: prop.BytesValue(append([]byte(nil), values[i]...))})
+	}
+	return nil
+}
+
+// mapValues returns the encodings of the values of the n entries of the
+// encoded map raw (already decoded once, so well formed), in order.
+func mapValues(raw []byte, n int) ([][]byte, error) {
+	d := codec.NewDecoder(raw)
+	code, data, err := d.ReadPrimitive()
+	if err != nil {
+		return nil, err
+	}
+	switch code {
+	case 0xc1: // map8: count (1 byte), entries
+		data = data[1:]
+	case 0xd1: // map32: count (4 bytes), entries
+		data = data[4:]
+	default:
+		return nil, codec.Errorf(codec.CondDecodeError, "message-annotations: map expected, format code 0x%02x", code)
+	}
+	values := make([][]byte, n)
+	entries := codec.NewDecoder(data)
+	for i := range values {
+		if err := entries.Skip(); err != nil {
+			return nil, err
+		}
+		if values[i], err = entries.ReadRaw(); err != nil {
+			return nil, err
 		}
 	}
+	return values, nil
 }
 
 func destRouting(t int64) core.RoutingType {

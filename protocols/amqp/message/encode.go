@@ -28,9 +28,17 @@ func AppendPayload(dst []byte, m *core.Message, d Delivery) []byte {
 	wire := m.Wire != nil && m.Wire.Protocol == Protocol
 	dst = appendAnnotations(dst, m, !wire)
 	if wire {
-		return append(dst, m.Wire.Data...)
+		dst = append(dst, m.Wire.Data...)
+	} else {
+		dst = AppendBare(dst, m)
 	}
-	return AppendBare(dst, m)
+	if f := m.Annotation(AnnFooter); f.Kind == prop.Bytes {
+		if b := bytesOf(f); len(b) > 0 {
+			dst = codec.AppendDescriptor(dst, codec.DescFooter)
+			dst = append(dst, b...)
+		}
+	}
+	return dst
 }
 
 func appendHeader(dst []byte, m *core.Message, d Delivery) []byte {
@@ -86,8 +94,28 @@ func appendAnnotations(dst []byte, m *core.Message, jms bool) []byte {
 	start := len(dst)
 	dst = codec.AppendDescriptor(dst, codec.DescMessageAnnotations)
 	dst, me := codec.BeginMap(dst)
+	encoded := false // any AnnEncodedPrefix annotation
+	for _, a := range m.Annotations {
+		if name, ok := strings.CutPrefix(a.Name, AnnEncodedPrefix); ok {
+			encoded = true
+			if !strings.HasPrefix(name, "x-") || a.Value.Kind != prop.Bytes {
+				continue
+			}
+			// The producer's own encoding of a list, map, array or
+			// described value.
+			if b := bytesOf(a.Value); len(b) > 0 {
+				dst = codec.AppendSymbol(dst, codec.Symbol(name))
+				dst = append(dst, b...)
+				me.Entry()
+			}
+		}
+	}
 	for _, a := range m.Annotations {
 		if !strings.HasPrefix(a.Name, "x-") {
+			continue
+		}
+		if encoded && m.Annotation(AnnEncodedPrefix+a.Name).Kind == prop.Bytes {
+			// The encoded value stands for this name (AnnEncodedPrefix).
 			continue
 		}
 		dst = codec.AppendSymbol(dst, codec.Symbol(a.Name))
@@ -188,7 +216,11 @@ func appendProperties(dst []byte, m *core.Message) []byte {
 		dst = codec.AppendNull(dst)
 	}
 	l.Field(dst)
-	dst = codec.AppendNull(dst) // content-encoding
+	if ce := m.Annotation(AnnContentEncoding); ce.Kind == prop.Symbol || ce.Kind == prop.String {
+		dst = codec.AppendSymbol(dst, codec.Symbol(ce.S))
+	} else {
+		dst = codec.AppendNull(dst)
+	}
 	l.Field(dst)
 	dst = optTimestamp(dst, m.Expiration)
 	l.Field(dst)
@@ -198,6 +230,12 @@ func appendProperties(dst []byte, m *core.Message) []byte {
 	l.Field(dst)
 	if m.GroupSeq != 0 {
 		dst = codec.AppendUint(dst, uint32(m.GroupSeq))
+	} else {
+		dst = codec.AppendNull(dst)
+	}
+	l.Field(dst)
+	if g := m.Annotation(AnnReplyToGroupID); g.Kind == prop.String {
+		dst = codec.AppendString(dst, g.S)
 	} else {
 		dst = codec.AppendNull(dst)
 	}
@@ -275,4 +313,18 @@ func appendBody(dst []byte, m *core.Message) []byte {
 		b = []byte{}
 	}
 	return codec.AppendBinary(dst, b)
+}
+
+// bytesOf returns the bytes of a Bytes value through its AMQP encoding (a
+// binary), which reads the same whichever field prop.Value keeps them in
+// (the field moves on main: v.Bytes() there). Only annotations that are
+// not simple values take this path.
+func bytesOf(v prop.Value) []byte {
+	enc := body.AppendValue(nil, v)
+	d := codec.NewDecoder(enc)
+	code, content, err := d.ReadPrimitive()
+	if err != nil || (code != 0xa0 && code != 0xb0) {
+		return nil
+	}
+	return content
 }

@@ -2,6 +2,8 @@ package message
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -361,6 +363,19 @@ func FuzzMessage(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// The message a go-amqp client sent in the codec's oracle test.
+	files, _ := filepath.Glob(filepath.Join("..", "codec", "testdata", "captured", "*.bin"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if p, payload, err := codec.DecodePerformative(b); err == nil {
+			if _, ok := p.(*codec.Transfer); ok {
+				f.Add(append([]byte(nil), payload...))
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, _, err := Decode(b, now)
 		if err != nil {
@@ -386,4 +401,41 @@ func FuzzMessage(f *testing.F) {
 			t.Fatalf("from fields: %v", err)
 		}
 	})
+}
+
+// TestQpidJMSMessage: what Qpid JMS sends for a MapMessage to a topic with
+// a temporary queue as JMSReplyTo maps to the core as a JMS client expects.
+func TestQpidJMSMessage(t *testing.T) {
+	m, _, err := Decode(marshal(t, &amqp.Message{
+		Header: &amqp.MessageHeader{Durable: true, Priority: 4},
+		Annotations: amqp.Annotations{"x-opt-jms-msg-type": int8(JMSMsgTypeMap), "x-opt-jms-dest": int8(JMSDestTopic),
+			"x-opt-jms-reply-to": int8(JMSDestTempQueue)},
+		Properties: &amqp.MessageProperties{MessageID: "ID:host-1:1:1:1-1", To: ptr("news"), ReplyTo: ptr("tmp-q-1"),
+			CreationTime: ptr(time.UnixMilli(1_650_000_000_000))},
+		Value: map[string]any{"price": float64(9.5), "name": "x"},
+	}), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RoutingType != core.Multicast || m.ReplyTo != "tmp-q-1" || m.ReplyToType != core.Anycast {
+		t.Errorf("routing %v reply-to %q %v", m.RoutingType, m.ReplyTo, m.ReplyToType)
+	}
+	if m.JMSMessageID() != "ID:host-1:1:1:1-1" || m.Timestamp != 1_650_000_000_000 || !m.Durable {
+		t.Errorf("JMS headers: %q %d %v", m.JMSMessageID(), m.Timestamp, m.Durable)
+	}
+	if m.BodyKind != core.BodyMap {
+		t.Fatalf("body kind %v", m.BodyKind)
+	}
+	entries, err := body.DecodeMap(m.Body)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("map body %v, %v", entries, err)
+	}
+	// The same message for a consumer of another protocol's making: the JMS
+	// annotations it already carries are not written twice.
+	m.Wire = nil
+	out := AppendPayload(nil, m, Delivery{DeliveryCount: 1, Now: now})
+	back := unmarshal(t, out)
+	if len(back.Annotations) != 3 || back.Annotations["x-opt-jms-msg-type"] != int8(JMSMsgTypeMap) {
+		t.Errorf("annotations out %v", back.Annotations)
+	}
 }
