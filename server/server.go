@@ -114,13 +114,33 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	if sec.AnonymousAllowed() {
 		log.Warn("anonymous access is allowed: configure security.users-file to require logins")
 	}
+	var stopStandby func()
+	if ha {
+		// While it waits, a backup answers on its admin listeners only,
+		// so that orchestrators see it alive (/healthz) and not ready
+		// (/readyz): without it, a Kubernetes liveness probe restarts a
+		// healthy backup over and over.
+		if stopStandby, err = serveStandby(plans, tlsConf, log); err != nil {
+			// Two brokers of a pair on one host with one configuration
+			// share addresses: the live one holds them. Waiting without
+			// the standby answers is better than not waiting at all.
+			log.Warn("an HA backup's admin listener could not open while it waits", "err", err)
+			stopStandby = nil
+		}
+	}
 	st := opts.Store
 	if st == nil {
-		if st, err = openStore(ctx, cfg, opts.Repair, log); err != nil {
+		st, err = openStore(ctx, cfg, opts.Repair, log)
+		if stopStandby != nil {
+			stopStandby()
+		}
+		if err != nil {
 			closeBound(lns)
 			plugs.Close()
 			return nil, err
 		}
+	} else if stopStandby != nil {
+		stopStandby()
 	}
 	if ha {
 		if lns, err = bindListeners(plans, tlsConf); err != nil {

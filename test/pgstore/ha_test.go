@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -340,5 +341,73 @@ func TestMigrateCommand(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), want) {
 			t.Fatalf("junction store migrate: %v: %s (want %q)", err, out, want)
 		}
+	}
+}
+
+// TestBackupAnswersHealthChecks: a waiting backup answers on its admin
+// listener — alive (/healthz 200), not ready (/readyz 503) — so that an
+// orchestrator neither restarts it nor routes clients to it; once it takes
+// over, the same address serves the management API and /readyz says 200.
+func TestBackupAnswersHealthChecks(t *testing.T) {
+	url := pgtest.DB(t)
+	dir := t.TempDir()
+	cfgFor := func(admin string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "store:\n  type: postgres\n  url: %q\nha:\n  role: live-or-backup\nlisteners:\n", url)
+		for _, l := range server.KnownListeners(server.Adapters) {
+			addr := "off"
+			switch l.Name {
+			case "stomp":
+				addr = freeAddr(t)
+			case "admin":
+				addr = admin
+			}
+			fmt.Fprintf(&b, "  %s: %s\n", l.Name, addr)
+		}
+		path := filepath.Join(t.TempDir(), "junction.yaml")
+		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	adminA, adminB := freeAddr(t), freeAddr(t)
+	a := launch(t, "serve", "--config", cfgFor(adminA), "--data", filepath.Join(dir, "a"))
+	a.waitLog(t, "ha-role=live", waitFor)
+	b := launch(t, "serve", "--config", cfgFor(adminB), "--data", filepath.Join(dir, "b"))
+	b.waitLog(t, "waiting for the store lock", waitFor)
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	status := func(addr, path string) int {
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	b.waitLog(t, "listening as a waiting backup", waitFor)
+	if got := status(adminB, "/healthz"); got != http.StatusOK {
+		t.Errorf("waiting backup /healthz: %d, want 200", got)
+	}
+	if got := status(adminB, "/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("waiting backup /readyz: %d, want 503", got)
+	}
+	if got := status(adminB, "/api/v1/queues"); got != http.StatusServiceUnavailable {
+		t.Errorf("waiting backup /api/v1/queues: %d, want 503", got)
+	}
+	if got := status(adminA, "/readyz"); got != http.StatusOK {
+		t.Errorf("live broker /readyz: %d, want 200", got)
+	}
+
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-a.exited
+	b.waitLog(t, `msg="junction ready"`, waitFor)
+	if got := status(adminB, "/readyz"); got != http.StatusOK {
+		t.Errorf("the backup that took over: /readyz %d, want 200:\n%s", got, b.log())
+	}
+	if got := status(adminB, "/api/v1/queues"); got != http.StatusOK {
+		t.Errorf("live (former backup) /api/v1/queues: %d, want 200", got)
 	}
 }
