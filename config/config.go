@@ -129,10 +129,31 @@ type Store struct {
 	// string; libpq's environment (PGPASSWORD, PGSSLMODE, ~/.pgpass) fills
 	// what it leaves out.
 	URL string `yaml:"url"`
+	// URLFile names a file holding the URL instead (a mounted secret, so
+	// that the password is in neither the configuration nor the
+	// environment); relative to the configuration's folder.
+	URLFile string `yaml:"url-file"`
 	// Sync is always, batch (default) or never (the journal's).
 	Sync string `yaml:"sync"`
 	// SegmentSize is the journal's file size (default 32 MiB).
 	SegmentSize core.ByteSize `yaml:"segment-size"`
+}
+
+// DatabaseURL is store.url, or the content of store.url-file without its
+// surrounding white space.
+func (s Store) DatabaseURL() (string, error) {
+	if s.URLFile == "" {
+		return s.URL, nil
+	}
+	b, err := os.ReadFile(s.URLFile)
+	if err != nil {
+		return "", fmt.Errorf("store.url-file: %w", err)
+	}
+	u := strings.TrimSpace(string(b))
+	if u == "" {
+		return "", fmt.Errorf("store.url-file %s is empty", s.URLFile)
+	}
+	return u, nil
 }
 
 // HARoleLiveOrBackup is the one HA role: serve when holding the store's
@@ -268,6 +289,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Dir != "" && !filepath.IsAbs(c.Data) {
 		c.Data = filepath.Join(c.Dir, c.Data)
 	}
+	if c.Store.URLFile != "" && c.Dir != "" && !filepath.IsAbs(c.Store.URLFile) {
+		c.Store.URLFile = filepath.Join(c.Dir, c.Store.URLFile)
+	}
 	if c.TLS != nil && c.Dir != "" {
 		for _, p := range []*string{&c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCAFile} {
 			if *p != "" && !filepath.IsAbs(*p) {
@@ -306,12 +330,15 @@ func (c *Config) Validate() error {
 	}
 	switch c.Store.Type {
 	case "journal", "memory":
-		if c.Store.URL != "" {
-			errs = append(errs, fmt.Errorf("store.url is for store.type postgres, not %s", c.Store.Type))
+		if c.Store.URL != "" || c.Store.URLFile != "" {
+			errs = append(errs, fmt.Errorf("store.url and store.url-file are for store.type postgres, not %s", c.Store.Type))
 		}
 	case "postgres":
-		if c.Store.URL == "" {
-			errs = append(errs, errors.New("store.type postgres needs store.url (postgres://user@host:5432/database)"))
+		switch {
+		case c.Store.URL == "" && c.Store.URLFile == "":
+			errs = append(errs, errors.New("store.type postgres needs store.url (postgres://user@host:5432/database) or store.url-file"))
+		case c.Store.URL != "" && c.Store.URLFile != "":
+			errs = append(errs, errors.New("store.url and store.url-file: give one"))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("store.type %q: want journal, memory or postgres", c.Store.Type))

@@ -18,8 +18,12 @@ func openPostgres(ctx context.Context, cfg *config.Config, log *slog.Logger) (st
 	if ha {
 		log.Info("ha role", "role", "backup", "ha", cfg.HA.Role, "state", "taking the store lock")
 	}
+	url, err := cfg.Store.DatabaseURL()
+	if err != nil {
+		return nil, err
+	}
 	p, err := postgres.Open(ctx, postgres.Options{
-		URL:    cfg.Store.URL,
+		URL:    url,
 		Wait:   ha,
 		Logger: log,
 		OnWaiting: func() {

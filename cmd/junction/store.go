@@ -37,7 +37,10 @@ newer than this binary knows is refused.`,
 				if cfg.Store.Type != "postgres" {
 					return fmt.Errorf("store.type is %q: only a postgres store has a schema to migrate", cfg.Store.Type)
 				}
-				url = cfg.Store.URL
+				cfg.ApplyDefaults()
+				if url, err = cfg.Store.DatabaseURL(); err != nil {
+					return err
+				}
 			}
 			if url == "" {
 				return fmt.Errorf("no store.url: give --config FILE or --url")
