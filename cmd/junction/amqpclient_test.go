@@ -52,10 +52,17 @@ func TestAMQPReceiveFromSTOMP(t *testing.T) {
 	}
 }
 
-// TestAMQPBench: a short bench over AMQP loses nothing, persistent or not.
+// TestAMQPBench: a short bench over AMQP loses nothing, persistent or not,
+// pipelined (--in-flight) or not, at the smallest credit and at go-amqp's
+// default.
 func TestAMQPBench(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{})
-	for _, extra := range [][]string{{"--ack", "auto"}, {"--persistent", "--ack", "client-individual", "topic://bench.t"}} {
+	for _, extra := range [][]string{
+		{"--ack", "auto"},
+		{"--persistent", "--ack", "client-individual", "topic://bench.t"},
+		{"--unsettled", "--in-flight", "20", "--credit", "1", "--ack", "client-individual", "bench.credit1"},
+		{"--persistent", "--in-flight", "50", "--credit", "0", "--ack", "client-individual", "bench.default"},
+	} {
 		args := append([]string{"bench", "--url", "amqp://" + s.Addr("amqp"), "--producers", "2", "--consumers", "2", "--messages", "200",
 			"--json", "--drain-timeout", "5s"}, extra...)
 		out, err := runCmd(t, args...)
@@ -73,6 +80,9 @@ func TestAMQPBench(t *testing.T) {
 }
 
 func TestAMQPRefusesBadFlags(t *testing.T) {
+	if _, err := runCmd(t, "bench", "--url", "amqp://127.0.0.1:1", "--in-flight", "0"); err == nil || !strings.Contains(err.Error(), "--in-flight") {
+		t.Errorf("--in-flight 0: %v", err)
+	}
 	if _, err := runCmd(t, "receive", "--url", "amqp://127.0.0.1:1", "--durable", "d", "topic://x"); err == nil || !strings.Contains(err.Error(), "--client-id") {
 		t.Errorf("--durable without --client-id: %v", err)
 	}

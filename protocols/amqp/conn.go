@@ -90,9 +90,6 @@ type conn struct {
 	// batching (under mu): the reader is handling already-buffered frames
 	// and writes the output when the batch ends (signalLocked).
 	batching bool
-	// accPending: sessions holding a range of accepted deliveries to
-	// write (under mu).
-	accPending []*session
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -178,9 +175,6 @@ func (c *conn) frameBuffered() bool {
 func (c *conn) flushOutput() {
 	c.mu.Lock()
 	c.batching = false
-	if len(c.accPending) > 0 {
-		c.flushAcceptedLocked()
-	}
 	if len(c.ob.Buf) == 0 && !c.ob.Closing {
 		c.mu.Unlock()
 		return
@@ -481,9 +475,6 @@ func (c *conn) sendClose(err *codec.Error) {
 // appendFrameLocked encodes one AMQP frame into the outbound buffer.
 // Caller holds mu.
 func (c *conn) appendFrameLocked(channel uint16, perf codec.Performative, payload []byte) {
-	if len(c.accPending) > 0 {
-		c.flushAcceptedLocked() // frames keep their order
-	}
 	c.ob.Buf = codec.AppendFrame(c.ob.Buf, channel, perf, payload)
 }
 

@@ -15,9 +15,6 @@ import (
 
 	"github.com/Azure/go-amqp"
 
-	"github.com/junctionmq/junction/core"
-	"github.com/junctionmq/junction/protocols/amqp/codec"
-	"github.com/junctionmq/junction/protocols/amqp/message"
 	"github.com/junctionmq/junction/server/servertest"
 )
 
@@ -152,54 +149,5 @@ func BenchmarkAMQPSendReceive(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
-	}
-}
-
-// Transfers that arrive together are accepted together: one disposition
-// covering the range, not one per delivery (each costs the client a frame
-// to decode). Ids are reported exactly once, all accepted and settled.
-func TestAcceptedRangeForABatch(t *testing.T) {
-	s := startBroker(t, nil)
-	r := dialRaw(t, s.Addr("amqp"))
-	r.open(nil)
-	r.begin(0)
-	r.send(0, &codec.Attach{Name: "batch", Handle: 0, Role: codec.RoleSender, Target: &codec.Target{Address: "batch"},
-		InitialDeliveryCount: 0, HasInitialDeliveryCount: true}, nil)
-	expect[*codec.Attach](r)
-	expect[*codec.Flow](r)
-	const n = 20
-	msg := message.AppendPayload(nil, core.NewMessage("batch", []byte("x")), message.Delivery{Now: time.Now()})
-	var batch []byte
-	for i := range n {
-		batch = codec.AppendFrame(batch, 0, &codec.Transfer{Handle: 0, DeliveryID: uint32(i), HasDeliveryID: true,
-			DeliveryTag: []byte{byte(i)}}, msg)
-	}
-	r.write(batch) // one write: the broker reads them as one batch
-	seen := make([]int, n)
-	frames := 0
-	for covered := 0; covered < n; {
-		d := expect[*codec.Disposition](r)
-		frames++
-		if _, ok := d.State.(*codec.Accepted); !ok || !d.Settled || d.Role != codec.RoleReceiver {
-			t.Fatalf("disposition %+v, want settled accepted from the receiver", d)
-		}
-		for id := d.First; ; id++ {
-			if id >= n {
-				t.Fatalf("disposition %d..%d beyond the %d deliveries", d.First, d.Last, n)
-			}
-			seen[id]++
-			covered++
-			if id == d.Last {
-				break
-			}
-		}
-	}
-	for id, k := range seen {
-		if k != 1 {
-			t.Fatalf("delivery %d reported %d times", id, k)
-		}
-	}
-	if frames == n {
-		t.Fatalf("%d transfers in one write got %d dispositions: none was coalesced", n, frames)
 	}
 }

@@ -281,46 +281,9 @@ func (l *link) disposeLocked(id uint32, st codec.DeliveryState, pending bool) {
 }
 
 func (l *link) appendDispositionLocked(id uint32, st codec.DeliveryState) {
-	ss := l.ss
-	settled := l.rcvMode == rcvFirst
-	if _, ok := st.(*codec.Accepted); ok && settled && ss.c.batching && !ss.ended {
-		// During the reader's batch, consecutive accepted deliveries
-		// become one ranged disposition (first..last), written before
-		// any other frame of the session and at the end of the batch.
-		if ss.accOn && id == ss.accLast+1 {
-			ss.accLast = id
-			return
-		}
-		ss.flushAcceptedLocked()
-		ss.accFirst, ss.accLast, ss.accOn = id, id, true
-		ss.c.accPending = append(ss.c.accPending, ss)
-		return
-	}
-	d := &ss.disp
-	*d = codec.Disposition{Role: codec.RoleReceiver, First: id, Last: id, Settled: settled, State: st}
-	ss.appendPerfLocked(d, nil, nil)
-}
-
-// flushAcceptedLocked writes the session's pending range of accepted
-// deliveries, if any. Caller holds conn.mu.
-func (ss *session) flushAcceptedLocked() {
-	if !ss.accOn {
-		return
-	}
-	ss.accOn = false
-	d := &ss.disp
-	*d = codec.Disposition{Role: codec.RoleReceiver, First: ss.accFirst, Last: ss.accLast, Settled: true, State: &codec.Accepted{}}
-	ss.appendPerfLocked(d, nil, nil)
-}
-
-// flushAcceptedLocked writes every session's pending accepted range.
-// Caller holds mu.
-func (c *conn) flushAcceptedLocked() {
-	for _, ss := range c.accPending {
-		ss.flushAcceptedLocked()
-	}
-	clear(c.accPending)
-	c.accPending = c.accPending[:0]
+	d := &l.ss.disp
+	*d = codec.Disposition{Role: codec.RoleReceiver, First: id, Last: id, Settled: l.rcvMode == rcvFirst, State: st}
+	l.ss.appendPerfLocked(d, nil, nil)
 }
 
 // checkHeld withholds the link's credit while the connection's sends wait

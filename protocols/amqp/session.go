@@ -43,11 +43,6 @@ type session struct {
 	disp codec.Disposition
 	tag  [8]byte
 	enc  []byte // a delivery's payload, encoded
-
-	// A range of accepted deliveries not yet written (under conn.mu):
-	// see appendDispositionLocked.
-	accOn             bool
-	accFirst, accLast uint32
 }
 
 // queued is a frame waiting for the client's session window; l is the
@@ -212,7 +207,6 @@ func (ss *session) sendEnd(err *codec.Error) {
 	if ss.ended {
 		return
 	}
-	ss.flushAcceptedLocked() // before the end, not dropped with it
 	ss.ended = true
 	ss.backlog = nil
 	c.appendFrameLocked(ss.localCh, &codec.End{Error: err}, nil)
@@ -289,9 +283,6 @@ func (ss *session) appendPerfLocked(perf codec.Performative, payload []byte, l *
 	if ss.ended {
 		return
 	}
-	if ss.accOn {
-		ss.flushAcceptedLocked() // frames keep their order
-	}
 	transfer := l != nil
 	if len(ss.backlog) > 0 || (transfer && ss.remoteIncomingWindow <= 0) {
 		ss.backlog = append(ss.backlog, queued{frame: codec.AppendFrame(nil, ss.localCh, perf, payload), transfer: transfer, l: l})
@@ -315,9 +306,6 @@ func (ss *session) queueLocked(q queued) {
 	frame, transfer := q.frame, q.transfer
 	if ss.ended {
 		return
-	}
-	if ss.accOn {
-		ss.flushAcceptedLocked() // frames keep their order
 	}
 	if len(ss.backlog) > 0 || (transfer && ss.remoteIncomingWindow <= 0) {
 		ss.backlog = append(ss.backlog, q)
