@@ -50,6 +50,8 @@ type Config struct {
 	// TLS is the certificate used by the TLS listeners.
 	TLS   *security.TLSConfig `yaml:"tls"`
 	Store Store               `yaml:"store"`
+	// HA is shared-store high availability (store type postgres).
+	HA HA `yaml:"ha"`
 	// AddressSettings are keyed by address pattern, with Artemis' key names.
 	AddressSettings map[string]*core.AddressSettings `yaml:"address-settings"`
 	Security        security.Config                  `yaml:"security"`
@@ -58,6 +60,8 @@ type Config struct {
 	MaxMessageSize core.ByteSize `yaml:"max-message-size"`
 	// MQTT tunes the MQTT adapter.
 	MQTT MQTT `yaml:"mqtt"`
+	// AMQP tunes the AMQP 1.0 adapter.
+	AMQP AMQP `yaml:"amqp"`
 	// MaxAddresses and MaxQueues cap how many addresses and queues clients
 	// can make the broker create (default 100,000 each; -1: unlimited).
 	MaxAddresses int `yaml:"max-addresses"`
@@ -67,14 +71,18 @@ type Config struct {
 	// the machine or its container (cgroup); -1: unlimited.
 	GlobalMaxSize core.ByteSize `yaml:"global-max-size"`
 	// MaxQueuedMessages and MaxQueuedBytes bound each MQTT subscription's
-	// queue (Mosquitto's max_queued_messages and max_queued_bytes; default
-	// 1000 and 256 KiB; -1: unlimited).
+	// queue and each STOMP non-durable topic subscription's (Mosquitto's
+	// max_queued_messages and max_queued_bytes; default 1000 and 256 KiB;
+	// -1: unlimited).
 	MaxQueuedMessages int           `yaml:"max-queued-messages"`
 	MaxQueuedBytes    core.ByteSize `yaml:"max-queued-bytes"`
 	// SlowConsumerTimeout closes a consumer whose queue stays at its limit
 	// that long (MQTT: DISCONNECT 0x97); its durable state stays (default
 	// 30s; -1s: never).
 	SlowConsumerTimeout time.Duration `yaml:"slow-consumer-timeout"`
+	// Plugins are loaded in this order from those compiled into the binary
+	// (docs/PLUGINS.md).
+	Plugins []Plugin `yaml:"plugins"`
 
 	// Dir is the folder of the configuration file; relative paths in it are
 	// relative to this folder. Empty when there is no file.
@@ -114,12 +122,51 @@ func CheckListenAddr(addr string) error {
 
 // Store selects and tunes the message store.
 type Store struct {
-	// Type is journal (default) or memory.
+	// Type is journal (default), memory or postgres.
 	Type string `yaml:"type"`
-	// Sync is always, batch (default) or never.
+	// URL is the PostgreSQL database of store type postgres, as a URL
+	// (postgres://user@host:5432/db?sslmode=require) or a libpq key=value
+	// string; libpq's environment (PGPASSWORD, PGSSLMODE, ~/.pgpass) fills
+	// what it leaves out.
+	URL string `yaml:"url"`
+	// URLFile names a file holding the URL instead (a mounted secret, so
+	// that the password is in neither the configuration nor the
+	// environment); relative to the configuration's folder.
+	URLFile string `yaml:"url-file"`
+	// Sync is always, batch (default) or never (the journal's).
 	Sync string `yaml:"sync"`
 	// SegmentSize is the journal's file size (default 32 MiB).
 	SegmentSize core.ByteSize `yaml:"segment-size"`
+}
+
+// DatabaseURL is store.url, or the content of store.url-file without its
+// surrounding white space.
+func (s Store) DatabaseURL() (string, error) {
+	if s.URLFile == "" {
+		return s.URL, nil
+	}
+	b, err := os.ReadFile(s.URLFile)
+	if err != nil {
+		return "", fmt.Errorf("store.url-file: %w", err)
+	}
+	u := strings.TrimSpace(string(b))
+	if u == "" {
+		return "", fmt.Errorf("store.url-file %s is empty", s.URLFile)
+	}
+	return u, nil
+}
+
+// HARoleLiveOrBackup is the one HA role: serve when holding the store's
+// lock, wait for it otherwise.
+const HARoleLiveOrBackup = "live-or-backup"
+
+// HA configures shared-store high availability.
+type HA struct {
+	// Role is empty (no HA: a second broker on the same store is refused)
+	// or live-or-backup: brokers on one PostgreSQL store take turns, the
+	// one holding the store lock serving and the others waiting with their
+	// listeners closed.
+	Role string `yaml:"role"`
 }
 
 // MQTT is the MQTT adapter's own section.
@@ -129,6 +176,51 @@ type MQTT struct {
 	// given this one in CONNACK (Server Keep Alive) and held to it; a 3.x
 	// client asking for more is refused, as 3.x cannot be told.
 	MaxKeepAlive time.Duration `yaml:"max-keep-alive"`
+}
+
+// AMQP is the AMQP 1.0 adapter's own section: the limits the broker
+// announces in its open, begin and attach frames. Zero (or absent) takes
+// the default.
+type AMQP struct {
+	// MaxFrameSize is the largest frame the broker reads, announced as the
+	// open's max-frame-size (default 128KiB; 512B to 16MiB).
+	MaxFrameSize core.ByteSize `yaml:"max-frame-size"`
+	// ChannelMax is the highest channel (session) number a client may use
+	// (default 255; 1 to 65535).
+	ChannelMax int `yaml:"channel-max"`
+	// HandleMax is the highest link handle a client may use on a session
+	// (default 1023; 1 to 65535).
+	HandleMax int `yaml:"handle-max"`
+	// IdleTimeout is announced as the open's idle-time-out: a client
+	// silent this long is closed (default 60s; whole milliseconds from 1s
+	// to 1h).
+	IdleTimeout time.Duration `yaml:"idle-timeout"`
+	// LinkCredit is the credit each of a client's sending links gets, and
+	// gets again once half is used (default 500; 1 to 65535).
+	LinkCredit int `yaml:"link-credit"`
+	// SessionWindow is each session's incoming window in transfer frames
+	// (default 2048; 1 to 65535).
+	SessionWindow int `yaml:"session-window"`
+}
+
+// validate reports every out-of-range AMQP limit.
+func (a *AMQP) validate() []error {
+	var errs []error
+	if s := a.MaxFrameSize; s != 0 && (s < 512 || s > 16<<20) {
+		errs = append(errs, fmt.Errorf("amqp.max-frame-size %d: want 512B to 16MiB (AMQP's floor is 512 bytes)", s))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"channel-max", a.ChannelMax}, {"handle-max", a.HandleMax}, {"link-credit", a.LinkCredit}, {"session-window", a.SessionWindow}} {
+		if f.v < 0 || f.v > 65535 {
+			errs = append(errs, fmt.Errorf("amqp.%s %d: want 1 to 65535, or 0 for the default", f.name, f.v))
+		}
+	}
+	if d := a.IdleTimeout; d != 0 && (d < time.Second || d > time.Hour || d%time.Millisecond != 0) {
+		errs = append(errs, fmt.Errorf("amqp.idle-timeout %v: want whole milliseconds from 1s to 1h, or 0 for the default", d))
+	}
+	return errs
 }
 
 // Log configures logging.
@@ -197,6 +289,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Dir != "" && !filepath.IsAbs(c.Data) {
 		c.Data = filepath.Join(c.Dir, c.Data)
 	}
+	if c.Store.URLFile != "" && c.Dir != "" && !filepath.IsAbs(c.Store.URLFile) {
+		c.Store.URLFile = filepath.Join(c.Dir, c.Store.URLFile)
+	}
 	if c.TLS != nil && c.Dir != "" {
 		for _, p := range []*string{&c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCAFile} {
 			if *p != "" && !filepath.IsAbs(*p) {
@@ -219,6 +314,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
 		}
 	}
+	if err := validatePlugins(c.Plugins); err != nil {
+		errs = append(errs, err)
+	}
 	if c.MaxMessageSize < 0 {
 		// -1 is "unlimited" for other sizes; a message always has a limit.
 		errs = append(errs, fmt.Errorf("max-message-size %d: a message size cannot be unlimited; give a size such as 100MiB", c.MaxMessageSize))
@@ -226,13 +324,33 @@ func (c *Config) Validate() error {
 	if k := c.MQTT.MaxKeepAlive; k < 0 || k > 65535*time.Second || (k > 0 && k%time.Second != 0) {
 		errs = append(errs, fmt.Errorf("mqtt.max-keep-alive %v: want whole seconds from 1s to 65535s, or 0 for no cap", k))
 	}
+	errs = append(errs, c.AMQP.validate()...)
 	if c.MaxAddresses < -1 || c.MaxQueues < -1 {
 		errs = append(errs, fmt.Errorf("max-addresses %d, max-queues %d: want a positive number, or -1 for unlimited", c.MaxAddresses, c.MaxQueues))
 	}
 	switch c.Store.Type {
 	case "journal", "memory":
+		if c.Store.URL != "" || c.Store.URLFile != "" {
+			errs = append(errs, fmt.Errorf("store.url and store.url-file are for store.type postgres, not %s", c.Store.Type))
+		}
+	case "postgres":
+		switch {
+		case c.Store.URL == "" && c.Store.URLFile == "":
+			errs = append(errs, errors.New("store.type postgres needs store.url (postgres://user@host:5432/database) or store.url-file"))
+		case c.Store.URL != "" && c.Store.URLFile != "":
+			errs = append(errs, errors.New("store.url and store.url-file: give one"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("store.type %q: want journal or memory", c.Store.Type))
+		errs = append(errs, fmt.Errorf("store.type %q: want journal, memory or postgres", c.Store.Type))
+	}
+	switch c.HA.Role {
+	case "":
+	case HARoleLiveOrBackup:
+		if c.Store.Type != "postgres" {
+			errs = append(errs, fmt.Errorf("ha.role %s needs a shared store: store.type postgres, not %s", c.HA.Role, c.Store.Type))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("ha.role %q: want %s (or leave it out)", c.HA.Role, HARoleLiveOrBackup))
 	}
 	switch c.Store.Sync {
 	case "always", "batch", "never":

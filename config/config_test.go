@@ -113,6 +113,10 @@ func TestBadConfigs(t *testing.T) {
 		{"unlimited message size", "max-message-size: -1\n", "max-message-size -1: a message size cannot be unlimited"},
 		{"bad store", "store:\n  type: floppy\n", "store.type"},
 		{"bad sync", "store:\n  sync: sometimes\n", "store.sync"},
+		{"postgres without url", "store:\n  type: postgres\n", "store.type postgres needs store.url"},
+		{"url without postgres", "store:\n  url: postgres://h/db\n", "store.url and store.url-file are for store.type postgres"},
+		{"ha on the journal", "ha:\n  role: live-or-backup\n", "ha.role live-or-backup needs a shared store"},
+		{"bad ha role", "store:\n  type: postgres\n  url: postgres://h/db\nha:\n  role: primary\n", "ha.role \"primary\""},
 		{"bad policy", "address-settings:\n  \"#\":\n    address-full-policy: PANIC\n", "address-full-policy"},
 		{"bad routing", "address-settings:\n  \"#\":\n    default-routing-type: BROADCAST\n", "default-routing-type"},
 		{"bad size", "max-message-size: lots\n", "invalid byte size"},
@@ -140,7 +144,7 @@ func TestUnknownKeys(t *testing.T) {
 		want       []string
 	}{
 		{"top level", "store:\n  type: journal\nfrobnicate: 1\n",
-			[]string{`line 3: unknown key "frobnicate" in the top level; valid keys: address-settings, data, global-max-size, listeners, log, max-addresses, max-message-size, max-queued-bytes, max-queued-messages, max-queues, mqtt, security, slow-consumer-timeout, store, tls`}},
+			[]string{`line 3: unknown key "frobnicate" in the top level; valid keys: address-settings, amqp, data, global-max-size, ha, listeners, log, max-addresses, max-message-size, max-queued-bytes, max-queued-messages, max-queues, mqtt, plugins, security, slow-consumer-timeout, store, tls`}},
 		{"nested", "store:\n  syncc: batch\nlog:\n  level: info\n",
 			[]string{`line 2: unknown key "syncc" in store; valid keys: segment-size, sync, type`}},
 		{"under a map key", "address-settings:\n  \"#\":\n    max-delivery-atempts: 3\n",
@@ -197,5 +201,56 @@ slow-consumer-timeout: 5s
 	bad.ApplyDefaults()
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "max-queues") {
 		t.Errorf("max-queues -2: %v", err)
+	}
+}
+
+func TestPostgresHAConfig(t *testing.T) {
+	c, err := Load(write(t, "store:\n  type: postgres\n  url: postgres://junction@db:5432/junction\nha:\n  role: live-or-backup\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("a postgres store with HA: %v", err)
+	}
+	if c.Store.URL != "postgres://junction@db:5432/junction" || c.HA.Role != HARoleLiveOrBackup {
+		t.Fatalf("read %+v, %+v", c.Store, c.HA)
+	}
+}
+
+// TestStoreURLFile: the database URL may come from a file (a mounted
+// secret), relative to the configuration's folder, trimmed; not both.
+func TestStoreURLFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "db.url"), []byte("postgres://junction@db:5432/junction\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "junction.yaml")
+	if err := os.WriteFile(cfgPath, []byte("store:\n  type: postgres\n  url-file: db.url\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	u, err := c.Store.DatabaseURL()
+	if err != nil || u != "postgres://junction@db:5432/junction" {
+		t.Fatalf("DatabaseURL = %q, %v", u, err)
+	}
+	c.Store.URL = "postgres://x@y/z"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "give one") {
+		t.Errorf("url and url-file both: %v", err)
+	}
+	c.Store.URL, c.Store.URLFile = "", filepath.Join(dir, "missing")
+	if _, err := c.Store.DatabaseURL(); err == nil {
+		t.Error("a missing url-file gave no error")
+	}
+	c.Store.Type, c.Store.URLFile = "journal", "db.url"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "url-file") {
+		t.Errorf("url-file on a journal: %v", err)
 	}
 }

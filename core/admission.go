@@ -118,6 +118,10 @@ func (b *Broker) globalFits(need int64) bool {
 // global-max-size (each message's size plus a fixed overhead).
 func (b *Broker) GlobalSize() int64 { return b.globalSize.Load() }
 
+// GlobalMax returns the broker-wide memory budget for messages
+// (global-max-size); 0 means unlimited.
+func (b *Broker) GlobalMax() int64 { return b.globalMax }
+
 // globalWaiters are the addresses with a line, so that room made anywhere
 // (the global budget, a limited queue) can restart the lines it stopped.
 type globalWaiters struct {
@@ -201,7 +205,7 @@ func (a *address) targetsFull() bool {
 	}
 	for _, list := range [][]*Queue{rs.any, rs.multi} {
 		for _, q := range list {
-			if q.limited() && q.limHold.Load() && q.full() && q.nConsumers.Load() > 0 {
+			if q.limited() && q.limFlag(limitHold) && q.full() && q.nConsumers.Load() > 0 {
 				return true
 			}
 		}

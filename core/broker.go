@@ -50,6 +50,8 @@ type Config struct {
 	// DefaultMaxQueues; negative: unlimited). Recovery and dead-letter or
 	// expiry resources are not refused.
 	MaxAddresses, MaxQueues int
+	// Hooks are the plugin points (hooks.go); the zero value has none.
+	Hooks Hooks
 }
 
 // The default caps on addresses and queues: an empty one costs well under
@@ -66,6 +68,7 @@ type Broker struct {
 	settings *SettingsRepository
 	log      *slog.Logger
 	now      func() time.Time
+	hooks    Hooks
 
 	mu        lockorder.RWMutex[lockorder.BrokerRank]
 	addresses map[string]*address
@@ -161,7 +164,7 @@ func New(cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		cfg: cfg, store: cfg.Store, settings: repo, log: cfg.Logger, now: cfg.Now, globalMax: max(cfg.GlobalMaxSize, 0),
+		cfg: cfg, store: cfg.Store, settings: repo, log: cfg.Logger, now: cfg.Now, hooks: cfg.Hooks, globalMax: max(cfg.GlobalMaxSize, 0),
 		addresses: map[string]*address{}, queues: map[string]*Queue{}, queueByID: map[uint64]*Queue{},
 		records: map[storage.BindingKind]map[string][]byte{}, stop: make(chan struct{}),
 	}
@@ -351,6 +354,9 @@ func (b *Broker) sweepAddresses() {
 	for _, name := range idle {
 		if a := b.addresses[name]; a != nil && b.sweepableLocked(name, a) {
 			delete(b.addresses, name)
+			if h := b.hooks.AddressDestroyed; h != nil {
+				h(name)
+			}
 		}
 	}
 }
@@ -500,6 +506,9 @@ func (b *Broker) ensureAddressLocked(name string, rt RoutingType, auto bool) *ad
 		a = &address{name: name, autoCreated: auto, settings: b.settings.Resolve(name)}
 		b.addresses[name] = a
 		b.routeGen.Add(1)
+		if h := b.hooks.AddressCreated; h != nil {
+			h(name)
+		}
 	}
 	switch rt {
 	case Anycast:

@@ -3,7 +3,6 @@ package core
 import (
 	"encoding/binary"
 	"errors"
-	"math"
 
 	"github.com/junctionmq/junction/core/prop"
 )
@@ -93,11 +92,11 @@ func appendValue(dst []byte, v prop.Value) []byte {
 	switch v.Kind {
 	case prop.Null:
 	case prop.Float32, prop.Float64:
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.F))
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(v.I))
 	case prop.String, prop.Symbol:
 		dst = appendString(dst, v.S)
 	case prop.Bytes, prop.UUID, prop.Decimal32, prop.Decimal64, prop.Decimal128:
-		dst = appendBytes(dst, v.B)
+		dst = appendString(dst, v.S)
 	case prop.Uint64:
 		dst = binary.AppendUvarint(dst, v.Uint())
 	default:
@@ -191,19 +190,19 @@ func (d *decoder) value(maxKind prop.Kind) prop.Value {
 			d.err = errCorruptMessage
 			break
 		}
-		v.F = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+		v.I = int64(binary.LittleEndian.Uint64(d.b))
 		d.b = d.b[8:]
 	case prop.String, prop.Symbol:
 		v.S = d.str()
 	case prop.Bytes:
-		v.B = append([]byte(nil), d.bytes()...)
+		v.S = d.str()
 	case prop.UUID, prop.Decimal32, prop.Decimal64, prop.Decimal128:
 		b := d.bytes()
 		if len(b) != fixedLen(v.Kind) {
 			d.err = errCorruptMessage
 			break
 		}
-		v.B = append([]byte(nil), b...)
+		v.S = string(b)
 	case prop.Uint64:
 		v.I = int64(d.uvarint())
 	default:
@@ -212,7 +211,7 @@ func (d *decoder) value(maxKind prop.Kind) prop.Value {
 	return v
 }
 
-// fixedLen is the byte length of the fixed-size kinds kept in Value.B.
+// fixedLen is the byte length of the fixed-size kinds kept in Value.S.
 func fixedLen(k prop.Kind) int {
 	switch k {
 	case prop.Decimal32:

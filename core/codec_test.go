@@ -152,7 +152,7 @@ func TestDecodeMessageRejectsCorruptInput(t *testing.T) {
 		{"trailing bytes", append(append([]byte(nil), good...), 0)},
 		{"bad body kind", EncodeMessage(nil, &Message{BodyKind: BodyAMQPSequence + 1})},
 		{"bad wire flag", append(EncodeMessage(nil, &Message{})[:len(EncodeMessage(nil, &Message{}))-1], 2)},
-		{"short uuid", EncodeMessage(nil, &Message{ClientMessageID: prop.Value{Kind: prop.UUID, B: []byte{1}}})},
+		{"short uuid", EncodeMessage(nil, &Message{ClientMessageID: prop.Value{Kind: prop.UUID, S: "\x01"}})},
 		{"v1 with a kind it did not have", func() []byte {
 			b := EncodeMessage(nil, &Message{})
 			// A version 1 message: 16 header bytes (the v2 ids are two

@@ -29,6 +29,10 @@ type ConsumerOptions struct {
 	// the consumer's unsettled deliveries went back to the queue; the adapter
 	// reports the end natively (STOMP ERROR, MQTT DISCONNECT, AMQP detach).
 	OnClose func(reason error)
+	// KeepQueue: the consumer's leaving never auto-deletes its queue (an
+	// operator's move or redrive that empties an auto-created queue must
+	// not make it disappear: no client's consumer left).
+	KeepQueue bool
 }
 
 // Consumer takes messages from one queue.
@@ -54,6 +58,7 @@ type Consumer struct {
 	pull      *pullState // a Pull waiting for a message
 	// temporary: close deletes the queue (non-durable subscription)
 	ownsQueue bool
+	keepQueue bool // ConsumerOptions.KeepQueue
 
 	head, tail *ref // in-flight refs in delivery order
 	inFlight   map[uint64]*ref

@@ -8,10 +8,12 @@ import (
 // Errors an adapter turns into a protocol-native error. They are returned
 // wrapped with context; test them with errors.Is.
 var (
-	ErrClosed            = errors.New("broker closed")
-	ErrNoSuchAddress     = errors.New("no such address")
-	ErrNoSuchQueue       = errors.New("no such queue")
-	ErrQueueExists       = errors.New("queue already exists")
+	ErrClosed        = errors.New("broker closed")
+	ErrNoSuchAddress = errors.New("no such address")
+	ErrNoSuchQueue   = errors.New("no such queue")
+	ErrQueueExists   = errors.New("queue already exists")
+	// ErrAddressInUse refuses to delete an address that has queues.
+	ErrAddressInUse      = errors.New("address in use")
 	ErrAddressFull       = errors.New("address full")
 	ErrInvalidPriority   = errors.New("priority out of range 0-9")
 	ErrMessageTooLarge   = errors.New("message too large")

@@ -215,6 +215,50 @@ func TestQueueLimits(t *testing.T) {
 	}
 }
 
+// TestQueueLimitsEvictOldest: a full evicting queue drops its oldest ready
+// message for each new one, counts it, and keeps what is in flight; the
+// consumer then gets the newest messages in order.
+func TestQueueLimitsEvictOldest(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{})
+	c, col := subscribe(t, s, SubscribeOptions{Address: "t"}, ConsumerOptions{Credit: 1})
+	q := c.Queue()
+	q.SetLimits(3, 0, false)
+	q.SetEvictOldest(true)
+	for i := range 8 {
+		send(t, s, &Message{Address: "t", RoutingType: Multicast, Body: []byte(fmt.Sprint(i))})
+	}
+	// "0" is in flight (credit 1); of 1-7 the queue keeps the last two.
+	if st := q.Stats(); st.Messages != 3 || st.InFlight != 1 || st.Dropped != 5 {
+		t.Fatalf("queue holds %d (%d in flight), dropped %d; want 3 (1), 5", st.Messages, st.InFlight, st.Dropped)
+	}
+	first := col.take(t, 1)
+	if string(first[0].Message.Body) != "0" {
+		t.Fatalf("in flight %q, want 0", first[0].Message.Body)
+	}
+	ackAll(t, first)
+	c.SetCredit(10)
+	var got []string
+	for _, d := range col.take(t, 2) {
+		got = append(got, string(d.Message.Body))
+	}
+	if fmt.Sprint(got) != "[6 7]" {
+		t.Fatalf("after eviction got %v, want the newest [6 7]", got)
+	}
+	// Everything in flight and the queue full: nothing to evict, so the new
+	// message is the one missed.
+	q2c, _ := subscribe(t, s, SubscribeOptions{Address: "u"}, ConsumerOptions{Credit: 2})
+	q2 := q2c.Queue()
+	q2.SetLimits(2, 0, false)
+	q2.SetEvictOldest(true)
+	for i := range 3 {
+		send(t, s, &Message{Address: "u", RoutingType: Multicast, Body: []byte(fmt.Sprint(i))})
+	}
+	if st := q2.Stats(); st.Messages != 2 || st.InFlight != 2 || st.Dropped != 1 {
+		t.Fatalf("all in flight: queue holds %d (%d in flight), dropped %d; want 2 (2), 1", st.Messages, st.InFlight, st.Dropped)
+	}
+}
+
 func TestQueueLimitsWithoutConsumerDrop(t *testing.T) {
 	b := newTestBroker(t, Config{})
 	s := newSession(t, b, SessionOptions{ClientID: "c"})

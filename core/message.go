@@ -106,11 +106,14 @@ type Message struct {
 	RoutingType RoutingType // the routing the sender asked for; RoutingAny = either
 	Durable     bool
 	Priority    uint8 // 0-9, 4 is the JMS default
+	// BodyKind says how to read Body (declared here, away from Body, so the
+	// small fields share one word: the struct's size is per message).
+	BodyKind    BodyKind
+	GroupSeq    int32
 	Timestamp   int64 // unix ms, set by the broker when the sender gave none
 	Expiration  int64 // unix ms; 0 = never
 	ScheduledAt int64 // unix ms; 0 = now
 	GroupID     string
-	GroupSeq    int32
 	// ClientMessageID is the id the producing client gave the message (AMQP
 	// message-id, OpenWire MessageId): NULL, or a String, Uint64, UUID or
 	// Bytes value. ID stays the broker's own id, which acks refer to.
@@ -119,7 +122,6 @@ type Message struct {
 	// 5 correlation data that is not UTF-8 is Bytes).
 	CorrelationID prop.Value
 	ReplyTo       string // address name, in core form
-	ReplyToType   RoutingType
 	Type          string
 	ContentType   string
 	UserID        string // the authenticated sender; set by the broker, never by clients
@@ -133,7 +135,6 @@ type Message struct {
 	// client as application headers, and invisible to selectors. An adapter
 	// names its own with a prefix of its protocol ("mqtt.", "x-opt-").
 	Annotations []prop.Property
-	BodyKind    BodyKind
 	Body        []byte
 	// Wire, when not nil, is the producer's own encoding of the message. The
 	// core drops it whenever it changes what the encoding covers: Clone,
@@ -141,14 +142,15 @@ type Message struct {
 	// Annotations are not covered, so SetAnnotation keeps it.
 	Wire *WireForm
 
-	// refs counts the queues holding the message; durableRefs those that stored it.
-	refs        atomic.Int32
-	durableRefs atomic.Int32
-	size        int32
 	// addr is the address whose size the message counts against. Queues
 	// release it under their lock, where looking the address up (under the
 	// broker lock) would invert the broker-then-queue lock order.
 	addr *address
+	// refs counts the queues holding the message; durableRefs those that stored it.
+	refs        atomic.Int32
+	durableRefs atomic.Int32
+	size        int32
+	ReplyToType RoutingType // how ReplyTo routes (here to fill the last word)
 }
 
 // DefaultPriority is the JMS default priority.
@@ -250,7 +252,7 @@ func jmsTypedID(v prop.Value) string {
 	case prop.UUID:
 		return "ID:AMQP_UUID:" + v.Text()
 	case prop.Bytes:
-		return "ID:AMQP_BINARY:" + strings.ToUpper(hex.EncodeToString(v.B))
+		return "ID:AMQP_BINARY:" + strings.ToUpper(hex.EncodeToString([]byte(v.S)))
 	}
 	return "ID:AMQP_STRING:" + v.Text()
 }

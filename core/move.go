@@ -181,9 +181,17 @@ func (b *Broker) finishMove(plan *movePlan, err error) {
 		q.deadLettered.Add(1)
 		b.stats.deadLettered.Add(1)
 	}
+	src := r.msg
 	q.finishLocked(r, false) // its store operations were in the batch
 	q.dispatchLocked()
 	q.unlock()
+	if plan.expiry {
+		if h := b.hooks.Expired; h != nil {
+			h(q, src, plan.p.m)
+		}
+	} else if h := b.hooks.DeadLettered; h != nil {
+		h(q, src, plan.p.m, plan.reason)
+	}
 	b.publish(plan.p)
 }
 

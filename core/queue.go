@@ -72,6 +72,10 @@ type QueueStats struct {
 	Expired      uint64
 	DeadLettered uint64
 	Dropped      uint64 // refused by the queue's limits (SetLimits)
+	Delivered    uint64 // deliveries to consumers, redeliveries included
+	// Oldest is the timestamp (unix ms) of the oldest message ready or in
+	// flight; 0 when the queue holds none.
+	Oldest int64
 }
 
 // Queue holds messages for consumers.
@@ -90,9 +94,12 @@ type Queue struct {
 	timer     *time.Timer
 	timerAt   int64
 	consumers []*Consumer
-	rr        int
-	version   uint64
-	groups    map[string]*Consumer
+	// rr and pins are int32 to share one word: an empty queue's size is
+	// per queue (TestEmptyCost).
+	rr      int32
+	pins    int32 // sends between prepare and publish; a pinned queue is not auto-deleted
+	version uint64
+	groups  map[string]*Consumer
 	// groupRefs counts the refs the queue holds per message group: a group
 	// none of whose messages is left loses its owner, so groups does not
 	// grow with every group id ever seen.
@@ -115,9 +122,8 @@ type Queue struct {
 	// queue costs about 1 KiB).
 	rare     *queueRare
 	resetGen uint64
-	pins     int // sends between prepare and publish; a pinned queue is not auto-deleted
 
-	enqueued, acked, expired, deadLettered atomic.Uint64
+	enqueued, acked, expired, deadLettered, delivered atomic.Uint64
 
 	// Limits set by the adapter (MQTT's max queued messages and bytes),
 	// and what the queue holds, readable without its lock by routing.
@@ -125,8 +131,10 @@ type Queue struct {
 	heldMsgs, heldBytes atomic.Int64
 	dropped             atomic.Uint64 // messages refused by the limits
 	nConsumers          atomic.Int32  // len(consumers), for routing
-	limHold             atomic.Bool
-	fullSince           int64 // unix ms the reaper first saw it full with consumers; only the reaper uses it
+	// limFlags holds limitHold and limitEvict: one word, as the queue is
+	// kept in the 512-byte size class (TestEmptyCost).
+	limFlags  atomic.Uint32
+	fullSince int64 // unix ms the reaper first saw it full with consumers; only the reaper uses it
 }
 
 // SetLimits bounds the messages and bytes the queue holds (0: no bound).
@@ -139,7 +147,57 @@ type Queue struct {
 func (q *Queue) SetLimits(messages int, bytes int64, hold bool) {
 	q.limMsgs.Store(int64(max(messages, 0)))
 	q.limBytes.Store(max(bytes, 0))
-	q.limHold.Store(hold)
+	q.setLimFlag(limitHold, hold)
+}
+
+// SetEvictOldest makes a full queue that would miss a message (SetLimits
+// without hold, or no consumer) drop its oldest ready message instead and
+// take the new one, counted in QueueStats.Dropped the same way. This is
+// ActiveMQ's pending message limit for non-durable topic subscribers (its
+// default eviction strategy drops the oldest): a subscriber that falls
+// behind gets the latest messages. When every message is in flight, none
+// can be evicted and the new one is missed.
+func (q *Queue) SetEvictOldest(on bool) { q.setLimFlag(limitEvict, on) }
+
+// Queue.limFlags bits.
+const (
+	limitHold  = 1 << iota // a full queue holds producers' durable sends
+	limitEvict             // a full queue drops its oldest ready message
+)
+
+func (q *Queue) setLimFlag(flag uint32, on bool) {
+	if on {
+		q.limFlags.Or(flag)
+	} else {
+		q.limFlags.And(^uint32(flag))
+	}
+}
+
+func (q *Queue) limFlag(flag uint32) bool { return q.limFlags.Load()&flag != 0 }
+
+// evictOldest drops the oldest ready message of the lowest priority level,
+// reporting whether there was one.
+func (q *Queue) evictOldest() bool {
+	q.mu.Lock()
+	defer q.unlock()
+	if q.ready == 0 || q.levels == nil || q.deleted {
+		return false
+	}
+	for lvl := range q.levels {
+		if q.nonEmpty&(1<<lvl) == 0 {
+			continue
+		}
+		d := &q.levels[lvl]
+		for pos := d.base; pos < d.end(); pos++ {
+			if r := d.at(pos); r != nil {
+				q.removeReady(r)
+				q.finishLocked(r, true)
+				q.dropped.Add(1)
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // full reports whether the queue is at or over one of its limits.
@@ -187,6 +245,7 @@ func (q *Queue) Stats() QueueStats {
 		Messages: q.total, Ready: q.ready, Scheduled: q.sched.Len(), InFlight: q.inFlight,
 		Consumers: len(q.consumers), Enqueued: q.enqueued.Load(), Acked: q.acked.Load(),
 		Expired: q.expired.Load(), DeadLettered: q.deadLettered.Load(), Dropped: q.dropped.Load(),
+		Delivered: q.delivered.Load(), Oldest: q.oldestLocked(),
 	}
 }
 
@@ -418,7 +477,7 @@ func (q *Queue) dispatchLocked() {
 	}
 	n := len(q.consumers)
 	for idle := 0; q.ready > 0 && idle < n; {
-		if q.rr >= n {
+		if int(q.rr) >= n {
 			q.rr = 0
 		}
 		c := q.consumers[q.rr]
@@ -559,6 +618,9 @@ func (q *Queue) expireRef(r *ref, now int64) {
 	}
 	q.expired.Add(1)
 	q.b.stats.expired.Add(1)
+	if h := q.b.hooks.Expired; h != nil {
+		h(q, r.msg, nil)
+	}
 	q.finishLocked(r, true)
 }
 
@@ -577,9 +639,20 @@ func (q *Queue) deliverLocked(c *Consumer, r *ref) {
 		c.pullDeliveredLocked()
 	}
 	c.nextTag++
+	q.delivered.Add(1)
+	if c.s != nil {
+		c.s.delivered.Add(1)
+	}
 	d := Delivery{Tag: c.nextTag, Message: r.msg, DeliveryCount: r.deliveryCount, Consumer: c}
+	hooks := &q.b.hooks
+	if h := hooks.BeforeDeliver; h != nil {
+		h(q, d)
+	}
 	if c.autoAck {
 		q.acked.Add(1)
+		if h := hooks.Acknowledged; h != nil {
+			h(q, r.msg, c)
+		}
 		q.finishLocked(r, true)
 	} else {
 		r.consumer, r.tag = c, c.nextTag
@@ -587,6 +660,9 @@ func (q *Queue) deliverLocked(c *Consumer, r *ref) {
 		q.inFlight++
 	}
 	c.handler(d)
+	if h := hooks.AfterDeliver; h != nil {
+		h(q, d)
+	}
 }
 
 // schedule parks r until its scheduled time.
@@ -671,6 +747,9 @@ func (q *Queue) settleLocked(c *Consumer, r *ref, o Outcome, now int64) {
 	switch o.Kind {
 	case Accepted:
 		q.acked.Add(1)
+		if h := q.b.hooks.Acknowledged; h != nil {
+			h(q, r.msg, c)
+		}
 		if m := r.account(); q.info.Durable && m.Durable {
 			q.unstored = append(q.unstored, ackedRef{m: m, dc: r.deliveryCount})
 		}
@@ -748,6 +827,9 @@ func (q *Queue) deadLetterLocked(r *ref, reason, condition string) {
 	q.deadLettered.Add(1)
 	q.b.stats.deadLettered.Add(1)
 	q.b.log.Warn("message dropped: no dead-letter address", "queue", q.info.Name, "message", r.msg.ID, "reason", reason)
+	if h := q.b.hooks.DeadLettered; h != nil {
+		h(q, r.msg, nil, reason)
+	}
 	q.finishLocked(r, true)
 }
 

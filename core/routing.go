@@ -171,9 +171,12 @@ func (b *Broker) queueLimits(s *Session, m *Message, res *resolved) {
 		if !q.limited() || !q.full() {
 			continue
 		}
-		if m.Durable && q.limHold.Load() && q.nConsumers.Load() > 0 {
+		if m.Durable && q.limFlag(limitHold) && q.nConsumers.Load() > 0 {
 			res.full = true
 			continue
+		}
+		if q.limFlag(limitEvict) && q.evictOldest() {
+			continue // room made for the new message
 		}
 		if !copied {
 			// The slice may be the route cache's: never write into it.
@@ -316,7 +319,13 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 				if err != nil {
 					b.storeWriteFailed(err)
 					b.withdraw(pm)
-				} else {
+				}
+				// Before the message is visible, so that the hook sees
+				// the send before any delivery of it.
+				if h := b.hooks.AfterSend; h != nil && s != nil {
+					h(s, m, pm.targets, storeErr(err))
+				}
+				if err == nil {
 					b.publish(pm)
 				}
 				if done != nil {
@@ -327,6 +336,9 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 		}
 		// Nothing to store: confirm once the message is in its queues, so a
 		// client told "done" finds it there.
+		if h := b.hooks.AfterSend; h != nil && s != nil {
+			h(s, m, pm.targets, nil)
+		}
 		b.publish(pm)
 		if done != nil {
 			done(nil)
@@ -370,8 +382,11 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 			}
 		}
 	}
-	targets := res.targets[:0:0]
-	for _, q := range res.targets {
+	// targets stays res.targets (read-only, possibly the route cache's)
+	// until a deleted subscription has to be left out: copying it for every
+	// send cost an allocation on the hot path for a case that is rare.
+	targets, copied := res.targets, false
+	for i, q := range res.targets {
 		q.mu.Lock()
 		deleted := q.deleted
 		if !deleted {
@@ -379,8 +394,13 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 		}
 		q.mu.Unlock()
 		if !deleted {
-			targets = append(targets, q)
+			if copied {
+				targets = append(targets, q)
+			}
 			continue
+		}
+		if !copied {
+			targets, copied = append(make([]*Queue, 0, len(res.targets)-1), res.targets[:i]...), true
 		}
 		if q.info.RoutingType == Anycast {
 			for _, p := range targets {
@@ -538,6 +558,9 @@ func (b *Broker) registerQueueLocked(info QueueInfo, filter *selector.Selector) 
 		b.bindings.Add(info.Address, q)
 	}
 	b.routeGen.Add(1)
+	if h := b.hooks.QueueCreated; h != nil {
+		h(q.info)
+	}
 	return q
 }
 
@@ -599,6 +622,9 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 	for _, c := range consumers {
 		c.detached(ErrQueueDeleted)
 	}
+	if h := b.hooks.QueueDestroyed; h != nil {
+		h(q.info)
+	}
 	return true
 }
 
@@ -610,7 +636,7 @@ func (b *Broker) consumerGone(q *Queue, c *Consumer, remaining int, empty bool) 
 	switch {
 	case c.ownsQueue:
 		b.deleteQueue(q, false)
-	case q.info.AutoCreated && q.info.RoutingType == Anycast && empty && b.settings.Resolve(q.info.Address).AutoDeleteQueues:
+	case q.info.AutoCreated && q.info.RoutingType == Anycast && empty && !c.keepQueue && b.settings.Resolve(q.info.Address).AutoDeleteQueues:
 		b.deleteQueue(q, true)
 	}
 }

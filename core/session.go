@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/junctionmq/junction/core/selector"
 )
@@ -18,6 +19,13 @@ type SessionOptions struct {
 	User string
 	// Authorize is asked before every guarded action; nil allows everything.
 	Authorize func(p Permission, address string) error
+	// Protocol ("stomp", "mqtt") and Connection (ConnectionInfo.ID) say
+	// which adapter and which of its connections the session belongs to,
+	// for operators (Broker.Sessions) and the Hooks; protocols/access fills
+	// them in. Sessions an adapter opens for its own work leave Protocol
+	// empty. The core does nothing else with them.
+	Protocol   string
+	Connection uint64
 	// LoginValid is asked by Broker.Revalidate (after the users file
 	// changed) whether the session's login still stands; an error (the user
 	// was removed) closes the session with ErrPermissionRevoked. nil: always.
@@ -28,6 +36,8 @@ type SessionOptions struct {
 	// reason natively and closes the connection. Called once, with no core
 	// lock held. Not called for the adapter's own Session.Close.
 	OnClose func(reason error)
+	// RemoteAddr is the client's address, for operators (Broker.Sessions).
+	RemoteAddr string
 }
 
 // Session is one client connection's view of the core. It owns the consumers,
@@ -41,11 +51,14 @@ type Session struct {
 	consumers map[*Consumer]struct{}
 	temps     []*Queue
 	closed    bool
+
+	since           int64 // unix ms the session opened
+	sent, delivered atomic.Uint64
 }
 
 // NewSession opens a session.
 func (b *Broker) NewSession(opts SessionOptions) *Session {
-	s := &Session{b: b, id: b.nextSessionID.Add(1), opts: opts}
+	s := &Session{b: b, id: b.nextSessionID.Add(1), opts: opts, since: b.nowMs()}
 	b.sessionsMu.Lock()
 	if b.sessions == nil {
 		b.sessions = map[uint64]*Session{}
@@ -69,6 +82,17 @@ func (s *Session) ownerID() string {
 
 // ClientID returns the session's client id.
 func (s *Session) ClientID() string { return s.opts.ClientID }
+
+// User is the session's authenticated user ("" when anonymous).
+func (s *Session) User() string { return s.opts.User }
+
+// Protocol is the name of the adapter the session belongs to ("" when
+// the session was opened without one, as tests do).
+func (s *Session) Protocol() string { return s.opts.Protocol }
+
+// Connection is the id of the connection the session belongs to (0 when
+// unknown); see ConnectionInfo.ID.
+func (s *Session) Connection() uint64 { return s.opts.Connection }
 
 // SetClientID sets the client id (JMS lets a client set it after connecting).
 func (s *Session) SetClientID(id string) { s.mu.Lock(); s.opts.ClientID = id; s.mu.Unlock() }
@@ -101,9 +125,15 @@ func (s *Session) prepareSend(m *Message) error {
 	if err := s.authorize(PermSend, m.Address); err != nil {
 		return err
 	}
+	s.sent.Add(1)
 	// The validated user replaces whatever the client claimed.
 	m.UserID = s.opts.User
 	m.DeleteProperty(PropUserID)
+	if h := s.b.hooks.BeforeSend; h != nil {
+		if err := h(s, m); err != nil {
+			return &RejectedError{Address: m.Address, Err: err}
+		}
+	}
 	return nil
 }
 
@@ -197,7 +227,7 @@ func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions,
 	s.b.flushBindings()
 	c := &Consumer{
 		id: s.b.nextConsumer.Add(1), q: q, s: s, sel: sel, handler: opts.Handler,
-		autoAck: opts.AutoAck, window: opts.Window, credit: opts.Credit, ownsQueue: ownsQueue,
+		autoAck: opts.AutoAck, window: opts.Window, credit: opts.Credit, ownsQueue: ownsQueue, keepQueue: opts.KeepQueue,
 		onClose: opts.OnClose, authAddrs: authAddrs, selText: opts.Selector,
 	}
 	s.mu.Lock()

@@ -257,6 +257,9 @@ func (tx *Tx) apply(sends []*Message, acks []txSettle, plans []resolved, done fu
 			b.finishMove(p, err)
 		}
 		for _, p := range ready {
+			if h := b.hooks.AfterSend; h != nil && p.m != nil {
+				h(tx.s, p.m, p.targets, storeErr(err))
+			}
 			if err != nil {
 				b.withdraw(p)
 			} else {

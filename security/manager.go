@@ -62,6 +62,16 @@ type userEntry struct {
 // Option tunes a Manager; the zero set of options is what the broker uses.
 type Option func(*Manager)
 
+// WithAuditHandler sends the audit lines to h as well as to the logger
+// (the audit plugin takes them this way); nil changes nothing.
+func WithAuditHandler(h slog.Handler) Option {
+	return func(m *Manager) {
+		if h != nil {
+			m.audit = slog.New(slog.NewMultiHandler(m.log.Handler(), h)).With(slog.Bool("audit", true))
+		}
+	}
+}
+
 // WithClock replaces the wall clock used by login throttling.
 func WithClock(c Clock) Option { return func(m *Manager) { m.clock = c } }
 

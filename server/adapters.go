@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/junctionmq/junction/protocols/adapter"
+	"github.com/junctionmq/junction/protocols/amqp"
 	"github.com/junctionmq/junction/protocols/mqtt"
 	"github.com/junctionmq/junction/protocols/openwire"
 	"github.com/junctionmq/junction/protocols/stomp"
@@ -13,5 +14,6 @@ import (
 var Adapters = []adapter.Registration{
 	stomp.Adapter,
 	mqtt.Adapter,
+	amqp.Adapter,
 	openwire.Adapter,
 }

@@ -21,18 +21,32 @@ var WebSocketListeners = []adapter.Listener{
 	{Name: "wss", Default: "127.0.0.1:61615", TLS: true},
 }
 
+// AdminListeners serve the management API, metrics and console
+// (server/admin.go), not a messaging protocol.
+var AdminListeners = []adapter.Listener{
+	{Name: "admin", Default: "127.0.0.1:8161"},
+	{Name: "admin-tls", Default: "127.0.0.1:8162", TLS: true},
+}
+
+// ListenerPlan.Adapter for the listeners that serve no adapter.
+const (
+	webSocketListener = -1
+	adminListener     = -2
+)
+
 // ListenerPlan is one listener as the configuration resolves it.
 type ListenerPlan struct {
 	adapter.Listener
 	// Addr is the address to bind, or config.Off.
 	Addr string
 	// Adapter is the index in the registrations of the adapter it serves,
-	// or -1 for a WebSocket listener.
+	// -1 for a WebSocket listener, -2 for an admin listener.
 	Adapter int
 }
 
-// KnownListeners lists every listener name of regs and the WebSocket
-// listeners, in order: the adapters' first, then ws and wss.
+// KnownListeners lists every listener name of regs, the WebSocket
+// listeners and the admin listeners, in order: the adapters' first, then ws
+// and wss, then admin and admin-tls.
 func KnownListeners(regs []adapter.Registration) []ListenerPlan {
 	var out []ListenerPlan
 	for i, r := range regs {
@@ -41,7 +55,10 @@ func KnownListeners(regs []adapter.Registration) []ListenerPlan {
 		}
 	}
 	for _, l := range WebSocketListeners {
-		out = append(out, ListenerPlan{Listener: l, Adapter: -1})
+		out = append(out, ListenerPlan{Listener: l, Adapter: webSocketListener})
+	}
+	for _, l := range AdminListeners {
+		out = append(out, ListenerPlan{Listener: l, Adapter: adminListener})
 	}
 	return out
 }
@@ -79,7 +96,7 @@ func PlanListeners(cfg *config.Config, regs []adapter.Registration) ([]ListenerP
 		addr, set := cfg.Listeners[l.Name]
 		switch {
 		case set:
-		case l.TLS && !haveCert, l.Adapter < 0 && !ws:
+		case l.TLS && !haveCert, l.Adapter == webSocketListener && !ws:
 			addr = config.Off
 		default:
 			addr = l.Default
@@ -95,7 +112,9 @@ func PlanListeners(cfg *config.Config, regs []adapter.Registration) ([]ListenerP
 		if l.TLS && !haveCert {
 			errs = append(errs, fmt.Errorf("listener %s needs tls.cert-file and tls.key-file", l.Name))
 		}
-		on++
+		if l.Adapter != adminListener {
+			on++ // the admin listener alone lets no client in
+		}
 	}
 	if on == 0 && len(errs) == 0 {
 		errs = append(errs, fmt.Errorf("every listener is off, so no client could connect: turn one on in listeners: or with --listen NAME=ADDR (listeners: %s)", listenerNames(known)))

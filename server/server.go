@@ -17,12 +17,15 @@ import (
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/management"
+	"github.com/junctionmq/junction/plugins"
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/adapter"
 	"github.com/junctionmq/junction/protocols/transport"
 	"github.com/junctionmq/junction/security"
 	"github.com/junctionmq/junction/storage"
 	"github.com/junctionmq/junction/storage/memory"
+	"github.com/junctionmq/junction/storage/postgres"
 )
 
 // Options are what the command line adds to the configuration.
@@ -43,23 +46,36 @@ type Server struct {
 	log      *slog.Logger
 	Core     *core.Broker
 	Security *security.Manager
+	// Plugins are the configured plugins (nil: none); the management
+	// listener hands them its actions and serves their routes.
+	Plugins  *plugins.Set
 	srv      *transport.Server
 	regs     []adapter.Registration
 	adapters []adapter.Adapter // by registration index; nil until built
 	// stops run at shutdown before the connections close.
 	stops []func()
+	// admin is the management API, when an admin listener is on.
+	admin *management.API
 
 	mu    sync.Mutex
 	addrs map[string]net.Addr
 	done  bool
+
+	fenced chan struct{}
 }
+
+// Fenced is closed when another broker took the shared store over: this one
+// can write nothing more and must stop serving (Shutdown).
+func (s *Server) Fenced() <-chan struct{} { return s.fenced }
 
 // Start checks and binds every listener that is not "off", then opens the
 // store, recovers the broker, builds the adapters and starts accepting.
 // Listener problems (an unknown name, a bad address, an address in use,
 // every listener off) fail before the store is opened, so a mistyped
-// command line leaves no journal behind. cfg must have had ApplyDefaults
-// and Validate called.
+// command line leaves no journal behind. With an HA role (ha.role) the
+// addresses are checked first but bound only once the store is taken: a
+// backup waits inside Start, its listeners closed, until it becomes live
+// or ctx ends. cfg must have had ApplyDefaults and Validate called.
 func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (*Server, error) {
 	regs := opts.Adapters
 	if regs == nil {
@@ -69,8 +85,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	sec, err := security.New(cfg.Security, cfg.Dir, log)
+	plugs, err := loadPlugins(cfg, log)
 	if err != nil {
+		return nil, err
+	}
+	sec, err := security.New(cfg.Security, cfg.Dir, log, security.WithAuditHandler(plugs.AuditHandler()))
+	if err != nil {
+		plugs.Close()
 		return nil, fmt.Errorf("security: %w", err)
 	}
 	var tlsConf *tls.Config
@@ -79,37 +100,83 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 	}
-	lns, err := bindListeners(plans, tlsConf)
-	if err != nil {
-		return nil, err
+	// A broker that may be a backup binds its listeners only once it holds
+	// the store: until then clients are refused at connect and go to the
+	// live broker, rather than wait in an accept queue nobody serves.
+	ha := cfg.HA.Role != ""
+	var lns []bound
+	if !ha {
+		if lns, err = bindListeners(plans, tlsConf); err != nil {
+			plugs.Close()
+			return nil, err
+		}
 	}
 	if sec.AnonymousAllowed() {
 		log.Warn("anonymous access is allowed: configure security.users-file to require logins")
 	}
+	var stopStandby func()
+	if ha {
+		// While it waits, a backup answers on its admin listeners only,
+		// so that orchestrators see it alive (/healthz) and not ready
+		// (/readyz): without it, a Kubernetes liveness probe restarts a
+		// healthy backup over and over.
+		if stopStandby, err = serveStandby(plans, tlsConf, log); err != nil {
+			// Two brokers of a pair on one host with one configuration
+			// share addresses: the live one holds them. Waiting without
+			// the standby answers is better than not waiting at all.
+			log.Warn("an HA backup's admin listener could not open while it waits", "err", err)
+			stopStandby = nil
+		}
+	}
 	st := opts.Store
 	if st == nil {
-		if st, err = openStore(cfg, opts.Repair, log); err != nil {
+		st, err = openStore(ctx, cfg, opts.Repair, log)
+		if stopStandby != nil {
+			stopStandby()
+		}
+		if err != nil {
 			closeBound(lns)
+			plugs.Close()
+			return nil, err
+		}
+	} else if stopStandby != nil {
+		stopStandby()
+	}
+	if ha {
+		if lns, err = bindListeners(plans, tlsConf); err != nil {
+			st.Close()
+			plugs.Close()
 			return nil, err
 		}
 	}
+	fenced := make(chan struct{})
+	if pg, ok := st.(*postgres.Store); ok {
+		var fenceOnce sync.Once
+		pg.Notify(func() {
+			if errors.Is(pg.Health(), postgres.ErrFenced) {
+				fenceOnce.Do(func() { close(fenced) })
+			}
+		})
+	}
 	cb, err := core.New(core.Config{Store: st, AddressSettings: cfg.AddressSettings, Logger: log, MaxMessageSize: int(cfg.MaxMessageSize),
 		MaxAddresses: cfg.MaxAddresses, MaxQueues: cfg.MaxQueues, GlobalMaxSize: int64(cfg.GlobalMaxSize),
-		SlowConsumerTimeout: cfg.SlowConsumerTimeout})
+		SlowConsumerTimeout: cfg.SlowConsumerTimeout, Hooks: plugs.Hooks()})
 	if err != nil {
 		closeBound(lns)
 		st.Close()
+		plugs.Close()
 		return nil, err
 	}
 	rs, err := cb.Start(ctx)
 	if err != nil {
 		closeBound(lns)
 		cb.Close()
+		plugs.Close()
 		return nil, err
 	}
 	log.Info("recovered", "queues", rs.Queues, "messages", rs.Messages, "references", rs.Refs, "took", rs.Duration.Round(time.Millisecond))
 
-	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), regs: regs, addrs: map[string]net.Addr{}}
+	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), regs: regs, addrs: map[string]net.Addr{}, fenced: fenced, Plugins: plugs}
 	mctx, stopMem := context.WithCancel(context.Background())
 	s.stops = append(s.stops, stopMem)
 	go returnMemory(mctx, cb, log)
@@ -121,7 +188,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 		s.stops = append(s.stops, cancel)
 		go sec.Watch(wctx, 2*time.Second)
 	}
-	ws, err := s.startAdapters(regs, &access.Gate{Manager: sec})
+	ws, err := s.startAdapters(regs, &access.Gate{Manager: sec, Hooks: cb.Hooks()})
 	if err != nil {
 		closeBound(lns)
 		s.Shutdown()
@@ -130,7 +197,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 	for _, b := range lns {
 		s.serve(b, ws, sec.AnonymousAllowed())
 	}
-	log.Info("junction ready", "data", cfg.Data, "store", cfg.Store.Type, "global-max-size", int64(cfg.GlobalMaxSize))
+	role := "single"
+	if ha {
+		role = "live"
+	}
+	log.Info("junction ready", "data", cfg.Data, "store", cfg.Store.Type, "ha-role", role, "global-max-size", int64(cfg.GlobalMaxSize))
 	return s, nil
 }
 
@@ -145,6 +216,11 @@ func (s *Server) startAdapters(regs []adapter.Registration, gate *access.Gate) (
 	}
 	s.adapters = make([]adapter.Adapter, len(regs))
 	for i, r := range regs {
+		// Each adapter has its own Gate, naming its protocol to the
+		// connection hooks.
+		g := *gate
+		g.Protocol = r.Name
+		env.Gate = &g
 		a, err := r.New(env)
 		if err != nil {
 			return nil, fmt.Errorf("starting the %s adapter: %w", r.Name, err)
@@ -161,6 +237,10 @@ func (s *Server) startAdapters(regs []adapter.Registration, gate *access.Gate) (
 
 // serve starts accepting on a bound listener.
 func (s *Server) serve(b bound, ws *transport.WebSocket, anonymous bool) {
+	if b.Adapter == adminListener {
+		s.serveAdmin(b)
+		return
+	}
 	s.mu.Lock()
 	s.addrs[b.Name] = b.ln.Addr()
 	s.mu.Unlock()
@@ -209,10 +289,13 @@ func (s *Server) Addr(name string) string {
 	return ""
 }
 
-func openStore(cfg *config.Config, repair bool, log *slog.Logger) (storage.Store, error) {
-	if cfg.Store.Type == "memory" {
+func openStore(ctx context.Context, cfg *config.Config, repair bool, log *slog.Logger) (storage.Store, error) {
+	switch cfg.Store.Type {
+	case "memory":
 		log.Warn("store is memory: nothing survives a restart")
 		return memory.New(), nil
+	case "postgres":
+		return openPostgres(ctx, cfg, log)
 	}
 	return openJournal(cfg, repair, log)
 }
@@ -267,6 +350,9 @@ func (s *Server) Shutdown() error {
 	}
 	if cerr := s.Core.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("closing the store: %w", cerr))
+	}
+	if perr := s.Plugins.Close(); perr != nil {
+		err = errors.Join(err, fmt.Errorf("closing plugins: %w", perr))
 	}
 	st := s.Core.Stats()
 	s.log.Info("stopped", "sent", st.Sent, "expired", st.Expired, "dead-lettered", st.DeadLettered)

@@ -172,7 +172,7 @@ func TestListenerDefaults(t *testing.T) {
 	for _, p := range plans {
 		got[p.Name] = p.Addr
 	}
-	want := map[string]string{"echo": "127.0.0.1:7", "echo-tls": "off", "ws": "off", "wss": "off"}
+	want := map[string]string{"echo": "127.0.0.1:7", "echo-tls": "off", "ws": "off", "wss": "off", "admin": "127.0.0.1:8161", "admin-tls": "off"}
 	if len(got) != len(want) {
 		t.Fatalf("plans %v, want %v", got, want)
 	}
@@ -188,7 +188,8 @@ func TestListenerDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range plans {
-		if want := map[string]string{"echo": "127.0.0.1:7", "echo-tls": "127.0.0.1:8", "ws": "off", "wss": "127.0.0.1:61615"}[p.Name]; p.Addr != want {
+		if want := map[string]string{"echo": "127.0.0.1:7", "echo-tls": "127.0.0.1:8", "ws": "off", "wss": "127.0.0.1:61615",
+			"admin": "127.0.0.1:8161", "admin-tls": "127.0.0.1:8162"}[p.Name]; p.Addr != want {
 			t.Errorf("with tls: listener %s = %q, want %q", p.Name, p.Addr, want)
 		}
 	}
@@ -361,7 +362,9 @@ func TestREADMEConfiguration(t *testing.T) {
 	}
 	for _, pl := range plans {
 		want := map[string]string{"stomp": "127.0.0.1:61613", "ws": "off", "mqtt": "0.0.0.0:1883", "mqtt-tls": "0.0.0.0:8883",
-			"stomp-tls": "127.0.0.1:61612", "wss": "127.0.0.1:61615", "openwire": "127.0.0.1:61616", "openwire-tls": "127.0.0.1:61617"}[pl.Name]
+			"stomp-tls": "127.0.0.1:61612", "wss": "127.0.0.1:61615", "amqp": "127.0.0.1:5672", "amqp-tls": "127.0.0.1:5671",
+			"openwire": "127.0.0.1:61616", "openwire-tls": "127.0.0.1:61617",
+			"admin": "127.0.0.1:8161", "admin-tls": "127.0.0.1:8162"}[pl.Name]
 		if pl.Addr != want {
 			t.Errorf("README configuration: listener %s = %q, want %q", pl.Name, pl.Addr, want)
 		}

@@ -38,6 +38,9 @@ type benchFlags struct {
 	idle         int
 	hold         time.Duration
 	brokerPID    int
+	credit       int  // AMQP receiver link credit; -1: --prefetch; 0: go-amqp's default
+	unsettled    bool // AMQP: producers send unsettled and wait for outcomes
+	inFlight     int  // AMQP: unsettled sends outstanding per producer
 }
 
 func newBenchCmd() *cobra.Command {
@@ -47,8 +50,12 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure throughput, latency and loss against a broker (Junction or another)",
 		Long: `Run N producers and M consumers against a broker and report end-to-end
 throughput, latency percentiles (p50/p99/max) and lost or duplicated messages.
-It speaks plain STOMP 1.2 and MQTT 3.1.1, so it measures ActiveMQ, RabbitMQ or
-Mosquitto with the same client as Junction.
+It speaks plain STOMP 1.2, MQTT 3.1.1 and AMQP 1.0 (go-amqp), so it measures
+ActiveMQ, RabbitMQ or Mosquitto with the same client as Junction. Over AMQP a
+--persistent or --unsettled producer sends unsettled and counts a message once
+its outcome came, keeping --in-flight sends outstanding; --ack
+client-individual accepts each message and --credit sets the receiver's link
+credit.
 
 Every message carries its send time (or, with --rate, its scheduled send time,
 so a stalled broker cannot hide its backlog), its producer and its sequence
@@ -60,6 +67,9 @@ given --broker-pid, reports the broker's resident memory per connection.`,
   junction bench --persistent --receipt-every 100 --ack client-individual --messages 20000 /queue/bench
   junction bench --producers 16 --persistent --receipt-every 1 --consumers 1 --messages 5000 /queue/bench
   junction bench --url mqtt://127.0.0.1:1883 --qos 1 --consumers 10 --messages 100000 bench/t
+  junction bench --url amqp://127.0.0.1:5672 --consumers 2 --messages 50000 bench
+  junction bench --url amqp://127.0.0.1:5672 --unsettled --in-flight 100 --ack client-individual --credit 1 bench
+  junction bench --url amqp://127.0.0.1:5673 --persistent --in-flight 100 --ack client-individual bench   # RabbitMQ
   junction bench --url stomp://127.0.0.1:36613 /queue/bench     # ActiveMQ from ../shared/anchors
   junction bench --idle 10000 --hold 20s --broker-pid $(pgrep -f 'junction serve')`,
 		Args: cobra.MaximumNArgs(1),
@@ -87,6 +97,9 @@ given --broker-pid, reports the broker's resident memory per connection.`,
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "after the producers finish, how long consumers may go without a message before the rest counts as lost")
 	fl.IntVar(&f.idle, "idle", 0, "open this many idle connections instead of sending")
 	fl.DurationVar(&f.hold, "hold", 10*time.Second, "with --idle: how long to hold the connections")
+	fl.IntVar(&f.credit, "credit", -1, "AMQP: the consumer's link credit (go-amqp replenishes it as messages are settled); 0 leaves go-amqp's default (1); unset: --prefetch")
+	fl.BoolVar(&f.unsettled, "unsettled", false, "AMQP: producers send unsettled and count a message sent once the broker accepted it (at least once); implied by --persistent")
+	fl.IntVar(&f.inFlight, "in-flight", 1, "AMQP unsettled sends: how many each producer keeps outstanding (go-amqp SendWithReceipt, waiting for the oldest outcome once this many are pending)")
 	fl.IntVar(&f.brokerPID, "broker-pid", 0, "the broker's process id, to report its CPU time per message (with --idle: its memory)")
 	return cmd
 }
@@ -167,6 +180,14 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			f.dest = "bench/topic"
 		}
 		d = &mqttBench{f: f, addr: addr}
+	case "amqp":
+		if f.inFlight < 1 {
+			return errors.New("--in-flight must be at least 1")
+		}
+		if f.dest == "" {
+			f.dest = "bench"
+		}
+		d = &amqpBench{f: f, addr: addr}
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
@@ -266,7 +287,7 @@ func (t *tracker) lost() int64 {
 }
 
 func benchRun(ctx context.Context, progress io.Writer, f benchFlags, d benchDriver) (*benchResult, error) {
-	topic := strings.HasPrefix(f.dest, "/topic/") || d.name() == "mqtt"
+	topic := strings.HasPrefix(f.dest, "/topic/") || strings.HasPrefix(f.dest, "topic://") || d.name() == "mqtt"
 	trackers := make([]*tracker, f.consumers)
 	subs := make([]benchSubscriber, 0, f.consumers)
 	defer func() {

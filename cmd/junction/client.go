@@ -28,7 +28,7 @@ type clientFlags struct {
 
 func (f *clientFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.url, "url", "stomp://127.0.0.1:61613", "broker `URL`: stomp://host:port or mqtt://host:port")
+	fl.StringVar(&f.url, "url", "stomp://127.0.0.1:61613", "broker `URL`: stomp://host:port, mqtt://host:port or amqp://host:port")
 	fl.StringVarP(&f.user, "user", "u", "", "user name")
 	fl.StringVarP(&f.password, "password", "p", "", "password")
 }
@@ -43,15 +43,17 @@ func (f *clientFlags) registerClientID(cmd *cobra.Command, usage string) {
 func (f *clientFlags) target() (scheme, addr string, err error) {
 	u, err := url.Parse(f.url)
 	if err != nil || u.Host == "" {
-		return "", "", fmt.Errorf("invalid --url %q: want stomp://host:port or mqtt://host:port", f.url)
+		return "", "", fmt.Errorf("invalid --url %q: want stomp://host:port, mqtt://host:port or amqp://host:port", f.url)
 	}
 	switch u.Scheme {
 	case "stomp", "tcp":
 		return "stomp", u.Host, nil
 	case "mqtt":
 		return "mqtt", u.Host, nil
+	case "amqp":
+		return "amqp", u.Host, nil
 	}
-	return "", "", fmt.Errorf("unsupported scheme %q in --url: want stomp or mqtt", u.Scheme)
+	return "", "", fmt.Errorf("unsupported scheme %q in --url: want stomp, mqtt or amqp", u.Scheme)
 }
 
 func (f *clientFlags) dialSTOMP(addr string) (*stomp.Conn, error) {
@@ -88,11 +90,13 @@ func newSendCmd() *cobra.Command {
 		Short: "Send messages (the arguments as one message, or each line of standard input)",
 		Long: `Send messages to a destination. Over STOMP the destination is /queue/NAME or
 /topic/NAME; over MQTT (--url mqtt://host:port) it is a topic such as
-sensors/7/temp. The message is the remaining arguments joined by spaces; with
+sensors/7/temp; over AMQP (--url amqp://host:port) an address such as orders,
+queue://orders or topic://news (/queue/x and /topic/x work too). The message is the remaining arguments joined by spaces; with
 none, every line of standard input is sent as one message.`,
 		Example: `  junction send /queue/orders 'hello'
   seq 1 10 | junction send /topic/news
-  junction send --url mqtt://127.0.0.1:1883 --qos 1 sensors/7/temp 21.5`,
+  junction send --url mqtt://127.0.0.1:1883 --qos 1 sensors/7/temp 21.5
+  junction send --url amqp://127.0.0.1:5672 -H color=red orders 'hello'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runSend(cmd, f, args) },
 	}
@@ -124,8 +128,11 @@ func runSend(cmd *cobra.Command, f sendFlags, args []string) error {
 	} else {
 		bodies = readLines(cmd.InOrStdin())
 	}
-	if scheme == "mqtt" {
+	switch scheme {
+	case "mqtt":
 		return mqttSend(cmd, f, addr, dest, bodies)
+	case "amqp":
+		return amqpSend(cmd, f, addr, dest, bodies)
 	}
 	conn, err := f.dialSTOMP(addr)
 	if err != nil {
@@ -192,11 +199,13 @@ func newReceiveCmd() *cobra.Command {
 		Use:   "receive DESTINATION",
 		Short: "Receive messages and print them, one per line",
 		Long: `Receive messages from a destination (/queue/NAME or /topic/NAME over STOMP; a
-topic filter such as sensors/+/temp over MQTT) and print each body on a line.`,
+topic filter such as sensors/+/temp over MQTT; an address such as orders or
+topic://news over AMQP) and print each body on a line.`,
 		Example: `  junction receive /queue/orders
   junction receive --count 1 --selector "weight > 10" /queue/parcels
   junction receive --client-id app1 --durable news-sub /topic/news
-  junction receive --url mqtt://127.0.0.1:1883 'sensors/+/temp'`,
+  junction receive --url mqtt://127.0.0.1:1883 'sensors/+/temp'
+  junction receive --url amqp://127.0.0.1:5672 --selector "color = 'red'" orders`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runReceive(cmd, f, args[0]) },
 	}
@@ -220,8 +229,11 @@ func runReceive(cmd *cobra.Command, f receiveFlags, dest string) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
-	if scheme == "mqtt" {
+	switch scheme {
+	case "mqtt":
 		return mqttReceive(ctx, cmd, f, addr, dest)
+	case "amqp":
+		return amqpReceive(ctx, cmd, f, addr, dest)
 	}
 	conn, err := f.dialSTOMP(addr)
 	if err != nil {

@@ -57,7 +57,7 @@ same. SIGINT or SIGTERM shut the broker down cleanly.`,
 	fl.StringVar(&f.config, "config", "", "YAML configuration `FILE`")
 	fl.StringVar(&f.data, "data", "", "journal folder `DIR` (default ./data)")
 	fl.StringArrayVar(&f.listen, "listen", nil, "set a listener's address: `NAME=ADDR`, ADDR host:port or off; repeatable")
-	fl.StringVar(&f.store, "store", "", "message store: journal (default) or memory")
+	fl.StringVar(&f.store, "store", "", "message store: journal (default), memory or postgres (with store.url in the configuration)")
 	fl.StringVar(&f.sync, "sync", "", "journal sync policy: always, batch (default) or never")
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info (default), warn or error")
 	fl.StringVar(&f.pprof, "pprof", "", "serve Go's profiles (net/http/pprof) on loopback `ADDR`, e.g. 127.0.0.1:6060; for measuring, not production")
@@ -189,28 +189,49 @@ func serve(cmd *cobra.Command, f serveFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, err := server.Start(ctx, cfg, log, server.Options{Repair: f.repair})
-	if err != nil {
-		return err
-	}
 	// SIGHUP re-reads the users file at once (it is also polled every 2 s).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	for wait := true; wait; {
-		select {
-		case <-ctx.Done():
-			wait = false
-		case <-hup:
-			if err := s.Security.Reload(); err != nil {
-				log.Error("SIGHUP: reloading the users file failed, keeping the previous users", "err", err)
+	for {
+		s, err := server.Start(ctx, cfg, log, server.Options{Repair: f.repair})
+		if err != nil {
+			if ctx.Err() != nil {
+				// Stopped while waiting as a backup.
+				log.Info("stopped before taking the store")
+				return nil
+			}
+			return err
+		}
+		fenced := false
+		for wait := true; wait; {
+			select {
+			case <-ctx.Done():
+				wait = false
+			case <-s.Fenced():
+				fenced, wait = true, false
+			case <-hup:
+				if err := s.Security.Reload(); err != nil {
+					log.Error("SIGHUP: reloading the users file failed, keeping the previous users", "err", err)
+				}
 			}
 		}
+		if fenced {
+			log.Error("ha role change: another broker took the store over; this one stops serving", "from", "live", "to", "stopped")
+		} else {
+			log.Info("shutting down")
+		}
+		err = s.Shutdown()
+		if !fenced {
+			if errors.Is(err, ctx.Err()) {
+				err = nil
+			}
+			return err
+		}
+		if cfg.HA.Role == "" {
+			return errors.New("fenced: another broker took the store over")
+		}
+		// A fenced live broker becomes a backup again.
+		log.Info("ha role change", "from", "stopped", "to", "backup")
 	}
-	log.Info("shutting down")
-	err = s.Shutdown()
-	if errors.Is(err, ctx.Err()) {
-		err = nil
-	}
-	return err
 }

@@ -126,13 +126,13 @@ func AppendValue(dst []byte, v prop.Value) []byte {
 		}
 		return binary.BigEndian.AppendUint64(append(dst, codeLong), uint64(v.I))
 	case prop.Float32:
-		return binary.BigEndian.AppendUint32(append(dst, codeFloat), math.Float32bits(float32(v.F)))
+		return binary.BigEndian.AppendUint32(append(dst, codeFloat), math.Float32bits(float32(v.Float())))
 	case prop.Float64:
-		return binary.BigEndian.AppendUint64(append(dst, codeDouble), math.Float64bits(v.F))
+		return binary.BigEndian.AppendUint64(append(dst, codeDouble), uint64(v.I))
 	case prop.String:
 		return appendVariable(dst, codeStr8, codeStr32, v.S)
 	case prop.Bytes:
-		return appendVariable(dst, codeVbin8, codeVbin32, string(v.B))
+		return appendVariable(dst, codeVbin8, codeVbin32, v.S)
 	case prop.Char:
 		return binary.BigEndian.AppendUint32(append(dst, codeChar), uint32(v.I))
 	case prop.Uint8:
@@ -156,17 +156,17 @@ func AppendValue(dst []byte, v prop.Value) []byte {
 		}
 		return binary.BigEndian.AppendUint64(append(dst, codeUlong), v.Uint())
 	case prop.UUID:
-		return append(append(dst, codeUUID), v.B...)
+		return append(append(dst, codeUUID), v.S...)
 	case prop.Symbol:
 		return appendVariable(dst, codeSym8, codeSym32, v.S)
 	case prop.Timestamp:
 		return binary.BigEndian.AppendUint64(append(dst, codeTimestamp), uint64(v.I))
 	case prop.Decimal32:
-		return append(append(dst, codeDecimal32), v.B...)
+		return append(append(dst, codeDecimal32), v.S...)
 	case prop.Decimal64:
-		return append(append(dst, codeDecimal64), v.B...)
+		return append(append(dst, codeDecimal64), v.S...)
 	case prop.Decimal128:
-		return append(append(dst, codeDecimal128), v.B...)
+		return append(append(dst, codeDecimal128), v.S...)
 	}
 	return append(dst, codeNull)
 }
@@ -350,13 +350,13 @@ func (d *decoder) value() (prop.Value, error) {
 	case codeTimestamp:
 		v = prop.TimestampValue(int64(binary.BigEndian.Uint64(fixed(8))))
 	case codeUUID:
-		v = prop.Value{Kind: prop.UUID, B: append([]byte(nil), fixed(16)...)}
+		v = prop.Value{Kind: prop.UUID, S: string(fixed(16))}
 	case codeDecimal32:
-		v = prop.Value{Kind: prop.Decimal32, B: append([]byte(nil), fixed(4)...)}
+		v = prop.Value{Kind: prop.Decimal32, S: string(fixed(4))}
 	case codeDecimal64:
-		v = prop.Value{Kind: prop.Decimal64, B: append([]byte(nil), fixed(8)...)}
+		v = prop.Value{Kind: prop.Decimal64, S: string(fixed(8))}
 	case codeDecimal128:
-		v = prop.Value{Kind: prop.Decimal128, B: append([]byte(nil), fixed(16)...)}
+		v = prop.Value{Kind: prop.Decimal128, S: string(fixed(16))}
 	case codeVbin8, codeVbin32, codeStr8, codeStr32, codeSym8, codeSym32:
 		var n int
 		if code&0xf0 == 0xa0 {

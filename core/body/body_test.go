@@ -48,7 +48,7 @@ func allKinds() []prop.Value {
 		prop.Uint64Value(0), prop.Uint64Value(200), prop.Uint64Value(math.MaxUint64),
 		prop.UUIDValue([16]byte{1, 15: 2}), prop.SymbolValue("sym"), prop.SymbolValue(strings.Repeat("s", 256)),
 		prop.TimestampValue(1_700_000_000_000),
-		{Kind: prop.Decimal32, B: []byte{1, 2, 3, 4}}, {Kind: prop.Decimal64, B: make([]byte, 8)}, {Kind: prop.Decimal128, B: make([]byte, 16)},
+		{Kind: prop.Decimal32, S: "\x01\x02\x03\x04"}, {Kind: prop.Decimal64, S: string(make([]byte, 8))}, {Kind: prop.Decimal128, S: string(make([]byte, 16))},
 	}
 }
 

@@ -39,7 +39,7 @@ func TestJMSMapping(t *testing.T) {
 		{uuid, StringValue("12345678-9abc-def0-0123-456789abcdef"), "12345678-9abc-def0-0123-456789abcdef"},
 		{SymbolValue("x-opt"), StringValue("x-opt"), "x-opt"},
 		{TimestampValue(1_700_000_000_000), Int64Value(1_700_000_000_000), "1700000000000"},
-		{Value{Kind: Decimal32, B: []byte{0x22, 0x50, 0, 1}}, BytesValue([]byte{0x22, 0x50, 0, 1}), "0x22500001"},
+		{Value{Kind: Decimal32, S: "\x22\x50\x00\x01"}, BytesValue([]byte{0x22, 0x50, 0, 1}), "0x22500001"},
 		// JMS kinds are themselves.
 		{Int32Value(-1), Int32Value(-1), "-1"},
 		{UntypedValue("25"), UntypedValue("25"), "25"},

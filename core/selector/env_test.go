@@ -96,7 +96,7 @@ func newTestEnv() *testEnv {
 		{Name: "uuid", Value: prop.UUIDValue([16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})},
 		{Name: "sym", Value: prop.SymbolValue("amqp:x")},
 		{Name: "ts", Value: prop.TimestampValue(1700000000000)},
-		{Name: "dec", Value: prop.Value{Kind: prop.Decimal32, B: []byte{0x22, 0x50, 0, 1}}},
+		{Name: "dec", Value: prop.Value{Kind: prop.Decimal32, S: "\x22\x50\x00\x01"}},
 		// properties named like the literals must never be read
 		{Name: "TRUE", Value: prop.Int32Value(1)},
 		{Name: "FALSE", Value: prop.BoolValue(true)},

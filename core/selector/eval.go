@@ -1,6 +1,7 @@
 package selector
 
 import (
+	"math"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -237,7 +238,7 @@ func arith(op byte, a, b *prop.Value) prop.Value {
 		}
 		r = x / y
 	}
-	return prop.Value{Kind: prop.Float64, F: r}
+	return prop.Float64Value(r)
 }
 
 func negate(v prop.Value) prop.Value {
@@ -248,7 +249,7 @@ func negate(v prop.Value) prop.Value {
 	case v.Kind.IsExact():
 		return prop.Value{Kind: prop.Int64, I: -v.I}
 	default:
-		return prop.Value{Kind: v.Kind, F: -v.F}
+		return prop.Value{Kind: v.Kind, I: int64(math.Float64bits(-v.Float()))}
 	}
 }
 

@@ -63,7 +63,7 @@ func parseNumber(s string) (prop.Value, bool) {
 	// Well-formed, so the only possible error is a range error, for which
 	// ParseFloat still returns the nearest value (±Inf or 0).
 	f, _ := strconv.ParseFloat(s, 64)
-	return prop.Value{Kind: prop.Float64, F: f}, true
+	return prop.Float64Value(f), true
 }
 
 // parseInt converts a run of decimal digits, reporting false when the value

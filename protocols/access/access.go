@@ -8,6 +8,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"sync/atomic"
+	"time"
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/security"
@@ -15,22 +17,39 @@ import (
 
 // Gate authenticates connections. A nil *Gate or one without a manager lets
 // everyone in anonymously and authorizes everything.
+//
+// Every adapter logs its clients in here, so the Gate is also where the
+// connection hooks (core.Hooks.ConnectionCreated and ConnectionDestroyed)
+// fire: an adapter gets them, and the plugins that use them, for free.
 type Gate struct {
 	Manager *security.Manager
+	// Protocol is the adapter's name; the server gives each adapter its
+	// own copy of the Gate with it set.
+	Protocol string
+	// Hooks, when set, are told about each connection that logged in and
+	// its end (the broker's: core.Broker.Hooks).
+	Hooks *core.Hooks
 }
+
+// connIDs numbers connections across every adapter.
+var connIDs atomic.Uint64
 
 // Identity is an authenticated connection.
 type Identity struct {
 	Subject *security.Subject
 	gate    *Gate
 	release func()
+	conn    core.ConnectionInfo
+	closed  atomic.Bool
 }
 
 // Login authenticates a connecting client and takes a connection slot for
 // its user. Call Identity.Close when the connection ends.
 func (g *Gate) Login(ctx context.Context, user, password string, hasPassword bool, remote string, tlsState *tls.ConnectionState) (*Identity, error) {
 	if g == nil || g.Manager == nil {
-		return &Identity{Subject: &security.Subject{Anonymous: true, RemoteAddr: remote}}, nil
+		id := &Identity{Subject: &security.Subject{Anonymous: true, RemoteAddr: remote}, gate: g}
+		id.created(remote, tlsState)
+		return id, nil
 	}
 	s, err := g.Manager.Authenticate(ctx, security.Credentials{Username: user, Password: password, HasPassword: hasPassword, RemoteAddr: remote, TLSState: tlsState})
 	if err != nil {
@@ -40,8 +59,24 @@ func (g *Gate) Login(ctx context.Context, user, password string, hasPassword boo
 	if err != nil {
 		return nil, err
 	}
-	return &Identity{Subject: s, gate: g, release: release}, nil
+	id := &Identity{Subject: s, gate: g, release: release}
+	id.created(remote, tlsState)
+	return id, nil
 }
+
+// created numbers the connection and tells the hooks.
+func (id *Identity) created(remote string, tlsState *tls.ConnectionState) {
+	id.conn = core.ConnectionInfo{ID: connIDs.Add(1), User: id.User(), Remote: remote, TLS: tlsState != nil, Since: time.Now()}
+	if g := id.gate; g != nil {
+		id.conn.Protocol = g.Protocol
+		if g.Hooks != nil && g.Hooks.ConnectionCreated != nil {
+			g.Hooks.ConnectionCreated(id.conn)
+		}
+	}
+}
+
+// Connection describes the connection for operators and the hooks.
+func (id *Identity) Connection() core.ConnectionInfo { return id.conn }
 
 // User is the validated user name ("" when anonymous).
 func (id *Identity) User() string {
@@ -53,7 +88,7 @@ func (id *Identity) User() string {
 
 // SessionOptions builds the core session options for this identity.
 func (id *Identity) SessionOptions(clientID string) core.SessionOptions {
-	opts := core.SessionOptions{ClientID: clientID, User: id.User()}
+	opts := core.SessionOptions{ClientID: clientID, User: id.User(), Protocol: id.conn.Protocol, Connection: id.conn.ID, RemoteAddr: id.conn.Remote}
 	if id.gate != nil && id.gate.Manager != nil {
 		m, s := id.gate.Manager, id.Subject
 		opts.Authorize = func(p core.Permission, address string) error {
@@ -73,10 +108,17 @@ func (id *Identity) Authorize(p core.Permission, address string) error {
 	return id.gate.Manager.Authorize(id.Subject, actionOf(p), address)
 }
 
-// Close releases the user's connection slot.
+// Close releases the user's connection slot and tells the hooks the
+// connection ended. Calling it again does nothing.
 func (id *Identity) Close() {
-	if id != nil && id.release != nil {
+	if id == nil || !id.closed.CompareAndSwap(false, true) {
+		return
+	}
+	if id.release != nil {
 		id.release()
+	}
+	if g := id.gate; g != nil && g.Hooks != nil && g.Hooks.ConnectionDestroyed != nil {
+		g.Hooks.ConnectionDestroyed(id.conn)
 	}
 }
 

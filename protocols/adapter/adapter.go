@@ -13,6 +13,7 @@
 package adapter
 
 import (
+	"errors"
 	"log/slog"
 	"sync/atomic"
 
@@ -61,8 +62,9 @@ type Env struct {
 	Config *config.Config
 	// MaxQueuedMessages and MaxQueuedBytes bound what one client's
 	// subscription holds where the protocol has such a limit (MQTT, as
-	// Mosquitto's max_queued_messages and max_queued_bytes): 0 takes the
-	// adapter's default, -1 is unlimited.
+	// Mosquitto's max_queued_messages and max_queued_bytes; STOMP's
+	// non-durable topic subscriptions): 0 takes the adapter's default, -1
+	// is unlimited.
 	MaxQueuedMessages int
 	MaxQueuedBytes    int64
 }
@@ -149,4 +151,42 @@ func (c *Counters) Snapshot() Stats {
 		BytesIn:     c.Meter.In.Load(),
 		BytesOut:    c.Meter.Out.Load(),
 	}
+}
+
+// SessionLister is implemented by adapters whose sessions outlive their
+// connections (MQTT persistent sessions), for the management API.
+type SessionLister interface {
+	Sessions() []SessionInfo
+	// EndSession ends an offline session as its expiry would: its
+	// subscriptions and what they hold go. It refuses a connected one
+	// (close the connection first) with ErrSessionConnected, and reports
+	// ErrNoSession for an unknown client id.
+	EndSession(clientID string) error
+}
+
+// Errors of SessionLister.EndSession.
+var (
+	ErrNoSession        = errors.New("no such session")
+	ErrSessionConnected = errors.New("the session is connected")
+)
+
+// SessionInfo describes a protocol session, connected or not.
+type SessionInfo struct {
+	ClientID  string
+	Connected bool
+	// Persistent sessions keep their subscriptions while offline, for
+	// ExpirySeconds (0xFFFFFFFF: never) after the client left.
+	Persistent    bool
+	ExpirySeconds uint32
+	Subscriptions []SubscriptionInfo
+	// InFlight counts deliveries awaiting the client's acknowledgement.
+	InFlight int
+}
+
+// SubscriptionInfo is one subscription of a SessionInfo.
+type SubscriptionInfo struct {
+	Filter string
+	QoS    byte
+	Queue  string
+	Shared bool
 }

@@ -87,14 +87,16 @@ func (s *Server) resume(c *conn) {
 	}
 	ss.mu.Unlock()
 	for _, sub := range subs {
-		if err := c.attachConsumer(sub); err != nil {
+		if err := c.attachConsumer(sub, nil); err != nil {
 			c.logger().Warn("mqtt subscription not resumed", "client", ss.id, "filter", sub.Filter, "err", err)
 		}
 	}
 }
 
-// attachConsumer opens the core consumer of a subscription.
-func (c *conn) attachConsumer(sub *subscription) error {
+// attachConsumer opens the core consumer of a subscription. stored, when not
+// nil, is called as core.SubscribeOptions.Stored is: once the queue's stored
+// record is durable (at once when there is none to write).
+func (c *conn) attachConsumer(sub *subscription, stored func(error)) error {
 	ss := c.ss
 	_, filter, shared := packet.ParseShared(sub.Filter)
 	if !shared {
@@ -128,6 +130,7 @@ func (c *conn) attachConsumer(sub *subscription) error {
 		NoLocal:   sub.NoLocal,
 		// Filters starting with a wildcard do not match $ topics [MQTT-4.7.2-1].
 		NoDollar: len(filter) > 0 && (filter[0] == '+' || filter[0] == '#'),
+		Stored:   stored,
 	}
 	ss.mu.Lock()
 	sub.autoAck = opts.AutoAck

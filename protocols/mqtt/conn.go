@@ -427,7 +427,7 @@ func (c *conn) handle(ctx context.Context, fh packet.FixedHeader, body []byte) e
 		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
 			return err
 		}
-		return c.onSubscribe(&p)
+		return c.onSubscribe(ctx, &p)
 	case packet.UNSUBSCRIBE:
 		var p packet.Unsubscribe
 		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
@@ -578,6 +578,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	opts := id.SessionOptions(clientID)
 	opts.OnClose = c.closedByBroker
+	opts.Protocol, opts.RemoteAddr = "mqtt", c.remote
 	c.sess = c.s.b.NewSession(opts)
 
 	present, err := c.s.attach(c, clientID, p.CleanStart, expiry)

@@ -22,3 +22,6 @@ func LazyState(s *Server, clientID string) (inbound, producer, found bool) {
 	defer c.unlock()
 	return c.inState != nil, c.prod != nil, true
 }
+
+// KindSession is the store record kind of persistent sessions.
+var KindSession = kindSession

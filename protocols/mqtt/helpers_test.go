@@ -25,6 +25,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/junctionmq/junction/config"
+	"github.com/junctionmq/junction/internal/pgtest"
 	"github.com/junctionmq/junction/internal/testkit"
 	"github.com/junctionmq/junction/protocols/mqtt"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
@@ -45,7 +46,16 @@ func mqttState(s *server.Server) mqtt.SessionStats {
 func TestMain(m *testing.M) {
 	// The transport's idle poller is one goroutine for the whole process,
 	// started on first use and kept.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/junctionmq/junction/protocols/transport.(*idlePoller).loop"))
+	goleak.VerifyTestMain(stopPostgres{m}, goleak.IgnoreAnyFunction("github.com/junctionmq/junction/protocols/transport.(*idlePoller).loop"))
+}
+
+// stopPostgres stops the private PostgreSQL that a test on the postgres
+// store may have started (internal/pgtest), once the tests have run.
+type stopPostgres struct{ m *testing.M }
+
+func (s stopPostgres) Run() int {
+	defer pgtest.Shutdown()
+	return s.m.Run()
 }
 
 // startBroker starts a broker; cfg (may be nil) changes its configuration.

@@ -438,7 +438,7 @@ func (c *conn) setPublishProps(p *packet.Publish, m *core.Message, sub *subscrip
 	switch cid := &m.CorrelationID; cid.Kind {
 	case prop.Null:
 	case prop.Bytes:
-		pr.CorrelationData = cid.B
+		pr.CorrelationData = []byte(cid.S)
 		pr.Set(packet.PropCorrelationData)
 	default:
 		pr.CorrelationData = []byte(cid.Text())

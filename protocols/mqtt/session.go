@@ -170,7 +170,13 @@ func (ss *session) record() []byte {
 // nor the server's lock: the store may block (back-pressure), and the broker
 // lock it takes ranks below queue locks, which deliveries hold while taking
 // ss.mu. saveMu keeps the writes in the order of their snapshots.
-func (ss *session) persist() {
+func (ss *session) persist() { ss.persistThen(nil) }
+
+// persistThen is persist, calling done (when not nil) once the write is
+// durable or failed, or at once with nil when nothing had to be written.
+// done may run on the store's goroutine: it must not take the session's or
+// the server's locks.
+func (ss *session) persistThen(done func(error)) {
 	ss.saveMu.Lock()
 	defer ss.saveMu.Unlock()
 	ss.mu.Lock()
@@ -181,11 +187,13 @@ func (ss *session) persist() {
 	ss.mu.Unlock()
 	switch {
 	case data != nil:
-		ss.srv.b.PutRecord(kindSession, ss.id, data, nil)
+		ss.srv.b.PutRecord(kindSession, ss.id, data, done)
 		ss.recorded = true
 	case ss.recorded:
-		ss.srv.b.DeleteRecord(kindSession, ss.id, nil)
+		ss.srv.b.DeleteRecord(kindSession, ss.id, done)
 		ss.recorded = false
+	case done != nil:
+		done(nil)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/junctionmq/junction/config"
+	"github.com/junctionmq/junction/internal/pgtest"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 	"github.com/junctionmq/junction/server"
 	"github.com/junctionmq/junction/server/servertest"
@@ -101,6 +102,11 @@ func TestPersistentSessionRestart(t *testing.T) {
 	t.Run("journal", func(t *testing.T) {
 		dir := t.TempDir()
 		cfg := func(c *config.Config) { c.Store.Type, c.Data = "journal", dir }
+		testRestart(t, func() *server.Server { return servertest.Start(t, servertest.Options{Config: cfg}) }, func() {})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.DB(t)
+		cfg := func(c *config.Config) { c.Store.Type, c.Store.URL = "postgres", url }
 		testRestart(t, func() *server.Server { return servertest.Start(t, servertest.Options{Config: cfg}) }, func() {})
 	})
 }

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -19,7 +20,7 @@ func grantedQoS(q byte) packet.ReasonCode {
 	return packet.GrantedQoS0
 }
 
-func (c *conn) onSubscribe(p *packet.Subscribe) error {
+func (c *conn) onSubscribe(ctx context.Context, p *packet.Subscribe) error {
 	ss := c.ss
 	codes := make([]packet.ReasonCode, len(p.Subscriptions))
 	var subID uint32
@@ -29,6 +30,8 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 	type newSub struct {
 		sub     *subscription
 		existed bool
+		index   int        // in p.Subscriptions and codes
+		stored  chan error // the queue's record written (persistent, new)
 	}
 	var granted []newSub
 	// A persistent session's subscriptions are stored (its record, its
@@ -75,18 +78,25 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 			ss.mu.Unlock()
 			if oldZero != (req.QoS == 0) && cons != nil {
 				cons.Close()
-				if err := c.attachConsumer(existing); err != nil {
+				if err := c.attachConsumer(existing, nil); err != nil {
 					codes[i] = c.subscribeRefusal(err)
 					continue
 				}
 			}
 			codes[i] = grantedQoS(req.QoS)
-			granted = append(granted, newSub{existing, true})
+			granted = append(granted, newSub{sub: existing, existed: true, index: i})
 			continue
 		}
 		sub := &subscription{sessionSub: sessionSub{Filter: req.Filter, QoS: req.QoS, NoLocal: req.NoLocal,
 			RAP: req.RetainAsPublished, RH: req.RetainHandling, SubID: subID, Queue: queueName(ss.id, req.Filter), Shared: shared}}
-		if err := c.attachConsumer(sub); err != nil {
+		var stored chan error
+		var onStored func(error)
+		if persistent {
+			// Buffered: core calls it once, maybe before Subscribe returns.
+			stored = make(chan error, 1)
+			onStored = func(err error) { stored <- err }
+		}
+		if err := c.attachConsumer(sub, onStored); err != nil {
 			codes[i] = c.subscribeRefusal(err)
 			continue
 		}
@@ -95,9 +105,50 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 		ss.subs[req.Filter] = sub
 		ss.mu.Unlock()
 		codes[i] = grantedQoS(req.QoS)
-		granted = append(granted, newSub{sub, false})
+		granted = append(granted, newSub{sub: sub, index: i, stored: stored})
 	}
-	ss.persist()
+	if !persistent || len(granted) == 0 {
+		ss.persist()
+	} else {
+		// A persistent session's SUBACK promises a subscription that
+		// survives a restart, so it waits for the session's record and the
+		// new queues to be durable [MQTT-4.1.0-1]. The reader waits here,
+		// not longer than the write takes: the SUBACK then goes out in its
+		// place, behind nothing the client sent after it, and what is
+		// refused is undone before the next packet is read.
+		recDone := make(chan error, 1)
+		ss.persistThen(func(err error) { recDone <- err })
+		recErr, ok := c.awaitStored(ctx, recDone)
+		if !ok {
+			return nil // the connection is closing: no SUBACK to send
+		}
+		var undone []*subscription
+		kept := granted[:0]
+		for _, g := range granted {
+			err := recErr
+			if err == nil && g.stored != nil {
+				if err, ok = c.awaitStored(ctx, g.stored); !ok {
+					return nil
+				}
+			}
+			if err == nil {
+				kept = append(kept, g)
+				continue
+			}
+			codes[g.index] = c.subscribeRefusal(fmt.Errorf("%w: subscription not stored: %w", core.ErrStoreUnavailable, err))
+			if !g.existed {
+				// A refused new subscription is removed, so the client is
+				// not sent messages for a subscription it was told failed.
+				// A refused change to an existing one keeps the queue the
+				// store already has.
+				undone = append(undone, g.sub)
+			}
+		}
+		granted = kept
+		if len(undone) > 0 {
+			c.undoSubscriptions(undone)
+		}
+	}
 
 	// Retained messages are sent per retain handling [MQTT-3.3.1-9]
 	// [MQTT-3.3.1-10] [MQTT-3.3.1-11]; shared subscriptions get none. They
@@ -140,6 +191,49 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 		}
 	}
 	return nil
+}
+
+// awaitStored waits for a store write's outcome; ok is false when the
+// connection closed first.
+func (c *conn) awaitStored(ctx context.Context, ch <-chan error) (err error, ok bool) {
+	select {
+	case err = <-ch:
+		return err, true
+	case <-ctx.Done():
+		return nil, false
+	case <-c.writerClosed():
+		return nil, false
+	}
+}
+
+// undoSubscriptions removes new subscriptions whose stored state failed:
+// their consumers, their queues, their session entries. The session's record
+// is then written again without them, for when the store takes writes again.
+func (c *conn) undoSubscriptions(subs []*subscription) {
+	ss := c.ss
+	ss.mu.Lock()
+	for _, sub := range subs {
+		if ss.subs[sub.Filter] == sub {
+			delete(ss.subs, sub.Filter)
+		}
+	}
+	ss.mu.Unlock()
+	// The broker made these queues for the client and removes them with a
+	// session of its own, as destroy does: the user may not hold the
+	// permission to delete a queue.
+	sess := c.s.b.NewSession(core.SessionOptions{ClientID: ss.id})
+	defer sess.Close()
+	for _, sub := range subs {
+		if sub.consumer != nil {
+			sub.consumer.Close()
+		}
+		if sub.Shared {
+			c.s.dropSharedIfUnused(sess, sub.Queue)
+		} else if err := sess.DeleteQueue(sub.Queue); err != nil && !errors.Is(err, core.ErrNoSuchQueue) {
+			c.logger().Warn("mqtt subscription not stored: queue not deleted", "client", c.clientID(), "queue", sub.Queue, "err", err)
+		}
+	}
+	ss.persist()
 }
 
 // subscribeRefusal logs a refused subscription and returns its SUBACK code.

@@ -68,6 +68,8 @@ type conn struct {
 	id   *access.Identity
 	sess *core.Session
 	prod *core.Producer // the connection's SENDs, for flow control
+	// spareSend is a finished SEND's confirmation, for the next (reader only).
+	spareSend *pendingSend
 
 	// Reader goroutine only.
 	f frame.Frame // the frame being handled
@@ -442,6 +444,7 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	clientID, _ := f.Get("client-id")
 	opts := id.SessionOptions(clientID)
 	opts.OnClose = c.sessionClosed
+	opts.Protocol, opts.RemoteAddr = "stomp", c.remote
 	c.sess = c.s.opts.Broker.NewSession(opts)
 	c.connected = true
 
@@ -516,11 +519,20 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 	// space) takes a slot in the reply line, receipt or not: a later
 	// receipt says this SEND was processed too. One done at once (the
 	// common non-persistent case) needs no slot.
-	ps := &pendingSend{c: c, receipt: receipt}
-	if err := c.producer().Send(ctx, m, ps.done); err != nil {
+	ps := c.spareSend
+	if ps == nil {
+		ps = &pendingSend{c: c}
+		ps.doneFn = ps.done
+	}
+	c.spareSend = nil
+	ps.reset(receipt)
+	if err := c.producer().Send(ctx, m, ps.doneFn); err != nil {
+		c.spareSend = ps // done is not called after an error
 		return err
 	}
-	ps.sent()
+	if ps.sent() {
+		c.spareSend = ps
+	}
 	if held := c.prod.Held(); held > c.s.opts.MaxHeldBytes {
 		c.awaitRelease()
 	}
@@ -531,13 +543,25 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 // reply: done called before Send returned (stateDone) leaves it to the
 // reader, which appends it in order; otherwise the reader reserves a slot
 // (stateSlot, under outMu) and done fills it.
+//
+// A SEND done at once (the common, non-persistent case) leaves its
+// pendingSend free for the connection's next SEND (conn.spareSend): one
+// allocated per SEND, with its bound done method, cost the hot path two
+// allocations.
 type pendingSend struct {
 	c       *conn
+	doneFn  func(error) // ps.done, bound once
 	receipt string
 	failure string // the ERROR's message; "message not stored" when empty
 	state   atomic.Uint32
 	seq     uint64 // the slot; written before stateSlot is stored
 	err     error  // done's error when it ran first
+}
+
+// reset readies a pendingSend for another SEND.
+func (ps *pendingSend) reset(receipt string) {
+	ps.receipt, ps.failure, ps.seq, ps.err = receipt, "", 0, nil
+	ps.state.Store(stateSending)
 }
 
 const (
@@ -584,8 +608,10 @@ func (ps *pendingSend) refusal(err error) (msg, detail string) {
 	return msg, "The broker could not store " + what + ": " + err.Error()
 }
 
-// sent is called by the reader once Send has returned without error.
-func (ps *pendingSend) sent() {
+// sent is called by the reader once Send has returned without error. It
+// reports whether done has run and is finished with ps, which may then
+// serve the next SEND.
+func (ps *pendingSend) sent() (free bool) {
 	c := ps.c
 	if ps.state.Load() != stateDone {
 		// The slot is taken, and seq written, before the state says so:
@@ -595,7 +621,7 @@ func (ps *pendingSend) sent() {
 		ps.seq = c.replyBase + uint64(len(c.replies)) - 1
 		if ps.state.CompareAndSwap(stateSending, stateSlot) {
 			c.outMu.Unlock()
-			return
+			return false
 		}
 		// done ran meanwhile: give the slot back (still the last one,
 		// since outMu is held).
@@ -617,6 +643,7 @@ func (ps *pendingSend) sent() {
 	default:
 		c.receipt(ps.receipt)
 	}
+	return true
 }
 
 // awaitRelease stops reading until the connection's held SENDs are back

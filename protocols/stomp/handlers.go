@@ -227,6 +227,13 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 			so.Stored = stored.done
 		}
 		consumer, err = c.sess.Subscribe(so, opts)
+		if err == nil && !so.Durable {
+			// The subscription's own queue, gone with it: beyond its bound
+			// the oldest message waiting is discarded (Options).
+			q := consumer.Queue()
+			q.SetLimits(max(c.s.opts.MaxQueuedMessages, 0), max(c.s.opts.MaxQueuedBytes, 0), false)
+			q.SetEvictOldest(true)
+		}
 	}
 	if err != nil {
 		return err
@@ -663,7 +670,7 @@ func (c *conn) encodeMessage(sub *subscription, m *core.Message, count uint32, t
 	switch cid := &m.CorrelationID; cid.Kind {
 	case prop.Null:
 	case prop.Bytes:
-		e.HeaderBytes(hdrCorrelationID, cid.B)
+		e.Header(hdrCorrelationID, cid.S)
 	default:
 		e.Header(hdrCorrelationID, cid.Text())
 	}
@@ -694,7 +701,7 @@ func (c *conn) encodeMessage(sub *subscription, m *core.Message, count uint32, t
 		case prop.String:
 			e.Header(p.Name, p.Value.S)
 		case prop.Bytes:
-			e.HeaderBytes(p.Name, p.Value.B)
+			e.Header(p.Name, p.Value.S)
 		default:
 			e.Header(p.Name, p.Value.Text())
 		}

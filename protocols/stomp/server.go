@@ -55,12 +55,31 @@ type Options struct {
 	// writing to one subscription before the writer has sent them (default
 	// 1000): the client never answers them, so it needs no smaller window.
 	AutoAckWindow int
+	// MaxQueuedMessages and MaxQueuedBytes bound the queue of each
+	// non-durable topic subscription (defaults 1000 and 256 KiB, the
+	// configuration's max-queued-messages and max-queued-bytes; -1:
+	// unlimited). Beyond them the oldest message waiting for that
+	// subscriber is discarded and counted, as ActiveMQ's pending message
+	// limit does for non-durable topic subscribers: a subscriber that does
+	// not keep up gets the latest messages, and costs the broker no more.
+	// Queue and durable subscriptions are not bounded here: their messages
+	// belong to the queue (bounded by max-size-bytes and global-max-size,
+	// which push back on producers) and the subscriber holds at most its
+	// credit window of them (docs/STOMP.md "Slow subscribers").
+	MaxQueuedMessages int
+	MaxQueuedBytes    int64
 }
 
 // Default credits; see Options.
 const (
 	DefaultPrefetch      = 20
 	DefaultAutoAckWindow = 1000
+)
+
+// Default bounds of a non-durable topic subscription's queue; see Options.
+const (
+	DefaultMaxQueuedMessages = 1000
+	DefaultMaxQueuedBytes    = 256 << 10
 )
 
 // Server serves STOMP connections.
@@ -87,7 +106,8 @@ var Adapter = adapter.Registration{
 	New: func(env adapter.Env) (adapter.Adapter, error) {
 		return NewServer(Options{
 			Broker: env.Broker, Gate: env.Gate, Logger: env.Logger,
-			Limits: frame.Limits{MaxBodySize: env.MaxMessageSize},
+			Limits:            frame.Limits{MaxBodySize: env.MaxMessageSize},
+			MaxQueuedMessages: env.MaxQueuedMessages, MaxQueuedBytes: env.MaxQueuedBytes,
 		}), nil
 	},
 }
@@ -117,6 +137,12 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.DisconnectGrace <= 0 {
 		opts.DisconnectGrace = 5 * time.Second
+	}
+	if opts.MaxQueuedMessages == 0 {
+		opts.MaxQueuedMessages = DefaultMaxQueuedMessages
+	}
+	if opts.MaxQueuedBytes == 0 {
+		opts.MaxQueuedBytes = DefaultMaxQueuedBytes
 	}
 	return &Server{opts: opts, log: opts.Logger.With("protocol", "stomp")}
 }

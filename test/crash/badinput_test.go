@@ -145,7 +145,7 @@ func TestServeRefusesBadData(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			args := append([]string{"serve", "--data", data, "--stomp", addr, "--ws", "off", "--mqtt", "off", "--openwire", "off"}, extra...)
+			args := append([]string{"serve", "--data", data, "--stomp", addr, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--mqtt", "off"}, extra...)
 			code, out := runToExitAs(t, cred, args...)
 			if code == 0 {
 				t.Fatalf("exit status 0, want a refusal; output:\n%s", out)
@@ -184,7 +184,7 @@ func TestServeRefusesFolderInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out := runToExit(t, "serve", "--data", data, "--stomp", addr, "--ws", "off", "--mqtt", "off", "--openwire", "off")
+	code, out := runToExit(t, "serve", "--data", data, "--stomp", addr, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--mqtt", "off")
 	if code == 0 || !strings.Contains(out, "in use") {
 		t.Errorf("second broker on the same folder: exit %d, want non-zero naming the lock:\n%s", code, out)
 	}
@@ -249,7 +249,7 @@ func TestCorruptSegmentNeedsRepair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out := runToExit(t, "serve", "--config", cfg, "--data", data, "--stomp", addr, "--ws", "off", "--mqtt", "off", "--openwire", "off")
+	code, out := runToExit(t, "serve", "--config", cfg, "--data", data, "--stomp", addr, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--mqtt", "off")
 	if code == 0 || !strings.Contains(out, "corrupt data in "+victim) || !strings.Contains(out, "repair") {
 		t.Fatalf("start on a damaged journal: exit %d, want a refusal naming %s and repair:\n%s", code, victim, out)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/junctionmq/junction/internal/pgtest"
 	"github.com/junctionmq/junction/internal/testkit"
 	"net"
 	"os"
@@ -39,6 +40,7 @@ func TestMain(m *testing.M) {
 	}
 	binPath = bin
 	code := m.Run()
+	pgtest.Shutdown()
 	cleanup()
 	os.Exit(code)
 }
@@ -78,7 +80,7 @@ type brokerProc struct {
 
 // launch starts the broker without waiting for it.
 func launch(data, config, addr string, extra ...string) (*brokerProc, error) {
-	args := []string{"serve", "--data", data, "--stomp", addr, "--ws", "off", "--mqtt", "off", "--openwire", "off"}
+	args := []string{"serve", "--data", data, "--stomp", addr, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--mqtt", "off"}
 	if config != "" {
 		args = append(args, "--config", config)
 	}

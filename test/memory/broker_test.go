@@ -1,7 +1,6 @@
 package memory
 
 import (
-	"bufio"
 	"fmt"
 	"github.com/junctionmq/junction/internal/testkit"
 	"net"
@@ -9,8 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -56,7 +53,7 @@ func start(t *testing.T, yaml string) *broker {
 	}
 	b := &broker{stomp: freePort(t), mqtt: freePort(t), exited: make(chan struct{})}
 	b.cmd = exec.Command(binPath, "serve", "--config", cfg, "--data", filepath.Join(dir, "data"),
-		"--stomp", b.stomp, "--mqtt", b.mqtt, "--ws", "off", "--openwire", "off", "--log-level", "warn")
+		"--stomp", b.stomp, "--mqtt", b.mqtt, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--log-level", "warn")
 	b.cmd.Stderr = os.Stderr
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -90,23 +87,7 @@ func start(t *testing.T, yaml string) *broker {
 // rss is the broker's resident set in bytes.
 func (b *broker) rss(t *testing.T) int64 {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
+	return procRSS(t, b.cmd.Process.Pid)
 }
 
 func freePort(t *testing.T) string {

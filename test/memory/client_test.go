@@ -105,13 +105,19 @@ type stompConn struct {
 
 func dialSTOMP(t *testing.T, addr string) *stompConn {
 	t.Helper()
+	return dialSTOMPWith(t, addr)
+}
+
+// dialSTOMPWith connects with extra CONNECT headers ("key:value").
+func dialSTOMPWith(t *testing.T, addr string, headers ...string) *stompConn {
+	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
 	c := &stompConn{t: t, nc: nc, rd: bufio.NewReader(nc)}
-	c.frame("CONNECT", "", "accept-version:1.2", "host:localhost")
+	c.frame("CONNECT", "", append([]string{"accept-version:1.2", "host:localhost"}, headers...)...)
 	if cmd := c.readFrame(); cmd != "CONNECTED" {
 		t.Fatalf("got %s, want CONNECTED", cmd)
 	}

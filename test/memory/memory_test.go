@@ -105,12 +105,16 @@ func TestNeverReadingMQTTSubscribers(t *testing.T) {
 	}
 }
 
-// TestNeverReadingSTOMPSubscribersGlobalBudget: STOMP has no per-client
-// queue limit, so its bound is global-max-size. A topic subscriber and a
-// queue consumer that never read, and a producer flooding each with 1 KiB
-// messages: once the budget is full the broker stops reading the producer
-// (address-full-policy BLOCK), and its RSS stays near the budget.
-func TestNeverReadingSTOMPSubscribersGlobalBudget(t *testing.T) {
+// TestNeverReadingSTOMPSubscribers: a topic subscriber and a queue
+// consumer that never read, and a producer flooding each with 1 KiB
+// messages. The topic subscription keeps at most max-queued-messages and
+// max-queued-bytes and discards its oldest messages beyond them (ActiveMQ's
+// pending message limit for non-durable topic subscribers): the producer
+// is never held and the broker does not grow. The queue keeps its messages
+// (they are the queue's, not the subscriber's) until global-max-size is
+// full, then the broker stops reading the producer (address-full-policy
+// BLOCK), and its RSS stays near the budget.
+func TestNeverReadingSTOMPSubscribers(t *testing.T) {
 	const budget = 32 << 20
 	b := start(t, fmt.Sprintf("global-max-size: %d\n", budget))
 	for _, dest := range []string{"/topic/flood", "/queue/flood"} {
@@ -121,16 +125,27 @@ func TestNeverReadingSTOMPSubscribersGlobalBudget(t *testing.T) {
 	}
 	before := b.rss(t)
 	body := strings.Repeat("x", 1024)
-	sent := 0
-	for _, dest := range []string{"/topic/flood", "/queue/flood"} {
-		prod := dialSTOMP(t, b.stomp)
-		// 300 MiB per destination, unless the broker stops reading first.
-		n := prod.flood(dest, body, 300_000, 3*time.Second)
-		sent += n
-		t.Logf("%s: %d × 1 KiB written before the broker stopped reading", dest, n)
-		if n >= 300_000 {
-			t.Errorf("%s: all 300,000 messages were taken with a %s budget and a subscriber that never reads", dest, mib(budget))
-		}
+
+	// 100 MiB to the topic, three times the budget: all taken.
+	const nTopic = 100_000
+	prod := dialSTOMP(t, b.stomp)
+	if n := prod.flood("/topic/flood", body, nTopic, 10*time.Second); n != nTopic {
+		t.Errorf("/topic/flood: the broker stopped reading after %d of %d: a never-reading topic subscriber held the producer back", n, nTopic)
+	}
+	prod.receipt("topic")
+	mid := b.rss(t)
+	t.Logf("%d × 1 KiB to a never-reading topic subscriber: RSS before %s, after %s", nTopic, mib(before), mib(mid))
+	if mid-before > 24<<20 {
+		t.Errorf("RSS grew by %s for a never-reading topic subscriber: its queue is not bounded", mib(mid-before))
+	}
+
+	// 300 MiB to the queue, unless the broker stops reading first.
+	const nQueue = 300_000
+	prod = dialSTOMP(t, b.stomp)
+	n := prod.flood("/queue/flood", body, nQueue, 3*time.Second)
+	t.Logf("/queue/flood: %d × 1 KiB written before the broker stopped reading", n)
+	if n >= nQueue {
+		t.Errorf("/queue/flood: all %d messages were taken with a %s budget and a subscriber that never reads", nQueue, mib(budget))
 	}
 	after := b.rss(t)
 	t.Logf("global-max-size %s: RSS before %s, after %s", mib(budget), mib(before), mib(after))
@@ -180,6 +195,53 @@ func TestManySlowMQTTDevices(t *testing.T) {
 	t.Logf("%d never-reading QoS 0 devices: RSS %s before, %s connected, %s after 8 MiB sent to each (%s per device)", devices, mib(before), mib(idle), mib(after), mib(per))
 	if per > 1536<<10 {
 		t.Errorf("%s per slow device: more than its queue limit and what is in flight", mib(per))
+	}
+}
+
+// TestMemoryReturnedAfterDrop: a backlog of 300,000 × 1 KiB messages held
+// for a durable subscriber is dropped at once (the subscriber removes its
+// subscription) and nothing else happens: no allocation follows to start a
+// collection, so without help the heap goal stays where the backlog put it
+// and the runtime keeps the pages. This is the original finding's shape
+// (live heap 728 MB → 1 MB, RSS 763 MiB for minutes): within seconds the
+// broker must hand the memory back.
+func TestMemoryReturnedAfterDrop(t *testing.T) {
+	b := start(t, "")
+	const n = 300_000
+	sub := dialSTOMPWith(t, b.stomp, "client-id:keeper")
+	sub.frame("SUBSCRIBE", "", "destination:/topic/backlog", "id:1", "ack:client", "durable-subscription-name:kept")
+	sub.receipt("subscribed")
+	sub.frame("DISCONNECT", "", "receipt:bye")
+	if cmd := sub.readFrame(); cmd != "RECEIPT" {
+		t.Fatalf("got %s, want the DISCONNECT's RECEIPT", cmd)
+	}
+	idle := b.rss(t)
+	prod := dialSTOMP(t, b.stomp)
+	if got := prod.flood("/topic/backlog", strings.Repeat("x", 1024), n, 10*time.Second); got != n {
+		t.Fatalf("only %d of %d sent", got, n)
+	}
+	prod.receipt("sent")
+	peak := b.rss(t)
+
+	sub = dialSTOMPWith(t, b.stomp, "client-id:keeper")
+	sub.frame("UNSUBSCRIBE", "", "id:1", "durable-subscription-name:kept", "receipt:gone")
+	if cmd := sub.readFrame(); cmd != "RECEIPT" {
+		t.Fatalf("got %s, want the UNSUBSCRIBE's RECEIPT", cmd)
+	}
+	dropped := b.rss(t)
+	start := time.Now()
+	after := dropped
+	for after > idle+(peak-idle)/4 && time.Since(start) < 20*time.Second {
+		time.Sleep(250 * time.Millisecond) // polling another process's RSS: there is no event to wait for
+		after = b.rss(t)
+	}
+	t.Logf("%d × 1 KiB for a durable subscriber, dropped at once: RSS idle %s, peak %s, just dropped %s, %s later %s",
+		n, mib(idle), mib(peak), mib(dropped), time.Since(start).Round(100*time.Millisecond), mib(after))
+	if peak-idle < 200<<20 {
+		t.Fatalf("the backlog took only %s: the test no longer measures a large drop", mib(peak-idle))
+	}
+	if after > idle+(peak-idle)/4 {
+		t.Errorf("RSS %s 20 s after dropping a backlog that peaked at %s (idle %s): memory not returned", mib(after), mib(peak), mib(idle))
 	}
 }
 
