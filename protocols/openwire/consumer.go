@@ -54,8 +54,8 @@ func (c *conn) onConsumerInfo(info *wire.ConsumerInfo) error {
 		return err
 	}
 	con := &consumer{c: c, id: *info.ConsumerID, prefetch: max(int(info.PrefetchSize), 0), dest: info.Destination, inflight: map[int64]*inflight{}}
-	if info.Exclusive || info.Priority != 0 || info.Retroactive {
-		c.logger().Debug("openwire: exclusive, priority and retroactive consumer options are not applied")
+	if info.Retroactive {
+		c.logger().Debug("openwire: the retroactive consumer option is not applied")
 	}
 	for _, t := range ts {
 		if t.advisory() {
@@ -106,6 +106,10 @@ func (c *conn) attach(con *consumer, info *wire.ConsumerInfo, t target) error {
 		Handler: func(d core.Delivery) { con.deliver(d, t) },
 		Credit:  con.prefetch,
 		OnClose: con.coreClosed,
+		// consumer.exclusive / consumer.priority: the client copies the
+		// destination options onto the ConsumerInfo.
+		Exclusive: info.Exclusive,
+		Priority:  int(info.Priority),
 	}
 	if t.temp() && !c.s.tempExists(t.name) {
 		return jmsError("javax.jms.InvalidDestinationException", "Cannot consume from a deleted Destination: "+t.name)

@@ -92,6 +92,8 @@ public class Scenarios {
             case "groups": groups(); break;
             case "prefetch0": prefetch0(); break;
             case "asyncwindow": asyncWindow(); break;
+            case "exclusive": exclusive(); break;
+            case "consumerpriority": consumerPriority(); break;
             case "blocked": blocked(a[0]); break;
             case "poison": poison(a[0], a[1]); break;
             case "closedbybroker": closedByBroker(a[0]); break;
@@ -794,6 +796,60 @@ public class Scenarios {
             later.start();
             eq("late", text(must(mc, "late")), "blocking pull");
             later.join();
+        } finally {
+            c.close();
+        }
+    }
+
+    // exclusive: while a consumer made with consumer.exclusive=true is
+    // attached it alone receives; when it closes the others take over.
+    static void exclusive() throws Exception {
+        Connection c = connect();
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            Queue q = s.createQueue("ow.exclusive");
+            MessageConsumer c1 = s.createConsumer(q);
+            MessageConsumer cx = s.createConsumer(s.createQueue("ow.exclusive?consumer.exclusive=true"));
+            MessageConsumer c2 = s.createConsumer(q);
+            MessageProducer p = s.createProducer(q);
+            for (int i = 0; i < 10; i++) p.send(s.createTextMessage("x" + i));
+            for (int i = 0; i < 10; i++) eq("x" + i, text(must(cx, "x" + i)), "exclusive consumer gets all");
+            none(c1, 200, "first plain consumer while the exclusive one is attached");
+            none(c2, 0, "second plain consumer while the exclusive one is attached");
+            cx.close();
+            for (int i = 0; i < 4; i++) p.send(s.createTextMessage("y" + i));
+            Set<String> got = new HashSet<>();
+            long deadline = System.currentTimeMillis() + WAIT;
+            while (got.size() < 4 && System.currentTimeMillis() < deadline) {
+                for (MessageConsumer mc : new MessageConsumer[] {c1, c2}) {
+                    Message m = mc.receive(50);
+                    if (m != null) got.add(text(m));
+                }
+            }
+            eq(4, got.size(), "the plain consumers took over: " + got);
+        } finally {
+            c.close();
+        }
+    }
+
+    // consumerpriority: a consumer.priority=9 consumer gets messages while
+    // it has prefetch room; the lower one gets the rest.
+    static void consumerPriority() throws Exception {
+        Connection c = connect();
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            MessageConsumer low = s.createConsumer(s.createQueue("ow.cprio?consumer.priority=1"));
+            MessageConsumer high = s.createConsumer(s.createQueue("ow.cprio?consumer.priority=9&consumer.prefetchSize=2"));
+            MessageProducer p = s.createProducer(s.createQueue("ow.cprio"));
+            for (int i = 0; i < 5; i++) p.send(s.createTextMessage("p" + i));
+            for (int i = 2; i < 5; i++) eq("p" + i, text(must(low, "p" + i)), "low-priority consumer gets the overflow");
+            none(low, 100, "low-priority consumer after the overflow");
+            eq("p0", text(must(high, "p0")), "high-priority consumer first");
+            eq("p1", text(must(high, "p1")), "high-priority consumer second");
+            // Room again on the high one: the next message goes there.
+            p.send(s.createTextMessage("p5"));
+            eq("p5", text(must(high, "p5")), "high-priority consumer with room");
+            none(low, 100, "low-priority consumer while the high one has room");
         } finally {
             c.close();
         }
