@@ -28,6 +28,10 @@ type consumer struct {
 	// Advisory subscriptions: which temporary-destination advisories the
 	// consumer wants.
 	advisory, advQueue, advTopic bool
+	// watch are the connection and consumer advisory topics (patterns) it
+	// subscribed to; advTopics the consumer advisory topics it was
+	// announced on (advisory_consumers.go).
+	watch, advTopics []string
 
 	// Guarded by c.outMu.
 	inflight map[int64]*inflight // by the delivery's sequence number (conn.seq)
@@ -68,6 +72,9 @@ func (c *conn) onConsumerInfo(info *wire.ConsumerInfo) error {
 			case t.wildcard():
 				con.advQueue, con.advTopic = true, true
 			}
+			if t.name != advisoryTempQueue && t.name != advisoryTempTopic {
+				con.watch = append(con.watch, t.name)
+			}
 			continue
 		}
 		if err := c.attach(con, info, t); err != nil {
@@ -78,6 +85,18 @@ func (c *conn) onConsumerInfo(info *wire.ConsumerInfo) error {
 	c.consumers[con.id] = con
 	if con.advQueue || con.advTopic {
 		c.s.addAdvisor(con)
+	}
+	if len(con.watch) > 0 {
+		c.s.addWatcher(con)
+	}
+	var topics []string
+	for _, t := range ts {
+		if !t.advisory() {
+			topics = append(topics, consumerAdvisoryTopic(t))
+		}
+	}
+	if len(topics) > 0 {
+		c.s.consumerAdded(con, info, topics)
 	}
 	return nil
 }
@@ -437,6 +456,10 @@ func (c *conn) closeConsumer(con *consumer, lastDelivered int64, lastKnown bool)
 	if con.advQueue || con.advTopic {
 		c.s.removeAdvisor(con)
 	}
+	if len(con.watch) > 0 {
+		c.s.removeWatcher(con)
+	}
+	c.s.consumerRemoved(con)
 	for _, cc := range con.cores {
 		set := unsent[cc]
 		cc.CloseReturning(func(tag uint64) bool { return set[tag] })
