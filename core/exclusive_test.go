@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -107,5 +108,47 @@ func TestConsumerPrioritySelectorFallsThrough(t *testing.T) {
 	}
 	if got := bodies(low.take(t, 1)); got[0] != "blue" {
 		t.Errorf("low got %v", got)
+	}
+}
+
+// TestOrderedDispatchChurn: consumers of mixed priorities, one exclusive,
+// come and go while messages arrive; every message is acked once.
+func TestOrderedDispatchChurn(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	s := newSession(t, b, SessionOptions{})
+	const n = 300
+	col := newCollector()
+	open := func(o ConsumerOptions) *Consumer {
+		o.Handler, o.Credit, o.Window = col.handler, 5, true
+		c, err := s.Consume("churn", o)
+		if err != nil {
+			t.Fatalf("Consume: %v", err)
+		}
+		return c
+	}
+	cs := []*Consumer{open(ConsumerOptions{Priority: 2}), open(ConsumerOptions{}), open(ConsumerOptions{Exclusive: true, Priority: 1})}
+	seen := map[string]bool{}
+	for i := range n {
+		m := msg("churn", fmt.Sprint(i))
+		m.RoutingType = Anycast
+		send(t, s, m)
+		if i%50 == 25 {
+			cs[0].Close() // unacked ones come back
+			cs[0] = open(ConsumerOptions{Priority: i % 3, Exclusive: i%100 == 25})
+		}
+		for _, d := range col.buffered() {
+			if d.Consumer.Ack(d.Tag) == nil {
+				seen[string(d.Message.Body)] = true
+			}
+		}
+	}
+	for len(seen) < n {
+		d := col.next(t, waitTimeout)
+		if d.Consumer.Ack(d.Tag) == nil {
+			seen[string(d.Message.Body)] = true
+		}
+	}
+	if st := queueStats(t, b, "churn"); st.Acked != n || st.Messages != 0 {
+		t.Fatalf("after the churn: %+v, want %d acked and none left", st, n)
 	}
 }

@@ -551,7 +551,7 @@ func (q *Queue) dispatchOrderedLocked(now int64) {
 				break
 			}
 		}
-		for q.ready > 0 && owner.credit > 0 && owner.seen != q.version {
+		for owner != nil && q.ready > 0 && owner.credit > 0 && owner.seen != q.version {
 			r := q.nextFor(owner, now)
 			q.expireScanned(now)
 			if r == nil {
