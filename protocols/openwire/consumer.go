@@ -73,6 +73,15 @@ func (c *conn) onConsumerInfo(info *wire.ConsumerInfo) error {
 				con.advQueue, con.advTopic = true, true
 			}
 			if t.name != advisoryTempQueue && t.name != advisoryTempTopic {
+				// Connection and consumer advisories name other users'
+				// connections: consuming them needs the permission on the
+				// advisory topic, as under ActiveMQ's authorization plugin.
+				// The temporary-destination ones every client subscribes
+				// to on its own stay open to all.
+				if err := c.id.Authorize(core.PermConsume, coreName(t.name)); err != nil {
+					c.closeConsumer(con, 0, false) // parts attached before this one
+					return &core.PermissionError{Permission: core.PermConsume, Address: t.name, Err: err}
+				}
 				con.watch = append(con.watch, t.name)
 			}
 			continue

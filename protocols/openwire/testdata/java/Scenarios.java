@@ -1112,6 +1112,11 @@ public class Scenarios {
                 throw new AssertionError("consumer on a denied destination accepted");
             } catch (JMSSecurityException expected) {
             }
+            try {
+                s.createConsumer(s.createTopic("ActiveMQ.Advisory.Connection"));
+                throw new AssertionError("connection advisories without the permission accepted");
+            } catch (JMSSecurityException expected) {
+            }
             // The connection is still good for what is allowed.
             Queue ok = s.createQueue(allowed);
             s.createProducer(ok).send(s.createTextMessage("yes"));
