@@ -33,6 +33,18 @@ type ConsumerOptions struct {
 	// operator's move or redrive that empties an auto-created queue must
 	// not make it disappear: no client's consumer left).
 	KeepQueue bool
+	// Exclusive asks to be the queue's only receiver (ActiveMQ's exclusive
+	// consumer): while an exclusive consumer is attached, it alone gets the
+	// queue's messages, the others wait. Among several exclusive consumers
+	// the one of highest Priority, then the earliest, is the owner; when it
+	// leaves, the next one takes over, and with none left every consumer
+	// receives again.
+	Exclusive bool
+	// Priority orders the queue's consumers (ActiveMQ's consumer priority):
+	// a message goes to a consumer of the highest priority that has credit
+	// and takes it, round-robin among equals; lower ones get what the
+	// higher ones cannot take. 0 is the default.
+	Priority int
 }
 
 // Consumer takes messages from one queue.
@@ -59,6 +71,8 @@ type Consumer struct {
 	// temporary: close deletes the queue (non-durable subscription)
 	ownsQueue bool
 	keepQueue bool // ConsumerOptions.KeepQueue
+	exclusive bool // ConsumerOptions.Exclusive
+	priority  int  // ConsumerOptions.Priority
 
 	head, tail *ref // in-flight refs in delivery order
 	inFlight   map[uint64]*ref
@@ -254,6 +268,7 @@ func (c *Consumer) close(unsent func(uint64) bool) bool {
 			// is not kept alive by the queue's spare capacity.
 			q.consumers = slices.Delete(q.consumers, i, i+1)
 			q.nConsumers.Store(int32(len(q.consumers)))
+			q.orderChangedLocked()
 			if len(q.consumers) == 0 && q.limited() {
 				// Sends held for this queue's room now drop for it.
 				q.b.wakeLines()

@@ -2,6 +2,7 @@ package core
 
 import (
 	"container/heap"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -110,8 +111,13 @@ type Queue struct {
 	inFlight  int
 	expiring  int // refs with an expiration, for the reaper
 	deleted   bool
-	scratch   []*ref
-	ops       []storage.Op
+	// ordered: the consumers' priorities differ or one is exclusive, so
+	// dispatch follows their order (dispatchOrderedLocked) rather than plain
+	// round-robin; exclusive: one of them is exclusive. Both sit in the
+	// padding after deleted (TestEmptyCost).
+	ordered, exclusive bool
+	scratch            []*ref
+	ops                []storage.Op
 	// unstored are the acks among ops, kept until the store has them: a
 	// failed write brings their messages back (restoreAcks). waiters are
 	// called once ops are durable (SettleWait).
@@ -475,6 +481,11 @@ func (q *Queue) dispatchLocked() {
 	if q.expiring > 0 {
 		now = q.b.nowMs()
 	}
+	if q.ordered {
+		q.dispatchOrderedLocked(now)
+		q.compactLevels()
+		return
+	}
 	n := len(q.consumers)
 	for idle := 0; q.ready > 0 && idle < n; {
 		if int(q.rr) >= n {
@@ -497,6 +508,92 @@ func (q *Queue) dispatchLocked() {
 		idle = 0
 	}
 	q.compactLevels()
+}
+
+// addConsumerLocked places c after every consumer of its priority or
+// higher: q.consumers stays sorted by priority, and the first exclusive
+// consumer in it is the exclusive owner (ActiveMQ: a newcomer takes the
+// ownership only with a higher priority).
+func (q *Queue) addConsumerLocked(c *Consumer) {
+	i := len(q.consumers)
+	for i > 0 && q.consumers[i-1].priority < c.priority {
+		i--
+	}
+	q.consumers = slices.Insert(q.consumers, i, c)
+	q.nConsumers.Store(int32(len(q.consumers)))
+	q.orderChangedLocked()
+}
+
+// orderChangedLocked recomputes the dispatch mode after a consumer came or
+// went.
+func (q *Queue) orderChangedLocked() {
+	q.exclusive, q.ordered = false, false
+	for _, c := range q.consumers {
+		if c.exclusive {
+			q.exclusive = true
+		}
+	}
+	if n := len(q.consumers); n > 0 {
+		q.ordered = q.exclusive || q.consumers[0].priority != q.consumers[n-1].priority
+	}
+}
+
+// dispatchOrderedLocked is dispatch for consumers of several priorities or
+// with an exclusive one. With an exclusive owner only it receives. Otherwise
+// each message goes to the first consumer, by tier of equal priority from
+// the highest, that has credit and takes it; round-robin within a tier.
+func (q *Queue) dispatchOrderedLocked(now int64) {
+	if q.exclusive {
+		var owner *Consumer
+		for _, c := range q.consumers {
+			if c.exclusive {
+				owner = c
+				break
+			}
+		}
+		for owner != nil && q.ready > 0 && owner.credit > 0 && owner.seen != q.version {
+			r := q.nextFor(owner, now)
+			q.expireScanned(now)
+			if r == nil {
+				owner.seen = q.version
+				return
+			}
+			q.deliverLocked(owner, r)
+		}
+		return
+	}
+	for q.ready > 0 && q.dispatchOneOrderedLocked(now) {
+	}
+}
+
+// dispatchOneOrderedLocked delivers one message; false when no consumer
+// could take one.
+func (q *Queue) dispatchOneOrderedLocked(now int64) bool {
+	cs := q.consumers
+	for start := 0; start < len(cs); {
+		end := start + 1
+		for end < len(cs) && cs[end].priority == cs[start].priority {
+			end++
+		}
+		m := end - start
+		for k := range m {
+			c := cs[start+(int(q.rr)+k)%m]
+			if c.credit <= 0 || c.seen == q.version {
+				continue
+			}
+			r := q.nextFor(c, now)
+			q.expireScanned(now)
+			if r == nil {
+				c.seen = q.version
+				continue
+			}
+			q.deliverLocked(c, r)
+			q.rr = (q.rr + int32(k) + 1) & 0x3fffffff
+			return true
+		}
+		start = end
+	}
+	return false
 }
 
 // compactLevels compacts levels whose tombstones outnumber their refs.

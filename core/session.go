@@ -228,7 +228,7 @@ func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions,
 	c := &Consumer{
 		id: s.b.nextConsumer.Add(1), q: q, s: s, sel: sel, handler: opts.Handler,
 		autoAck: opts.AutoAck, window: opts.Window, credit: opts.Credit, ownsQueue: ownsQueue, keepQueue: opts.KeepQueue,
-		onClose: opts.OnClose, authAddrs: authAddrs, selText: opts.Selector,
+		exclusive: opts.Exclusive, priority: opts.Priority, onClose: opts.OnClose, authAddrs: authAddrs, selText: opts.Selector,
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -246,8 +246,7 @@ func (s *Session) attach(q *Queue, sel *selector.Selector, opts ConsumerOptions,
 		s.forget(c)
 		return nil, fmt.Errorf("%q: %w", q.info.Name, errQueueDeleted)
 	}
-	q.consumers = append(q.consumers, c)
-	q.nConsumers.Store(int32(len(q.consumers)))
+	q.addConsumerLocked(c)
 	q.dispatchLocked()
 	q.unlock()
 	return c, nil

@@ -35,7 +35,7 @@ up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 J=bin/junction
 go build -o "$J" ./cmd/junction || exit 1
 WORK=$(mktemp -d)
-trap 'kill "$JPID" 2>/dev/null; wait "$JPID" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill "${JPID:-}" 2>/dev/null; wait "${JPID:-}" 2>/dev/null; rm -rf "$WORK"' EXIT
 javac -cp "$CP" -d "$WORK/classes" scripts/jms-bench/JmsBench.java || exit 1
 
 up "$PORT" && { echo "port $PORT is taken" >&2; exit 1; }

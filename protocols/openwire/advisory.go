@@ -128,8 +128,23 @@ func (con *consumer) advise(connID string, d *wire.Destination, op int8) {
 	default:
 		return
 	}
+	con.adviseData(topic, &wire.DestinationInfo{ConnectionID: &wire.ConnectionID{Value: connID}, Destination: d, OperationType: op}, -1)
+}
+
+// adviseData dispatches one advisory message carrying ds on topic; a count
+// of 0 or more goes in the consumerCount property.
+func (con *consumer) adviseData(topic string, ds wire.DataStructure, count int) {
 	c := con.c
 	s := c.s
+	var props []byte
+	if count >= 0 {
+		var err error
+		props, err = wire.AppendMap(nil, wire.Map{{Key: propConsumerCount, Value: int32(count)}})
+		if err != nil {
+			c.logger().Error("openwire: cannot encode an advisory's properties", "err", err)
+			return
+		}
+	}
 	adest := &wire.Destination{Type: wire.TypeTopic, PhysicalName: topic}
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
@@ -145,7 +160,7 @@ func (con *consumer) advise(connID string, d *wire.Destination, op int8) {
 			BrokerSequenceID:   c.seq,
 		},
 		Destination: adest, Priority: core.DefaultPriority, Timestamp: time.Now().UnixMilli(),
-		DataStructure: &wire.DestinationInfo{ConnectionID: &wire.ConnectionID{Value: connID}, Destination: d, OperationType: op},
+		DataStructure: ds, MarshalledProperties: props,
 	}
 	m.ProducerID = m.MessageID.ProducerID
 	c.appendLocked(&wire.MessageDispatch{ConsumerID: &con.id, Destination: adest, Message: m})

@@ -347,6 +347,7 @@ func (c *conn) onConnectionInfo(ctx context.Context, info *wire.ConnectionInfo) 
 	// The advisory consumer and connection-level producers use session -1,
 	// which the client never announces.
 	c.sessions[-1] = true
+	c.s.connectionAdded(c, info)
 	c.logger().Debug("openwire connected", "user", id.Subject.String(), "client_id", info.ClientID)
 	return nil
 }
@@ -413,6 +414,7 @@ func (c *conn) closeState() {
 		c.s.removeTemp(name, c)
 		delete(c.temps, name)
 	}
+	c.s.connectionRemoved(c)
 	if c.sess != nil {
 		c.sess.Close()
 		c.sess = nil

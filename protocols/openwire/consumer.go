@@ -28,6 +28,10 @@ type consumer struct {
 	// Advisory subscriptions: which temporary-destination advisories the
 	// consumer wants.
 	advisory, advQueue, advTopic bool
+	// watch are the connection and consumer advisory topics (patterns) it
+	// subscribed to; advTopics the consumer advisory topics it was
+	// announced on (advisory_consumers.go).
+	watch, advTopics []string
 
 	// Guarded by c.outMu.
 	inflight map[int64]*inflight // by the delivery's sequence number (conn.seq)
@@ -54,8 +58,8 @@ func (c *conn) onConsumerInfo(info *wire.ConsumerInfo) error {
 		return err
 	}
 	con := &consumer{c: c, id: *info.ConsumerID, prefetch: max(int(info.PrefetchSize), 0), dest: info.Destination, inflight: map[int64]*inflight{}}
-	if info.Exclusive || info.Priority != 0 || info.Retroactive {
-		c.logger().Debug("openwire: exclusive, priority and retroactive consumer options are not applied")
+	if info.Retroactive {
+		c.logger().Debug("openwire: the retroactive consumer option is not applied")
 	}
 	for _, t := range ts {
 		if t.advisory() {
@@ -68,6 +72,18 @@ func (c *conn) onConsumerInfo(info *wire.ConsumerInfo) error {
 			case t.wildcard():
 				con.advQueue, con.advTopic = true, true
 			}
+			if t.name != advisoryTempQueue && t.name != advisoryTempTopic {
+				// Connection and consumer advisories name other users'
+				// connections: consuming them needs the permission on the
+				// advisory topic, as under ActiveMQ's authorization plugin.
+				// The temporary-destination ones every client subscribes
+				// to on its own stay open to all.
+				if err := c.id.Authorize(core.PermConsume, coreName(t.name)); err != nil {
+					c.closeConsumer(con, 0, false) // parts attached before this one
+					return &core.PermissionError{Permission: core.PermConsume, Address: t.name, Err: err}
+				}
+				con.watch = append(con.watch, t.name)
+			}
 			continue
 		}
 		if err := c.attach(con, info, t); err != nil {
@@ -78,6 +94,18 @@ func (c *conn) onConsumerInfo(info *wire.ConsumerInfo) error {
 	c.consumers[con.id] = con
 	if con.advQueue || con.advTopic {
 		c.s.addAdvisor(con)
+	}
+	if len(con.watch) > 0 {
+		c.s.addWatcher(con)
+	}
+	var topics []string
+	for _, t := range ts {
+		if !t.advisory() {
+			topics = append(topics, consumerAdvisoryTopic(t))
+		}
+	}
+	if len(topics) > 0 {
+		c.s.consumerAdded(con, info, topics)
 	}
 	return nil
 }
@@ -106,6 +134,10 @@ func (c *conn) attach(con *consumer, info *wire.ConsumerInfo, t target) error {
 		Handler: func(d core.Delivery) { con.deliver(d, t) },
 		Credit:  con.prefetch,
 		OnClose: con.coreClosed,
+		// consumer.exclusive / consumer.priority: the client copies the
+		// destination options onto the ConsumerInfo.
+		Exclusive: info.Exclusive,
+		Priority:  int(info.Priority),
 	}
 	if t.temp() && !c.s.tempExists(t.name) {
 		return jmsError("javax.jms.InvalidDestinationException", "Cannot consume from a deleted Destination: "+t.name)
@@ -433,6 +465,10 @@ func (c *conn) closeConsumer(con *consumer, lastDelivered int64, lastKnown bool)
 	if con.advQueue || con.advTopic {
 		c.s.removeAdvisor(con)
 	}
+	if len(con.watch) > 0 {
+		c.s.removeWatcher(con)
+	}
+	c.s.consumerRemoved(con)
 	for _, cc := range con.cores {
 		set := unsent[cc]
 		cc.CloseReturning(func(tag uint64) bool { return set[tag] })

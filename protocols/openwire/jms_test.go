@@ -13,7 +13,8 @@ import (
 func TestJMS(t *testing.T) {
 	s := startBroker(t, servertest.Options{})
 	expectPass(t, url(s), "queue", "topic", "durable", "selector", "tx", "clientack", "individual", "dupsok",
-		"types", "tempqueue", "browser", "priority", "ttl", "scheduled", "groups", "prefetch0", "asyncwindow")
+		"types", "tempqueue", "browser", "priority", "ttl", "scheduled", "groups", "prefetch0", "asyncwindow", "exclusive", "consumerpriority",
+		"consumeradvisory", "connectionadvisory")
 }
 
 // TestFlowAndDeadLetter: producer flow control holds an asynchronous

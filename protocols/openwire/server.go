@@ -72,6 +72,12 @@ type Server struct {
 	// advisors are the consumers of the temporary-destination advisory
 	// topics.
 	advisors map[*consumer]struct{}
+	// watchers are the consumers of connection and consumer advisory
+	// topics; connInfos and announced are what exists, replayed to a new
+	// watcher (advisory_consumers.go).
+	watchers  map[*consumer]struct{}
+	connInfos map[*conn]*wire.ConnectionInfo
+	announced map[string][]announced
 	// advSeq numbers advisory messages.
 	advSeq atomic.Int64
 }
@@ -125,6 +131,9 @@ func NewServer(opts Options) *Server {
 		clientIDs: map[string]*conn{},
 		temps:     map[string]*tempDest{},
 		advisors:  map[*consumer]struct{}{},
+		watchers:  map[*consumer]struct{}{},
+		connInfos: map[*conn]*wire.ConnectionInfo{},
+		announced: map[string][]announced{},
 	}
 }
 

@@ -31,6 +31,8 @@ const (
 	hdrScheduledAt     = "_AMQ_SCHED_DELIVERY" // Artemis: absolute time in ms
 	hdrSelector        = "selector"
 	hdrPrefetchAMQ     = "activemq.prefetchSize"
+	hdrExclusiveAMQ    = "activemq.exclusive"
+	hdrPriorityAMQ     = "activemq.priority"
 	hdrPrefetch        = "prefetch-count"
 	hdrDurableArtemis  = "durable-subscription-name"
 	hdrDurableArtemis2 = "durable-subscriber-name"
@@ -180,6 +182,17 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 	sub.num = c.nextSub
 	opts := core.ConsumerOptions{Selector: sel, Credit: credit, Handler: func(d core.Delivery) { c.deliver(sub, d) },
 		OnClose: func(reason error) { c.subscriptionClosed(sub, reason) }}
+	// ActiveMQ's consumer options, as its STOMP clients send them.
+	if v, _ := f.Get(hdrExclusiveAMQ); v == "true" {
+		opts.Exclusive = true
+	}
+	if v, ok := f.Get(hdrPriorityAMQ); ok {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < -128 || p > 127 {
+			return errorf("invalid %s %s", hdrPriorityAMQ, printable(v))
+		}
+		opts.Priority = p
+	}
 	if sub.ack == ackAuto {
 		opts.AutoAck = true
 	} else {

@@ -55,11 +55,44 @@ func (d *Decoder) Format() Format { return d.f }
 // *DecodeError with Fatal unset leaves r at the next frame; any other error
 // (io.EOF, a failed read, a bad size prefix) ends the stream.
 func (d *Decoder) ReadCommand(r io.Reader) (Command, error) {
+	if br, ok := r.(*bufio.Reader); ok {
+		return d.readBuffered(br)
+	}
 	frame, err := d.ReadFrame(r)
 	if err != nil {
 		return nil, err
 	}
 	return d.Decode(frame)
+}
+
+// readBuffered is ReadCommand on a buffered reader: a frame that fits in
+// br's buffer is decoded where it lies (decoding copies out everything it
+// keeps), without copying it into d.buf first; a larger one takes ReadFrame.
+func (d *Decoder) readBuffered(br *bufio.Reader) (Command, error) {
+	hdr, err := br.Peek(4)
+	if err != nil {
+		if len(hdr) > 0 && err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		_, _ = br.Discard(len(hdr))
+		return nil, err
+	}
+	size := int64(int32(binary.BigEndian.Uint32(hdr)))
+	if size <= 0 || size > d.f.maxFrame() || 4+size > int64(br.Size()) {
+		// ReadFrame reports a bad size, and reads a large frame as it comes.
+		return d.ReadCommand(struct{ io.Reader }{br})
+	}
+	frame, err := br.Peek(int(4 + size))
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		_, _ = br.Discard(len(frame))
+		return nil, err
+	}
+	c, err := d.Decode(frame[4:])
+	_, _ = br.Discard(len(frame))
+	return c, err
 }
 
 // ReadFrame reads one size-prefixed frame and returns its bytes after the

@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"os"
 	"reflect"
@@ -466,4 +468,57 @@ func FuzzTextBytes(f *testing.F) {
 			t.Fatalf("null text as %q", b)
 		}
 	})
+}
+
+// TestReadBuffered reads the same streams through a buffered reader (frames
+// decoded in its buffer, or, when larger than it, through ReadFrame) and a
+// plain one, whole and cut short at every length: same commands, same
+// errors.
+func TestReadBuffered(t *testing.T) {
+	f := Format{Version: 12, Tight: true, Cache: true, CacheSize: 16, MaxFrameSize: 1 << 16}
+	enc := NewEncoder(f)
+	r := rand.New(rand.NewPCG(7, 8))
+	var stream []byte
+	for range 40 {
+		stream, _ = enc.Encode(stream, randHot(r))
+	}
+	stream = append(stream, 0, 0, 0, 9, TypeKeepAliveInfo, 1, 2) // truncated frame
+	for _, cut := range []int{len(stream), len(stream) - 3, len(stream) - 7, len(stream) - 8, len(stream) - 9} {
+		for _, bufSize := range []int{16, 256, 64 << 10} {
+			in := stream[:cut]
+			plain, buffered := NewDecoder(f), NewDecoder(f)
+			pr := bytes.NewReader(in)
+			br := bufio.NewReaderSize(bytes.NewReader(in), bufSize)
+			// All read before any is compared: a decoded command that
+			// still pointed into the reader's buffer would have changed.
+			var got1, got2 []Command
+			var err1, err2 error
+			for err1 == nil {
+				var c Command
+				if c, err1 = plain.ReadCommand(pr); err1 == nil {
+					got1 = append(got1, c)
+				}
+			}
+			for err2 == nil {
+				var c Command
+				if c, err2 = buffered.ReadCommand(br); err2 == nil {
+					got2 = append(got2, c)
+				}
+			}
+			if !reflect.DeepEqual(err1, err2) || !reflect.DeepEqual(got1, got2) || len(got1) < 39 {
+				t.Fatalf("cut %d buffer %d: plain %d commands then %v, buffered %d then %v", cut, bufSize, len(got1), err1, len(got2), err2)
+			}
+			if err1 == io.EOF && cut != len(stream)-7 {
+				t.Fatalf("cut %d: clean EOF inside a frame", cut)
+			}
+		}
+	}
+	// A bad size prefix is refused the same way too.
+	for _, pfx := range [][]byte{{0, 0, 0, 0}, {0xff, 0xff, 0xff, 0xff}, {0, 2, 0, 0}} {
+		_, err1 := NewDecoder(f).ReadCommand(bytes.NewReader(pfx))
+		_, err2 := NewDecoder(f).ReadCommand(bufio.NewReader(bytes.NewReader(pfx)))
+		if err1 == nil || !reflect.DeepEqual(err1, err2) {
+			t.Fatalf("prefix %x: plain %v, buffered %v", pfx, err1, err2)
+		}
+	}
 }

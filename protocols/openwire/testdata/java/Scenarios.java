@@ -20,6 +20,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 import javax.jms.BytesMessage;
 import javax.jms.Connection;
@@ -41,7 +44,16 @@ import javax.jms.TextMessage;
 import javax.jms.Topic;
 import javax.jms.TopicSubscriber;
 
+import org.apache.activemq.ActiveMQConnection;
 import org.apache.activemq.ActiveMQConnectionFactory;
+import org.apache.activemq.advisory.ConsumerEvent;
+import org.apache.activemq.advisory.ConsumerEventSource;
+import org.apache.activemq.command.ActiveMQMessage;
+import org.apache.activemq.command.ConnectionId;
+import org.apache.activemq.command.ConnectionInfo;
+import org.apache.activemq.command.ConsumerInfo;
+import org.apache.activemq.command.DataStructure;
+import org.apache.activemq.command.RemoveInfo;
 import org.apache.activemq.ActiveMQSession;
 
 public class Scenarios {
@@ -92,6 +104,10 @@ public class Scenarios {
             case "groups": groups(); break;
             case "prefetch0": prefetch0(); break;
             case "asyncwindow": asyncWindow(); break;
+            case "exclusive": exclusive(); break;
+            case "consumerpriority": consumerPriority(); break;
+            case "consumeradvisory": consumerAdvisory(); break;
+            case "connectionadvisory": connectionAdvisory(); break;
             case "blocked": blocked(a[0]); break;
             case "poison": poison(a[0], a[1]); break;
             case "closedbybroker": closedByBroker(a[0]); break;
@@ -799,6 +815,148 @@ public class Scenarios {
         }
     }
 
+    // exclusive: while a consumer made with consumer.exclusive=true is
+    // attached it alone receives; when it closes the others take over.
+    static void exclusive() throws Exception {
+        Connection c = connect();
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            Queue q = s.createQueue("ow.exclusive");
+            MessageConsumer c1 = s.createConsumer(q);
+            MessageConsumer cx = s.createConsumer(s.createQueue("ow.exclusive?consumer.exclusive=true"));
+            MessageConsumer c2 = s.createConsumer(q);
+            MessageProducer p = s.createProducer(q);
+            for (int i = 0; i < 10; i++) p.send(s.createTextMessage("x" + i));
+            for (int i = 0; i < 10; i++) eq("x" + i, text(must(cx, "x" + i)), "exclusive consumer gets all");
+            none(c1, 200, "first plain consumer while the exclusive one is attached");
+            none(c2, 0, "second plain consumer while the exclusive one is attached");
+            cx.close();
+            for (int i = 0; i < 4; i++) p.send(s.createTextMessage("y" + i));
+            Set<String> got = new HashSet<>();
+            long deadline = System.currentTimeMillis() + WAIT;
+            while (got.size() < 4 && System.currentTimeMillis() < deadline) {
+                for (MessageConsumer mc : new MessageConsumer[] {c1, c2}) {
+                    Message m = mc.receive(50);
+                    if (m != null) got.add(text(m));
+                }
+            }
+            eq(4, got.size(), "the plain consumers took over: " + got);
+        } finally {
+            c.close();
+        }
+    }
+
+    // consumerpriority: a consumer.priority=9 consumer gets messages while
+    // it has prefetch room; the lower one gets the rest.
+    static void consumerPriority() throws Exception {
+        Connection c = connect();
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            MessageConsumer low = s.createConsumer(s.createQueue("ow.cprio?consumer.priority=1"));
+            MessageConsumer high = s.createConsumer(s.createQueue("ow.cprio?consumer.priority=9&consumer.prefetchSize=2"));
+            MessageProducer p = s.createProducer(s.createQueue("ow.cprio"));
+            for (int i = 0; i < 5; i++) p.send(s.createTextMessage("p" + i));
+            for (int i = 2; i < 5; i++) eq("p" + i, text(must(low, "p" + i)), "low-priority consumer gets the overflow");
+            none(low, 100, "low-priority consumer after the overflow");
+            eq("p0", text(must(high, "p0")), "high-priority consumer first");
+            eq("p1", text(must(high, "p1")), "high-priority consumer second");
+            // Room again on the high one: the next message goes there.
+            p.send(s.createTextMessage("p5"));
+            eq("p5", text(must(high, "p5")), "high-priority consumer with room");
+            none(low, 100, "low-priority consumer while the high one has room");
+        } finally {
+            c.close();
+        }
+    }
+
+    static ConsumerEvent event(BlockingQueue<ConsumerEvent> events, String what) throws InterruptedException {
+        ConsumerEvent e = events.poll(WAIT, TimeUnit.MILLISECONDS);
+        if (e == null) throw new AssertionError("no consumer event: " + what);
+        return e;
+    }
+
+    // consumeradvisory: ActiveMQ's ConsumerEventSource hears of the
+    // consumers of a queue (those that existed first, then each start and
+    // stop, with the count), and a topic's consumer advisory carries the
+    // ConsumerInfo.
+    static void consumerAdvisory() throws Exception {
+        Connection c = connect();
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            Queue q = s.createQueue("ow.watched");
+            MessageConsumer first = s.createConsumer(q);
+            ConsumerEventSource src = new ConsumerEventSource(c, q);
+            BlockingQueue<ConsumerEvent> events = new LinkedBlockingQueue<>();
+            src.setConsumerListener(events::add);
+            src.start();
+            ConsumerEvent e = event(events, "existing consumer");
+            check(e.isStarted(), "existing consumer: started");
+            eq(1, e.getConsumerCount(), "existing consumer: count");
+            MessageConsumer second = s.createConsumer(q);
+            e = event(events, "second consumer");
+            check(e.isStarted(), "second consumer: started");
+            eq(2, e.getConsumerCount(), "second consumer: count");
+            first.close();
+            e = event(events, "first consumer closed");
+            check(!e.isStarted(), "first consumer closed: stopped");
+            eq(1, e.getConsumerCount(), "first consumer closed: count");
+            src.stop();
+            second.close();
+
+            MessageConsumer adv = s.createConsumer(s.createTopic("ActiveMQ.Advisory.Consumer.Topic.ow.watchedtopic"));
+            MessageConsumer sub = s.createConsumer(s.createTopic("ow.watchedtopic"));
+            ActiveMQMessage m = (ActiveMQMessage) must(adv, "topic consumer advisory");
+            check(m.getDataStructure() instanceof ConsumerInfo, "advisory carries a ConsumerInfo: " + m.getDataStructure());
+            eq("ow.watchedtopic", ((ConsumerInfo) m.getDataStructure()).getDestination().getPhysicalName(), "advised destination");
+            eq(1, m.getIntProperty("consumerCount"), "consumerCount");
+            sub.close();
+            m = (ActiveMQMessage) must(adv, "topic consumer removal advisory");
+            check(m.getDataStructure() instanceof RemoveInfo, "removal carries a RemoveInfo: " + m.getDataStructure());
+            eq(0, m.getIntProperty("consumerCount"), "consumerCount after removal");
+        } finally {
+            c.close();
+        }
+    }
+
+    // connectionadvisory: ActiveMQ.Advisory.Connection replays the open
+    // connections (without passwords) and tells of each close.
+    static void connectionAdvisory() throws Exception {
+        Connection other = connect();
+        ConnectionId otherID = ((ActiveMQConnection) other).getConnectionInfo().getConnectionId();
+        Connection c = connect();
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            MessageConsumer adv = s.createConsumer(s.createTopic("ActiveMQ.Advisory.Connection"));
+            boolean seen = false;
+            long deadline = System.currentTimeMillis() + WAIT;
+            while (!seen && System.currentTimeMillis() < deadline) {
+                Message m = adv.receive(100);
+                if (m == null) continue;
+                DataStructure ds = ((ActiveMQMessage) m).getDataStructure();
+                if (ds instanceof ConnectionInfo && otherID.equals(((ConnectionInfo) ds).getConnectionId())) {
+                    seen = true;
+                    String pw = ((ConnectionInfo) ds).getPassword();
+                    check(pw == null || pw.isEmpty(), "advised ConnectionInfo without password");
+                }
+            }
+            check(seen, "the open connection was replayed");
+            other.close();
+            other = null;
+            boolean removed = false;
+            deadline = System.currentTimeMillis() + WAIT;
+            while (!removed && System.currentTimeMillis() < deadline) {
+                Message m = adv.receive(100);
+                if (m == null) continue;
+                DataStructure ds = ((ActiveMQMessage) m).getDataStructure();
+                removed = ds instanceof RemoveInfo && otherID.equals(((RemoveInfo) ds).getObjectId());
+            }
+            check(removed, "the closed connection's RemoveInfo");
+        } finally {
+            c.close();
+            if (other != null) other.close();
+        }
+    }
+
     // asyncwindow: async sends with a producer window are flow controlled
     // by ProducerAcks; every message arrives.
     static void asyncWindow() throws Exception {
@@ -952,6 +1110,11 @@ public class Scenarios {
             try {
                 s.createConsumer(s.createQueue(queue));
                 throw new AssertionError("consumer on a denied destination accepted");
+            } catch (JMSSecurityException expected) {
+            }
+            try {
+                s.createConsumer(s.createTopic("ActiveMQ.Advisory.Connection"));
+                throw new AssertionError("connection advisories without the permission accepted");
             } catch (JMSSecurityException expected) {
             }
             // The connection is still good for what is allowed.
