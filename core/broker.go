@@ -374,8 +374,24 @@ func (b *Broker) sweepableLocked(name string, a *address) bool {
 	if _, ok := b.queues[name]; ok {
 		return false
 	}
-	rs := b.routesLocked(a)
-	return len(rs.any) == 0 && len(rs.multi) == 0
+	return !b.hasRoutesLocked(a)
+}
+
+// hasRoutesLocked reports whether a message to a would reach a queue. Unlike
+// routesLocked it caches nothing: the sweep asks about every auto-created
+// address every few seconds, and caching a route set on each (about 80
+// bytes) made an idle address cost more once swept than when created.
+// Caller holds b.mu (read or write).
+func (b *Broker) hasRoutesLocked(a *address) bool {
+	if rs := a.routes.Load(); rs != nil && rs.gen == b.routeGen.Load() {
+		return len(rs.any) > 0 || len(rs.multi) > 0
+	}
+	if q := b.queues[a.name]; q != nil && q.info.RoutingType == Anycast {
+		return true
+	}
+	found := false
+	b.bindings.Match(a.name, func(*Queue) { found = true })
+	return found
 }
 
 // RecoveryStats report what Start loaded from the store.

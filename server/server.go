@@ -149,15 +149,6 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 			return nil, err
 		}
 	}
-	fenced := make(chan struct{})
-	if pg, ok := st.(*postgres.Store); ok {
-		var fenceOnce sync.Once
-		pg.Notify(func() {
-			if errors.Is(pg.Health(), postgres.ErrFenced) {
-				fenceOnce.Do(func() { close(fenced) })
-			}
-		})
-	}
 	cb, err := core.New(core.Config{Store: st, AddressSettings: cfg.AddressSettings, Logger: log, MaxMessageSize: int(cfg.MaxMessageSize),
 		MaxAddresses: cfg.MaxAddresses, MaxQueues: cfg.MaxQueues, GlobalMaxSize: int64(cfg.GlobalMaxSize),
 		SlowConsumerTimeout: cfg.SlowConsumerTimeout, Hooks: plugs.Hooks()})
@@ -166,6 +157,20 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 		st.Close()
 		plugs.Close()
 		return nil, err
+	}
+	// Registered after the core's own notifier (core.New), and asking the
+	// core rather than the store: Fenced closes only once the core reports
+	// the fence (StoreHealth) and refuses durable sends. Asking the store
+	// before the core had heard of it let a watcher of Fenced still see a
+	// healthy core (TestFencedBrokerStops under load).
+	fenced := make(chan struct{})
+	if pg, ok := st.(*postgres.Store); ok {
+		var fenceOnce sync.Once
+		pg.Notify(func() {
+			if errors.Is(cb.StoreHealth(), postgres.ErrFenced) {
+				fenceOnce.Do(func() { close(fenced) })
+			}
+		})
 	}
 	rs, err := cb.Start(ctx)
 	if err != nil {

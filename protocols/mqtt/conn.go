@@ -388,11 +388,7 @@ func (c *conn) handle(ctx context.Context, fh packet.FixedHeader, body []byte) e
 		if err := p.Decode(fh.Flags, body, c.ver); err != nil {
 			return err
 		}
-		if err := c.onPublish(ctx, &p); err != nil {
-			return err
-		}
-		c.s.counters.MessageIn()
-		return nil
+		return c.onPublish(ctx, &p)
 	case packet.PUBACK, packet.PUBREC, packet.PUBCOMP:
 		var p packet.Puback
 		if err := (&p).Decode(fh.Flags, body, c.ver); err != nil && fh.Type == packet.PUBACK {

@@ -344,6 +344,9 @@ func TestMaximumPacketSize(t *testing.T) {
 		// Many times the subscription's 100 credits, and under its
 		// max-queued-messages (1000): beyond that the queue lawfully drops
 		// QoS 0 messages, and on a loaded machine "after" was one of them.
+		// Its byte bound (256 KiB, counted on core.Message.Size: 128 +
+		// address + body, 236 bytes here) holds 1,110 of them, so 900
+		// stay under both.
 		for range 900 {
 			batch, _ = (&packet.Publish{Topic: []byte("mps/many"), Payload: big}).Append(batch, packet.Version311)
 		}

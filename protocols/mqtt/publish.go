@@ -149,7 +149,15 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 	// retained copy are both stored.
 	var join *ackJoin
 	if p.QoS > 0 {
-		join = &ackJoin{n: 1, done: func(err error) { c.completeAck(slot, p, err) }}
+		join = &ackJoin{n: 1, done: func(err error) {
+			// Counted before the PUBACK or PUBREC can go out, which may
+			// happen inside Send: a client that has its acknowledgement
+			// finds its message in the adapter's stats.
+			if err == nil {
+				c.s.counters.MessageIn()
+			}
+			c.completeAck(slot, p, err)
+		}}
 		if p.Retain {
 			join.n = 2
 		}
@@ -172,6 +180,9 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 			join.one(err)
 		}
 		return nil
+	}
+	if p.QoS == 0 {
+		c.s.counters.MessageIn()
 	}
 	if p.Retain {
 		var rdone func(error)

@@ -384,11 +384,7 @@ func (c *conn) handle(ctx context.Context, f *frame.Frame) error {
 	}
 	switch f.Command {
 	case frame.CmdSend:
-		err := c.onSend(ctx, f)
-		if err == nil {
-			c.s.counters.MessageIn()
-		}
-		return err
+		return c.onSend(ctx, f)
 	case frame.CmdSubscribe:
 		return c.onSubscribe(f)
 	case frame.CmdUnsubscribe:
@@ -512,6 +508,7 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 		if err := tx.Send(m); err != nil {
 			return err
 		}
+		c.s.counters.MessageIn()
 		c.receipt(receipt)
 		return nil
 	}
@@ -530,6 +527,9 @@ func (c *conn) onSend(ctx context.Context, f *frame.Frame) error {
 		c.spareSend = ps // done is not called after an error
 		return err
 	}
+	// Counted before sent() can write the receipt: a client that has its
+	// receipt finds its message in the adapter's stats.
+	c.s.counters.MessageIn()
 	if ps.sent() {
 		c.spareSend = ps
 	}

@@ -185,27 +185,38 @@ func TestHeartBeatKeepsAlive(t *testing.T) {
 	}
 }
 
-// TestHeartBeatGoStomp checks negotiation with go-stomp both ways: both
-// sides ask for 100 ms beats, and the connection survives several
-// intervals of silence from the application.
+// TestHeartBeatGoStomp checks negotiation with go-stomp both ways and that
+// the connection survives intervals of silence from the application longer
+// than either side would tolerate without heart-beats.
 //
-// go-stomp gives the server's beats 400 ms of slack (it was 50 ms, which a
-// loaded machine overran); four silent marker connections timed out one
-// after the other (about 200 ms each) show that more than 500 ms passed, so
-// the mutation "the server sends no heart-beats" (go-stomp would close the
-// connection after 500 ms) fails the SEND below.
+// Each direction gets a margin that only a hung peer overruns, because a
+// loaded machine (load 20 on 2 cores, -race) stalls goroutines for hundreds
+// of milliseconds:
+//   - server to client: the client asks for beats every 100 ms and go-stomp
+//     allows 100 ms + slack of silence (the server beats every 50 ms);
+//   - client to server: the client promises beats every clientEvery, which
+//     go-stomp sends every clientEvery - slack (500 ms); the server allows
+//     twice the promise (3 s). Promising 100 ms as before left go-stomp
+//     100 ms of scheduling delay before the server closed the connection,
+//     which a loaded machine overran.
+//
+// The silence lasts longer than both allowances, measured by the broker's
+// own heart-beat timeouts (silent marker connections, about 200 ms each), so
+// the mutations "the server sends no heart-beats" (go-stomp closes after
+// 1.1 s) and "the server does not count the client's beats" (the server
+// closes after 3 s) both fail the SEND below.
 func TestHeartBeatGoStomp(t *testing.T) {
 	s := startBroker(t, nil)
-	// go-stomp gives up after 100 ms + slack without a heart-beat from
-	// the server. The slack absorbs a loaded machine's scheduling delays;
-	// the test then outlasts it three times over, measured by the broker's
-	// own heart-beat timeouts, so a server that sent none would be caught.
-	const slack = time.Second
+	const (
+		slack       = time.Second
+		clientEvery = 1500 * time.Millisecond
+	)
 	c := dial(t, s,
-		stompc.ConnOpt.HeartBeat(100*time.Millisecond, 100*time.Millisecond),
+		stompc.ConnOpt.HeartBeat(clientEvery, 100*time.Millisecond),
 		stompc.ConnOpt.HeartBeatError(slack))
 	sub := c.subscribe("/queue/hb.go", stompc.AckAuto)
-	for start := time.Now(); time.Since(start) < 3*(slack+100*time.Millisecond); {
+	silence := max(100*time.Millisecond+slack, 2*clientEvery) + slack
+	for start := time.Now(); time.Since(start) < silence; {
 		awaitHeartBeatTimeout(t, s, "100,0")
 	}
 	c.send("/queue/hb.go", "still here")

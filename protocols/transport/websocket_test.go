@@ -177,14 +177,19 @@ func TestWebSocketWriteIsOneMessage(t *testing.T) {
 			addr := srv.serveWS("web", nil, ws)
 			c := newWSClient(t, nil).mustDial(t, "ws://"+addr, tt.proto)
 			c.SetReadLimit(-1)
-			if err := recv(t, errs, "handler writes"); err != nil {
-				t.Fatal(err)
-			}
+			// Read before awaiting the handler: a Write returns only once
+			// the kernel has taken all its bytes, and 1 MiB fits in the
+			// loopback socket buffers only when they happen to have grown
+			// that far, so waiting for the handler first deadlocked (until
+			// the timeout) whenever a loaded machine left them small.
 			for i, w := range tt.writes {
 				typ, got := wsRead(t, c)
 				if typ != tt.want[i] || string(got) != string(w) {
 					t.Errorf("message %d = %v %d bytes, want %v %d bytes (one message per Write)", i, typ, len(got), tt.want[i], len(w))
 				}
+			}
+			if err := recv(t, errs, "handler writes"); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
