@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/junctionmq/junction/config"
@@ -74,4 +75,19 @@ func Start(t testing.TB, o Options) *server.Server {
 		}
 	})
 	return s
+}
+
+// ListenersOff returns `junction serve` flags that turn off every plain
+// listener not named in keep (TLS listeners are off anyway without tls:),
+// so that a test running the broker as a process binds only the addresses
+// it chose, whatever adapters are registered.
+func ListenersOff(keep ...string) []string {
+	var args []string
+	for _, l := range server.KnownListeners(server.Adapters) {
+		if l.TLS || slices.Contains(keep, l.Name) {
+			continue
+		}
+		args = append(args, "--"+l.Name, "off")
+	}
+	return args
 }

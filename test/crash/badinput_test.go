@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/junctionmq/junction/server/servertest"
 	"github.com/junctionmq/junction/storage/journal"
 )
 
@@ -145,7 +146,7 @@ func TestServeRefusesBadData(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			args := append([]string{"serve", "--data", data, "--stomp", addr, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--mqtt", "off"}, extra...)
+			args := append(append([]string{"serve", "--data", data, "--stomp", addr}, servertest.ListenersOff("stomp")...), extra...)
 			code, out := runToExitAs(t, cred, args...)
 			if code == 0 {
 				t.Fatalf("exit status 0, want a refusal; output:\n%s", out)
@@ -184,7 +185,7 @@ func TestServeRefusesFolderInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out := runToExit(t, "serve", "--data", data, "--stomp", addr, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--mqtt", "off")
+	code, out := runToExit(t, append([]string{"serve", "--data", data, "--stomp", addr}, servertest.ListenersOff("stomp")...)...)
 	if code == 0 || !strings.Contains(out, "in use") {
 		t.Errorf("second broker on the same folder: exit %d, want non-zero naming the lock:\n%s", code, out)
 	}
@@ -249,7 +250,7 @@ func TestCorruptSegmentNeedsRepair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out := runToExit(t, "serve", "--config", cfg, "--data", data, "--stomp", addr, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--mqtt", "off")
+	code, out := runToExit(t, append([]string{"serve", "--config", cfg, "--data", data, "--stomp", addr}, servertest.ListenersOff("stomp")...)...)
 	if code == 0 || !strings.Contains(out, "corrupt data in "+victim) || !strings.Contains(out, "repair") {
 		t.Fatalf("start on a damaged journal: exit %d, want a refusal naming %s and repair:\n%s", code, victim, out)
 	}

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/junctionmq/junction/server/servertest"
 )
 
 var (
@@ -80,7 +82,7 @@ type brokerProc struct {
 
 // launch starts the broker without waiting for it.
 func launch(data, config, addr string, extra ...string) (*brokerProc, error) {
-	args := []string{"serve", "--data", data, "--stomp", addr, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--mqtt", "off"}
+	args := append([]string{"serve", "--data", data, "--stomp", addr}, servertest.ListenersOff("stomp")...)
 	if config != "" {
 		args = append(args, "--config", config)
 	}

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/junctionmq/junction/server/servertest"
 )
 
 var binPath string
@@ -52,8 +54,8 @@ func start(t *testing.T, yaml string) *broker {
 		t.Fatal(err)
 	}
 	b := &broker{stomp: freePort(t), mqtt: freePort(t), exited: make(chan struct{})}
-	b.cmd = exec.Command(binPath, "serve", "--config", cfg, "--data", filepath.Join(dir, "data"),
-		"--stomp", b.stomp, "--mqtt", b.mqtt, "--ws", "off", "--admin", "off", "--openwire", "off", "--amqp", "off", "--log-level", "warn")
+	args := []string{"serve", "--config", cfg, "--data", filepath.Join(dir, "data"), "--stomp", b.stomp, "--mqtt", b.mqtt, "--log-level", "warn"}
+	b.cmd = exec.Command(binPath, append(args, servertest.ListenersOff("stomp", "mqtt")...)...)
 	b.cmd.Stderr = os.Stderr
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
