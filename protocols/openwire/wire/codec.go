@@ -893,14 +893,25 @@ func (s *encodeState) cached(o DataStructure) error {
 	if e.index == nil {
 		return s.nested(o)
 	}
-	kb, err := e.cacheKey(o)
+	kb, err := e.cacheKey(o, (*encodeState).object)
 	if err != nil {
 		return err
 	}
+	if e.cacheSlot(s, kb) {
+		return nil
+	}
+	return s.nested(o)
+}
+
+// cacheSlot writes the cache reference for key kb: a hit writes its slot
+// and reports true; a miss takes the next slot (evicting the key there),
+// writes it flagged as new, and reports false — the caller then writes the
+// object itself.
+func (e *Encoder) cacheSlot(s *encodeState, kb []byte) (hit bool) {
 	if idx, ok := e.index[string(kb)]; ok {
 		s.flag(false)
 		s.data = putU16(s.data, uint16(idx))
-		return nil
+		return true
 	}
 	key := string(kb)
 	slot := e.next
@@ -912,14 +923,14 @@ func (s *encodeState) cached(o DataStructure) error {
 	e.index[key] = int16(slot)
 	s.flag(true)
 	s.data = putU16(s.data, uint16(slot))
-	return s.nested(o)
+	return false
 }
 
 // cacheKey identifies a cached object by value, as the Java cache's
 // equals/hashCode do: its type and uncached loose encoding. A nil object is
 // cached too (the Java writer caches null), under its own key. The bytes are
 // valid until the next call.
-func (e *Encoder) cacheKey(o DataStructure) ([]byte, error) {
+func (e *Encoder) cacheKey(o DataStructure, write func(*encodeState, DataStructure) error) ([]byte, error) {
 	ks := &e.key
 	if ks.e == nil {
 		// The key encoder has no cache, so it never comes back here.
@@ -930,7 +941,7 @@ func (e *Encoder) cacheKey(o DataStructure) ([]byte, error) {
 		return append(ks.data, 0), nil
 	}
 	ks.data = append(ks.data, o.DataType())
-	if err := ks.object(o); err != nil {
+	if err := write(ks, o); err != nil {
 		return nil, err
 	}
 	return ks.data, nil

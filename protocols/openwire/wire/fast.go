@@ -715,41 +715,12 @@ func (s *encodeState) fastCached(o DataStructure) error {
 	if e.index == nil {
 		return s.fastNested(o)
 	}
-	kb, err := e.fastCacheKey(o)
+	kb, err := e.cacheKey(o, (*encodeState).fastObject)
 	if err != nil {
 		return err
 	}
-	if idx, ok := e.index[string(kb)]; ok {
-		s.flag(false)
-		s.data = putU16(s.data, uint16(idx))
+	if e.cacheSlot(s, kb) {
 		return nil
 	}
-	key := string(kb)
-	slot := e.next
-	e.next = (e.next + 1) % len(e.slots)
-	if old := e.slots[slot]; old != "" {
-		delete(e.index, old)
-	}
-	e.slots[slot] = key
-	e.index[key] = int16(slot)
-	s.flag(true)
-	s.data = putU16(s.data, uint16(slot))
 	return s.fastNested(o)
-}
-
-// fastCacheKey is cacheKey for the ids fastObject writes.
-func (e *Encoder) fastCacheKey(o DataStructure) ([]byte, error) {
-	ks := &e.key
-	if ks.e == nil {
-		ks.e = &Encoder{f: Format{Version: e.f.Version}}
-	}
-	ks.data = ks.data[:0]
-	if o == nil {
-		return append(ks.data, 0), nil
-	}
-	ks.data = append(ks.data, o.DataType())
-	if err := ks.fastObject(o); err != nil {
-		return nil, err
-	}
-	return ks.data, nil
 }
