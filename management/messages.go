@@ -20,7 +20,9 @@ const previewBytes = 256
 
 // Message is a message as a browse shows it.
 type Message struct {
-	ID            uint64         `json:"id"`
+	// ID is the broker's id, as a string: ids are above 2^53 (time in
+	// the high bits), where a JSON number loses digits in JavaScript.
+	ID            uint64         `json:"id,string"`
 	MessageID     string         `json:"message_id"`
 	Address       string         `json:"address"`
 	Priority      uint8          `json:"priority"`
@@ -167,7 +169,7 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 	// accepted and dropped, as a client's is; the broker counts it in
 	// counters.dropped.
 	id := m.ID
-	res := map[string]any{"id": id, "message_id": "ID:" + strconv.FormatUint(id, 10)}
+	res := map[string]any{"id": strconv.FormatUint(id, 10), "message_id": "ID:" + strconv.FormatUint(id, 10)}
 	writeJSON(w, http.StatusCreated, res)
 }
 
