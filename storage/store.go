@@ -31,9 +31,18 @@ const (
 	OpUpdateRef                       // QueueID, MsgID, DeliveryCount, ScheduledAt
 	OpPutBinding                      // Binding, Key, Data (replaces an existing one)
 	OpDeleteBinding                   // Binding, Key
+
+	// Paging (see Pager). A paged reference is a message and its reference
+	// to one queue that the store holds and the core does not: the store
+	// keeps no per-reference state in memory for it until it is paged in.
+
+	OpPageRef  // QueueID, MsgID, DeliveryCount, ScheduledAt, Data = encoded message
+	OpPageIn   // QueueID, MsgID, Pos: the paged reference becomes an ordinary message and reference
+	OpPageDrop // QueueID, Pos: every paged reference of the queue at or before Pos that is not paged in is gone
 )
 
-var opNames = [...]string{"", "add-message", "delete-message", "add-ref", "ack", "update-ref", "put-binding", "delete-binding"}
+var opNames = [...]string{"", "add-message", "delete-message", "add-ref", "ack", "update-ref", "put-binding", "delete-binding",
+	"page-ref", "page-in", "page-drop"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opNames) && k > 0 {
@@ -104,6 +113,7 @@ type Op struct {
 	ScheduledAt   int64 // unix milliseconds; 0 = deliverable now
 	Key           string
 	Data          []byte
+	Pos           uint64 // OpPageIn, OpPageDrop: a position ReadPaged reported
 }
 
 // Store records operations durably. Every implementation passes the contract
@@ -157,6 +167,7 @@ type Store interface {
 type Stats struct {
 	Messages int   // live messages
 	Refs     int   // live references
+	Paged    int64 // paged references not paged in or dropped (Pager)
 	Bindings int   // live bindings
 	Bytes    int64 // bytes the store occupies (files, or live data held)
 
@@ -176,6 +187,53 @@ type Recovery interface {
 	Binding(kind BindingKind, key string, data []byte) error
 	Message(id uint64, data []byte) error
 	Ref(queueID, msgID uint64, deliveryCount uint32, scheduledAt int64) error
+}
+
+// Pager is what a store that can hold queues larger than memory implements
+// besides Store (the journal and PostgreSQL do; the memory store does too,
+// for the core's tests). The core pages a queue's tail out: past its memory
+// budget it writes new references of that queue as OpPageRef, and reads them
+// back in order with ReadPaged as consumers drain the queue, turning each into
+// an ordinary message and reference with OpPageIn (after which OpAck,
+// OpUpdateRef and OpDeleteMessage apply to it as to any other).
+//
+// A paged reference carries its own copy of the message: MsgID is unique
+// among messages and paged references (a message paged to two queues is two
+// records under two ids, which the core allocates). OpPageRef, OpPageIn and
+// OpPageDrop go through Apply with everything else, so a transaction that
+// pages some references and stores others is still one atomic unit.
+//
+// Order: the paged references of one queue are kept in the order their
+// OpPageRef ops were applied; positions increase in that order and are
+// meaningful only to the store that reported them.
+type Pager interface {
+	// ReadPaged calls fn with up to max paged references of queue q,
+	// oldest first, starting after position after (0: from the first), and
+	// skipping those paged in or dropped. It sees every OpPageRef whose
+	// Apply has called done. p.Data is valid only during fn; an error from
+	// fn stops the read and is returned. ReadPaged reads the disk or the
+	// database and may take milliseconds: never call it holding a lock that
+	// Apply's done callbacks need.
+	ReadPaged(q uint64, after uint64, max int, fn func(p PagedRef) error) error
+}
+
+// PagedRef is one paged reference as ReadPaged reports it.
+type PagedRef struct {
+	Pos           uint64 // the store's position: pass it back in OpPageIn and OpPageDrop
+	MsgID         uint64
+	DeliveryCount uint32
+	ScheduledAt   int64
+	Data          []byte
+}
+
+// PagedRecovery is implemented by a Recovery that takes paged references. A
+// store's Load reports, after every Ref, each queue that has paged
+// references not paged in or dropped (how many, and the bytes of their
+// message data), without reading them: the core reads them back with
+// ReadPaged as it needs them. A Pager's Load fails when it has paged
+// references to report and r does not implement PagedRecovery.
+type PagedRecovery interface {
+	Paged(queueID uint64, count int64, bytes int64) error
 }
 
 // ErrClosed is returned by Apply after Close.
