@@ -205,7 +205,9 @@ type Recovery interface {
 //
 // Order: the paged references of one queue are kept in the order their
 // OpPageRef ops were applied; positions increase in that order and are
-// meaningful only to the store that reported them.
+// meaningful only to the store that reported them. The core pages a queue's
+// references in (OpPageIn) in the order ReadPaged reported them, so a store
+// may keep one paged-in mark per queue rather than a set.
 type Pager interface {
 	// ReadPaged calls fn with up to max paged references of queue q,
 	// oldest first, starting after position after (0: from the first), and
