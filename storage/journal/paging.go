@@ -144,7 +144,8 @@ func (x *index) pageIn(cur *segState, d *dop) {
 		return
 	}
 	h, ok := decodePageHdr(b[:n])
-	if !ok || h.queueID != d.queueID || h.msgID != d.msgID {
+	seg := x.segs.get(seq)
+	if !ok || h.queueID != d.queueID || h.msgID != d.msgID || seg == nil || int64(off)+int64(h.size()) > seg.size {
 		// Not the record the position names: a page-in the core did not
 		// take from ReadPaged. Leave the paged reference where it is.
 		return
@@ -164,10 +165,6 @@ func (x *index) pageIn(cur *segState, d *dop) {
 	p.trim(d.queueID, pq)
 	p.mu.Unlock()
 
-	seg := x.segs.get(seq)
-	if seg == nil {
-		return
-	}
 	seg.paged--
 	// One live record becomes two, a message and a reference, accounted
 	// at the sizes that ack and delete will kill.
