@@ -58,6 +58,39 @@ type pageQueue struct {
 	// the batch record at hintRec of segment hintPos>>32.
 	hintPos uint64
 	hintRec uint32
+	// ahead holds what ReadPaged reported and the core has not paged in
+	// yet, by position: the page-in that follows finds its record here
+	// instead of reading it back (a pread on the writer's path).
+	ahead []pageHead
+}
+
+// pageHead is what page-in needs of a page record.
+type pageHead struct {
+	pos     uint64
+	msgID   uint64
+	sched   int64
+	dc      uint32
+	dataLen uint32
+	dataOff uint32
+}
+
+// maxAhead bounds the page heads kept for all queues together (40 bytes
+// each): a core that reads far ahead of its page-ins, or never pages in
+// what it read, costs a pread per page-in past it, not memory.
+const maxAhead = 1 << 16
+
+// popAhead drops the heads at or before pos (at or before it: before when
+// keep is set, so that the head of pos itself stays).
+func (p *pageIndex) popAhead(pq *pageQueue, pos uint64, keep bool) {
+	i := 0
+	for i < len(pq.ahead) && (pq.ahead[i].pos < pos || (!keep && pq.ahead[i].pos == pos)) {
+		i++
+	}
+	pq.ahead = pq.ahead[i:]
+	p.ahead -= i
+	if len(pq.ahead) == 0 {
+		pq.ahead = nil
+	}
 }
 
 // pageIndex is the index's paging state. mu guards queues, which ReadPaged
@@ -66,6 +99,7 @@ type pageIndex struct {
 	mu     sync.Mutex
 	queues map[uint64]*pageQueue
 	count  int64 // unread page records, all queues
+	ahead  int   // page heads kept, all queues
 
 	src    segSource // reads segments back: page-in and page-drop
 	recOff uint32    // offset of the batch record being applied
@@ -121,6 +155,7 @@ func (p *pageIndex) trim(q uint64, pq *pageQueue) {
 	}
 	pq.segs = pq.segs[i:]
 	if pq.count <= 0 && len(pq.segs) == 0 {
+		p.ahead -= len(pq.ahead)
 		delete(p.queues, q)
 	}
 }
@@ -130,20 +165,31 @@ func (x *index) pageIn(cur *segState, d *dop) {
 	seq, off := uint32(d.pos>>32), uint32(d.pos)
 	p.mu.Lock()
 	pq := p.queues[d.queueID]
-	if pq == nil || d.pos <= pq.mark || pq.findSeg(seq) < 0 || p.src == nil {
+	if pq == nil || d.pos <= pq.mark || pq.findSeg(seq) < 0 {
 		// Paged in or dropped already, or its segment is gone with it.
 		p.mu.Unlock()
 		return
 	}
+	var h pageHdr
+	ok := false
+	p.popAhead(pq, d.pos, true)
+	if len(pq.ahead) > 0 && pq.ahead[0].pos == d.pos {
+		a := pq.ahead[0]
+		h = pageHdr{queueID: d.queueID, msgID: a.msgID, dc: a.dc, sched: a.sched, dataLen: uint64(a.dataLen), dataOff: int(a.dataOff)}
+		ok = true
+		p.popAhead(pq, d.pos, false)
+	}
 	p.mu.Unlock()
 
-	var b [pageHdrSize + binary.MaxVarintLen64]byte
-	n, err := p.src.readSeg(seq, b[:], int64(off))
-	if err != nil && !errors.Is(err, io.EOF) {
-		p.err = fmt.Errorf("reading the page record at %d/%d: %w", seq, off, err)
-		return
+	if !ok && p.src != nil {
+		var b [pageHdrSize + binary.MaxVarintLen64]byte
+		n, err := p.src.readSeg(seq, b[:], int64(off))
+		if err != nil && !errors.Is(err, io.EOF) {
+			p.err = fmt.Errorf("reading the page record at %d/%d: %w", seq, off, err)
+			return
+		}
+		h, ok = decodePageHdr(b[:n])
 	}
-	h, ok := decodePageHdr(b[:n])
 	seg := x.segs.get(seq)
 	if !ok || h.queueID != d.queueID || h.msgID != d.msgID || seg == nil || int64(off)+int64(h.size()) > seg.size {
 		// Not the record the position names: a page-in the core did not
@@ -242,6 +288,7 @@ func (x *index) pageDrop(cur *segState, d *dop) {
 		kills = append(kills, killed{ps.seq, kn, kops})
 	}
 	pq.mark = d.pos
+	p.popAhead(pq, d.pos, false)
 	p.trim(d.queueID, pq)
 	p.mu.Unlock()
 
@@ -500,6 +547,7 @@ func (j *Journal) ReadPaged(q uint64, after uint64, limit int, fn func(storage.P
 	var last uint64
 	var lastRec uint32
 	var d dop
+	heads := make([]pageHead, 0, min(limit, 1024))
 	for _, ps := range segs {
 		from := int64(ps.first)
 		if ps.seq == uint32(start>>32) && uint32(hintPos>>32) == ps.seq && hintPos <= start && hintRec >= ps.first {
@@ -542,6 +590,10 @@ func (j *Journal) ReadPaged(q uint64, after uint64, limit int, fn func(storage.P
 						}
 						emitted++
 						last, lastRec = at, uint32(off)
+						if len(heads) < cap(heads) {
+							heads = append(heads, pageHead{pos: at, msgID: d.msgID, sched: d.sched, dc: d.dc,
+								dataLen: uint32(len(d.data)), dataOff: uint32(d.dataOff)})
+						}
 						if emitted == limit {
 							return true, nil
 						}
@@ -559,12 +611,41 @@ func (j *Journal) ReadPaged(q uint64, after uint64, limit int, fn func(storage.P
 	}
 	if emitted > 0 {
 		p.mu.Lock()
-		if pq := p.queues[q]; pq != nil && last > pq.hintPos {
-			pq.hintPos, pq.hintRec = last, lastRec
+		if pq := p.queues[q]; pq != nil {
+			if last > pq.hintPos {
+				pq.hintPos, pq.hintRec = last, lastRec
+			}
+			p.keepAhead(pq, heads)
 		}
 		p.mu.Unlock()
 	}
 	return nil
+}
+
+// keepAhead records the heads a read reported, replacing those it read again.
+func (p *pageIndex) keepAhead(pq *pageQueue, heads []pageHead) {
+	for len(heads) > 0 && heads[0].pos <= pq.mark {
+		heads = heads[1:] // paged in while fn ran
+	}
+	if len(heads) == 0 {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(pq.ahead, heads[0].pos, func(h pageHead, pos uint64) int {
+		switch {
+		case h.pos < pos:
+			return -1
+		case h.pos > pos:
+			return 1
+		}
+		return 0
+	})
+	p.ahead -= len(pq.ahead) - i
+	pq.ahead = pq.ahead[:i]
+	if p.ahead+len(heads) > maxAhead {
+		return
+	}
+	pq.ahead = append(pq.ahead, heads...)
+	p.ahead += len(heads)
 }
 
 // pagesGone reports whether queue q has no unread page records left in
