@@ -54,10 +54,8 @@ type pageQueue struct {
 	mark  uint64    // every page record at or before mark is paged in or dropped
 	count int64
 	data  int64
-	// Where the last ReadPaged stopped: a read after hintPos starts from
-	// the batch record at hintRec of segment hintPos>>32.
-	hintPos uint64
-	hintRec uint32
+	// Where the last ReadPaged stopped, for the next to go on from.
+	hint readHint
 	// ahead holds what ReadPaged reported and the core has not paged in
 	// yet, by position: the page-in that follows finds its record here
 	// instead of reading it back (a pread on the writer's path).
@@ -501,7 +499,10 @@ var _ storage.Pager = (*Journal)(nil)
 
 // ReadPaged implements storage.Pager. It reads the segment files without
 // the writer: a page record is in its file before its Apply's done runs
-// (done follows the write), which is all ReadPaged needs to see it.
+// (done follows the write), which is all ReadPaged needs to see it. A read
+// that goes on where the last one stopped (a sequential drain) resumes
+// inside the record it stopped in, without reading and checking the whole
+// record again.
 func (j *Journal) ReadPaged(q uint64, after uint64, limit int, fn func(storage.PagedRef) error) error {
 	if limit <= 0 {
 		return nil
@@ -516,6 +517,8 @@ func (j *Journal) ReadPaged(q uint64, after uint64, limit int, fn func(storage.P
 	default:
 		return ErrNotLoaded
 	}
+	// Before the list: a segment sealed after this is read whole anyway.
+	active := j.activeSeq.Load()
 	p := &x.pages
 	p.mu.Lock()
 	pq := p.queues[q]
@@ -523,101 +526,149 @@ func (j *Journal) ReadPaged(q uint64, after uint64, limit int, fn func(storage.P
 		p.mu.Unlock()
 		return nil
 	}
-	start := after
-	if pq.mark > start {
-		start = pq.mark
-	}
-	var segs []pageSeg
+	r := pagedRead{j: j, q: q, start: max(after, pq.mark), limit: limit, fn: fn}
 	for _, ps := range pq.segs {
-		if uint64(ps.seq) >= start>>32 {
-			segs = append(segs, ps)
+		if uint64(ps.seq) >= r.start>>32 {
+			r.segs = append(r.segs, ps)
 		}
 	}
-	hintPos, hintRec := pq.hintPos, pq.hintRec
+	h := pq.hint
 	avg := int64(0)
 	if pq.count > 0 {
 		avg = pq.data / pq.count
 	}
 	p.mu.Unlock()
 
-	// Read about twice what max references take, within bounds: a
+	// Read about twice what limit references take, within bounds: a
 	// sequential drain then costs one or two reads per call.
-	chunk := min(max(int64(limit)*(avg+pageHdrSize+16)*2, 64<<10), 1<<20)
-	emitted := 0
-	var last uint64
-	var lastRec uint32
-	var d dop
-	heads := make([]pageHead, 0, min(limit, 1024))
-	for _, ps := range segs {
-		from := int64(ps.first)
-		if ps.seq == uint32(start>>32) && uint32(hintPos>>32) == ps.seq && hintPos <= start && hintRec >= ps.first {
-			from = int64(hintRec)
-		}
-		sc := newScanner(j.files, ps.seq, ps.tag, int(chunk))
-		stop, err := func() (bool, error) {
-			defer sc.release()
-			for off := from; ; {
-				rc, st, err := sc.record(off)
-				if err == nil && st != recOK {
-					if ps.seq >= j.activeSeq.Load() {
-						return false, nil // the end of the data written so far
-					}
-					err = fmt.Errorf("%s at offset %d", st, off)
-				}
-				if err != nil {
-					if j.pagesGone(q, ps.seq) {
-						return false, nil // paged in meanwhile, and freed
-					}
-					return true, fmt.Errorf("journal: reading the paged references of queue %d in segment %d: %w", q, ps.seq, err)
-				}
-				if rc.typ == recSeal {
-					return false, nil
-				}
-				if rc.typ == recBatch {
-					payOff := off + recHeaderSize
-					for pos := 0; pos < len(rc.payload); {
-						k, err := decodeOp(rc.payload[pos:], &d)
-						if err != nil {
-							return true, fmt.Errorf("journal: segment %d, batch at offset %d: %w", ps.seq, off, err)
-						}
-						at := posOf(ps.seq, uint32(payOff)+uint32(pos))
-						pos += k
-						if d.kind != byte(storage.OpPageRef) || d.queueID != q || at <= start {
-							continue
-						}
-						if err := fn(storage.PagedRef{Pos: at, MsgID: d.msgID, DeliveryCount: d.dc, ScheduledAt: d.sched, Data: d.data}); err != nil {
-							return true, err
-						}
-						emitted++
-						last, lastRec = at, uint32(off)
-						if len(heads) < cap(heads) {
-							heads = append(heads, pageHead{pos: at, msgID: d.msgID, sched: d.sched, dc: d.dc,
-								dataLen: uint32(len(d.data)), dataOff: uint32(d.dataOff)})
-						}
-						if emitted == limit {
-							return true, nil
-						}
-					}
-				}
-				off += int64(rc.size)
+	r.chunk = int(min(max(int64(limit)*(avg+pageHdrSize+16)*2, 64<<10), 1<<20))
+	r.heads = make([]pageHead, 0, min(limit, 1024))
+	err := r.run(active, h)
+	if r.emitted > 0 {
+		p.mu.Lock()
+		if pq := p.queues[q]; pq != nil {
+			if r.hint.pos > pq.hint.pos {
+				pq.hint = r.hint
 			}
-		}()
+			p.keepAhead(pq, r.heads)
+		}
+		p.mu.Unlock()
+	}
+	return err
+}
+
+// readHint is where a read stopped: after the operation at pos, in the batch
+// record at rec of pos's segment, whose payload ends at end; the next
+// operation starts at next.
+type readHint struct {
+	pos            uint64
+	rec, end, next uint32
+}
+
+// pagedRead is one ReadPaged call.
+type pagedRead struct {
+	j       *Journal
+	q       uint64
+	start   uint64
+	limit   int
+	fn      func(storage.PagedRef) error
+	segs    []pageSeg
+	chunk   int
+	heads   []pageHead
+	emitted int
+	hint    readHint
+	d       dop
+}
+
+var errEnough = errors.New("enough")
+
+func (r *pagedRead) run(active uint32, h readHint) error {
+	for _, ps := range r.segs {
+		sc := newScanner(r.j.files, ps.seq, ps.tag, r.chunk)
+		err := r.segment(sc, ps, active, h)
+		sc.release()
+		if err == errEnough {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		if stop {
-			break
+	}
+	return nil
+}
+
+// segment reads the page records of one segment.
+func (r *pagedRead) segment(sc *scanner, ps pageSeg, active uint32, h readHint) error {
+	from := int64(ps.first)
+	if ps.seq == uint32(r.start>>32) && uint32(h.pos>>32) == ps.seq && h.pos <= r.start && h.rec >= ps.first {
+		from = int64(h.rec)
+		if h.pos == r.start && h.next <= h.end {
+			// Resume where the last read stopped: the record was checked
+			// then, and its bytes do not change while it holds unread
+			// page records.
+			err := sc.fill(int64(h.next), int(h.end-h.next))
+			if err == nil && sc.at == int64(h.next) && sc.n >= int(h.end-h.next) {
+				if err := r.ops(ps.seq, h.rec, h.end, sc.buf[:h.end-h.next], h.next); err != nil {
+					return err
+				}
+				from = int64(align(int(h.end)))
+			}
 		}
 	}
-	if emitted > 0 {
-		p.mu.Lock()
-		if pq := p.queues[q]; pq != nil {
-			if last > pq.hintPos {
-				pq.hintPos, pq.hintRec = last, lastRec
+	for off := from; ; {
+		rc, st, err := sc.record(off)
+		if err == nil && st != recOK {
+			if ps.seq >= active {
+				return nil // the end of the data written so far
 			}
-			p.keepAhead(pq, heads)
+			err = fmt.Errorf("%s at offset %d", st, off)
 		}
-		p.mu.Unlock()
+		if err != nil {
+			if r.j.pagesGone(r.q, ps.seq) {
+				return nil // paged in meanwhile, and freed
+			}
+			return fmt.Errorf("journal: reading the paged references of queue %d in segment %d: %w", r.q, ps.seq, err)
+		}
+		if rc.typ == recSeal {
+			return nil
+		}
+		if rc.typ == recBatch {
+			payOff := uint32(off) + recHeaderSize
+			if err := r.ops(ps.seq, uint32(off), payOff+uint32(len(rc.payload)), rc.payload, payOff); err != nil {
+				return err
+			}
+		}
+		off += int64(rc.size)
+	}
+}
+
+// ops reports the page records of r.q among the operations in p, which
+// start at offset at of a batch record (at rec, its payload ending at end).
+func (r *pagedRead) ops(seq, rec, end uint32, p []byte, at uint32) error {
+	d := &r.d
+	for pos := 0; pos < len(p); {
+		k, err := decodeOp(p[pos:], d)
+		if err != nil {
+			return fmt.Errorf("journal: segment %d, batch at offset %d: %w", seq, rec, err)
+		}
+		opOff := at + uint32(pos)
+		pos += k
+		ref := posOf(seq, opOff)
+		if d.kind != byte(storage.OpPageRef) || d.queueID != r.q || ref <= r.start {
+			continue
+		}
+		if err := r.fn(storage.PagedRef{Pos: ref, MsgID: d.msgID, DeliveryCount: d.dc, ScheduledAt: d.sched, Data: d.data}); err != nil {
+			return err
+		}
+		r.emitted++
+		r.hint = readHint{pos: ref, rec: rec, end: end, next: at + uint32(pos)}
+		if len(r.heads) < cap(r.heads) {
+			r.heads = append(r.heads, pageHead{pos: ref, msgID: d.msgID, sched: d.sched, dc: d.dc,
+				dataLen: uint32(len(d.data)), dataOff: uint32(d.dataOff)})
+		}
+		if r.emitted == r.limit {
+			return errEnough
+		}
 	}
 	return nil
 }
