@@ -52,6 +52,7 @@ type pageSeg struct {
 type pageQueue struct {
 	segs  []pageSeg // by sequence; segments whose records are all gone are trimmed
 	mark  uint64    // every page record at or before mark is paged in or dropped
+	last  uint64    // the newest page record's position
 	count int64
 	data  int64
 	// Where the last ReadPaged stopped, for the next to go on from.
@@ -124,6 +125,7 @@ func (x *index) pageRef(cur *segState, d *dop, opOff uint32, size int) {
 		pq.segs = append(pq.segs, pageSeg{seq: cur.seq, tag: cur.tag, first: p.recOff})
 	}
 	ps := &pq.segs[len(pq.segs)-1]
+	pq.last = posOf(cur.seq, opOff)
 	ps.count++
 	ps.ops += int64(size)
 	ps.data += int64(len(d.data))
@@ -285,7 +287,9 @@ func (x *index) pageDrop(cur *segState, d *dop) {
 		p.count -= kn
 		kills = append(kills, killed{ps.seq, kn, kops})
 	}
-	pq.mark = d.pos
+	// A drop past the newest record (the core drops a whole tail at
+	// MaxUint64) must not hide the records paged after it.
+	pq.mark = min(d.pos, pq.last)
 	p.popAhead(pq, d.pos, false)
 	p.trim(d.queueID, pq)
 	p.mu.Unlock()
