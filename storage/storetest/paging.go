@@ -119,14 +119,6 @@ func ids(refs []storage.PagedRef) []uint64 {
 	return out
 }
 
-func seqIDs(from, to uint64) []uint64 {
-	var out []uint64
-	for i := from; i <= to; i++ {
-		out = append(out, i)
-	}
-	return out
-}
-
 func body(id uint64) string { return fmt.Sprintf("paged message %d", id) }
 
 // pageAll pages ids into q, one Apply each, with the body body(id).
@@ -439,7 +431,7 @@ func (p *plainRecovery) Ref(q, m uint64, dc uint32, sched int64) error {
 func testPagedNeedsRecovery(t *testing.T, h Harness) {
 	dir := t.TempDir()
 	s, _ := open(t, h, dir)
-	p := pager(t, s)
+	pager(t, s)
 	mustApply(t, s, msg(1, "m1"), ref(1, 1))
 	pageAll(t, s, 1, 2)
 	if err := s.Close(); err != nil {
@@ -455,8 +447,7 @@ func testPagedNeedsRecovery(t *testing.T, h Harness) {
 	}
 	// Once none is left, any Recovery will do.
 	s, _ = open(t, h, dir)
-	p = pager(t, s)
-	got := readAll(t, p, 1, 0, 10)
+	got := readAll(t, pager(t, s), 1, 0, 10)
 	if len(got) != 1 {
 		t.Fatalf("paged %v after the failed Load", ids(got))
 	}
