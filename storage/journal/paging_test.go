@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -10,8 +11,10 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/junctionmq/junction/storage"
 	"github.com/junctionmq/junction/storage/memory"
@@ -781,3 +784,141 @@ func TestPageInReadsBack(t *testing.T) {
 		t.Fatalf("after paging in without heads: %v", got)
 	}
 }
+
+var pagingScale = flag.Int("paging.scale", 0, "TestPagingScale: messages of 1 KiB to page out and drain (0: skip)")
+
+// rss returns the process's resident set, from /proc (0 elsewhere).
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// TestPagingScale is the scenario at the store's level, for
+// docs/PERFORMANCE.md: n messages of 1 KiB written by 16 producers each
+// waiting for its confirmation (persistent sends), then a restart, then a
+// drain in order as the core does it; the same with ordinary messages and
+// references (a queue that fits in memory) for comparison. It reports rates,
+// CPU per message, heap and RSS.
+//
+//	go test -run TestPagingScale -v -timeout 30m ./storage/journal -args -paging.scale=1000000
+func TestPagingScale(t *testing.T) {
+	n := *pagingScale
+	if n == 0 {
+		t.Skip("set -paging.scale")
+	}
+	for _, paged := range []bool{true, false} {
+		name := "paged"
+		if !paged {
+			name = "in-memory"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			j, _ := openPagedT(t, dir, Options{})
+			base := heapNow()
+			start, cpu := time.Now(), cpuTime()
+			const producers = 16
+			var wg sync.WaitGroup
+			per := n / producers
+			for p := range producers {
+				wg.Go(func() {
+					ch := make(chan error, 1)
+					done := func(err error) { ch <- err }
+					for i := range per {
+						id := uint64(p*per + i + 1)
+						var ops []storage.Op
+						if paged {
+							ops = []storage.Op{{Kind: storage.OpPageRef, QueueID: 1, MsgID: id, Data: body1k}}
+						} else {
+							ops = []storage.Op{{Kind: storage.OpAddMessage, MsgID: id, Data: body1k}, {Kind: storage.OpAddRef, QueueID: 1, MsgID: id}}
+						}
+						j.Apply(ops, true, done)
+						if err := <-ch; err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			total := per * producers
+			el, c := time.Since(start), cpuTime()-cpu
+			t.Logf("%s: wrote %d in %v: %.0f msg/s, %.1f µs CPU/msg; heap +%d MiB, RSS %d MiB, disk %d MiB",
+				name, total, el.Round(time.Millisecond), float64(total)/el.Seconds(), float64(c.Microseconds())/float64(total),
+				(int64(heapNow())-int64(base))>>20, rss()>>20, j.Detail().DiskBytes>>20)
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+			start = time.Now()
+			j, err := Open(dir, Options{Logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close()
+			rec := &countPaged{}
+			if err := j.Load(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: reopened in %v (%d messages, %d refs, %d paged); heap +%d MiB, RSS %d MiB",
+				name, time.Since(start).Round(time.Millisecond), rec.msgs, rec.refs, rec.paged, (int64(heapNow())-int64(base))>>20, rss()>>20)
+			// Drain, 1024 at a time, sync=false as the core pages in and
+			// acknowledges; the last batch synced.
+			start, cpu = time.Now(), cpuTime()
+			var after uint64
+			next := uint64(0)
+			for got := 0; got < total; {
+				var ops []storage.Op
+				if paged {
+					err := j.ReadPaged(1, after, 1024, func(p storage.PagedRef) error {
+						after = p.Pos
+						ops = append(ops, pageInOp(1, p.MsgID, p.Pos), ackOp(1, p.MsgID), delOp(p.MsgID))
+						return nil
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got += len(ops) / 3
+				} else {
+					for k := 0; k < 1024 && got < total; k++ {
+						next++
+						ops = append(ops, ackOp(1, next), delOp(next))
+						got++
+					}
+				}
+				if len(ops) == 0 {
+					t.Fatalf("drained %d of %d", got, total)
+				}
+				if err := applyWait(t, j, ops, got == total); err != nil {
+					t.Fatal(err)
+				}
+			}
+			el, c = time.Since(start), cpuTime()-cpu
+			t.Logf("%s: drained %d in %v: %.0f msg/s, %.1f µs CPU/msg; heap +%d MiB, RSS %d MiB",
+				name, total, el.Round(time.Millisecond), float64(total)/el.Seconds(), float64(c.Microseconds())/float64(total),
+				(int64(heapNow())-int64(base))>>20, rss()>>20)
+		})
+	}
+}
+
+func heapNow() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+type countPaged struct {
+	countRecovery
+	paged int64
+}
+
+func (c *countPaged) Paged(q uint64, n, bytes int64) error { c.paged += n; return nil }
