@@ -551,9 +551,9 @@ func (j *Journal) ReadPaged(q uint64, after uint64, limit int, fn func(storage.P
 	if r.emitted > 0 {
 		p.mu.Lock()
 		if pq := p.queues[q]; pq != nil {
-			if r.hint.pos > pq.hint.pos {
-				pq.hint = r.hint
-			}
+			// The latest read predicts the next best, even one that went
+			// back (a reader starting over after a restart).
+			pq.hint = r.hint
 			p.keepAhead(pq, r.heads)
 		}
 		p.mu.Unlock()
