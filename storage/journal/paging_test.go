@@ -486,6 +486,17 @@ func TestPagingFormatVersion(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
+	rep, err := Inspect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Paged != 1 || rep.PagedQueues != 1 || !strings.Contains(text.String(), "1 paged references in 1 queues") || !strings.Contains(text.String(), "page-ref=1") {
+		t.Fatalf("inspect: %+v\n%s", rep, text.String())
+	}
 	got, err := loadPaged(t, dir, Options{}, 2)
 	if err != nil || len(got.read[2]) != 1 {
 		t.Fatalf("reopen: %v %v", got, err)
