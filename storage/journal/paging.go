@@ -43,6 +43,7 @@ type pageSeg struct {
 	seq   uint32
 	tag   uint32
 	first uint32 // offset of the first batch record holding one of them
+	last  uint32 // offset of the last
 	count int64
 	ops   int64 // their encoded bytes (the segment's liveness)
 	data  int64 // their message bytes (PagedRecovery)
@@ -125,6 +126,7 @@ func (x *index) pageRef(cur *segState, d *dop, opOff uint32, size int) {
 		pq.segs = append(pq.segs, pageSeg{seq: cur.seq, tag: cur.tag, first: p.recOff})
 	}
 	ps := &pq.segs[len(pq.segs)-1]
+	ps.last = p.recOff
 	pq.last = posOf(cur.seq, opOff)
 	ps.count++
 	ps.ops += int64(size)
@@ -322,7 +324,7 @@ func countPages(src segSource, q uint64, ps pageSeg, lo, hi uint32) (n, ops, dat
 	sc := newScanner(src, ps.seq, ps.tag, 256<<10)
 	defer sc.release()
 	var d dop
-	for off := int64(ps.first); off <= int64(hi); {
+	for off := int64(ps.first); off <= int64(hi) && off <= int64(ps.last); {
 		rc, st, err := sc.record(off)
 		if err != nil {
 			return 0, 0, 0, err
@@ -619,7 +621,9 @@ func (r *pagedRead) segment(sc *scanner, ps pageSeg, active uint32, h readHint) 
 			}
 		}
 	}
-	for off := from; ; {
+	// Records past the segment's last one of the queue are not read: the
+	// list was taken after every page record whose done has run.
+	for off := from; off <= int64(ps.last); {
 		rc, st, err := sc.record(off)
 		if err == nil && st != recOK {
 			if ps.seq >= active {
@@ -644,6 +648,7 @@ func (r *pagedRead) segment(sc *scanner, ps pageSeg, active uint32, h readHint) 
 		}
 		off += int64(rc.size)
 	}
+	return nil
 }
 
 // ops reports the page records of r.q among the operations in p, which
