@@ -26,9 +26,10 @@ import (
 // ReadPaged reads the segment files (pread, CRC checked) from the queue's
 // mark. Page-in converts a page record in place: the message entry points at
 // its data and the reference entry's base is its segment, so the body is
-// written once. Page-drop moves the mark; counting the records it drops
-// within the mark's segment reads that segment back (drops are rare: purges,
-// deleted queues).
+// written once. Page-drop moves the mark; counting the records it drops in
+// the segment of its position reads that segment back (drops there are rare:
+// the core drops a whole tail at MaxUint64, past every segment, and single
+// records only when they do not decode).
 //
 // Liveness. An unread page record is live (its segment is not freed) and a
 // segment holding one is never compacted: its records keep their positions.
@@ -79,8 +80,8 @@ type pageHead struct {
 // what it read, costs a pread per page-in past it, not memory.
 const maxAhead = 1 << 16
 
-// popAhead drops the heads at or before pos (at or before it: before when
-// keep is set, so that the head of pos itself stays).
+// popAhead drops the heads before pos, and the one at pos too unless keep
+// is set.
 func (p *pageIndex) popAhead(pq *pageQueue, pos uint64, keep bool) {
 	i := 0
 	for i < len(pq.ahead) && (pq.ahead[i].pos < pos || (!keep && pq.ahead[i].pos == pos)) {
