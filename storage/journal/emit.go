@@ -64,6 +64,7 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 				return fmt.Errorf("journal: recovering binding %q: %w", b.key, err)
 			}
 		}
+		dontNeed(data)
 	}
 	for _, s := range x.segs.all() {
 		list := msgs[s.seq]
@@ -87,6 +88,8 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 			}
 		}
 		msgs[s.seq] = nil
+		// One segment resident at a time (see replayer.segment).
+		dontNeed(data)
 	}
 
 	refs := make([]rout, 0, x.refs.len())
