@@ -64,6 +64,7 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 				return fmt.Errorf("journal: recovering binding %q: %w", b.key, err)
 			}
 		}
+		dontNeed(data)
 	}
 	for _, s := range x.segs.all() {
 		list := msgs[s.seq]
@@ -87,6 +88,8 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 			}
 		}
 		msgs[s.seq] = nil
+		// One segment resident at a time (see replayer.segment).
+		dontNeed(data)
 	}
 
 	refs := make([]rout, 0, x.refs.len())
@@ -104,6 +107,9 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 		if err := r.Ref(rf.k.q, rf.k.m, rf.dc, rf.sched); err != nil {
 			return fmt.Errorf("journal: recovering reference %d/%d: %w", rf.k.q, rf.k.m, err)
 		}
+	}
+	if err := x.emitPaged(r); err != nil {
+		return err
 	}
 	j.stats.recBindings = len(x.binds)
 	j.stats.recMessages = x.msgs.len()

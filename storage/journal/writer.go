@@ -195,6 +195,7 @@ func (j *Journal) process(batch []request) {
 	i := 0
 	for i < len(batch) && j.failErr == nil {
 		j.gbuf = j.gbuf[:recHeaderSize]
+		j.upgrade = false
 		start := i
 		for i < len(batch) {
 			r := &batch[i]
@@ -223,6 +224,13 @@ func (j *Journal) process(batch []request) {
 				j.encodeCopy(r.copy)
 			} else {
 				j.encodeOps(r.ops)
+				if err := j.x.pages.err; err != nil {
+					// A page record could not be read back: the index
+					// may be off from the disk, so nothing more is written.
+					j.fail(err)
+					i = start
+					break
+				}
 			}
 			i++
 			if j.policy == storage.SyncAlways || len(j.gbuf) >= maxGroupBytes {
@@ -247,10 +255,14 @@ func (j *Journal) fits(extra int) bool {
 func (j *Journal) encodeOps(ops []storage.Op) {
 	var d dop
 	base := uint32(j.active.used)
+	j.x.pages.recOff = base
 	for i := range ops {
 		op := &ops[i]
 		pos := len(j.gbuf)
 		j.gbuf = appendOp(j.gbuf, op)
+		if op.Kind >= storage.OpPageRef && j.active.version < pagingVersion {
+			j.upgrade = true
+		}
 		opToDop(op, &d)
 		j.x.applyOp(j.active, &d, base+uint32(pos), len(j.gbuf)-pos)
 	}
@@ -265,9 +277,12 @@ func opToDop(op *storage.Op, d *dop) {
 	d.dc, d.sched = op.DeliveryCount, op.ScheduledAt
 	d.data = op.Data
 	d.keyStr, d.useKeyStr = op.Key, true
+	d.pos = op.Pos
 	switch op.Kind {
 	case storage.OpAddMessage:
 		d.dataOff = 1 + 8 + uvarintLen(uint64(len(op.Data)))
+	case storage.OpPageRef:
+		d.dataOff = pageHdrSize + uvarintLen(uint64(len(op.Data)))
 	case storage.OpPutBinding:
 		d.dataOff = 2 + uvarintLen(uint64(len(op.Key))) + len(op.Key) + uvarintLen(uint64(len(op.Data)))
 	}
@@ -369,6 +384,13 @@ func (j *Journal) flushGroup(reqs []request) {
 	j.gbuf = j.gbuf[:need]
 	putRecordHeader(j.gbuf, recBatch, j.active.key(), payload)
 	clear(j.gbuf[recSize:need])
+	if j.upgrade {
+		if err := j.upgradeActive(); err != nil {
+			j.fail(err)
+			j.complete(reqs, j.failErr)
+			return
+		}
+	}
 	write := func() error { return j.writeAt(j.af, j.gbuf, j.active.used) }
 	if err := write(); err != nil && !j.retryWrite(err, write) {
 		j.fail(fmt.Errorf("writing %s at offset %d: %w", j.active.name, j.active.used, err))
@@ -400,6 +422,22 @@ func (j *Journal) flushGroup(reqs []request) {
 	j.noteSync(took)
 	j.lastSync.Store(int64(took))
 	j.completeSynced(reqs, j.failErr)
+}
+
+// upgradeActive rewrites the active segment's header to the paging format
+// before its first page operation is written: a broker that does not know
+// them then refuses the segment instead of reading them as damage. The
+// header and the record are synced together; a crash between leaves a
+// version 2 segment without page operations, which is harmless.
+func (j *Journal) upgradeActive() error {
+	var hdr [segHeaderSize]byte
+	encodeSegHeader(hdr[:], segHeader{version: pagingVersion, tag: j.active.tag, seq: uint64(j.active.seq)})
+	if err := j.writeAt(j.af, hdr[:], 0); err != nil {
+		return fmt.Errorf("writing the header of %s: %w", j.active.name, err)
+	}
+	j.active.version = pagingVersion
+	j.upgrade = false
+	return nil
 }
 
 func (j *Journal) complete(reqs []request, err error) {
@@ -494,6 +532,7 @@ func (j *Journal) rollover() error {
 		j.log.Warn("journal: closing a sealed segment", "file", old.name, "error", err)
 	}
 	j.active, j.af, j.unsynced = next.seg, next.f, false
+	j.activeSeq.Store(next.seg.seq)
 	j.x.segs.add(next.seg)
 	j.x.reclaimable = true
 	j.stats.rollovers++
@@ -617,6 +656,7 @@ func (j *Journal) onFreed(res freeResult) {
 			j.stats.freedBytes += uint64(s.size)
 		}
 		j.x.segs.remove(seq)
+		j.files.forget(seq)
 		j.stats.freed++
 	}
 	for _, seq := range res.failed {
@@ -694,7 +734,8 @@ func (j *Journal) maybeCompact() {
 			}
 			continue
 		}
-		if s.compacting || s.noCompact || !(global || s.ratio() < j.ratio) {
+		// Unread page records keep their positions: never copied.
+		if s.compacting || s.noCompact || s.paged > 0 || !(global || s.ratio() < j.ratio) {
 			continue
 		}
 		if len(job) > 0 && (len(job) == maxCompactSegs || jobBytes+s.used > maxCompactBytes) {
