@@ -3,7 +3,8 @@
 // batches, the recovery order, each operation's effect, done called exactly
 // once and only after the data is durable, Apply that never blocks, ErrClosed
 // after Close, failures reported through done, Health and Notify, and
-// (with Heal) a store that resumes by itself once the cause is gone.
+// (with Heal) a store that resumes by itself once the cause is gone; and, for
+// a store that implements storage.Pager, the paging contract (paging.go).
 package storetest
 
 import (
@@ -61,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 		{"NeverBlocks", testNeverBlocks},
 		{"Failure", testFailure},
 	}
+	tests = append(tests, pagingTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}
@@ -68,7 +70,7 @@ func Run(t *testing.T, h Harness) {
 
 // Event is one call a store made on its Recovery.
 type Event struct {
-	Kind          string // "binding", "message" or "ref"
+	Kind          string // "binding", "message", "ref" or "paged"
 	Binding       storage.BindingKind
 	Key           string
 	Data          []byte
@@ -76,6 +78,7 @@ type Event struct {
 	QueueID       uint64
 	DeliveryCount uint32
 	ScheduledAt   int64
+	Count, Bytes  int64 // "paged": the queue's paged references
 }
 
 // Recorder is a storage.Recovery that records what it is given.
