@@ -257,14 +257,21 @@ func (s *Store) ReadPaged(q uint64, after uint64, max int, fn func(p storage.Pag
 	if s.rconn == nil || s.rconn.IsClosed() {
 		conn, err := pgx.ConnectConfig(ctx, s.cfg)
 		if err != nil {
-			return fmt.Errorf("postgres: reading paged references: connecting: %w", err)
+			return fmt.Errorf("%w: reading paged references: connecting: %w", ErrUnavailable, err)
 		}
 		s.rconn = conn
 	}
-	err := s.readPaged(ctx, q, after, max, fn)
-	if err != nil {
+	var fnErr error
+	err := s.readPaged(ctx, q, after, max, func(p storage.PagedRef) error {
+		fnErr = fn(p)
+		return fnErr
+	})
+	if err != nil && fnErr == nil {
 		s.rconn.Close(context.Background())
 		s.rconn = nil
+		if transient(err) {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 	}
 	return err
 }
