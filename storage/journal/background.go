@@ -379,6 +379,20 @@ func (j *Journal) compactSegment(cs compactSeg, maps *[][]byte, add func(copyIte
 				if err != nil {
 					return fmt.Errorf("%s: batch at offset %d: %w", path, off, err)
 				}
+				if d.kind == byte(storage.OpPageRef) {
+					// Compacted only once no page record in the segment is
+					// unread: a paged-in one is a message and a reference.
+					off := uint32(payOff + pos)
+					pos += n
+					m := copyItem{kind: itemMessage, src: cs.seq, id: d.msgID, srcOff: off + uint32(d.dataOff), data: d.data}
+					if err := add(m, msgOpSize(len(d.data))); err != nil {
+						return err
+					}
+					if err := add(copyItem{kind: itemRef, src: cs.seq, q: d.queueID, id: d.msgID}, copyRefOpSize); err != nil {
+						return err
+					}
+					continue
+				}
 				it, isize := itemFor(&d, uint32(payOff+pos))
 				pos += n
 				if it.kind == 0 {

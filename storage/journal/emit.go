@@ -105,6 +105,9 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 			return fmt.Errorf("journal: recovering reference %d/%d: %w", rf.k.q, rf.k.m, err)
 		}
 	}
+	if err := x.emitPaged(r); err != nil {
+		return err
+	}
 	j.stats.recBindings = len(x.binds)
 	j.stats.recMessages = x.msgs.len()
 	j.stats.recRefs = x.refs.len()

@@ -54,6 +54,9 @@ import (
 //	add-ref, update-ref:       queue u64, msg u64, delivery count u32, scheduled-at i64
 //	copy-ref:                  as add-ref, then the reference's order key u64
 //	ack:                       queue u64, msg u64
+//	page-ref:                  queue u64, msg u64, delivery count u32, scheduled-at i64, len uvarint, data
+//	page-in:                   queue u64, msg u64, position u64
+//	page-drop:                 queue u64, position u64
 //	put-binding, copy-binding: binding kind u8, key len uvarint, key, data len uvarint, data
 //	delete-binding:            binding kind u8, key len uvarint, key
 //
@@ -62,6 +65,12 @@ import (
 // and the byte offset of its add-ref operation (low 32 bits): every add-ref has
 // a distinct one, and sorting by it yields the order the references were added
 // even after compaction moved some of them.
+//
+// A paged reference's position is the segment sequence (high 32 bits) and
+// the byte offset of its page-ref operation (low 32 bits), like an order
+// key; page-in and page-drop name one (see paging.go). Page records are
+// never copied by compaction while unread, so a position stays valid as
+// long as its record is.
 //
 // A seal record (payload: the next segment's sequence number, u64) ends every
 // segment but the newest; a segment without one is either the newest or damaged.
@@ -114,6 +123,10 @@ const (
 	copyRefOpSize = refOpSize + 8
 	ackOpSize     = 1 + 8 + 8
 	delMsgOpSize  = 1 + 8
+	// pageHdrSize is a page-ref's size before its data length and data.
+	pageHdrSize    = 1 + 8 + 8 + 4 + 8
+	pageInOpSize   = 1 + 8 + 8 + 8
+	pageDropOpSize = 1 + 8 + 8
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -149,9 +162,17 @@ func opSize(op *storage.Op) (int, error) {
 		return 1 + 1 + uvarintLen(uint64(len(op.Key))) + len(op.Key) + uvarintLen(uint64(len(op.Data))) + len(op.Data), nil
 	case storage.OpDeleteBinding:
 		return 1 + 1 + uvarintLen(uint64(len(op.Key))) + len(op.Key), nil
+	case storage.OpPageRef:
+		return pageOpSize(len(op.Data)), nil
+	case storage.OpPageIn:
+		return pageInOpSize, nil
+	case storage.OpPageDrop:
+		return pageDropOpSize, nil
 	}
 	return 0, fmt.Errorf("%w: kind %d", ErrInvalidOp, op.Kind)
 }
+
+func pageOpSize(dataLen int) int { return pageHdrSize + uvarintLen(uint64(dataLen)) + dataLen }
 
 func msgOpSize(dataLen int) int { return 1 + 8 + uvarintLen(uint64(dataLen)) + dataLen }
 
@@ -188,6 +209,20 @@ func appendOp(b []byte, op *storage.Op) []byte {
 		b = append(b, byte(op.Binding))
 		b = binary.AppendUvarint(b, uint64(len(op.Key)))
 		b = append(b, op.Key...)
+	case storage.OpPageRef:
+		b = le.AppendUint64(b, op.QueueID)
+		b = le.AppendUint64(b, op.MsgID)
+		b = le.AppendUint32(b, op.DeliveryCount)
+		b = le.AppendUint64(b, uint64(op.ScheduledAt))
+		b = binary.AppendUvarint(b, uint64(len(op.Data)))
+		b = append(b, op.Data...)
+	case storage.OpPageIn:
+		b = le.AppendUint64(b, op.QueueID)
+		b = le.AppendUint64(b, op.MsgID)
+		b = le.AppendUint64(b, op.Pos)
+	case storage.OpPageDrop:
+		b = le.AppendUint64(b, op.QueueID)
+		b = le.AppendUint64(b, op.Pos)
 	}
 	return b
 }
@@ -226,6 +261,7 @@ type dop struct {
 	dc      uint32
 	sched   int64
 	order   uint64 // copy-ref only
+	pos     uint64 // page-in, page-drop
 	key     []byte
 	data    []byte
 	dataOff int // offset of data within the encoded operation
@@ -307,6 +343,31 @@ func decodeOp(p []byte, d *dop) (int, error) {
 		d.queueID = le.Uint64(p[1:])
 		d.msgID = le.Uint64(p[9:])
 		return ackOpSize, nil
+	case byte(storage.OpPageRef):
+		h, ok := decodePageHdr(p)
+		if !ok || h.dataLen > uint64(len(p)-h.dataOff) {
+			return 0, errBadOp
+		}
+		d.queueID, d.msgID, d.dc, d.sched = h.queueID, h.msgID, h.dc, h.sched
+		d.dataOff = h.dataOff
+		end := h.dataOff + int(h.dataLen)
+		d.data = p[h.dataOff:end:end]
+		return end, nil
+	case byte(storage.OpPageIn):
+		if len(p) < pageInOpSize {
+			return 0, errBadOp
+		}
+		d.queueID = le.Uint64(p[1:])
+		d.msgID = le.Uint64(p[9:])
+		d.pos = le.Uint64(p[17:])
+		return pageInOpSize, nil
+	case byte(storage.OpPageDrop):
+		if len(p) < pageDropOpSize {
+			return 0, errBadOp
+		}
+		d.queueID = le.Uint64(p[1:])
+		d.pos = le.Uint64(p[9:])
+		return pageDropOpSize, nil
 	case byte(storage.OpPutBinding), kindCopyBinding, byte(storage.OpDeleteBinding):
 		if len(p) < 3 {
 			return 0, errBadOp
@@ -332,6 +393,34 @@ func decodeOp(p []byte, d *dop) (int, error) {
 		return pos + int(n), nil
 	}
 	return 0, errBadOp
+}
+
+// pageHdr is the head of a page-ref operation: everything but its data.
+type pageHdr struct {
+	queueID, msgID uint64
+	dc             uint32
+	sched          int64
+	dataLen        uint64
+	dataOff        int // offset of the data within the operation
+}
+
+// size is the operation's encoded size.
+func (h *pageHdr) size() int { return h.dataOff + int(h.dataLen) }
+
+// decodePageHdr decodes the head of the page-ref operation at the start of
+// p, which need not hold its data. The length is not checked against p.
+func decodePageHdr(p []byte) (pageHdr, bool) {
+	le := binary.LittleEndian
+	if len(p) < pageHdrSize+1 || p[0] != byte(storage.OpPageRef) {
+		return pageHdr{}, false
+	}
+	h := pageHdr{queueID: le.Uint64(p[1:]), msgID: le.Uint64(p[9:]), dc: le.Uint32(p[17:]), sched: int64(le.Uint64(p[21:]))}
+	n, k := uvarint(p[pageHdrSize:])
+	if k <= 0 || n > maxSegmentSize {
+		return pageHdr{}, false
+	}
+	h.dataLen, h.dataOff = n, pageHdrSize+k
+	return h, true
 }
 
 // segHeader is a decoded segment header.

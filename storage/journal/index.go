@@ -60,6 +60,9 @@ type segState struct {
 	liveBytes int64
 	liveOps   int64
 	deps      []uint32
+	// paged counts the segment's unread page records (included in liveOps):
+	// compaction leaves such a segment alone (paging.go).
+	paged int64
 
 	ops     [opStatSlots]int64 // operations by kind (see opStatSlot)
 	records int64
@@ -70,20 +73,20 @@ type segState struct {
 	noFree     bool // freeing failed once; keep the file until restart
 }
 
-// opStatSlots counts operations by stored kind: the seven storage kinds and
+// opStatSlots counts operations by stored kind: the ten storage kinds and
 // the three copy kinds.
-const opStatSlots = 10
+const opStatSlots = 13
 
 func opStatSlot(kind byte) int {
 	switch kind {
 	case kindCopyMessage:
-		return 7
+		return 10
 	case kindCopyRef:
-		return 8
+		return 11
 	case kindCopyBinding:
-		return 9
+		return 12
 	}
-	if kind >= 1 && kind <= 7 {
+	if kind >= 1 && kind <= 10 {
 		return int(kind) - 1
 	}
 	return 0
@@ -91,6 +94,7 @@ func opStatSlot(kind byte) int {
 
 var opStatNames = [opStatSlots]string{
 	"add-message", "delete-message", "add-ref", "ack", "update-ref", "put-binding", "delete-binding",
+	"page-ref", "page-in", "page-drop",
 	"copy-message", "copy-ref", "copy-binding",
 }
 
@@ -185,10 +189,13 @@ type index struct {
 	liveBytes int64
 	// reclaimable is set when some segment may have become freeable.
 	reclaimable bool
+
+	pages pageIndex // paging.go
 }
 
 func newIndex(hint int) *index {
 	x := &index{binds: make(map[bindKey]bindEntry)}
+	x.pages.queues = make(map[uint64]*pageQueue)
 	x.msgs.init(hint)
 	x.refs.init(hint)
 	return x
@@ -289,6 +296,12 @@ func (x *index) applyOp(cur *segState, d *dop, opOff uint32, size int) {
 			x.kill(e.seq, bindingOpSize(len(bk.key), int(e.len)), cur)
 			delete(x.binds, bk)
 		}
+	case byte(storage.OpPageRef):
+		x.pageRef(cur, d, opOff, size)
+	case byte(storage.OpPageIn):
+		x.pageIn(cur, d)
+	case byte(storage.OpPageDrop):
+		x.pageDrop(cur, d)
 	}
 }
 
@@ -298,6 +311,7 @@ func (x *index) applyOp(cur *segState, d *dop, opOff uint32, size int) {
 func (x *index) applyBatch(cur *segState, p []byte, payOff int) error {
 	var d dop
 	pos := 0
+	x.pages.recOff = uint32(payOff - recHeaderSize)
 	for pos < len(p) {
 		n, err := decodeOp(p[pos:], &d)
 		if err != nil {

@@ -129,6 +129,12 @@ type Journal struct {
 	lastSync         atomic.Int64 // nanoseconds the last sync took
 	errors           atomic.Uint64
 
+	// files reads segments back for paging (paging.go); activeSeq is the
+	// active segment's sequence, for ReadPaged to tell the end of the data
+	// from damage.
+	files     *segReader
+	activeSeq atomic.Uint32
+
 	// Owned by the writer goroutine once Load has finished.
 	x        *index
 	active   *segState
@@ -444,6 +450,9 @@ func (j *Journal) Load(ctx context.Context, r storage.Recovery) error {
 }
 
 func (j *Journal) releaseFiles() {
+	if j.files != nil {
+		j.files.close()
+	}
 	if j.af != nil {
 		j.af.Close()
 		j.af = nil
@@ -461,6 +470,7 @@ func (j *Journal) load(ctx context.Context, r storage.Recovery) error {
 	}
 	rp := newReplayer(j.dir, mode, j.log, j.listing.segs)
 	defer rp.close()
+	j.files, rp.reader = rp.reader, nil
 	if err := rp.run(ctx); err != nil {
 		return err
 	}
@@ -543,6 +553,7 @@ func (j *Journal) load(ctx context.Context, r storage.Recovery) error {
 		}
 	}
 	j.x.reclaimable = true
+	j.activeSeq.Store(j.active.seq)
 	j.stats.pool = len(j.pool)
 	j.gbuf = make([]byte, recHeaderSize, 64<<10)
 	j.scratch = make(map[uint32]int)
@@ -615,6 +626,7 @@ func (j *Journal) Close() error {
 		}
 		j.writerWG.Wait()
 		err = j.closeErr
+		j.files.close()
 	}
 	if lerr := j.lockFile.Close(); err == nil && lerr != nil {
 		err = fmt.Errorf("journal: releasing the lock: %w", lerr)

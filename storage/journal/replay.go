@@ -25,6 +25,9 @@ type replayer struct {
 	log   *slog.Logger
 	files []segFile
 	x     *index
+	// reader reads segments back for the index's page-in and page-drop;
+	// Load takes it over, else close closes it.
+	reader *segReader
 	// maps holds the segments mapped by sequence number, for emit; close
 	// releases them.
 	maps map[uint32][]byte
@@ -45,11 +48,16 @@ type replayer struct {
 func newReplayer(dir string, mode replayMode, log *slog.Logger, files []segFile) *replayer {
 	// The index starts small: growing it costs less than presizing it from
 	// the folder's size, which mostly holds dead records and free space.
-	return &replayer{dir: dir, mode: mode, log: log, files: files, x: newIndex(0), maps: map[uint32][]byte{}, truncatedAt: -1}
+	r := &replayer{dir: dir, mode: mode, log: log, files: files, x: newIndex(0), reader: newSegReader(dir), maps: map[uint32][]byte{}, truncatedAt: -1}
+	r.x.pages.src = r.reader
+	return r
 }
 
 // close unmaps the segments.
 func (r *replayer) close() {
+	if r.reader != nil {
+		r.reader.close()
+	}
 	for seq, b := range r.maps {
 		unmap(b)
 		delete(r.maps, seq)
@@ -218,6 +226,9 @@ func (r *replayer) walk(seg *segState, data []byte, off int) (int, recStatus, er
 			}
 			if err := r.x.applyBatch(seg, rc.payload, off+recHeaderSize); err != nil {
 				return off, recBad, nil
+			}
+			if err := r.x.pages.err; err != nil {
+				return off, recBad, fmt.Errorf("journal: replaying %s: %w", seg.name, err)
 			}
 		case recSeal:
 			seg.records++

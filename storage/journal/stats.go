@@ -18,6 +18,8 @@ type Stats struct {
 	LiveMessages int
 	LiveRefs     int
 	LiveBindings int
+	Paged        int64 // unread page records (paged references)
+	PagedQueues  int   // queues that have some
 
 	RecoveredMessages int
 	RecoveredRefs     int
@@ -82,6 +84,9 @@ func (j *Journal) publishStats() {
 		s.LiveMessages = j.x.msgs.len()
 		s.LiveRefs = j.x.refs.len()
 		s.LiveBindings = len(j.x.binds)
+		j.x.pages.mu.Lock()
+		s.Paged, s.PagedQueues = j.x.pages.count, len(j.x.pages.queues)
+		j.x.pages.mu.Unlock()
 	}
 	j.statsMu.Lock()
 	j.snap = s
@@ -104,7 +109,7 @@ func (j *Journal) Stats() storage.Stats {
 	pending := j.outstanding
 	j.qmu.Unlock()
 	return storage.Stats{
-		Messages: d.LiveMessages, Refs: d.LiveRefs, Bindings: d.LiveBindings, Bytes: d.DiskBytes,
+		Messages: d.LiveMessages, Refs: d.LiveRefs, Paged: d.Paged, Bindings: d.LiveBindings, Bytes: d.DiskBytes,
 		Pending: pending, Applies: d.Applies, Syncs: d.Syncs,
 		LastSync: time.Duration(j.lastSync.Load()), Errors: j.errors.Load(),
 		Pressure: j.pressure.Load(), Unavailable: j.Health(),

@@ -223,6 +223,13 @@ func (j *Journal) process(batch []request) {
 				j.encodeCopy(r.copy)
 			} else {
 				j.encodeOps(r.ops)
+				if err := j.x.pages.err; err != nil {
+					// A page record could not be read back: the index
+					// may be off from the disk, so nothing more is written.
+					j.fail(err)
+					i = start
+					break
+				}
 			}
 			i++
 			if j.policy == storage.SyncAlways || len(j.gbuf) >= maxGroupBytes {
@@ -247,6 +254,7 @@ func (j *Journal) fits(extra int) bool {
 func (j *Journal) encodeOps(ops []storage.Op) {
 	var d dop
 	base := uint32(j.active.used)
+	j.x.pages.recOff = base
 	for i := range ops {
 		op := &ops[i]
 		pos := len(j.gbuf)
@@ -265,9 +273,12 @@ func opToDop(op *storage.Op, d *dop) {
 	d.dc, d.sched = op.DeliveryCount, op.ScheduledAt
 	d.data = op.Data
 	d.keyStr, d.useKeyStr = op.Key, true
+	d.pos = op.Pos
 	switch op.Kind {
 	case storage.OpAddMessage:
 		d.dataOff = 1 + 8 + uvarintLen(uint64(len(op.Data)))
+	case storage.OpPageRef:
+		d.dataOff = pageHdrSize + uvarintLen(uint64(len(op.Data)))
 	case storage.OpPutBinding:
 		d.dataOff = 2 + uvarintLen(uint64(len(op.Key))) + len(op.Key) + uvarintLen(uint64(len(op.Data)))
 	}
@@ -494,6 +505,7 @@ func (j *Journal) rollover() error {
 		j.log.Warn("journal: closing a sealed segment", "file", old.name, "error", err)
 	}
 	j.active, j.af, j.unsynced = next.seg, next.f, false
+	j.activeSeq.Store(next.seg.seq)
 	j.x.segs.add(next.seg)
 	j.x.reclaimable = true
 	j.stats.rollovers++
@@ -617,6 +629,7 @@ func (j *Journal) onFreed(res freeResult) {
 			j.stats.freedBytes += uint64(s.size)
 		}
 		j.x.segs.remove(seq)
+		j.files.forget(seq)
 		j.stats.freed++
 	}
 	for _, seq := range res.failed {
@@ -694,7 +707,8 @@ func (j *Journal) maybeCompact() {
 			}
 			continue
 		}
-		if s.compacting || s.noCompact || !(global || s.ratio() < j.ratio) {
+		// Unread page records keep their positions: never copied.
+		if s.compacting || s.noCompact || s.paged > 0 || !(global || s.ratio() < j.ratio) {
 			continue
 		}
 		if len(job) > 0 && (len(job) == maxCompactSegs || jobBytes+s.used > maxCompactBytes) {
