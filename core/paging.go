@@ -54,10 +54,38 @@ type pageState struct {
 	bytes atomic.Int64 // their stored message data, as counted for stats
 	after uint64       // the store's position of the last one paged in (0: none)
 	gen   uint64       // bumped when the tail is dropped: a read under way is discarded
+	// logged: "paging started" was logged and "stopped" was not yet;
+	// loggedAt is when the last of them was (paging.go: logStart).
+	logged   bool
+	loggedAt time.Time
 	// reading: a page-in goroutine runs for the queue. idle: the last read
 	// found nothing to page in (references counted but not yet durable):
 	// no read is started again until one is stored (pagedStored).
 	reading, idle bool
+}
+
+// pageLogQuiet: a queue whose consumers keep pace at its budget pages and
+// drains its tail over and over; after a "stopped" line the next start is
+// logged only this much later (and then its stop too).
+const pageLogQuiet = 10 * time.Second
+
+// logStart logs that the queue started paging. Caller holds q.mu.
+func (pg *pageState) logStart(q *Queue) {
+	if pg.logged || time.Since(pg.loggedAt) < pageLogQuiet {
+		return
+	}
+	pg.logged, pg.loggedAt = true, time.Now()
+	q.b.log.Info("queue paging started: new messages stay in the store until consumers drain it", "queue", q.info.Name, "address", q.info.Address)
+}
+
+// logStop logs that the queue stopped paging, if its start was logged.
+// Caller holds q.mu.
+func (pg *pageState) logStop(q *Queue, why string) {
+	if !pg.logged {
+		return
+	}
+	pg.logged, pg.loggedAt = false, time.Now()
+	q.b.log.Info("queue paging stopped: "+why, "queue", q.info.Name, "address", q.info.Address)
 }
 
 // pagedLocked reports whether the queue has a paged tail. Caller holds q.mu.
@@ -69,7 +97,7 @@ func (q *Queue) pageOutLocked() {
 		q.pg = &pageState{}
 	}
 	if q.pg.count == 0 {
-		q.b.log.Info("queue paging started: new messages stay in the store until consumers drain it", "queue", q.info.Name, "address", q.info.Address)
+		q.pg.logStart(q)
 	}
 	q.pg.count++
 }
@@ -136,7 +164,10 @@ func (b *Broker) pagedStored(p prepared) {
 // Caller holds q.mu.
 func (q *Queue) needPageLocked() bool {
 	pg := q.pg
-	if pg == nil || pg.count == 0 || pg.reading || pg.idle || q.deleted || q.heldBytes.Load() >= pageMaxBytes {
+	// Without consumers nothing needs to be in memory: a queue nobody
+	// reads keeps its tail in the store (its expired messages too, until
+	// they are read back).
+	if pg == nil || pg.count == 0 || pg.reading || pg.idle || q.deleted || len(q.consumers) == 0 || q.heldBytes.Load() >= pageMaxBytes {
 		return false
 	}
 	held := q.ready + q.sched.Len()
@@ -304,7 +335,7 @@ func (q *Queue) appendPagedLocked(batch []pagedIn) {
 	}
 	q.expireScanned(now)
 	if pg.count == 0 {
-		b.log.Info("queue paging stopped: its paged messages are all back in memory", "queue", q.info.Name, "address", q.info.Address)
+		pg.logStop(q, "its paged messages are all back in memory")
 	}
 }
 
@@ -337,7 +368,7 @@ func (q *Queue) dropPagedLocked() int64 {
 	pg.bytes.Store(0)
 	pg.gen++
 	pg.idle = false
-	q.b.log.Info("queue paging stopped: its paged messages were dropped", "queue", q.info.Name, "address", q.info.Address, "messages", n)
+	pg.logStop(q, "its paged messages were dropped")
 	return n
 }
 
@@ -370,6 +401,7 @@ func (r *recoverer) Paged(queueID uint64, count, bytes int64) error {
 	if q.pg == nil {
 		q.pg = &pageState{}
 	}
+	q.pg.logStart(q)
 	q.pg.count += count
 	q.pg.bytes.Add(bytes)
 	q.mu.Unlock()
