@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -173,15 +175,20 @@ ON CONFLICT (queue_id) DO UPDATE SET maxpos = greatest(pq.maxpos, excluded.maxpo
 SELECT coalesce(sum(n), 0)::int8, coalesce(sum(b), 0)::int8 FROM a`
 	// Moving a mark takes the rows it passes (paged in or dropped) out
 	// of the queue's totals; the database's own mark makes it idempotent.
+	// The count is a lateral subquery so that both ends of the range are
+	// index bounds: a join condition on the old mark was only a filter,
+	// and the count read every row from the queue's first to the mark.
 	sqlMarkPaged = `WITH u AS (SELECT * FROM unnest($1::int8[], $2::int8[]) AS u(q, mark)),
-s AS (SELECT u.q, u.mark, count(p.pos) AS n, coalesce(sum(p.size), 0)::int8 AS b
-FROM u JOIN junction_paged_queues pq ON pq.queue_id = u.q AND pq.mark < u.mark
-LEFT JOIN junction_paged p ON p.queue_id = u.q AND p.pos > pq.mark AND p.pos <= u.mark
-GROUP BY u.q, u.mark),
+s AS (SELECT u.q, u.mark, c.n, c.b FROM u JOIN junction_paged_queues pq ON pq.queue_id = u.q AND pq.mark < u.mark
+CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(p.size), 0)::int8 AS b FROM junction_paged p
+WHERE p.queue_id = u.q AND p.pos > pq.mark AND p.pos <= u.mark) c),
 up AS (UPDATE junction_paged_queues pq SET mark = s.mark, count = pq.count - s.n, bytes = pq.bytes - s.b FROM s WHERE pq.queue_id = s.q)
 SELECT coalesce(sum(n), 0)::int8 FROM s`
-	sqlDropPaged = `WITH d AS (DELETE FROM junction_paged p USING unnest($1::int8[], $2::int8[], $3::int8[]) AS u(q, lo, hi)
-WHERE p.queue_id = u.q AND p.pos > u.lo AND p.pos <= u.hi RETURNING p.size) SELECT coalesce(sum(size), 0)::int8 FROM d`
+	// One statement per range, with scalar bounds: joined to unnest(),
+	// the planner took a range for a fraction of the table and scanned it
+	// whole. Drops are rare (purge, delete, an undecodable record).
+	sqlDropPaged = `WITH d AS (DELETE FROM junction_paged WHERE queue_id = $1 AND pos > $2 AND pos <= $3 RETURNING size)
+SELECT coalesce(sum(size), 0)::int8 FROM d`
 	sqlDelPagedIn = `WITH d AS (DELETE FROM junction_paged p USING unnest($1::int8[], $2::int8[]) AS u(q, pos)
 WHERE p.queue_id = u.q AND p.pos = u.pos RETURNING p.size) SELECT coalesce(sum(size), 0)::int8 FROM d`
 	sqlDeadPagedIn = `UPDATE junction_paged p SET ref_live = false FROM unnest($1::int8[], $2::int8[]) AS u(q, pos)
@@ -213,8 +220,8 @@ func (s *Store) queuePaging(b *pgx.Batch, g *group, d *deltas) {
 			return err
 		})
 	}
-	if len(g.dropQ) > 0 {
-		b.Queue(sqlDropPaged, g.dropQ, g.dropLo, g.dropHi).QueryRow(func(row pgx.Row) error {
+	for i := range g.dropQ {
+		b.Queue(sqlDropPaged, g.dropQ[i], g.dropLo[i], g.dropHi[i]).QueryRow(func(row pgx.Row) error {
 			var bytes int64
 			err := row.Scan(&bytes)
 			d.bytes -= bytes
@@ -349,8 +356,13 @@ func (s *Store) loadPaging(ctx context.Context, tx pgx.Tx, r storage.Recovery, n
 		}
 	}
 	var refs []pagedRef
+	// Per queue an index range up to its mark, ORDER BY making the index
+	// the plan (a join, or the planner's guess that a third of the table
+	// is at or below the mark, made it scan the whole table, paged tails
+	// included); the queues' rows are merged by position here.
 	rows, _ = tx.Query(ctx, `SELECT p.queue_id, p.pos, p.msg_id, p.delivery_count, p.scheduled_at, p.ref_live, p.data
-FROM junction_paged_queues q JOIN junction_paged p ON p.queue_id = q.queue_id AND p.pos <= q.mark ORDER BY p.pos`)
+FROM junction_paged_queues q CROSS JOIN LATERAL (SELECT * FROM junction_paged p
+WHERE p.queue_id = q.queue_id AND p.pos <= q.mark ORDER BY p.pos) p`)
 	for rows.Next() {
 		var q, pos, m, dc, sched int64
 		var live bool
@@ -375,6 +387,7 @@ FROM junction_paged_queues q JOIN junction_paged p ON p.queue_id = q.queue_id AN
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("postgres: loading paged-in messages: %w", err)
 	}
+	slices.SortFunc(refs, func(a, b pagedRef) int { return cmp.Compare(a.pos, b.pos) })
 	return refs, queues, nil
 }
 
