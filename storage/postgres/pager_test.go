@@ -227,3 +227,34 @@ func mustOK(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestMigrateFromVersion1: a database written by a broker before paging
+// (schema 1) keeps its messages and gains the paging tables.
+func TestMigrateFromVersion1(t *testing.T) {
+	srv := pgtest.Get(t)
+	db := srv.NewDB(t)
+	url := srv.URL(srv.Addr(), db)
+	s := openPaged(t, url, &pagedRecorder{})
+	mustOK(t, applyWait(t, s, addMsg(1)...))
+	_ = s.Close()
+	// Back to what schema 1 was.
+	srv.Exec(t, db, "DROP TABLE junction_paged, junction_paged_queues")
+	srv.Exec(t, db, "DELETE FROM junction_schema WHERE version > 1")
+	s2, err := Open(context.Background(), Options{URL: url, Logger: quiet()})
+	if err != nil {
+		t.Fatalf("Open on a version 1 database: %v", err)
+	}
+	defer s2.Close()
+	if s2.Schema() != SchemaVersion() || SchemaVersion() < 2 {
+		t.Fatalf("schema %d after opening, want %d", s2.Schema(), SchemaVersion())
+	}
+	rec := &pagedRecorder{}
+	if err := s2.Load(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	checkLoad(t, rec, []string{"message 1 m", "ref 1 1 0 0"})
+	mustOK(t, applyWait(t, s2, pageRef(1, 2, "p")))
+	if got := readAll(t, s2, 1, 0, 10); !slices.Equal(ids(got), []uint64{2}) {
+		t.Fatalf("ReadPaged after the migration = %v", ids(got))
+	}
+}
