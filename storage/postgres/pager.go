@@ -283,6 +283,10 @@ func (s *Store) ReadPaged(q uint64, after uint64, max int, fn func(p storage.Pag
 	return err
 }
 
+const sqlLoadPagedIn = `SELECT p.queue_id, p.pos, p.msg_id, p.delivery_count, p.scheduled_at, p.ref_live, p.data
+FROM junction_paged_queues q CROSS JOIN LATERAL (SELECT * FROM junction_paged p
+WHERE p.queue_id = q.queue_id AND p.pos <= q.mark ORDER BY p.pos) p`
+
 const sqlReadPaged = `SELECT pos, msg_id, delivery_count, scheduled_at, data FROM junction_paged
 WHERE queue_id = $1 AND pos > greatest($2, coalesce((SELECT mark FROM junction_paged_queues WHERE queue_id = $1), 0))
 ORDER BY pos LIMIT $3`
@@ -360,9 +364,7 @@ func (s *Store) loadPaging(ctx context.Context, tx pgx.Tx, r storage.Recovery, n
 	// the plan (a join, or the planner's guess that a third of the table
 	// is at or below the mark, made it scan the whole table, paged tails
 	// included); the queues' rows are merged by position here.
-	rows, _ = tx.Query(ctx, `SELECT p.queue_id, p.pos, p.msg_id, p.delivery_count, p.scheduled_at, p.ref_live, p.data
-FROM junction_paged_queues q CROSS JOIN LATERAL (SELECT * FROM junction_paged p
-WHERE p.queue_id = q.queue_id AND p.pos <= q.mark ORDER BY p.pos) p`)
+	rows, _ = tx.Query(ctx, sqlLoadPagedIn)
 	for rows.Next() {
 		var q, pos, m, dc, sched int64
 		var live bool

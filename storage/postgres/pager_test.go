@@ -3,10 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/junctionmq/junction/internal/pgtest"
 	"github.com/junctionmq/junction/storage"
@@ -256,5 +259,82 @@ func TestMigrateFromVersion1(t *testing.T) {
 	mustOK(t, applyWait(t, s2, pageRef(1, 2, "p")))
 	if got := readAll(t, s2, 1, 0, 10); !slices.Equal(ids(got), []uint64{2}) {
 		t.Fatalf("ReadPaged after the migration = %v", ids(got))
+	}
+}
+
+// seqScanPaged finds a sequential or bitmap scan of junction_paged (not
+// of junction_paged_queues, a row per queue) in a plan: the planner picks
+// a bitmap scan for a range it thinks large, as it did when the mark move
+// bounded its count from above only.
+var seqScanPaged = regexp.MustCompile(`(?m)(Seq|Bitmap Heap) Scan on junction_paged( |$)`)
+
+// TestPagedPlans keeps the paging statements on the primary key's ranges,
+// as pgx runs them (cached statements, so generic plans): a statement
+// that scans junction_paged whole costs a second per call on a queue of
+// millions, which the contract suite's small queues never show.
+func TestPagedPlans(t *testing.T) {
+	srv := pgtest.Get(t)
+	db := srv.NewDB(t)
+	url := srv.URL(srv.Addr(), db)
+	s := openPaged(t, url, &pagedRecorder{})
+	body := string(make([]byte, 1024))
+	for b := range 20 {
+		ops := make([]storage.Op, 0, 1000)
+		for i := range 1000 {
+			ops = append(ops, pageRef(1, uint64(b*1000+i+1), body))
+		}
+		mustOK(t, applyWait(t, s, ops...))
+	}
+	got := readAll(t, s, 1, 0, 10000)
+	mustOK(t, applyWait(t, s, storage.Op{Kind: storage.OpPageIn, QueueID: 1, MsgID: got[9999].MsgID, Pos: got[9999].Pos}))
+	srv.Exec(t, db, "ANALYZE junction_paged")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	mark, hi := got[9999].Pos, got[9999].Pos+100
+	for _, c := range []struct {
+		name, sql, args string
+		want            string // in the plan: the bound that keeps the range short
+	}{
+		{"read", sqlReadPaged, fmt.Sprintf("(1, %d, 1024)", mark), ""},
+		{"mark", sqlMarkPaged, fmt.Sprintf("('{1}', '{%d}')", hi), "Index Cond: ((queue_id = u.q) AND (pos > pq.mark) AND (pos <= u.mark))"},
+		{"drop", sqlDropPaged, fmt.Sprintf("(1, %d, %d)", mark, hi), ""},
+		{"delete paged-in", sqlDelPagedIn, fmt.Sprintf("('{1,1}', '{%d,%d}')", got[0].Pos, got[1].Pos), ""},
+		{"ack paged-in", sqlDeadPagedIn, fmt.Sprintf("('{1}', '{%d}')", got[2].Pos), ""},
+		{"update paged-in", sqlUpdPagedIn, fmt.Sprintf("('{1}', '{%d}', '{1}', '{0}')", got[3].Pos), ""},
+		{"load paged-in", sqlLoadPagedIn, "", ""},
+	} {
+		name := "p_" + strings.NewReplacer(" ", "_", "-", "_").Replace(c.name)
+		if _, err := conn.Exec(ctx, "PREPARE "+name+" AS "+c.sql); err != nil {
+			t.Fatalf("%s: PREPARE: %v", c.name, err)
+		}
+		// EXPLAIN without ANALYZE: the statements that write do not run.
+		rows, err := conn.Query(ctx, "EXPLAIN EXECUTE "+name+c.args, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			t.Fatalf("%s: EXPLAIN: %v", c.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: EXPLAIN: %v", c.name, err)
+		}
+		text := strings.Join(plan, "\n")
+		if seqScanPaged.MatchString(text) || !strings.Contains(text, c.want) {
+			t.Errorf("%s scans more of junction_paged than its range:\n%s", c.name, text)
+		}
 	}
 }
