@@ -364,6 +364,11 @@ func (c *Config) Validate() error {
 		if err := s.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("address-settings %q: %w", p, err))
 		}
+		if s.AddressFullPolicy != nil && strings.EqualFold(*s.AddressFullPolicy, "PAGE") && c.Store.Type == "memory" {
+			// The memory store would keep the paged messages in memory:
+			// PAGE would bound nothing.
+			errs = append(errs, fmt.Errorf("address-settings %q: address-full-policy PAGE keeps messages in the store, and store.type memory is memory: use the journal or postgres, or BLOCK, FAIL or DROP", p))
+		}
 	}
 	if err := c.Security.Validate(); err != nil {
 		errs = append(errs, err)

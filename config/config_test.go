@@ -118,6 +118,7 @@ func TestBadConfigs(t *testing.T) {
 		{"ha on the journal", "ha:\n  role: live-or-backup\n", "ha.role live-or-backup needs a shared store"},
 		{"bad ha role", "store:\n  type: postgres\n  url: postgres://h/db\nha:\n  role: primary\n", "ha.role \"primary\""},
 		{"bad policy", "address-settings:\n  \"#\":\n    address-full-policy: PANIC\n", "address-full-policy"},
+		{"PAGE on the memory store", "store:\n  type: memory\naddress-settings:\n  \"#\":\n    address-full-policy: PAGE\n", "PAGE keeps messages in the store, and store.type memory"},
 		{"bad routing", "address-settings:\n  \"#\":\n    default-routing-type: BROADCAST\n", "default-routing-type"},
 		{"bad size", "max-message-size: lots\n", "invalid byte size"},
 		{"bad log level", "log:\n  level: loud\n", "log.level"},

@@ -160,6 +160,11 @@ func (q *Queue) Purge() int {
 		q.finishLocked(r, true)
 		n++
 	}
+	// The paged tail goes too: it is ready, only not in memory.
+	if paged := q.dropPagedLocked(); paged > 0 {
+		q.acked.Add(uint64(paged))
+		n += int(paged)
+	}
 	q.compactLevels()
 	q.unlock()
 	return n

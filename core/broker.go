@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,10 @@ type Config struct {
 	MaxAddresses, MaxQueues int
 	// Hooks are the plugin points (hooks.go); the zero value has none.
 	Hooks Hooks
+
+	// pageLow and pageBatch replace pageLowWater and pageBatch in tests, so
+	// that a few hundred messages exercise several reads.
+	pageLow, pageBatch int
 }
 
 // The default caps on addresses and queues: an empty one costs well under
@@ -109,6 +114,12 @@ type Broker struct {
 	moveLogState
 	pendingBinds pendingBindings
 
+	// pager is the store's Pager, nil when it has none (address-full-policy
+	// PAGE is then refused by New). pageSem bounds the page-in reads that
+	// run at once across every queue (paging.go).
+	pager   storage.Pager
+	pageSem chan struct{}
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -159,14 +170,29 @@ func New(cfg Config) (*Broker, error) {
 	if cfg.MaxQueues == 0 {
 		cfg.MaxQueues = DefaultMaxQueues
 	}
+	if cfg.pageLow <= 0 {
+		cfg.pageLow = pageLowWater
+	}
+	if cfg.pageBatch <= 0 {
+		cfg.pageBatch = pageBatch
+	}
 	repo, err := NewSettingsRepository(cfg.AddressSettings)
 	if err != nil {
 		return nil, err
+	}
+	pager, _ := cfg.Store.(storage.Pager)
+	if pager == nil {
+		for pattern, a := range cfg.AddressSettings {
+			if a != nil && a.AddressFullPolicy != nil && strings.EqualFold(*a.AddressFullPolicy, "PAGE") {
+				return nil, fmt.Errorf("address-settings %q: address-full-policy PAGE needs a store that pages (journal or postgres); this store (%T) cannot", pattern, cfg.Store)
+			}
+		}
 	}
 	b := &Broker{
 		cfg: cfg, store: cfg.Store, settings: repo, log: cfg.Logger, now: cfg.Now, hooks: cfg.Hooks, globalMax: max(cfg.GlobalMaxSize, 0),
 		addresses: map[string]*address{}, queues: map[string]*Queue{}, queueByID: map[uint64]*Queue{},
 		records: map[storage.BindingKind]map[string][]byte{}, stop: make(chan struct{}),
+		pager: pager, pageSem: make(chan struct{}, pageReaders),
 	}
 	// Message ids stay unique across restarts without a stored counter: they
 	// start from the clock (2^20 ids per millisecond of downtime).
@@ -399,6 +425,7 @@ type RecoveryStats struct {
 	Queues   int
 	Messages int
 	Refs     int
+	Paged    int64 // references left in the store, paged (address-full-policy PAGE)
 	Duration time.Duration
 }
 

@@ -290,7 +290,7 @@ func (c *Consumer) close(unsent func(uint64) bool) bool {
 	}
 	q.dispatchLocked()
 	remaining := len(q.consumers)
-	empty := q.total == 0
+	empty := q.total == 0 && !q.pagedLocked()
 	q.unlock()
 	if c.s != nil {
 		c.s.forget(c)

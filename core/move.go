@@ -202,7 +202,8 @@ func (b *Broker) abandon(p prepared) {
 		q.pins--
 		q.mu.Unlock()
 	}
-	if p.m != nil && p.m.addr != nil {
+	b.unpage(p)
+	if p.m != nil && p.m.addr != nil && len(p.targets) > 0 {
 		p.m.refs.Store(0)
 		b.released(p.m)
 	}

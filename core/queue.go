@@ -77,6 +77,12 @@ type QueueStats struct {
 	// Oldest is the timestamp (unix ms) of the oldest message ready or in
 	// flight; 0 when the queue holds none.
 	Oldest int64
+	// Paged are the messages (counted in Messages too) that the queue
+	// keeps in the store only, address-full-policy PAGE, and PagedBytes
+	// their stored size; Paging is whether it has any.
+	Paged      int64
+	PagedBytes int64
+	Paging     bool
 }
 
 // Queue holds messages for consumers.
@@ -128,6 +134,8 @@ type Queue struct {
 	// queue costs about 1 KiB).
 	rare     *queueRare
 	resetGen uint64
+	// pg is the queue's paged tail (paging.go), nil until it first pages.
+	pg *pageState
 
 	enqueued, acked, expired, deadLettered, delivered atomic.Uint64
 
@@ -247,11 +255,13 @@ func (q *Queue) Info() QueueInfo { return q.info }
 func (q *Queue) Stats() QueueStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	paged, pagedBytes := q.pagedStatsLocked()
 	return QueueStats{
-		Messages: q.total, Ready: q.ready, Scheduled: q.sched.Len(), InFlight: q.inFlight,
+		Messages: q.total + int(paged), Ready: q.ready, Scheduled: q.sched.Len(), InFlight: q.inFlight,
 		Consumers: len(q.consumers), Enqueued: q.enqueued.Load(), Acked: q.acked.Load(),
 		Expired: q.expired.Load(), DeadLettered: q.deadLettered.Load(), Dropped: q.dropped.Load(),
 		Delivered: q.delivered.Load(), Oldest: q.oldestLocked(),
+		Paged: paged, PagedBytes: pagedBytes, Paging: paged > 0,
 	}
 }
 
@@ -291,7 +301,14 @@ func (q *Queue) unlock() {
 		moves, waiters = r.moves, r.waiters
 		q.rare = nil
 	}
+	startPager := q.pg != nil && q.needPageLocked()
+	if startPager {
+		q.pg.reading = true
+	}
 	q.mu.Unlock()
+	if startPager {
+		go q.pageIn()
+	}
 	switch {
 	case len(ops) == 0:
 		for _, w := range waiters {

@@ -20,6 +20,8 @@ type recoverer struct {
 	dups     []recoveredDup
 	// placeholders hold messages whose queue binding was lost.
 	placeholders []*Queue
+	// paged are the queues with a paged tail, to start reading once loaded.
+	paged []*Queue
 }
 
 func (b *Broker) recover(ctx context.Context) (RecoveryStats, error) {
@@ -53,6 +55,11 @@ func (b *Broker) recover(ctx context.Context) (RecoveryStats, error) {
 	}
 	r.stats.Messages = len(r.messages)
 	r.stats.Duration = time.Since(start)
+	for _, q := range r.paged {
+		// Reads the first batch back, so consumers find it in memory.
+		q.mu.Lock()
+		q.unlock()
+	}
 	return r.stats, nil
 }
 
@@ -130,16 +137,7 @@ func (r *recoverer) Ref(queueID, msgID uint64, deliveryCount uint32, scheduledAt
 		return nil
 	}
 	if q == nil {
-		// The queue's binding is gone (a repaired journal lost it) but its
-		// messages are here: keep them in a queue an operator can drain
-		// rather than delete them.
-		name := "junction.recovered." + strconv.FormatUint(queueID, 10)
-		b.mu.Lock()
-		b.ensureAddressLocked(name, Anycast, false)
-		q = b.registerQueueLocked(QueueInfo{ID: queueID, Name: name, Address: name, RoutingType: Anycast, Durable: true}, nil)
-		b.mu.Unlock()
-		r.placeholders = append(r.placeholders, q)
-		b.log.Warn("messages of an unknown queue recovered into a new queue", "queue", name)
+		q = r.placeholder(queueID)
 	}
 	if m.refs.Add(1) == 1 {
 		m.size = int32(m.Size())
@@ -160,4 +158,22 @@ func (r *recoverer) Ref(queueID, msgID uint64, deliveryCount uint32, scheduledAt
 	q.mu.Unlock()
 	r.stats.Refs++
 	return nil
+}
+
+// placeholder makes a queue for references whose queue binding is gone (a
+// repaired journal lost it) while its messages are here: they are kept in
+// a queue an operator can drain rather than deleted.
+func (r *recoverer) placeholder(queueID uint64) *Queue {
+	b := r.b
+	name := "junction.recovered." + strconv.FormatUint(queueID, 10)
+	b.mu.Lock()
+	b.ensureAddressLocked(name, Anycast, false)
+	q := b.queueByID[queueID]
+	if q == nil {
+		q = b.registerQueueLocked(QueueInfo{ID: queueID, Name: name, Address: name, RoutingType: Anycast, Durable: true}, nil)
+		r.placeholders = append(r.placeholders, q)
+		b.log.Warn("messages of an unknown queue recovered into a new queue", "queue", name)
+	}
+	b.mu.Unlock()
+	return q
 }

@@ -25,6 +25,9 @@ type resolved struct {
 	// full: BLOCK policy and no room (or others already waiting): the send
 	// must wait in the address's admission line.
 	full bool
+	// page: PAGE policy and no room: the message's references to durable
+	// queues go to the store only (paging.go).
+	page bool
 }
 
 // validate checks a message before routing.
@@ -131,7 +134,17 @@ func (b *Broker) resolve(s *Session, m *Message, pass ...*address) (resolved, er
 	if lim := a.settings.MaxSizeBytes; (lim >= 0 || global) && !admitted(a, pass) {
 		need := int64(m.Size())
 		fitsGlobal := !global || b.globalFits(need)
-		switch a.settings.FullPolicy {
+		policy := a.settings.FullPolicy
+		if policy == FullPage && (!m.Durable || b.pager == nil) {
+			// Only a durable message pages: a non-persistent one must not
+			// come back after a restart, so it waits for room as with BLOCK.
+			policy = FullBlock
+		}
+		switch policy {
+		case FullPage:
+			// Accepted however full: its references to durable queues
+			// stay in the store (prepare), so it costs no memory.
+			res.page = !a.fits(need) || !fitsGlobal
 		case FullFail:
 			if !a.fits(need) {
 				return res, fmt.Errorf("%w: %q is over max-size-bytes %d", ErrAddressFull, a.name, lim)
@@ -351,7 +364,8 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 // pinned (a pinned queue is not auto-deleted) and its store operations built.
 type prepared struct {
 	m       *Message
-	targets []*Queue
+	targets []*Queue // the queues that hold it in memory, pinned
+	paged   []*Queue // the queues that took it paged (counted in their tails)
 	now     int64
 	dups    *dupCache // where dupID was recorded, to forget it if the store fails
 	dupID   string
@@ -383,17 +397,28 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 		}
 	}
 	// targets stays res.targets (read-only, possibly the route cache's)
-	// until a deleted subscription has to be left out: copying it for every
-	// send cost an allocation on the hot path for a case that is rare.
+	// until a deleted subscription has to be left out, or a queue takes
+	// the message paged: copying it for every send cost an allocation on
+	// the hot path for a case that is rare.
 	targets, copied := res.targets, false
+	var paged []*Queue
+	canPage := m.Durable && b.pager != nil
 	for i, q := range res.targets {
 		q.mu.Lock()
 		deleted := q.deleted
+		pageIt := false
 		if !deleted {
-			q.pins++
+			if canPage && q.info.Durable && (res.page || q.pagedLocked()) {
+				// Past the budget, or behind references already paged:
+				// the queue's order is the store's until its tail drains.
+				pageIt = true
+				q.pageOutLocked()
+			} else {
+				q.pins++
+			}
 		}
 		q.mu.Unlock()
-		if !deleted {
+		if !deleted && !pageIt {
 			if copied {
 				targets = append(targets, q)
 			}
@@ -402,12 +427,12 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 		if !copied {
 			targets, copied = append(make([]*Queue, 0, len(res.targets)-1), res.targets[:i]...), true
 		}
+		if pageIt {
+			paged = append(paged, q)
+			continue
+		}
 		if q.info.RoutingType == Anycast {
-			for _, p := range targets {
-				p.mu.Lock()
-				p.pins--
-				p.mu.Unlock()
-			}
+			b.unpin(targets, paged)
 			if dupID != "" {
 				dups.forget(dupID)
 			}
@@ -435,7 +460,7 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 	}
 	m.size = int32(m.Size())
 	m.addr = res.a
-	if len(targets) == 0 {
+	if len(targets) == 0 && len(paged) == 0 {
 		b.stats.dropped.Add(1)
 		return prepared{}, true
 	}
@@ -449,15 +474,22 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 	}
 	m.refs.Store(int32(len(targets)))
 	m.durableRefs.Store(int32(durable))
-	res.a.size.Add(int64(m.size))
-	b.globalSize.Add(int64(m.size) + messageOverhead)
-	if durable > 0 {
-		*ops = append(*ops, storage.Op{Kind: storage.OpAddMessage, MsgID: m.ID, Data: EncodeMessage(make([]byte, 0, m.Size()), m)})
-		for _, q := range targets {
-			if q.info.Durable {
-				*ops = append(*ops, storage.Op{Kind: storage.OpAddRef, QueueID: q.info.ID, MsgID: m.ID, ScheduledAt: m.ScheduledAt})
+	if len(targets) > 0 {
+		// A message every queue took paged is held by none in memory.
+		res.a.size.Add(int64(m.size))
+		b.globalSize.Add(int64(m.size) + messageOverhead)
+	}
+	if durable > 0 || len(paged) > 0 {
+		data := EncodeMessage(make([]byte, 0, m.Size()), m)
+		if durable > 0 {
+			*ops = append(*ops, storage.Op{Kind: storage.OpAddMessage, MsgID: m.ID, Data: data})
+			for _, q := range targets {
+				if q.info.Durable {
+					*ops = append(*ops, storage.Op{Kind: storage.OpAddRef, QueueID: q.info.ID, MsgID: m.ID, ScheduledAt: m.ScheduledAt})
+				}
 			}
 		}
+		*ops = b.pageOps(*ops, m, paged, data, durable > 0)
 		if dupID != "" {
 			// The id survives a restart exactly when its message does.
 			dups.stored(dupID)
@@ -467,7 +499,7 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 		b.applyAsync([]storage.Op{{Kind: storage.OpDeleteBinding, Binding: storage.BindingDuplicateID, Key: dupKey(res.a.name, evicted)}})
 	}
 	b.stats.routed.Add(1)
-	return prepared{m: m, targets: targets, now: now, dups: dups, dupID: dupID}, true
+	return prepared{m: m, targets: targets, paged: paged, now: now, dups: dups, dupID: dupID}, true
 }
 
 // storeErr makes a store's error ErrStoreUnavailable for adapters, which map
@@ -492,17 +524,21 @@ func (b *Broker) withdraw(p prepared) {
 		q.pins--
 		q.unlock()
 	}
+	b.unpage(p)
 	if p.dupID != "" {
 		p.dups.forget(p.dupID)
 	}
 	b.stats.routed.Add(^uint64(0))
-	b.released(p.m)
+	if len(p.targets) > 0 {
+		b.released(p.m)
+	}
 }
 
 // publish makes a prepared message visible on its queues and dispatches it.
 // A queue deleted meanwhile (it was pinned, so only an explicit delete) drops
 // its reference, in the store too.
 func (b *Broker) publish(p prepared) {
+	b.pagedStored(p)
 	for _, q := range p.targets {
 		q.mu.Lock()
 		q.pins--
@@ -573,7 +609,7 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 		return false
 	}
 	q.mu.Lock()
-	if ifUnused && (len(q.consumers) > 0 || q.total > 0 || q.pins > 0) {
+	if ifUnused && (len(q.consumers) > 0 || q.total > 0 || q.pins > 0 || q.pagedLocked()) {
 		q.mu.Unlock()
 		b.mu.Unlock()
 		return false
@@ -615,6 +651,7 @@ func (b *Broker) deleteQueue(q *Queue, ifUnused bool) bool {
 	q.consumers = nil
 	q.nConsumers.Store(0)
 	q.ready, q.inFlight = 0, 0
+	q.dropPagedLocked()
 	if q.info.Durable && !q.info.Temporary {
 		q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteBinding, Binding: storage.BindingQueue, Key: q.info.Name})
 	}

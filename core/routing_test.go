@@ -503,7 +503,6 @@ func TestAddressSettingsValidation(t *testing.T) {
 		name string
 		as   *AddressSettings
 	}{
-		{"PAGE policy", &AddressSettings{AddressFullPolicy: ptr("PAGE")}},
 		{"unknown policy", &AddressSettings{AddressFullPolicy: ptr("SPILL")}},
 		{"routing type", &AddressSettings{DefaultRoutingType: ptr("BROADCAST")}},
 		{"multiplier below 1", &AddressSettings{RedeliveryDelayMultiplier: ptr(0.5)}},

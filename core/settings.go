@@ -83,6 +83,10 @@ const (
 	FullBlock FullPolicy = iota // hold the producer until space frees (default)
 	FullFail                    // refuse the send with ErrAddressFull
 	FullDrop                    // accept and discard the message, counted
+	// FullPage accepts a durable message and keeps its references to
+	// durable queues in the store only (paging.go); other sends are held
+	// as with FullBlock.
+	FullPage
 )
 
 // Settings is the resolved, concrete form of the address settings for one
@@ -157,9 +161,9 @@ func parseFullPolicy(s string) (FullPolicy, error) {
 	case "DROP":
 		return FullDrop, nil
 	case "PAGE":
-		return 0, fmt.Errorf("address-full-policy PAGE is not supported yet: use BLOCK, FAIL or DROP")
+		return FullPage, nil
 	}
-	return 0, fmt.Errorf("address-full-policy %q: want BLOCK, FAIL or DROP", s)
+	return 0, fmt.Errorf("address-full-policy %q: want BLOCK, FAIL, DROP or PAGE", s)
 }
 
 // apply fills every unset field of s from a.

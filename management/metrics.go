@@ -46,6 +46,7 @@ var (
 	dStoreHealthy  = newDesc("store_healthy", "1 when the store can write, 0 when it is unavailable.")
 	dStorePressure = newDesc("store_pressure", "1 when the store is behind and durable sends wait.")
 	dStoreMessages = newDesc("store_messages", "Messages in the store.")
+	dStorePaged    = newDesc("store_paged_messages", "Paged references in the store, not yet read back (address-full-policy PAGE).")
 	dStoreBytes    = newDesc("store_bytes", "Bytes the store occupies.")
 	dStoreSyncs    = newDesc("store_syncs_total", "Syncs (fsync, commit) the store issued.")
 	dStoreErrors   = newDesc("store_errors_total", "Store writes that failed.")
@@ -74,7 +75,9 @@ var (
 	dQExpired     = newDesc("queue_messages_expired_total", "Messages that expired in the queue.", queueLabels...)
 	dQDeadLetter  = newDesc("queue_messages_dead_lettered_total", "Messages dead-lettered from the queue.", queueLabels...)
 	dQOldestAge   = newDesc("queue_oldest_message_age_seconds", "Age of the oldest message ready or in flight (0: empty).", queueLabels...)
-	queueDescList = []desc{dQDepth, dQInFlight, dQScheduled, dQConsumers, dQEnqueued, dQDelivered, dQAcked, dQExpired, dQDeadLetter, dQOldestAge}
+	dQPaged       = newDesc("queue_messages_paged", "Messages kept in the store only (address-full-policy PAGE), counted in queue_messages too.", queueLabels...)
+	dQPagedBytes  = newDesc("queue_paged_bytes", "Stored size of the queue's paged messages.", queueLabels...)
+	queueDescList = []desc{dQDepth, dQInFlight, dQScheduled, dQConsumers, dQEnqueued, dQDelivered, dQAcked, dQExpired, dQDeadLetter, dQOldestAge, dQPaged, dQPagedBytes}
 )
 
 // collector produces the metrics at scrape time from the broker's own
@@ -84,7 +87,7 @@ type collector struct{ a *API }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []desc{dInfo, dUptime, dSent, dRouted, dDropped, dDuplicates, dExpired, dDeadLettered, dAddresses, dQueues,
-		dGlobalSize, dGlobalMax, dStoreHealthy, dStorePressure, dStoreMessages, dStoreBytes, dStoreSyncs, dStoreErrors,
+		dGlobalSize, dGlobalMax, dStoreHealthy, dStorePressure, dStoreMessages, dStorePaged, dStoreBytes, dStoreSyncs, dStoreErrors,
 		dProtoConns, dProtoAccepted, dProtoIn, dProtoOut, dProtoBytesIn, dProtoBytesOut, dProtoExtra,
 		dQueuesDepth, dQueuesInFlight, dQueuesCons, dOmitted} {
 		ch <- d
@@ -135,6 +138,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(dStoreHealthy, boolFloat(b.StoreHealth() == nil))
 	ch <- gauge(dStorePressure, boolFloat(b.StorePressure()))
 	ch <- gauge(dStoreMessages, float64(ss.Messages))
+	ch <- gauge(dStorePaged, float64(ss.Paged))
 	ch <- gauge(dStoreBytes, float64(ss.Bytes))
 	ch <- counter(dStoreSyncs, ss.Syncs)
 	ch <- counter(dStoreErrors, ss.Errors)
@@ -192,6 +196,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			age = float64(max(0, nowMs-s.st.Oldest)) / 1000
 		}
 		ch <- gauge(dQOldestAge, age, l...)
+		ch <- gauge(dQPaged, float64(s.st.Paged), l...)
+		ch <- gauge(dQPagedBytes, float64(s.st.PagedBytes), l...)
 	}
 }
 

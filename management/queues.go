@@ -12,30 +12,35 @@ import (
 
 // Queue is a queue as the API shows it.
 type Queue struct {
-	Name         string  `json:"name"`
-	Address      string  `json:"address"`
-	RoutingType  string  `json:"routing_type"`
-	Durable      bool    `json:"durable"`
-	Temporary    bool    `json:"temporary"`
-	AutoCreated  bool    `json:"auto_created"`
-	Filter       string  `json:"filter"`
-	ClientID     string  `json:"client_id"`
-	Subscription string  `json:"subscription"`
-	Shared       bool    `json:"shared"`
-	Depth        int     `json:"depth"`
-	Ready        int     `json:"ready"`
-	Scheduled    int     `json:"scheduled"`
-	InFlight     int     `json:"in_flight"`
-	Consumers    int     `json:"consumers"`
-	Enqueued     uint64  `json:"enqueued"`
-	Delivered    uint64  `json:"delivered"`
-	Acknowledged uint64  `json:"acknowledged"`
-	Expired      uint64  `json:"expired"`
-	DeadLettered uint64  `json:"dead_lettered"`
-	Dropped      uint64  `json:"dropped"`
-	OldestAgeMs  int64   `json:"oldest_age_ms"`
-	EnqueueRate  float64 `json:"enqueue_rate"`
-	AckRate      float64 `json:"ack_rate"`
+	Name         string `json:"name"`
+	Address      string `json:"address"`
+	RoutingType  string `json:"routing_type"`
+	Durable      bool   `json:"durable"`
+	Temporary    bool   `json:"temporary"`
+	AutoCreated  bool   `json:"auto_created"`
+	Filter       string `json:"filter"`
+	ClientID     string `json:"client_id"`
+	Subscription string `json:"subscription"`
+	Shared       bool   `json:"shared"`
+	Depth        int    `json:"depth"`
+	Ready        int    `json:"ready"`
+	Scheduled    int    `json:"scheduled"`
+	InFlight     int    `json:"in_flight"`
+	Consumers    int    `json:"consumers"`
+	Enqueued     uint64 `json:"enqueued"`
+	Delivered    uint64 `json:"delivered"`
+	Acknowledged uint64 `json:"acknowledged"`
+	Expired      uint64 `json:"expired"`
+	DeadLettered uint64 `json:"dead_lettered"`
+	Dropped      uint64 `json:"dropped"`
+	OldestAgeMs  int64  `json:"oldest_age_ms"`
+	// Paged (counted in Depth) are kept in the store only, under
+	// address-full-policy PAGE; PagedBytes is their stored size.
+	Paged       int64   `json:"paged"`
+	PagedBytes  int64   `json:"paged_bytes"`
+	Paging      bool    `json:"paging"`
+	EnqueueRate float64 `json:"enqueue_rate"`
+	AckRate     float64 `json:"ack_rate"`
 
 	ConsumerList []Consumer `json:"consumer_list,omitempty"`
 }
@@ -65,6 +70,7 @@ func (a *API) queueView(q *core.Queue, now time.Time) Queue {
 		Depth: st.Messages, Ready: st.Ready, Scheduled: st.Scheduled, InFlight: st.InFlight, Consumers: st.Consumers,
 		Enqueued: st.Enqueued, Delivered: st.Delivered, Acknowledged: st.Acked, Expired: st.Expired,
 		DeadLettered: st.DeadLettered, Dropped: st.Dropped, EnqueueRate: r.in, AckRate: r.out,
+		Paged: st.Paged, PagedBytes: st.PagedBytes, Paging: st.Paging,
 	}
 	if st.Oldest > 0 {
 		v.OldestAgeMs = max(0, now.UnixMilli()-st.Oldest)

@@ -35,7 +35,9 @@ as_pg "$PGBIN/pg_ctl -D $T/pg -l $T/pg.log -o '-p $PGPORT -k $T -c listen_addres
 psql -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "CREATE DATABASE junction" || exit 1
 
 SJ=$(free_port); SP=$(free_port)
-off="--mqtt off --ws off"
+# Only STOMP listens: the default ports of the other listeners may be taken by
+# whatever else runs on the machine, and a broker that cannot bind exits.
+off="--mqtt off --ws off --amqp off --openwire off --admin off"
 "$J" serve --data "$T/journal" --stomp 127.0.0.1:$SJ $off --log-level warn > "$T/journal.log" 2>&1 &
 JJ=$!
 cat > "$T/pg.yaml" <<YAML

@@ -96,7 +96,12 @@ type Store struct {
 	nextSeq   int64
 	retryAt   time.Time
 	backoff   time.Duration
-	downSince time.Time // when the database went away; zero while it is there
+	downSince time.Time            // when the database went away; zero while it is there
+	marks     map[uint64]int64     // queue -> paged-in mark (pager.go)
+	pagedIn   map[uint64]*pagedLoc // paged-in messages not deleted, by id
+
+	rmu   sync.Mutex // ReadPaged's connection
+	rconn *pgx.Conn
 
 	ctx    context.Context // cancelled by Close once the writer must give up
 	cancel context.CancelFunc
@@ -121,9 +126,9 @@ type Store struct {
 	delayTarget int
 	commitAvg   atomic.Int64 // nanoseconds, moving average (writer)
 
-	messages, refs, bindings, bytes atomic.Int64
-	applies, syncs, errs            atomic.Uint64
-	lastSync                        atomic.Int64
+	messages, refs, bindings, bytes, paged atomic.Int64
+	applies, syncs, errs                   atomic.Uint64
+	lastSync                               atomic.Int64
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -172,7 +177,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
 	s := &Store{opts: opts, log: opts.Logger, cfg: cfg, qerr: ErrNotLoaded, wake: make(chan struct{}, 1),
-		stopped: make(chan struct{}), backoff: minBackoff}
+		stopped: make(chan struct{}), backoff: minBackoff, marks: map[uint64]int64{}, pagedIn: map[uint64]*pagedLoc{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -319,6 +324,10 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("postgres: loading bindings: %w", err)
 	}
+	pagedRefs, pagedQueues, err := s.loadPaging(ctx, tx, r, &nm, &size)
+	if err != nil {
+		return err
+	}
 	// The two big queries are read from the rows' binary values directly:
 	// a scan through pgx's type machinery costs more than the database
 	// takes to send them.
@@ -360,6 +369,17 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 			n[i] = int64(binary.BigEndian.Uint64(v[i]))
 		}
 		q, m, dc, sched, seq := n[0], n[1], n[2], n[3], n[4]
+		// Paged-in references take their places by position, which
+		// counts from the same sequence as seq.
+		for len(pagedRefs) > 0 && pagedRefs[0].pos < uint64(seq) {
+			p := pagedRefs[0]
+			pagedRefs = pagedRefs[1:]
+			if err := r.Ref(p.q, p.m, p.dc, p.sched); err != nil {
+				rows.Close()
+				return err
+			}
+			nr++
+		}
 		if err := r.Ref(uint64(q), uint64(m), uint32(dc), sched); err != nil {
 			rows.Close()
 			return err
@@ -369,6 +389,17 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("postgres: loading references: %w", err)
+	}
+	for _, p := range pagedRefs {
+		if err := r.Ref(p.q, p.m, p.dc, p.sched); err != nil {
+			return err
+		}
+		nr++
+	}
+	for _, pq := range pagedQueues {
+		if err := r.(storage.PagedRecovery).Paged(pq.q, pq.count, pq.bytes); err != nil {
+			return err
+		}
 	}
 	s.bindings.Store(nb)
 	s.messages.Store(nm)
@@ -449,7 +480,7 @@ func (s *Store) Stats() storage.Stats {
 		unavailable = nil
 	}
 	return storage.Stats{
-		Messages: int(s.messages.Load()), Refs: int(s.refs.Load()), Bindings: int(s.bindings.Load()), Bytes: s.bytes.Load(),
+		Messages: int(s.messages.Load()), Refs: int(s.refs.Load()), Paged: s.paged.Load(), Bindings: int(s.bindings.Load()), Bytes: s.bytes.Load(),
 		Pending: pending, Applies: s.applies.Load(), Syncs: s.syncs.Load(), LastSync: time.Duration(s.lastSync.Load()),
 		Errors: s.errs.Load(), Pressure: s.pressure.Load(), Unavailable: unavailable,
 	}
@@ -485,6 +516,7 @@ func (s *Store) Close() error {
 		<-s.stopped
 	}
 	s.cancel()
+	s.closeReader()
 	if s.conn != nil {
 		// Unlocking first hands the store to a waiting backup at once,
 		// rather than when the server notices the session ended.

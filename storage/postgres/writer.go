@@ -381,6 +381,7 @@ func (s *Store) succeeded(batch []request, d deltas) {
 	s.refs.Add(d.refs)
 	s.bindings.Add(d.bindings)
 	s.bytes.Add(d.bytes)
+	s.paged.Add(d.paged)
 	s.syncs.Add(1)
 	for i := range batch {
 		s.applies.Add(1)
@@ -429,7 +430,23 @@ type group struct {
 	insBindK         []int16
 	insBindKey       [][]byte
 	insBindData      [][]byte
-	empty            bool
+
+	// Paging (see pager.go).
+	pgQ, pgPos, pgM  []int64 // OpPageRef rows
+	pgDC, pgSched    []int64
+	pgData           [][]byte
+	markQ, markTo    []int64 // per queue, the paged-in mark the group ends at
+	dropQ            []int64 // OpPageDrop: rows in (dropLo, dropHi] are gone
+	dropLo, dropHi   []int64
+	pdelQ, pdelPos   []int64 // paged-in messages deleted
+	pdeadQ, pdeadPos []int64 // paged-in references acknowledged, message kept
+	pupdQ, pupdPos   []int64 // paged-in references updated
+	pupdDC, pupdSch  []int64
+	// Counts the group changes that no statement reports: paged-in
+	// messages and references.
+	dMessages, dRefs int64
+
+	empty bool
 }
 
 type refKey struct{ q, m uint64 }
@@ -463,10 +480,14 @@ func (s *Store) group(batch []request) *group {
 	binds := map[bindKey]*dataVal{}
 	var bindOrder []bindKey
 	delBinds := map[bindKey]struct{}{}
+	pg := pageGroup{marks: map[uint64]int64{}, touched: map[uint64]*pagedTouch{}}
 	for i := range batch {
 		g.sync = g.sync || batch[i].sync
 		for j := range batch[i].ops {
 			op := &batch[i].ops[j]
+			if s.pageOp(g, &pg, op) {
+				continue
+			}
 			switch op.Kind {
 			case storage.OpAddMessage:
 				if e, ok := msgs[op.MsgID]; ok {
@@ -565,7 +586,8 @@ func (s *Store) group(batch []request) *group {
 			g.insBindData = append(g.insBindData, nonNil(e.data))
 		}
 	}
-	g.empty = len(g.delMsgs)+len(g.insMsgs)+len(g.delRefQ)+len(g.updQ)+len(g.insQ)+len(g.delBindK) == 0
+	s.pageFinish(g, &pg)
+	g.empty = len(g.delMsgs)+len(g.insMsgs)+len(g.delRefQ)+len(g.updQ)+len(g.insQ)+len(g.delBindK) == 0 && !g.paging()
 	return g
 }
 
@@ -578,7 +600,7 @@ func nonNil(b []byte) []byte {
 }
 
 // deltas are what a committed group changed in the counts.
-type deltas struct{ messages, refs, bindings, bytes int64 }
+type deltas struct{ messages, refs, bindings, bytes, paged int64 }
 
 const (
 	sqlDelMsgs = `WITH d AS (DELETE FROM junction_messages WHERE id = ANY($1::int8[]) RETURNING octet_length(data) AS n)
@@ -614,6 +636,7 @@ func (s *Store) exec(g *group) (deltas, error) {
 		b.Queue("SET LOCAL synchronous_commit TO off")
 	}
 	b.Queue("SELECT junction_fence($1)", s.epoch)
+	s.queuePaging(b, g, &d)
 	if len(g.delMsgs) > 0 {
 		b.Queue(sqlDelMsgs, g.delMsgs).QueryRow(func(row pgx.Row) error {
 			var n, bytes int64

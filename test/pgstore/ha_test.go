@@ -336,7 +336,8 @@ func TestFencedBrokerStops(t *testing.T) {
 func TestMigrateCommand(t *testing.T) {
 	url := pgtest.DB(t)
 	cfg := haConfig(t, url, "127.0.0.1:0", "")
-	for _, want := range []string{"schema migrated from version 0 to 1", "schema already at version 1"} {
+	v := postgres.SchemaVersion()
+	for _, want := range []string{fmt.Sprintf("schema migrated from version 0 to %d", v), fmt.Sprintf("schema already at version %d", v)} {
 		out, err := exec.Command(junctionBin(t), "store", "migrate", "--config", cfg).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), want) {
 			t.Fatalf("junction store migrate: %v: %s (want %q)", err, out, want)

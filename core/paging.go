@@ -1,0 +1,433 @@
+package core
+
+import (
+	"errors"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/junctionmq/junction/storage"
+)
+
+// Paging (address-full-policy PAGE): a queue larger than memory.
+//
+// Past its address's max-size-bytes, or with the broker over global-max-size,
+// a durable message's references to durable queues are written as
+// storage.OpPageRef and the core keeps nothing of them: the message lives in
+// the store alone. Once a queue has such a paged tail, every newer reference
+// of that queue goes to the tail too, so the queue's order is the store's
+// until the tail is drained. As consumers drain what is in memory, a
+// page-in goroutine (one per queue at most, pageReaders across the broker)
+// reads the tail back in order with Pager.ReadPaged, off the queue lock,
+// turns each reference into an ordinary message and reference
+// (OpPageIn) and appends it, so that selectors, expiry, scheduling,
+// redelivery and priorities apply to it like to any other.
+
+const (
+	// pageLowWater: a paging queue reads its tail back while fewer refs
+	// than this are ready or scheduled in memory. Reading starts well
+	// before memory runs dry, so consumers find messages while the next
+	// batch is read (the drain is pipelined), and stops soon after: what
+	// a paging queue holds in memory stays about pageLowWater+pageBatch
+	// messages, whatever its backlog.
+	pageLowWater = 4096
+	// pageMaxBytes also stops the reading once the queue holds that many
+	// bytes in memory (large messages).
+	pageMaxBytes = 32 << 20
+	// pageBatch is how many references one ReadPaged call reads.
+	pageBatch = 1024
+	// pageReaders bounds the page-in reads running at once, broker-wide.
+	pageReaders = 4
+	// pageLookAhead: for a consumer whose selector matches none of the
+	// ready messages, a paging queue reads on until it holds this many
+	// times its low-water mark (then the consumer waits for others to
+	// drain the queue, as in Artemis).
+	pageLookAhead = 16
+	// pageRetry is how long a queue whose read failed waits to read again.
+	pageRetry = time.Second
+)
+
+// pageState is a queue's paged tail; made by the first paged reference
+// (an empty queue carries only the nil pointer).
+type pageState struct {
+	count int64        // references the store holds paged for the queue, not yet paged in
+	bytes atomic.Int64 // their stored message data, as counted for stats
+	after uint64       // the store's position of the last one paged in (0: none)
+	gen   uint64       // bumped when the tail is dropped: a read under way is discarded
+	// logged: "paging started" was logged and "stopped" was not yet;
+	// loggedAt is when the last of them was (paging.go: logStart).
+	logged   bool
+	loggedAt time.Time
+	// reading: a page-in goroutine runs for the queue. idle: the last read
+	// found nothing to page in (references counted but not yet durable):
+	// no read is started again until one is stored (pagedStored).
+	reading, idle bool
+}
+
+// pageLogQuiet: a queue whose consumers keep pace at its budget pages and
+// drains its tail over and over; after a "stopped" line the next start is
+// logged only this much later (and then its stop too).
+const pageLogQuiet = 10 * time.Second
+
+// logStart logs that the queue started paging. Caller holds q.mu.
+func (pg *pageState) logStart(q *Queue) {
+	if pg.logged || time.Since(pg.loggedAt) < pageLogQuiet {
+		return
+	}
+	pg.logged, pg.loggedAt = true, time.Now()
+	q.b.log.Info("queue paging started: new messages stay in the store until consumers drain it", "queue", q.info.Name, "address", q.info.Address)
+}
+
+// logStop logs that the queue stopped paging, if its start was logged.
+// Caller holds q.mu.
+func (pg *pageState) logStop(q *Queue, why string) {
+	if !pg.logged {
+		return
+	}
+	pg.logged, pg.loggedAt = false, time.Now()
+	q.b.log.Info("queue paging stopped: "+why, "queue", q.info.Name, "address", q.info.Address)
+}
+
+// pagedLocked reports whether the queue has a paged tail. Caller holds q.mu.
+func (q *Queue) pagedLocked() bool { return q.pg != nil && q.pg.count > 0 }
+
+// pageOutLocked counts one reference that is being paged. Caller holds q.mu.
+func (q *Queue) pageOutLocked() {
+	if q.pg == nil {
+		q.pg = &pageState{}
+	}
+	if q.pg.count == 0 {
+		q.pg.logStart(q)
+	}
+	q.pg.count++
+}
+
+// pageOps appends one OpPageRef per queue in paged, all with data, the
+// encoded message. The first reuses the message's id when no queue stored
+// it as an ordinary message (so a queue's message keeps the id its
+// producer's send gave it, the common case); every other copy takes an id
+// of its own, as the contract wants one per stored record.
+func (b *Broker) pageOps(ops []storage.Op, m *Message, paged []*Queue, data []byte, stored bool) []storage.Op {
+	for i, q := range paged {
+		id := m.ID
+		if stored || i > 0 {
+			id = b.nextMsgID.Add(1)
+		}
+		ops = append(ops, storage.Op{Kind: storage.OpPageRef, QueueID: q.info.ID, MsgID: id, ScheduledAt: m.ScheduledAt, Data: data})
+		q.pg.bytes.Add(int64(len(data)))
+	}
+	return ops
+}
+
+// unpin undoes the pins and paging counts of a prepare that gave up.
+func (b *Broker) unpin(targets, paged []*Queue) {
+	for _, q := range targets {
+		q.mu.Lock()
+		q.pins--
+		q.mu.Unlock()
+	}
+	for _, q := range paged {
+		q.mu.Lock()
+		q.pg.count--
+		q.unlock()
+	}
+}
+
+// unpage uncounts the paged references of a send the store did not take.
+func (b *Broker) unpage(p prepared) {
+	if len(p.paged) == 0 {
+		return
+	}
+	n := int64(len(EncodeMessage(nil, p.m)))
+	for _, q := range p.paged {
+		q.mu.Lock()
+		if q.pg.count > 0 {
+			q.pg.count--
+		}
+		q.pg.bytes.Add(-n)
+		q.unlock()
+	}
+}
+
+// pagedStored tells the queues that took p paged that its references are
+// in the store: a page-in waiting for them may read them.
+func (b *Broker) pagedStored(p prepared) {
+	for _, q := range p.paged {
+		q.enqueued.Add(1)
+		q.mu.Lock()
+		q.pg.idle = false
+		q.unlock()
+	}
+}
+
+// needPageLocked reports whether the queue should read its tail back now.
+// Caller holds q.mu.
+func (q *Queue) needPageLocked() bool {
+	pg := q.pg
+	// Without consumers nothing needs to be in memory: a queue nobody
+	// reads keeps its tail in the store (its expired messages too, until
+	// they are read back).
+	if pg == nil || pg.count == 0 || pg.reading || pg.idle || q.deleted || len(q.consumers) == 0 || q.heldBytes.Load() >= pageMaxBytes {
+		return false
+	}
+	held := q.ready + q.sched.Len()
+	return held < q.b.cfg.pageLow || (held < q.b.cfg.pageLow*pageLookAhead && q.starvingLocked())
+}
+
+// starvingLocked reports whether a consumer with credit found nothing it
+// takes among the ready messages (a selector that matches none of them):
+// it may match some of the paged ones, which are read further ahead for
+// it. Caller holds q.mu.
+func (q *Queue) starvingLocked() bool {
+	for _, c := range q.consumers {
+		if c.credit > 0 && c.seen == q.version {
+			return true
+		}
+	}
+	return false
+}
+
+// pagedIn is one reference read back, decoded off the queue lock.
+type pagedIn struct {
+	pos   uint64
+	m     *Message
+	a     *address
+	dc    uint32
+	at    int64
+	bytes int
+	bad   bool // undecodable: dropped
+}
+
+// pageIn reads the queue's tail back while the queue needs it. It runs in
+// its own goroutine, started by unlock with pg.reading set.
+func (q *Queue) pageIn() {
+	b := q.b
+	select {
+	case b.pageSem <- struct{}{}:
+	case <-b.stop:
+		q.mu.Lock()
+		q.pg.reading = false
+		q.mu.Unlock()
+		return
+	}
+	defer func() { <-b.pageSem }()
+	var batch []pagedIn
+	addrs := map[string]*address{}
+	for {
+		q.mu.Lock()
+		pg := q.pg
+		pg.reading = false
+		if !q.needPageLocked() {
+			q.mu.Unlock()
+			return
+		}
+		pg.reading = true
+		after, gen := pg.after, pg.gen
+		n := int(min(int64(b.cfg.pageBatch), pg.count))
+		q.mu.Unlock()
+
+		batch = batch[:0]
+		err := b.pager.ReadPaged(q.info.ID, after, n, func(p storage.PagedRef) error {
+			in := pagedIn{pos: p.Pos, dc: p.DeliveryCount, at: p.ScheduledAt, bytes: len(p.Data)}
+			m, err := DecodeMessage(p.Data)
+			if err != nil {
+				b.log.Error("paged message unreadable: dropped", "queue", q.info.Name, "message", p.MsgID, "err", err)
+				in.bad = true
+			} else {
+				m.ID = p.MsgID
+				m.size = int32(m.Size())
+				a := addrs[m.Address]
+				if a == nil {
+					a = b.addressFor(m.Address)
+					addrs[m.Address] = a
+				}
+				in.m, in.a = m, a
+			}
+			batch = append(batch, in)
+			return nil
+		})
+
+		if err == nil && len(batch) > 0 {
+			// The store pages them in before any ack of them can reach it:
+			// acks are written by whoever settles, in another goroutine,
+			// and must not overtake the page-in.
+			err = b.applyWait(pageInOps(q.info.ID, batch))
+		}
+		q.mu.Lock()
+		if q.deleted || pg.gen != gen {
+			// Dropped (purge, delete) while it was read: what the store
+			// paged in meanwhile goes too.
+			if err == nil {
+				for _, in := range batch {
+					if !in.bad {
+						q.ops = append(q.ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: in.m.ID},
+							storage.Op{Kind: storage.OpDeleteMessage, MsgID: in.m.ID})
+					}
+				}
+			}
+			q.unlock()
+			clear(batch)
+			continue
+		}
+		if err != nil && errors.Is(err, storage.ErrClosed) {
+			pg.reading = false
+			q.mu.Unlock()
+			return
+		}
+		if err != nil {
+			b.log.Error("paging in failed: the queue's paged messages wait", "queue", q.info.Name, "err", err, "retry", pageRetry)
+			pg.idle = true
+			pg.reading = false
+			q.mu.Unlock()
+			time.AfterFunc(pageRetry, func() {
+				q.mu.Lock()
+				q.pg.idle = false
+				q.unlock()
+			})
+			return
+		}
+		if len(batch) == 0 {
+			// What is counted is not durable yet: its send's done
+			// (pagedStored) starts the next read.
+			pg.idle = true
+			pg.reading = false
+			q.unlock()
+			return
+		}
+		q.appendPagedLocked(batch)
+		q.dispatchLocked()
+		q.unlock() // pg.reading keeps others from starting
+		clear(batch)
+	}
+}
+
+// appendPagedLocked makes references read back ordinary ones, in order.
+// Caller holds q.mu.
+func (q *Queue) appendPagedLocked(batch []pagedIn) {
+	b, pg := q.b, q.pg
+	now := b.nowMs()
+	for _, in := range batch {
+		pg.after = in.pos
+		pg.count--
+		pg.bytes.Add(-int64(in.bytes))
+		if in.bad {
+			continue
+		}
+		m := in.m
+		m.refs.Store(1)
+		m.durableRefs.Store(1)
+		m.addr = in.a
+		in.a.size.Add(int64(m.size))
+		b.globalSize.Add(int64(m.size) + messageOverhead)
+		r := &ref{msg: m, pos: -1, heapIdx: -1, deliveryCount: in.dc, scheduledAt: in.at}
+		if r.scheduledAt == 0 && m.ScheduledAt != 0 && in.dc == 0 {
+			r.scheduledAt = m.ScheduledAt
+		}
+		q.enqueueLocked(r, now)
+		if m.Expiration != 0 && now >= m.Expiration && r.pos >= 0 {
+			// Expired while paged: the expiry path, as the reaper would.
+			r.expiring = true
+			q.scratch = append(q.scratch, r)
+		}
+	}
+	if pg.count < 0 {
+		pg.count = 0
+	}
+	q.expireScanned(now)
+	if pg.count == 0 {
+		pg.logStop(q, "its paged messages are all back in memory")
+	}
+}
+
+// addressFor returns the address a paged message counts against, making
+// it as recovery does when it went away meanwhile.
+func (b *Broker) addressFor(name string) *address {
+	b.mu.RLock()
+	a := b.addresses[name]
+	b.mu.RUnlock()
+	if a != nil {
+		return a
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ensureAddressLocked(name, RoutingAny, true)
+}
+
+// dropPagedLocked drops the queue's whole paged tail (purge, delete),
+// returning how many references went. Caller holds q.mu.
+func (q *Queue) dropPagedLocked() int64 {
+	pg := q.pg
+	if pg == nil || pg.count == 0 {
+		return 0
+	}
+	n := pg.count
+	// Every position is at or before MaxUint64: the store drops all the
+	// queue's references not paged in.
+	q.ops = append(q.ops, storage.Op{Kind: storage.OpPageDrop, QueueID: q.info.ID, Pos: math.MaxUint64})
+	pg.count = 0
+	pg.bytes.Store(0)
+	pg.gen++
+	pg.idle = false
+	pg.logStop(q, "its paged messages were dropped")
+	return n
+}
+
+// pagedStats returns the paged count and bytes. Caller holds q.mu.
+func (q *Queue) pagedStatsLocked() (int64, int64) {
+	if q.pg == nil {
+		return 0, 0
+	}
+	return q.pg.count, q.pg.bytes.Load()
+}
+
+// Paging reports whether the queue has a paged tail.
+func (q *Queue) Paging() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pagedLocked()
+}
+
+// Paged implements storage.PagedRecovery: a queue comes back with its
+// paged tail counted, read back as consumers need it once the broker runs.
+func (r *recoverer) Paged(queueID uint64, count, bytes int64) error {
+	b := r.b
+	b.mu.RLock()
+	q := b.queueByID[queueID]
+	b.mu.RUnlock()
+	if q == nil {
+		q = r.placeholder(queueID)
+	}
+	q.mu.Lock()
+	if q.pg == nil {
+		q.pg = &pageState{}
+	}
+	q.pg.logStart(q)
+	q.pg.count += count
+	q.pg.bytes.Add(bytes)
+	q.mu.Unlock()
+	r.paged = append(r.paged, q)
+	r.stats.Paged += count
+	return nil
+}
+
+// pageInOps are the store operations that page a batch in: OpPageIn for
+// each reference, OpPageDrop for one whose message does not decode.
+func pageInOps(queueID uint64, batch []pagedIn) []storage.Op {
+	ops := make([]storage.Op, 0, len(batch))
+	for _, in := range batch {
+		if in.bad {
+			ops = append(ops, storage.Op{Kind: storage.OpPageDrop, QueueID: queueID, Pos: in.pos})
+			continue
+		}
+		ops = append(ops, storage.Op{Kind: storage.OpPageIn, QueueID: queueID, MsgID: in.m.ID, Pos: in.pos})
+	}
+	return ops
+}
+
+// applyWait applies ops without sync and waits until the store has taken
+// them: operations applied afterwards follow them. Call it with no lock held.
+func (b *Broker) applyWait(ops []storage.Op) error {
+	done := make(chan error, 1)
+	b.apply(ops, false, func(err error) { done <- err })
+	return <-done
+}

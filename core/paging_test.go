@@ -1,0 +1,378 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/junctionmq/junction/storage"
+	"github.com/junctionmq/junction/storage/memory"
+)
+
+// pagingBudget is the max-size-bytes of the paging tests' addresses: a few
+// dozen of their messages.
+const pagingBudget = 8 << 10
+
+func pagingConfig(store *memory.Store, extra ...any) Config {
+	kv := append([]any{"#", &AddressSettings{MaxSizeBytes: ptr(ByteSize(pagingBudget)), AddressFullPolicy: ptr("PAGE")}}, extra...)
+	return Config{Store: store, AddressSettings: settings(kv...), pageLow: 64, pageBatch: 25}
+}
+
+// sendPaged sends n durable messages "<prefix><i>" of about 200 bytes to an
+// anycast address, waiting for each to be stored.
+func sendPaged(t *testing.T, s *Session, addr, prefix string, from, n int) {
+	t.Helper()
+	pad := strings.Repeat("p", 200)
+	for i := from; i < from+n; i++ {
+		m := msg(addr, fmt.Sprintf("%s%d", prefix, i), "n", i, "pad", pad)
+		m.RoutingType, m.Durable = Anycast, true
+		send(t, s, m)
+	}
+}
+
+// drainInOrder consumes n messages from queue, acking each, and checks they
+// are "<prefix><from>" to "<prefix><from+n-1>" in that order.
+func drainInOrder(t *testing.T, s *Session, queue, prefix string, from, n int) {
+	t.Helper()
+	c, col := consume(t, s, queue, ConsumerOptions{Credit: 100, Window: true})
+	defer c.Close()
+	for i := from; i < from+n; i++ {
+		d := col.next(t, waitTimeout)
+		if got, want := string(d.Message.Body), fmt.Sprintf("%s%d", prefix, i); got != want {
+			t.Fatalf("delivery %d is %q, want %q", i-from, got, want)
+		}
+		if err := c.Ack(d.Tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPagingOrderAndMemory(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{})
+	const n = 12000
+	sendPaged(t, s, "orders", "m", 0, n)
+	st := queueStats(t, b, "orders")
+	if st.Messages != n || st.Paged == 0 || !st.Paging {
+		t.Fatalf("after %d sends: %d messages, %d paged (paging %v); want all counted, most paged", n, st.Messages, st.Paged, st.Paging)
+	}
+	q, _ := b.Queue("orders")
+	q.mu.Lock()
+	inMemory := q.total
+	q.mu.Unlock()
+	if inMemory > pagingBudget/200 {
+		t.Errorf("%d messages in memory with no consumer, want at most the budget's", inMemory)
+	}
+	if sp := store.Stats().Paged; sp != st.Paged {
+		t.Errorf("the store holds %d paged, the queue counts %d", sp, st.Paged)
+	}
+	c, col := consume(t, s, "orders", ConsumerOptions{Credit: 100, Window: true})
+	for i := range n {
+		d := col.next(t, waitTimeout)
+		if got, want := string(d.Message.Body), fmt.Sprint("m", i); got != want {
+			t.Fatalf("delivery %d is %q, want %q", i, got, want)
+		}
+		if err := c.Ack(d.Tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the queue to empty", func() bool { return queueStats(t, b, "orders").Messages == 0 })
+	if st := queueStats(t, b, "orders"); st.Paged != 0 || st.Paging || st.PagedBytes != 0 {
+		t.Errorf("drained queue: %+v", st)
+	}
+	waitFor(t, "the store to empty", func() bool { ss := store.Stats(); return ss.Paged == 0 && ss.Messages == 0 && ss.Refs == 0 })
+	c.Close()
+	// With the tail drained, new messages are kept in memory again.
+	sendPaged(t, s, "orders", "x", 0, 3)
+	if st := queueStats(t, b, "orders"); st.Paged != 0 || st.Messages != 3 {
+		t.Errorf("after the tail drained, 3 sends: %+v", st)
+	}
+}
+
+func TestPagingConsumerWhileSending(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 3000)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ps := b.NewSession(SessionOptions{})
+		defer ps.Close()
+		pad := strings.Repeat("p", 200)
+		for i := 3000; i < 9000; i++ {
+			m := msg("orders", fmt.Sprintf("m%d", i), "pad", pad)
+			m.RoutingType, m.Durable = Anycast, true
+			if err := sendErr(ps, m); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	drainInOrder(t, s, "orders", "m", 0, 9000)
+	<-done
+}
+
+func TestPagingSelectorsExpiryScheduled(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "orders", "fill", 0, 200) // over budget: what follows is paged
+	if !queueStats(t, b, "orders").Paging {
+		t.Fatal("not paging after filling the budget")
+	}
+	pad := strings.Repeat("p", 200)
+	expired := msg("orders", "expired", "pad", pad)
+	expired.RoutingType, expired.Durable = Anycast, true
+	expired.Expiration = time.Now().Add(50 * time.Millisecond).UnixMilli()
+	send(t, s, expired)
+	later := msg("orders", "later", "pad", pad)
+	later.RoutingType, later.Durable = Anycast, true
+	later.ScheduledAt = time.Now().Add(500 * time.Millisecond).UnixMilli()
+	send(t, s, later)
+	for i := range 10 {
+		m := msg("orders", fmt.Sprintf("sel%d", i), "color", []string{"red", "blue"}[i%2], "pad", pad)
+		m.RoutingType, m.Durable = Anycast, true
+		send(t, s, m)
+	}
+	if st := queueStats(t, b, "orders"); st.Paged < 12 {
+		t.Fatalf("%d paged, want the last 12 at least", st.Paged)
+	}
+	time.Sleep(60 * time.Millisecond) // let "expired" expire: a time, not a synchronisation
+
+	// A selective consumer finds the paged red ones once the tail is in.
+	_, col := consume(t, s, "orders", ConsumerOptions{Selector: "color = 'red'", Credit: 100})
+	reds := col.take(t, 5)
+	if got := strings.Join(bodies(reds), ","); got != "sel0,sel2,sel4,sel6,sel8" {
+		t.Errorf("red consumer got %s", got)
+	}
+	ackAll(t, reds)
+	// Everything else, in order; "later" comes last, after its time, and
+	// "expired" went to the expiry address.
+	all, allCol := consume(t, s, "orders", ConsumerOptions{Credit: 1000})
+	ds := allCol.take(t, 200+5)
+	ackAll(t, ds)
+	for i, d := range ds[:200] {
+		if string(d.Message.Body) != fmt.Sprint("fill", i) {
+			t.Fatalf("delivery %d is %q", i, d.Message.Body)
+		}
+	}
+	if got := strings.Join(bodies(ds[200:]), ","); got != "sel1,sel3,sel5,sel7,sel9" {
+		t.Errorf("after the fill: %s", got)
+	}
+	d := allCol.next(t, waitTimeout)
+	if string(d.Message.Body) != "later" || time.Now().UnixMilli() < later.ScheduledAt {
+		t.Errorf("got %q at %d, want \"later\" at %d or after", d.Message.Body, time.Now().UnixMilli(), later.ScheduledAt)
+	}
+	ackAll(t, []Delivery{d})
+	all.Close()
+	_, expCol := consume(t, s, "ExpiryQueue", ConsumerOptions{})
+	if e := expCol.next(t, waitTimeout); string(e.Message.Body) != "expired" {
+		t.Errorf("expiry queue got %q", e.Message.Body)
+	}
+}
+
+func TestPagingRedeliveryAndPriority(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store, "orders", &AddressSettings{
+		MaxSizeBytes: ptr(ByteSize(pagingBudget)), AddressFullPolicy: ptr("PAGE"), MaxDeliveryAttempts: ptr(2)}))
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "orders", "fill", 0, 100)
+	pad := strings.Repeat("p", 200)
+	for i, pri := range []uint8{1, 9, 4} {
+		m := msg("orders", fmt.Sprintf("pri%d", pri), "i", i, "pad", pad)
+		m.RoutingType, m.Durable, m.Priority = Anycast, true, pri
+		send(t, s, m)
+	}
+	if st := queueStats(t, b, "orders"); st.Paged < 3 {
+		t.Fatalf("%d paged, want the 3 prioritised ones", st.Paged)
+	}
+	// Once in memory, priorities order them (they are read back in
+	// arrival order, all in one batch); the fill keeps its order.
+	c, col := consume(t, s, "orders", ConsumerOptions{Credit: 1000})
+	all := col.take(t, 103)
+	var ds, fill []Delivery
+	for _, d := range all {
+		if strings.HasPrefix(string(d.Message.Body), "pri") {
+			ds = append(ds, d)
+		} else {
+			fill = append(fill, d)
+		}
+	}
+	ackAll(t, fill)
+	for i, d := range fill {
+		if string(d.Message.Body) != fmt.Sprint("fill", i) {
+			t.Fatalf("fill %d is %q", i, d.Message.Body)
+		}
+	}
+	if got := strings.Join(bodies(ds), ","); got != "pri9,pri4,pri1" {
+		t.Errorf("paged messages by priority: %s, want pri9,pri4,pri1", got)
+	}
+	// Redelivery and dead-lettering of a paged-in message.
+	if err := c.Nack(ds[0].Tag); err != nil {
+		t.Fatal(err)
+	}
+	again := col.next(t, waitTimeout)
+	if string(again.Message.Body) != "pri9" || again.DeliveryCount != 2 {
+		t.Fatalf("redelivered %q count %d", again.Message.Body, again.DeliveryCount)
+	}
+	if err := c.Nack(again.Tag); err != nil {
+		t.Fatal(err)
+	}
+	ackAll(t, ds[1:])
+	_, dlq := consume(t, s, "DLQ", ConsumerOptions{})
+	if d := dlq.next(t, waitTimeout); string(d.Message.Body) != "pri9" {
+		t.Errorf("DLQ got %q", d.Message.Body)
+	}
+}
+
+func TestPagingPurgeAndDelete(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 500)
+	q, _ := b.Queue("orders")
+	if n := q.Purge(); n != 500 {
+		t.Errorf("Purge removed %d, want 500", n)
+	}
+	if st := q.Stats(); st.Messages != 0 || st.Paged != 0 {
+		t.Errorf("after purge: %+v", st)
+	}
+	waitFor(t, "the store to drop the paged tail", func() bool { return store.Stats().Paged == 0 && store.Stats().Messages == 0 })
+	// The queue is back to memory; it pages again past the budget.
+	sendPaged(t, s, "orders", "n", 0, 200)
+	drainInOrder(t, s, "orders", "n", 0, 200)
+
+	sendPaged(t, s, "jobs", "j", 0, 300)
+	if !queueStats(t, b, "jobs").Paging {
+		t.Fatal("jobs is not paging")
+	}
+	if err := b.DeleteQueue("jobs"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the store to drop the deleted queue's tail", func() bool { return store.Stats().Paged == 0 })
+}
+
+func TestPagingRecovery(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := b.NewSession(SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 2000)
+	// Drain part of it, so that some paged messages are paged in and
+	// acked, and some paged in and not.
+	c, col := consume(t, s, "orders", ConsumerOptions{Credit: 1000})
+	ds := col.take(t, 700)
+	ackAll(t, ds[:600])
+	c.Close()
+	s.Close()
+	paged := queueStats(t, b, "orders").Paged
+	if paged == 0 {
+		t.Fatal("nothing left paged")
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store.Reopen()
+	nb, err := New(Config{Store: store, Logger: slog.New(slog.DiscardHandler), AddressSettings: pagingConfig(nil).AddressSettings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := nb.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nb.Close() })
+	if st.Paged == 0 {
+		t.Errorf("recovery reported no paged references")
+	}
+	if qs := queueStats(t, nb, "orders"); qs.Messages != 1400 {
+		t.Errorf("recovered %d messages (%d paged), want 1400", qs.Messages, qs.Paged)
+	}
+	ns := newSession(t, nb, SessionOptions{})
+	drainInOrder(t, ns, "orders", "m", 600, 1400)
+}
+
+func TestPagingMulticast(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{ClientID: "app"})
+	for _, name := range []string{"s1", "s2"} {
+		c, _ := subscribe(t, s, SubscribeOptions{Address: "news", Name: name, Durable: true}, ConsumerOptions{})
+		c.Close()
+	}
+	pad := strings.Repeat("p", 200)
+	const n = 300
+	for i := range n {
+		m := msg("news", fmt.Sprint(i), "pad", pad)
+		m.RoutingType, m.Durable = Multicast, true
+		send(t, s, m)
+	}
+	ids := map[uint64]bool{}
+	for _, name := range []string{"s1", "s2"} {
+		_, col := subscribe(t, s, SubscribeOptions{Address: "news", Name: name, Durable: true}, ConsumerOptions{})
+		ds := col.take(t, n)
+		for i, d := range ds {
+			if string(d.Message.Body) != fmt.Sprint(i) {
+				t.Fatalf("%s: delivery %d is %q", name, i, d.Message.Body)
+			}
+			ids[d.Message.ID] = true
+		}
+		ackAll(t, ds)
+	}
+	if len(ids) < n {
+		t.Errorf("%d distinct ids over two subscriptions of %d messages", len(ids), n)
+	}
+	waitFor(t, "the store to empty", func() bool { ss := store.Stats(); return ss.Paged == 0 && ss.Messages == 0 })
+}
+
+func TestPagingNonPersistentIsHeld(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 100)
+	// Larger than the room the sends left under the budget (less than
+	// one of them).
+	p := s.NewProducer()
+	done := make(chan error, 1)
+	m := msg("orders", "np", "pad", strings.Repeat("q", 300))
+	m.RoutingType = Anycast
+	if err := p.Send(context.Background(), m, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("non-persistent send over a PAGE budget confirmed (%v), want it held", err)
+	default:
+	}
+	if b.HeldSends("orders") != 1 {
+		t.Fatalf("HeldSends = %d, want 1", b.HeldSends("orders"))
+	}
+	_, col := consume(t, s, "orders", ConsumerOptions{Credit: 1000})
+	ds := col.take(t, 100)
+	ackAll(t, ds)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("held non-persistent send never admitted")
+	}
+	if d := col.next(t, waitTimeout); string(d.Message.Body) != "np" {
+		t.Errorf("got %q", d.Message.Body)
+	}
+}
+
+// noPager is a store without storage.Pager.
+type noPager struct{ storage.Store }
+
+func TestPagingNeedsPager(t *testing.T) {
+	_, err := New(Config{Store: noPager{memory.New()}, AddressSettings: settings("#", &AddressSettings{AddressFullPolicy: ptr("PAGE")})})
+	if err == nil || !strings.Contains(err.Error(), "PAGE") {
+		t.Fatalf("New with PAGE on a store that cannot page: %v", err)
+	}
+}
