@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -66,6 +67,9 @@ type Server struct {
 
 	// connDone, when set (tests only), runs after a connection is untracked.
 	connDone func()
+	// raw: plain TCP connections of detached handlers are served from
+	// their descriptors (fdConn) rather than through net.TCPConn.
+	raw bool
 }
 
 type listener struct {
@@ -100,6 +104,7 @@ func NewServer(logger *slog.Logger) *Server {
 		done:      make(chan struct{}),
 		listeners: make(map[string]*listener),
 		conns:     make(map[*conn]struct{}),
+		raw:       os.Getenv("JUNCTION_NET_CONN") == "",
 	}
 }
 
@@ -175,6 +180,13 @@ func (s *Server) Serve(name string, ln net.Listener, h Handler) error {
 				return ErrServerClosed
 			}
 			return fmt.Errorf("transport: listener %q: %w", name, err)
+		}
+		if tc, ok := nc.(*net.TCPConn); ok && detached && s.raw {
+			// Off Go's poller: see fdConn. A failure (out of descriptors
+			// for the duplicate) keeps the connection as it is.
+			if fc, err := adoptTCP(tc); err == nil {
+				nc = fc
+			}
 		}
 		c := &conn{nc: nc}
 		ctx, ok := s.track(l, c, !detached)

@@ -1,0 +1,21 @@
+//go:build !linux
+
+package transport
+
+import (
+	"errors"
+	"net"
+	"time"
+)
+
+// fdConn exists on Linux only (fdconn_linux.go); elsewhere plain TCP
+// connections keep Go's net.TCPConn and none is ever made.
+type fdConn struct{ net.Conn }
+
+func (c *fdConn) park(time.Time, func(bool)) bool { return false }
+
+func (c *fdConn) writeNow([]byte) int { return 0 }
+
+func adoptTCP(*net.TCPConn) (*fdConn, error) {
+	return nil, errors.New("transport: raw descriptors are served on Linux only")
+}
