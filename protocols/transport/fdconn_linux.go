@@ -27,29 +27,57 @@ import (
 type fdConn struct {
 	fd    int32
 	state atomic.Uint32 // closed (bit 0), system calls in progress (<< 1)
-	r, w  waitSlot      // read side (may park), write side
-	rdl   atomic.Int64  // read deadline, Unix nanoseconds (0: none)
-	wdl   atomic.Int64  // write deadline
-	wmu   sync.Mutex    // makes each Write whole, as net.Conn promises
+	// Each side's wait (the read side may park): the state (slotIdle...)
+	// and the channel a waiting goroutine blocks on, made by its first
+	// wait, one token per wake-up.
+	rst, wst atomic.Uint32
+	rch, wch chan struct{}
+	rdl      atomic.Int64 // read deadline, Unix nanoseconds (0: none)
+	wdl      atomic.Int64 // write deadline
+	wmu      sync.Mutex   // makes each Write whole, as net.Conn promises
 	// The reader's timer: for a Read's deadline (made by the first wait
 	// that has one), or while parked the park's deadline (see park).
 	t *time.Timer
 	// Set by park before the read side becomes parked; run once by
 	// whoever moves it out of parked.
 	wake func(timedOut bool)
+	// The listener whose Server tracks the connection (see trackRaw);
+	// nil once it is done.
+	l atomic.Pointer[listener]
 }
 
-// waitSlot is one side's wait: a goroutine blocked on ch, or a parked
-// connection, or a readiness that arrived while nobody waited.
-type waitSlot struct {
-	st atomic.Uint32
-	ch chan struct{} // made by the first wait; a token per wake-up
+// detachedDone is the done function of a DetachedHandler serving c: it
+// closes c and ends its tracking, once.
+func (c *fdConn) detachedDone() {
+	l := c.l.Swap(nil)
+	if l == nil {
+		return
+	}
+	_ = c.Close()
+	l.s.rawDone(l)
 }
 
+// rawConns lists the connections s tracks (for Shutdown).
+func rawConns(s *Server) []*fdConn {
+	p := &idle.fd
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*fdConn
+	for _, c := range p.conns {
+		if c != nil {
+			if l := c.l.Load(); l != nil && l.s == s {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// The states of a side's wait.
 const (
 	slotIdle    = iota
-	slotReady   // the poller (or Close) signalled while nobody waited
-	slotWaiting // a goroutine waits on ch
+	slotReady   // the poller signalled while nobody waited
+	slotWaiting // a goroutine waits on the side's channel
 	slotParked  // the connection waits for input with no goroutine
 )
 
@@ -125,21 +153,21 @@ func (c *fdConn) waitRead() error {
 			return os.ErrDeadlineExceeded
 		}
 	}
-	if c.r.st.CompareAndSwap(slotReady, slotIdle) {
+	if c.rst.CompareAndSwap(slotReady, slotIdle) {
 		return nil
 	}
 	if !idle.arm(c, false) {
 		return net.ErrClosed
 	}
-	if c.r.ch == nil {
-		c.r.ch = make(chan struct{}, 1)
+	if c.rch == nil {
+		c.rch = make(chan struct{}, 1)
 	}
-	if !c.r.st.CompareAndSwap(slotIdle, slotWaiting) {
-		c.r.st.CompareAndSwap(slotReady, slotIdle)
+	if !c.rst.CompareAndSwap(slotIdle, slotWaiting) {
+		c.rst.CompareAndSwap(slotReady, slotIdle)
 		return nil
 	}
 	if dl == 0 {
-		<-c.r.ch
+		<-c.rch
 		return nil
 	}
 	if c.t == nil {
@@ -148,14 +176,14 @@ func (c *fdConn) waitRead() error {
 		c.t.Reset(d)
 	}
 	select {
-	case <-c.r.ch:
+	case <-c.rch:
 		c.t.Stop()
 	case <-c.t.C:
-		if c.r.st.CompareAndSwap(slotWaiting, slotIdle) {
+		if c.rst.CompareAndSwap(slotWaiting, slotIdle) {
 			// Read again: the deadline may have been moved meanwhile.
 			return nil
 		}
-		<-c.r.ch // the poller won: its token is on the way
+		<-c.rch // the poller won: its token is on the way
 	}
 	return nil
 }
@@ -225,32 +253,32 @@ func (c *fdConn) waitWrite() error {
 			return os.ErrDeadlineExceeded
 		}
 	}
-	if c.w.st.CompareAndSwap(slotReady, slotIdle) {
+	if c.wst.CompareAndSwap(slotReady, slotIdle) {
 		return nil
 	}
 	if !idle.arm(c, true) {
 		return net.ErrClosed
 	}
-	if c.w.ch == nil {
-		c.w.ch = make(chan struct{}, 1)
+	if c.wch == nil {
+		c.wch = make(chan struct{}, 1)
 	}
-	if !c.w.st.CompareAndSwap(slotIdle, slotWaiting) {
-		c.w.st.CompareAndSwap(slotReady, slotIdle)
+	if !c.wst.CompareAndSwap(slotIdle, slotWaiting) {
+		c.wst.CompareAndSwap(slotReady, slotIdle)
 		return nil
 	}
 	if dl == 0 {
-		<-c.w.ch
+		<-c.wch
 		return nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-c.w.ch:
+	case <-c.wch:
 	case <-t.C:
-		if c.w.st.CompareAndSwap(slotWaiting, slotIdle) {
+		if c.wst.CompareAndSwap(slotWaiting, slotIdle) {
 			return nil
 		}
-		<-c.w.ch
+		<-c.wch
 	}
 	return nil
 }
@@ -258,22 +286,22 @@ func (c *fdConn) waitWrite() error {
 // signal is what the poller, Close and a moved deadline do to a side: wake
 // its waiting goroutine, resume its parked connection, or leave a token for
 // the next wait.
-func (c *fdConn) signal(s *waitSlot, fromPoller bool) {
+func (c *fdConn) signal(st *atomic.Uint32, ch *chan struct{}, fromPoller bool) {
 	for {
-		switch st := s.st.Load(); st {
+		switch st.Load() {
 		case slotIdle:
-			if !fromPoller || s.st.CompareAndSwap(slotIdle, slotReady) {
+			if !fromPoller || st.CompareAndSwap(slotIdle, slotReady) {
 				return
 			}
 		case slotReady:
 			return
 		case slotWaiting:
-			if s.st.CompareAndSwap(slotWaiting, slotIdle) {
-				s.ch <- struct{}{}
+			if st.CompareAndSwap(slotWaiting, slotIdle) {
+				*ch <- struct{}{}
 				return
 			}
 		case slotParked:
-			if s.st.CompareAndSwap(slotParked, slotIdle) {
+			if st.CompareAndSwap(slotParked, slotIdle) {
 				go c.resume(false)
 				return
 			}
@@ -289,8 +317,8 @@ func (c *fdConn) signal(s *waitSlot, fromPoller bool) {
 // not read until wake runs.
 func (c *fdConn) park(deadline time.Time, wake func(timedOut bool)) bool {
 	// A parked connection holds no timer or channel of its own.
-	c.t, c.r.ch = nil, nil
-	if c.r.st.Load() == slotReady {
+	c.t, c.rch = nil, nil
+	if c.rst.Load() == slotReady {
 		return false
 	}
 	if !idle.arm(c, false) {
@@ -303,17 +331,17 @@ func (c *fdConn) park(deadline time.Time, wake func(timedOut bool)) bool {
 	if !deadline.IsZero() {
 		c.t = time.AfterFunc(time.Until(deadline), c.parkExpired)
 	}
-	if !c.r.st.CompareAndSwap(slotIdle, slotParked) {
+	if !c.rst.CompareAndSwap(slotIdle, slotParked) {
 		if c.t != nil {
 			c.t.Stop()
 		}
 		c.wake, c.t = nil, nil
-		c.r.st.CompareAndSwap(slotReady, slotIdle)
+		c.rst.CompareAndSwap(slotReady, slotIdle)
 		return false
 	}
 	if c.state.Load()&fdClosed != 0 {
 		// Closed before the connection parked: Close found nothing to wake.
-		c.signal(&c.r, false)
+		c.signal(&c.rst, &c.rch, false)
 	}
 	return true
 }
@@ -324,7 +352,7 @@ func (c *fdConn) parkExpired() {
 	if dl := c.rdl.Load(); dl == 0 || time.Now().UnixNano() < dl {
 		return
 	}
-	if c.r.st.CompareAndSwap(slotParked, slotIdle) {
+	if c.rst.CompareAndSwap(slotParked, slotIdle) {
 		c.resume(true)
 	}
 }
@@ -356,8 +384,8 @@ func (c *fdConn) Close() error {
 			break
 		}
 	}
-	c.signal(&c.r, false)
-	c.signal(&c.w, false)
+	c.signal(&c.rst, &c.rch, false)
+	c.signal(&c.wst, &c.wch, false)
 	return nil
 }
 
@@ -417,8 +445,8 @@ func (c *fdConn) SetReadDeadline(t time.Time) error {
 		return c.opError("set", net.ErrClosed)
 	}
 	c.rdl.Store(unixNano(t))
-	if c.r.st.Load() == slotWaiting {
-		c.signal(&c.r, false)
+	if c.rst.Load() == slotWaiting {
+		c.signal(&c.rst, &c.rch, false)
 	}
 	return nil
 }
@@ -428,8 +456,8 @@ func (c *fdConn) SetWriteDeadline(t time.Time) error {
 		return c.opError("set", net.ErrClosed)
 	}
 	c.wdl.Store(unixNano(t))
-	if c.w.st.Load() == slotWaiting {
-		c.signal(&c.w, false)
+	if c.wst.Load() == slotWaiting {
+		c.signal(&c.wst, &c.wch, false)
 	}
 	return nil
 }
@@ -576,8 +604,8 @@ func (p *idlePoller) fdEvent(fd int, write bool) {
 		return
 	}
 	if write {
-		c.signal(&c.w, true)
+		c.signal(&c.wst, &c.wch, true)
 	} else {
-		c.signal(&c.r, true)
+		c.signal(&c.rst, &c.rch, true)
 	}
 }

@@ -5,12 +5,20 @@ package transport
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
 // fdConn exists on Linux only (fdconn_linux.go); elsewhere plain TCP
 // connections keep Go's net.TCPConn and none is ever made.
-type fdConn struct{ net.Conn }
+type fdConn struct {
+	net.Conn
+	l atomic.Pointer[listener]
+}
+
+func (c *fdConn) detachedDone() {}
+
+func rawConns(*Server) []*fdConn { return nil }
 
 func (c *fdConn) park(time.Time, func(bool)) bool { return false }
 

@@ -73,6 +73,7 @@ type Server struct {
 }
 
 type listener struct {
+	s       *Server
 	name    string
 	kind    string
 	addr    string
@@ -187,6 +188,14 @@ func (s *Server) Serve(name string, ln net.Listener, h Handler) error {
 			if fc, err := adoptTCP(tc); err == nil {
 				nc = fc
 			}
+		}
+		if fc, ok := nc.(*fdConn); ok {
+			if !s.trackRaw(l, fc) {
+				_ = fc.Close()
+				return ErrServerClosed
+			}
+			go s.serveRaw(l, fc, h.(DetachedHandler))
+			continue
 		}
 		c := &conn{nc: nc}
 		ctx, ok := s.track(l, c, !detached)
@@ -353,7 +362,7 @@ func (s *Server) addListener(name, kind string, ln net.Listener, stop func() err
 		return nil, fmt.Errorf("transport: listener %q is already serving on %s", name, l.addr)
 	}
 	if l == nil {
-		l = &listener{name: name, ctx: context.WithValue(s.ctx, listenerNameKey{}, name)}
+		l = &listener{s: s, name: name, ctx: context.WithValue(s.ctx, listenerNameKey{}, name)}
 		s.listeners[name] = l
 	}
 	l.kind = kind
@@ -396,6 +405,40 @@ func (s *Server) track(l *listener, c *conn, perConn bool) (context.Context, boo
 	l.active.Add(1)
 	l.accepted.Add(1)
 	return ctx, true
+}
+
+// trackRaw registers a connection served from its descriptor: the
+// connection itself is the record (it points at its listener, and Shutdown
+// finds it in the poller's table), so an idle device costs no map entry or
+// tracking struct here.
+func (s *Server) trackRaw(l *listener, fc *fdConn) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	fc.l.Store(l)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	l.active.Add(1)
+	l.accepted.Add(1)
+	return true
+}
+
+// serveRaw hands a raw connection to its handler; fc.detachedDone (a
+// method value: one small allocation rather than a closure and a
+// sync.Once) ends it.
+func (s *Server) serveRaw(l *listener, fc *fdConn, h DetachedHandler) {
+	h.ServeConnDetached(l.ctx, fc, fc.detachedDone)
+}
+
+// rawDone is the end of a connection that trackRaw registered.
+func (s *Server) rawDone(l *listener) {
+	l.active.Add(-1)
+	if s.connDone != nil {
+		s.connDone()
+	}
+	s.wg.Done()
 }
 
 func (s *Server) untrack(l *listener, c *conn) {
@@ -504,7 +547,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		_ = c.nc.Close()
 	}
-	// Connections parked without a goroutine learn of the close here.
+	// Connections parked without a goroutine learn of the close here
+	// (raw connections from their Close).
+	for _, fc := range rawConns(s) {
+		_ = fc.Close()
+	}
 	wakeIdle()
 
 	done := make(chan struct{})
