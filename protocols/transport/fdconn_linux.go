@@ -480,9 +480,24 @@ func adoptTCP(tc *net.TCPConn) (*fdConn, error) {
 	if err := idle.fdInit(); err != nil {
 		return nil, err
 	}
-	rc, err := tc.SyscallConn()
+	nfd, err := dupControl(tc)
 	if err != nil {
 		return nil, err
+	}
+	_ = tc.Close()
+	c := &fdConn{fd: int32(nfd)}
+	if err := idle.add(c); err != nil {
+		_ = syscall.Close(nfd)
+		return nil, err
+	}
+	return c, nil
+}
+
+// dupControl duplicates the descriptor of sc (close-on-exec).
+func dupControl(sc syscall.Conn) (int, error) {
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
 	}
 	nfd := -1
 	var dupErr error
@@ -494,18 +509,12 @@ func adoptTCP(tc *net.TCPConn) (*fdConn, error) {
 		}
 		nfd = int(r)
 	}); err != nil {
-		return nil, err
+		return -1, err
 	}
 	if dupErr != nil {
-		return nil, os.NewSyscallError("fcntl", dupErr)
+		return -1, os.NewSyscallError("fcntl", dupErr)
 	}
-	_ = tc.Close()
-	c := &fdConn{fd: int32(nfd)}
-	if err := idle.add(c); err != nil {
-		_ = syscall.Close(nfd)
-		return nil, err
-	}
-	return c, nil
+	return nfd, nil
 }
 
 // poller watches fdConn descriptors: one epoll instance for input, one for
@@ -608,4 +617,73 @@ func (p *idlePoller) fdEvent(fd int, write bool) {
 	} else {
 		c.signal(&c.rst, &c.rch, true)
 	}
+}
+
+// rawListener accepts straight into fdConns (see Server.Serve): a
+// duplicate of the listening socket, watched by our poller like a
+// connection. Go's listener stays open beside it, unused, until both close.
+type rawListener struct{ fc *fdConn }
+
+// adoptListener makes a rawListener from tl.
+func adoptListener(tl *net.TCPListener) (*rawListener, error) {
+	if err := idle.fdInit(); err != nil {
+		return nil, err
+	}
+	nfd, err := dupControl(tl)
+	if err != nil {
+		return nil, err
+	}
+	c := &fdConn{fd: int32(nfd)}
+	if err := idle.add(c); err != nil {
+		_ = syscall.Close(nfd)
+		return nil, err
+	}
+	return &rawListener{fc: c}, nil
+}
+
+// accept returns the next connection, with the options ListenTCP gives
+// accepted connections (no delay, keep-alive).
+func (l *rawListener) accept() (net.Conn, error) {
+	c := l.fc
+	for {
+		if !c.incref() {
+			return nil, c.opError("accept", net.ErrClosed)
+		}
+		// No address is asked for: nothing keeps it (RemoteAddr asks the
+		// kernel), and asking allocates.
+		r, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(c.fd), 0, 0, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
+		c.decref()
+		switch e {
+		case 0:
+		case syscall.EINTR, syscall.ECONNABORTED:
+			continue
+		case syscall.EAGAIN:
+			if err := c.waitRead(); err != nil {
+				return nil, c.opError("accept", err)
+			}
+			continue
+		default:
+			return nil, c.opError("accept", os.NewSyscallError("accept4", e))
+		}
+		nfd := int(r)
+		setAcceptedOptions(nfd)
+		fc := &fdConn{fd: int32(nfd)}
+		if err := idle.add(fc); err != nil {
+			_ = syscall.Close(nfd)
+			return nil, err
+		}
+		return fc, nil
+	}
+}
+
+func (l *rawListener) close() error { return l.fc.Close() }
+
+// setAcceptedOptions sets what net.ListenConfig would on an accepted
+// connection (see ListenTCP). A failure leaves the connection usable.
+func setAcceptedOptions(fd int) {
+	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
+	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, int(keepAliveIdle/time.Second))
+	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, int(keepAliveInterval/time.Second))
+	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, keepAliveCount)
 }

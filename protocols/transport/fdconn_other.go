@@ -27,3 +27,13 @@ func (c *fdConn) writeNow([]byte) int { return 0 }
 func adoptTCP(*net.TCPConn) (*fdConn, error) {
 	return nil, errors.New("transport: raw descriptors are served on Linux only")
 }
+
+type rawListener struct{}
+
+func adoptListener(*net.TCPListener) (*rawListener, error) {
+	return nil, errors.New("transport: raw descriptors are served on Linux only")
+}
+
+func (*rawListener) accept() (net.Conn, error) { return nil, net.ErrClosed }
+
+func (*rawListener) close() error { return nil }

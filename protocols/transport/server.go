@@ -161,21 +161,36 @@ func ListenerName(ctx context.Context) string {
 // Serve accepts connections on ln and runs h.ServeConn for each in its own
 // goroutine. It blocks until Shutdown (then it returns ErrServerClosed) or
 // until ln is closed by someone else. The Server owns ln and closes it.
+// (A plain TCP listener of a DetachedHandler is served from a duplicate of
+// its socket, see adoptListener: closing ln alone does not stop that one;
+// Shutdown does.)
 func (s *Server) Serve(name string, ln net.Listener, h Handler) error {
 	if h == nil {
 		_ = ln.Close()
 		return fmt.Errorf("transport: listener %q: nil handler", name)
 	}
-	l, err := s.addListener(name, "tcp", ln, ln.Close)
+	_, detached := h.(DetachedHandler)
+	accept, stop := ln.Accept, ln.Close
+	if tl, ok := ln.(*net.TCPListener); ok && detached && s.raw {
+		// Accepted straight into fdConns: Go's netFD, its addresses and
+		// its poller registration are never made for a connection.
+		if rl, err := adoptListener(tl); err == nil {
+			accept = rl.accept
+			stop = func() error {
+				_ = rl.close()
+				return ln.Close()
+			}
+		}
+	}
+	l, err := s.addListener(name, "tcp", ln, stop)
 	if err != nil {
-		_ = ln.Close()
+		_ = stop()
 		return err
 	}
 	defer s.listenerDone(l)
-	defer ln.Close()
-	_, detached := h.(DetachedHandler)
+	defer stop()
 	for {
-		nc, err := s.accept(ln, l)
+		nc, err := s.acceptWith(l, accept)
 		if err != nil {
 			if s.isClosed() {
 				return ErrServerClosed
@@ -461,13 +476,13 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// accept returns the next connection, backing off on errors other than a
+// acceptWith returns the next connection from accept, backing off on errors other than a
 // closed listener: EMFILE and friends clear up by themselves once
 // connections close, and neither spinning nor giving up helps.
-func (s *Server) accept(ln net.Listener, l *listener) (net.Conn, error) {
+func (s *Server) acceptWith(l *listener, accept func() (net.Conn, error)) (net.Conn, error) {
 	var delay time.Duration
 	for {
-		nc, err := ln.Accept()
+		nc, err := accept()
 		if err == nil {
 			return nc, nil
 		}
@@ -502,7 +517,7 @@ type retryListener struct {
 	l *listener
 }
 
-func (r *retryListener) Accept() (net.Conn, error) { return r.s.accept(r.Listener, r.l) }
+func (r *retryListener) Accept() (net.Conn, error) { return r.s.acceptWith(r.l, r.Listener.Accept) }
 
 // Shutdown stops every accept loop, cancels every connection context,
 // closes every connection (WebSocket ones with close status 1001) and waits
