@@ -19,16 +19,17 @@ import (
 )
 
 // Policy says when to trim: after at least Burst bytes were allocated since
-// the last trim, at the first Interval in which fewer than Quiet bytes were.
+// the last trim, some Interval of them at least Quiet bytes, at the first
+// Interval in which fewer than Quiet bytes were.
 type Policy struct {
 	Interval time.Duration
 	Quiet    uint64
 	Burst    uint64
 }
 
-// Default trims after 16 MiB of allocation once a second passes with less
-// than 1 MiB: a busy broker never trims (the collector paces itself), an
-// idle one trims once after each burst.
+// Default trims once a second passes with less than 1 MiB allocated after
+// a burst of at least 16 MiB: a busy broker never trims (the collector
+// paces itself), an idle one trims once after each burst.
 var Default = Policy{Interval: time.Second, Quiet: 1 << 20, Burst: 16 << 20}
 
 // Run trims by p until ctx ends; trim is debug.FreeOSMemory unless a test
@@ -37,35 +38,63 @@ func Run(ctx context.Context, p Policy, trim func()) int {
 	if trim == nil {
 		trim = debug.FreeOSMemory
 	}
-	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	allocs := func() uint64 {
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return 0
-		}
-		return sample[0].Value.Uint64()
-	}
 	t := time.NewTicker(p.Interval)
 	defer t.Stop()
-	last := allocs()
-	sinceTrim := uint64(0)
+	return run(ctx, p, trim, t.C, allocated)
+}
+
+// allocated is the bytes allocated since the process started.
+func allocated() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
+}
+
+// run is Run with its clock and allocation counter given.
+func run(ctx context.Context, p Policy, trim func(), ticks <-chan time.Time, allocs func() uint64) int {
+	d := decider{p: p, last: allocs()}
 	trims := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return trims
-		case <-t.C:
+		case <-ticks:
 		}
-		now := allocs()
-		delta := now - last
-		last = now
-		sinceTrim += delta
-		if delta < p.Quiet && sinceTrim >= p.Burst {
+		if d.tick(allocs()) {
 			trim()
 			trims++
-			// The trim's own collection allocates little; start counting
-			// afresh after it.
-			last, sinceTrim = allocs(), 0
+			// The trim's own collection allocates little; count afresh
+			// from after it.
+			d.last = allocs()
 		}
 	}
+}
+
+// decider says, at each tick, whether to trim: at a quiet tick that ends
+// a burst (a busy tick since the last trim, and Burst bytes). A steady
+// trickle under the quiet rate never trims, however much it adds up to.
+type decider struct {
+	p         Policy
+	last      uint64 // the counter at the last tick
+	sinceTrim uint64 // bytes allocated since the last trim
+	busy      bool   // a tick since the last trim allocated Quiet or more
+}
+
+// tick takes the allocation counter's value now.
+func (d *decider) tick(now uint64) bool {
+	delta := now - d.last
+	d.last = now
+	d.sinceTrim += delta
+	if delta >= d.p.Quiet {
+		d.busy = true
+		return false
+	}
+	if d.busy && d.sinceTrim >= d.p.Burst {
+		d.sinceTrim, d.busy = 0, false
+		return true
+	}
+	return false
 }
