@@ -398,3 +398,29 @@ func TestServerRawConnsLeaveNothing(t *testing.T) {
 		t.Fatal("the poller still lists a connection")
 	}
 }
+
+// Waiter.Run over a raw connection: it parks in the poller (no goroutine),
+// resumes on input, and a silent peer's deadline (keep-alive, heart-beat)
+// fires while it is parked.
+func TestRunRawParksResumesAndTimesOut(t *testing.T) {
+	client, fc := rawPair(t)
+	c := newLineConn(fc)
+	go c.w.Run(c, c)
+	client.Write([]byte("one\n"))
+	recv(t, c.got, "line one")
+	// Parked in the poller: no goroutine waits for this connection.
+	eventually(t, "the connection to park", func() bool { return fc.rst.Load() == slotParked })
+	client.Write([]byte("two\n"))
+	recv(t, c.got, "line two after the park")
+
+	_, fc2 := rawPair(t)
+	c2 := newLineConn(fc2)
+	c2.w.PeerTimeout = 3 * HandoffAfter
+	go c2.w.Run(c2, c2)
+	recv(t, c2.finished, "finish after the peer deadline")
+	if _, _, finishes, _, inputErr := c2.snapshot(); !errors.Is(inputErr, os.ErrDeadlineExceeded) || finishes != 1 {
+		t.Fatalf("input error %v, finishes %d; want a deadline error and one finish", inputErr, finishes)
+	}
+	client.Write([]byte("quit\n"))
+	recv(t, c.finished, "finish on quit")
+}
