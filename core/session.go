@@ -49,8 +49,11 @@ type Session struct {
 
 	mu        sync.Mutex
 	consumers map[*Consumer]struct{}
-	temps     []*Queue
-	closed    bool
+	// temps, made by the first temporary queue: a pointer, since every
+	// session of an idle device carries the field and few have one
+	// (Session 184 -> 168 bytes, size class 192 -> 176).
+	temps  *[]*Queue
+	closed bool
 
 	since           int64 // unix ms the session opened
 	sent, delivered atomic.Uint64
@@ -515,7 +518,10 @@ func (s *Session) CreateTemporaryQueue(name string) (*Queue, error) {
 	q := b.createQueueLocked(QueueInfo{Name: name, Address: name, RoutingType: Anycast, Temporary: true, Owner: s.ownerID()}, nil)
 	b.mu.Unlock()
 	s.mu.Lock()
-	s.temps = append(s.temps, q)
+	if s.temps == nil {
+		s.temps = new([]*Queue)
+	}
+	*s.temps = append(*s.temps, q)
 	s.mu.Unlock()
 	return q, nil
 }
@@ -549,7 +555,10 @@ func (s *Session) close() bool {
 	for c := range s.consumers {
 		consumers = append(consumers, c)
 	}
-	temps := s.temps
+	var temps []*Queue
+	if s.temps != nil {
+		temps = *s.temps
+	}
 	s.temps = nil
 	s.mu.Unlock()
 	for _, c := range consumers {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +42,9 @@ type Subject struct {
 	User string
 	// Roles are the user's roles at login. Authorize uses the roles of the
 	// current users file instead, so a reload takes effect on live
-	// connections.
+	// connections. Read-only: the slice is shared with the users file's
+	// entry (a reload makes new entries; it never changes one), and with
+	// every other subject of that user, so a connection carries no copy.
 	Roles     []string
 	Anonymous bool
 	// Certificate is true when a TLS client certificate, not a password,
@@ -83,7 +84,7 @@ func (m *Manager) Authenticate(ctx context.Context, c Credentials) (*Subject, er
 			m.auditLogin(c, name, "certificate maps to a user missing from the users file")
 			return nil, ErrBadCredentials
 		}
-		return &Subject{User: name, Roles: slices.Clone(u.roles), Certificate: true, RemoteAddr: c.RemoteAddr, fromUsers: true}, nil
+		return &Subject{User: name, Roles: shareRoles(u.roles), Certificate: true, RemoteAddr: c.RemoteAddr, fromUsers: true}, nil
 	}
 	key := throttleKey(c.RemoteAddr)
 	if c.Username == "" {
@@ -129,11 +130,16 @@ func (m *Manager) Authenticate(ctx context.Context, c Credentials) (*Subject, er
 }
 
 func (m *Manager) anonymousSubject(c Credentials) *Subject {
-	return &Subject{Roles: slices.Clone(m.anonRoles), Anonymous: true, RemoteAddr: c.RemoteAddr}
+	return &Subject{Roles: shareRoles(m.anonRoles), Anonymous: true, RemoteAddr: c.RemoteAddr}
 }
 
+// shareRoles hands out a roles slice without copying it; its capacity is
+// cut to its length, so that an append by a holder copies instead of
+// writing into the shared array.
+func shareRoles(r []string) []string { return r[:len(r):len(r)] }
+
 func (m *Manager) userSubject(u *userEntry, c Credentials) *Subject {
-	return &Subject{User: u.name, Roles: slices.Clone(u.roles), RemoteAddr: c.RemoteAddr, fromUsers: true}
+	return &Subject{User: u.name, Roles: shareRoles(u.roles), RemoteAddr: c.RemoteAddr, fromUsers: true}
 }
 
 // acquireBcrypt bounds concurrent bcrypt comparisons to half the CPUs,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/internal/memlimit"
+	"github.com/junctionmq/junction/internal/memtrim"
 	"github.com/junctionmq/junction/server"
 )
 
@@ -189,6 +190,11 @@ func serve(cmd *cobra.Command, f serveFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("JUNCTION_NO_TRIM") == "" {
+		// Idle devices should cost what they hold, not the garbage their
+		// connecting left behind (see internal/memtrim).
+		go memtrim.Run(ctx, memtrim.Default, nil)
+	}
 	// SIGHUP re-reads the users file at once (it is also polled every 2 s).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -62,22 +62,25 @@ type session struct {
 	// saveMu orders the writes of the session's stored record: each takes
 	// its snapshot and hands it to the store under saveMu, never under mu or
 	// the server's lock (see persist).
-	saveMu   lockorder.Mutex[lockorder.MQTTSaveRank]
-	recorded bool // a record is stored; guarded by saveMu
+	saveMu lockorder.Mutex[lockorder.MQTTSaveRank]
 
-	mu         lockorder.Mutex[lockorder.MQTTSessionRank]
-	conn       *conn // current connection; nil while offline
-	subs       map[string]*subscription
-	persistent bool
+	mu        lockorder.Mutex[lockorder.MQTTSessionRank]
+	conn      *conn // current connection; nil while offline
+	subs      map[string]*subscription
+	timer     *time.Timer // session expiry while offline
+	willTimer *time.Timer
+	willFn    func() // publishes the will willTimer waits to publish
+
+	// The small fields share one word (every idle device's session
+	// carries them: 176 -> 152 bytes, size class 160).
 	expiry     uint32
-	timer      *time.Timer // session expiry while offline
-	willTimer  *time.Timer
-	willFn     func() // publishes the will willTimer waits to publish
-	gone       bool   // destroyed: a reconnect starts a new session
+	nextID     uint16
+	persistent bool
+	gone       bool // destroyed: a reconnect starts a new session
+	recorded   bool // a record is stored; guarded by saveMu
 
 	outFlight map[uint16]*outMsg
 	pending   []pendingOut
-	nextID    uint16
 	lastID    map[uint64]uint16 // message id -> packet id, so a resend reuses it [MQTT-4.4.0-1]
 	// lastMsg is lastID reversed. A packet id is remembered for one message
 	// at most, which bounds lastID at 65,535 entries even when remembered

@@ -52,7 +52,6 @@ type subscription struct {
 
 type conn struct {
 	s      *Server
-	nc     net.Conn
 	remote string
 	rd     *frame.Reader
 	w      transport.Waiter // input side: last read, peer deadline, parking
@@ -71,8 +70,9 @@ type conn struct {
 	// spareSend is a finished SEND's confirmation, for the next (reader only).
 	spareSend *pendingSend
 
-	// Reader goroutine only.
-	f frame.Frame // the frame being handled
+	// Reader goroutine only: the frame being handled, made by the first
+	// frame after the connection parked (an idle one holds none).
+	f *frame.Frame
 	// The reader's maps, made by the first frame after CONNECT (see
 	// handle): a connection that connected and went quiet holds none.
 	*readerState
@@ -125,7 +125,7 @@ func (c *conn) producer() *core.Producer {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
-		s: s, nc: nc, remote: nc.RemoteAddr().String(),
+		s: s, remote: nc.RemoteAddr().String(),
 	}
 	c.w.Init(nc)
 	c.w.Meter = &s.counters.Meter
@@ -145,7 +145,10 @@ func (c *conn) start() {
 
 // HandleNext reads and handles one frame (heart-beats are skipped).
 func (c *conn) HandleNext() bool {
-	f := &c.f
+	if c.f == nil {
+		c.f = new(frame.Frame)
+	}
+	f := c.f
 	hb, err := c.rd.ReadFrame(f)
 	if err != nil {
 		c.InputFailed(err)
@@ -170,7 +173,7 @@ func (c *conn) HandleNext() bool {
 
 // Quiet: a parked connection keeps no output buffer and no frame.
 func (c *conn) Quiet() {
-	c.f = frame.Frame{}
+	c.f = nil
 	c.outMu.Lock()
 	c.ob.ReleaseLocked()
 	c.outMu.Unlock()
@@ -179,6 +182,7 @@ func (c *conn) Quiet() {
 // Finish releases everything the connection holds and tells the transport.
 func (c *conn) Finish() {
 	c.cleanup()
+	c.s.counters.Closed()
 	c.done()
 }
 
@@ -428,7 +432,7 @@ func (c *conn) onConnect(ctx context.Context, f *frame.Frame) error {
 	login, _ := f.Get(frame.HdrLogin)
 	pass, hasPass := f.Get(frame.HdrPasscode)
 	var tlsState *tls.ConnectionState
-	if st, ok := transport.TLSConnectionState(c.nc); ok {
+	if st, ok := transport.TLSConnectionState(c.w.Conn()); ok {
 		tlsState = &st
 	}
 	id, err := c.s.opts.Gate.Login(ctx, login, pass, hasPass, c.remote, tlsState)

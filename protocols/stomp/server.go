@@ -167,9 +167,6 @@ func (s *Server) ServeConnDetached(ctx context.Context, nc net.Conn, done func()
 	s.counters.Opened()
 	c := newConn(s, nc)
 	c.ctx = ctx
-	c.done = func() {
-		s.counters.Closed()
-		done()
-	}
+	c.done = done // Finish counts the close: no closure per connection
 	go c.start()
 }

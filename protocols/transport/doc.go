@@ -22,6 +22,18 @@
 // [TLSConnectionState] right away and a client that never completes the
 // handshake never reaches an adapter.
 //
+// # Raw connections
+//
+// On Linux, the plain TCP connections of a [DetachedHandler] are accepted
+// straight into this package's own connection type: a non-blocking
+// descriptor whose waits go through the package's epoll poller (one-shot
+// registrations, armed only by a wait), where an idle connection also parks
+// with no goroutine. It implements net.Conn (deadlines included), so
+// adapters and decoders do not know the difference; it exists because a
+// net.TCPConn and the runtime's poll descriptor cost about 600 bytes of
+// every idle connection. TLS and WebSocket connections keep net.Conn. The
+// environment variable JUNCTION_NET_CONN=1 turns raw connections off.
+//
 // # WebSocket
 //
 // A [WebSocket] maps subprotocols to handlers; the client's offer decides

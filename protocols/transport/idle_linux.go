@@ -27,7 +27,17 @@ type idlePoller struct {
 	mu      sync.Mutex
 	waiters map[uint64]*idleWaiter
 	next    uint64
+
+	fd fdPoller // the fdConn pollers' state (fdconn_linux.go)
 }
+
+// The loop's kinds: the net.Conn idle waits of this file, input and room to
+// write of fdConns.
+const (
+	loopWaiters = iota
+	loopRead
+	loopWrite
+)
 
 // idleWaiter is one parked wait. The connection's Waiter points at it (see
 // Waiter.parked) so that closing the connection can wake it; a map from
@@ -51,7 +61,7 @@ func (p *idlePoller) start() {
 	p.mu.Lock()
 	p.waiters = map[uint64]*idleWaiter{}
 	p.mu.Unlock()
-	go p.loop()
+	go p.loop(p.epfd, loopWaiters)
 }
 
 // waitReadable calls ready, in a new goroutine, once c has input or its peer
@@ -138,10 +148,10 @@ func (p *idlePoller) fire(w *idleWaiter, timedOut bool) {
 	go w.ready(timedOut)
 }
 
-func (p *idlePoller) loop() {
+func (p *idlePoller) loop(epfd, kind int) {
 	events := make([]syscall.EpollEvent, 128)
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+		n, err := syscall.EpollWait(epfd, events, -1)
 		if err != nil {
 			if errors.Is(err, syscall.EINTR) {
 				continue
@@ -149,6 +159,10 @@ func (p *idlePoller) loop() {
 			return
 		}
 		for i := 0; i < n; i++ {
+			if kind != loopWaiters {
+				p.fdEvent(int(events[i].Fd), kind == loopWrite)
+				continue
+			}
 			key := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
 			p.mu.Lock()
 			w := p.waiters[key]

@@ -266,6 +266,9 @@ func (o *Outbox) canWriteRaw() bool {
 	if o.noRaw {
 		return false
 	}
+	if _, ok := o.w.nc.(*fdConn); ok {
+		return true
+	}
 	tc, ok := o.w.nc.(*net.TCPConn)
 	if !ok {
 		o.noRaw = true
@@ -284,6 +287,11 @@ func (o *Outbox) canWriteRaw() bool {
 // writeRaw makes one non-blocking attempt to write b and reports how many
 // bytes went out. Only the owner of the socket (writing set) calls it.
 func (o *Outbox) writeRaw(b []byte) int {
+	if fc, ok := o.w.nc.(*fdConn); ok {
+		n := fc.writeNow(b)
+		o.w.Meter.wrote(n)
+		return n
+	}
 	r := o.raw
 	r.buf, r.n = b, 0
 	_ = r.rc.Write(r.fn) // fails only on a closed connection: see FlushLocked

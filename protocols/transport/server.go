@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -66,9 +67,13 @@ type Server struct {
 
 	// connDone, when set (tests only), runs after a connection is untracked.
 	connDone func()
+	// raw: plain TCP connections of detached handlers are served from
+	// their descriptors (fdConn) rather than through net.TCPConn.
+	raw bool
 }
 
 type listener struct {
+	s       *Server
 	name    string
 	kind    string
 	addr    string
@@ -100,6 +105,7 @@ func NewServer(logger *slog.Logger) *Server {
 		done:      make(chan struct{}),
 		listeners: make(map[string]*listener),
 		conns:     make(map[*conn]struct{}),
+		raw:       os.Getenv("JUNCTION_NET_CONN") == "",
 	}
 }
 
@@ -155,26 +161,56 @@ func ListenerName(ctx context.Context) string {
 // Serve accepts connections on ln and runs h.ServeConn for each in its own
 // goroutine. It blocks until Shutdown (then it returns ErrServerClosed) or
 // until ln is closed by someone else. The Server owns ln and closes it.
+// (A plain TCP listener of a DetachedHandler is served from a duplicate of
+// its socket, see adoptListener: closing ln alone does not stop that one;
+// Shutdown does.)
 func (s *Server) Serve(name string, ln net.Listener, h Handler) error {
 	if h == nil {
 		_ = ln.Close()
 		return fmt.Errorf("transport: listener %q: nil handler", name)
 	}
-	l, err := s.addListener(name, "tcp", ln, ln.Close)
+	_, detached := h.(DetachedHandler)
+	accept, stop := ln.Accept, ln.Close
+	if tl, ok := ln.(*net.TCPListener); ok && detached && s.raw {
+		// Accepted straight into fdConns: Go's netFD, its addresses and
+		// its poller registration are never made for a connection.
+		if rl, err := adoptListener(tl); err == nil {
+			accept = rl.accept
+			stop = func() error {
+				_ = rl.close()
+				return ln.Close()
+			}
+		}
+	}
+	l, err := s.addListener(name, "tcp", ln, stop)
 	if err != nil {
-		_ = ln.Close()
+		_ = stop()
 		return err
 	}
 	defer s.listenerDone(l)
-	defer ln.Close()
-	_, detached := h.(DetachedHandler)
+	defer stop()
 	for {
-		nc, err := s.accept(ln, l)
+		nc, err := s.acceptWith(l, accept)
 		if err != nil {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
 			return fmt.Errorf("transport: listener %q: %w", name, err)
+		}
+		if tc, ok := nc.(*net.TCPConn); ok && detached && s.raw {
+			// Off Go's poller: see fdConn. A failure (out of descriptors
+			// for the duplicate) keeps the connection as it is.
+			if fc, err := adoptTCP(tc); err == nil {
+				nc = fc
+			}
+		}
+		if fc, ok := nc.(*fdConn); ok {
+			if !s.trackRaw(l, fc) {
+				_ = fc.Close()
+				return ErrServerClosed
+			}
+			go s.serveRaw(l, fc, h.(DetachedHandler))
+			continue
 		}
 		c := &conn{nc: nc}
 		ctx, ok := s.track(l, c, !detached)
@@ -341,7 +377,7 @@ func (s *Server) addListener(name, kind string, ln net.Listener, stop func() err
 		return nil, fmt.Errorf("transport: listener %q is already serving on %s", name, l.addr)
 	}
 	if l == nil {
-		l = &listener{name: name, ctx: context.WithValue(s.ctx, listenerNameKey{}, name)}
+		l = &listener{s: s, name: name, ctx: context.WithValue(s.ctx, listenerNameKey{}, name)}
 		s.listeners[name] = l
 	}
 	l.kind = kind
@@ -386,6 +422,40 @@ func (s *Server) track(l *listener, c *conn, perConn bool) (context.Context, boo
 	return ctx, true
 }
 
+// trackRaw registers a connection served from its descriptor: the
+// connection itself is the record (it points at its listener, and Shutdown
+// finds it in the poller's table), so an idle device costs no map entry or
+// tracking struct here.
+func (s *Server) trackRaw(l *listener, fc *fdConn) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	fc.l.Store(l)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	l.active.Add(1)
+	l.accepted.Add(1)
+	return true
+}
+
+// serveRaw hands a raw connection to its handler; fc.detachedDone (a
+// method value: one small allocation rather than a closure and a
+// sync.Once) ends it.
+func (s *Server) serveRaw(l *listener, fc *fdConn, h DetachedHandler) {
+	h.ServeConnDetached(l.ctx, fc, fc.detachedDone)
+}
+
+// rawDone is the end of a connection that trackRaw registered.
+func (s *Server) rawDone(l *listener) {
+	l.active.Add(-1)
+	if s.connDone != nil {
+		s.connDone()
+	}
+	s.wg.Done()
+}
+
 func (s *Server) untrack(l *listener, c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
@@ -406,13 +476,13 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// accept returns the next connection, backing off on errors other than a
+// acceptWith returns the next connection from accept, backing off on errors other than a
 // closed listener: EMFILE and friends clear up by themselves once
 // connections close, and neither spinning nor giving up helps.
-func (s *Server) accept(ln net.Listener, l *listener) (net.Conn, error) {
+func (s *Server) acceptWith(l *listener, accept func() (net.Conn, error)) (net.Conn, error) {
 	var delay time.Duration
 	for {
-		nc, err := ln.Accept()
+		nc, err := accept()
 		if err == nil {
 			return nc, nil
 		}
@@ -447,7 +517,7 @@ type retryListener struct {
 	l *listener
 }
 
-func (r *retryListener) Accept() (net.Conn, error) { return r.s.accept(r.Listener, r.l) }
+func (r *retryListener) Accept() (net.Conn, error) { return r.s.acceptWith(r.l, r.Listener.Accept) }
 
 // Shutdown stops every accept loop, cancels every connection context,
 // closes every connection (WebSocket ones with close status 1001) and waits
@@ -492,7 +562,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		_ = c.nc.Close()
 	}
-	// Connections parked without a goroutine learn of the close here.
+	// Connections parked without a goroutine learn of the close here
+	// (raw connections from their Close).
+	for _, fc := range rawConns(s) {
+		_ = fc.Close()
+	}
 	wakeIdle()
 
 	done := make(chan struct{})

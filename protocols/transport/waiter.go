@@ -74,10 +74,16 @@ func (w *Waiter) Init(nc net.Conn) {
 	w.last = monoNow()
 }
 
+// Conn is the connection the waiter reads (adapters keep no copy of it).
+func (w *Waiter) Conn() net.Conn { return w.nc }
+
 // parkable: only a plain TCP connection can wait without a goroutine.
 func (w *Waiter) parkable() bool {
-	_, ok := w.nc.(*net.TCPConn)
-	return ok
+	switch w.nc.(type) {
+	case *fdConn, *net.TCPConn:
+		return true
+	}
+	return false
 }
 
 // Read reads from the connection, noting when data arrives.
@@ -139,6 +145,22 @@ func (w *Waiter) Await(r IdleReader) (idle bool, err error) {
 // (os.ErrDeadlineExceeded when the peer deadline passed).
 func (w *Waiter) Sleep(r IdleReader, wake func(err error)) {
 	r.Release()
+	if fc, ok := w.nc.(*fdConn); ok {
+		if fc.park(w.PeerDeadline(), func(timedOut bool) {
+			if timedOut {
+				wake(os.ErrDeadlineExceeded)
+				return
+			}
+			wake(nil)
+		}) {
+			return
+		}
+		go func() {
+			_ = w.nc.SetReadDeadline(w.PeerDeadline())
+			wake(r.WaitIdle())
+		}()
+		return
+	}
 	parked := waitReadable(w.nc, w.PeerDeadline(), func(timedOut bool) {
 		if timedOut {
 			wake(os.ErrDeadlineExceeded)

@@ -94,12 +94,19 @@ type Reader struct {
 	rerr error // read error that arrived together with data, returned once the data is used
 	err  error // sticky error: the stream position is lost
 
-	scratch []byte // unescaped header text of the frame being read
-	offs    []int  // per header: end of key, end of value, in scratch
+	// The header scratch, made by the first frame after Release: a pointer,
+	// so that an idle connection's Reader is 48 bytes smaller.
+	hdr *headerScratch
 
 	// tiny receives the first bytes after the buffer ran empty: an idle
 	// connection then holds no read buffer, only these bytes (see fill).
 	tiny *[idleReadSize]byte
+}
+
+// headerScratch is where ReadFrame assembles a frame's headers.
+type headerScratch struct {
+	scratch []byte // unescaped header text of the frame being read
+	offs    []int  // per header: end of key, end of value, in scratch
 }
 
 // idleReadSize is how much an idle connection reads before it takes a full
@@ -253,8 +260,13 @@ func (r *Reader) readFrame(f *Frame) error {
 	escaped := r.ver >= V1_1 && cmd != CmdConnect && cmd != CmdStomp && cmd != CmdConnected
 	strictUTF8 := r.ver >= V1_1
 
-	r.scratch = r.scratch[:0]
-	r.offs = r.offs[:0]
+	sc := r.hdr
+	if sc == nil {
+		sc = new(headerScratch)
+		r.hdr = sc
+	}
+	sc.scratch = sc.scratch[:0]
+	sc.offs = sc.offs[:0]
 	for {
 		line, err := r.readLine()
 		if err != nil {
@@ -267,7 +279,7 @@ func (r *Reader) readFrame(f *Frame) error {
 		if len(line) == 0 {
 			break
 		}
-		if len(r.offs)/2 >= lim.MaxHeaders {
+		if len(sc.offs)/2 >= lim.MaxHeaders {
 			return protoErr(ErrTooManyHeaders, "frame has more than "+itoa(lim.MaxHeaders)+" headers")
 		}
 		// One pass finds the separator and whether the slow paths (escapes,
@@ -295,32 +307,32 @@ func (r *Reader) readFrame(f *Frame) error {
 		// and value ends.
 		if escaped && seen&clBackslash != 0 {
 			key := line[:colon]
-			if r.scratch, err = unescape(r.scratch, key, key, r.ver); err != nil {
+			if sc.scratch, err = unescape(sc.scratch, key, key, r.ver); err != nil {
 				return err
 			}
-			keyEnd := len(r.scratch)
-			r.scratch = append(r.scratch, ':')
-			if r.scratch, err = unescape(r.scratch, line[colon+1:], key, r.ver); err != nil {
+			keyEnd := len(sc.scratch)
+			sc.scratch = append(sc.scratch, ':')
+			if sc.scratch, err = unescape(sc.scratch, line[colon+1:], key, r.ver); err != nil {
 				return err
 			}
-			r.offs = append(r.offs, keyEnd, len(r.scratch))
+			sc.offs = append(sc.offs, keyEnd, len(sc.scratch))
 		} else {
-			keyEnd := len(r.scratch) + colon
-			r.scratch = append(r.scratch, line...)
-			r.offs = append(r.offs, keyEnd, len(r.scratch))
+			keyEnd := len(sc.scratch) + colon
+			sc.scratch = append(sc.scratch, line...)
+			sc.offs = append(sc.offs, keyEnd, len(sc.scratch))
 		}
 	}
 
 	// One string for all keys and values: the headers cost one allocation
 	// however many there are.
-	block := string(r.scratch)
+	block := string(sc.scratch)
 	old := len(f.Headers)
 	hs := f.Headers[:0]
 	start := 0
 	contentLength := -1
-	for i := 0; i < len(r.offs); i += 2 {
-		h := Header{Key: block[start:r.offs[i]], Value: block[r.offs[i]+1 : r.offs[i+1]]}
-		start = r.offs[i+1]
+	for i := 0; i < len(sc.offs); i += 2 {
+		h := Header{Key: block[start:sc.offs[i]], Value: block[sc.offs[i]+1 : sc.offs[i+1]]}
+		start = sc.offs[i+1]
 		if contentLength < 0 && h.Key == HdrContentLength {
 			if contentLength, err = r.parseContentLength(h.Value, size); err != nil {
 				return err
@@ -331,11 +343,11 @@ func (r *Reader) readFrame(f *Frame) error {
 	if old > len(hs) {
 		clear(hs[len(hs):old]) // let the previous frame's strings go
 	}
-	if cap(r.scratch) > maxKeptScratch {
-		r.scratch = nil
+	if cap(sc.scratch) > maxKeptScratch {
+		sc.scratch = nil
 	}
-	if cap(r.offs) > maxKeptOffsets {
-		r.offs = nil
+	if cap(sc.offs) > maxKeptOffsets {
+		sc.offs = nil
 	}
 
 	var body []byte
@@ -553,7 +565,7 @@ func (r *Reader) Release() {
 	}
 	// The header scratch of the last frame (about 110 bytes after a
 	// CONNECT) is rebuilt by the next frame; an idle connection keeps none.
-	r.scratch, r.offs = nil, nil
+	r.hdr = nil
 	r.tiny = nil
 }
 

@@ -446,8 +446,8 @@ func TestScratchReleased(t *testing.T) {
 	if err != nil || len(f.Headers) != 1 || f.Headers[0].Value != big {
 		t.Fatalf("big header: %v", err)
 	}
-	if r.scratch != nil {
-		t.Fatalf("scratch of %d bytes kept", cap(r.scratch))
+	if r.hdr.scratch != nil {
+		t.Fatalf("scratch of %d bytes kept", cap(r.hdr.scratch))
 	}
 	if f, err = r.Read(); err != nil || !equalFrame(f, fr("SEND", "", "k", "small")) {
 		t.Fatalf("next frame: %s %v", dump(f), err)
