@@ -94,7 +94,10 @@ type Info struct {
 // malformed or misplaced sections).
 func Decode(payload []byte, now time.Time) (*core.Message, Info, error) {
 	var info Info
-	m := core.NewMessage("", nil)
+	// The message and its wire form in one allocation: almost every
+	// message has a bare message to keep.
+	mw := &messageWire{m: core.Message{Priority: core.DefaultPriority}}
+	m := &mw.m
 	d := codec.NewDecoder(payload)
 	last := -1 // the rank of the last section: sections come in spec order
 	clk := clock{now: now}
@@ -228,7 +231,8 @@ func Decode(payload []byte, now time.Time) (*core.Message, Info, error) {
 		m.Expiration = clk.ms() + ttl
 	}
 	if bareStart >= 0 {
-		m.Wire = &core.WireForm{Protocol: Protocol, Data: append([]byte(nil), payload[bareStart:bareEnd]...)}
+		mw.w = core.WireForm{Protocol: Protocol, Data: append([]byte(nil), payload[bareStart:bareEnd]...)}
+		m.Wire = &mw.w
 		// The body is taken from the kept copy: it is shared, not copied
 		// again.
 		for i, b := range bodies {
@@ -653,4 +657,10 @@ func (c *clock) ms() int64 {
 		c.now = time.Now()
 	}
 	return c.now.UnixMilli()
+}
+
+// messageWire is a decoded message with room for its wire form.
+type messageWire struct {
+	m core.Message
+	w core.WireForm
 }
