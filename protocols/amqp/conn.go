@@ -100,6 +100,8 @@ type conn struct {
 	// handled, decoded without an allocation per frame; nothing keeps it
 	// past its frame.
 	scratch codec.Scratch
+	// inBatch (the reader's): its copy of batching, read without mu.
+	inBatch bool
 	// armed (the reader's): the read deadline set on the socket.
 	armed time.Time
 	// inFlush (the reader's): this reader's batch takes part in the
@@ -208,6 +210,7 @@ func (c *conn) frameBuffered() bool {
 // flushOutput ends a batch: what it queued goes out from this goroutine
 // with one non-blocking write (the rest, if any, to a writer goroutine).
 func (c *conn) flushOutput() {
+	c.inBatch = false
 	c.mu.Lock()
 	c.batching = false
 	if len(c.ob.Buf) == 0 && !c.ob.Closing {
@@ -557,9 +560,13 @@ func (c *conn) readOne() error {
 	if f.body == nil {
 		return nil // keep-alive
 	}
-	c.mu.Lock()
-	c.batching = true
-	c.mu.Unlock()
+	if !c.inBatch {
+		// The first frame of a batch (flushOutput ends it).
+		c.inBatch = true
+		c.mu.Lock()
+		c.batching = true
+		c.mu.Unlock()
+	}
 	if f.typ != frameAMQP {
 		return connErr(codec.CondFramingError, "frame type %d after the open", f.typ)
 	}
@@ -604,9 +611,10 @@ func (c *conn) readOne() error {
 	return ss.handle(perf, payload)
 }
 
+// sessionFor is the session on the client's channel ch. Only the reader
+// writes c.sessions (under mu, for the other goroutines that read it), so
+// the reader reads it without the lock.
 func (c *conn) sessionFor(ch uint16) *session {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.sessions[ch]
 }
 
