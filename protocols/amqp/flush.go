@@ -27,6 +27,9 @@ type flusher struct {
 	spare  []*conn
 }
 
+// maxInlineFlush bounds the connections one batch's end writes itself.
+const maxInlineFlush = 16
+
 // enter notes that a reader starts a batch.
 func (f *flusher) enter() {
 	f.mu.Lock()
@@ -71,8 +74,13 @@ func (f *flusher) leave() {
 			// Its own reader writes it when its batch ends, or a writer
 			// already took the output.
 			c.mu.Unlock()
-		} else {
+		} else if i < maxInlineFlush {
 			c.ob.FlushLocked()
+		} else {
+			// A wide fan-out: the rest get their writer goroutines,
+			// which run in parallel on other cores.
+			c.ob.SignalLocked()
+			c.mu.Unlock()
 		}
 		conns[i] = nil
 	}
