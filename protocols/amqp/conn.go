@@ -90,6 +90,23 @@ type conn struct {
 	// batching (under mu): the reader is handling already-buffered frames
 	// and writes the output when the batch ends (signalLocked).
 	batching bool
+	// flushListed (under s.flush.mu): listed to be written when a
+	// reader's batch ends (flusher).
+	flushListed bool
+	// accRun (under mu): the settled accepted disposition that is the
+	// last frame queued, which the next acceptance may extend.
+	accRun acceptedRun
+	// scratch (the reader's): the transfer, disposition or flow being
+	// handled, decoded without an allocation per frame; nothing keeps it
+	// past its frame.
+	scratch codec.Scratch
+	// inBatch (the reader's): its copy of batching, read without mu.
+	inBatch bool
+	// armed (the reader's): the read deadline set on the socket.
+	armed time.Time
+	// inFlush (the reader's): this reader's batch takes part in the
+	// flusher, which writes other connections' output when it ends.
+	inFlush bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -150,10 +167,30 @@ func (c *conn) serve(ctx context.Context) {
 // ends (flushOutput), from its own goroutine: no writer goroutine per
 // reply, and one syscall for the batch. Caller holds mu.
 func (c *conn) signalLocked() {
-	if c.batching {
+	if c.batching || c.s.flush.deferLocked(c) {
 		return
 	}
 	c.ob.SignalLocked()
+}
+
+// enterFlush makes the reader's batch one that writes, when it ends, the
+// output it caused on other connections (flusher): for the frames that
+// never wait (transfers, dispositions, flows).
+func (c *conn) enterFlush() {
+	if !c.inFlush {
+		c.inFlush = true
+		c.s.flush.enter()
+	}
+}
+
+// leaveFlush ends the reader's part in the flusher, writing what other
+// connections have queued: before any frame whose handling may wait, and
+// when the batch ends.
+func (c *conn) leaveFlush() {
+	if c.inFlush {
+		c.inFlush = false
+		c.s.flush.leave()
+	}
 }
 
 // frameBuffered reports whether a whole frame is already read into the
@@ -173,13 +210,15 @@ func (c *conn) frameBuffered() bool {
 // flushOutput ends a batch: what it queued goes out from this goroutine
 // with one non-blocking write (the rest, if any, to a writer goroutine).
 func (c *conn) flushOutput() {
+	c.inBatch = false
 	c.mu.Lock()
 	c.batching = false
 	if len(c.ob.Buf) == 0 && !c.ob.Closing {
 		c.mu.Unlock()
-		return
+	} else {
+		c.ob.FlushLocked()
 	}
-	c.ob.FlushLocked()
+	c.leaveFlush()
 }
 
 // inputFailed tells the client why reading ended, where it still can.
@@ -206,6 +245,7 @@ func (c *conn) inputFailed(err error) {
 
 // finish releases what the connection holds: links, core session, login.
 func (c *conn) finish() {
+	c.leaveFlush() // after a panic in a batch
 	c.mu.Lock()
 	sessions := make([]*session, 0, len(c.sessions))
 	for _, ss := range c.sessions {
@@ -241,6 +281,24 @@ func (c *conn) readDeadline() {
 	if !c.opened && (d.IsZero() || c.openBy.Before(d)) {
 		d = c.openBy
 	}
+	if c.opened {
+		// The deadline moves with every read, and setting it updates a
+		// runtime timer: it is armed with slack (1/16 of the idle
+		// time-out) and armed again only once the slack is used up, so
+		// a busy connection re-arms it every few seconds instead of per
+		// frame. A silent client is closed after its idle time-out, and
+		// at most that slack later.
+		slack := c.w.PeerTimeout / 16
+		switch {
+		case d.IsZero() && c.armed.IsZero():
+			return
+		case !d.IsZero() && !c.armed.Before(d) && !c.armed.After(d.Add(slack)):
+			return
+		case !d.IsZero():
+			d = d.Add(slack)
+		}
+	}
+	c.armed = d
 	_ = c.nc.SetReadDeadline(d)
 }
 
@@ -502,13 +560,17 @@ func (c *conn) readOne() error {
 	if f.body == nil {
 		return nil // keep-alive
 	}
-	c.mu.Lock()
-	c.batching = true
-	c.mu.Unlock()
+	if !c.inBatch {
+		// The first frame of a batch (flushOutput ends it).
+		c.inBatch = true
+		c.mu.Lock()
+		c.batching = true
+		c.mu.Unlock()
+	}
 	if f.typ != frameAMQP {
 		return connErr(codec.CondFramingError, "frame type %d after the open", f.typ)
 	}
-	perf, payload, err := codec.DecodePerformative(f.body)
+	perf, payload, err := codec.DecodePerformativeInto(f.body, &c.scratch)
 	if err != nil {
 		var e *codec.Error
 		if errors.As(err, &e) && e.Condition == codec.CondInvalidField {
@@ -520,6 +582,12 @@ func (c *conn) readOne() error {
 			}
 		}
 		return asConnErr(err)
+	}
+	switch perf.(type) {
+	case *codec.Transfer, *codec.Disposition, *codec.Flow:
+		c.enterFlush()
+	default:
+		c.leaveFlush()
 	}
 	switch p := perf.(type) {
 	case *codec.Open:
@@ -543,9 +611,10 @@ func (c *conn) readOne() error {
 	return ss.handle(perf, payload)
 }
 
+// sessionFor is the session on the client's channel ch. Only the reader
+// writes c.sessions (under mu, for the other goroutines that read it), so
+// the reader reads it without the lock.
 func (c *conn) sessionFor(ch uint16) *session {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.sessions[ch]
 }
 

@@ -11,10 +11,10 @@ import (
 // (the message package copies what it keeps: msg may alias the read
 // buffer).
 func decodeMessage(msg []byte) (*core.Message, message.Info, error) {
-	return message.Decode(msg, time.Now())
+	return message.Decode(msg, time.Time{}) // the clock is read only if a ttl needs it
 }
 
 // encodeMessage appends the payload of one delivery of m.
 func encodeMessage(dst []byte, m *core.Message, deliveryCount uint32) []byte {
-	return message.AppendPayload(dst, m, message.Delivery{DeliveryCount: deliveryCount, Now: time.Now()})
+	return message.AppendPayload(dst, m, message.Delivery{DeliveryCount: deliveryCount})
 }

@@ -1,6 +1,7 @@
 package amqp
 
 import (
+	"bytes"
 	"errors"
 
 	"github.com/junctionmq/junction/core"
@@ -281,9 +282,66 @@ func (l *link) disposeLocked(id uint32, st codec.DeliveryState, pending bool) {
 }
 
 func (l *link) appendDispositionLocked(id uint32, st codec.DeliveryState) {
-	d := &l.ss.disp
-	*d = codec.Disposition{Role: codec.RoleReceiver, First: id, Last: id, Settled: l.rcvMode == rcvFirst, State: st}
-	l.ss.appendPerfLocked(d, nil, nil)
+	ss := l.ss
+	settled := l.rcvMode == rcvFirst
+	_, accepted := st.(*codec.Accepted)
+	accepted = accepted && settled
+	if accepted && ss.c.extendAcceptedLocked(ss, id) {
+		return
+	}
+	d := &ss.disp
+	*d = codec.Disposition{Role: codec.RoleReceiver, First: id, Last: id, Settled: settled, State: st}
+	if accepted && len(ss.backlog) == 0 && !ss.ended {
+		start := len(ss.c.ob.Buf)
+		ss.appendPerfLocked(d, nil, nil)
+		ss.c.acceptedRunLocked(ss, start, id, id)
+		return
+	}
+	ss.appendPerfLocked(d, nil, nil)
+}
+
+// acceptedRun is the last frame in the output when that is a settled
+// accepted disposition: the next delivery accepted on the session extends
+// it to first..last rather than add a frame. A producer's transfers read
+// in one batch (or confirmed by one journal sync) are confirmed by one
+// disposition: the client decodes one frame for the batch, not one per
+// message (part 2, 2.7.6: a disposition covers a range of delivery-ids).
+type acceptedRun struct {
+	ss          *session
+	first, last uint32
+	start, end  int // the frame's bytes in ob.Buf
+	n           int
+	enc         [48]byte // a copy of them, to know they are still ours
+}
+
+// acceptedRunLocked records the disposition just encoded at
+// ob.Buf[start:]. Caller holds mu.
+func (c *conn) acceptedRunLocked(ss *session, start int, first, last uint32) {
+	r := &c.accRun
+	frame := c.ob.Buf[start:]
+	if len(frame) > len(r.enc) {
+		r.ss = nil
+		return
+	}
+	r.ss, r.first, r.last = ss, first, last
+	r.start, r.end, r.n = start, len(c.ob.Buf), copy(r.enc[:], frame)
+}
+
+// extendAcceptedLocked makes the run cover id too, when id follows it and
+// its frame is still the last one queued (not written yet, nothing after
+// it). Caller holds mu.
+func (c *conn) extendAcceptedLocked(ss *session, id uint32) bool {
+	r := &c.accRun
+	if r.ss != ss || id != r.last+1 || id == 0 || ss.ended || len(ss.backlog) > 0 ||
+		len(c.ob.Buf) != r.end || r.end-r.start != r.n || !bytes.Equal(c.ob.Buf[r.start:r.end], r.enc[:r.n]) {
+		return false
+	}
+	c.ob.Buf = c.ob.Buf[:r.start]
+	d := &ss.disp
+	*d = codec.Disposition{Role: codec.RoleReceiver, First: r.first, Last: id, Settled: true, State: &codec.Accepted{}}
+	ss.appendPerfLocked(d, nil, nil)
+	c.acceptedRunLocked(ss, r.start, r.first, id)
+	return true
 }
 
 // checkHeld withholds the link's credit while the connection's sends wait

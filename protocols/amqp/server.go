@@ -86,6 +86,9 @@ type Server struct {
 	log  *slog.Logger
 
 	counters adapter.Counters
+	// flush writes, at the end of a reader's batch, what the batch
+	// delivered to other connections.
+	flush flusher
 }
 
 // Adapter registers AMQP with the server: the IANA ports 5672 and 5671

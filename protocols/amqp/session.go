@@ -43,6 +43,15 @@ type session struct {
 	disp codec.Disposition
 	tag  [8]byte
 	enc  []byte // a delivery's payload, encoded
+
+	settles []settle // the reader's: onDisposition's
+}
+
+// settle is one delivery a disposition settles.
+type settle struct {
+	l   *link
+	tag uint64
+	id  uint32
 }
 
 // queued is a frame waiting for the client's session window; l is the
@@ -393,14 +402,10 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 	if !terminal && !d.Settled {
 		return nil // received: a progress report
 	}
-	type settle struct {
-		l   *link
-		tag uint64
-		id  uint32
-	}
-	var todo []settle
 	c := ss.c
 	c.mu.Lock()
+	// The reader's scratch: the settlements of one disposition.
+	todo := ss.settles[:0]
 	// Delivery ids are serial numbers: id is in the range when its
 	// distance from first is within the range's (modulo 2^32). A wide
 	// range is matched against what is unsettled, not walked id by id.
@@ -426,6 +431,12 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 		slices.SortFunc(todo, func(a, b settle) int { return int(int32(a.id - b.id)) })
 	}
 	c.mu.Unlock()
+	defer func() {
+		clear(todo)
+		if cap(todo) <= 1024 {
+			ss.settles = todo[:0]
+		}
+	}()
 	var tx *txn
 	if txnID != nil {
 		if tx = c.txnFor(txnID); tx == nil {

@@ -186,6 +186,23 @@ func FrameType(p Performative) uint8 {
 // descriptor is not a performative is amqp:decode-error too; the caller
 // checks that the performative suits the frame type (FrameType).
 func DecodePerformative(body []byte) (p Performative, payload []byte, err error) {
+	return DecodePerformativeInto(body, nil)
+}
+
+// Scratch holds the performatives a connection receives for every
+// message (transfer, disposition, flow), for DecodePerformativeInto to
+// decode into instead of allocating one per frame.
+type Scratch struct {
+	transfer    Transfer
+	disposition Disposition
+	flow        Flow
+}
+
+// DecodePerformativeInto is DecodePerformative decoding a transfer,
+// disposition or flow into s (when s is not nil): the result is valid
+// until the next call with the same s. Other performatives are allocated
+// as by DecodePerformative.
+func DecodePerformativeInto(body []byte, s *Scratch) (p Performative, payload []byte, err error) {
 	d := NewDecoder(body)
 	code, desc, err := d.ReadDescriptor()
 	if err != nil {
@@ -203,11 +220,23 @@ func DecodePerformative(body []byte) (p Performative, payload []byte, err error)
 	case DescAttach:
 		p = decodeAttach(&f)
 	case DescFlow:
-		p = decodeFlow(&f)
+		if s != nil {
+			p = decodeFlowInto(&f, &s.flow)
+		} else {
+			p = decodeFlow(&f)
+		}
 	case DescTransfer:
-		p = decodeTransfer(&f)
+		if s != nil {
+			p = decodeTransferInto(&f, &s.transfer)
+		} else {
+			p = decodeTransfer(&f)
+		}
 	case DescDisposition:
-		p = decodeDisposition(&f)
+		if s != nil {
+			p = decodeDispositionInto(&f, &s.disposition)
+		} else {
+			p = decodeDisposition(&f)
+		}
 	case DescDetach:
 		p = decodeDetach(&f)
 	case DescEnd:

@@ -106,8 +106,15 @@ func FuzzPerformative(f *testing.F) {
 	for _, b := range captured(f) {
 		f.Add(b)
 	}
+	var scratch Scratch
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, payload, err := DecodePerformative(b)
+		// Decoded into a reused scratch, the same frame gives the same
+		// result, whatever the scratch held before.
+		ps, payloadS, errS := DecodePerformativeInto(b, &scratch)
+		if (err == nil) != (errS == nil) || (err == nil && (!bytes.Equal(p.AppendTo(nil), ps.AppendTo(nil)) || !bytes.Equal(payload, payloadS))) {
+			t.Fatalf("into a scratch: %#v, %v; without: %#v, %v", ps, errS, p, err)
+		}
 		if err != nil {
 			if _, ok := err.(*Error); !ok {
 				t.Fatalf("error %T is not *Error", err)

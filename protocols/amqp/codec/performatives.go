@@ -329,7 +329,11 @@ func (fl *Flow) AppendTo(dst []byte) []byte {
 }
 
 func decodeFlow(f *FieldReader) *Flow {
-	fl := &Flow{}
+	return decodeFlowInto(f, &Flow{})
+}
+
+func decodeFlowInto(f *FieldReader, fl *Flow) *Flow {
+	*fl = Flow{}
 	fl.NextIncomingID, fl.HasNextIncomingID = f.OptUint()
 	f.Require("incoming-window")
 	fl.IncomingWindow = f.Uint(0)
@@ -402,7 +406,11 @@ func (t *Transfer) AppendTo(dst []byte) []byte {
 }
 
 func decodeTransfer(f *FieldReader) *Transfer {
-	t := &Transfer{}
+	return decodeTransferInto(f, &Transfer{})
+}
+
+func decodeTransferInto(f *FieldReader, t *Transfer) *Transfer {
+	*t = Transfer{}
 	f.Require("handle")
 	t.Handle = f.Uint(0)
 	t.DeliveryID, t.HasDeliveryID = f.OptUint()
@@ -455,7 +463,11 @@ func (di *Disposition) AppendTo(dst []byte) []byte {
 }
 
 func decodeDisposition(f *FieldReader) *Disposition {
-	di := &Disposition{}
+	return decodeDispositionInto(f, &Disposition{})
+}
+
+func decodeDispositionInto(f *FieldReader, di *Disposition) *Disposition {
+	*di = Disposition{}
 	f.Require("role")
 	di.Role = f.Bool(false)
 	f.Require("first")

@@ -88,15 +88,19 @@ type Info struct {
 
 // Decode reads the payload of a transfer (all its frames joined) into a
 // new core.Message, with now as the arrival time for ttl and
-// x-opt-delivery-delay. The server sets Address (from the link's target
+// x-opt-delivery-delay (a zero now: the clock, read only when the message
+// has either). The server sets Address (from the link's target
 // or Info.To) and UserID. Errors are *codec.Error (amqp:decode-error for
 // malformed or misplaced sections).
 func Decode(payload []byte, now time.Time) (*core.Message, Info, error) {
 	var info Info
-	m := core.NewMessage("", nil)
+	// The message and its wire form in one allocation: almost every
+	// message has a bare message to keep.
+	mw := &messageWire{m: core.Message{Priority: core.DefaultPriority}}
+	m := &mw.m
 	d := codec.NewDecoder(payload)
 	last := -1 // the rank of the last section: sections come in spec order
-	nowMS := now.UnixMilli()
+	clk := clock{now: now}
 	var bareStart, bareEnd = -1, -1
 	var bodyCode uint64
 	var bodies [][]byte // raw encodings of the body sections' values
@@ -214,7 +218,7 @@ func Decode(payload []byte, now time.Time) (*core.Message, Info, error) {
 		// section to the broker, but the producer's bytes are kept as sent.
 		bodyCode = codec.DescData
 	}
-	if err := applyAnnotations(m, annotations, annotationsRaw, nowMS); err != nil {
+	if err := applyAnnotations(m, annotations, annotationsRaw, &clk); err != nil {
 		return nil, info, err
 	}
 	if footer != nil {
@@ -224,10 +228,11 @@ func Decode(payload []byte, now time.Time) (*core.Message, Info, error) {
 	case m.Expiration != 0:
 		// absolute-expiry-time wins over the ttl, as in Artemis.
 	case ttl > 0:
-		m.Expiration = nowMS + ttl
+		m.Expiration = clk.ms() + ttl
 	}
 	if bareStart >= 0 {
-		m.Wire = &core.WireForm{Protocol: Protocol, Data: append([]byte(nil), payload[bareStart:bareEnd]...)}
+		mw.w = core.WireForm{Protocol: Protocol, Data: append([]byte(nil), payload[bareStart:bareEnd]...)}
+		m.Wire = &mw.w
 		// The body is taken from the kept copy: it is shared, not copied
 		// again.
 		for i, b := range bodies {
@@ -369,7 +374,7 @@ func readID(f *codec.FieldReader) prop.Value {
 // simple value by its name, any other as its encoding under
 // AnnEncodedPrefix+name (raw is the section's map as sent) — and maps the
 // scheduled delivery and JMS ones.
-func applyAnnotations(m *core.Message, am codec.Map, raw []byte, nowMS int64) error {
+func applyAnnotations(m *core.Message, am codec.Map, raw []byte, clk *clock) error {
 	var values [][]byte // raw encodings of am's values, read when one is not simple
 	for i, e := range am {
 		var name string
@@ -387,7 +392,7 @@ func applyAnnotations(m *core.Message, am codec.Map, raw []byte, nowMS int64) er
 			}
 		case AnnDeliveryDelay:
 			if d, ok := asInt(e.Value); ok && d > 0 && m.ScheduledAt == 0 {
-				m.ScheduledAt = nowMS + d
+				m.ScheduledAt = clk.ms() + d
 			}
 		case AnnJMSDest:
 			if t, ok := asInt(e.Value); ok {
@@ -640,4 +645,22 @@ func setBody(m *core.Message, code uint64, bodies [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// clock is a time read at most once, and only if needed: most messages
+// carry neither a ttl nor a delivery delay, and reading the clock for
+// each costs more than decoding their header.
+type clock struct{ now time.Time }
+
+func (c *clock) ms() int64 {
+	if c.now.IsZero() {
+		c.now = time.Now()
+	}
+	return c.now.UnixMilli()
+}
+
+// messageWire is a decoded message with room for its wire form.
+type messageWire struct {
+	m core.Message
+	w core.WireForm
 }

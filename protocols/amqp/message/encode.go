@@ -14,7 +14,7 @@ import (
 // Delivery is what a payload says about one delivery of a message.
 type Delivery struct {
 	DeliveryCount uint32    // core.Delivery.DeliveryCount: 1 on the first delivery
-	Now           time.Time // for the remaining ttl
+	Now           time.Time // for the remaining ttl (zero: the clock, read only for a message with an expiration)
 }
 
 // AppendPayload appends the payload of a transfer delivering m: a header
@@ -58,7 +58,8 @@ func appendHeader(dst []byte, m *core.Message, d Delivery) []byte {
 	}
 	l.Field(dst)
 	if m.Expiration > 0 {
-		left := m.Expiration - d.Now.UnixMilli()
+		clk := clock{now: d.Now}
+		left := m.Expiration - clk.ms()
 		dst = codec.AppendUint(dst, uint32(min(max(left, 1), 1<<32-1)))
 	} else {
 		dst = codec.AppendNull(dst)
