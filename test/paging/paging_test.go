@@ -18,8 +18,11 @@ import (
 	stompc "github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
 
+	"github.com/junctionmq/junction/internal/pgtest"
 	"github.com/junctionmq/junction/internal/testkit"
 	"github.com/junctionmq/junction/server/servertest"
+	"github.com/junctionmq/junction/storage"
+	"github.com/junctionmq/junction/storage/postgres"
 )
 
 var binPath string
@@ -31,7 +34,9 @@ func TestMain(m *testing.M) {
 	}
 	if bin := os.Getenv("JUNCTION_BIN"); bin != "" {
 		binPath = bin
-		os.Exit(m.Run())
+		code := m.Run()
+		pgtest.Shutdown()
+		os.Exit(code)
 	}
 	bin, cleanup, err := testkit.BuildJunction()
 	if err != nil {
@@ -40,6 +45,7 @@ func TestMain(m *testing.M) {
 	}
 	binPath = bin
 	code := m.Run()
+	pgtest.Shutdown()
 	cleanup()
 	os.Exit(code)
 }
@@ -293,9 +299,9 @@ func drain(t *testing.T, c *stompc.Conn, dest string, from, to int) {
 	}
 }
 
-const pagingConfig = `
-store:
-  type: journal
+// pagingSettings are the address settings of every paging run: a 4 MiB
+// budget, then PAGE.
+const pagingSettings = `
 address-settings:
   "paging.#":
     max-size-bytes: 4MiB
@@ -309,9 +315,23 @@ address-settings:
 func anonBound(n int) int64 { return 64<<20 + int64(n)*48 }
 
 func TestPagingJournal(t *testing.T) {
+	runPaging(t, "journal", "store:\n  type: journal\n")
+}
+
+func TestPagingPostgres(t *testing.T) {
+	if _, ok := any((*postgres.Store)(nil)).(storage.Pager); !ok {
+		t.Skip("the PostgreSQL store does not implement storage.Pager in this build")
+	}
+	runPaging(t, "postgres", fmt.Sprintf("store:\n  type: postgres\n  url: %q\n", pgtest.DB(t)))
+}
+
+// runPaging queues messages on a paging address of a broker on the given
+// store (a YAML store section), kills and restarts it midway, and drains.
+func runPaging(t *testing.T, label, store string) {
 	n := messages(t)
 	dir := t.TempDir()
 	const dest = "/queue/paging.orders"
+	pagingConfig := store + pagingSettings
 
 	// Half, then SIGKILL: every confirmed message must come back.
 	b := start(t, dir, pagingConfig)
@@ -364,8 +384,8 @@ func TestPagingJournal(t *testing.T) {
 	}
 	c.MustDisconnect()
 
-	t.Logf("journal, %d persistent 1 KiB messages, no consumer: send %.0f msg/s (broker CPU %.1f µs/msg), drain %.0f msg/s (%.1f µs/msg), peak RSS %s (anonymous %s)",
-		n, float64(n)/sendTook.Seconds(), perMsg(sendCPU, n), float64(n)/drainTook.Seconds(), perMsg(drainCPU, n), mib(peak), mib(anon))
+	t.Logf("%s, %d persistent 1 KiB messages, no consumer: send %.0f msg/s (broker CPU %.1f µs/msg), drain %.0f msg/s (%.1f µs/msg), peak RSS %s (anonymous %s)",
+		label, n, float64(n)/sendTook.Seconds(), perMsg(sendCPU, n), float64(n)/drainTook.Seconds(), perMsg(drainCPU, n), mib(peak), mib(anon))
 	if peak > 512<<20 {
 		t.Errorf("peak RSS %s with %d messages queued, want under 512 MiB (issue 13)", mib(peak), n)
 	}
