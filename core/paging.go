@@ -431,3 +431,11 @@ func (b *Broker) applyWait(ops []storage.Op) error {
 	b.apply(ops, false, func(err error) { done <- err })
 	return <-done
 }
+
+// queues are every queue that took p: in memory and paged (hooks).
+func (p prepared) queues() []*Queue {
+	if len(p.paged) == 0 {
+		return p.targets
+	}
+	return append(append(make([]*Queue, 0, len(p.targets)+len(p.paged)), p.targets...), p.paged...)
+}

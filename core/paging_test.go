@@ -376,3 +376,54 @@ func TestPagingNeedsPager(t *testing.T) {
 		t.Fatalf("New with PAGE on a store that cannot page: %v", err)
 	}
 }
+
+func TestPagingTransaction(t *testing.T) {
+	store := memory.New()
+	var hooked []int
+	cfg := pagingConfig(store)
+	cfg.Hooks.AfterSend = func(_ *Session, m *Message, queues []*Queue, err error) {
+		if strings.HasPrefix(string(m.Body), "tx") {
+			hooked = append(hooked, len(queues))
+		}
+	}
+	b := newTestBroker(t, cfg)
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 100)
+	pad := strings.Repeat("p", 200)
+	txSend := func(prefix string, commit bool) {
+		tx := s.Begin()
+		for i := range 5 {
+			m := msg("orders", fmt.Sprint(prefix, i), "pad", pad)
+			m.RoutingType, m.Durable = Anycast, true
+			if err := tx.Send(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !commit {
+			tx.Rollback()
+			return
+		}
+		done := make(chan error, 1)
+		if err := tx.Commit(context.Background(), func(err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	txSend("rolledback", false)
+	txSend("tx", true)
+	if st := queueStats(t, b, "orders"); st.Messages != 105 || st.Paged < 5 {
+		t.Fatalf("after a committed transaction of 5 paged sends: %+v", st)
+	}
+	if fmt.Sprint(hooked) != "[1 1 1 1 1]" {
+		t.Errorf("AfterSend saw queues %v for the paged sends, want one each", hooked)
+	}
+	_, col := consume(t, s, "orders", ConsumerOptions{Credit: 1000})
+	ds := col.take(t, 105)
+	ackAll(t, ds)
+	if got := strings.Join(bodies(ds[100:]), ","); got != "tx0,tx1,tx2,tx3,tx4" {
+		t.Errorf("transaction's messages: %s", got)
+	}
+	col.none(t)
+}
