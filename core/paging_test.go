@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/junctionmq/junction/storage"
+	"github.com/junctionmq/junction/storage/journal"
 	"github.com/junctionmq/junction/storage/memory"
 )
 
@@ -426,4 +427,63 @@ func TestPagingTransaction(t *testing.T) {
 		t.Errorf("transaction's messages: %s", got)
 	}
 	col.none(t)
+}
+
+// TestPagingOnJournal: paging, a partial drain, a purge of another queue
+// and a restart on the journal, which keeps paged references on disk.
+func TestPagingOnJournal(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *Broker {
+		j, err := journal.Open(dir, journal.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := pagingConfig(nil)
+		cfg.Store, cfg.Logger = j, discard()
+		b, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := open()
+	s := b.NewSession(SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 1000)
+	sendPaged(t, s, "jobs", "j", 0, 500)
+	if st := queueStats(t, b, "orders"); st.Paged == 0 || st.Messages != 1000 {
+		t.Fatalf("orders: %+v", st)
+	}
+	c, col := consume(t, s, "orders", ConsumerOptions{Credit: 100, Window: true})
+	for i := range 300 {
+		d := col.next(t, waitTimeout)
+		if string(d.Message.Body) != fmt.Sprint("m", i) {
+			t.Fatalf("delivery %d is %q", i, d.Message.Body)
+		}
+		if err := c.Ack(d.Tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	jobs, _ := b.Queue("jobs")
+	if n := jobs.Purge(); n != 500 {
+		t.Errorf("purged %d of jobs, want 500", n)
+	}
+	s.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b = open()
+	t.Cleanup(func() { _ = b.Close() })
+	if st := queueStats(t, b, "orders"); st.Messages != 700 {
+		t.Errorf("orders after a restart: %d messages (%d paged), want 700", st.Messages, st.Paged)
+	}
+	if q, ok := b.Queue("jobs"); ok && q.Stats().Messages != 0 {
+		t.Errorf("purged jobs came back with %d messages", q.Stats().Messages)
+	}
+	ns := newSession(t, b, SessionOptions{})
+	drainInOrder(t, ns, "orders", "m", 300, 700)
 }
