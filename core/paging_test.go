@@ -487,3 +487,31 @@ func TestPagingOnJournal(t *testing.T) {
 	ns := newSession(t, b, SessionOptions{})
 	drainInOrder(t, ns, "orders", "m", 300, 700)
 }
+
+// TestPagingDeadLetterTarget: dead-letter moves into a paging DLQ page
+// like sends, and come back in order.
+func TestPagingDeadLetterTarget(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "work", "w", 0, 150)
+	c, col := consume(t, s, "work", ConsumerOptions{Credit: 1000})
+	for i := range 150 {
+		d := col.next(t, waitTimeout)
+		if string(d.Message.Body) != fmt.Sprint("w", i) {
+			t.Fatalf("delivery %d is %q", i, d.Message.Body)
+		}
+		if err := c.Reject(d.Tag, "bad"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the moves", func() bool {
+		q, ok := b.Queue("DLQ")
+		return ok && q.Stats().Messages == 150
+	})
+	if st := queueStats(t, b, "DLQ"); st.Paged == 0 {
+		t.Errorf("150 dead letters over an 8 KiB budget and none paged: %+v", st)
+	}
+	c.Close()
+	drainInOrder(t, s, "DLQ", "w", 0, 150)
+}
