@@ -144,7 +144,7 @@ func (j *Journal) finishPrepare(f *os.File, oldTag uint32, seq uint32, from, to 
 	}
 	tag := newTag(oldTag)
 	var hdr [segHeaderSize + endMarkerSize]byte
-	encodeSegHeader(hdr[:], segHeader{version: formatVersion, tag: tag, seq: uint64(seq)})
+	encodeSegHeader(hdr[:], segHeader{version: baseVersion, tag: tag, seq: uint64(seq)})
 	if err := j.writeAt(f, hdr[:], 0); err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (j *Journal) finishPrepare(f *os.File, oldTag uint32, seq uint32, from, to 
 		return nil, err
 	}
 	name := filepath.Base(to)
-	return &prepared{seg: &segState{seq: seq, tag: tag, name: name, size: size, used: segHeaderSize}, f: f}, nil
+	return &prepared{seg: &segState{seq: seq, tag: tag, name: name, size: size, used: segHeaderSize, version: baseVersion}, f: f}, nil
 }
 
 // openPrepared takes up a segment found empty after the tail at Load.
@@ -193,7 +193,7 @@ func openPrepared(dir string, sf segFile) (*prepared, error) {
 		f.Close()
 		return nil, err
 	}
-	return &prepared{seg: &segState{seq: sf.seq, tag: h.tag, name: sf.name, size: st.Size(), used: segHeaderSize}, f: f}, nil
+	return &prepared{seg: &segState{seq: sf.seq, tag: h.tag, name: sf.name, size: st.Size(), used: segHeaderSize, version: h.version}, f: f}, nil
 }
 
 // free moves dead segments to the pool (or removes them) level by level,

@@ -9,7 +9,12 @@ import (
 	"github.com/junctionmq/junction/storage"
 )
 
-// On-disk format, version 1. All integers are little-endian.
+// On-disk format, versions 1 and 2. All integers are little-endian. Version 2
+// adds the page operations (page-ref, page-in, page-drop); a segment's header
+// says 2 only once it holds one (the writer rewrites the header before the
+// first), so a journal that never paged stays readable by a broker that
+// knows version 1 only, and one that did is refused by it with
+// ErrNewerVersion rather than misread as damage.
 //
 // A data folder holds a format file (formatFileName), a lock file, segment
 // files named by their sequence number in hex ("%016x.seg") and pooled free
@@ -76,7 +81,12 @@ import (
 // segment but the newest; a segment without one is either the newest or damaged.
 
 const (
-	formatVersion  = 1
+	// formatVersion is the newest format this code reads; baseVersion the
+	// one it writes into the format file and into segments without page
+	// operations; pagingVersion the one of segments with them.
+	formatVersion  = 2
+	baseVersion    = 1
+	pagingVersion  = 2
 	formatFileName = "JOURNAL"
 	formatMagic    = "junction journal"
 	lockFileName   = "LOCK"

@@ -33,6 +33,14 @@ var opVectors = []struct {
 		[]byte{6, 2, 2, 'a', 'b', 3, 'x', 'y', 'z'}},
 	{"delete-binding", storage.Op{Kind: storage.OpDeleteBinding, Binding: storage.BindingMeta, Key: "k"},
 		[]byte{7, 5, 1, 'k'}},
+	{"page-ref", storage.Op{Kind: storage.OpPageRef, QueueID: 3, MsgID: 4, DeliveryCount: 5, ScheduledAt: 256, Data: []byte("hi")},
+		[]byte{8, 3, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 'h', 'i'}},
+	{"page-ref empty", storage.Op{Kind: storage.OpPageRef, QueueID: 1, MsgID: 2},
+		[]byte{8, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+	{"page-in", storage.Op{Kind: storage.OpPageIn, QueueID: 3, MsgID: 4, Pos: 0x0000000200000040},
+		[]byte{9, 3, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 2, 0, 0, 0}},
+	{"page-drop", storage.Op{Kind: storage.OpPageDrop, QueueID: 3, Pos: 0x0000000100000020},
+		[]byte{10, 3, 0, 0, 0, 0, 0, 0, 0, 0x20, 0, 0, 0, 1, 0, 0, 0}},
 }
 
 func TestOpEncoding(t *testing.T) {
@@ -53,7 +61,7 @@ func TestOpEncoding(t *testing.T) {
 			var want dop
 			opToDop(&v.op, &want)
 			if d.kind != want.kind || d.msgID != want.msgID || d.queueID != want.queueID || d.dc != want.dc ||
-				d.sched != want.sched || !bytes.Equal(d.data, want.data) || d.keyString() != want.keyString() ||
+				d.sched != want.sched || d.pos != want.pos || !bytes.Equal(d.data, want.data) || d.keyString() != want.keyString() ||
 				(len(d.data) > 0 && d.dataOff != want.dataOff) {
 				t.Fatalf("decoded %+v, want %+v", d, want)
 			}

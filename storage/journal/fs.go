@@ -85,7 +85,7 @@ func listDir(dir string) (listing, error) {
 }
 
 func formatFileContent() []byte {
-	return fmt.Appendf(nil, "%s\nformat %d\n", formatMagic, formatVersion)
+	return fmt.Appendf(nil, "%s\nformat %d\n", formatMagic, baseVersion)
 }
 
 // readFormatFile checks the format file of dir.
@@ -242,6 +242,14 @@ func mapFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("mapping %s: %w", path, err)
 	}
 	return b, nil
+}
+
+// dontNeed drops the pages of a mapping from the process (they stay in the
+// page cache, and come back on the next access).
+func dontNeed(b []byte) {
+	if len(b) > 0 {
+		_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
+	}
 }
 
 func unmap(b []byte) {

@@ -3,6 +3,8 @@ package journal
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
+	"os"
 	"testing"
 
 	"github.com/junctionmq/junction/storage"
@@ -30,6 +32,19 @@ func FuzzRecordDecode(f *testing.F) {
 		ops = append(ops, v.enc...)
 		f.Add(fuzzRecord(recBatch, v.enc))
 	}
+	// Page records, then a page-in and a page-drop naming them: the first
+	// record of the fuzz segment starts at segHeaderSize, its payload 16
+	// bytes later.
+	var paged []byte
+	first := uint64(segHeaderSize + recHeaderSize)
+	paged = appendOp(paged, &storage.Op{Kind: storage.OpPageRef, QueueID: 9, MsgID: 1, Data: []byte("one")})
+	second := first + uint64(len(paged))
+	paged = appendOp(paged, &storage.Op{Kind: storage.OpPageRef, QueueID: 9, MsgID: 2, Data: []byte("two")})
+	paged = appendOp(paged, &storage.Op{Kind: storage.OpPageRef, QueueID: 9, MsgID: 3, Data: []byte("three")})
+	paged = appendOp(paged, &storage.Op{Kind: storage.OpPageIn, QueueID: 9, MsgID: 1, Pos: 1<<32 | first})
+	paged = appendOp(paged, &storage.Op{Kind: storage.OpPageDrop, QueueID: 9, Pos: 1<<32 | second})
+	f.Add(fuzzRecord(recBatch, paged))
+	ops = append(ops, paged...)
 	ops = appendCopyRef(ops, 1, 2, 3, 4, 5)
 	ops = appendCopyMessage(ops, 6, []byte("copied"))
 	ops = appendCopyBinding(ops, kindRetained, []byte("t/1"), []byte("r"))
@@ -59,8 +74,9 @@ func decodeSegment(t *testing.T, body []byte) {
 		encodeSegHeader(seg, segHeader{version: formatVersion, tag: fuzzTag, seq: 1})
 		copy(seg[segHeaderSize:], body)
 		x := newIndex(0)
-		s := &segState{seq: 1, tag: fuzzTag}
+		s := &segState{seq: 1, tag: fuzzTag, size: int64(len(seg))}
 		x.segs.add(s)
+		x.pages.src = memSource{1: seg}
 		off := segHeaderSize
 		for {
 			rc, st := readRecord(seg, off, fuzzKey)
@@ -94,6 +110,33 @@ func decodeSegment(t *testing.T, body []byte) {
 	}
 }
 
+// memSource serves segments from memory, for the index's page-in and
+// page-drop, which read their page records back.
+type memSource map[uint32][]byte
+
+func (m memSource) readSeg(seq uint32, p []byte, off int64) (int, error) {
+	b, ok := m[seq]
+	if !ok {
+		return 0, os.ErrNotExist
+	}
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (m memSource) segSize(seq uint32) (int64, error) {
+	b, ok := m[seq]
+	if !ok {
+		return 0, os.ErrNotExist
+	}
+	return int64(len(b)), nil
+}
+
 // appendDop re-encodes a decoded operation.
 func appendDop(b []byte, d *dop) []byte {
 	switch d.kind {
@@ -105,6 +148,6 @@ func appendDop(b []byte, d *dop) []byte {
 		return appendCopyBinding(b, d.binding, d.key, d.data)
 	}
 	op := storage.Op{Kind: storage.OpKind(d.kind), Binding: d.binding, MsgID: d.msgID, QueueID: d.queueID,
-		DeliveryCount: d.dc, ScheduledAt: d.sched, Key: string(d.key), Data: d.data}
+		DeliveryCount: d.dc, ScheduledAt: d.sched, Key: string(d.key), Data: d.data, Pos: d.pos}
 	return appendOp(b, &op)
 }

@@ -63,6 +63,9 @@ type segState struct {
 	// paged counts the segment's unread page records (included in liveOps):
 	// compaction leaves such a segment alone (paging.go).
 	paged int64
+	// version is the format of the segment's header: pagingVersion once it
+	// may hold page operations.
+	version uint32
 
 	ops     [opStatSlots]int64 // operations by kind (see opStatSlot)
 	records int64

@@ -22,6 +22,8 @@ type Report struct {
 	LiveMessages int
 	LiveRefs     int
 	LiveBindings int
+	Paged        int64 // paged references not paged in or dropped
+	PagedQueues  int   // queues that have some
 	DiskBytes    int64 // size of the segment files, pool excluded
 	UsedBytes    int64
 	LiveBytes    int64
@@ -97,6 +99,7 @@ func Inspect(dir string) (Report, error) {
 	rep.LiveMessages = rp.x.msgs.len()
 	rep.LiveRefs = rp.x.refs.len()
 	rep.LiveBindings = len(rp.x.binds)
+	rep.Paged, rep.PagedQueues = rp.x.pages.count, len(rp.x.pages.queues)
 	return rep, nil
 }
 
@@ -108,8 +111,12 @@ func (r Report) WriteText(w io.Writer) error {
 		state = " (in use by a running broker: figures may be moving)"
 	}
 	fmt.Fprintf(tw, "journal %s, format %d%s\n", r.Dir, r.FormatVersion, state)
-	fmt.Fprintf(tw, "live: %d messages, %d references, %d bindings; %d of %d bytes used are live; %d bytes of segment files, %d pooled\n\n",
-		r.LiveMessages, r.LiveRefs, r.LiveBindings, r.LiveBytes, r.UsedBytes, r.DiskBytes, r.PoolSegments)
+	paged := ""
+	if r.Paged > 0 {
+		paged = fmt.Sprintf(", %d paged references in %d queues", r.Paged, r.PagedQueues)
+	}
+	fmt.Fprintf(tw, "live: %d messages, %d references, %d bindings%s; %d of %d bytes used are live; %d bytes of segment files, %d pooled\n\n",
+		r.LiveMessages, r.LiveRefs, r.LiveBindings, paged, r.LiveBytes, r.UsedBytes, r.DiskBytes, r.PoolSegments)
 	fmt.Fprintln(tw, "FILE\tSEQ\tSIZE\tUSED\tRECORDS\tLIVE OPS\tLIVE BYTES\tLIVE RATIO\tSTATE\tOPERATIONS")
 	for _, s := range r.Segments {
 		st := "open"

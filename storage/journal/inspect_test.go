@@ -41,7 +41,7 @@ func TestInspect(t *testing.T) {
 	if after := readDirFiles(t, dir); !maps.EqualFunc(before, after, bytes.Equal) {
 		t.Fatal("Inspect changed the folder")
 	}
-	if rep.InUse || rep.FormatVersion != formatVersion {
+	if rep.InUse || rep.FormatVersion != baseVersion {
 		t.Errorf("report %+v", rep)
 	}
 	if rep.LiveMessages != 40 || rep.LiveRefs != 30 || rep.LiveBindings != 1 {

@@ -147,6 +147,7 @@ type Journal struct {
 	compOut  bool
 	scratch  map[uint32]int // reclaim's and compaction's working set
 	gbuf     []byte
+	upgrade  bool // the group holds page operations and the active segment's header says version 1
 	failErr  error
 	shortErr error            // the writer's copy of short
 	prepWait time.Duration    // the last backoff before a preparation retry

@@ -43,6 +43,7 @@ type pageSeg struct {
 	seq   uint32
 	tag   uint32
 	first uint32 // offset of the first batch record holding one of them
+	last  uint32 // offset of the last
 	count int64
 	ops   int64 // their encoded bytes (the segment's liveness)
 	data  int64 // their message bytes (PagedRecovery)
@@ -52,12 +53,44 @@ type pageSeg struct {
 type pageQueue struct {
 	segs  []pageSeg // by sequence; segments whose records are all gone are trimmed
 	mark  uint64    // every page record at or before mark is paged in or dropped
+	last  uint64    // the newest page record's position
 	count int64
 	data  int64
-	// Where the last ReadPaged stopped: a read after hintPos starts from
-	// the batch record at hintRec of segment hintPos>>32.
-	hintPos uint64
-	hintRec uint32
+	// Where the last ReadPaged stopped, for the next to go on from.
+	hint readHint
+	// ahead holds what ReadPaged reported and the core has not paged in
+	// yet, by position: the page-in that follows finds its record here
+	// instead of reading it back (a pread on the writer's path).
+	ahead []pageHead
+}
+
+// pageHead is what page-in needs of a page record.
+type pageHead struct {
+	pos     uint64
+	msgID   uint64
+	sched   int64
+	dc      uint32
+	dataLen uint32
+	dataOff uint32
+}
+
+// maxAhead bounds the page heads kept for all queues together (40 bytes
+// each): a core that reads far ahead of its page-ins, or never pages in
+// what it read, costs a pread per page-in past it, not memory.
+const maxAhead = 1 << 16
+
+// popAhead drops the heads at or before pos (at or before it: before when
+// keep is set, so that the head of pos itself stays).
+func (p *pageIndex) popAhead(pq *pageQueue, pos uint64, keep bool) {
+	i := 0
+	for i < len(pq.ahead) && (pq.ahead[i].pos < pos || (!keep && pq.ahead[i].pos == pos)) {
+		i++
+	}
+	pq.ahead = pq.ahead[i:]
+	p.ahead -= i
+	if len(pq.ahead) == 0 {
+		pq.ahead = nil
+	}
 }
 
 // pageIndex is the index's paging state. mu guards queues, which ReadPaged
@@ -66,6 +99,7 @@ type pageIndex struct {
 	mu     sync.Mutex
 	queues map[uint64]*pageQueue
 	count  int64 // unread page records, all queues
+	ahead  int   // page heads kept, all queues
 
 	src    segSource // reads segments back: page-in and page-drop
 	recOff uint32    // offset of the batch record being applied
@@ -92,6 +126,8 @@ func (x *index) pageRef(cur *segState, d *dop, opOff uint32, size int) {
 		pq.segs = append(pq.segs, pageSeg{seq: cur.seq, tag: cur.tag, first: p.recOff})
 	}
 	ps := &pq.segs[len(pq.segs)-1]
+	ps.last = p.recOff
+	pq.last = posOf(cur.seq, opOff)
 	ps.count++
 	ps.ops += int64(size)
 	ps.data += int64(len(d.data))
@@ -121,6 +157,7 @@ func (p *pageIndex) trim(q uint64, pq *pageQueue) {
 	}
 	pq.segs = pq.segs[i:]
 	if pq.count <= 0 && len(pq.segs) == 0 {
+		p.ahead -= len(pq.ahead)
 		delete(p.queues, q)
 	}
 }
@@ -130,21 +167,33 @@ func (x *index) pageIn(cur *segState, d *dop) {
 	seq, off := uint32(d.pos>>32), uint32(d.pos)
 	p.mu.Lock()
 	pq := p.queues[d.queueID]
-	if pq == nil || d.pos <= pq.mark || pq.findSeg(seq) < 0 || p.src == nil {
+	if pq == nil || d.pos <= pq.mark || pq.findSeg(seq) < 0 {
 		// Paged in or dropped already, or its segment is gone with it.
 		p.mu.Unlock()
 		return
 	}
+	var h pageHdr
+	ok := false
+	p.popAhead(pq, d.pos, true)
+	if len(pq.ahead) > 0 && pq.ahead[0].pos == d.pos {
+		a := pq.ahead[0]
+		h = pageHdr{queueID: d.queueID, msgID: a.msgID, dc: a.dc, sched: a.sched, dataLen: uint64(a.dataLen), dataOff: int(a.dataOff)}
+		ok = true
+		p.popAhead(pq, d.pos, false)
+	}
 	p.mu.Unlock()
 
-	var b [pageHdrSize + binary.MaxVarintLen64]byte
-	n, err := p.src.readSeg(seq, b[:], int64(off))
-	if err != nil && !errors.Is(err, io.EOF) {
-		p.err = fmt.Errorf("reading the page record at %d/%d: %w", seq, off, err)
-		return
+	if !ok && p.src != nil {
+		var b [pageHdrSize + binary.MaxVarintLen64]byte
+		n, err := p.src.readSeg(seq, b[:], int64(off))
+		if err != nil && !errors.Is(err, io.EOF) {
+			p.err = fmt.Errorf("reading the page record at %d/%d: %w", seq, off, err)
+			return
+		}
+		h, ok = decodePageHdr(b[:n])
 	}
-	h, ok := decodePageHdr(b[:n])
-	if !ok || h.queueID != d.queueID || h.msgID != d.msgID {
+	seg := x.segs.get(seq)
+	if !ok || h.queueID != d.queueID || h.msgID != d.msgID || seg == nil || int64(off)+int64(h.size()) > seg.size {
 		// Not the record the position names: a page-in the core did not
 		// take from ReadPaged. Leave the paged reference where it is.
 		return
@@ -164,10 +213,6 @@ func (x *index) pageIn(cur *segState, d *dop) {
 	p.trim(d.queueID, pq)
 	p.mu.Unlock()
 
-	seg := x.segs.get(seq)
-	if seg == nil {
-		return
-	}
 	seg.paged--
 	// One live record becomes two, a message and a reference, accounted
 	// at the sizes that ack and delete will kill.
@@ -244,7 +289,10 @@ func (x *index) pageDrop(cur *segState, d *dop) {
 		p.count -= kn
 		kills = append(kills, killed{ps.seq, kn, kops})
 	}
-	pq.mark = d.pos
+	// A drop past the newest record (the core drops a whole tail at
+	// MaxUint64) must not hide the records paged after it.
+	pq.mark = min(d.pos, pq.last)
+	p.popAhead(pq, d.pos, false)
 	p.trim(d.queueID, pq)
 	p.mu.Unlock()
 
@@ -276,7 +324,7 @@ func countPages(src segSource, q uint64, ps pageSeg, lo, hi uint32) (n, ops, dat
 	sc := newScanner(src, ps.seq, ps.tag, 256<<10)
 	defer sc.release()
 	var d dop
-	for off := int64(ps.first); off <= int64(hi); {
+	for off := int64(ps.first); off <= int64(hi) && off <= int64(ps.last); {
 		rc, st, err := sc.record(off)
 		if err != nil {
 			return 0, 0, 0, err
@@ -457,7 +505,10 @@ var _ storage.Pager = (*Journal)(nil)
 
 // ReadPaged implements storage.Pager. It reads the segment files without
 // the writer: a page record is in its file before its Apply's done runs
-// (done follows the write), which is all ReadPaged needs to see it.
+// (done follows the write), which is all ReadPaged needs to see it. A read
+// that goes on where the last one stopped (a sequential drain) resumes
+// inside the record it stopped in, without reading and checking the whole
+// record again.
 func (j *Journal) ReadPaged(q uint64, after uint64, limit int, fn func(storage.PagedRef) error) error {
 	if limit <= 0 {
 		return nil
@@ -472,6 +523,8 @@ func (j *Journal) ReadPaged(q uint64, after uint64, limit int, fn func(storage.P
 	default:
 		return ErrNotLoaded
 	}
+	// Before the list: a segment sealed after this is read whole anyway.
+	active := j.activeSeq.Load()
 	p := &x.pages
 	p.mu.Lock()
 	pq := p.queues[q]
@@ -479,95 +532,180 @@ func (j *Journal) ReadPaged(q uint64, after uint64, limit int, fn func(storage.P
 		p.mu.Unlock()
 		return nil
 	}
-	start := after
-	if pq.mark > start {
-		start = pq.mark
-	}
-	var segs []pageSeg
+	r := pagedRead{j: j, q: q, start: max(after, pq.mark), limit: limit, fn: fn}
 	for _, ps := range pq.segs {
-		if uint64(ps.seq) >= start>>32 {
-			segs = append(segs, ps)
+		if uint64(ps.seq) >= r.start>>32 {
+			r.segs = append(r.segs, ps)
 		}
 	}
-	hintPos, hintRec := pq.hintPos, pq.hintRec
+	h := pq.hint
 	avg := int64(0)
 	if pq.count > 0 {
 		avg = pq.data / pq.count
 	}
 	p.mu.Unlock()
 
-	// Read about twice what max references take, within bounds: a
+	// Read about twice what limit references take, within bounds: a
 	// sequential drain then costs one or two reads per call.
-	chunk := min(max(int64(limit)*(avg+pageHdrSize+16)*2, 64<<10), 1<<20)
-	emitted := 0
-	var last uint64
-	var lastRec uint32
-	var d dop
-	for _, ps := range segs {
-		from := int64(ps.first)
-		if ps.seq == uint32(start>>32) && uint32(hintPos>>32) == ps.seq && hintPos <= start && hintRec >= ps.first {
-			from = int64(hintRec)
-		}
-		sc := newScanner(j.files, ps.seq, ps.tag, int(chunk))
-		stop, err := func() (bool, error) {
-			defer sc.release()
-			for off := from; ; {
-				rc, st, err := sc.record(off)
-				if err == nil && st != recOK {
-					if ps.seq >= j.activeSeq.Load() {
-						return false, nil // the end of the data written so far
-					}
-					err = fmt.Errorf("%s at offset %d", st, off)
-				}
-				if err != nil {
-					if j.pagesGone(q, ps.seq) {
-						return false, nil // paged in meanwhile, and freed
-					}
-					return true, fmt.Errorf("journal: reading the paged references of queue %d in segment %d: %w", q, ps.seq, err)
-				}
-				if rc.typ == recSeal {
-					return false, nil
-				}
-				if rc.typ == recBatch {
-					payOff := off + recHeaderSize
-					for pos := 0; pos < len(rc.payload); {
-						k, err := decodeOp(rc.payload[pos:], &d)
-						if err != nil {
-							return true, fmt.Errorf("journal: segment %d, batch at offset %d: %w", ps.seq, off, err)
-						}
-						at := posOf(ps.seq, uint32(payOff)+uint32(pos))
-						pos += k
-						if d.kind != byte(storage.OpPageRef) || d.queueID != q || at <= start {
-							continue
-						}
-						if err := fn(storage.PagedRef{Pos: at, MsgID: d.msgID, DeliveryCount: d.dc, ScheduledAt: d.sched, Data: d.data}); err != nil {
-							return true, err
-						}
-						emitted++
-						last, lastRec = at, uint32(off)
-						if emitted == limit {
-							return true, nil
-						}
-					}
-				}
-				off += int64(rc.size)
-			}
-		}()
-		if err != nil {
-			return err
-		}
-		if stop {
-			break
-		}
-	}
-	if emitted > 0 {
+	r.chunk = int(min(max(int64(limit)*(avg+pageHdrSize+16)*2, 64<<10), 1<<20))
+	r.heads = make([]pageHead, 0, min(limit, 1024))
+	err := r.run(active, h)
+	if r.emitted > 0 {
 		p.mu.Lock()
-		if pq := p.queues[q]; pq != nil && last > pq.hintPos {
-			pq.hintPos, pq.hintRec = last, lastRec
+		if pq := p.queues[q]; pq != nil {
+			// The latest read predicts the next best, even one that went
+			// back (a reader starting over after a restart).
+			pq.hint = r.hint
+			p.keepAhead(pq, r.heads)
 		}
 		p.mu.Unlock()
 	}
+	return err
+}
+
+// readHint is where a read stopped: after the operation at pos, in the batch
+// record at rec of pos's segment, whose payload ends at end; the next
+// operation starts at next.
+type readHint struct {
+	pos            uint64
+	rec, end, next uint32
+}
+
+// pagedRead is one ReadPaged call.
+type pagedRead struct {
+	j       *Journal
+	q       uint64
+	start   uint64
+	limit   int
+	fn      func(storage.PagedRef) error
+	segs    []pageSeg
+	chunk   int
+	heads   []pageHead
+	emitted int
+	hint    readHint
+	d       dop
+}
+
+var errEnough = errors.New("enough")
+
+func (r *pagedRead) run(active uint32, h readHint) error {
+	for _, ps := range r.segs {
+		sc := newScanner(r.j.files, ps.seq, ps.tag, r.chunk)
+		err := r.segment(sc, ps, active, h)
+		sc.release()
+		if err == errEnough {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// segment reads the page records of one segment.
+func (r *pagedRead) segment(sc *scanner, ps pageSeg, active uint32, h readHint) error {
+	from := int64(ps.first)
+	if ps.seq == uint32(r.start>>32) && uint32(h.pos>>32) == ps.seq && h.pos <= r.start && h.rec >= ps.first {
+		from = int64(h.rec)
+		if h.pos == r.start && h.next <= h.end {
+			// Resume where the last read stopped: the record was checked
+			// then, and its bytes do not change while it holds unread
+			// page records.
+			err := sc.fill(int64(h.next), int(h.end-h.next))
+			if err == nil && sc.at == int64(h.next) && sc.n >= int(h.end-h.next) {
+				if err := r.ops(ps.seq, h.rec, h.end, sc.buf[:h.end-h.next], h.next); err != nil {
+					return err
+				}
+				from = int64(align(int(h.end)))
+			}
+		}
+	}
+	// Records past the segment's last one of the queue are not read: the
+	// list was taken after every page record whose done has run.
+	for off := from; off <= int64(ps.last); {
+		rc, st, err := sc.record(off)
+		if err == nil && st != recOK {
+			if ps.seq >= active {
+				return nil // the end of the data written so far
+			}
+			err = fmt.Errorf("%s at offset %d", st, off)
+		}
+		if err != nil {
+			if r.j.pagesGone(r.q, ps.seq) {
+				return nil // paged in meanwhile, and freed
+			}
+			return fmt.Errorf("journal: reading the paged references of queue %d in segment %d: %w", r.q, ps.seq, err)
+		}
+		if rc.typ == recSeal {
+			return nil
+		}
+		if rc.typ == recBatch {
+			payOff := uint32(off) + recHeaderSize
+			if err := r.ops(ps.seq, uint32(off), payOff+uint32(len(rc.payload)), rc.payload, payOff); err != nil {
+				return err
+			}
+		}
+		off += int64(rc.size)
+	}
+	return nil
+}
+
+// ops reports the page records of r.q among the operations in p, which
+// start at offset at of a batch record (at rec, its payload ending at end).
+func (r *pagedRead) ops(seq, rec, end uint32, p []byte, at uint32) error {
+	d := &r.d
+	for pos := 0; pos < len(p); {
+		k, err := decodeOp(p[pos:], d)
+		if err != nil {
+			return fmt.Errorf("journal: segment %d, batch at offset %d: %w", seq, rec, err)
+		}
+		opOff := at + uint32(pos)
+		pos += k
+		ref := posOf(seq, opOff)
+		if d.kind != byte(storage.OpPageRef) || d.queueID != r.q || ref <= r.start {
+			continue
+		}
+		if err := r.fn(storage.PagedRef{Pos: ref, MsgID: d.msgID, DeliveryCount: d.dc, ScheduledAt: d.sched, Data: d.data}); err != nil {
+			return err
+		}
+		r.emitted++
+		r.hint = readHint{pos: ref, rec: rec, end: end, next: at + uint32(pos)}
+		if len(r.heads) < cap(r.heads) {
+			r.heads = append(r.heads, pageHead{pos: ref, msgID: d.msgID, sched: d.sched, dc: d.dc,
+				dataLen: uint32(len(d.data)), dataOff: uint32(d.dataOff)})
+		}
+		if r.emitted == r.limit {
+			return errEnough
+		}
+	}
+	return nil
+}
+
+// keepAhead records the heads a read reported, replacing those it read again.
+func (p *pageIndex) keepAhead(pq *pageQueue, heads []pageHead) {
+	for len(heads) > 0 && heads[0].pos <= pq.mark {
+		heads = heads[1:] // paged in while fn ran
+	}
+	if len(heads) == 0 {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(pq.ahead, heads[0].pos, func(h pageHead, pos uint64) int {
+		switch {
+		case h.pos < pos:
+			return -1
+		case h.pos > pos:
+			return 1
+		}
+		return 0
+	})
+	p.ahead -= len(pq.ahead) - i
+	pq.ahead = pq.ahead[:i]
+	if p.ahead+len(heads) > maxAhead {
+		return
+	}
+	pq.ahead = append(pq.ahead, heads...)
+	p.ahead += len(heads)
 }
 
 // pagesGone reports whether queue q has no unread page records left in

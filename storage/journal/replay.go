@@ -121,7 +121,7 @@ func (r *replayer) segment(i int) (bool, error) {
 		r.note("%s: damaged header, moved aside", sf.name)
 		return false, nil
 	}
-	seg := &segState{seq: sf.seq, tag: h.tag, name: sf.name, size: int64(len(data))}
+	seg := &segState{seq: sf.seq, tag: h.tag, name: sf.name, size: int64(len(data)), version: h.version}
 	r.x.segs.add(seg)
 
 	off, st, err := r.walk(seg, data, segHeaderSize)
@@ -187,6 +187,11 @@ func (r *replayer) segment(i int) (bool, error) {
 	}
 	seg.sealed = true
 	seg.used = int64(off)
+	if seg.paged > 0 {
+		// Mostly page records, which Load does not need again: give the
+		// pages back rather than hold every paged byte in memory at once.
+		dontNeed(data)
+	}
 	return false, nil
 }
 

@@ -195,6 +195,7 @@ func (j *Journal) process(batch []request) {
 	i := 0
 	for i < len(batch) && j.failErr == nil {
 		j.gbuf = j.gbuf[:recHeaderSize]
+		j.upgrade = false
 		start := i
 		for i < len(batch) {
 			r := &batch[i]
@@ -259,6 +260,9 @@ func (j *Journal) encodeOps(ops []storage.Op) {
 		op := &ops[i]
 		pos := len(j.gbuf)
 		j.gbuf = appendOp(j.gbuf, op)
+		if op.Kind >= storage.OpPageRef && j.active.version < pagingVersion {
+			j.upgrade = true
+		}
 		opToDop(op, &d)
 		j.x.applyOp(j.active, &d, base+uint32(pos), len(j.gbuf)-pos)
 	}
@@ -380,6 +384,13 @@ func (j *Journal) flushGroup(reqs []request) {
 	j.gbuf = j.gbuf[:need]
 	putRecordHeader(j.gbuf, recBatch, j.active.key(), payload)
 	clear(j.gbuf[recSize:need])
+	if j.upgrade {
+		if err := j.upgradeActive(); err != nil {
+			j.fail(err)
+			j.complete(reqs, j.failErr)
+			return
+		}
+	}
 	write := func() error { return j.writeAt(j.af, j.gbuf, j.active.used) }
 	if err := write(); err != nil && !j.retryWrite(err, write) {
 		j.fail(fmt.Errorf("writing %s at offset %d: %w", j.active.name, j.active.used, err))
@@ -411,6 +422,22 @@ func (j *Journal) flushGroup(reqs []request) {
 	j.noteSync(took)
 	j.lastSync.Store(int64(took))
 	j.completeSynced(reqs, j.failErr)
+}
+
+// upgradeActive rewrites the active segment's header to the paging format
+// before its first page operation is written: a broker that does not know
+// them then refuses the segment instead of reading them as damage. The
+// header and the record are synced together; a crash between leaves a
+// version 2 segment without page operations, which is harmless.
+func (j *Journal) upgradeActive() error {
+	var hdr [segHeaderSize]byte
+	encodeSegHeader(hdr[:], segHeader{version: pagingVersion, tag: j.active.tag, seq: uint64(j.active.seq)})
+	if err := j.writeAt(j.af, hdr[:], 0); err != nil {
+		return fmt.Errorf("writing the header of %s: %w", j.active.name, err)
+	}
+	j.active.version = pagingVersion
+	j.upgrade = false
+	return nil
 }
 
 func (j *Journal) complete(reqs []request, err error) {

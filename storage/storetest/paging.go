@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -118,14 +119,6 @@ func ids(refs []storage.PagedRef) []uint64 {
 	return out
 }
 
-func seqIDs(from, to uint64) []uint64 {
-	var out []uint64
-	for i := from; i <= to; i++ {
-		out = append(out, i)
-	}
-	return out
-}
-
 func body(id uint64) string { return fmt.Sprintf("paged message %d", id) }
 
 // pageAll pages ids into q, one Apply each, with the body body(id).
@@ -182,8 +175,14 @@ func testPagedOrder(t *testing.T, h Harness) {
 		t.Fatalf("queue 2 paged %v, want [101 102]", got)
 	}
 	// Paging through with after and max.
-	if got := ids(readAll(t, p, 1, 0, 1)); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
+	ones := readAll(t, p, 1, 0, 1)
+	if got := ids(ones); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
 		t.Fatalf("queue 1 read one at a time: %v", got)
+	}
+	for i := range ones {
+		if ones[i].Pos != all[i].Pos || string(ones[i].Data) != string(all[i].Data) {
+			t.Fatalf("paged %d read one at a time as %+v, at once as %+v", ones[i].MsgID, ones[i], all[i])
+		}
 	}
 	var two []uint64
 	if err := p.ReadPaged(1, all[0].Pos, 2, func(r storage.PagedRef) error { two = append(two, r.MsgID); return nil }); err != nil {
@@ -349,6 +348,24 @@ func testPageDrop(t *testing.T, h Harness) {
 	if got := ids(readAll(t, pager(t, s), 1, 0, 100)); !slices.Equal(got, []uint64{7}) {
 		t.Fatalf("paged after the drops: %v", got)
 	}
+	// The core drops a whole paged tail (purge, queue delete) at the
+	// largest position; paging goes on after it.
+	mustApply(t, s, pageDrop(2, math.MaxUint64))
+	if got := readAll(t, pager(t, s), 2, 0, 100); len(got) != 0 {
+		t.Fatalf("after dropping at MaxUint64: %v", ids(got))
+	}
+	pageAll(t, s, 2, 103)
+	if got := ids(readAll(t, pager(t, s), 2, 0, 100)); !slices.Equal(got, []uint64{103}) {
+		t.Fatalf("paged after dropping at MaxUint64: %v", got)
+	}
+	s, rec = reopen(t, h, s, dir)
+	want = map[uint64]Paged{1: {1, 1, bodyBytes(7)}, 2: {2, 1, bodyBytes(103)}}
+	if got := rec.PagedQueues(); !mapsEqual(got, want) {
+		t.Fatalf("Paged reported %+v, want %+v", got, want)
+	}
+	if got := ids(readAll(t, pager(t, s), 2, 0, 100)); !slices.Equal(got, []uint64{103}) {
+		t.Fatalf("paged after reopening: %v", got)
+	}
 }
 
 func mapsEqual(a, b map[uint64]Paged) bool {
@@ -414,7 +431,7 @@ func (p *plainRecovery) Ref(q, m uint64, dc uint32, sched int64) error {
 func testPagedNeedsRecovery(t *testing.T, h Harness) {
 	dir := t.TempDir()
 	s, _ := open(t, h, dir)
-	p := pager(t, s)
+	pager(t, s)
 	mustApply(t, s, msg(1, "m1"), ref(1, 1))
 	pageAll(t, s, 1, 2)
 	if err := s.Close(); err != nil {
@@ -430,8 +447,7 @@ func testPagedNeedsRecovery(t *testing.T, h Harness) {
 	}
 	// Once none is left, any Recovery will do.
 	s, _ = open(t, h, dir)
-	p = pager(t, s)
-	got := readAll(t, p, 1, 0, 10)
+	got := readAll(t, pager(t, s), 1, 0, 10)
 	if len(got) != 1 {
 		t.Fatalf("paged %v after the failed Load", ids(got))
 	}
@@ -542,7 +558,8 @@ func testPagedDrain(t *testing.T, h Harness) {
 			t.Fatalf("drained %d of %d within %v", next, each, timeout)
 		}
 		var ops []storage.Op
-		err := p.ReadPaged(1, after, 64, func(r storage.PagedRef) error {
+		// Few at a time, so that reads stop inside the batches.
+		err := p.ReadPaged(1, after, 5, func(r storage.PagedRef) error {
 			if want := uint64(1)<<32 | next; r.MsgID != want {
 				return fmt.Errorf("read %x, want %x", r.MsgID, want)
 			}
@@ -569,8 +586,17 @@ func testPagedDrain(t *testing.T, h Harness) {
 	waitGroup(t, &wg)
 	waitPaged(t, s, 2*each)
 	s, rec := reopen(t, h, s, dir)
-	if n := len(rec.refs()); n != each/2 {
+	refs := rec.refs()
+	if n := len(refs); n != each/2 {
 		t.Fatalf("recovered %d refs, want %d", n, each/2)
+	}
+	// The paged-in references kept: in order, each with its message.
+	msgs := rec.messages()
+	for i, r := range refs {
+		want := uint64(1)<<32 | uint64(2*i+1)
+		if r.QueueID != 1 || r.MsgID != want || len(msgs[want]) != int(want%200) || strings.Trim(msgs[want], "x") != "" {
+			t.Fatalf("ref %d is %d/%x with a message of %d bytes, want 1/%x with %d", i, r.QueueID, r.MsgID, len(msgs[r.MsgID]), want, want%200)
+		}
 	}
 	var bytes int64
 	for i := range uint64(each) {
@@ -611,8 +637,11 @@ func testPagedFailure(t *testing.T, h Harness) {
 	if err := apply(t, s, true, pageRef(1, 3, body(3)), pageIn(1, 1, before[0].Pos), pageDrop(1, before[1].Pos)); err == nil {
 		t.Fatal("a page batch on a broken store reported success")
 	}
-	if got := ids(readAll(t, p, 1, 0, 10)); !slices.Equal(got, []uint64{1, 2}) {
-		t.Fatalf("after a failed page batch, paged %v, want [1 2]", got)
+	// A store whose failure is the database being away may not read
+	// either; one that reads must not show the failed batch.
+	var during []uint64
+	if err := p.ReadPaged(1, 0, 10, func(r storage.PagedRef) error { during = append(during, r.MsgID); return nil }); err == nil && !slices.Equal(during, []uint64{1, 2}) {
+		t.Fatalf("after a failed page batch, paged %v, want [1 2]", during)
 	}
 	if h.Heal != nil {
 		h.Heal(t, s)
