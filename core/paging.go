@@ -156,6 +156,11 @@ func (b *Broker) pagedStored(p prepared) {
 		q.enqueued.Add(1)
 		q.mu.Lock()
 		q.pg.idle = false
+		if q.deleted {
+			// Deleted while the send was being stored: its drop may have
+			// reached the store first, so the reference is dropped again.
+			q.ops = append(q.ops, storage.Op{Kind: storage.OpPageDrop, QueueID: q.info.ID, Pos: math.MaxUint64})
+		}
 		q.unlock()
 	}
 }
