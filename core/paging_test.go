@@ -515,3 +515,40 @@ func TestPagingDeadLetterTarget(t *testing.T) {
 	c.Close()
 	drainInOrder(t, s, "DLQ", "w", 0, 150)
 }
+
+// TestPagingNonDurableSubscription: a durable message over the budget is
+// paged for a durable subscription and kept in memory for a non-durable
+// one, which must not find it after a restart.
+func TestPagingNonDurableSubscription(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{ClientID: "app"})
+	c, _ := subscribe(t, s, SubscribeOptions{Address: "news", Name: "kept", Durable: true}, ConsumerOptions{})
+	c.Close()
+	_, live := subscribe(t, s, SubscribeOptions{Address: "news"}, ConsumerOptions{Credit: 1000})
+	pad := strings.Repeat("p", 200)
+	for i := range 200 {
+		m := msg("news", fmt.Sprint(i), "pad", pad)
+		m.RoutingType, m.Durable = Multicast, true
+		send(t, s, m)
+	}
+	ds := live.take(t, 200)
+	for i, d := range ds {
+		if string(d.Message.Body) != fmt.Sprint(i) {
+			t.Fatalf("non-durable subscriber: delivery %d is %q", i, d.Message.Body)
+		}
+	}
+	ackAll(t, ds)
+	var paged int64
+	for _, q := range b.Queues() {
+		st := q.Stats()
+		if q.Info().Durable {
+			paged = st.Paged
+		} else if st.Paged != 0 {
+			t.Errorf("non-durable subscription %s has %d paged", q.Name(), st.Paged)
+		}
+	}
+	if paged == 0 {
+		t.Error("the durable subscription paged nothing over the budget")
+	}
+}
