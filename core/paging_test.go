@@ -552,3 +552,20 @@ func TestPagingNonDurableSubscription(t *testing.T) {
 		t.Error("the durable subscription paged nothing over the budget")
 	}
 }
+
+// TestPagingGlobalBudget: with no max-size-bytes, global-max-size is the
+// budget past which PAGE addresses page.
+func TestPagingGlobalBudget(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, Config{Store: store, GlobalMaxSize: 64 << 10, pageLow: 64, pageBatch: 25,
+		AddressSettings: settings("#", &AddressSettings{AddressFullPolicy: ptr("PAGE")})})
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 1000)
+	if st := queueStats(t, b, "orders"); st.Paged == 0 || st.Messages != 1000 {
+		t.Fatalf("1000 sends over a 64 KiB global budget: %+v", st)
+	}
+	if g := b.GlobalSize(); g > 64<<10 {
+		t.Errorf("held %d bytes with a 64 KiB global budget and no consumer", g)
+	}
+	drainInOrder(t, s, "orders", "m", 0, 1000)
+}
