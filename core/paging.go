@@ -43,6 +43,9 @@ const (
 	// times its low-water mark (then the consumer waits for others to
 	// drain the queue, as in Artemis).
 	pageLookAhead = 16
+	// pageLowOverBudget replaces pageLowWater while the broker is over
+	// global-max-size, so that many paging queues together stay near it.
+	pageLowOverBudget = 256
 	// pageRetry is how long a queue whose read failed waits to read again.
 	pageRetry = time.Second
 )
@@ -156,6 +159,11 @@ func (b *Broker) pagedStored(p prepared) {
 		q.enqueued.Add(1)
 		q.mu.Lock()
 		q.pg.idle = false
+		if q.deleted {
+			// Deleted while the send was being stored: its drop may have
+			// reached the store first, so the reference is dropped again.
+			q.ops = append(q.ops, storage.Op{Kind: storage.OpPageDrop, QueueID: q.info.ID, Pos: math.MaxUint64})
+		}
 		q.unlock()
 	}
 }
@@ -170,8 +178,13 @@ func (q *Queue) needPageLocked() bool {
 	if pg == nil || pg.count == 0 || pg.reading || pg.idle || q.deleted || len(q.consumers) == 0 || q.heldBytes.Load() >= pageMaxBytes {
 		return false
 	}
-	held := q.ready + q.sched.Len()
-	return held < q.b.cfg.pageLow || (held < q.b.cfg.pageLow*pageLookAhead && q.starvingLocked())
+	held, low := q.ready+q.sched.Len(), q.b.cfg.pageLow
+	if b := q.b; b.globalMax > 0 && b.globalSize.Load() > b.globalMax {
+		// Over the broker's budget (many paging queues, or other
+		// addresses full): read back only what keeps consumers going.
+		low = min(low, pageLowOverBudget)
+	}
+	return held < low || (held < low*pageLookAhead && q.starvingLocked())
 }
 
 // starvingLocked reports whether a consumer with credit found nothing it
@@ -430,4 +443,12 @@ func (b *Broker) applyWait(ops []storage.Op) error {
 	done := make(chan error, 1)
 	b.apply(ops, false, func(err error) { done <- err })
 	return <-done
+}
+
+// queues are every queue that took p: in memory and paged (hooks).
+func (p prepared) queues() []*Queue {
+	if len(p.paged) == 0 {
+		return p.targets
+	}
+	return append(append(make([]*Queue, 0, len(p.targets)+len(p.paged)), p.targets...), p.paged...)
 }

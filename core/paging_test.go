@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/junctionmq/junction/storage"
+	"github.com/junctionmq/junction/storage/journal"
 	"github.com/junctionmq/junction/storage/memory"
 )
 
@@ -375,4 +376,196 @@ func TestPagingNeedsPager(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "PAGE") {
 		t.Fatalf("New with PAGE on a store that cannot page: %v", err)
 	}
+}
+
+func TestPagingTransaction(t *testing.T) {
+	store := memory.New()
+	var hooked []int
+	cfg := pagingConfig(store)
+	cfg.Hooks.AfterSend = func(_ *Session, m *Message, queues []*Queue, err error) {
+		if strings.HasPrefix(string(m.Body), "tx") {
+			hooked = append(hooked, len(queues))
+		}
+	}
+	b := newTestBroker(t, cfg)
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 100)
+	pad := strings.Repeat("p", 200)
+	txSend := func(prefix string, commit bool) {
+		tx := s.Begin()
+		for i := range 5 {
+			m := msg("orders", fmt.Sprint(prefix, i), "pad", pad)
+			m.RoutingType, m.Durable = Anycast, true
+			if err := tx.Send(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !commit {
+			tx.Rollback()
+			return
+		}
+		done := make(chan error, 1)
+		if err := tx.Commit(context.Background(), func(err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	txSend("rolledback", false)
+	txSend("tx", true)
+	if st := queueStats(t, b, "orders"); st.Messages != 105 || st.Paged < 5 {
+		t.Fatalf("after a committed transaction of 5 paged sends: %+v", st)
+	}
+	if fmt.Sprint(hooked) != "[1 1 1 1 1]" {
+		t.Errorf("AfterSend saw queues %v for the paged sends, want one each", hooked)
+	}
+	_, col := consume(t, s, "orders", ConsumerOptions{Credit: 1000})
+	ds := col.take(t, 105)
+	ackAll(t, ds)
+	if got := strings.Join(bodies(ds[100:]), ","); got != "tx0,tx1,tx2,tx3,tx4" {
+		t.Errorf("transaction's messages: %s", got)
+	}
+	col.none(t)
+}
+
+// TestPagingOnJournal: paging, a partial drain, a purge of another queue
+// and a restart on the journal, which keeps paged references on disk.
+func TestPagingOnJournal(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *Broker {
+		j, err := journal.Open(dir, journal.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := pagingConfig(nil)
+		cfg.Store, cfg.Logger = j, discard()
+		b, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := open()
+	s := b.NewSession(SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 1000)
+	sendPaged(t, s, "jobs", "j", 0, 500)
+	if st := queueStats(t, b, "orders"); st.Paged == 0 || st.Messages != 1000 {
+		t.Fatalf("orders: %+v", st)
+	}
+	c, col := consume(t, s, "orders", ConsumerOptions{Credit: 100, Window: true})
+	for i := range 300 {
+		d := col.next(t, waitTimeout)
+		if string(d.Message.Body) != fmt.Sprint("m", i) {
+			t.Fatalf("delivery %d is %q", i, d.Message.Body)
+		}
+		if err := c.Ack(d.Tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	jobs, _ := b.Queue("jobs")
+	if n := jobs.Purge(); n != 500 {
+		t.Errorf("purged %d of jobs, want 500", n)
+	}
+	s.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b = open()
+	t.Cleanup(func() { _ = b.Close() })
+	if st := queueStats(t, b, "orders"); st.Messages != 700 {
+		t.Errorf("orders after a restart: %d messages (%d paged), want 700", st.Messages, st.Paged)
+	}
+	if q, ok := b.Queue("jobs"); ok && q.Stats().Messages != 0 {
+		t.Errorf("purged jobs came back with %d messages", q.Stats().Messages)
+	}
+	ns := newSession(t, b, SessionOptions{})
+	drainInOrder(t, ns, "orders", "m", 300, 700)
+}
+
+// TestPagingDeadLetterTarget: dead-letter moves into a paging DLQ page
+// like sends, and come back in order.
+func TestPagingDeadLetterTarget(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "work", "w", 0, 150)
+	c, col := consume(t, s, "work", ConsumerOptions{Credit: 1000})
+	for i := range 150 {
+		d := col.next(t, waitTimeout)
+		if string(d.Message.Body) != fmt.Sprint("w", i) {
+			t.Fatalf("delivery %d is %q", i, d.Message.Body)
+		}
+		if err := c.Reject(d.Tag, "bad"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the moves", func() bool {
+		q, ok := b.Queue("DLQ")
+		return ok && q.Stats().Messages == 150
+	})
+	if st := queueStats(t, b, "DLQ"); st.Paged == 0 {
+		t.Errorf("150 dead letters over an 8 KiB budget and none paged: %+v", st)
+	}
+	c.Close()
+	drainInOrder(t, s, "DLQ", "w", 0, 150)
+}
+
+// TestPagingNonDurableSubscription: a durable message over the budget is
+// paged for a durable subscription and kept in memory for a non-durable
+// one, which must not find it after a restart.
+func TestPagingNonDurableSubscription(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{ClientID: "app"})
+	c, _ := subscribe(t, s, SubscribeOptions{Address: "news", Name: "kept", Durable: true}, ConsumerOptions{})
+	c.Close()
+	_, live := subscribe(t, s, SubscribeOptions{Address: "news"}, ConsumerOptions{Credit: 1000})
+	pad := strings.Repeat("p", 200)
+	for i := range 200 {
+		m := msg("news", fmt.Sprint(i), "pad", pad)
+		m.RoutingType, m.Durable = Multicast, true
+		send(t, s, m)
+	}
+	ds := live.take(t, 200)
+	for i, d := range ds {
+		if string(d.Message.Body) != fmt.Sprint(i) {
+			t.Fatalf("non-durable subscriber: delivery %d is %q", i, d.Message.Body)
+		}
+	}
+	ackAll(t, ds)
+	var paged int64
+	for _, q := range b.Queues() {
+		st := q.Stats()
+		if q.Info().Durable {
+			paged = st.Paged
+		} else if st.Paged != 0 {
+			t.Errorf("non-durable subscription %s has %d paged", q.Name(), st.Paged)
+		}
+	}
+	if paged == 0 {
+		t.Error("the durable subscription paged nothing over the budget")
+	}
+}
+
+// TestPagingGlobalBudget: with no max-size-bytes, global-max-size is the
+// budget past which PAGE addresses page.
+func TestPagingGlobalBudget(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, Config{Store: store, GlobalMaxSize: 64 << 10, pageLow: 64, pageBatch: 25,
+		AddressSettings: settings("#", &AddressSettings{AddressFullPolicy: ptr("PAGE")})})
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 1000)
+	if st := queueStats(t, b, "orders"); st.Paged == 0 || st.Messages != 1000 {
+		t.Fatalf("1000 sends over a 64 KiB global budget: %+v", st)
+	}
+	if g := b.GlobalSize(); g > 64<<10 {
+		t.Errorf("held %d bytes with a 64 KiB global budget and no consumer", g)
+	}
+	drainInOrder(t, s, "orders", "m", 0, 1000)
 }

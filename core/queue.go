@@ -95,7 +95,6 @@ type Queue struct {
 	// levels is made with the queue's first message: an empty queue is
 	// most of its cost otherwise (640 bytes).
 	levels    *[levels]refDeque
-	nonEmpty  uint16
 	ready     int
 	sched     schedHeap
 	timer     *time.Timer
@@ -122,8 +121,11 @@ type Queue struct {
 	// round-robin; exclusive: one of them is exclusive. Both sit in the
 	// padding after deleted (TestEmptyCost).
 	ordered, exclusive bool
-	scratch            []*ref
-	ops                []storage.Op
+	// nonEmpty has a bit per priority level holding refs; it sits in the
+	// same padding (the paging pointer pg took its old place's word).
+	nonEmpty uint16
+	scratch  []*ref
+	ops      []storage.Op
 	// unstored are the acks among ops, kept until the store has them: a
 	// failed write brings their messages back (restoreAcks). waiters are
 	// called once ops are durable (SettleWait).

@@ -336,7 +336,7 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 				// Before the message is visible, so that the hook sees
 				// the send before any delivery of it.
 				if h := b.hooks.AfterSend; h != nil && s != nil {
-					h(s, m, pm.targets, storeErr(err))
+					h(s, m, pm.queues(), storeErr(err))
 				}
 				if err == nil {
 					b.publish(pm)
@@ -350,7 +350,7 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 		// Nothing to store: confirm once the message is in its queues, so a
 		// client told "done" finds it there.
 		if h := b.hooks.AfterSend; h != nil && s != nil {
-			h(s, m, pm.targets, nil)
+			h(s, m, pm.queues(), nil)
 		}
 		b.publish(pm)
 		if done != nil {

@@ -258,7 +258,7 @@ func (tx *Tx) apply(sends []*Message, acks []txSettle, plans []resolved, done fu
 		}
 		for _, p := range ready {
 			if h := b.hooks.AfterSend; h != nil && p.m != nil {
-				h(tx.s, p.m, p.targets, storeErr(err))
+				h(tx.s, p.m, p.queues(), storeErr(err))
 			}
 			if err != nil {
 				b.withdraw(p)

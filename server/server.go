@@ -179,7 +179,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Optio
 		plugs.Close()
 		return nil, err
 	}
-	log.Info("recovered", "queues", rs.Queues, "messages", rs.Messages, "references", rs.Refs, "took", rs.Duration.Round(time.Millisecond))
+	log.Info("recovered", "queues", rs.Queues, "messages", rs.Messages, "references", rs.Refs, "paged", rs.Paged, "took", rs.Duration.Round(time.Millisecond))
 
 	s := &Server{cfg: cfg, log: log, Core: cb, Security: sec, srv: transport.NewServer(log), regs: regs, addrs: map[string]net.Addr{}, fenced: fenced, Plugins: plugs}
 	mctx, stopMem := context.WithCancel(context.Background())
@@ -347,7 +347,7 @@ func (s *Server) Shutdown() error {
 		}
 	}
 	ss := s.Core.StoreStats()
-	s.log.Info("store state", "messages", ss.Messages, "refs", ss.Refs, "bindings", ss.Bindings, "bytes", ss.Bytes,
+	s.log.Info("store state", "messages", ss.Messages, "refs", ss.Refs, "paged", ss.Paged, "bindings", ss.Bindings, "bytes", ss.Bytes,
 		"applies", ss.Applies, "syncs", ss.Syncs, "last-sync", ss.LastSync, "errors", ss.Errors)
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, transport.ErrServerClosed) {
