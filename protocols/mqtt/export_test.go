@@ -25,3 +25,11 @@ func LazyState(s *Server, clientID string) (inbound, producer, found bool) {
 
 // KindSession is the store record kind of persistent sessions.
 var KindSession = kindSession
+
+// SetTestHook runs h at the named moments of a connection's end ("detach",
+// "detach-consumers") and of a takeover ("takeover-wait") until the test
+// ends.
+func SetTestHook(t interface{ Cleanup(func()) }, h func(point, clientID string)) {
+	testHook.Store(&h)
+	t.Cleanup(func() { testHook.Store(nil) })
+}

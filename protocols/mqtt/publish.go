@@ -336,6 +336,14 @@ func (ss *session) deliver(sub *subscription, d core.Delivery) {
 	if c == nil {
 		return // the consumer is closing; the core takes the message back
 	}
+	if ss.unsent != nil {
+		// The connection is detaching: the delivery goes back to its
+		// queue, uncounted, when its consumer closes a moment later.
+		if d.Consumer != nil && !sub.autoAck {
+			ss.unsent[unsentKey{d.Consumer, d.Tag}] = true
+		}
+		return
+	}
 	qos := min(sub.QoS, msgQoS(d.Message))
 	dup, qos, ids := c.copyFor(sub, d, qos)
 	if dup {
