@@ -121,3 +121,99 @@ func testReconnectWhileDetaching(t *testing.T, point string, ver byte) {
 		t.Fatalf("after the acknowledgement the client got %s", describe(got))
 	}
 }
+
+// TestTakeoverQueue: several connections with one client id arrive while the
+// session's connection is still closing. Each takes the session over in
+// turn [MQTT-3.1.4-3]; none is refused for having waited through the others'
+// takeovers (the broker used to give up after four rounds with "client id
+// is being taken over by another connection"), and the session is still
+// there for the last.
+func TestTakeoverQueue(t *testing.T) {
+	s := startBroker(t, nil)
+	addr := s.Addr("mqtt")
+	const id = "contended"
+	c, _ := connectRaw(t, addr, packet.Version311, id, false)
+	c.subscribe(1, packet.Subscription{Filter: "cont/x", QoS: 1})
+
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var waits sync.WaitGroup
+	const n = 6
+	waits.Add(n)
+	var holdOnce sync.Once
+	var waitCount int
+	var mu sync.Mutex
+	mqtt.SetTestHook(t, func(p, client string) {
+		if client != id {
+			return
+		}
+		switch p {
+		case "detach":
+			holdOnce.Do(func() {
+				close(held)
+				<-release
+			})
+		case "takeover-wait":
+			mu.Lock()
+			waitCount++
+			if waitCount <= n {
+				waits.Done()
+			}
+			mu.Unlock()
+		}
+	})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+
+	c.write(&packet.Disconnect{})
+	select {
+	case <-held:
+	case <-time.After(waitFor):
+		t.Fatal("the first connection never reached detach")
+	}
+	conns := make([]*raw, n)
+	for i := range conns {
+		conns[i] = dialRaw(t, addr, packet.Version311)
+		conns[i].write(&packet.Connect{ClientID: id, KeepAlive: 60, Version: packet.Version311})
+	}
+	// Every one of them waits for the first connection before it goes.
+	allWaiting := make(chan struct{})
+	go func() { waits.Wait(); close(allWaiting) }()
+	select {
+	case <-allWaiting:
+	case <-time.After(waitFor):
+		t.Fatal("the reconnects did not all start a takeover")
+	}
+	releaseOnce.Do(func() { close(release) })
+
+	// Each either got its CONNACK (and was maybe taken over after it) or
+	// was taken over before its CONNACK went out; none was refused.
+	accepted := 0
+	for i, rc := range conns {
+		p, err := rc.read(waitFor)
+		if err != nil {
+			continue // closed by a later takeover before its CONNACK
+		}
+		ack, ok := p.(*packet.Connack)
+		if !ok {
+			t.Fatalf("connection %d: got %v, want CONNACK", i, p.Type())
+		}
+		if ack.ReasonCode != packet.Success {
+			t.Fatalf("connection %d refused: CONNACK %v", i, ack.ReasonCode)
+		}
+		accepted++
+	}
+	if accepted == 0 {
+		t.Fatal("no connection was accepted")
+	}
+	// The session, and its subscription, survived the contest.
+	last, ack := connectRaw(t, addr, packet.Version311, id, false)
+	if !ack.SessionPresent {
+		t.Fatal("session not present after the takeovers")
+	}
+	pub, _ := connectRaw(t, addr, packet.Version311, "cont-pub", true)
+	pub.publish(&packet.Publish{Topic: []byte("cont/x"), QoS: 1, PacketID: 1, Payload: []byte("after")})
+	if m := expectPublish(last); string(m.Payload) != "after" {
+		t.Fatalf("got %q", m.Payload)
+	}
+}
