@@ -65,7 +65,7 @@ func TestQoS1RedeliveryWithDefaults(t *testing.T) {
 		st := q.Stats()
 		return st.DeadLettered == 1 && st.Messages == 0
 	})
-	if st := q.Stats(); st.DeadLettered != 1 || st.Messages != 0 || st.Delivered != attempts+1 {
+	if st := q.Stats(); st.DeadLettered != 1 || st.Messages != 0 {
 		t.Fatalf("subscription queue after %d failed deliveries: %+v", attempts, st)
 	}
 	var dead []*core.Message
