@@ -29,11 +29,13 @@ type conn struct {
 	w      transport.Waiter // input side: last read, peer deadline, parking
 	ver    byte
 	// quit and aliasMax sit next to ver so the three share one word.
-	quit     bool   // a DISCONNECT arrived: stop reading
-	aliasMax uint16 // the client's topic alias maximum
+	quit      bool   // a DISCONNECT arrived: stop reading
+	deferring bool   // the reader's batch of publishes is open (flush.go)
+	aliasMax  uint16 // the client's topic alias maximum
 	// Guarded by outMu: the writer has closed the connection; cleanup is
 	// done. Their channels are made only for someone who waits.
 	wclosedDone, detachedDone bool
+	dirty                     bool // guarded by outMu: a batch's flush will write the output (flush.go)
 	ctx                       context.Context
 	done                      func()
 
@@ -127,9 +129,24 @@ func (c *conn) unlock() { c.outMu.Unlock() }
 // settled, and credit returned, once they are written.
 func (c *conn) SettlePending() bool { return len(c.flushAcks) > 0 || len(c.credits) > 0 }
 
+// TakeSettle adds to what an earlier call took and Settle has not run yet:
+// an inline flush that wrote part of its buffer leaves its settling to the
+// writer goroutine (transport.Outbox.FlushSettleLocked).
 func (c *conn) TakeSettle() {
-	c.settleAcks, c.flushAcks = c.flushAcks, nil
-	c.settleCredits, c.credits = c.credits, nil
+	if c.settleAcks == nil {
+		c.settleAcks = c.flushAcks
+	} else {
+		c.settleAcks = append(c.settleAcks, c.flushAcks...)
+	}
+	c.flushAcks = nil
+	if c.settleCredits == nil {
+		c.settleCredits = c.credits
+	} else {
+		for cons, n := range c.credits {
+			c.settleCredits[cons] += n
+		}
+	}
+	c.credits = nil
 }
 
 func (c *conn) Settle() {
@@ -194,6 +211,23 @@ func (c *conn) queueLocked(p packet.Packet) {
 	}
 	c.ob.Buf = b
 	c.ob.SignalLocked()
+}
+
+// appendPublishLocked is queueLocked for a delivery: the output is written
+// by the open batch's flush when there is one (flush.go). It takes the
+// concrete type, so the packet stays on its caller's stack. Caller holds the
+// lock.
+func (c *conn) appendPublishLocked(p *packet.Publish) {
+	if c.ob.Dead {
+		return
+	}
+	b, err := p.Append(c.ob.Buf, c.ver)
+	if err != nil {
+		c.logger().Error("mqtt packet not encodable", "type", p.Type(), "err", err)
+		return
+	}
+	c.ob.Buf = b
+	c.signalLocked()
 }
 
 func (c *conn) send(p packet.Packet) {
@@ -264,11 +298,19 @@ func (c *conn) start() {
 func (c *conn) HandleNext() bool {
 	fh, body, err := c.rd.ReadPacket()
 	if err != nil {
+		c.endDefer()
 		c.InputFailed(err)
 		return false
 	}
-	c.busy.Store(c.rd.Buffered() > 0)
-	if err := c.handle(c.ctx, fh, body); err != nil {
+	more := c.rd.Buffered() > 0
+	c.busy.Store(more)
+	err = c.handle(c.ctx, fh, body)
+	if !more || err != nil || c.quit {
+		// The input in hand is handled: write what it delivered before
+		// the reader waits for more.
+		c.endDefer()
+	}
+	if err != nil {
 		c.protocolError(err)
 		return false
 	}
@@ -289,6 +331,7 @@ func (c *conn) Finish() {
 }
 
 func (c *conn) Panicked(v any, stack []byte) {
+	c.endDefer()
 	c.s.log.Error("mqtt connection handler panicked", "remote", c.remote, "panic", v, "stack", string(stack))
 }
 
@@ -381,6 +424,13 @@ func (c *conn) handle(ctx context.Context, fh packet.FixedHeader, body []byte) e
 		// Completions of this connection's publishes read it under outMu
 		// later; they cannot start before the publish that follows this.
 		c.inState = &inState{}
+	}
+	switch fh.Type {
+	case packet.PUBLISH, packet.PUBACK, packet.PUBREC, packet.PUBREL, packet.PUBCOMP, packet.PINGREQ:
+	default:
+		// SUBSCRIBE and UNSUBSCRIBE may wait for the store: the batch's
+		// flushes must not wait with them.
+		c.endDefer()
 	}
 	switch fh.Type {
 	case packet.PUBLISH:
@@ -623,6 +673,7 @@ func (c *conn) refuse(code packet.ReasonCode, reason string) {
 }
 
 func (c *conn) cleanup() {
+	c.endDefer()
 	if c.prod != nil {
 		if c.quit {
 			// The client said goodbye: the PUBACKs and PUBRECs of what it

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/core/prop"
@@ -149,6 +150,9 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 	// retained copy are both stored.
 	var join *ackJoin
 	if p.QoS > 0 {
+		// The completion keeps what it needs of the packet, not the packet:
+		// that would move every PUBLISH (336 bytes) to the heap.
+		qos, id := p.QoS, p.PacketID
 		join = &ackJoin{n: 1, done: func(err error) {
 			// Counted before the PUBACK or PUBREC can go out, which may
 			// happen inside Send: a client that has its acknowledgement
@@ -156,7 +160,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 			if err == nil {
 				c.s.counters.MessageIn()
 			}
-			c.completeAck(slot, p, err)
+			c.completeAck(slot, qos, id, err)
 		}}
 		if p.Retain {
 			join.n = 2
@@ -166,6 +170,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 	if join != nil {
 		done = join.one
 	}
+	c.beginDefer()
 	if err := c.producer().Send(ctx, m, done); err != nil {
 		code := reasonFor(err)
 		c.logger().Info("mqtt publish refused", "client", ss.id, "topic", topic, "code", code.String(), "err", err)
@@ -192,6 +197,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 		c.s.setRetained(topic, m.Clone(), rdone)
 	}
 	if c.prod.Held() > c.s.opts.MaxHeldBytes {
+		c.endDefer()
 		c.awaitRelease()
 	}
 	return nil
@@ -232,7 +238,7 @@ func (c *conn) reserveAck(qos byte) uint64 {
 }
 
 // completeAck fills a slot; completed slots at the head go out in order.
-func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
+func (c *conn) completeAck(slot uint64, qos byte, packetID uint16, err error) {
 	var pkt packet.Packet
 	code := packet.Success
 	if err != nil {
@@ -256,13 +262,13 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 		c.disconnectWith(packet.UnspecifiedError, "")
 		return
 	}
-	if p.QoS == 1 {
-		pkt = &packet.Puback{PacketID: p.PacketID, ReasonCode: code}
+	if qos == 1 {
+		pkt = &packet.Puback{PacketID: packetID, ReasonCode: code}
 	} else {
-		pkt = &packet.Pubrec{PacketID: p.PacketID, ReasonCode: code}
+		pkt = &packet.Pubrec{PacketID: packetID, ReasonCode: code}
 		if err != nil {
 			c.ss.mu.Lock()
-			delete(c.ss.inbound2, p.PacketID)
+			delete(c.ss.inbound2, packetID)
 			c.ss.mu.Unlock()
 		}
 	}
@@ -378,7 +384,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 	if c.ver == packet.Version5 {
 		c.setPublishProps(&p, m, sub, topic, ids)
 	} else {
-		p.Topic = []byte(topic)
+		p.Topic = topicBytes(topic)
 	}
 	settleAfterFlush := !retained && !sub.autoAck && qos == 0
 	if size := p.Size(c.ver); size == 0 || size > c.maxOut {
@@ -420,7 +426,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 		work = ss.settleCopy(m.ID)
 	}
 	c.lock()
-	c.queueLocked(&p)
+	c.appendPublishLocked(&p)
 	c.flushAcks = append(c.flushAcks, work...)
 	if settleAfterFlush {
 		c.flushAcks = append(c.flushAcks, flushAck{c: d.Consumer, tag: d.Tag})
@@ -475,7 +481,7 @@ func (c *conn) setPublishProps(p *packet.Publish, m *core.Message, sub *subscrip
 	if m.UserID != "" {
 		pr.User = append(pr.User, packet.UserProperty{Key: core.PropUserID, Value: m.UserID})
 	}
-	p.Topic = []byte(topic)
+	p.Topic = topicBytes(topic)
 	if c.aliasMax == 0 {
 		return
 	}
@@ -576,4 +582,10 @@ func (c *conn) onPubcomp(id uint16) {
 		c.promoteLocked()
 	}
 	ss.mu.Unlock()
+}
+
+// topicBytes lends a topic string to an outgoing PUBLISH, whose encoder only
+// reads it: the copy []byte(topic) made was one allocation per delivery.
+func topicBytes(topic string) []byte {
+	return unsafe.Slice(unsafe.StringData(topic), len(topic))
 }

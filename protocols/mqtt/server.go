@@ -83,6 +83,13 @@ type Server struct {
 	retainMu sync.RWMutex
 	retained map[string]*core.Message // by topic
 
+	// Deferred flushes (flush.go): readers in a batch, and the connections
+	// their flushes will write. flushMu is taken under a connection's lock.
+	flushMu    sync.Mutex
+	deferring  int
+	dirty      []*conn
+	dirtySpare []*conn
+
 	counters adapter.Counters
 	assigned atomic.Uint64
 	closed   atomic.Bool
