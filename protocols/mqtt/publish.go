@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"strings"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -25,8 +26,14 @@ const (
 
 // toMessage maps a PUBLISH to a core message (see docs/MQTT.md).
 func toMessage(topic string, qos byte, retain bool, pr *packet.Properties, payload []byte, v5 bool) *core.Message {
+	addr := topicToAddress(topic)
+	if unsafe.StringData(addr) == unsafe.StringData(topic) {
+		// Unchanged by the mapping, so still the caller's string, which
+		// may be a view of a read buffer (onPublish).
+		addr = strings.Clone(topic)
+	}
 	m := &core.Message{
-		Address:     topicToAddress(topic),
+		Address:     addr,
 		RoutingType: core.Multicast,
 		Durable:     qos > 0,
 		Priority:    core.DefaultPriority,
@@ -95,7 +102,11 @@ func reasonFor(err error) packet.ReasonCode {
 }
 
 func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
-	topic := string(p.Topic)
+	// A view of the packet's bytes, which the reader reuses once this
+	// returns: what keeps the topic (an alias, the retained map, the
+	// message's address) takes a copy. Converting it for every publish was
+	// an allocation per message that most of them did not need.
+	topic := unsafe.String(unsafe.SliceData(p.Topic), len(p.Topic))
 	v5 := c.ver == packet.Version5
 	if v5 && len(p.Properties.SubscriptionIDs) > 0 {
 		return protoErr(packet.ProtocolError, "a client PUBLISH must not carry a subscription identifier [MQTT-3.3.4-6]")
@@ -113,7 +124,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 			if c.inAliases == nil {
 				c.inAliases = map[uint16]string{}
 			}
-			c.inAliases[a] = topic
+			c.inAliases[a] = strings.Clone(topic)
 		}
 	}
 	if !packet.ValidTopicName(topic) {
@@ -173,7 +184,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 	c.beginDefer()
 	if err := c.producer().Send(ctx, m, done); err != nil {
 		code := reasonFor(err)
-		c.logger().Info("mqtt publish refused", "client", ss.id, "topic", topic, "code", code.String(), "err", err)
+		c.logger().Info("mqtt publish refused", "client", ss.id, "topic", strings.Clone(topic), "code", code.String(), "err", err)
 		if p.QoS == 0 || !v5 {
 			// 3.x has no way to refuse a publish, and QoS 0 no
 			// acknowledgement: the connection is closed rather than the
@@ -194,7 +205,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 		if join != nil {
 			rdone = join.one
 		}
-		c.s.setRetained(topic, m.Clone(), rdone)
+		c.s.setRetained(strings.Clone(topic), m.Clone(), rdone)
 	}
 	if c.prod.Held() > c.s.opts.MaxHeldBytes {
 		c.endDefer()
