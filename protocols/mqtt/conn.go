@@ -302,8 +302,10 @@ func (c *conn) HandleNext() bool {
 		c.InputFailed(err)
 		return false
 	}
-	more := c.rd.Buffered() > 0
-	c.busy.Store(more)
+	// A packet whose rest is still on its way does not count: the reader
+	// would hold the batch's flushes (flush.go) while it waits.
+	more := c.rd.Complete()
+	c.busy.Store(c.rd.Buffered() > 0)
 	err = c.handle(c.ctx, fh, body)
 	if !more || err != nil || c.quit {
 		// The input in hand is handled: write what it delivered before

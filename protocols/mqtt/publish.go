@@ -201,6 +201,8 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 		c.s.counters.MessageIn()
 	}
 	if p.Retain {
+		// The store may push back: the batch's flushes do not wait with it.
+		c.endDefer()
 		var rdone func(error)
 		if join != nil {
 			rdone = join.one
