@@ -23,21 +23,21 @@ import (
 // conn is one network connection of a session.
 type conn struct {
 	s      *Server
-	nc     net.Conn
 	remote string
 	rd     *packet.Reader
-	w      transport.Waiter // input side: last read, peer deadline, parking
-	ver    byte
-	// quit and aliasMax sit next to ver so the three share one word.
-	quit      bool   // a DISCONNECT arrived: stop reading
-	deferring bool   // the reader's batch of publishes is open (flush.go)
-	aliasMax  uint16 // the client's topic alias maximum
+	w      transport.Waiter // input side: last read, peer deadline, parking; w.Conn() is the connection
+	// The small fields share one word: ver to aliasMax.
+	ver       byte
+	quit      bool // a DISCONNECT arrived: stop reading
+	deferring bool // the reader's batch of publishes is open (flush.go)
 	// Guarded by outMu: the writer has closed the connection; cleanup is
 	// done. Their channels are made only for someone who waits.
 	wclosedDone, detachedDone bool
-	dirty                     bool // guarded by outMu: a batch's flush will write the output (flush.go)
-	ctx                       context.Context
-	done                      func()
+	dirty                     bool   // guarded by outMu: a batch's flush will write the output (flush.go)
+	aliasMax                  uint16 // the client's topic alias maximum
+	// done is the transport's, called by Finish. The connection keeps no
+	// context: the reader uses its Server's (see Server.ctx).
+	done func()
 
 	id   *access.Identity
 	sess *core.Session  // this connection's core session
@@ -98,7 +98,7 @@ type flushAck struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), maxOut: packet.MaxPacketSize, recvMax: 65535}
+	c := &conn{s: s, remote: nc.RemoteAddr().String(), maxOut: packet.MaxPacketSize, recvMax: 65535}
 	c.w.Init(nc)
 	c.w.Meter = &s.counters.Meter
 	c.ob.Init(&c.w, &c.outMu, s.opts.WriteTimeout, c)
@@ -271,17 +271,18 @@ func (c *conn) awaitRelease() {
 	select {
 	case <-released:
 	case <-c.writerClosed():
-	case <-c.ctx.Done():
+	case <-c.s.ctx.Done():
 	}
 	c.w.Resumed()
 }
 
 // start runs in the connection's first goroutine: the handshake, then run.
-func (c *conn) start() {
+// ctx is the listener's (transport.DetachedHandler), for the login.
+func (c *conn) start(ctx context.Context) {
 	defer transport.RecoverConn(c)
 	c.w.PeerTimeout = c.s.opts.ConnectTimeout
-	_ = c.nc.SetReadDeadline(c.w.PeerDeadline())
-	if err := c.handshake(c.ctx); err != nil {
+	_ = c.w.Conn().SetReadDeadline(c.w.PeerDeadline())
+	if err := c.handshake(ctx); err != nil {
 		if !errors.Is(err, io.EOF) {
 			c.logger().Info("mqtt connect refused", "err", err)
 		}
@@ -306,7 +307,7 @@ func (c *conn) HandleNext() bool {
 	// would hold the batch's flushes (flush.go) while it waits.
 	more := c.rd.Complete()
 	c.busy.Store(c.rd.Buffered() > 0)
-	err = c.handle(c.ctx, fh, body)
+	err = c.handle(c.s.ctx, fh, body)
 	if !more || err != nil || c.quit {
 		// The input in hand is handled: write what it delivered before
 		// the reader waits for more.
@@ -329,6 +330,7 @@ func (c *conn) Quiet() {
 // Finish releases the connection and tells the transport.
 func (c *conn) Finish() {
 	c.cleanup()
+	c.s.counters.Closed()
 	c.done()
 }
 
@@ -552,7 +554,7 @@ func (c *conn) handshake(ctx context.Context) error {
 		return errors.New("invalid will topic")
 	}
 	var tlsState *tls.ConnectionState
-	if st, ok := transport.TLSConnectionState(c.nc); ok {
+	if st, ok := transport.TLSConnectionState(c.w.Conn()); ok {
 		tlsState = &st
 	}
 	id, err := c.s.opts.Gate.Login(ctx, p.Username, string(p.Password), p.HasPassword, c.remote, tlsState)
@@ -598,7 +600,7 @@ func (c *conn) handshake(ctx context.Context) error {
 		}
 	}
 	c.w.PeerTimeout = keepAlive * 3 / 2
-	_ = c.nc.SetReadDeadline(c.w.PeerDeadline())
+	_ = c.w.Conn().SetReadDeadline(c.w.PeerDeadline())
 	if c.ver == packet.Version5 {
 		if p.Properties.Has(packet.PropReceiveMaximum) {
 			c.recvMax = int(p.Properties.ReceiveMaximum)

@@ -74,6 +74,9 @@ func (w *Waiter) Init(nc net.Conn) {
 	w.last = monoNow()
 }
 
+// Conn is the connection the waiter reads (adapters keep no copy of it).
+func (w *Waiter) Conn() net.Conn { return w.nc }
+
 // parkable: only a plain TCP connection can wait without a goroutine.
 func (w *Waiter) parkable() bool {
 	_, ok := w.nc.(*net.TCPConn)
