@@ -237,6 +237,9 @@ func (s *Server) detach(c *conn) {
 	persistent := ss.persistent && !ss.gone
 	expiry := ss.expiry
 	ss.mu.Unlock()
+	// No delivery reaches c from here on (ss.unsent, or the session has
+	// another connection): what it settles once written is settled now.
+	c.settleWritten()
 	runHook("detach-consumers", ss.id)
 	for _, cons := range consumers {
 		cons.CloseReturning(func(tag uint64) bool {
@@ -246,6 +249,7 @@ func (s *Server) detach(c *conn) {
 		})
 	}
 	c.sess.Close()
+	runHook("consumers-closed", ss.id)
 	unbind := func() {
 		ss.mu.Lock()
 		if bound {
@@ -325,4 +329,26 @@ func (s *Server) publishWill(clientID string, w *packet.Will, id interface {
 		s.setRetained(w.Topic, m, nil)
 	}
 	s.log.Debug("will published", "client", clientID, "topic", w.Topic)
+}
+
+// settleWritten settles what the connection settles once its bytes are
+// written (flushAcks: QoS 0 deliveries of QoS 1/2 subscriptions, the copies
+// of a message sent once for several subscriptions, messages over the
+// client's maximum packet size), written or not, before detach closes the
+// consumers. Left to the writer, a delivery handed to the socket but not yet
+// settled when the client went away went back to its queue with the
+// consumer and reached the client's next connection a second time: at most
+// once forbids that. One still in the buffer is lost instead, as a QoS 0
+// message to a client that went away may be. settleMu waits for a writer
+// running what it took.
+func (c *conn) settleWritten() {
+	c.settleMu.Lock()
+	defer c.settleMu.Unlock()
+	c.lock()
+	acks := append(c.settleAcks, c.flushAcks...)
+	c.settleAcks, c.flushAcks = nil, nil
+	c.unlock()
+	for _, a := range acks {
+		a.run()
+	}
 }

@@ -56,14 +56,19 @@ type conn struct {
 	flushAcks []flushAck
 	credits   map[*core.Consumer]int // auto-acked deliveries written since the last flush
 	// The writer's: what it settles once the bytes it is writing are out.
+	// settleAcks is taken under outMu by Settle, or by detach.
 	settleAcks    []flushAck
 	settleCredits map[*core.Consumer]int
 	outAliases    map[string]uint16
-	recvMax       int           // the client's receive maximum
-	maxOut        int           // the client's maximum packet size
+	maxOut        int32         // the client's maximum packet size (at most packet.MaxPacketSize)
 	busy          atomic.Bool   // the reader has more input to handle: more replies are coming
+	recvMax       int           // the client's receive maximum
 	wclosed       chan struct{} // see writerClosed
 	detached      chan struct{} // see cleanedUp
+	// settleMu is held while a writer runs the flushAcks it took: detach
+	// takes it so that a delivery written before the connection ended is
+	// settled before the consumers close (see settleWritten).
+	settleMu sync.Mutex
 }
 
 // inState is the inbound side of a connection that publishes.
@@ -150,13 +155,27 @@ func (c *conn) TakeSettle() {
 }
 
 func (c *conn) Settle() {
-	for _, a := range c.settleAcks {
-		a.run()
-	}
 	for cons, n := range c.settleCredits {
 		cons.AddCredit(n)
 	}
-	c.settleAcks, c.settleCredits = nil, nil
+	c.settleCredits = nil
+	if h := testHook.Load(); h != nil && c.ss != nil {
+		c.lock()
+		pending := len(c.settleAcks) > 0
+		c.unlock()
+		if pending {
+			(*h)("settle", c.ss.id)
+		}
+	}
+	c.settleMu.Lock()
+	defer c.settleMu.Unlock()
+	c.lock()
+	acks := c.settleAcks
+	c.settleAcks = nil
+	c.unlock()
+	for _, a := range acks {
+		a.run()
+	}
 }
 
 func (c *conn) OutboxClosed() {
@@ -606,7 +625,8 @@ func (c *conn) handshake(ctx context.Context) error {
 			c.recvMax = int(p.Properties.ReceiveMaximum)
 		}
 		if p.Properties.Has(packet.PropMaximumPacketSize) {
-			c.maxOut = int(p.Properties.MaximumPacketSize)
+			// Past what MQTT can encode, the limit is no limit.
+			c.maxOut = int32(min(p.Properties.MaximumPacketSize, packet.MaxPacketSize))
 		}
 		if p.Properties.Has(packet.PropTopicAliasMaximum) {
 			c.aliasMax = p.Properties.TopicAliasMaximum

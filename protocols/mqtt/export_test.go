@@ -27,8 +27,9 @@ func LazyState(s *Server, clientID string) (inbound, producer, found bool) {
 var KindSession = kindSession
 
 // SetTestHook runs h at the named moments of a connection's end ("detach",
-// "detach-consumers") and of a takeover ("takeover-wait") until the test
-// ends.
+// "detach-consumers", "consumers-closed"), of a takeover ("takeover-wait")
+// and of a writer's settling of what it wrote ("settle", when it has
+// deliveries to settle) until the test ends.
 func SetTestHook(t interface{ Cleanup(func()) }, h func(point, clientID string)) {
 	testHook.Store(&h)
 	t.Cleanup(func() { testHook.Store(nil) })

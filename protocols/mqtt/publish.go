@@ -400,7 +400,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 		p.Topic = topicBytes(topic)
 	}
 	settleAfterFlush := !retained && !sub.autoAck && qos == 0
-	if size := p.Size(c.ver); size == 0 || size > c.maxOut {
+	if size := p.Size(c.ver); size == 0 || size > int(c.maxOut) {
 		// The client cannot take it: discard as if delivered [MQTT-3.1.2-25].
 		c.logger().Debug("mqtt message over the client's maximum packet size dropped", "client", ss.id, "size", size)
 		if len(p.Topic) > 0 && p.Properties.Has(packet.PropTopicAlias) {

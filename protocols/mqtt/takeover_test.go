@@ -217,3 +217,66 @@ func TestTakeoverQueue(t *testing.T) {
 		t.Fatalf("got %q", m.Payload)
 	}
 }
+
+// TestQoS0WrittenThenDisconnected: a QoS 0 message on a QoS 1 subscription
+// is settled once its bytes are written. The client goes away after the
+// write and before the writer settles it (the hook holds the writer there
+// until the connection's consumers are closed): the message must not reach
+// the client's next connection, at most once [MQTT-4.3.1-1]. The broker used
+// to return it to the queue when the consumer closed, and send it again.
+func TestQoS0WrittenThenDisconnected(t *testing.T) {
+	for _, ver := range []byte{packet.Version311, packet.Version5} {
+		t.Run(fmt.Sprintf("v%d", ver), func(t *testing.T) {
+			s := startBroker(t, nil)
+			addr := s.Addr("mqtt")
+			id := fmt.Sprintf("qos0-once-%d", ver)
+			topic := []byte("q0once/" + id)
+			c, _ := connectRaw(t, addr, ver, id, false)
+			c.subscribe(1, packet.Subscription{Filter: string(topic), QoS: 1})
+			pub, _ := connectRaw(t, addr, packet.Version311, id+"-pub", true)
+
+			inSettle := make(chan struct{})
+			closed := make(chan struct{})
+			var settleOnce, closedOnce sync.Once
+			mqtt.SetTestHook(t, func(p, client string) {
+				if client != id {
+					return
+				}
+				switch p {
+				case "settle":
+					settleOnce.Do(func() {
+						// Written, not settled: the client goes away.
+						c.nc.Close()
+						close(inSettle)
+						select {
+						case <-closed:
+						case <-time.After(waitFor):
+						}
+					})
+				case "consumers-closed":
+					closedOnce.Do(func() { close(closed) })
+				}
+			})
+			pub.publish(&packet.Publish{Topic: topic, QoS: 0, Payload: []byte("at most once")})
+			for _, ch := range []chan struct{}{inSettle, closed} {
+				select {
+				case <-ch:
+				case <-time.After(waitFor):
+					t.Fatal("the delivery was not written, or its connection did not end")
+				}
+			}
+
+			re, ack := connectRaw(t, addr, ver, id, false)
+			if !ack.SessionPresent {
+				t.Fatal("session not present")
+			}
+			pub.publish(&packet.Publish{Topic: topic, QoS: 1, PacketID: 1, Payload: []byte("marker")})
+			if got := upToMarker(re, "marker", true); len(got) != 0 {
+				t.Fatalf("before the marker the client got %q (QoS %d) again", got[0].Payload, got[0].QoS)
+			}
+			if got := re.ping(); len(got) != 0 {
+				t.Fatalf("after the marker the client got %s", describe(got))
+			}
+		})
+	}
+}
