@@ -193,7 +193,7 @@ type unsentKey struct {
 // earlier would find the subscription queues still in use (a non-shared
 // subscription queue takes one consumer), and deliveries the old consumers
 // make meanwhile would reach it under the old consumers' tags. Until then
-// such deliveries are kept back (ss.unsent) and go back to their queues
+// such deliveries are kept back (c.unsent) and go back to their queues
 // uncounted, as does what waited for a receive-maximum slot.
 func (s *Server) detach(c *conn) {
 	ss := c.ss
@@ -225,7 +225,7 @@ func (s *Server) detach(c *conn) {
 		unsent[unsentKey{a.c, a.tag}] = true
 	}
 	if bound {
-		ss.unsent = unsent
+		c.unsent = unsent
 	}
 	consumers := make([]*core.Consumer, 0, len(ss.subs))
 	for _, sub := range ss.subs {
@@ -237,7 +237,7 @@ func (s *Server) detach(c *conn) {
 	persistent := ss.persistent && !ss.gone
 	expiry := ss.expiry
 	ss.mu.Unlock()
-	// No delivery reaches c from here on (ss.unsent, or the session has
+	// No delivery reaches c from here on (c.unsent, or the session has
 	// another connection): what it settles once written is settled now.
 	c.settleWritten()
 	runHook("detach-consumers", ss.id)
@@ -253,7 +253,7 @@ func (s *Server) detach(c *conn) {
 	unbind := func() {
 		ss.mu.Lock()
 		if bound {
-			ss.unsent = nil
+			c.unsent = nil
 		}
 		if ss.conn == c {
 			ss.conn = nil
@@ -332,7 +332,7 @@ func (s *Server) publishWill(clientID string, w *packet.Will, id interface {
 }
 
 // settleWritten settles what the connection settles once its bytes are
-// written (flushAcks: QoS 0 deliveries of QoS 1/2 subscriptions, the copies
+// written (settleState.acks: QoS 0 deliveries of QoS 1/2 subscriptions, the copies
 // of a message sent once for several subscriptions, messages over the
 // client's maximum packet size), written or not, before detach closes the
 // consumers. Left to the writer, a delivery handed to the socket but not yet
@@ -345,8 +345,11 @@ func (c *conn) settleWritten() {
 	c.settleMu.Lock()
 	defer c.settleMu.Unlock()
 	c.lock()
-	acks := append(c.settleAcks, c.flushAcks...)
-	c.settleAcks, c.flushAcks = nil, nil
+	var acks []flushAck
+	if st := c.st; st != nil {
+		acks = append(st.takenAcks, st.acks...)
+		st.takenAcks, st.acks = nil, nil
+	}
 	c.unlock()
 	for _, a := range acks {
 		a.run()

@@ -51,21 +51,24 @@ type conn struct {
 	*inState
 
 	// Guarded by outMu.
-	outMu     sync.Mutex
-	ob        transport.Outbox
-	flushAcks []flushAck
-	credits   map[*core.Consumer]int // auto-acked deliveries written since the last flush
-	// The writer's: what it settles once the bytes it is writing are out.
-	// settleAcks is taken under outMu by Settle, or by detach.
-	settleAcks    []flushAck
-	settleCredits map[*core.Consumer]int
-	outAliases    map[string]uint16
-	maxOut        int32         // the client's maximum packet size (at most packet.MaxPacketSize)
-	busy          atomic.Bool   // the reader has more input to handle: more replies are coming
-	recvMax       int           // the client's receive maximum
-	wclosed       chan struct{} // see writerClosed
-	detached      chan struct{} // see cleanedUp
-	// settleMu is held while a writer runs the flushAcks it took: detach
+	outMu sync.Mutex
+	ob    transport.Outbox
+	// What is settled once written, made by the first delivery that needs
+	// it and dropped when the connection parks with nothing to settle.
+	st         *settleState
+	outAliases map[string]uint16
+	maxOut     int32         // the client's maximum packet size (at most packet.MaxPacketSize)
+	busy       atomic.Bool   // the reader has more input to handle: more replies are coming
+	recvMax    int           // the client's receive maximum
+	wclosed    chan struct{} // see writerClosed
+	detached   chan struct{} // see cleanedUp
+	// unsent is not nil while the connection is detaching (see detach):
+	// its consumers are closing, and deliveries they still make go back to
+	// their queues uncounted instead of to the connection. Guarded by the
+	// session's mu; on the conn rather than the session, whose size class
+	// every idle device pays.
+	unsent map[unsentKey]bool
+	// settleMu is held while a writer runs the acks it took: detach
 	// takes it so that a delivery written before the connection ended is
 	// settled before the consumers close (see settleWritten).
 	settleMu sync.Mutex
@@ -89,6 +92,58 @@ type ackSlot struct {
 	qos    byte
 	done   bool
 	failed bool
+}
+
+// settleState is what a connection settles once its output is written.
+// Guarded by outMu; Settle and settleWritten run what they take without it.
+type settleState struct {
+	acks    []flushAck   // since the last flush
+	credits []consCredit // auto-acked deliveries written since the last flush
+	// Taken for the bytes being written (TakeSettle), run by Settle, or by
+	// detach's settleWritten.
+	takenAcks    []flushAck
+	takenCredits []consCredit
+	spare        []consCredit // a credits array Settle is done with
+}
+
+// consCredit is credit to return to a consumer. A connection's deliveries
+// between two flushes come from few consumers, so a short list beats a map
+// (which cost two allocations per flush).
+type consCredit struct {
+	c *core.Consumer
+	n int
+}
+
+// settling returns the connection's settleState, made if need be. Caller
+// holds the lock.
+func (c *conn) settling() *settleState {
+	if c.st == nil {
+		c.st = new(settleState)
+	}
+	return c.st
+}
+
+// ackAfterFlushLocked settles a once the output queued so far is written.
+func (c *conn) ackAfterFlushLocked(a ...flushAck) {
+	if len(a) == 0 {
+		return
+	}
+	st := c.settling()
+	st.acks = append(st.acks, a...)
+}
+
+// creditAfterFlushLocked returns a credit to cons once the output queued so
+// far is written. Only the last few entries are searched: a consumer may
+// appear twice, which costs an AddCredit call, not a wrong count.
+func (c *conn) creditAfterFlushLocked(cons *core.Consumer) {
+	st := c.settling()
+	for i := len(st.credits) - 1; i >= 0 && i >= len(st.credits)-8; i-- {
+		if st.credits[i].c == cons {
+			st.credits[i].n++
+			return
+		}
+	}
+	st.credits = append(st.credits, consCredit{cons, 1})
 }
 
 // flushAck settles a delivery once the bytes carrying it have been written
@@ -132,36 +187,38 @@ func (c *conn) unlock() { c.outMu.Unlock() }
 // SettlePending, TakeSettle, Settle and OutboxClosed implement
 // transport.Settler: deliveries that only had to reach the socket are
 // settled, and credit returned, once they are written.
-func (c *conn) SettlePending() bool { return len(c.flushAcks) > 0 || len(c.credits) > 0 }
+func (c *conn) SettlePending() bool {
+	st := c.st
+	return st != nil && (len(st.acks) > 0 || len(st.credits) > 0)
+}
 
 // TakeSettle adds to what an earlier call took and Settle has not run yet:
 // an inline flush that wrote part of its buffer leaves its settling to the
 // writer goroutine (transport.Outbox.FlushSettleLocked).
 func (c *conn) TakeSettle() {
-	if c.settleAcks == nil {
-		c.settleAcks = c.flushAcks
-	} else {
-		c.settleAcks = append(c.settleAcks, c.flushAcks...)
+	st := c.st
+	if st == nil {
+		return
 	}
-	c.flushAcks = nil
-	if c.settleCredits == nil {
-		c.settleCredits = c.credits
+	if st.takenAcks == nil {
+		st.takenAcks = st.acks
 	} else {
-		for cons, n := range c.credits {
-			c.settleCredits[cons] += n
-		}
+		st.takenAcks = append(st.takenAcks, st.acks...)
 	}
-	c.credits = nil
+	st.acks = nil
+	if st.takenCredits == nil {
+		st.takenCredits, st.credits, st.spare = st.credits, st.spare, nil
+	} else {
+		st.takenCredits = append(st.takenCredits, st.credits...)
+		clear(st.credits)
+		st.credits = st.credits[:0]
+	}
 }
 
 func (c *conn) Settle() {
-	for cons, n := range c.settleCredits {
-		cons.AddCredit(n)
-	}
-	c.settleCredits = nil
 	if h := testHook.Load(); h != nil && c.ss != nil {
 		c.lock()
-		pending := len(c.settleAcks) > 0
+		pending := c.st != nil && len(c.st.takenAcks) > 0
 		c.unlock()
 		if pending {
 			(*h)("settle", c.ss.id)
@@ -170,11 +227,27 @@ func (c *conn) Settle() {
 	c.settleMu.Lock()
 	defer c.settleMu.Unlock()
 	c.lock()
-	acks := c.settleAcks
-	c.settleAcks = nil
+	st := c.st
+	if st == nil {
+		c.unlock()
+		return
+	}
+	acks, credits := st.takenAcks, st.takenCredits
+	st.takenAcks, st.takenCredits = nil, nil
 	c.unlock()
+	for _, cr := range credits {
+		cr.c.AddCredit(cr.n)
+	}
 	for _, a := range acks {
 		a.run()
+	}
+	if credits != nil {
+		clear(credits)
+		c.lock()
+		if c.st != nil && c.st.spare == nil {
+			c.st.spare = credits[:0]
+		}
+		c.unlock()
 	}
 }
 
@@ -343,6 +416,9 @@ func (c *conn) HandleNext() bool {
 func (c *conn) Quiet() {
 	c.lock()
 	c.ob.ReleaseLocked()
+	if st := c.st; st != nil && len(st.acks) == 0 && len(st.credits) == 0 && st.takenAcks == nil && st.takenCredits == nil {
+		c.st = nil
+	}
 	c.unlock()
 }
 

@@ -355,11 +355,11 @@ func (ss *session) deliver(sub *subscription, d core.Delivery) {
 	if c == nil {
 		return // the consumer is closing; the core takes the message back
 	}
-	if ss.unsent != nil {
+	if c.unsent != nil {
 		// The connection is detaching: the delivery goes back to its
 		// queue, uncounted, when its consumer closes a moment later.
 		if d.Consumer != nil && !sub.autoAck {
-			ss.unsent[unsentKey{d.Consumer, d.Tag}] = true
+			c.unsent[unsentKey{d.Consumer, d.Tag}] = true
 		}
 		return
 	}
@@ -410,15 +410,12 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 		if !retained {
 			work := ss.settleCopy(m.ID)
 			c.lock()
-			c.flushAcks = append(c.flushAcks, work...)
+			c.ackAfterFlushLocked(work...)
 			if sub.autoAck {
 				// Settled on delivery; only the credit comes back.
-				if c.credits == nil {
-					c.credits = map[*core.Consumer]int{}
-				}
-				c.credits[d.Consumer]++
+				c.creditAfterFlushLocked(d.Consumer)
 			} else {
-				c.flushAcks = append(c.flushAcks, flushAck{c: d.Consumer, tag: d.Tag})
+				c.ackAfterFlushLocked(flushAck{c: d.Consumer, tag: d.Tag})
 			}
 			c.ob.SignalLocked()
 			c.unlock()
@@ -440,14 +437,11 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 	}
 	c.lock()
 	c.appendPublishLocked(&p)
-	c.flushAcks = append(c.flushAcks, work...)
+	c.ackAfterFlushLocked(work...)
 	if settleAfterFlush {
-		c.flushAcks = append(c.flushAcks, flushAck{c: d.Consumer, tag: d.Tag})
+		c.ackAfterFlushLocked(flushAck{c: d.Consumer, tag: d.Tag})
 	} else if sub.autoAck && !retained {
-		if c.credits == nil {
-			c.credits = map[*core.Consumer]int{}
-		}
-		c.credits[d.Consumer]++
+		c.creditAfterFlushLocked(d.Consumer)
 	}
 	c.unlock()
 }

@@ -88,11 +88,6 @@ type session struct {
 	// Messages sent once for several matching subscriptions (copies.go);
 	// made on first use, as most sessions have no overlapping filters.
 	copies *copyTable
-
-	// unsent is not nil while the connection is detaching (see detach):
-	// its consumers are closing, and deliveries they still make go back
-	// to their queues uncounted instead of to the connection.
-	unsent map[unsentKey]bool
 }
 
 func newSession(s *Server, id string) *session {
