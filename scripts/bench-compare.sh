@@ -9,7 +9,8 @@
 #   scripts/bench-compare.sh [scenario...]      # default: all; output: one JSON line per run
 #
 # Scenarios: stomp-1to1 stomp-4to4 stomp-persistent stomp-16receipts
-# stomp-latency mqtt-qos0 mqtt-qos1 mqtt-fanout mqtt-latency idle-stomp
+# stomp-latency mqtt-qos0 mqtt-qos1 mqtt-fanout mqtt-latency mqtt-paho-qos0
+# mqtt-paho-qos1 mqtt-paho-fanout idle-stomp
 # idle-mqtt, amqp-1to1 amqp-credit1 amqp-credit10 amqp-credit100
 # amqp-persistent (AMQP 1.0 against RabbitMQ's amqp1_0 plugin), and stomp-16receipts-memory (the 16-producer scenario against a
 # Junction restarted with --store memory: the figure without a disk).
@@ -106,6 +107,11 @@ scenario() {
   mqtt-qos1)        each "$mqtt_brokers" "$1" -P 1 -C 1 -n 50000 --qos 1 bench/q1 ;;
   mqtt-fanout)      each "$mqtt_brokers" "$1" -P 1 -C 10 -n 20000 --qos 0 bench/fan ;;
   mqtt-latency)     each "$mqtt_brokers" "$1" -P 1 -C 1 -n 25000 --qos 1 --rate 5000 bench/lat ;;
+  # The same with paho.mqtt.golang as the client (issue 18 states its CPU
+  # goals for both clients): paho writes a packet per system call.
+  mqtt-paho-qos0)   each "$mqtt_brokers" "$1" --client paho -P 1 -C 1 -n 60000 --qos 0 bench/pq0 ;;
+  mqtt-paho-qos1)   each "$mqtt_brokers" "$1" --client paho -P 1 -C 1 -n 20000 --qos 1 bench/pq1 ;;
+  mqtt-paho-fanout) each "$mqtt_brokers" "$1" --client paho -P 1 -C 10 -n 10000 --qos 0 bench/pfan ;;
   # AMQP 1.0, same go-amqp client: at least once (unsettled sends, 100
   # outcomes outstanding per producer through SendWithReceipt; the consumer
   # accepts each message), the consumer's link credit 1000, then 1, 10 and
@@ -145,5 +151,5 @@ scenario() {
   esac
 }
 
-all="stomp-1to1 stomp-4to4 stomp-persistent stomp-16receipts stomp-latency mqtt-qos0 mqtt-qos1 mqtt-fanout mqtt-latency amqp-1to1 amqp-credit1 amqp-credit10 amqp-credit100 amqp-persistent idle-stomp idle-mqtt"
+all="stomp-1to1 stomp-4to4 stomp-persistent stomp-16receipts stomp-latency mqtt-qos0 mqtt-qos1 mqtt-fanout mqtt-latency mqtt-paho-qos0 mqtt-paho-qos1 mqtt-paho-fanout amqp-1to1 amqp-credit1 amqp-credit10 amqp-credit100 amqp-persistent idle-stomp idle-mqtt"
 for s in ${@:-$all}; do scenario "$s"; done

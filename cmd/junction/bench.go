@@ -38,9 +38,10 @@ type benchFlags struct {
 	idle         int
 	hold         time.Duration
 	brokerPID    int
-	credit       int  // AMQP receiver link credit; -1: --prefetch; 0: go-amqp's default
-	unsettled    bool // AMQP: producers send unsettled and wait for outcomes
-	inFlight     int  // AMQP: unsettled sends outstanding per producer
+	credit       int    // AMQP receiver link credit; -1: --prefetch; 0: go-amqp's default
+	unsettled    bool   // AMQP: producers send unsettled and wait for outcomes
+	inFlight     int    // AMQP: unsettled sends outstanding per producer
+	client       string // MQTT: "lean" (packet level) or "paho" (paho.mqtt.golang)
 }
 
 func newBenchCmd() *cobra.Command {
@@ -67,6 +68,7 @@ given --broker-pid, reports the broker's resident memory per connection.`,
   junction bench --persistent --receipt-every 100 --ack client-individual --messages 20000 /queue/bench
   junction bench --producers 16 --persistent --receipt-every 1 --consumers 1 --messages 5000 /queue/bench
   junction bench --url mqtt://127.0.0.1:1883 --qos 1 --consumers 10 --messages 100000 bench/t
+  junction bench --url mqtt://127.0.0.1:1883 --client paho --qos 1 --messages 50000 bench/t
   junction bench --url amqp://127.0.0.1:5672 --consumers 2 --messages 50000 bench
   junction bench --url amqp://127.0.0.1:5672 --unsettled --in-flight 100 --ack client-individual --credit 1 bench
   junction bench --url amqp://127.0.0.1:5673 --persistent --in-flight 100 --ack client-individual bench   # RabbitMQ
@@ -100,6 +102,7 @@ given --broker-pid, reports the broker's resident memory per connection.`,
 	fl.IntVar(&f.credit, "credit", -1, "AMQP: the consumer's link credit (go-amqp replenishes it as messages are settled); 0 leaves go-amqp's default (1); unset: --prefetch")
 	fl.BoolVar(&f.unsettled, "unsettled", false, "AMQP: producers send unsettled and count a message sent once the broker accepted it (at least once); implied by --persistent")
 	fl.IntVar(&f.inFlight, "in-flight", 1, "AMQP unsettled sends: how many each producer keeps outstanding (go-amqp SendWithReceipt, waiting for the oldest outcome once this many are pending)")
+	fl.StringVar(&f.client, "client", "lean", "MQTT client: lean (a packet-level client that batches its writes) or paho (paho.mqtt.golang, as applications use it)")
 	fl.IntVar(&f.brokerPID, "broker-pid", 0, "the broker's process id, to report its CPU time per message (with --idle: its memory)")
 	return cmd
 }
@@ -179,7 +182,14 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		if f.dest == "" {
 			f.dest = "bench/topic"
 		}
-		d = &mqttBench{f: f, addr: addr}
+		switch f.client {
+		case "lean":
+			d = &mqttBench{f: f, addr: addr}
+		case "paho":
+			d = &mqttPahoBench{f: f, addr: addr}
+		default:
+			return fmt.Errorf("invalid --client %q: lean or paho", f.client)
+		}
 	case "amqp":
 		if f.inFlight < 1 {
 			return errors.New("--in-flight must be at least 1")

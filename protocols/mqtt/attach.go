@@ -2,18 +2,42 @@ package mqtt
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/mqtt/packet"
 )
 
+// takeoverTimeout bounds how long a CONNECT waits for the previous
+// connection of its client id to finish closing (its consumers closed, its
+// unacknowledged deliveries back in their queues).
+const takeoverTimeout = 10 * time.Second
+
+// testHook, when a test sets it, runs at named moments of a connection's end
+// and of a takeover, so a test can hold a race window open.
+var testHook atomic.Pointer[func(point, clientID string)]
+
+func runHook(point, clientID string) {
+	if h := testHook.Load(); h != nil {
+		(*h)(point, clientID)
+	}
+}
+
 // attach binds a connection to its session: a second connection with the same
 // client id takes the session over [MQTT-3.1.4-3], clean start discards it
 // [MQTT-3.1.2-4]. It reports whether a previous session is present.
+//
+// The session stays bound to the previous connection until that connection's
+// cleanup has closed its consumers (detach), so a takeover always waits for
+// that: attaching earlier would find the subscription queues still in use.
+// The wait is bounded by a deadline, not a number of rounds: each round waits
+// for one connection to finish, and a client that reconnects repeatedly
+// makes a connection end per round.
 func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bool, error) {
-	for attempt := 0; ; attempt++ {
+	deadline := time.Now().Add(takeoverTimeout)
+	for {
 		s.mu.Lock()
 		old := s.sessions[clientID]
 		var oc *conn
@@ -24,22 +48,8 @@ func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bo
 		}
 		if oc != nil {
 			s.mu.Unlock()
-			if attempt > 3 {
-				return false, errors.New("client id is being taken over by another connection")
-			}
-			oc.logger().Info("mqtt session taken over", "client", clientID)
-			oc.disconnectWith(packet.SessionTakenOver, "another connection with the same client id")
-			// Let the writer deliver the DISCONNECT and close; a peer
-			// that does not read is cut off.
-			select {
-			case <-oc.writerClosed():
-			case <-time.After(time.Second):
-			}
-			oc.w.Close()
-			select {
-			case <-oc.cleanedUp():
-			case <-time.After(10 * time.Second):
-				return false, errors.New("previous connection did not close")
+			if err := s.takeOver(oc, clientID, deadline); err != nil {
+				return false, err
 			}
 			continue
 		}
@@ -66,6 +76,30 @@ func (s *Server) attach(c *conn, clientID string, clean bool, expiry uint32) (bo
 		// Stored (or, no longer persistent, forgotten) outside the locks.
 		ss.persist()
 		return present, nil
+	}
+}
+
+// takeOver closes the connection holding a session and waits, until
+// deadline, for its cleanup to finish.
+func (s *Server) takeOver(oc *conn, clientID string, deadline time.Time) error {
+	oc.logger().Info("mqtt session taken over", "client", clientID)
+	oc.disconnectWith(packet.SessionTakenOver, "another connection with the same client id")
+	runHook("takeover-wait", clientID)
+	t := time.NewTimer(min(time.Until(deadline), time.Second))
+	defer t.Stop()
+	// Let the writer deliver the DISCONNECT and close; a peer that does
+	// not read is cut off.
+	select {
+	case <-oc.writerClosed():
+	case <-t.C:
+	}
+	oc.w.Close()
+	t.Reset(time.Until(deadline))
+	select {
+	case <-oc.cleanedUp():
+		return nil
+	case <-t.C:
+		return fmt.Errorf("the previous connection of client id %q did not finish closing within %v", clientID, takeoverTimeout)
 	}
 }
 
@@ -154,13 +188,18 @@ type unsentKey struct {
 	tag uint64
 }
 
-// detach unbinds a closing connection from its session.
+// detach unbinds a closing connection from its session. The session stays
+// bound to it until its consumers are closed: a connection that attached
+// earlier would find the subscription queues still in use (a non-shared
+// subscription queue takes one consumer), and deliveries the old consumers
+// make meanwhile would reach it under the old consumers' tags. Until then
+// such deliveries are kept back (c.unsent) and go back to their queues
+// uncounted, as does what waited for a receive-maximum slot.
 func (s *Server) detach(c *conn) {
 	ss := c.ss
+	runHook("detach", ss.id)
 	ss.mu.Lock()
-	if ss.conn == c {
-		ss.conn = nil
-	}
+	bound := ss.conn == c
 	// Deliveries not yet acknowledged go back to their queues when the
 	// consumers close; remember their packet ids for the resend.
 	for id, om := range ss.outFlight {
@@ -175,21 +214,18 @@ func (s *Server) detach(c *conn) {
 	// back for another subscription's (copies.go), never reached the
 	// client: they go back uncounted, so reconnects alone never use up
 	// max-delivery-attempts.
-	var unsent map[unsentKey]bool
-	mark := func(c *core.Consumer, tag uint64) {
-		if unsent == nil {
-			unsent = map[unsentKey]bool{}
-		}
-		unsent[unsentKey{c, tag}] = true
-	}
+	unsent := map[unsentKey]bool{}
 	for _, po := range ss.pending {
 		if po.d.Consumer != nil {
-			mark(po.d.Consumer, po.d.Tag)
+			unsent[unsentKey{po.d.Consumer, po.d.Tag}] = true
 		}
 	}
 	ss.pending = nil
 	for _, a := range ss.dropCopies() {
-		mark(a.c, a.tag)
+		unsent[unsentKey{a.c, a.tag}] = true
+	}
+	if bound {
+		c.unsent = unsent
 	}
 	consumers := make([]*core.Consumer, 0, len(ss.subs))
 	for _, sub := range ss.subs {
@@ -201,26 +237,48 @@ func (s *Server) detach(c *conn) {
 	persistent := ss.persistent && !ss.gone
 	expiry := ss.expiry
 	ss.mu.Unlock()
-	if unsent != nil {
-		for _, cons := range consumers {
-			cons.CloseReturning(func(tag uint64) bool { return unsent[unsentKey{cons, tag}] })
-		}
+	// No delivery reaches c from here on (c.unsent, or the session has
+	// another connection): what it settles once written is settled now.
+	c.settleWritten()
+	runHook("detach-consumers", ss.id)
+	for _, cons := range consumers {
+		cons.CloseReturning(func(tag uint64) bool {
+			ss.mu.Lock()
+			defer ss.mu.Unlock()
+			return unsent[unsentKey{cons, tag}]
+		})
 	}
 	c.sess.Close()
+	runHook("consumers-closed", ss.id)
+	unbind := func() {
+		ss.mu.Lock()
+		if bound {
+			c.unsent = nil
+		}
+		if ss.conn == c {
+			ss.conn = nil
+		}
+		ss.mu.Unlock()
+	}
 
 	willDelay := time.Duration(0)
 	if c.will != nil && c.ver == packet.Version5 {
 		willDelay = time.Duration(c.will.Properties.WillDelay) * time.Second
 	}
 	if !persistent {
+		// Out of the map before it is unbound: a connection with the same
+		// client id finds it bound (and waits) or finds none, never a
+		// session about to be destroyed.
 		s.mu.Lock()
 		if s.sessions[ss.id] == ss {
 			delete(s.sessions, ss.id)
 		}
+		unbind()
 		s.mu.Unlock()
 		s.destroy(ss)
 		willDelay = 0 // the session ends now, and the will with it
 	} else {
+		unbind()
 		ss.mu.Lock()
 		offline := ss.conn == nil
 		if offline && expiry != neverExpires {
@@ -271,4 +329,29 @@ func (s *Server) publishWill(clientID string, w *packet.Will, id interface {
 		s.setRetained(w.Topic, m, nil)
 	}
 	s.log.Debug("will published", "client", clientID, "topic", w.Topic)
+}
+
+// settleWritten settles what the connection settles once its bytes are
+// written (settleState.acks: QoS 0 deliveries of QoS 1/2 subscriptions, the copies
+// of a message sent once for several subscriptions, messages over the
+// client's maximum packet size), written or not, before detach closes the
+// consumers. Left to the writer, a delivery handed to the socket but not yet
+// settled when the client went away went back to its queue with the
+// consumer and reached the client's next connection a second time: at most
+// once forbids that. One still in the buffer is lost instead, as a QoS 0
+// message to a client that went away may be. settleMu waits for a writer
+// running what it took.
+func (c *conn) settleWritten() {
+	c.settleMu.Lock()
+	defer c.settleMu.Unlock()
+	c.lock()
+	var acks []flushAck
+	if st := c.st; st != nil {
+		acks = append(st.takenAcks, st.acks...)
+		st.takenAcks, st.acks = nil, nil
+	}
+	c.unlock()
+	for _, a := range acks {
+		a.run()
+	}
 }

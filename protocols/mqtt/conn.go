@@ -23,19 +23,21 @@ import (
 // conn is one network connection of a session.
 type conn struct {
 	s      *Server
-	nc     net.Conn
 	remote string
 	rd     *packet.Reader
-	w      transport.Waiter // input side: last read, peer deadline, parking
-	ver    byte
-	// quit and aliasMax sit next to ver so the three share one word.
-	quit     bool   // a DISCONNECT arrived: stop reading
-	aliasMax uint16 // the client's topic alias maximum
+	w      transport.Waiter // input side: last read, peer deadline, parking; w.Conn() is the connection
+	// The small fields share one word: ver to aliasMax.
+	ver       byte
+	quit      bool // a DISCONNECT arrived: stop reading
+	deferring bool // the reader's batch of publishes is open (flush.go)
 	// Guarded by outMu: the writer has closed the connection; cleanup is
 	// done. Their channels are made only for someone who waits.
 	wclosedDone, detachedDone bool
-	ctx                       context.Context
-	done                      func()
+	dirty                     bool   // guarded by outMu: a batch's flush will write the output (flush.go)
+	aliasMax                  uint16 // the client's topic alias maximum
+	// done is the transport's, called by Finish. The connection keeps no
+	// context: the reader uses its Server's (see Server.ctx).
+	done func()
 
 	id   *access.Identity
 	sess *core.Session  // this connection's core session
@@ -49,19 +51,27 @@ type conn struct {
 	*inState
 
 	// Guarded by outMu.
-	outMu     sync.Mutex
-	ob        transport.Outbox
-	flushAcks []flushAck
-	credits   map[*core.Consumer]int // auto-acked deliveries written since the last flush
-	// The writer's: what it settles once the bytes it is writing are out.
-	settleAcks    []flushAck
-	settleCredits map[*core.Consumer]int
-	outAliases    map[string]uint16
-	recvMax       int           // the client's receive maximum
-	maxOut        int           // the client's maximum packet size
-	busy          atomic.Bool   // the reader has more input to handle: more replies are coming
-	wclosed       chan struct{} // see writerClosed
-	detached      chan struct{} // see cleanedUp
+	outMu sync.Mutex
+	ob    transport.Outbox
+	// What is settled once written, made by the first delivery that needs
+	// it and dropped when the connection parks with nothing to settle.
+	st         *settleState
+	outAliases map[string]uint16
+	maxOut     int32         // the client's maximum packet size (at most packet.MaxPacketSize)
+	busy       atomic.Bool   // the reader has more input to handle: more replies are coming
+	recvMax    int           // the client's receive maximum
+	wclosed    chan struct{} // see writerClosed
+	detached   chan struct{} // see cleanedUp
+	// unsent is not nil while the connection is detaching (see detach):
+	// its consumers are closing, and deliveries they still make go back to
+	// their queues uncounted instead of to the connection. Guarded by the
+	// session's mu; on the conn rather than the session, whose size class
+	// every idle device pays.
+	unsent map[unsentKey]bool
+	// settleMu is held while a writer runs the acks it took: detach
+	// takes it so that a delivery written before the connection ended is
+	// settled before the consumers close (see settleWritten).
+	settleMu sync.Mutex
 }
 
 // inState is the inbound side of a connection that publishes.
@@ -84,6 +94,58 @@ type ackSlot struct {
 	failed bool
 }
 
+// settleState is what a connection settles once its output is written.
+// Guarded by outMu; Settle and settleWritten run what they take without it.
+type settleState struct {
+	acks    []flushAck   // since the last flush
+	credits []consCredit // auto-acked deliveries written since the last flush
+	// Taken for the bytes being written (TakeSettle), run by Settle, or by
+	// detach's settleWritten.
+	takenAcks    []flushAck
+	takenCredits []consCredit
+	spare        []consCredit // a credits array Settle is done with
+}
+
+// consCredit is credit to return to a consumer. A connection's deliveries
+// between two flushes come from few consumers, so a short list beats a map
+// (which cost two allocations per flush).
+type consCredit struct {
+	c *core.Consumer
+	n int
+}
+
+// settling returns the connection's settleState, made if need be. Caller
+// holds the lock.
+func (c *conn) settling() *settleState {
+	if c.st == nil {
+		c.st = new(settleState)
+	}
+	return c.st
+}
+
+// ackAfterFlushLocked settles a once the output queued so far is written.
+func (c *conn) ackAfterFlushLocked(a ...flushAck) {
+	if len(a) == 0 {
+		return
+	}
+	st := c.settling()
+	st.acks = append(st.acks, a...)
+}
+
+// creditAfterFlushLocked returns a credit to cons once the output queued so
+// far is written. Only the last few entries are searched: a consumer may
+// appear twice, which costs an AddCredit call, not a wrong count.
+func (c *conn) creditAfterFlushLocked(cons *core.Consumer) {
+	st := c.settling()
+	for i := len(st.credits) - 1; i >= 0 && i >= len(st.credits)-8; i-- {
+		if st.credits[i].c == cons {
+			st.credits[i].n++
+			return
+		}
+	}
+	st.credits = append(st.credits, consCredit{cons, 1})
+}
+
 // flushAck settles a delivery once the bytes carrying it have been written
 // (QoS 0 deliveries of a QoS 1/2 subscription, or messages a client's maximum
 // packet size excluded).
@@ -96,7 +158,7 @@ type flushAck struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), maxOut: packet.MaxPacketSize, recvMax: 65535}
+	c := &conn{s: s, remote: nc.RemoteAddr().String(), maxOut: packet.MaxPacketSize, recvMax: 65535}
 	c.w.Init(nc)
 	c.w.Meter = &s.counters.Meter
 	c.ob.Init(&c.w, &c.outMu, s.opts.WriteTimeout, c)
@@ -125,21 +187,68 @@ func (c *conn) unlock() { c.outMu.Unlock() }
 // SettlePending, TakeSettle, Settle and OutboxClosed implement
 // transport.Settler: deliveries that only had to reach the socket are
 // settled, and credit returned, once they are written.
-func (c *conn) SettlePending() bool { return len(c.flushAcks) > 0 || len(c.credits) > 0 }
+func (c *conn) SettlePending() bool {
+	st := c.st
+	return st != nil && (len(st.acks) > 0 || len(st.credits) > 0)
+}
 
+// TakeSettle adds to what an earlier call took and Settle has not run yet:
+// an inline flush that wrote part of its buffer leaves its settling to the
+// writer goroutine (transport.Outbox.FlushSettleLocked).
 func (c *conn) TakeSettle() {
-	c.settleAcks, c.flushAcks = c.flushAcks, nil
-	c.settleCredits, c.credits = c.credits, nil
+	st := c.st
+	if st == nil {
+		return
+	}
+	if st.takenAcks == nil {
+		st.takenAcks = st.acks
+	} else {
+		st.takenAcks = append(st.takenAcks, st.acks...)
+	}
+	st.acks = nil
+	if st.takenCredits == nil {
+		st.takenCredits, st.credits, st.spare = st.credits, st.spare, nil
+	} else {
+		st.takenCredits = append(st.takenCredits, st.credits...)
+		clear(st.credits)
+		st.credits = st.credits[:0]
+	}
 }
 
 func (c *conn) Settle() {
-	for _, a := range c.settleAcks {
+	if h := testHook.Load(); h != nil && c.ss != nil {
+		c.lock()
+		pending := c.st != nil && len(c.st.takenAcks) > 0
+		c.unlock()
+		if pending {
+			(*h)("settle", c.ss.id)
+		}
+	}
+	c.settleMu.Lock()
+	defer c.settleMu.Unlock()
+	c.lock()
+	st := c.st
+	if st == nil {
+		c.unlock()
+		return
+	}
+	acks, credits := st.takenAcks, st.takenCredits
+	st.takenAcks, st.takenCredits = nil, nil
+	c.unlock()
+	for _, cr := range credits {
+		cr.c.AddCredit(cr.n)
+	}
+	for _, a := range acks {
 		a.run()
 	}
-	for cons, n := range c.settleCredits {
-		cons.AddCredit(n)
+	if credits != nil {
+		clear(credits)
+		c.lock()
+		if c.st != nil && c.st.spare == nil {
+			c.st.spare = credits[:0]
+		}
+		c.unlock()
 	}
-	c.settleAcks, c.settleCredits = nil, nil
 }
 
 func (c *conn) OutboxClosed() {
@@ -196,6 +305,23 @@ func (c *conn) queueLocked(p packet.Packet) {
 	c.ob.SignalLocked()
 }
 
+// appendPublishLocked is queueLocked for a delivery: the output is written
+// by the open batch's flush when there is one (flush.go). It takes the
+// concrete type, so the packet stays on its caller's stack. Caller holds the
+// lock.
+func (c *conn) appendPublishLocked(p *packet.Publish) {
+	if c.ob.Dead {
+		return
+	}
+	b, err := p.Append(c.ob.Buf, c.ver)
+	if err != nil {
+		c.logger().Error("mqtt packet not encodable", "type", p.Type(), "err", err)
+		return
+	}
+	c.ob.Buf = b
+	c.signalLocked()
+}
+
 func (c *conn) send(p packet.Packet) {
 	c.lock()
 	c.queueLocked(p)
@@ -237,17 +363,18 @@ func (c *conn) awaitRelease() {
 	select {
 	case <-released:
 	case <-c.writerClosed():
-	case <-c.ctx.Done():
+	case <-c.s.ctx.Done():
 	}
 	c.w.Resumed()
 }
 
 // start runs in the connection's first goroutine: the handshake, then run.
-func (c *conn) start() {
+// ctx is the listener's (transport.DetachedHandler), for the login.
+func (c *conn) start(ctx context.Context) {
 	defer transport.RecoverConn(c)
 	c.w.PeerTimeout = c.s.opts.ConnectTimeout
-	_ = c.nc.SetReadDeadline(c.w.PeerDeadline())
-	if err := c.handshake(c.ctx); err != nil {
+	_ = c.w.Conn().SetReadDeadline(c.w.PeerDeadline())
+	if err := c.handshake(ctx); err != nil {
 		if !errors.Is(err, io.EOF) {
 			c.logger().Info("mqtt connect refused", "err", err)
 		}
@@ -264,11 +391,21 @@ func (c *conn) start() {
 func (c *conn) HandleNext() bool {
 	fh, body, err := c.rd.ReadPacket()
 	if err != nil {
+		c.endDefer()
 		c.InputFailed(err)
 		return false
 	}
+	// A packet whose rest is still on its way does not count: the reader
+	// would hold the batch's flushes (flush.go) while it waits.
+	more := c.rd.Complete()
 	c.busy.Store(c.rd.Buffered() > 0)
-	if err := c.handle(c.ctx, fh, body); err != nil {
+	err = c.handle(c.s.ctx, fh, body)
+	if !more || err != nil || c.quit {
+		// The input in hand is handled: write what it delivered before
+		// the reader waits for more.
+		c.endDefer()
+	}
+	if err != nil {
 		c.protocolError(err)
 		return false
 	}
@@ -279,16 +416,21 @@ func (c *conn) HandleNext() bool {
 func (c *conn) Quiet() {
 	c.lock()
 	c.ob.ReleaseLocked()
+	if st := c.st; st != nil && len(st.acks) == 0 && len(st.credits) == 0 && st.takenAcks == nil && st.takenCredits == nil {
+		c.st = nil
+	}
 	c.unlock()
 }
 
 // Finish releases the connection and tells the transport.
 func (c *conn) Finish() {
 	c.cleanup()
+	c.s.counters.Closed()
 	c.done()
 }
 
 func (c *conn) Panicked(v any, stack []byte) {
+	c.endDefer()
 	c.s.log.Error("mqtt connection handler panicked", "remote", c.remote, "panic", v, "stack", string(stack))
 }
 
@@ -381,6 +523,13 @@ func (c *conn) handle(ctx context.Context, fh packet.FixedHeader, body []byte) e
 		// Completions of this connection's publishes read it under outMu
 		// later; they cannot start before the publish that follows this.
 		c.inState = &inState{}
+	}
+	switch fh.Type {
+	case packet.PUBLISH, packet.PUBACK, packet.PUBREC, packet.PUBREL, packet.PUBCOMP, packet.PINGREQ:
+	default:
+		// SUBSCRIBE and UNSUBSCRIBE may wait for the store: the batch's
+		// flushes must not wait with them.
+		c.endDefer()
 	}
 	switch fh.Type {
 	case packet.PUBLISH:
@@ -500,7 +649,7 @@ func (c *conn) handshake(ctx context.Context) error {
 		return errors.New("invalid will topic")
 	}
 	var tlsState *tls.ConnectionState
-	if st, ok := transport.TLSConnectionState(c.nc); ok {
+	if st, ok := transport.TLSConnectionState(c.w.Conn()); ok {
 		tlsState = &st
 	}
 	id, err := c.s.opts.Gate.Login(ctx, p.Username, string(p.Password), p.HasPassword, c.remote, tlsState)
@@ -546,13 +695,14 @@ func (c *conn) handshake(ctx context.Context) error {
 		}
 	}
 	c.w.PeerTimeout = keepAlive * 3 / 2
-	_ = c.nc.SetReadDeadline(c.w.PeerDeadline())
+	_ = c.w.Conn().SetReadDeadline(c.w.PeerDeadline())
 	if c.ver == packet.Version5 {
 		if p.Properties.Has(packet.PropReceiveMaximum) {
 			c.recvMax = int(p.Properties.ReceiveMaximum)
 		}
 		if p.Properties.Has(packet.PropMaximumPacketSize) {
-			c.maxOut = int(p.Properties.MaximumPacketSize)
+			// Past what MQTT can encode, the limit is no limit.
+			c.maxOut = int32(min(p.Properties.MaximumPacketSize, packet.MaxPacketSize))
 		}
 		if p.Properties.Has(packet.PropTopicAliasMaximum) {
 			c.aliasMax = p.Properties.TopicAliasMaximum
@@ -623,6 +773,7 @@ func (c *conn) refuse(code packet.ReasonCode, reason string) {
 }
 
 func (c *conn) cleanup() {
+	c.endDefer()
 	if c.prod != nil {
 		if c.quit {
 			// The client said goodbye: the PUBACKs and PUBRECs of what it

@@ -96,10 +96,7 @@ func (c *conn) holdCopy(sub *subscription, d core.Delivery, cs *copyState) {
 	defer c.unlock()
 	if sub.autoAck {
 		// Settled on dispatch; only the credit comes back.
-		if c.credits == nil {
-			c.credits = map[*core.Consumer]int{}
-		}
-		c.credits[d.Consumer]++
+		c.creditAfterFlushLocked(d.Consumer)
 		c.ob.SignalLocked()
 		return
 	}
@@ -107,7 +104,7 @@ func (c *conn) holdCopy(sub *subscription, d core.Delivery, cs *copyState) {
 		cs.parked = append(cs.parked, flushAck{c: d.Consumer, tag: d.Tag})
 		return
 	}
-	c.flushAcks = append(c.flushAcks, flushAck{c: d.Consumer, tag: d.Tag})
+	c.ackAfterFlushLocked(flushAck{c: d.Consumer, tag: d.Tag})
 	c.ob.SignalLocked()
 }
 

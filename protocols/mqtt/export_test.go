@@ -25,3 +25,12 @@ func LazyState(s *Server, clientID string) (inbound, producer, found bool) {
 
 // KindSession is the store record kind of persistent sessions.
 var KindSession = kindSession
+
+// SetTestHook runs h at the named moments of a connection's end ("detach",
+// "detach-consumers", "consumers-closed"), of a takeover ("takeover-wait")
+// and of a writer's settling of what it wrote ("settle", when it has
+// deliveries to settle) until the test ends.
+func SetTestHook(t interface{ Cleanup(func()) }, h func(point, clientID string)) {
+	testHook.Store(&h)
+	t.Cleanup(func() { testHook.Store(nil) })
+}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/core/prop"
@@ -24,8 +26,14 @@ const (
 
 // toMessage maps a PUBLISH to a core message (see docs/MQTT.md).
 func toMessage(topic string, qos byte, retain bool, pr *packet.Properties, payload []byte, v5 bool) *core.Message {
+	addr := topicToAddress(topic)
+	if unsafe.StringData(addr) == unsafe.StringData(topic) {
+		// Unchanged by the mapping, so still the caller's string, which
+		// may be a view of a read buffer (onPublish).
+		addr = strings.Clone(topic)
+	}
 	m := &core.Message{
-		Address:     topicToAddress(topic),
+		Address:     addr,
 		RoutingType: core.Multicast,
 		Durable:     qos > 0,
 		Priority:    core.DefaultPriority,
@@ -94,7 +102,11 @@ func reasonFor(err error) packet.ReasonCode {
 }
 
 func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
-	topic := string(p.Topic)
+	// A view of the packet's bytes, which the reader reuses once this
+	// returns: what keeps the topic (an alias, the retained map, the
+	// message's address) takes a copy. Converting it for every publish was
+	// an allocation per message that most of them did not need.
+	topic := unsafe.String(unsafe.SliceData(p.Topic), len(p.Topic))
 	v5 := c.ver == packet.Version5
 	if v5 && len(p.Properties.SubscriptionIDs) > 0 {
 		return protoErr(packet.ProtocolError, "a client PUBLISH must not carry a subscription identifier [MQTT-3.3.4-6]")
@@ -112,7 +124,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 			if c.inAliases == nil {
 				c.inAliases = map[uint16]string{}
 			}
-			c.inAliases[a] = topic
+			c.inAliases[a] = strings.Clone(topic)
 		}
 	}
 	if !packet.ValidTopicName(topic) {
@@ -149,6 +161,9 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 	// retained copy are both stored.
 	var join *ackJoin
 	if p.QoS > 0 {
+		// The completion keeps what it needs of the packet, not the packet:
+		// that would move every PUBLISH (336 bytes) to the heap.
+		qos, id := p.QoS, p.PacketID
 		join = &ackJoin{n: 1, done: func(err error) {
 			// Counted before the PUBACK or PUBREC can go out, which may
 			// happen inside Send: a client that has its acknowledgement
@@ -156,7 +171,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 			if err == nil {
 				c.s.counters.MessageIn()
 			}
-			c.completeAck(slot, p, err)
+			c.completeAck(slot, qos, id, err)
 		}}
 		if p.Retain {
 			join.n = 2
@@ -166,9 +181,10 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 	if join != nil {
 		done = join.one
 	}
+	c.beginDefer()
 	if err := c.producer().Send(ctx, m, done); err != nil {
 		code := reasonFor(err)
-		c.logger().Info("mqtt publish refused", "client", ss.id, "topic", topic, "code", code.String(), "err", err)
+		c.logger().Info("mqtt publish refused", "client", ss.id, "topic", strings.Clone(topic), "code", code.String(), "err", err)
 		if p.QoS == 0 || !v5 {
 			// 3.x has no way to refuse a publish, and QoS 0 no
 			// acknowledgement: the connection is closed rather than the
@@ -185,13 +201,16 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 		c.s.counters.MessageIn()
 	}
 	if p.Retain {
+		// The store may push back: the batch's flushes do not wait with it.
+		c.endDefer()
 		var rdone func(error)
 		if join != nil {
 			rdone = join.one
 		}
-		c.s.setRetained(topic, m.Clone(), rdone)
+		c.s.setRetained(strings.Clone(topic), m.Clone(), rdone)
 	}
 	if c.prod.Held() > c.s.opts.MaxHeldBytes {
+		c.endDefer()
 		c.awaitRelease()
 	}
 	return nil
@@ -232,7 +251,7 @@ func (c *conn) reserveAck(qos byte) uint64 {
 }
 
 // completeAck fills a slot; completed slots at the head go out in order.
-func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
+func (c *conn) completeAck(slot uint64, qos byte, packetID uint16, err error) {
 	var pkt packet.Packet
 	code := packet.Success
 	if err != nil {
@@ -256,13 +275,13 @@ func (c *conn) completeAck(slot uint64, p *packet.Publish, err error) {
 		c.disconnectWith(packet.UnspecifiedError, "")
 		return
 	}
-	if p.QoS == 1 {
-		pkt = &packet.Puback{PacketID: p.PacketID, ReasonCode: code}
+	if qos == 1 {
+		pkt = &packet.Puback{PacketID: packetID, ReasonCode: code}
 	} else {
-		pkt = &packet.Pubrec{PacketID: p.PacketID, ReasonCode: code}
+		pkt = &packet.Pubrec{PacketID: packetID, ReasonCode: code}
 		if err != nil {
 			c.ss.mu.Lock()
-			delete(c.ss.inbound2, p.PacketID)
+			delete(c.ss.inbound2, packetID)
 			c.ss.mu.Unlock()
 		}
 	}
@@ -336,6 +355,14 @@ func (ss *session) deliver(sub *subscription, d core.Delivery) {
 	if c == nil {
 		return // the consumer is closing; the core takes the message back
 	}
+	if c.unsent != nil {
+		// The connection is detaching: the delivery goes back to its
+		// queue, uncounted, when its consumer closes a moment later.
+		if d.Consumer != nil && !sub.autoAck {
+			c.unsent[unsentKey{d.Consumer, d.Tag}] = true
+		}
+		return
+	}
 	qos := min(sub.QoS, msgQoS(d.Message))
 	dup, qos, ids := c.copyFor(sub, d, qos)
 	if dup {
@@ -370,10 +397,10 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 	if c.ver == packet.Version5 {
 		c.setPublishProps(&p, m, sub, topic, ids)
 	} else {
-		p.Topic = []byte(topic)
+		p.Topic = topicBytes(topic)
 	}
 	settleAfterFlush := !retained && !sub.autoAck && qos == 0
-	if size := p.Size(c.ver); size == 0 || size > c.maxOut {
+	if size := p.Size(c.ver); size == 0 || size > int(c.maxOut) {
 		// The client cannot take it: discard as if delivered [MQTT-3.1.2-25].
 		c.logger().Debug("mqtt message over the client's maximum packet size dropped", "client", ss.id, "size", size)
 		if len(p.Topic) > 0 && p.Properties.Has(packet.PropTopicAlias) {
@@ -383,15 +410,12 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 		if !retained {
 			work := ss.settleCopy(m.ID)
 			c.lock()
-			c.flushAcks = append(c.flushAcks, work...)
+			c.ackAfterFlushLocked(work...)
 			if sub.autoAck {
 				// Settled on delivery; only the credit comes back.
-				if c.credits == nil {
-					c.credits = map[*core.Consumer]int{}
-				}
-				c.credits[d.Consumer]++
+				c.creditAfterFlushLocked(d.Consumer)
 			} else {
-				c.flushAcks = append(c.flushAcks, flushAck{c: d.Consumer, tag: d.Tag})
+				c.ackAfterFlushLocked(flushAck{c: d.Consumer, tag: d.Tag})
 			}
 			c.ob.SignalLocked()
 			c.unlock()
@@ -412,15 +436,12 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 		work = ss.settleCopy(m.ID)
 	}
 	c.lock()
-	c.queueLocked(&p)
-	c.flushAcks = append(c.flushAcks, work...)
+	c.appendPublishLocked(&p)
+	c.ackAfterFlushLocked(work...)
 	if settleAfterFlush {
-		c.flushAcks = append(c.flushAcks, flushAck{c: d.Consumer, tag: d.Tag})
+		c.ackAfterFlushLocked(flushAck{c: d.Consumer, tag: d.Tag})
 	} else if sub.autoAck && !retained {
-		if c.credits == nil {
-			c.credits = map[*core.Consumer]int{}
-		}
-		c.credits[d.Consumer]++
+		c.creditAfterFlushLocked(d.Consumer)
 	}
 	c.unlock()
 }
@@ -467,7 +488,7 @@ func (c *conn) setPublishProps(p *packet.Publish, m *core.Message, sub *subscrip
 	if m.UserID != "" {
 		pr.User = append(pr.User, packet.UserProperty{Key: core.PropUserID, Value: m.UserID})
 	}
-	p.Topic = []byte(topic)
+	p.Topic = topicBytes(topic)
 	if c.aliasMax == 0 {
 		return
 	}
@@ -568,4 +589,10 @@ func (c *conn) onPubcomp(id uint16) {
 		c.promoteLocked()
 	}
 	ss.mu.Unlock()
+}
+
+// topicBytes lends a topic string to an outgoing PUBLISH, whose encoder only
+// reads it: the copy []byte(topic) made was one allocation per delivery.
+func topicBytes(topic string) []byte {
+	return unsafe.Slice(unsafe.StringData(topic), len(topic))
 }

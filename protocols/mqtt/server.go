@@ -83,6 +83,21 @@ type Server struct {
 	retainMu sync.RWMutex
 	retained map[string]*core.Message // by topic
 
+	// Deferred flushes (flush.go): readers in a batch, and the connections
+	// their flushes will write. flushMu is taken under a connection's lock.
+	flushMu    sync.Mutex
+	deferring  int
+	dirty      []*conn
+	dirtySpare []*conn
+
+	// ctx is what the connections' readers pass to the core (sends, held
+	// publishes, stored subscriptions), cancelled by Close, which runs when
+	// the broker shuts down, before the transport closes the connections.
+	// One for the server instead of the listener's per connection: 16 bytes
+	// of every idle connection.
+	ctx  context.Context
+	stop context.CancelFunc
+
 	counters adapter.Counters
 	assigned atomic.Uint64
 	closed   atomic.Bool
@@ -154,6 +169,7 @@ func NewServer(opts Options) *Server {
 	}
 	s := &Server{opts: opts, log: opts.Logger.With("protocol", "mqtt"), b: opts.Broker,
 		sessions: map[string]*session{}, retained: map[string]*core.Message{}}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.restore()
 	return s
 }
@@ -271,17 +287,14 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) { transport.ServeBl
 func (s *Server) ServeConnDetached(ctx context.Context, nc net.Conn, done func()) {
 	s.counters.Opened()
 	c := newConn(s, nc)
-	c.ctx = ctx
-	c.done = func() {
-		s.counters.Closed()
-		done()
-	}
-	go c.start()
+	c.done = done // Finish counts the close: no closure per connection
+	go c.start(ctx)
 }
 
 // Close stops session timers; connections are closed by the transport.
 func (s *Server) Close() error {
 	s.closed.Store(true)
+	s.stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ss := range s.sessions {

@@ -1,6 +1,9 @@
 package mqtt
 
-import "strings"
+import (
+	"strings"
+	"unsafe"
+)
 
 // MQTT topics and core addresses use different separators: a topic's `/`
 // becomes the address's `.`, and a `.` inside a topic level becomes `/`, so
@@ -33,22 +36,39 @@ func escapedWord(w string) bool {
 
 // mapWords exchanges '/' and '.' in s and rewrites each resulting word with
 // fn when it matters; fn sees the word in the target form, whose separator
-// is sep.
+// is sep. It runs for every publish and every delivery, so the common cases
+// take one pass and at most one allocation: no separator at all (s itself),
+// and separators without a wildcard character (one new string).
 func mapWords(s string, sep string, fn func(string) string) string {
-	if !strings.ContainsAny(s, "/.*>+") {
-		return s
-	}
-	b := []byte(s)
-	for i, c := range b {
-		switch c {
-		case '/':
-			b[i] = '.'
-		case '.':
-			b[i] = '/'
+	var seps, wild bool
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '/', '.':
+			seps = true
+		case '*', '>', '+':
+			wild = true
 		}
 	}
-	out := string(b)
-	if !strings.ContainsAny(out, "*>+") {
+	if !seps && !wild {
+		return s
+	}
+	out := s
+	if seps {
+		b := make([]byte, len(s))
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; c {
+			case '/':
+				b[i] = '.'
+			case '.':
+				b[i] = '/'
+			default:
+				b[i] = c
+			}
+		}
+		// b is not used after this: the string takes it over.
+		out = unsafe.String(&b[0], len(b))
+	}
+	if !wild {
 		return out
 	}
 	words := strings.Split(out, sep)

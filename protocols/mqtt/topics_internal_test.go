@@ -1,6 +1,10 @@
 package mqtt
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
 
 // TestTopicMappingRoundTrips: every topic comes back from its core address
 // unchanged, and no two topics share an address.
@@ -22,4 +26,37 @@ func TestTopicMappingRoundTrips(t *testing.T) {
 			t.Errorf("filterToPattern(%q) = %q, want %q", filter, got, want)
 		}
 	}
+}
+
+// FuzzTopicMapping: any topic name comes back from its address unchanged,
+// and the one-pass mapping agrees with the plain definition (swap the
+// separators, then rewrite each word).
+func FuzzTopicMapping(f *testing.F) {
+	for _, s := range []string{"a/b", "a.b/c", "*", `x/\*/y`, "sensors/7/temp", "plain", "", "/", "a+b/>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, topic string) {
+		swapped := strings.Map(func(r rune) rune {
+			switch r {
+			case '/':
+				return '.'
+			case '.':
+				return '/'
+			}
+			return r
+		}, topic)
+		words := strings.Split(swapped, ".")
+		for i, w := range words {
+			words[i] = escapeWord(w)
+		}
+		if want, got := strings.Join(words, "."), topicToAddress(topic); got != want && utf8.ValidString(topic) {
+			t.Fatalf("topicToAddress(%q) = %q, want %q", topic, got, want)
+		}
+		if strings.ContainsAny(topic, "+#") {
+			return // not a topic name
+		}
+		if back := addressToTopic(topicToAddress(topic)); back != topic {
+			t.Fatalf("%q -> %q -> %q", topic, topicToAddress(topic), back)
+		}
+	})
 }

@@ -136,6 +136,53 @@ func (o *Outbox) FlushLocked() {
 	o.mu.Unlock()
 }
 
+// FlushSettleLocked is FlushLocked for a caller that holds no lock but this
+// one, which it releases: with settling pending (credit, deliveries that
+// only had to be written) it writes inline all the same and, once every
+// byte went out, runs the settling itself, still owning the socket, instead
+// of leaving both to a writer goroutine. A broker's reader uses it for the
+// subscribers its publishes reached (one write each per batch of input,
+// and no goroutine to start and wake). When the write is partial the
+// settling taken stays taken for the writer goroutine, whose TakeSettle
+// must then add to it rather than replace it.
+func (o *Outbox) FlushSettleLocked() {
+	if o.writing || o.Dead || o.Closing || len(o.Buf) == 0 || !o.canWriteRaw() {
+		o.SignalLocked()
+		o.mu.Unlock()
+		return
+	}
+	o.writing = true
+	buf := o.take()
+	settle := o.settler.SettlePending()
+	if settle {
+		o.settler.TakeSettle()
+	}
+	o.mu.Unlock()
+	n := o.writeRaw(buf)
+	if n == len(buf) && settle {
+		// The writer's part: no writer goroutine runs while writing is set.
+		o.settler.Settle()
+		settle = false
+	}
+	o.mu.Lock()
+	o.writing = false
+	if n < len(buf) {
+		rest := buf[n:]
+		if len(o.Buf) == 0 {
+			o.Buf = append(buf[:0], rest...)
+		} else {
+			o.Buf = append(append(make([]byte, 0, len(rest)+len(o.Buf)), rest...), o.Buf...)
+		}
+	} else {
+		o.MarkWritten()
+		o.keep(buf)
+	}
+	if len(o.Buf) > 0 || settle || o.settler.SettlePending() || o.Closing {
+		o.SignalLocked()
+	}
+	o.mu.Unlock()
+}
+
 // CloseLocked asks for the connection to be closed once what is queued is
 // written, and returns a channel closed when the writer has finished (nil
 // if none runs). Caller holds the lock.
@@ -168,9 +215,10 @@ const LingerTimeout = 2 * time.Second
 func (o *Outbox) LingerLocked() { o.linger = true }
 
 // ReleaseLocked drops the buffers of a quiet connection that no writer is
-// using. Caller holds the lock.
+// using and that hold nothing to write: output queued for a later flush
+// (an MQTT reader's batch, FlushSettleLocked) stays. Caller holds the lock.
 func (o *Outbox) ReleaseLocked() {
-	if !o.writing {
+	if !o.writing && len(o.Buf) == 0 {
 		o.Buf, o.spare = nil, nil
 	}
 }

@@ -45,7 +45,7 @@ type testSettler struct {
 }
 
 func (s *testSettler) SettlePending() bool { return s.pending }
-func (s *testSettler) TakeSettle()         { s.taken, s.pending = s.pending, false }
+func (s *testSettler) TakeSettle()         { s.taken, s.pending = s.taken || s.pending, false }
 func (s *testSettler) Settle() {
 	if s.taken {
 		s.settled.Add(1)
@@ -279,5 +279,67 @@ func TestOutboxStalledPeer(t *testing.T) {
 	o.mu.Unlock()
 	if !stalled {
 		t.Error("Stalled not set after a write timed out")
+	}
+}
+
+// A reader's flush of a subscriber it delivered to writes inline and settles
+// inline (credit returned once the bytes are out): no writer goroutine.
+func TestOutboxFlushSettleInline(t *testing.T) {
+	c, s := tcpPair(t)
+	o := newTestOutbox(s)
+	msg := []byte("PUBLISH")
+	o.mu.Lock()
+	o.ob.Buf = append(o.ob.Buf, msg...)
+	o.st.pending = true
+	o.ob.FlushSettleLocked()
+	o.mu.Lock()
+	writing, done, left := o.ob.writing, o.ob.done, len(o.ob.Buf)
+	o.mu.Unlock()
+	if writing || done != nil || left != 0 || o.st.settled.Load() != 1 {
+		t.Fatalf("after an inline flush: writing %v, writer goroutine %v, %d bytes left, settled %d times", writing, done != nil, left, o.st.settled.Load())
+	}
+	if got := readN(t, c, len(msg)); !bytes.Equal(got, msg) {
+		t.Fatalf("peer read %q", got)
+	}
+}
+
+// When the socket takes only part of it, the settling waits for the rest,
+// which the writer goroutine sends and then settles.
+func TestOutboxFlushSettlePartial(t *testing.T) {
+	c, s := tcpPair(t)
+	o := newTestOutbox(s)
+	big := bytes.Repeat([]byte("x"), 32<<20)
+	o.mu.Lock()
+	o.ob.Buf = append(o.ob.Buf, big...)
+	o.st.pending = true
+	o.ob.FlushSettleLocked()
+	if n := o.st.settled.Load(); n != 0 {
+		t.Fatalf("settled %d times before the peer read anything", n)
+	}
+	got := readN(t, c, len(big))
+	if !bytes.Equal(got, big) {
+		t.Fatal("bytes damaged")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for o.st.settled.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer goroutine never settled what the inline flush took")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A connection that parks while output waits for a later flush keeps it:
+// dropping it lost messages (and their credit) for good.
+func TestOutboxReleaseKeepsQueuedOutput(t *testing.T) {
+	c, s := tcpPair(t)
+	o := newTestOutbox(s)
+	msg := []byte("queued")
+	o.mu.Lock()
+	o.ob.Buf = append(o.ob.Buf, msg...)
+	o.ob.ReleaseLocked()
+	o.ob.FlushSettleLocked()
+	if got := readN(t, c, len(msg)); !bytes.Equal(got, msg) {
+		t.Fatalf("peer read %q", got)
 	}
 }

@@ -54,6 +54,18 @@ func NewReader(r io.Reader, maxPacketSize int) *Reader {
 // coalescing the replies to a pipelined batch.
 func (r *Reader) Buffered() int { return r.end - r.start }
 
+// Complete reports whether the next ReadPacket returns without reading: a
+// whole packet, or a fixed header it refuses, is buffered. A server that
+// holds work back until its input runs dry asks this rather than Buffered:
+// the start of a packet whose rest is still on its way is not more input.
+func (r *Reader) Complete() bool {
+	fh, hl, err := ParseFixedHeader(r.buf[r.start:r.end])
+	if err != nil {
+		return err != ErrIncomplete
+	}
+	return r.end-r.start >= hl+fh.Remaining || hl+fh.Remaining > r.max
+}
+
 // ReadPacket reads the next whole packet and returns its fixed header and
 // body. The body aliases the Reader's buffer and is valid only until the
 // next call. A packet larger than the maximum is refused from its fixed

@@ -197,3 +197,26 @@ func TestReaderCompacts(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderComplete: a whole packet behind the one read counts as more
+// input, the start of one whose rest has not arrived does not.
+func TestReaderComplete(t *testing.T) {
+	a, b := publishBytes(t, 1), publishBytes(t, 200)
+	for cut := 0; cut <= len(b); cut++ {
+		r := NewReader(bytes.NewReader(append(append([]byte{}, a...), b[:cut]...)), 0)
+		if _, _, err := r.ReadPacket(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := r.Complete(), cut == len(b); got != want {
+			t.Fatalf("%d of %d bytes of the next packet buffered: Complete = %v", cut, len(b), got)
+		}
+	}
+	// A header the Reader refuses is complete: ReadPacket fails without reading.
+	r := NewReader(bytes.NewReader(append(append([]byte{}, a...), 0x30, 0xff, 0xff, 0xff, 0x7f)), 10)
+	if _, _, err := r.ReadPacket(); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Complete() {
+		t.Fatal("an oversized packet's header is not complete")
+	}
+}
