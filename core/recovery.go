@@ -22,11 +22,23 @@ type recoverer struct {
 	placeholders []*Queue
 	// paged are the queues with a paged tail, to start reading once loaded.
 	paged []*Queue
+	// now is the clock at the start: one reading for every reference.
+	now int64
+	// addr is the address of the last message referenced: messages of a
+	// queue share one, so most references skip the broker's map and lock.
+	addr *address
+}
+
+// Expect implements storage.RecoveryHint.
+func (r *recoverer) Expect(messages int) {
+	if len(r.messages) == 0 && messages > 0 {
+		r.messages = make(map[uint64]*Message, messages)
+	}
 }
 
 func (b *Broker) recover(ctx context.Context) (RecoveryStats, error) {
 	start := time.Now()
-	r := &recoverer{b: b, messages: map[uint64]*Message{}}
+	r := &recoverer{b: b, messages: map[uint64]*Message{}, now: b.nowMs()}
 	if err := b.store.Load(ctx, r); err != nil {
 		return r.stats, fmt.Errorf("recovering the store: %w", err)
 	}
@@ -141,9 +153,13 @@ func (r *recoverer) Ref(queueID, msgID uint64, deliveryCount uint32, scheduledAt
 	}
 	if m.refs.Add(1) == 1 {
 		m.size = int32(m.Size())
-		b.mu.Lock()
-		a := b.ensureAddressLocked(m.Address, RoutingAny, true)
-		b.mu.Unlock()
+		a := r.addr
+		if a == nil || a.name != m.Address {
+			b.mu.Lock()
+			a = b.ensureAddressLocked(m.Address, RoutingAny, true)
+			b.mu.Unlock()
+			r.addr = a
+		}
 		a.size.Add(int64(m.size))
 		b.globalSize.Add(int64(m.size) + messageOverhead)
 		m.addr = a
@@ -154,7 +170,7 @@ func (r *recoverer) Ref(queueID, msgID uint64, deliveryCount uint32, scheduledAt
 		ref.scheduledAt = m.ScheduledAt
 	}
 	q.mu.Lock()
-	q.enqueueLocked(ref, b.nowMs())
+	q.enqueueLocked(ref, r.now)
 	q.mu.Unlock()
 	r.stats.Refs++
 	return nil

@@ -238,6 +238,14 @@ type PagedRecovery interface {
 	Paged(queueID uint64, count int64, bytes int64) error
 }
 
+// RecoveryHint is implemented by a Recovery that prepares for what Load
+// will report: a store that knows calls Expect once, before the first
+// Message, with the number of messages to come (a broker recovering a
+// million messages then sizes its tables once instead of growing them).
+type RecoveryHint interface {
+	Expect(messages int)
+}
+
 // ErrClosed is returned by Apply after Close.
 var ErrClosed = errors.New("storage: store closed")
 

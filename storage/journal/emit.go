@@ -28,6 +28,9 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 	for k, e := range x.binds {
 		binds[e.seq] = append(binds[e.seq], bloc{k.kind, k.key, e.off, e.len})
 	}
+	if h, ok := r.(storage.RecoveryHint); ok {
+		h.Expect(x.msgs.len())
+	}
 	msgs := map[uint32][]mloc{}
 	x.msgs.all(func(id uint64, e *msgEntry) {
 		msgs[e.seq] = append(msgs[e.seq], mloc{id, e.off, e.len})
