@@ -118,22 +118,28 @@ func (o *Outbox) FlushLocked() {
 	n := o.writeRaw(buf)
 	o.mu.Lock()
 	o.writing = false
+	o.wroteLocked(buf, n)
+	if len(o.Buf) > 0 || o.settler.SettlePending() || o.Closing {
+		o.SignalLocked()
+	}
+	o.mu.Unlock()
+}
+
+// wroteLocked ends an inline write of buf that wrote n bytes: the rest goes
+// back first, before anything queued meanwhile, or the buffer is kept for
+// reuse. Caller holds mu.
+func (o *Outbox) wroteLocked(buf []byte, n int) {
 	if n < len(buf) {
-		// The rest goes first, before anything queued meanwhile.
 		rest := buf[n:]
 		if len(o.Buf) == 0 {
 			o.Buf = append(buf[:0], rest...)
 		} else {
 			o.Buf = append(append(make([]byte, 0, len(rest)+len(o.Buf)), rest...), o.Buf...)
 		}
-	} else {
-		o.MarkWritten()
-		o.keep(buf)
+		return
 	}
-	if len(o.Buf) > 0 || o.settler.SettlePending() || o.Closing {
-		o.SignalLocked()
-	}
-	o.mu.Unlock()
+	o.MarkWritten()
+	o.keep(buf)
 }
 
 // FlushSettleLocked is FlushLocked for a caller that holds no lock but this
@@ -166,17 +172,7 @@ func (o *Outbox) FlushSettleLocked() {
 	}
 	o.mu.Lock()
 	o.writing = false
-	if n < len(buf) {
-		rest := buf[n:]
-		if len(o.Buf) == 0 {
-			o.Buf = append(buf[:0], rest...)
-		} else {
-			o.Buf = append(append(make([]byte, 0, len(rest)+len(o.Buf)), rest...), o.Buf...)
-		}
-	} else {
-		o.MarkWritten()
-		o.keep(buf)
-	}
+	o.wroteLocked(buf, n)
 	if len(o.Buf) > 0 || settle || o.settler.SettlePending() || o.Closing {
 		o.SignalLocked()
 	}
