@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -150,8 +151,9 @@ func (p *idlePoller) fire(w *idleWaiter, timedOut bool) {
 
 func (p *idlePoller) loop(epfd, kind int) {
 	events := make([]syscall.EpollEvent, 128)
+	wait := epollWaiter(epfd)
 	for {
-		n, err := syscall.EpollWait(epfd, events, -1)
+		n, err := wait(events)
 		if err != nil {
 			if errors.Is(err, syscall.EINTR) {
 				continue
@@ -171,6 +173,43 @@ func (p *idlePoller) loop(epfd, kind int) {
 				p.fire(w, false)
 			}
 		}
+	}
+}
+
+// epollWaiter returns how the loop waits on epfd: through Go's own network
+// poller when the descriptor can be registered there (an epoll descriptor is
+// itself pollable), so the loop's goroutine parks like any network read and
+// an event wakes it without a thread of its own blocked in epoll_wait and
+// handing over to the scheduler; else in epoll_wait. Measured with a paced
+// STOMP client (5,000/s): a quarter fewer futex calls in the broker, p99
+// latency and the client's CPU per message lower (docs/PERFORMANCE.md).
+func epollWaiter(epfd int) func([]syscall.EpollEvent) (int, error) {
+	blocking := func(events []syscall.EpollEvent) (int, error) { return syscall.EpollWait(epfd, events, -1) }
+	if syscall.SetNonblock(epfd, true) != nil {
+		return blocking
+	}
+	// The File owns epfd from here on; the closure keeps it, so no
+	// finalizer closes the descriptor while the loop runs.
+	f := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return blocking
+	}
+	return func(events []syscall.EpollEvent) (n int, err error) {
+		// Read calls the function first and parks only when it reports
+		// nothing ready; readiness that comes meanwhile is remembered.
+		rerr := rc.Read(func(fd uintptr) bool {
+			for {
+				if n, err = syscall.EpollWait(int(fd), events, 0); err != syscall.EINTR {
+					return n > 0 || err != nil
+				}
+			}
+		})
+		if err == nil && rerr != nil {
+			err = rerr
+		}
+		_ = f
+		return n, err
 	}
 }
 
