@@ -188,8 +188,8 @@ func epollWaiter(epfd int) func([]syscall.EpollEvent) (int, error) {
 	if syscall.SetNonblock(epfd, true) != nil {
 		return blocking
 	}
-	// The File owns epfd from here on; the closure keeps it, so no
-	// finalizer closes the descriptor while the loop runs.
+	// The File owns epfd from here on; rc refers to it, and the closure to
+	// rc, so no finalizer closes the descriptor while the loop runs.
 	f := os.NewFile(uintptr(epfd), "epoll")
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -208,7 +208,6 @@ func epollWaiter(epfd int) func([]syscall.EpollEvent) (int, error) {
 		if err == nil && rerr != nil {
 			err = rerr
 		}
-		_ = f
 		return n, err
 	}
 }
