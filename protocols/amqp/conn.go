@@ -90,8 +90,8 @@ type conn struct {
 	// batching (under mu): the reader is handling already-buffered frames
 	// and writes the output when the batch ends (signalLocked).
 	batching bool
-	// flushListed (under s.flush.mu): listed to be written when a
-	// reader's batch ends (flusher).
+	// flushListed (guarded by s.flush): listed to be written when a
+	// reader's batch ends (transport.BatchFlush).
 	flushListed bool
 	// accRun (under mu): the settled accepted disposition that is the
 	// last frame queued, which the next acceptance may extend.
@@ -105,7 +105,7 @@ type conn struct {
 	// armed (the reader's): the read deadline set on the socket.
 	armed time.Time
 	// inFlush (the reader's): this reader's batch takes part in the
-	// flusher, which writes other connections' output when it ends.
+	// server's BatchFlush, which writes other connections' output when it ends.
 	inFlush bool
 }
 
@@ -167,29 +167,29 @@ func (c *conn) serve(ctx context.Context) {
 // ends (flushOutput), from its own goroutine: no writer goroutine per
 // reply, and one syscall for the batch. Caller holds mu.
 func (c *conn) signalLocked() {
-	if c.batching || c.s.flush.deferLocked(c) {
+	if c.batching || c.s.flush.DeferLocked(c, &c.flushListed) {
 		return
 	}
 	c.ob.SignalLocked()
 }
 
 // enterFlush makes the reader's batch one that writes, when it ends, the
-// output it caused on other connections (flusher): for the frames that
+// output it caused on other connections (transport.BatchFlush): for the frames that
 // never wait (transfers, dispositions, flows).
 func (c *conn) enterFlush() {
 	if !c.inFlush {
 		c.inFlush = true
-		c.s.flush.enter()
+		c.s.flush.Enter()
 	}
 }
 
-// leaveFlush ends the reader's part in the flusher, writing what other
+// leaveFlush ends the reader's part in the BatchFlush, writing what other
 // connections have queued: before any frame whose handling may wait, and
 // when the batch ends.
 func (c *conn) leaveFlush() {
 	if c.inFlush {
 		c.inFlush = false
-		c.s.flush.leave()
+		c.s.flush.Leave()
 	}
 }
 

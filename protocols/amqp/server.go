@@ -88,7 +88,7 @@ type Server struct {
 	counters adapter.Counters
 	// flush writes, at the end of a reader's batch, what the batch
 	// delivered to other connections.
-	flush flusher
+	flush transport.BatchFlush
 }
 
 // Adapter registers AMQP with the server: the IANA ports 5672 and 5671

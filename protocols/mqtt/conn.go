@@ -33,7 +33,7 @@ type conn struct {
 	// Guarded by outMu: the writer has closed the connection; cleanup is
 	// done. Their channels are made only for someone who waits.
 	wclosedDone, detachedDone bool
-	dirty                     bool   // guarded by outMu: a batch's flush will write the output (flush.go)
+	dirty                     bool   // guarded by s.flush: a batch's end will write the output (flush.go)
 	aliasMax                  uint16 // the client's topic alias maximum
 	// done is the transport's, called by Finish. The connection keeps no
 	// context: the reader uses its Server's (see Server.ctx).

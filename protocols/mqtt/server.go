@@ -83,12 +83,9 @@ type Server struct {
 	retainMu sync.RWMutex
 	retained map[string]*core.Message // by topic
 
-	// Deferred flushes (flush.go): readers in a batch, and the connections
-	// their flushes will write. flushMu is taken under a connection's lock.
-	flushMu    sync.Mutex
-	deferring  int
-	dirty      []*conn
-	dirtySpare []*conn
+	// flush writes, when a reader's batch ends, the connections its
+	// publishes reached (flush.go); its lock is taken under a connection's.
+	flush transport.BatchFlush
 
 	// ctx is what the connections' readers pass to the core (sends, held
 	// publishes, stored subscriptions), cancelled by Close, which runs when
