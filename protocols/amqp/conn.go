@@ -55,6 +55,8 @@ type conn struct {
 	id          *access.Identity
 	sess        *core.Session
 	containerID string
+	// containerHeld: the container id is counted in Server.containers.
+	containerHeld bool
 	opened      bool      // the client's open was handled
 	openBy      time.Time // the open must have come by then
 	// closeSent: our close is queued, read nothing more (set by the
@@ -259,6 +261,9 @@ func (c *conn) finish() {
 		c.sess.Close()
 	}
 	c.rollbackAll()
+	if c.containerHeld {
+		c.s.containers.remove(c.containerID)
+	}
 	c.id.Close()
 	c.awaitPending(c.s.opts.CloseGrace)
 	c.mu.Lock()
@@ -461,6 +466,12 @@ func (c *conn) onOpen(o *codec.Open) error {
 		c.peerMaxFrame = 1<<32 - 1
 	}
 	c.peerChannelMax = o.ChannelMax
+	if !c.s.containers.add(c.containerID, hasCap(o.DesiredCapabilities, capSoleConnection)) {
+		c.sendOpenFailed()
+		c.opened = true
+		return containerInUse(c.containerID)
+	}
+	c.containerHeld = true
 	c.sendOpen()
 	c.opened = true
 	if c.peerMaxFrame < minMaxFrameSize {
@@ -485,7 +496,16 @@ func (c *conn) onOpen(o *codec.Open) error {
 }
 
 // sendOpen queues our open.
-func (c *conn) sendOpen() {
+func (c *conn) sendOpen() { c.sendOpenWith(codec.Map{{Key: codec.Symbol("product"), Value: "Junction"}}) }
+
+// sendOpenFailed queues the open that comes before a refusing close: its
+// properties say the close follows (Qpid JMS then waits for the close and
+// reports its error rather than an open connection).
+func (c *conn) sendOpenFailed() {
+	c.sendOpenWith(codec.Map{{Key: codec.Symbol("product"), Value: "Junction"}, {Key: propOpenFailed, Value: true}})
+}
+
+func (c *conn) sendOpenWith(props codec.Map) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.appendFrameLocked(0, &codec.Open{
@@ -493,8 +513,8 @@ func (c *conn) sendOpen() {
 		MaxFrameSize:        c.s.opts.MaxFrameSize,
 		ChannelMax:          c.s.opts.ChannelMax,
 		IdleTimeOut:         uint32(c.s.opts.IdleTimeout / time.Millisecond),
-		OfferedCapabilities: []codec.Symbol{capAnonymousRelay, capSharedSubs, capDelayedDelivery},
-		Properties:          codec.Map{{Key: codec.Symbol("product"), Value: "Junction"}},
+		OfferedCapabilities: []codec.Symbol{capAnonymousRelay, capSharedSubs, capDelayedDelivery, capSoleConnection},
+		Properties:          props,
 	}, nil)
 	c.signalLocked()
 }

@@ -26,6 +26,9 @@ const (
 	capTopic  codec.Symbol = "topic"
 	capShared codec.Symbol = "shared"
 	capGlobal codec.Symbol = "global"
+	// Qpid JMS marks its temporary destinations' links with these.
+	capTempQueue codec.Symbol = "temporary-queue"
+	capTempTopic codec.Symbol = "temporary-topic"
 
 	prefixQueue = "queue://"
 	prefixTopic = "topic://"
@@ -66,7 +69,16 @@ type link struct {
 	browseTag  uint64 // the browser handler's, under the queue lock
 	queue      string // the queue consumed
 	dynamic    string // a dynamic node to delete when the link goes
-	durableSub string // a durable subscription's name, for a closing detach
+	tempTopic  string // a temporary topic (dynamic target) to delete when the link goes
+	// durableQueue is a durable subscription's queue, which a closing
+	// detach deletes (JMS unsubscribe). sharedSub: other links may still
+	// use it, and then a closing detach leaves it in place without an
+	// error. lookup: the link found the subscription by its name alone
+	// (an attach with no source address), as Qpid JMS does to
+	// unsubscribe: there, a subscription still in use is an error.
+	durableQueue string
+	sharedSub    bool
+	lookup       bool
 	// Under conn.mu: the AMQP flow state of a sending link. credit is
 	// ours to spend (link-credit); deliveryCount counts what we sent.
 	deliveryCount uint32
@@ -169,10 +181,16 @@ func (ss *session) onDetach(d *codec.Detach) error {
 		return nil // the answer to ours
 	}
 	var e *codec.Error
-	if d.Closed && l.durableSub != "" {
+	if d.Closed && l.durableQueue != "" {
 		// Closing a durable terminus ends it (part 3, 3.5.5): JMS's
 		// unsubscribe.
-		if err := ss.c.sess.Unsubscribe(l.durableSub); err != nil && !errors.Is(err, core.ErrNoSuchQueue) {
+		err := ss.c.sess.DeleteQueue(l.durableQueue)
+		switch {
+		case err == nil, errors.Is(err, core.ErrNoSuchQueue):
+		case errors.Is(err, core.ErrSubscriptionInUse) && l.sharedSub && !l.lookup:
+			// One consumer of a shared subscription leaving: the others
+			// keep it.
+		default:
 			e = coreError(err)
 		}
 	}
@@ -216,6 +234,14 @@ func (l *link) release() {
 		}
 		l.dynamic = ""
 	}
+	if l.tempTopic != "" {
+		// Its subscriptions go with it (their consumers are detached
+		// with amqp:resource-deleted), as JMS's TemporaryTopic.delete.
+		if err := c.s.opts.Broker.DeleteAddress(l.tempTopic, true); err != nil && !errors.Is(err, core.ErrNoSuchAddress) {
+			c.log.Debug("amqp temporary topic not deleted", "address", l.tempTopic, "err", err)
+		}
+		l.tempTopic = ""
+	}
 }
 
 // resolveAddress maps a terminus address and capabilities to a core
@@ -229,9 +255,9 @@ func (c *conn) resolveAddress(addr string, caps []codec.Symbol) (string, core.Ro
 	}
 	for _, cp := range caps {
 		switch cp {
-		case capTopic:
+		case capTopic, capTempTopic:
 			return addr, core.Multicast
-		case capQueue:
+		case capQueue, capTempQueue:
 			return addr, core.Anycast
 		}
 	}

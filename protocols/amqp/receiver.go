@@ -37,6 +37,17 @@ func (ss *session) attachReceiver(l *link, a *codec.Attach) error {
 		if reply.Target == nil {
 			reply.Target = &codec.Target{}
 		}
+	case a.Target.Dynamic && hasCap(a.Target.Capabilities, capTempTopic):
+		// A JMS TemporaryTopic (Qpid JMS makes one with a sender link to a
+		// dynamic target, and keeps the link for the topic's life): a
+		// multicast address of a broker-chosen name, whose subscriptions
+		// end with the link.
+		name := c.dynamicName()
+		l.tempTopic = name
+		l.address, l.rt = name, core.Multicast
+		t := *a.Target
+		t.Address = name
+		reply.Target = &t
 	case a.Target.Dynamic:
 		name := c.dynamicName()
 		if _, err := c.sess.CreateTemporaryQueue(name); err != nil {
@@ -192,8 +203,11 @@ func (l *link) receive(p *partialDelivery, msg []byte) error {
 			return l.rejectOrDetach(p, codec.Errorf(codec.CondInvalidField, "a message on an anonymous relay link needs a to address"))
 		}
 		var caps []codec.Symbol
-		if m.RoutingType == core.Multicast { // x-opt-jms-dest said topic
+		switch m.RoutingType { // x-opt-jms-dest said which
+		case core.Multicast:
 			caps = []codec.Symbol{capTopic}
+		case core.Anycast:
+			caps = []codec.Symbol{capQueue}
 		}
 		m.Address, m.RoutingType = c.resolveAddress(info.To, caps)
 		if err := c.id.Authorize(core.PermSend, m.Address); err != nil {

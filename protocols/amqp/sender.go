@@ -16,12 +16,16 @@ import (
 func (ss *session) attachSender(l *link, a *codec.Attach) error {
 	c := ss.c
 	src := a.Source
+	caps := sourceCaps(src)
 	if src == nil {
-		return ss.refuse(l, a, codec.Errorf(codec.CondInvalidField, "a receiving link needs a source"))
+		// No source at all: Qpid JMS looks a durable subscription up this
+		// way to unsubscribe it (the link name names it; "shared" and
+		// "global" come as the link's desired capabilities).
+		src = &codec.Source{}
+		caps = a.DesiredCapabilities
 	}
 	reply := *src // echoed, with what we changed
 	reply.Filter = nil
-	caps := src.Capabilities
 
 	// Filters: a JMS selector and no-local are understood; others are not
 	// echoed, which tells the client they are not applied (part 3, 3.5.8).
@@ -72,19 +76,16 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 			qname = name
 		}
 		q, ok := c.s.opts.Broker.Queue(qname)
-		if !ok || q.Info().RoutingType != core.Multicast {
+		if !ok || q.Info().RoutingType != core.Multicast || !q.Info().Durable {
 			return ss.refuse(l, a, codec.Errorf(codec.CondNotFound, "no source address, and no durable subscription %q", qname))
 		}
 		info := q.Info()
-		reply.Address = info.Address
-		so := core.SubscribeOptions{Address: info.Address, Name: name, Durable: info.Durable, Shared: info.Shared, Selector: info.Filter, NoLocal: info.NoLocal}
+		reply = subscriptionSource(info, reply)
+		so := core.SubscribeOptions{Address: info.Address, Name: name, Durable: true, Shared: info.Shared, Selector: info.Filter, NoLocal: info.NoLocal}
 		if global {
 			so.QueueName = qname
 		}
-		l.durableSub = ""
-		if info.Durable && !global {
-			l.durableSub = name
-		}
+		l.durableQueue, l.sharedSub, l.lookup = qname, info.Shared, true
 		l.queue = qname
 		consumer, err = c.sess.Subscribe(so, opts)
 	default:
@@ -132,12 +133,12 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 			// Shared across container ids: named by the link name alone.
 			so.QueueName = name
 		}
-		if durable && !global {
-			l.durableSub = name
-		}
 		consumer, err = c.sess.Subscribe(so, opts)
 		if err == nil {
 			l.queue = consumer.Queue().Info().Name
+			if durable {
+				l.durableQueue, l.sharedSub = l.queue, shared
+			}
 		}
 	}
 	if err != nil {
@@ -145,7 +146,7 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 			_ = c.sess.DeleteQueue(l.dynamic)
 			l.dynamic = ""
 		}
-		l.durableSub = ""
+		l.durableQueue = ""
 		return ss.refuse(l, a, coreError(err))
 	}
 	l.consumer = consumer
@@ -162,6 +163,36 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 	c.signalLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+func sourceCaps(s *codec.Source) []codec.Symbol {
+	if s == nil {
+		return nil
+	}
+	return s.Capabilities
+}
+
+// subscriptionSource is the source a lookup attach gets back: the
+// subscription as it was made, so the client sees what it found (Qpid JMS
+// takes a null source as "no such subscription").
+func subscriptionSource(info core.QueueInfo, reply codec.Source) codec.Source {
+	reply.Address = info.Address
+	reply.Durable = durableUnsettled
+	reply.ExpiryPolicy = expiryNever
+	reply.Capabilities = []codec.Symbol{capTopic}
+	if info.Shared {
+		reply.Capabilities = append(reply.Capabilities, capShared)
+		if info.ClientID == "" || info.Name == info.SubscriptionName {
+			reply.Capabilities = append(reply.Capabilities, capGlobal)
+		}
+	}
+	if info.Filter != "" {
+		reply.Filter = append(reply.Filter, codec.MapEntry{Key: selectorFilterSym, Value: codec.Described{Descriptor: selectorFilterSym, Value: info.Filter}})
+	}
+	if info.NoLocal {
+		reply.Filter = append(reply.Filter, codec.MapEntry{Key: noLocalFilterSym, Value: codec.Described{Descriptor: noLocalFilterSym, Value: codec.List{}}})
+	}
+	return reply
 }
 
 // isDescriptor reports whether a filter's descriptor is the symbol or

@@ -89,6 +89,8 @@ type Server struct {
 	// flush writes, at the end of a reader's batch, what the batch
 	// delivered to other connections.
 	flush transport.BatchFlush
+	// containers: the container ids in use, for sole-connection-for-container.
+	containers containerSet
 }
 
 // Adapter registers AMQP with the server: the IANA ports 5672 and 5671
