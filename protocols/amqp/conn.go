@@ -57,8 +57,8 @@ type conn struct {
 	containerID string
 	// containerHeld: the container id is counted in Server.containers.
 	containerHeld bool
-	opened      bool      // the client's open was handled
-	openBy      time.Time // the open must have come by then
+	opened        bool      // the client's open was handled
+	openBy        time.Time // the open must have come by then
 	// closeSent: our close is queued, read nothing more (set by the
 	// reader or by the core closing the session).
 	closeSent atomic.Bool
@@ -496,7 +496,9 @@ func (c *conn) onOpen(o *codec.Open) error {
 }
 
 // sendOpen queues our open.
-func (c *conn) sendOpen() { c.sendOpenWith(codec.Map{{Key: codec.Symbol("product"), Value: "Junction"}}) }
+func (c *conn) sendOpen() {
+	c.sendOpenWith(codec.Map{{Key: codec.Symbol("product"), Value: "Junction"}})
+}
 
 // sendOpenFailed queues the open that comes before a refusing close: its
 // properties say the close follows (Qpid JMS then waits for the close and
