@@ -1,0 +1,345 @@
+package amqp_test
+
+// Qpid JMS (the JMS client Artemis recommends) cannot run here, so these
+// tests send the frames it sends, field for field as its AMQP provider
+// builds them (qpid-jms-client .../provider/amqp: AmqpConnectionBuilder,
+// AmqpConsumerBuilder, AmqpConnectionSession.unsubscribe,
+// AmqpTemporaryDestinationBuilder), and check the answers it relies on.
+
+import (
+	"testing"
+
+	"github.com/Azure/go-amqp"
+
+	"github.com/junctionmq/junction/protocols/amqp/codec"
+	"github.com/junctionmq/junction/server"
+)
+
+// jmsOpen is Qpid JMS's open: its desired capabilities and properties.
+func jmsOpen(container string) *codec.Open {
+	return &codec.Open{ContainerID: container, Hostname: "localhost", MaxFrameSize: 1 << 20, ChannelMax: 32767, IdleTimeOut: 30000,
+		DesiredCapabilities: []codec.Symbol{"sole-connection-for-container", "DELAYED_DELIVERY", "ANONYMOUS-RELAY", "SHARED-SUBS"},
+		Properties: codec.Map{{Key: codec.Symbol("product"), Value: "QpidJMS"}, {Key: codec.Symbol("version"), Value: "2.5.0"},
+			{Key: codec.Symbol("platform"), Value: "JVM: 17"}}}
+}
+
+// jmsConn opens a raw connection the way Qpid JMS does, with a session on
+// channel 0.
+func jmsConn(t *testing.T, s *server.Server, container string) *raw {
+	t.Helper()
+	r := dialRaw(t, s.Addr("amqp"))
+	o := r.open(jmsOpen(container))
+	for _, want := range []codec.Symbol{"ANONYMOUS-RELAY", "DELAYED_DELIVERY", "SHARED-SUBS", "sole-connection-for-container"} {
+		if !hasSym(o.OfferedCapabilities, want) {
+			t.Fatalf("the open offers %v, without %s", o.OfferedCapabilities, want)
+		}
+	}
+	if openFailed(o) {
+		t.Fatalf("open refused: %v", o.Properties)
+	}
+	r.begin(0)
+	return r
+}
+
+// openFailed: the open's properties say a close follows (Qpid JMS's
+// AmqpConnectionProperties checks the key alone).
+func openFailed(o *codec.Open) bool {
+	for _, e := range o.Properties {
+		if e.Key == codec.Symbol("amqp:connection-establishment-failed") {
+			return e.Value == true
+		}
+	}
+	return false
+}
+
+func hasSym(l []codec.Symbol, s codec.Symbol) bool {
+	for _, v := range l {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+var jmsOutcomes = []codec.Symbol{codec.OutcomeAccepted, codec.OutcomeRejected, codec.OutcomeReleased, codec.OutcomeModified}
+
+// jmsDurableSource is AmqpConsumerBuilder.configureSource for a durable
+// subscriber on a topic.
+func jmsDurableSource(topic, selector string, caps ...codec.Symbol) *codec.Source {
+	src := &codec.Source{Address: topic, Durable: 2, ExpiryPolicy: "never", DistributionMode: "copy",
+		Capabilities: append([]codec.Symbol{"topic"}, caps...), Outcomes: jmsOutcomes,
+		DefaultOutcome: &codec.Modified{DeliveryFailed: true}}
+	if selector != "" {
+		src.Filter = codec.Map{{Key: codec.Symbol("jms-selector"),
+			Value: codec.Described{Descriptor: codec.Symbol("apache.org:selector-filter:string"), Value: selector}}}
+	}
+	return src
+}
+
+// attach sends a receiver attach and returns the broker's answer; a
+// refused one (no source) also returns the closing detach that follows.
+func (r *raw) attachReceiver(handle uint32, name string, src *codec.Source, desired ...codec.Symbol) (*codec.Attach, *codec.Detach) {
+	r.t.Helper()
+	r.send(0, &codec.Attach{Name: name, Handle: handle, Role: codec.RoleReceiver, SndSettleMode: 0, RcvSettleMode: 0,
+		Source: src, Target: &codec.Target{}, DesiredCapabilities: desired}, nil)
+	a := expect[*codec.Attach](r)
+	if a.Source != nil {
+		return a, nil
+	}
+	d := expect[*codec.Detach](r)
+	r.send(0, &codec.Detach{Handle: handle, Closed: true}, nil)
+	return a, d
+}
+
+// detach detaches a link and returns the broker's detach.
+func (r *raw) detach(handle uint32, closed bool) *codec.Detach {
+	r.t.Helper()
+	r.send(0, &codec.Detach{Handle: handle, Closed: closed}, nil)
+	return expect[*codec.Detach](r)
+}
+
+// A second connection with a container id in use, asking for
+// sole-connection-for-container as Qpid JMS always does, gets an open
+// that says it failed and a close with invalid-field naming container-id
+// (Qpid JMS: InvalidClientIDException). Once the first is gone, the id is
+// free again.
+func TestQpidJMSDuplicateClientID(t *testing.T) {
+	s := startBroker(t, nil)
+	first := jmsConn(t, s, "orders-app")
+
+	dup := dialRaw(t, s.Addr("amqp"))
+	o := dup.open(jmsOpen("orders-app"))
+	if !openFailed(o) {
+		t.Fatalf("the refused open's properties are %v, want amqp:connection-establishment-failed true", o.Properties)
+	}
+	cl := expect[*codec.Close](dup)
+	if condition(cl.Error) != codec.CondInvalidField {
+		t.Fatalf("close %v, want amqp:invalid-field", cl.Error)
+	}
+	info := false
+	for _, e := range cl.Error.Info {
+		info = info || (e.Key == codec.Symbol("invalid-field") && e.Value == codec.Symbol("container-id"))
+	}
+	if !info {
+		t.Fatalf("close info %v, want invalid-field: container-id", cl.Error.Info)
+	}
+	dup.expectEOF()
+
+	// A client that does not ask for a sole connection may not join a
+	// container that did either.
+	plain := dialRaw(t, s.Addr("amqp"))
+	plain.open(&codec.Open{ContainerID: "orders-app"})
+	if cl := expect[*codec.Close](plain); condition(cl.Error) != codec.CondInvalidField {
+		t.Fatalf("a second connection joining a sole-connection container: close %v, want amqp:invalid-field", cl.Error)
+	}
+
+	first.send(0, &codec.Close{}, nil)
+	expect[*codec.Close](first)
+	first.expectEOF()
+	waitUntil(t, "the container id free again", func() bool {
+		again := dialRaw(t, s.Addr("amqp"))
+		defer again.nc.Close()
+		return !openFailed(again.open(jmsOpen("orders-app")))
+	})
+	// Without the capability, connections may share a container id.
+	dial(t, s, &amqp.ConnOptions{ContainerID: "shared-id"})
+	dial(t, s, &amqp.ConnOptions{ContainerID: "shared-id"})
+}
+
+// JMS Session.unsubscribe: Qpid JMS attaches a receiver named by the
+// subscription with no source at all, expects the subscription's source
+// back, then detaches with closed=true, which must delete it. Unknown
+// names are amqp:not-found (InvalidDestinationException); a subscription
+// still in use cannot be removed.
+func TestQpidJMSUnsubscribe(t *testing.T) {
+	s := startBroker(t, nil)
+	r := jmsConn(t, s, "client-1")
+	a, d := r.attachReceiver(0, "audit", jmsDurableSource("ledger", "amount > 10"))
+	if d != nil {
+		t.Fatalf("durable subscriber refused: %v", d.Error)
+	}
+	if a.Source.Address != "ledger" || len(a.Source.Filter) != 1 {
+		t.Fatalf("durable subscriber's source %+v: want the address and the selector echoed", a.Source)
+	}
+	qname := "client-1.audit"
+	if st := queueStats(t, s, qname); st.Consumers != 1 {
+		t.Fatalf("subscription has %d consumers", st.Consumers)
+	}
+
+	// Unsubscribing while the subscriber is active (here from another
+	// connection with the same client id is impossible, so the same
+	// connection's second session: Qpid JMS would refuse itself, other
+	// clients rely on the broker).
+	r.send(1, &codec.Begin{IncomingWindow: 100, OutgoingWindow: 100}, nil)
+	expect[*codec.Begin](r)
+	r.send(1, &codec.Attach{Name: "audit", Handle: 0, Role: codec.RoleReceiver, Target: &codec.Target{}}, nil)
+	busy := expect[*codec.Attach](r)
+	if busy.Source != nil {
+		t.Fatal("a lookup of an active exclusive subscription attached")
+	}
+	if bd := expect[*codec.Detach](r); condition(bd.Error) == "" {
+		t.Fatal("the lookup of an active subscription was detached without an error")
+	}
+	r.send(1, &codec.Detach{Handle: 0, Closed: true}, nil)
+
+	// The durable subscriber closes: Qpid JMS detaches without closing.
+	if dd := r.detach(0, false); dd.Error != nil || dd.Closed {
+		t.Fatalf("detach answered %+v", dd)
+	}
+	if st := queueStats(t, s, qname); st.Consumers != 0 {
+		t.Fatalf("subscription kept %d consumers", st.Consumers)
+	}
+
+	// The lookup.
+	a, d = r.attachReceiver(1, "audit", nil)
+	if d != nil {
+		t.Fatalf("lookup refused: %v", d.Error)
+	}
+	if a.Source.Address != "ledger" || a.Source.Durable != 2 || !hasSym(a.Source.Capabilities, "topic") || len(a.Source.Filter) != 1 {
+		t.Fatalf("lookup answered source %+v", a.Source)
+	}
+	if dd := r.detach(1, true); dd.Error != nil {
+		t.Fatalf("unsubscribe detach answered %v", dd.Error)
+	}
+	if _, ok := s.Core.Queue(qname); ok {
+		t.Fatal("the subscription survived the unsubscribe")
+	}
+
+	// Again: it is gone.
+	a, d = r.attachReceiver(2, "audit", nil)
+	if a.Source != nil || d == nil || condition(d.Error) != codec.CondNotFound {
+		t.Fatalf("lookup of a removed subscription: attach source %v, detach %+v; want no source and amqp:not-found", a.Source, d)
+	}
+}
+
+// Shared durable subscriptions of connections without a client id:
+// Qpid JMS names the links "NAME|global", "NAME|global2" and asks for the
+// shared and global capabilities; it unsubscribes with a lookup whose
+// desired capabilities are shared and global.
+func TestQpidJMSGlobalSharedDurableUnsubscribe(t *testing.T) {
+	s := startBroker(t, nil)
+	r1 := jmsConn(t, s, "ID:generated-1")
+	r2 := jmsConn(t, s, "ID:generated-2")
+	if _, d := r1.attachReceiver(0, "pool|global", jmsDurableSource("jobs", "", "shared", "global")); d != nil {
+		t.Fatalf("first shared consumer refused: %v", d.Error)
+	}
+	if _, d := r2.attachReceiver(0, "pool|global2", jmsDurableSource("jobs", "", "shared", "global")); d != nil {
+		t.Fatalf("second shared consumer refused: %v", d.Error)
+	}
+	if st := queueStats(t, s, "pool"); st.Consumers != 2 {
+		t.Fatalf("the shared subscription has %d consumers, want 2", st.Consumers)
+	}
+	// One consumer closing its link for good leaves the subscription to
+	// the other, without an error.
+	if dd := r1.detach(0, true); dd.Error != nil {
+		t.Fatalf("closing one shared consumer: %v", dd.Error)
+	}
+	// Unsubscribing while the other is attached fails.
+	if _, d := r1.attachReceiver(1, "pool|global", nil, "shared", "global"); d != nil {
+		t.Fatalf("lookup refused: %v", d.Error)
+	}
+	if dd := r1.detach(1, true); condition(dd.Error) == "" {
+		t.Fatal("unsubscribing an active shared subscription succeeded")
+	}
+	if dd := r2.detach(0, false); dd.Error != nil {
+		t.Fatalf("durable detach: %v", dd.Error)
+	}
+	a, d := r1.attachReceiver(2, "pool|global", nil, "shared", "global")
+	if d != nil {
+		t.Fatalf("lookup refused: %v", d.Error)
+	}
+	if !hasSym(a.Source.Capabilities, "shared") || !hasSym(a.Source.Capabilities, "global") {
+		t.Fatalf("lookup source capabilities %v, want shared and global", a.Source.Capabilities)
+	}
+	if dd := r1.detach(2, true); dd.Error != nil {
+		t.Fatalf("unsubscribe: %v", dd.Error)
+	}
+	if _, ok := s.Core.Queue("pool"); ok {
+		t.Fatal("the global shared subscription survived the unsubscribe")
+	}
+}
+
+// A JMS TemporaryTopic: Qpid JMS attaches a sender to a dynamic target
+// with the temporary-topic capability and keeps the link; consumers
+// attach to the returned address with that capability, and every one
+// gets each message (a topic, not a queue). Closing the creator link
+// (TemporaryTopic.delete) ends the consumers' subscriptions.
+func TestQpidJMSTemporaryTopic(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	creator, err := ss.NewSender(ctxFor(t), "", &amqp.SenderOptions{Name: "qpid-jms:temp-topic-creator:ID:1:1:1",
+		DynamicAddress: true, TargetCapabilities: []string{"temporary-topic"}, TargetExpiryPolicy: amqp.ExpiryPolicyLinkDetach})
+	if err != nil {
+		t.Fatalf("temporary topic: %v", err)
+	}
+	addr := creator.Address()
+	if addr == "" {
+		t.Fatal("no address for the temporary topic")
+	}
+	opts := &amqp.ReceiverOptions{SourceCapabilities: []string{"temporary-topic"}, Credit: 10}
+	r1 := newReceiver(t, ss, addr, opts)
+	r2 := newReceiver(t, ss, addr, opts)
+	snd := newSender(t, ss, addr, &amqp.SenderOptions{TargetCapabilities: []string{"temporary-topic"}})
+	send(t, snd, amqp.NewMessage([]byte("tick")))
+	for i, r := range []*amqp.Receiver{r1, r2} {
+		if m := receive(t, r); body(m) != "tick" {
+			t.Fatalf("consumer %d got %q", i, body(m))
+		}
+	}
+	if err := creator.Close(ctxFor(t)); err != nil {
+		t.Fatalf("closing the creator: %v", err)
+	}
+	if _, err := r1.Receive(ctxFor(t), nil); err == nil {
+		t.Fatal("a consumer of a deleted temporary topic still receives")
+	} else if e := amqpError(t, err); e.Condition != amqp.ErrCondResourceDeleted {
+		t.Fatalf("consumer of a deleted temporary topic detached with %v", e)
+	}
+}
+
+// A temporary queue as Qpid JMS makes it (dynamic target, delete-on-close
+// lifetime, temporary-queue capability); its consumer uses the capability
+// too.
+func TestQpidJMSTemporaryQueue(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	creator, err := ss.NewSender(ctxFor(t), "", &amqp.SenderOptions{Name: "qpid-jms:temp-queue-creator:ID:1:1:1",
+		DynamicAddress: true, TargetCapabilities: []string{"temporary-queue"}, TargetExpiryPolicy: amqp.ExpiryPolicyLinkDetach})
+	if err != nil {
+		t.Fatalf("temporary queue: %v", err)
+	}
+	addr := creator.Address()
+	r := newReceiver(t, ss, addr, &amqp.ReceiverOptions{SourceCapabilities: []string{"temporary-queue"}, Credit: 10})
+	send(t, newSender(t, ss, addr, &amqp.SenderOptions{TargetCapabilities: []string{"temporary-queue"}}), amqp.NewMessage([]byte("reply")))
+	if m := receive(t, r); body(m) != "reply" {
+		t.Fatalf("got %q", body(m))
+	}
+	// JMS deletes a temporary queue only once its consumers are closed.
+	if err := r.Close(ctxFor(t)); err != nil {
+		t.Fatalf("closing the consumer: %v", err)
+	}
+	if err := creator.Close(ctxFor(t)); err != nil {
+		t.Fatalf("closing the creator: %v", err)
+	}
+	waitUntil(t, "the temporary queue deleted", func() bool { _, ok := s.Core.Queue(addr); return !ok })
+}
+
+// A JMS anonymous producer sends to a queue whose name is in use only as
+// a topic: x-opt-jms-dest 0 says queue, and the message goes to a queue.
+func TestQpidJMSAnonymousProducerQueueAnnotation(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	topicSub := newReceiver(t, ss, "topic://prices", &amqp.ReceiverOptions{Credit: 10})
+	_ = topicSub
+	anon, err := ss.NewSender(ctxFor(t), "", nil)
+	if err != nil {
+		t.Fatalf("anonymous sender: %v", err)
+	}
+	m := amqp.NewMessage([]byte("to the queue"))
+	m.Properties = &amqp.MessageProperties{To: ptr("prices")}
+	m.Annotations = amqp.Annotations{"x-opt-jms-dest": int8(0)}
+	send(t, anon, m)
+	q := newReceiver(t, ss, "prices", &amqp.ReceiverOptions{SourceCapabilities: []string{"queue"}, Credit: 10})
+	if got := receive(t, q); body(got) != "to the queue" {
+		t.Fatalf("queue got %q", body(got))
+	}
+}
