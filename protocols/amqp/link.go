@@ -63,13 +63,16 @@ type link struct {
 	rcvMode   uint8
 
 	// Sending links.
-	consumer   *core.Consumer
-	browser    *core.Browser
-	maxMessage uint64 // the client's max-message-size (0: none)
-	browseTag  uint64 // the browser handler's, under the queue lock
-	queue      string // the queue consumed
-	dynamic    string // a dynamic node to delete when the link goes
-	tempTopic  string // a temporary topic (dynamic target) to delete when the link goes
+	consumer *core.Consumer
+	browser  *core.Browser
+	// emptyBrowse: a browser on a queue that does not exist (nothing to
+	// show; a drain answers at once).
+	emptyBrowse bool
+	maxMessage  uint64 // the client's max-message-size (0: none)
+	browseTag   uint64 // the browser handler's, under the queue lock
+	queue       string // the queue consumed
+	dynamic     string // a dynamic node to delete when the link goes
+	tempTopic   string // a temporary topic (dynamic target) to delete when the link goes
 	// durableQueue is a durable subscription's queue, which a closing
 	// detach deletes (JMS unsubscribe). sharedSub: other links may still
 	// use it, and then a closing detach leaves it in place without an

@@ -343,3 +343,85 @@ func TestQpidJMSAnonymousProducerQueueAnnotation(t *testing.T) {
 		t.Fatalf("queue got %q", body(got))
 	}
 }
+
+// jmsFlow is the flow Qpid JMS sends for receiveNoWait with no prefetch:
+// one credit and drain in one frame.
+func jmsFlow(handle, deliveryCount, credit uint32, drain bool) *codec.Flow {
+	return &codec.Flow{NextIncomingID: 0, HasNextIncomingID: true, IncomingWindow: 2047, OutgoingWindow: 2147483647,
+		Handle: handle, HasHandle: true, DeliveryCount: deliveryCount, HasDeliveryCount: true, LinkCredit: credit, HasLinkCredit: true, Drain: drain}
+}
+
+// A QueueBrowser on a queue no one has used yet: the browser attaches,
+// and Qpid JMS's drain (hasMoreElements) is answered at once with no
+// credit left: an empty enumeration, not InvalidDestinationException.
+func TestQpidJMSBrowseUnknownQueue(t *testing.T) {
+	s := startBroker(t, nil)
+	r := jmsConn(t, s, "browser-app")
+	r.send(0, &codec.Attach{Name: "qpid-jms:receiver:ID:1:1:1:1:nothing-yet", Handle: 0, Role: codec.RoleReceiver, SndSettleMode: 1,
+		Source: &codec.Source{Address: "nothing-yet", ExpiryPolicy: "link-detach", DistributionMode: codec.DistributionCopy,
+			Capabilities: []codec.Symbol{"queue"}, Outcomes: jmsOutcomes, DefaultOutcome: &codec.Modified{DeliveryFailed: true}},
+		Target: &codec.Target{}}, nil)
+	if a := expect[*codec.Attach](r); a.Source == nil {
+		d := expect[*codec.Detach](r)
+		t.Fatalf("browser on an unused queue refused: %v", d.Error)
+	}
+	r.send(0, jmsFlow(0, 0, 1000, true), nil)
+	f := expect[*codec.Flow](r)
+	if f.LinkCredit != 0 || f.DeliveryCount != 1000 {
+		t.Fatalf("drain answered with %+v, want credit 0 at delivery-count 1000", f)
+	}
+}
+
+// receiveNoWait on an empty queue, as Qpid JMS does it: credit 1 with
+// drain; the broker answers with a flow that leaves no credit. Then a
+// message arrives and receive(timeout) with credit 1 gets it.
+func TestQpidJMSReceiveNoWait(t *testing.T) {
+	s := startBroker(t, nil)
+	r := jmsConn(t, s, "pull-app")
+	if _, d := r.attachReceiver(0, "qpid-jms:receiver:ID:1:1:1:1:work", &codec.Source{Address: "work", ExpiryPolicy: "link-detach",
+		Capabilities: []codec.Symbol{"queue"}, Outcomes: jmsOutcomes, DefaultOutcome: &codec.Modified{DeliveryFailed: true}}); d != nil {
+		t.Fatalf("consumer refused: %v", d.Error)
+	}
+	r.send(0, jmsFlow(0, 0, 1, true), nil)
+	if f := expect[*codec.Flow](r); f.LinkCredit != 0 || f.DeliveryCount != 1 {
+		t.Fatalf("drain on an empty queue answered with %+v, want credit 0 at delivery-count 1", f)
+	}
+	_, ss := session(t, s, nil)
+	send(t, newSender(t, ss, "work", nil), amqp.NewMessage([]byte("job")))
+	r.send(0, jmsFlow(0, 1, 1, false), nil)
+	tr := expect[*codec.Transfer](r)
+	if tr.Settled {
+		t.Fatal("an at-least-once consumer got a settled transfer")
+	}
+	// JMS acknowledges: accepted, settled.
+	r.send(0, &codec.Disposition{Role: codec.RoleReceiver, First: tr.DeliveryID, Settled: true, State: &codec.Accepted{}}, nil)
+	waitUntil(t, "the message acknowledged", func() bool { st := queueStats(t, s, "work"); return st.Messages == 0 && st.InFlight == 0 })
+}
+
+// A durable subscriber that comes back with another selector replaces
+// its subscription, as JMS requires: what the old one held is gone.
+func TestQpidJMSDurableSelectorChange(t *testing.T) {
+	s := startBroker(t, nil)
+	r := jmsConn(t, s, "client-2")
+	if _, d := r.attachReceiver(0, "prices", jmsDurableSource("quotes", "sym = 'A'")); d != nil {
+		t.Fatalf("durable subscriber refused: %v", d.Error)
+	}
+	r.detach(0, false)
+	_, ss := session(t, s, nil)
+	m := amqp.NewMessage([]byte("old"))
+	m.ApplicationProperties = map[string]any{"sym": "A"}
+	send(t, newSender(t, ss, "topic://quotes", nil), m)
+	if st := queueStats(t, s, "client-2.prices"); st.Messages != 1 {
+		t.Fatalf("the subscription holds %d messages, want 1", st.Messages)
+	}
+	a, d := r.attachReceiver(1, "prices", jmsDurableSource("quotes", "sym = 'B'"))
+	if d != nil {
+		t.Fatalf("durable subscriber with a new selector refused: %v", d.Error)
+	}
+	if len(a.Source.Filter) != 1 {
+		t.Fatalf("the new selector was not echoed: %+v", a.Source.Filter)
+	}
+	if st := queueStats(t, s, "client-2.prices"); st.Messages != 0 {
+		t.Fatalf("the replaced subscription still holds %d messages", st.Messages)
+	}
+}

@@ -97,6 +97,16 @@ func (ss *session) attachSender(l *link, a *codec.Attach) error {
 			l.sndMode = sndSettled
 			var br *core.Browser
 			br, err = c.sess.NewBrowser(addr, core.BrowserOptions{Selector: selector, Handler: l.browsed})
+			if errors.Is(err, core.ErrNoSuchQueue) {
+				// A queue nobody has used yet has nothing to show: the
+				// JMS QueueBrowser gets an empty enumeration (as from
+				// Artemis, which creates it), not InvalidDestinationException.
+				if aerr := c.id.Authorize(core.PermBrowse, addr); aerr != nil {
+					return ss.refuse(l, a, codec.Errorf(codec.CondUnauthorizedAccess, "not allowed to browse %q", addr))
+				}
+				err = nil
+				l.emptyBrowse = true
+			}
 			if err == nil {
 				l.browser = br
 				ss.byName[l.name] = l
@@ -275,7 +285,7 @@ func (l *link) onFlow(f *codec.Flow) error {
 	if delta > 0 && l.browser != nil {
 		l.browser.AddCredit(int(delta))
 	}
-	if f.Drain && l.browser != nil {
+	if f.Drain && (l.browser != nil || l.emptyBrowse) {
 		// The browser has shown all it can: what credit is left is unused.
 		c.mu.Lock()
 		l.deliveryCount += uint32(max(l.credit, 0))
