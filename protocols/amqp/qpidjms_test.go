@@ -425,3 +425,119 @@ func TestQpidJMSDurableSelectorChange(t *testing.T) {
 		t.Fatalf("the replaced subscription still holds %d messages", st.Messages)
 	}
 }
+
+// transfer reads until a transfer arrives and returns it with its
+// message, decoded by go-amqp (one frame: the messages here are small).
+func (r *raw) transfer() (*codec.Transfer, *amqp.Message) {
+	r.t.Helper()
+	for {
+		_, body, err := codec.ReadFrame(r.nc, 0, &r.buf)
+		if err != nil {
+			r.t.Fatalf("reading frame: %v", err)
+		}
+		if len(body) == 0 {
+			continue
+		}
+		p, payload, err := codec.DecodePerformative(body)
+		if err != nil {
+			r.t.Fatalf("decoding frame: %v", err)
+		}
+		tr, ok := p.(*codec.Transfer)
+		if !ok {
+			continue
+		}
+		var m amqp.Message
+		if err := m.UnmarshalBinary(payload); err != nil {
+			r.t.Fatalf("decoding the message: %v", err)
+		}
+		return tr, &m
+	}
+}
+
+// A transacted JMS session as Qpid JMS runs it: a coordinator link, a
+// declare, a transactional send (transactional-state without outcome), a
+// transactional acknowledgement (settled, transactional-state accepted),
+// and a rollback: the acknowledged message comes back as a redelivery
+// (header delivery-count 1: JMSRedelivered, JMSXDeliveryCount 2) and the
+// sent one never appears.
+func TestQpidJMSTransactedSessionRollback(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	send(t, newSender(t, ss, "orders", nil), amqp.NewMessage([]byte("order-1")))
+
+	r := jmsConn(t, s, "tx-app")
+	r.send(0, &codec.Attach{Name: "qpid-jms:coordinator:ID:1:1", Handle: 0, Role: codec.RoleSender, SndSettleMode: 0, RcvSettleMode: 0,
+		Source: &codec.Source{Outcomes: jmsOutcomes}, Coordinator: &codec.Coordinator{Capabilities: []codec.Symbol{codec.TxnLocal}},
+		HasInitialDeliveryCount: true}, nil)
+	if a := expect[*codec.Attach](r); a.Coordinator == nil {
+		t.Fatalf("coordinator refused: %+v", a)
+	}
+	r.send(0, &codec.Attach{Name: "qpid-jms:sender:ID:1:1:1:1:orders", Handle: 1, Role: codec.RoleSender,
+		Source: &codec.Source{Address: "ID:1:1:1:1", Outcomes: jmsOutcomes},
+		Target: &codec.Target{Address: "orders", Capabilities: []codec.Symbol{"queue"}}, HasInitialDeliveryCount: true}, nil)
+	expect[*codec.Attach](r)
+	if _, d := r.attachReceiver(2, "qpid-jms:receiver:ID:1:1:1:2:orders", &codec.Source{Address: "orders", ExpiryPolicy: "link-detach",
+		Capabilities: []codec.Symbol{"queue"}, Outcomes: jmsOutcomes, DefaultOutcome: &codec.Modified{DeliveryFailed: true}}); d != nil {
+		t.Fatalf("consumer refused: %v", d.Error)
+	}
+
+	next := uint32(0) // our delivery ids
+	control := func(msg []byte) codec.DeliveryState {
+		id := next
+		next++
+		r.send(0, &codec.Transfer{Handle: 0, DeliveryID: id, HasDeliveryID: true, DeliveryTag: []byte{byte(id)}, HasMessageFormat: true}, msg)
+		for {
+			if d := expect[*codec.Disposition](r); d.First == id {
+				return d.State
+			}
+		}
+	}
+	declared, ok := control(coordinatorMessage(0x31)).(*codec.Declared)
+	if !ok {
+		t.Fatal("declare not answered with declared")
+	}
+	txn := append([]byte(nil), declared.TxnID...)
+
+	// JMS receive() in the transaction, then its acknowledgement.
+	r.send(0, jmsFlow(2, 0, 1000, false), nil)
+	tr, m := r.transfer()
+	if body(m) != "order-1" || (m.Header != nil && m.Header.DeliveryCount != 0) {
+		t.Fatalf("first delivery %q, header %+v", body(m), m.Header)
+	}
+	r.send(0, &codec.Disposition{Role: codec.RoleReceiver, First: tr.DeliveryID, Settled: true,
+		State: &codec.TransactionalState{TxnID: txn, Outcome: &codec.Accepted{}}}, nil)
+
+	// JMS send() in the transaction.
+	id := next
+	next++
+	r.send(0, &codec.Transfer{Handle: 1, DeliveryID: id, HasDeliveryID: true, DeliveryTag: []byte{byte(id)}, HasMessageFormat: true,
+		State: &codec.TransactionalState{TxnID: txn}}, codec.AppendValue(codec.AppendDescriptor(nil, 0x77), "never"))
+	for {
+		if d := expect[*codec.Disposition](r); d.First == id {
+			if ts, ok := d.State.(*codec.TransactionalState); !ok || string(ts.TxnID) != string(txn) {
+				t.Fatalf("transactional send answered with %#v", d.State)
+			}
+			break
+		}
+	}
+
+	// Session.rollback(): Qpid JMS drains the consumer first, then
+	// discharges with fail.
+	r.send(0, jmsFlow(2, 1, 999, true), nil)
+	if f := expect[*codec.Flow](r); f.LinkCredit != 0 {
+		t.Fatalf("drain answered with credit %d", f.LinkCredit)
+	}
+	if _, ok := control(coordinatorMessage(0x32, txn, true)).(*codec.Accepted); !ok {
+		t.Fatal("rollback not accepted")
+	}
+	// The consumer starts again: the acknowledged message is back,
+	// redelivered; the rolled-back send is not there.
+	r.send(0, jmsFlow(2, 1000, 1000, false), nil)
+	_, m = r.transfer()
+	if body(m) != "order-1" || m.Header == nil || m.Header.DeliveryCount != 1 || m.Header.FirstAcquirer {
+		t.Fatalf("after the rollback: %q, header %+v; want order-1 with delivery-count 1", body(m), m.Header)
+	}
+	if st := queueStats(t, s, "orders"); st.Messages != 1 {
+		t.Fatalf("the queue holds %d messages, want 1 (the rolled-back send dropped)", st.Messages)
+	}
+}
