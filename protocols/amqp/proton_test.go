@@ -6,6 +6,7 @@ package amqp_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/go-amqp"
+
+	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/server"
 )
 
@@ -114,4 +118,48 @@ func TestProtonSelector(t *testing.T) {
 	if strings.Contains(out, "red") || !strings.Contains(out, "green 5") {
 		t.Fatalf("selected_recv got:\n%s", out)
 	}
+}
+
+// A durable subscription with a selector through Proton's Python API
+// (DurableSubscription, Selector; testdata/proton_durable.py): it keeps
+// the matching messages while its receiver is away, a new connection with
+// the same container id and link name resumes it, and closing the link
+// ends it.
+func TestProtonDurableSubscription(t *testing.T) {
+	needProton(t)
+	s := startBroker(t, nil)
+	run := func(mode string, extra ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		args := append([]string{filepath.Join("testdata", "proton_durable.py"), "--url", s.Addr("amqp"), "--container", "py-durable",
+			"--name", "watch", "--topic", "topic://news", "--selector", "colour = 'green'", "--mode", mode}, extra...)
+		out, err := exec.CommandContext(ctx, protonPython, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("proton_durable.py %s: %v\n%s", mode, err, out)
+		}
+		return string(out)
+	}
+	if out := run("attach"); !strings.Contains(out, "attached topic://news") {
+		t.Fatalf("subscribe: %s", out)
+	}
+	sub := core.SubscriptionQueueName("py-durable", "watch")
+	waitUntil(t, "the subscriber detached", func() bool { return queueStats(t, s, sub).Consumers == 0 })
+	_, ss := session(t, s, nil)
+	snd := newSender(t, ss, "topic://news", nil)
+	for i, colour := range []string{"green", "red", "green", "red"} {
+		send(t, snd, &amqp.Message{Value: fmt.Sprintf("%s-%d", colour, i), ApplicationProperties: map[string]any{"colour": colour}})
+	}
+	if st := queueStats(t, s, sub); st.Messages != 2 {
+		t.Fatalf("the subscription holds %d messages, want the 2 green ones", st.Messages)
+	}
+	out := run("receive", "--count", "2")
+	if !strings.Contains(out, "body green-0") || !strings.Contains(out, "body green-2") || strings.Contains(out, "red") {
+		t.Fatalf("resumed subscription got:\n%s", out)
+	}
+	waitUntil(t, "the resumed subscriber detached", func() bool { return queueStats(t, s, sub).Consumers == 0 })
+	if out := run("unsubscribe"); !strings.Contains(out, "unsubscribed") {
+		t.Fatalf("unsubscribe: %s", out)
+	}
+	waitUntil(t, "the subscription removed", func() bool { _, ok := s.Core.Queue(sub); return !ok })
 }
