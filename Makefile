@@ -20,7 +20,8 @@ run: build
 
 # Installs what the tests need on a fresh Debian machine (as root): Debian's
 # chromium for the browser tests, mosquitto-clients for MQTT interop, Qpid
-# Proton's Python binding and its examples for AMQP interop, a JDK and the
+# Proton's Python binding, its examples and the C++ library they build with (g++) for
+# AMQP interop, a JDK and the
 # ActiveMQ JMS client for OpenWire, postgresql for the PostgreSQL store (the
 # tests start private servers with its initdb and pg_ctl), and the JavaScript
 # clients (stomp.js, MQTT.js, rhea) from npm; systemd-analyze and helm check
@@ -32,6 +33,8 @@ test-deps: $(HELM)
 	command -v mosquitto_pub >/dev/null || missing="$$missing mosquitto-clients"; \
 	/usr/bin/python3 -c 'import proton' 2>/dev/null || missing="$$missing python3-qpid-proton"; \
 	[ -f /usr/share/proton/examples/python/simple_send.py ] || missing="$$missing libqpid-proton11-dev-examples"; \
+	[ -f /usr/include/proton/container.hpp ] || missing="$$missing libqpid-proton-cpp12-dev"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v javac >/dev/null || missing="$$missing default-jdk-headless"; \
 	[ -f /usr/share/java/activemq-client.jar ] || missing="$$missing libactivemq-java"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
