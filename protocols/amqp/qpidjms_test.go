@@ -8,6 +8,7 @@ package amqp_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/Azure/go-amqp"
 
@@ -539,5 +540,39 @@ func TestQpidJMSTransactedSessionRollback(t *testing.T) {
 	}
 	if st := queueStats(t, s, "orders"); st.Messages != 1 {
 		t.Fatalf("the queue holds %d messages, want 1 (the rolled-back send dropped)", st.Messages)
+	}
+}
+
+// A TextMessage as Qpid JMS sends it with a delivery delay: message-id
+// "ID:…" (a string), durable, `to`, the x-opt-jms-* annotations as bytes
+// and x-opt-delivery-time as a long (not a timestamp). It is held until
+// its time and reaches the consumer as sent.
+func TestQpidJMSDeliveryDelayMessage(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	r := newReceiver(t, ss, "orders", &amqp.ReceiverOptions{SourceCapabilities: []string{"queue"}, Credit: 10})
+	snd := newSender(t, ss, "orders", &amqp.SenderOptions{TargetCapabilities: []string{"queue"}})
+	const delay = 300 * time.Millisecond
+	at := time.Now().Add(delay)
+	msgID := "ID:7c1c6a2e-0b1f-4c57-9c36-5b1b0d0e9b11:1:1:1-1"
+	send(t, snd, &amqp.Message{
+		Header:     &amqp.MessageHeader{Durable: true},
+		Properties: &amqp.MessageProperties{MessageID: msgID, To: ptr("orders"), CreationTime: ptr(time.Now())},
+		Annotations: amqp.Annotations{"x-opt-jms-msg-type": int8(5), "x-opt-jms-dest": int8(0),
+			"x-opt-delivery-time": at.UnixMilli()},
+		Value: "hello",
+	})
+	m := receive(t, r)
+	if now := time.Now(); now.Before(at.Add(-20 * time.Millisecond)) {
+		t.Fatalf("delivered %v before its delivery time", at.Sub(now))
+	}
+	if m.Value != "hello" || m.Properties == nil || m.Properties.MessageID != msgID {
+		t.Fatalf("got %v with properties %+v", m.Value, m.Properties)
+	}
+	if v, ok := m.Annotations["x-opt-jms-msg-type"].(int8); !ok || v != 5 {
+		t.Fatalf("x-opt-jms-msg-type %#v, want byte 5 (TextMessage)", m.Annotations["x-opt-jms-msg-type"])
+	}
+	if m.Header == nil || !m.Header.Durable {
+		t.Fatalf("header %+v, want durable", m.Header)
 	}
 }
