@@ -576,3 +576,34 @@ func TestQpidJMSDeliveryDelayMessage(t *testing.T) {
 		t.Fatalf("header %+v, want durable", m.Header)
 	}
 }
+
+// JMS 2 shared non-durable consumers as Qpid JMS names them: with a
+// client id "NAME|volatile1", "NAME|volatile2" (one subscription of that
+// client id); without one "NAME|global-volatile1"… across connections.
+// The subscription goes with its last consumer.
+func TestQpidJMSSharedVolatileSubscription(t *testing.T) {
+	s := startBroker(t, nil)
+	opts := func(link string, caps ...string) *amqp.ReceiverOptions {
+		return &amqp.ReceiverOptions{Name: link, SourceCapabilities: append([]string{"topic", "shared"}, caps...),
+			SourceDurability: amqp.DurabilityNone, SourceExpiryPolicy: amqp.ExpiryPolicyLinkDetach, Credit: 10}
+	}
+	_, ss := session(t, s, &amqp.ConnOptions{ContainerID: "app-1"})
+	r1 := newReceiver(t, ss, "feed", opts("ticks|volatile1"))
+	r2 := newReceiver(t, ss, "feed", opts("ticks|volatile2"))
+	if st := queueStats(t, s, "app-1.ticks"); st.Consumers != 2 {
+		t.Fatalf("the shared subscription has %d consumers, want 2", st.Consumers)
+	}
+	_, g1 := session(t, s, &amqp.ConnOptions{ContainerID: "ID:gen-1"})
+	_, g2 := session(t, s, &amqp.ConnOptions{ContainerID: "ID:gen-2"})
+	newReceiver(t, g1, "feed", opts("gticks|global-volatile1", "global"))
+	newReceiver(t, g2, "feed", opts("gticks|global-volatile2", "global"))
+	if st := queueStats(t, s, "gticks"); st.Consumers != 2 {
+		t.Fatalf("the global shared subscription has %d consumers, want 2", st.Consumers)
+	}
+	for _, r := range []*amqp.Receiver{r1, r2} {
+		if err := r.Close(ctxFor(t)); err != nil {
+			t.Fatalf("closing a shared consumer: %v", err)
+		}
+	}
+	waitUntil(t, "the subscription gone with its last consumer", func() bool { _, ok := s.Core.Queue("app-1.ticks"); return !ok })
+}
