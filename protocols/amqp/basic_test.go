@@ -74,7 +74,7 @@ func TestOpenAnnounces(t *testing.T) {
 	s := startBroker(t, nil)
 	r := dialRaw(t, s.Addr("amqp"))
 	so := r.open(nil)
-	if so.MaxFrameSize != 128<<10 || so.ChannelMax != 255 || so.IdleTimeOut != 60000 {
+	if so.MaxFrameSize != 128<<10 || so.ChannelMax != 2047 || so.IdleTimeOut != 60000 {
 		t.Fatalf("open announces max-frame-size %d, channel-max %d, idle-time-out %d", so.MaxFrameSize, so.ChannelMax, so.IdleTimeOut)
 	}
 	caps := map[codec.Symbol]bool{}

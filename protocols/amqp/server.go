@@ -40,7 +40,8 @@ type Options struct {
 	// MaxFrameSize is the largest frame the server reads, announced in its
 	// open (default 128 KiB, as Artemis; never below 512, the spec's floor).
 	MaxFrameSize uint32
-	// ChannelMax is the highest channel number a client may use (default 255).
+	// ChannelMax is the highest channel number a client may use (default
+	// 2047, as RabbitMQ: Qpid JMS opens one session per JMS session).
 	ChannelMax uint16
 	// HandleMax is the highest link handle a client may use on a session
 	// (default 1023).
@@ -131,7 +132,7 @@ func NewServer(opts Options) *Server {
 	}
 	opts.MaxFrameSize = max(opts.MaxFrameSize, minMaxFrameSize)
 	if opts.ChannelMax == 0 {
-		opts.ChannelMax = 255
+		opts.ChannelMax = 2047
 	}
 	if opts.HandleMax == 0 {
 		opts.HandleMax = 1023
