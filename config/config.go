@@ -186,7 +186,7 @@ type AMQP struct {
 	// open's max-frame-size (default 128KiB; 512B to 16MiB).
 	MaxFrameSize core.ByteSize `yaml:"max-frame-size"`
 	// ChannelMax is the highest channel (session) number a client may use
-	// (default 255; 1 to 65535).
+	// (default 2047; 1 to 65535).
 	ChannelMax int `yaml:"channel-max"`
 	// HandleMax is the highest link handle a client may use on a session
 	// (default 1023; 1 to 65535).
