@@ -243,14 +243,29 @@ func (d *decoder) props(maxKind prop.Kind) []prop.Property {
 // DecodeMessage parses a stored message of any version. The result does not
 // alias data.
 func DecodeMessage(data []byte) (*Message, error) {
+	m := &Message{}
+	if err := decodeMessageInto(m, data, ""); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decodeMessageInto is DecodeMessage into m, which the caller allocated
+// (recovery allocates a message and its first reference together). When the
+// stored address equals addr, m shares addr's bytes instead of a copy: the
+// messages of one queue all name one address.
+func decodeMessageInto(m *Message, data []byte, addr string) error {
 	d := decoder{b: data}
 	version := d.byte1()
 	if version != codecVersion && version != codecVersion1 {
-		return nil, errCorruptMessage
+		return errCorruptMessage
 	}
-	m := &Message{}
 	m.ID = d.uvarint()
-	m.Address = d.str()
+	if a := d.bytes(); string(a) == addr {
+		m.Address = addr
+	} else {
+		m.Address = string(a)
+	}
 	m.RoutingType = RoutingType(d.byte1())
 	flags := d.byte1()
 	m.Durable = flags&1 != 0
@@ -293,12 +308,12 @@ func DecodeMessage(data []byte) (*Message, error) {
 		}
 	}
 	if d.err != nil {
-		return nil, d.err
+		return d.err
 	}
 	if m.Priority > 9 || !m.BodyKind.Valid() || len(d.b) != 0 {
-		return nil, errCorruptMessage
+		return errCorruptMessage
 	}
-	return m, nil
+	return nil
 }
 
 // splitV1Markers moves version 1's MQTT marker properties to annotations.
