@@ -234,3 +234,46 @@ func TestModifiedAnnotationsSurviveRestart(t *testing.T) {
 		t.Errorf("delivery count after restart = %d, want at least 2", got.DeliveryCount)
 	}
 }
+
+// TestRecoveryFindsMessagesInAnyOrder drives the recoverer's lookup the
+// three ways a store may order things: references in the order messages
+// came (the cursor), messages in increasing id order with references out of
+// it (binary search), and both in no order (the index made on a miss); with
+// a message on two queues and a reference to a missing message.
+func TestRecoveryFindsMessagesInAnyOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		msgs []uint64
+		refs []uint64
+	}{
+		{"cursor", []uint64{4, 2, 9, 7}, []uint64{4, 4, 2, 9, 9, 7, 8}},
+		{"ascending", []uint64{2, 4, 7, 9}, []uint64{9, 2, 7, 7, 4, 8, 2}},
+		{"index", []uint64{9, 2, 7, 4}, []uint64{4, 7, 2, 8, 9, 9}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recoverer{ascending: true}
+			r.Expect(len(tc.msgs))
+			for _, id := range tc.msgs {
+				m := &Message{ID: id, Address: "a", Priority: DefaultPriority, Body: []byte{byte(id)}}
+				if err := r.Message(id, EncodeMessage(nil, m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, id := range tc.refs {
+				i, ok := r.find(id)
+				if want := slices.Contains(tc.msgs, id); ok != want {
+					t.Fatalf("find(%d) found=%v, want %v", id, ok, want)
+				}
+				if ok && (r.ids[i] != id || r.msgs[i].m.ID != id || r.msgs[i].m.Body[0] != byte(id)) {
+					t.Fatalf("find(%d) = position %d holding message %d", id, i, r.msgs[i].m.ID)
+				}
+			}
+			if (r.index != nil) != (tc.name == "index") && tc.name != "cursor" {
+				t.Fatalf("index made: %v", r.index != nil)
+			}
+			if r.msgs[1].m.Address != r.msgs[0].m.Address {
+				t.Fatalf("addresses %q, %q", r.msgs[0].m.Address, r.msgs[1].m.Address)
+			}
+		})
+	}
+}
