@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/storage"
@@ -275,5 +276,14 @@ func TestRecoveryFindsMessagesInAnyOrder(t *testing.T) {
 				t.Fatalf("addresses %q, %q", r.msgs[0].m.Address, r.msgs[1].m.Address)
 			}
 		})
+	}
+}
+
+// TestRecoveredSize keeps a recovered message and its first reference in
+// one size class of the allocator (416 bytes): a field more would cost 32
+// bytes a message.
+func TestRecoveredSize(t *testing.T) {
+	if n := unsafe.Sizeof(recovered{}); n > 416 {
+		t.Fatalf("recovered is %d bytes: the allocator rounds it to the next size class", n)
 	}
 }
