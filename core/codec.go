@@ -120,6 +120,27 @@ func appendBytes(dst, b []byte) []byte {
 type decoder struct {
 	b   []byte
 	err error
+	// names, when set, shares property names between messages.
+	names names
+}
+
+// names shares the strings of property names between the messages one
+// recovery decodes: a million messages with the same few properties hold
+// the few names once, not a million copies. Bounded, so that a store full
+// of distinct names costs no more than copies would.
+type names map[string]string
+
+const maxNames = 4096
+
+func (n names) get(b []byte) string {
+	if s, ok := n[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(n) < maxNames {
+		n[s] = s
+	}
+	return s
 }
 
 func (d *decoder) byte1() byte {
@@ -234,7 +255,12 @@ func (d *decoder) props(maxKind prop.Kind) []prop.Property {
 	}
 	ps := make([]prop.Property, 0, n)
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		name := d.str()
+		var name string
+		if d.names != nil {
+			name = d.names.get(d.bytes())
+		} else {
+			name = d.str()
+		}
 		ps = append(ps, prop.Property{Name: name, Value: d.value(maxKind)})
 	}
 	return ps
@@ -244,7 +270,7 @@ func (d *decoder) props(maxKind prop.Kind) []prop.Property {
 // alias data.
 func DecodeMessage(data []byte) (*Message, error) {
 	m := &Message{}
-	if err := decodeMessageInto(m, data, ""); err != nil {
+	if err := decodeMessageInto(m, data, "", nil); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -253,9 +279,10 @@ func DecodeMessage(data []byte) (*Message, error) {
 // decodeMessageInto is DecodeMessage into m, which the caller allocated
 // (recovery allocates a message and its first reference together). When the
 // stored address equals addr, m shares addr's bytes instead of a copy: the
-// messages of one queue all name one address.
-func decodeMessageInto(m *Message, data []byte, addr string) error {
-	d := decoder{b: data}
+// messages of one queue all name one address; property names come from ns
+// when not nil.
+func decodeMessageInto(m *Message, data []byte, addr string, ns names) error {
+	d := decoder{b: data, names: ns}
 	version := d.byte1()
 	if version != codecVersion && version != codecVersion1 {
 		return errCorruptMessage

@@ -43,6 +43,8 @@ type recoverer struct {
 	// lastAddr is the last message's address: the next one shares its
 	// bytes when it names the same.
 	lastAddr string
+	// names are the property names decoded so far (see names).
+	names names
 	// q is the queue of the last reference, qID its id.
 	q   *Queue
 	qID uint64
@@ -185,7 +187,10 @@ func (r *recoverer) Binding(kind storage.BindingKind, key string, data []byte) e
 
 func (r *recoverer) Message(id uint64, data []byte) error {
 	rm := &recovered{}
-	if err := decodeMessageInto(&rm.m, data, r.lastAddr); err != nil {
+	if r.names == nil {
+		r.names = names{}
+	}
+	if err := decodeMessageInto(&rm.m, data, r.lastAddr, r.names); err != nil {
 		return fmt.Errorf("message %d: %w", id, err)
 	}
 	rm.m.ID = id

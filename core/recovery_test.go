@@ -287,3 +287,28 @@ func TestRecoveredSize(t *testing.T) {
 		t.Fatalf("recovered is %d bytes: the allocator rounds it to the next size class", n)
 	}
 }
+
+// TestRecoverySharesNames checks that recovered messages share their
+// address and property names, and keep their own values.
+func TestRecoverySharesNames(t *testing.T) {
+	r := &recoverer{ascending: true}
+	for id := uint64(1); id <= 3; id++ {
+		m := &Message{ID: id, Address: "orders", Priority: DefaultPriority, Body: []byte("b")}
+		m.Properties = []prop.Property{{Name: "region", Value: prop.StringValue(fmt.Sprint("eu-", id))}, {Name: "n", Value: prop.Int64Value(int64(id))}}
+		if err := r.Message(id, EncodeMessage(nil, m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := &r.msgs[0].m, &r.msgs[2].m
+	if unsafe.StringData(a.Address) != unsafe.StringData(b.Address) {
+		t.Error("addresses not shared")
+	}
+	for i := range a.Properties {
+		if unsafe.StringData(a.Properties[i].Name) != unsafe.StringData(b.Properties[i].Name) {
+			t.Errorf("property name %q not shared", a.Properties[i].Name)
+		}
+	}
+	if got := b.Property("region"); got.Text() != "eu-3" || b.Property("n").I != 3 || a.Property("region").Text() != "eu-1" {
+		t.Errorf("properties %v, %v", a.Properties, b.Properties)
+	}
+}
