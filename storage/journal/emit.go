@@ -29,6 +29,24 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 	if h, ok := r.(storage.RecoveryHint); ok {
 		h.Expect(x.msgs.len())
 	}
+	// The references are listed and sorted on another goroutine while the
+	// bindings and messages go out (nothing changes the index during
+	// emit): off the critical path when a second core is free.
+	sorted := make(chan []rout, 1)
+	go func() {
+		refs := make([]rout, 0, x.refs.len())
+		x.refs.all(func(k refKey, e *refEntry) {
+			refs = append(refs, rout{order: e.order, k: k, sched: e.sched, dc: e.dc})
+		})
+		radixSort(refs, func(r *rout) uint64 { return r.order })
+		sorted <- refs
+	}()
+	defer func() {
+		// On an early return: the index outlives no reader.
+		if sorted != nil {
+			<-sorted
+		}
+	}()
 	// Messages go out in the order they were written (segment, then
 	// offset): each segment is read front to back, and a recovery sees
 	// them in the order of their references (see storage.Recovery).
@@ -71,36 +89,38 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 		}
 		dontNeed(data)
 	}
-	for i := 0; i < len(msgs); {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		seq := uint32(msgs[i].pos >> 32)
-		data, err := read(seq)
-		if err != nil {
-			return err
-		}
-		for ; i < len(msgs) && uint32(msgs[i].pos>>32) == seq; i++ {
-			m := &msgs[i]
-			v, err := view(data, uint32(m.pos), m.len)
+	err := func() error {
+		for i := 0; i < len(msgs); {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			seq := uint32(msgs[i].pos >> 32)
+			data, err := read(seq)
 			if err != nil {
 				return err
 			}
-			// v is the mapped segment itself: valid during the call only.
-			if err := r.Message(m.id, v); err != nil {
-				return fmt.Errorf("journal: recovering message %d: %w", m.id, err)
+			for ; i < len(msgs) && uint32(msgs[i].pos>>32) == seq; i++ {
+				m := &msgs[i]
+				v, err := view(data, uint32(m.pos), m.len)
+				if err != nil {
+					return err
+				}
+				// v is the mapped segment itself: valid during the call only.
+				if err := r.Message(m.id, v); err != nil {
+					return fmt.Errorf("journal: recovering message %d: %w", m.id, err)
+				}
 			}
+			// One segment resident at a time (see replayer.segment).
+			dontNeed(data)
 		}
-		// One segment resident at a time (see replayer.segment).
-		dontNeed(data)
-	}
+		return nil
+	}()
 	msgs = nil
-
-	refs := make([]rout, 0, x.refs.len())
-	x.refs.all(func(k refKey, e *refEntry) {
-		refs = append(refs, rout{order: e.order, k: k, sched: e.sched, dc: e.dc})
-	})
-	radixSort(refs, func(r *rout) uint64 { return r.order })
+	if err != nil {
+		return err
+	}
+	refs := <-sorted
+	sorted = nil
 	for i := range refs {
 		if i&4095 == 0 {
 			if err := ctx.Err(); err != nil {
