@@ -42,7 +42,8 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 		sorted <- refs
 	}()
 	defer func() {
-		// On an early return: the index outlives no reader.
+		// On an early return, wait for the sorter: nothing may read the
+		// index once emit has returned.
 		if sorted != nil {
 			<-sorted
 		}
