@@ -120,6 +120,27 @@ func appendBytes(dst, b []byte) []byte {
 type decoder struct {
 	b   []byte
 	err error
+	// names, when set, shares property names between messages.
+	names names
+}
+
+// names shares the strings of property names between the messages one
+// recovery decodes: a million messages with the same few properties hold
+// the few names once, not a million copies. Bounded, so that a store full
+// of distinct names costs no more than copies would.
+type names map[string]string
+
+const maxNames = 4096
+
+func (n names) get(b []byte) string {
+	if s, ok := n[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(n) < maxNames {
+		n[s] = s
+	}
+	return s
 }
 
 func (d *decoder) byte1() byte {
@@ -234,7 +255,12 @@ func (d *decoder) props(maxKind prop.Kind) []prop.Property {
 	}
 	ps := make([]prop.Property, 0, n)
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		name := d.str()
+		var name string
+		if d.names != nil {
+			name = d.names.get(d.bytes())
+		} else {
+			name = d.str()
+		}
 		ps = append(ps, prop.Property{Name: name, Value: d.value(maxKind)})
 	}
 	return ps
@@ -243,14 +269,30 @@ func (d *decoder) props(maxKind prop.Kind) []prop.Property {
 // DecodeMessage parses a stored message of any version. The result does not
 // alias data.
 func DecodeMessage(data []byte) (*Message, error) {
-	d := decoder{b: data}
+	m := &Message{}
+	if err := decodeMessageInto(m, data, "", nil); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decodeMessageInto is DecodeMessage into m, which the caller allocated
+// (recovery allocates a message and its first reference together). When the
+// stored address equals addr, m shares addr's bytes instead of a copy: the
+// messages of one queue all name one address; property names come from ns
+// when not nil.
+func decodeMessageInto(m *Message, data []byte, addr string, ns names) error {
+	d := decoder{b: data, names: ns}
 	version := d.byte1()
 	if version != codecVersion && version != codecVersion1 {
-		return nil, errCorruptMessage
+		return errCorruptMessage
 	}
-	m := &Message{}
 	m.ID = d.uvarint()
-	m.Address = d.str()
+	if a := d.bytes(); string(a) == addr {
+		m.Address = addr
+	} else {
+		m.Address = string(a)
+	}
 	m.RoutingType = RoutingType(d.byte1())
 	flags := d.byte1()
 	m.Durable = flags&1 != 0
@@ -293,12 +335,12 @@ func DecodeMessage(data []byte) (*Message, error) {
 		}
 	}
 	if d.err != nil {
-		return nil, d.err
+		return d.err
 	}
 	if m.Priority > 9 || !m.BodyKind.Valid() || len(d.b) != 0 {
-		return nil, errCorruptMessage
+		return errCorruptMessage
 	}
-	return m, nil
+	return nil
 }
 
 // splitV1Markers moves version 1's MQTT marker properties to annotations.

@@ -211,6 +211,15 @@ func FuzzDecodeMessage(f *testing.F) {
 		if enc2 := EncodeMessage(nil, m2); !bytes.Equal(enc1, enc2) {
 			t.Fatalf("encoding not stable:\n%x\n%x", enc1, enc2)
 		}
+		// Recovery's decoding (shared address and names) reads the same.
+		var m3 Message
+		ns := names{"region": "region"}
+		if err := decodeMessageInto(&m3, data, m.Address, ns); err != nil {
+			t.Fatalf("recovery's decoding refused what DecodeMessage took: %v", err)
+		}
+		if enc3 := EncodeMessage(nil, &m3); !bytes.Equal(enc1, enc3) {
+			t.Fatalf("recovery's decoding differs:\n%x\n%x", enc1, enc3)
+		}
 	})
 }
 

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/storage"
@@ -232,5 +234,100 @@ func TestModifiedAnnotationsSurviveRestart(t *testing.T) {
 	// Delivered once before, failed, and once now.
 	if got.DeliveryCount < 2 {
 		t.Errorf("delivery count after restart = %d, want at least 2", got.DeliveryCount)
+	}
+}
+
+// TestRecoveryFindsMessagesInAnyOrder drives the recoverer's lookup the
+// three ways a store may order things: references in the order messages
+// came (the cursor), messages in increasing id order with references out of
+// it (binary search), and both in no order (the index made on a miss); with
+// a message on two queues and a reference to a missing message.
+func TestRecoveryFindsMessagesInAnyOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		msgs []uint64
+		refs []uint64
+	}{
+		{"cursor", []uint64{4, 2, 9, 7}, []uint64{4, 4, 2, 9, 9, 7, 8}},
+		{"ascending", []uint64{2, 4, 7, 9}, []uint64{9, 2, 7, 7, 4, 8, 2}},
+		{"index", []uint64{9, 2, 7, 4}, []uint64{4, 7, 2, 8, 9, 9}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recoverer{ascending: true}
+			r.Expect(len(tc.msgs))
+			for _, id := range tc.msgs {
+				m := &Message{ID: id, Address: "a", Priority: DefaultPriority, Body: []byte{byte(id)}}
+				if err := r.Message(id, EncodeMessage(nil, m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, id := range tc.refs {
+				i, ok := r.find(id)
+				if want := slices.Contains(tc.msgs, id); ok != want {
+					t.Fatalf("find(%d) found=%v, want %v", id, ok, want)
+				}
+				if ok && (r.ids[i] != id || r.msgs[i].m.ID != id || r.msgs[i].m.Body[0] != byte(id)) {
+					t.Fatalf("find(%d) = position %d holding message %d", id, i, r.msgs[i].m.ID)
+				}
+			}
+			if (r.index != nil) != (tc.name == "index") && tc.name != "cursor" {
+				t.Fatalf("index made: %v", r.index != nil)
+			}
+			if r.msgs[1].m.Address != r.msgs[0].m.Address {
+				t.Fatalf("addresses %q, %q", r.msgs[0].m.Address, r.msgs[1].m.Address)
+			}
+		})
+	}
+}
+
+// TestRecoveredSize keeps a recovered message and its first reference, one
+// allocation, within 16 bytes of what the two cost apart once the
+// allocator has rounded each to its size class (416 against 320 + 112 with
+// a 304-byte Message): a field more in either may cost a size class.
+func TestRecoveredSize(t *testing.T) {
+	together := allocBytes(func() any { return new(recovered) })
+	apart := allocBytes(func() any { return new(Message) }) + allocBytes(func() any { return new(ref) })
+	if together > apart+16 {
+		t.Fatalf("a recovered message and its reference take %d bytes together, %d apart (Message %d, ref %d bytes before rounding)",
+			together, apart, unsafe.Sizeof(Message{}), unsafe.Sizeof(ref{}))
+	}
+}
+
+// allocBytes is what the allocator hands out for one object made by mk.
+func allocBytes(mk func() any) uint64 {
+	const n = 1000
+	keep := make([]any, n)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range keep {
+		keep[i] = mk()
+	}
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(keep)
+	return (after.TotalAlloc - before.TotalAlloc) / n
+}
+
+// TestRecoverySharesNames checks that recovered messages share their
+// address and property names, and keep their own values.
+func TestRecoverySharesNames(t *testing.T) {
+	r := &recoverer{ascending: true}
+	for id := uint64(1); id <= 3; id++ {
+		m := &Message{ID: id, Address: "orders", Priority: DefaultPriority, Body: []byte("b")}
+		m.Properties = []prop.Property{{Name: "region", Value: prop.StringValue(fmt.Sprint("eu-", id))}, {Name: "n", Value: prop.Int64Value(int64(id))}}
+		if err := r.Message(id, EncodeMessage(nil, m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := &r.msgs[0].m, &r.msgs[2].m
+	if unsafe.StringData(a.Address) != unsafe.StringData(b.Address) {
+		t.Error("addresses not shared")
+	}
+	for i := range a.Properties {
+		if unsafe.StringData(a.Properties[i].Name) != unsafe.StringData(b.Properties[i].Name) {
+			t.Errorf("property name %q not shared", a.Properties[i].Name)
+		}
+	}
+	if got := b.Property("region"); got.Text() != "eu-3" || b.Property("n").I != 3 || a.Property("region").Text() != "eu-1" {
+		t.Errorf("properties %v, %v", a.Properties, b.Properties)
 	}
 }

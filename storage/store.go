@@ -182,7 +182,13 @@ type Stats struct {
 
 // Recovery receives the stored state at start-up, in this order: every live
 // binding, every live message, then every live reference in the order it was
-// added (so queues rebuild in their original order).
+// added (so queues rebuild in their original order). Message's data is
+// valid only during the call (a store may hand out its own buffers or
+// mapped files); Binding's may be kept. A store should report messages in
+// the order of their first reference where it can (the journal does: the
+// order they were written): the core finds a reference's message by
+// walking forward from the last one found, and falls back to an index
+// otherwise.
 type Recovery interface {
 	Binding(kind BindingKind, key string, data []byte) error
 	Message(id uint64, data []byte) error

@@ -11,17 +11,15 @@ import (
 
 // emit hands the live state to r: bindings, messages, then references in the
 // order they were added. Message and binding bytes are read back from the
-// segments (the index keeps only their place), copied into arenas that r may
-// keep: the journal never writes to them again.
+// segments (the index keeps only their place). A binding's bytes are copied
+// into an arena r may keep; a message's are the mapped segment itself, valid
+// during the call only (storage.Recovery): every recovery decodes or copies
+// them, and a copy here was a second copy of every message, and its garbage.
 func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) error {
 	x := rp.x
 	type bloc struct {
 		kind     storage.BindingKind
 		key      string
-		off, len uint32
-	}
-	type mloc struct {
-		id       uint64
 		off, len uint32
 	}
 	binds := map[uint32][]bloc{}
@@ -31,10 +29,33 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 	if h, ok := r.(storage.RecoveryHint); ok {
 		h.Expect(x.msgs.len())
 	}
-	msgs := map[uint32][]mloc{}
+	// The references are listed and sorted on another goroutine while the
+	// bindings and messages go out (nothing changes the index during
+	// emit): off the critical path when a second core is free.
+	sorted := make(chan []rout, 1)
+	go func() {
+		refs := make([]rout, 0, x.refs.len())
+		x.refs.all(func(k refKey, e *refEntry) {
+			refs = append(refs, rout{order: e.order, k: k, sched: e.sched, dc: e.dc})
+		})
+		radixSort(refs, func(r *rout) uint64 { return r.order })
+		sorted <- refs
+	}()
+	defer func() {
+		// On an early return, wait for the sorter: nothing may read the
+		// index once emit has returned.
+		if sorted != nil {
+			<-sorted
+		}
+	}()
+	// Messages go out in the order they were written (segment, then
+	// offset): each segment is read front to back, and a recovery sees
+	// them in the order of their references (see storage.Recovery).
+	msgs := make([]mloc, 0, x.msgs.len())
 	x.msgs.all(func(id uint64, e *msgEntry) {
-		msgs[e.seq] = append(msgs[e.seq], mloc{id, e.off, e.len})
+		msgs = append(msgs, mloc{pos: uint64(e.seq)<<32 | uint64(e.off), id: id, len: e.len})
 	})
+	radixSort(msgs, func(m *mloc) uint64 { return m.pos })
 	var a arena
 	read := func(seq uint32) ([]byte, error) {
 		data, ok := rp.maps[seq]
@@ -43,11 +64,11 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 		}
 		return data, nil
 	}
-	slice := func(data []byte, off, n uint32) ([]byte, error) {
+	view := func(data []byte, off, n uint32) ([]byte, error) {
 		if uint64(off)+uint64(n) > uint64(len(data)) {
 			return nil, fmt.Errorf("journal: segment changed during recovery")
 		}
-		return a.copy(data[off : off+n]), nil
+		return data[off : off+n : off+n], nil
 	}
 	for _, s := range x.segs.all() {
 		list := binds[s.seq]
@@ -59,47 +80,48 @@ func (j *Journal) emit(ctx context.Context, r storage.Recovery, rp *replayer) er
 			return err
 		}
 		for _, b := range list {
-			v, err := slice(data, b.off, b.len)
+			v, err := view(data, b.off, b.len)
 			if err != nil {
 				return err
 			}
-			if err := r.Binding(b.kind, b.key, v); err != nil {
+			if err := r.Binding(b.kind, b.key, a.copy(v)); err != nil {
 				return fmt.Errorf("journal: recovering binding %q: %w", b.key, err)
 			}
 		}
 		dontNeed(data)
 	}
-	for _, s := range x.segs.all() {
-		list := msgs[s.seq]
-		if len(list) == 0 {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		data, err := read(s.seq)
-		if err != nil {
-			return err
-		}
-		for _, m := range list {
-			v, err := slice(data, m.off, m.len)
+	err := func() error {
+		for i := 0; i < len(msgs); {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			seq := uint32(msgs[i].pos >> 32)
+			data, err := read(seq)
 			if err != nil {
 				return err
 			}
-			if err := r.Message(m.id, v); err != nil {
-				return fmt.Errorf("journal: recovering message %d: %w", m.id, err)
+			for ; i < len(msgs) && uint32(msgs[i].pos>>32) == seq; i++ {
+				m := &msgs[i]
+				v, err := view(data, uint32(m.pos), m.len)
+				if err != nil {
+					return err
+				}
+				// v is the mapped segment itself: valid during the call only.
+				if err := r.Message(m.id, v); err != nil {
+					return fmt.Errorf("journal: recovering message %d: %w", m.id, err)
+				}
 			}
+			// One segment resident at a time (see replayer.segment).
+			dontNeed(data)
 		}
-		msgs[s.seq] = nil
-		// One segment resident at a time (see replayer.segment).
-		dontNeed(data)
+		return nil
+	}()
+	msgs = nil
+	if err != nil {
+		return err
 	}
-
-	refs := make([]rout, 0, x.refs.len())
-	x.refs.all(func(k refKey, e *refEntry) {
-		refs = append(refs, rout{order: e.order, k: k, sched: e.sched, dc: e.dc})
-	})
-	sortRefs(refs)
+	refs := <-sorted
+	sorted = nil
 	for i := range refs {
 		if i&4095 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -153,24 +175,32 @@ type rout struct {
 	dc    uint32
 }
 
-// sortRefs sorts by order key: a least-significant-digit radix sort, 16
-// bits a pass, skipping the passes whose digit is the same throughout (the
-// top bits of the sequence number, usually). A comparison sort of a million
+// mloc is where a live message is: pos is its segment's sequence << 32 |
+// its offset.
+type mloc struct {
+	pos uint64
+	id  uint64
+	len uint32
+}
+
+// radixSort sorts xs by key: a least-significant-digit radix sort, 16 bits
+// a pass, skipping the passes whose digit is the same throughout (the top
+// bits of a sequence number, usually). A comparison sort of a million
 // references coming out of a map in random order took ten times longer.
-func sortRefs(refs []rout) {
-	if len(refs) < 256 {
-		slices.SortFunc(refs, func(a, b rout) int { return cmp.Compare(a.order, b.order) })
+func radixSort[T any](xs []T, key func(*T) uint64) {
+	if len(xs) < 256 {
+		slices.SortFunc(xs, func(a, b T) int { return cmp.Compare(key(&a), key(&b)) })
 		return
 	}
-	tmp := make([]rout, len(refs))
-	src, dst := refs, tmp
+	tmp := make([]T, len(xs))
+	src, dst := xs, tmp
 	var count [1 << 16]int
 	for shift := uint(0); shift < 64; shift += 16 {
 		clear(count[:])
 		for i := range src {
-			count[(src[i].order>>shift)&0xFFFF]++
+			count[(key(&src[i])>>shift)&0xFFFF]++
 		}
-		if count[(src[0].order>>shift)&0xFFFF] == len(src) {
+		if count[(key(&src[0])>>shift)&0xFFFF] == len(src) {
 			continue
 		}
 		sum := 0
@@ -179,13 +209,13 @@ func sortRefs(refs []rout) {
 			sum += c
 		}
 		for i := range src {
-			d := (src[i].order >> shift) & 0xFFFF
+			d := (key(&src[i]) >> shift) & 0xFFFF
 			dst[count[d]] = src[i]
 			count[d]++
 		}
 		src, dst = dst, src
 	}
-	if &src[0] != &refs[0] {
-		copy(refs, src)
+	if &src[0] != &xs[0] {
+		copy(xs, src)
 	}
 }

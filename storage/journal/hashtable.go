@@ -107,9 +107,29 @@ func (t *hashTable[K, V, H]) remove(k K) bool {
 	return true
 }
 
-func (t *hashTable[K, V, H]) grow() {
+func (t *hashTable[K, V, H]) grow() { t.rehash(2 * len(t.slots) * 13 / 16) }
+
+// reserve makes room for n entries in all, so that filling it to n moves
+// each entry once instead of once per doubling.
+func (t *hashTable[K, V, H]) reserve(n int) {
+	if n*16 > len(t.slots)*13 {
+		t.rehash(n)
+	}
+}
+
+// fit shrinks a table less than a fifth full (a reserve guessed too big,
+// or most entries were removed) to the size its entries need; growing
+// leaves a table at least two fifths full.
+func (t *hashTable[K, V, H]) fit() {
+	if len(t.slots) > htMinSize && t.n*64 < len(t.slots)*13 {
+		t.rehash(t.n)
+	}
+}
+
+// rehash moves every entry into a new table sized for hint entries.
+func (t *hashTable[K, V, H]) rehash(hint int) {
 	old := t.slots
-	t.init(2 * len(old) * 13 / 16)
+	t.init(max(hint, t.n))
 	mask := len(t.slots) - 1
 	for i := range old {
 		if !old[i].full {

@@ -32,6 +32,14 @@ func checkHashTable[H hasher[uint64]](t *testing.T, keys uint64) {
 			*v = uint64(i)
 			ref[k] = uint64(i)
 		case 2:
+			// Now and then the replay's reserve and fit, which move
+			// every entry.
+			switch i % 1000 {
+			case 3:
+				tbl.reserve(tbl.len() * 3)
+			case 7:
+				tbl.fit()
+			}
 			_, ok := ref[k]
 			if tbl.remove(k) != ok {
 				t.Fatalf("step %d: remove(%d) disagrees", i, k)
@@ -57,6 +65,40 @@ func checkHashTable[H hasher[uint64]](t *testing.T, keys uint64) {
 			if n != len(ref) {
 				t.Fatalf("all visited %d of %d", n, len(ref))
 			}
+		}
+	}
+}
+
+// TestHashTableReserveFit checks the sizes: a reserve makes room without a
+// grow, and fit shrinks only a table less than a fifth full.
+func TestHashTableReserveFit(t *testing.T) {
+	var tbl msgTable
+	tbl.init(0)
+	tbl.reserve(100000)
+	size := len(tbl.slots)
+	if size*13/16 < 100000 {
+		t.Fatalf("reserve(100000) made %d slots", size)
+	}
+	for k := range uint64(100000) {
+		tbl.upsert(k + 1)
+	}
+	if len(tbl.slots) != size {
+		t.Fatalf("filling a reserved table grew it from %d to %d slots", size, len(tbl.slots))
+	}
+	tbl.fit()
+	if len(tbl.slots) != size {
+		t.Fatalf("fit shrank a full table from %d to %d slots", size, len(tbl.slots))
+	}
+	for k := range uint64(95000) {
+		tbl.remove(k + 1)
+	}
+	tbl.fit()
+	if len(tbl.slots) >= size/8 || tbl.len() != 5000 {
+		t.Fatalf("fit left %d slots for %d entries", len(tbl.slots), tbl.len())
+	}
+	for k := uint64(95001); k <= 100000; k++ {
+		if tbl.find(k) == nil {
+			t.Fatalf("entry %d lost by fit", k)
 		}
 	}
 }

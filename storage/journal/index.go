@@ -204,6 +204,27 @@ func newIndex(hint int) *index {
 	return x
 }
 
+// reserve sizes the message and reference tables for the entries the
+// journal will hold if all its segments (total bytes) hold as many per
+// byte as the walked bytes read so far did: a journal of a million
+// messages then moves its entries a few times less than by doubling alone
+// (growing was a sixth of a recovery's CPU). fit undoes a guess that later
+// cancellations made too big.
+func (x *index) reserve(walked, total int64) {
+	// At most four times what is live so far: a guess from a first segment
+	// followed by gigabytes of paged messages must not size a table for
+	// them (it would be resident until fit).
+	scale := func(n int) int { return int(min(float64(n)*float64(total)/float64(walked), float64(n)*4)) }
+	x.msgs.reserve(scale(x.msgs.len()))
+	x.refs.reserve(scale(x.refs.len()))
+}
+
+// fit shrinks the tables to their entries when far too big (see reserve).
+func (x *index) fit() {
+	x.msgs.fit()
+	x.refs.fit()
+}
+
 // live adds a live record of size bytes to seg.
 func (x *index) live(seg *segState, size int) {
 	seg.liveBytes += int64(size)

@@ -46,8 +46,10 @@ type replayer struct {
 }
 
 func newReplayer(dir string, mode replayMode, log *slog.Logger, files []segFile) *replayer {
-	// The index starts small: growing it costs less than presizing it from
-	// the folder's size, which mostly holds dead records and free space.
+	// The index starts small: presizing it from the folder's size, which
+	// may hold mostly dead records and free space, could cost more than
+	// growing it. run reserves as it goes, from what the segments read so
+	// far held, and shrinks what it guessed too big at the end.
 	r := &replayer{dir: dir, mode: mode, log: log, files: files, x: newIndex(0), reader: newSegReader(dir), maps: map[uint32][]byte{}, truncatedAt: -1}
 	r.x.pages.src = r.reader
 	return r
@@ -69,9 +71,21 @@ func (r *replayer) note(format string, args ...any) {
 }
 
 func (r *replayer) run(ctx context.Context) error {
+	defer r.x.fit()
+	sizes := make([]int64, len(r.files))
+	var total, walked int64
+	for i, f := range r.files {
+		if st, err := os.Stat(filepath.Join(r.dir, f.name)); err == nil {
+			sizes[i] = st.Size()
+			total += sizes[i]
+		}
+	}
 	for i := 0; i < len(r.files); i++ {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if walked > 0 {
+			r.x.reserve(walked, total)
 		}
 		done, err := r.segment(i)
 		if err != nil {
@@ -80,6 +94,7 @@ func (r *replayer) run(ctx context.Context) error {
 		if done {
 			return nil
 		}
+		walked += sizes[i]
 	}
 	return nil
 }
