@@ -349,7 +349,7 @@ func (o *Outbox) writeRaw(b []byte) int {
 // failure again).
 func (r *rawWriter) write(fd uintptr) bool {
 	for r.n < len(r.buf) {
-		m, err := syscall.Write(int(fd), r.buf[r.n:])
+		m, err := sysWrite(int(fd), r.buf[r.n:])
 		if err == syscall.EINTR {
 			continue
 		}
