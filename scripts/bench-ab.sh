@@ -57,9 +57,13 @@ args() {
 }
 num() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
 OUT=$DATA/runs.txt
-for _ in $(seq "$ROUNDS"); do
+# Which build runs first alternates by round: the one that ran just before
+# may still be busy (auto-deleted queue, memtrim's collection a second after
+# a burst) during the other's run.
+order=("before:5781 after:5782" "after:5782 before:5781")
+for round in $(seq "$ROUNDS"); do
   for s in $SCENARIOS; do
-    for b in before:5781 after:5782; do
+    for b in ${order[$((round % 2))]}; do
       name=${b%%:*} port=${b#*:}
       if [ -n "${PERF:-}" ]; then
         # The broker's CPU from perf stat's task-clock over the run
