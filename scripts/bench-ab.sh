@@ -14,11 +14,13 @@
 # amqp-credit10, amqp-persistent, amqp-rate10k (at least once at a fixed
 # 10,000 msg/s: one or two messages per read, the per-message path),
 # amqp-atmostonce, amqp-fanout4 (one producer, four consumers on a topic),
-# amqp-4to4. Output: one line per run (build, scenario, msg/s, broker and
-# client CPU µs per message, lost), then the medians.
+# amqp-4to4, amqp-rate30k (at least once at 30,000 msg/s). Output: one line
+# per run (build, scenario, msg/s, broker and client CPU µs per message,
+# lost), then the medians. PERF=1 takes the broker's CPU from `perf stat -e
+# task-clock -p PID` over each run instead of /proc's 10 ms ticks.
 set -u
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { sed -n '2,20p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,21p' "$0"; exit 2; }
 A=$1 B=$2 ROUNDS=${3:-5}
 shift 2; [ $# -gt 0 ] && shift
 SCENARIOS=${*:-amqp-1to1}
@@ -46,6 +48,7 @@ args() {
   amqp-credit10)   echo "-P 1 -C 1 -n 20000 --unsettled --in-flight 100 --ack client-individual --credit 10 bench.ab3.$RANDOM" ;;
   amqp-persistent) echo "-P 1 -C 1 -n 20000 --persistent --in-flight 100 --ack client-individual --credit 1000 bench.ab4.$RANDOM" ;;
   amqp-rate10k)    echo "-P 1 -C 1 -n 30000 --rate 10000 --unsettled --in-flight 100 --ack client-individual --credit 1000 bench.ab5.$RANDOM" ;;
+  amqp-rate30k)    echo "-P 1 -C 1 -n 60000 --rate 30000 --unsettled --in-flight 100 --ack client-individual --credit 1000 bench.ab9.$RANDOM" ;;
   amqp-atmostonce) echo "-P 1 -C 1 -n 30000 --credit 1000 bench.ab6.$RANDOM" ;;
   amqp-fanout4)    echo "-P 1 -C 4 -n 10000 --credit 1000 topic://bench.ab7.$RANDOM" ;;
   amqp-4to4)       echo "-P 4 -C 4 -n 10000 --unsettled --in-flight 100 --ack client-individual --credit 1000 bench.ab8.$RANDOM" ;;
@@ -54,13 +57,29 @@ args() {
 }
 num() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
 OUT=$DATA/runs.txt
-for _ in $(seq "$ROUNDS"); do
+# Which build runs first alternates by round: the one that ran just before
+# may still be busy (auto-deleted queue, memtrim's collection a second after
+# a burst) during the other's run.
+order=("before:5781 after:5782" "after:5782 before:5781")
+for round in $(seq "$ROUNDS"); do
   for s in $SCENARIOS; do
-    for b in before:5781 after:5782; do
+    for b in ${order[$((round % 2))]}; do
       name=${b%%:*} port=${b#*:}
+      if [ -n "${PERF:-}" ]; then
+        # The broker's CPU from perf stat's task-clock over the run
+        # (/proc counts 10 ms ticks: ±5 % over a 30,000-message run).
+        perf stat -x, -e task-clock -p "$(cat "$DATA/$name.pid")" -o "$DATA/perf.txt" & sp=$!
+        sleep 0.2
+      fi
       # shellcheck disable=SC2046 # the scenario's arguments are words
       r=$("$J" bench --url "amqp://127.0.0.1:$port" --json --broker-pid "$(cat "$DATA/$name.pid")" $(args "$s") 2>/dev/null | tr -d '\n ')
-      line="$name $s $(echo "$r" | num receive_rate) $(echo "$r" | num broker_cpu_us_per_msg) $(echo "$r" | num client_cpu_us_per_msg) $(echo "$r" | num lost)"
+      bcpu=$(echo "$r" | num broker_cpu_us_per_msg)
+      if [ -n "${PERF:-}" ]; then
+        kill -INT $sp; wait $sp 2>/dev/null
+        n=$(echo "$r" | num received)
+        bcpu=$(awk -F, -v n="$n" '$3=="task-clock" && n>0 {printf "%.2f", $1*1000/n}' "$DATA/perf.txt")
+      fi
+      line="$name $s $(echo "$r" | num receive_rate) $bcpu $(echo "$r" | num client_cpu_us_per_msg) $(echo "$r" | num lost)"
       echo "$line"
       echo "$line" >> "$OUT"
     done

@@ -49,6 +49,7 @@ type conn struct {
 	remote string
 	ctx    context.Context
 	w      transport.Waiter
+	sr     sockReader // what br reads: the socket
 	br     *bufio.Reader
 	log    *slog.Logger
 
@@ -116,7 +117,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.w.Init(nc)
 	c.w.Meter = &s.counters.Meter
 	c.ob.Init(&c.w, &c.mu, s.opts.WriteTimeout, c)
-	c.br = bufio.NewReaderSize(&c.w, 16<<10)
+	c.sr.init(&c.w)
+	c.br = bufio.NewReaderSize(&c.sr, 16<<10)
 	c.log = s.log.With("remote", c.remote)
 	return c
 }

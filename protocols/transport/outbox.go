@@ -252,9 +252,19 @@ func (o *Outbox) writer(done chan struct{}) {
 		o.settler.TakeSettle()
 		o.mu.Unlock()
 		if len(buf) > 0 {
-			_ = o.w.nc.SetWriteDeadline(time.Now().Add(o.timeout))
-			n, err := o.w.nc.Write(buf)
-			o.w.Meter.wrote(n)
+			// What fits into the socket goes without a wait (and with
+			// no deadline to arm); only the rest waits for room.
+			var n int
+			if o.canWriteRaw() {
+				n = o.writeRaw(buf)
+			}
+			var err error
+			if n < len(buf) {
+				_ = o.w.nc.SetWriteDeadline(time.Now().Add(o.timeout))
+				var m int
+				m, err = o.w.nc.Write(buf[n:])
+				o.w.Meter.wrote(m)
+			}
 			if err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
@@ -349,7 +359,7 @@ func (o *Outbox) writeRaw(b []byte) int {
 // failure again).
 func (r *rawWriter) write(fd uintptr) bool {
 	for r.n < len(r.buf) {
-		m, err := syscall.Write(int(fd), r.buf[r.n:])
+		m, err := sysWrite(int(fd), r.buf[r.n:])
 		if err == syscall.EINTR {
 			continue
 		}
