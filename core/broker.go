@@ -119,6 +119,11 @@ type Broker struct {
 	// run at once across every queue (paging.go).
 	pager   storage.Pager
 	pageSem chan struct{}
+	// paging is set once a queue may page (a PAGE address setting, or a
+	// paged tail recovered); pageOrder orders paged sends against the drop
+	// of a purge (paging.go).
+	paging    atomic.Bool
+	pageOrder pageOrder
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -181,11 +186,13 @@ func New(cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	pager, _ := cfg.Store.(storage.Pager)
-	if pager == nil {
-		for pattern, a := range cfg.AddressSettings {
-			if a != nil && a.AddressFullPolicy != nil && strings.EqualFold(*a.AddressFullPolicy, "PAGE") {
+	pages := false
+	for pattern, a := range cfg.AddressSettings {
+		if a != nil && a.AddressFullPolicy != nil && strings.EqualFold(*a.AddressFullPolicy, "PAGE") {
+			if pager == nil {
 				return nil, fmt.Errorf("address-settings %q: address-full-policy PAGE needs a store that pages (journal or postgres); this store (%T) cannot", pattern, cfg.Store)
 			}
+			pages = true
 		}
 	}
 	b := &Broker{
@@ -197,6 +204,7 @@ func New(cfg Config) (*Broker, error) {
 	// Message ids stay unique across restarts without a stored counter: they
 	// start from the clock (2^20 ids per millisecond of downtime).
 	b.nextMsgID.Store(uint64(cfg.Now().UnixMilli()) << 20)
+	b.paging.Store(pages)
 	b.store.Notify(b.storeChanged)
 	return b, nil
 }

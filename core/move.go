@@ -55,15 +55,18 @@ func (q *Queue) startMoveLocked(r *ref, mv move) {
 func (b *Broker) moveAll(moves []move) {
 	for _, mv := range moves {
 		var ops []storage.Op
+		gate := b.pageGate(true)
 		plan, ok := b.prepareMove(mv, &ops)
 		if !ok {
+			gate.open()
 			continue
 		}
 		if len(ops) == 0 {
+			gate.open()
 			b.finishMove(plan, nil) // nothing durable on either side
 			continue
 		}
-		b.apply(ops, true, func(err error) { b.finishMove(plan, err) })
+		gate.apply(b, ops, true, func(err error) { b.finishMove(plan, err) })
 	}
 }
 
