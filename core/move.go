@@ -124,10 +124,10 @@ func (b *Broker) prepareMove(mv move, ops *[]storage.Op) (*movePlan, bool) {
 	plan := &movePlan{move: mv, p: p}
 	src := mv.r.account()
 	if q := mv.q; q.info.Durable && src.Durable {
-		*ops = append(*ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: src.ID})
+		*ops = append(*ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: src.key()})
 		plan.durableRefTaken = true
 		if src.durableRefs.Add(-1) == 0 {
-			*ops = append(*ops, storage.Op{Kind: storage.OpDeleteMessage, MsgID: src.ID})
+			*ops = append(*ops, storage.Op{Kind: storage.OpDeleteMessage, MsgID: src.key()})
 			plan.deletedMessage = true
 		}
 	}

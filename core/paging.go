@@ -111,9 +111,12 @@ func (q *Queue) pageOutLocked() uint64 {
 
 // pageOps appends one OpPageRef per queue in paged, all with data, the
 // encoded message. The first reuses the message's id when no queue stored
-// it as an ordinary message (so a queue's message keeps the id its
-// producer's send gave it, the common case); every other copy takes an id
-// of its own, as the contract wants one per stored record.
+// it as an ordinary message (an anycast queue, the common case); every
+// other copy is stored under an id of its own, as the contract wants one
+// per stored record. data holds the message's own id, which every copy
+// takes back when it is read (setStoreID): a message keeps one identity
+// (JMSMessageID, STOMP message-id, the key MQTT folds overlapping
+// subscriptions' copies by) in all its queues, paged or not.
 func (b *Broker) pageOps(ops []storage.Op, m *Message, paged []*Queue, data []byte, stored bool) []storage.Op {
 	for i, q := range paged {
 		id := m.ID
@@ -256,7 +259,7 @@ func (q *Queue) pageIn() {
 				b.log.Error("paged message unreadable: dropped", "queue", q.info.Name, "message", p.MsgID, "err", err)
 				in.bad = true
 			} else {
-				m.ID = p.MsgID
+				m.setStoreID(p.MsgID)
 				m.size = int32(m.Size())
 				a := addrs[m.Address]
 				if a == nil {
@@ -282,8 +285,8 @@ func (q *Queue) pageIn() {
 			if err == nil {
 				for _, in := range batch {
 					if !in.bad {
-						q.ops = append(q.ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: in.m.ID},
-							storage.Op{Kind: storage.OpDeleteMessage, MsgID: in.m.ID})
+						q.ops = append(q.ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: in.m.key()},
+							storage.Op{Kind: storage.OpDeleteMessage, MsgID: in.m.key()})
 					}
 				}
 			}
@@ -441,6 +444,19 @@ func (r *recoverer) Paged(queueID uint64, count, bytes int64) error {
 	return nil
 }
 
+// setStoreID records that the store holds m, decoded from data that
+// carries its identity, under id: the message's own id when they differ
+// (a paged copy; pageOps). Data without an id takes the store's.
+func (m *Message) setStoreID(id uint64) {
+	switch m.ID {
+	case 0:
+		m.ID = id
+	case id:
+	default:
+		m.storeID = id
+	}
+}
+
 // pageInOps are the store operations that page a batch in: OpPageIn for
 // each reference, OpPageDrop for one whose message does not decode.
 func pageInOps(queueID uint64, batch []pagedIn) []storage.Op {
@@ -450,7 +466,7 @@ func pageInOps(queueID uint64, batch []pagedIn) []storage.Op {
 			ops = append(ops, storage.Op{Kind: storage.OpPageDrop, QueueID: queueID, Pos: in.pos})
 			continue
 		}
-		ops = append(ops, storage.Op{Kind: storage.OpPageIn, QueueID: queueID, MsgID: in.m.ID, Pos: in.pos})
+		ops = append(ops, storage.Op{Kind: storage.OpPageIn, QueueID: queueID, MsgID: in.m.key(), Pos: in.pos})
 	}
 	return ops
 }

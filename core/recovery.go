@@ -131,7 +131,7 @@ func (r *recoverer) Message(id uint64, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("message %d: %w", id, err)
 	}
-	m.ID = id
+	m.setStoreID(id) // a paged-in copy keeps its message's identity
 	r.messages[id] = m
 	return nil
 }
