@@ -339,6 +339,7 @@ func (q *Queue) appendPagedLocked(batch []pagedIn) {
 			continue
 		}
 		m := in.m
+		m.pagedPos = in.pos
 		m.refs.Store(1)
 		m.durableRefs.Store(1)
 		m.addr = in.a
