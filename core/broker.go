@@ -124,6 +124,12 @@ type Broker struct {
 	// of a purge (paging.go).
 	paging    atomic.Bool
 	pageOrder pageOrder
+	// pageRun counts the page-in goroutines, which Close waits for (one
+	// must not page in after the store is closed, or reopened for another
+	// broker); pageStop, under pageRunMu, refuses new ones once it does.
+	pageRunMu sync.Mutex
+	pageStop  bool
+	pageRun   sync.WaitGroup
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -296,6 +302,10 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	close(b.stop)
 	b.wg.Wait()
+	b.pageRunMu.Lock()
+	b.pageStop = true
+	b.pageRunMu.Unlock()
+	b.pageRun.Wait()
 	b.flushBindings()
 	b.failHeld()
 	for _, q := range queues {

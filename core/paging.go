@@ -190,11 +190,18 @@ func (q *Queue) needPageLocked() bool {
 	if pg == nil || pg.count == 0 || pg.reading || pg.idle || q.deleted || len(q.consumers) == 0 || q.heldBytes.Load() >= pageMaxBytes {
 		return false
 	}
-	held, low := q.ready+q.sched.Len(), q.b.cfg.pageLow
+	held, low := q.ready, q.b.cfg.pageLow
 	if b := q.b; b.globalMax > 0 && b.globalSize.Load() > b.globalMax {
 		// Over the broker's budget (many paging queues, or other
 		// addresses full): read back only what keeps consumers going.
 		low = min(low, pageLowOverBudget)
+	}
+	// Scheduled references read back wait in memory for their time, and
+	// do not feed consumers: a tail that starts with thousands scheduled
+	// for tomorrow must not hold back the ready ones behind them. They
+	// count against the read-ahead's outer bound (and pageMaxBytes) only.
+	if q.sched.Len() >= low*pageLookAhead {
+		return false
 	}
 	return held < low || (held < low*pageLookAhead && q.starvingLocked())
 }
@@ -223,8 +230,28 @@ type pagedIn struct {
 	bad   bool // undecodable: dropped
 }
 
+// startPageIn starts the queue's page-in goroutine (unlock set
+// pg.reading), unless the broker is closing.
+func (q *Queue) startPageIn() {
+	b := q.b
+	b.pageRunMu.Lock()
+	if b.pageStop {
+		b.pageRunMu.Unlock()
+		q.mu.Lock()
+		q.pg.reading = false
+		q.mu.Unlock()
+		return
+	}
+	b.pageRun.Add(1)
+	b.pageRunMu.Unlock()
+	go func() {
+		defer b.pageRun.Done()
+		q.pageIn()
+	}()
+}
+
 // pageIn reads the queue's tail back while the queue needs it. It runs in
-// its own goroutine, started by unlock with pg.reading set.
+// its own goroutine, started by startPageIn with pg.reading set.
 func (q *Queue) pageIn() {
 	b := q.b
 	select {
@@ -242,6 +269,14 @@ func (q *Queue) pageIn() {
 		q.mu.Lock()
 		pg := q.pg
 		pg.reading = false
+		select {
+		case <-b.stop:
+			// Closing: Close waits for this goroutine, and the store
+			// must see no page-in after it.
+			q.mu.Unlock()
+			return
+		default:
+		}
 		if !q.needPageLocked() {
 			q.mu.Unlock()
 			return

@@ -1,7 +1,10 @@
 package core
 
 import (
+	"context"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/junctionmq/junction/storage"
 	"github.com/junctionmq/junction/storage/faulty"
@@ -51,4 +54,64 @@ func TestPagingUnderStoreFaults(t *testing.T) {
 	}
 	c.Close()
 	waitFor(t, "the store to empty", func() bool { ss := inner.Stats(); return ss.Paged == 0 && ss.Messages == 0 && ss.Refs == 0 })
+}
+
+// Close waits for a page-in under way: none reaches the store after Close
+// returns (a store reopened for the next broker would get page-ins its
+// recovery did not count, and lose those messages to both brokers).
+func TestPagingCloseWaitsForPageIn(t *testing.T) {
+	inner := memory.New()
+	st := faulty.Wrap(inner)
+	cfg := pagingConfig(nil)
+	cfg.Store = st
+	b, err := New(withDiscardLogger(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := b.NewSession(SessionOptions{})
+	const n = 300
+	sendPaged(t, s, "orders", "m", 0, n)
+	reading, release := make(chan struct{}, 1), make(chan struct{})
+	st.SetRead(func(uint64) error {
+		select {
+		case reading <- struct{}{}:
+		default:
+		}
+		<-release
+		return nil
+	})
+	c, _ := consume(t, s, "orders", ConsumerOptions{Credit: 10})
+	select {
+	case <-reading:
+	case <-time.After(waitTimeout):
+		close(release)
+		t.Fatal("no page-in started")
+	}
+	c.Close()
+	s.Close()
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close() }()
+	select {
+	case <-closed:
+		close(release)
+		t.Fatal("Close returned while a page-in was reading")
+	case <-time.After(100 * time.Millisecond): // proving something does not happen
+	}
+	close(release)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	// The next broker on the same store finds every message, in order.
+	inner.Reopen()
+	st.SetRead(nil)
+	nb := newTestBroker(t, func() Config { c := pagingConfig(nil); c.Store = st; return c }())
+	drainInOrder(t, newSession(t, nb, SessionOptions{}), "orders", "m", 0, n)
+}
+
+func withDiscardLogger(cfg Config) Config {
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	return cfg
 }

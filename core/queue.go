@@ -309,7 +309,7 @@ func (q *Queue) unlock() {
 	}
 	q.mu.Unlock()
 	if startPager {
-		go q.pageIn()
+		q.startPageIn()
 	}
 	switch {
 	case len(ops) == 0:

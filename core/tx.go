@@ -203,7 +203,7 @@ func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txSettle, a *ad
 func (tx *Tx) apply(sends []*Message, acks []txSettle, plans []resolved, done func(error)) {
 	b := tx.s.b
 	var ops []storage.Op
-	gate := b.pageGate(len(sends) > 0)
+	gate := b.pageGate(true) // its sends, and its acks' dead-letter moves, may page
 	ready := make([]prepared, 0, len(sends))
 	for i, m := range sends {
 		for attempt := 0; ; attempt++ {

@@ -37,6 +37,7 @@ type Store struct {
 }
 
 // ReadRule decides whether a ReadPaged of queue q fails (nil: it does not).
+// It runs outside the Store's lock, so it may also hold the read back.
 type ReadRule func(q uint64) error
 
 var (
@@ -98,15 +99,15 @@ func (s *Store) ReadFailures() int { s.mu.Lock(); defer s.mu.Unlock(); return s.
 // says so, reporting nothing; else it reads the inner store.
 func (s *Store) ReadPaged(q uint64, after uint64, max int, fn func(p storage.PagedRef) error) error {
 	s.mu.Lock()
-	err := s.broken
-	if rule := s.read; rule != nil && err == nil {
-		err = rule(q)
-	}
-	if err != nil {
-		s.reads++
-	}
+	err, rule := s.broken, s.read
 	s.mu.Unlock()
+	if rule != nil && err == nil {
+		err = rule(q) // outside the lock: a test's rule may block the read
+	}
 	if err != nil {
+		s.mu.Lock()
+		s.reads++
+		s.mu.Unlock()
 		return fmt.Errorf("reading paged references of queue %d: %w", q, err)
 	}
 	p, ok := s.inner.(storage.Pager)
