@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -43,5 +44,102 @@ func TestPagingScheduledHeadDoesNotBlock(t *testing.T) {
 	ackAll(t, ds)
 	if st := queueStats(t, b, "orders"); st.Scheduled != 300 || st.Messages != 300 {
 		t.Errorf("after the ready ones: %+v, want the 300 scheduled left", st)
+	}
+}
+
+// Paged copies of multicast messages, whose store id is not their id, are
+// settled under the store's id on every path: ack, transactional ack rolled
+// back then committed, redelivery, dead-lettering into a paging DLQ. The
+// store ends empty, and nothing is delivered twice or lost.
+func TestPagingCopiesSettleEveryWay(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store, "news", &AddressSettings{
+		MaxSizeBytes: ptr(ByteSize(pagingBudget)), AddressFullPolicy: ptr("PAGE"), MaxDeliveryAttempts: ptr(2),
+	}))
+	s := newSession(t, b, SessionOptions{ClientID: "app"})
+	for _, name := range []string{"s1", "s2", "s3"} {
+		c, _ := subscribe(t, s, SubscribeOptions{Address: "news", Name: name, Durable: true}, ConsumerOptions{})
+		c.Close()
+	}
+	pad := strings.Repeat("p", 200)
+	const n = 200
+	for i := range n {
+		m := msg("news", fmt.Sprint(i), "pad", pad)
+		m.RoutingType, m.Durable = Multicast, true
+		send(t, s, m)
+	}
+	if st := queueStats(t, b, "app.s3"); st.Paged == 0 {
+		t.Fatalf("s3 is not paging: %+v", st)
+	}
+	check := func(name string, ds []Delivery) {
+		t.Helper()
+		for i, d := range ds {
+			if string(d.Message.Body) != fmt.Sprint(i) {
+				t.Fatalf("%s: delivery %d is %q", name, i, d.Message.Body)
+			}
+		}
+	}
+	// s1: acked inside a transaction that rolls back, then one that commits.
+	c1, col1 := subscribe(t, s, SubscribeOptions{Address: "news", Name: "s1", Durable: true}, ConsumerOptions{Credit: 1000})
+	ds := col1.take(t, n)
+	check("s1", ds)
+	tx := s.Begin()
+	for _, d := range ds {
+		if err := tx.Ack(c1, d.Tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx.Rollback()
+	ds = col1.take(t, n) // back, in order, redelivered
+	check("s1 after rollback", ds)
+	tx = s.Begin()
+	for _, d := range ds {
+		if err := tx.Ack(c1, d.Tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commitWait(t, tx)
+	c1.Close()
+	// s2: rejected, to the dead-letter address (which pages too).
+	c2, col2 := subscribe(t, s, SubscribeOptions{Address: "news", Name: "s2", Durable: true}, ConsumerOptions{Credit: 1000})
+	ds = col2.take(t, n)
+	check("s2", ds)
+	for _, d := range ds {
+		if err := c2.Reject(d.Tag, "bad"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c2.Close()
+	waitFor(t, "the dead letters", func() bool { q, ok := b.Queue("DLQ"); return ok && q.Stats().Messages == n })
+	drainInOrder(t, s, "DLQ", "", 0, n)
+	// s3: nacked (redelivered), then acked.
+	c3, col3 := subscribe(t, s, SubscribeOptions{Address: "news", Name: "s3", Durable: true}, ConsumerOptions{Credit: 1000})
+	ds = col3.take(t, n)
+	check("s3", ds)
+	for _, d := range ds[:50] {
+		if err := c3.Nack(d.Tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ackAll(t, ds[50:])
+	again := col3.take(t, 50)
+	check("s3 redelivered", again)
+	ackAll(t, again)
+	col3.none(t)
+	c3.Close()
+	waitFor(t, "the store to empty", func() bool {
+		ss := store.Stats()
+		return ss.Paged == 0 && ss.Messages == 0 && ss.Refs == 0
+	})
+}
+
+func commitWait(t *testing.T, tx *Tx) {
+	t.Helper()
+	done := make(chan error, 1)
+	if err := tx.Commit(context.Background(), func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
