@@ -141,3 +141,37 @@ func TestPagingBrowseWhileDraining(t *testing.T) {
 		}
 	}
 }
+
+// A purge while a paging queue is browsed discards what the browser had
+// read of the tail: it shows no purged message.
+func TestPagingBrowsePurged(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := newSession(t, b, SessionOptions{})
+	sendPaged(t, s, "orders", "m", 0, 600)
+	// Credit for what is in memory and 5 more: the browser reads a batch
+	// of the tail (at least 16) and keeps the rest of it.
+	credit := queueStats(t, b, "orders").Ready + 5
+	var shown []string
+	ended := false
+	br, err := s.NewBrowser("orders", BrowserOptions{
+		Handler: func(m *Message) { shown = append(shown, string(m.Body)) },
+		OnEnd:   func() { ended = true },
+		Credit:  credit,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	if len(shown) != credit || ended || len(br.buf) == 0 {
+		t.Fatalf("credit %d showed %d (ended %v, %d read ahead)", credit, len(shown), ended, len(br.buf))
+	}
+	q, _ := b.Queue("orders")
+	if n := q.Purge(); n != 600 {
+		t.Fatalf("purged %d, want 600", n)
+	}
+	br.AddCredit(1000)
+	if len(shown) != credit || !ended {
+		t.Fatalf("after the purge the browser showed %d more (ended %v): %v", len(shown)-credit, ended, shown[credit:min(len(shown), credit+10)])
+	}
+}

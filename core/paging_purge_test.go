@@ -125,3 +125,83 @@ func (c *collector) poll(timeout time.Duration) (Delivery, bool) {
 		return Delivery{}, false
 	}
 }
+
+// Deleting a paging queue in a loop while producers send into its address
+// (each delete's queue comes back, auto-created, on the next send) leaves
+// nothing behind in the store once the last queue is drained, and the
+// last queue's counts at zero.
+func TestPagingDeleteRacingSends(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	const producers, perProducer = 3, 800
+	pad := strings.Repeat("p", 200)
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := b.NewSession(SessionOptions{})
+			defer s.Close()
+			for i := range perProducer {
+				m := msg("work", fmt.Sprintf("p%d-%d", p, i), "pad", pad)
+				m.RoutingType, m.Durable = Anycast, true
+				if err := sendErr(s, m); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	stop, deleter := make(chan struct{}), make(chan struct{})
+	deletes := 0
+	go func() {
+		defer close(deleter)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if b.DeleteQueue("work") == nil {
+				deletes++
+			}
+			time.Sleep(200 * time.Microsecond) // let the tail grow between deletes
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	<-deleter
+	s := newSession(t, b, SessionOptions{})
+	last := msg("work", "last", "pad", pad)
+	last.RoutingType, last.Durable = Anycast, true
+	send(t, s, last) // the last queue exists (a delete may have come after every send)
+	q, _ := b.Queue("work")
+	c, col := consume(t, s, "work", ConsumerOptions{Credit: 200, Window: true})
+	defer c.Close()
+	seen := map[string]bool{}
+	for {
+		st := q.Stats()
+		if st.Messages == 0 && st.InFlight == 0 {
+			break
+		}
+		d, ok := col.poll(waitTimeout)
+		if !ok {
+			t.Fatalf("the last queue stalled: %+v (store paged %d)", q.Stats(), store.Stats().Paged)
+		}
+		if seen[string(d.Message.Body)] {
+			t.Fatalf("%s twice", d.Message.Body)
+		}
+		seen[string(d.Message.Body)] = true
+		if err := c.Ack(d.Tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := q.Stats(); st.Paged != 0 || st.PagedBytes != 0 || st.Paging {
+		t.Errorf("drained queue: %+v", st)
+	}
+	if !seen["last"] {
+		t.Error("the last message was not consumed")
+	}
+	waitFor(t, "the store to empty", func() bool { ss := store.Stats(); return ss.Paged == 0 && ss.Messages == 0 && ss.Refs == 0 })
+	t.Logf("%d deletes, %d consumed from the last queue", deletes, len(seen))
+}
