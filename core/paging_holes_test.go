@@ -143,3 +143,55 @@ func commitWait(t *testing.T, tx *Tx) {
 		t.Fatal(err)
 	}
 }
+
+// A consumer whose selector matches only messages deep in a paged tail
+// makes the queue read ahead a bounded amount, then waits; as others drain
+// the queue its messages come, in order.
+func TestPagingDeepSelector(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store)) // read-ahead 64, look-ahead 16x
+	s := newSession(t, b, SessionOptions{})
+	pad := strings.Repeat("p", 200)
+	const n, reds = 3000, 10
+	for i := range n {
+		m := msg("orders", fmt.Sprint(i), "pad", pad)
+		if i >= n-reds {
+			m.SetProperty("color", stringValue("red"))
+		}
+		m.RoutingType, m.Durable = Anycast, true
+		send(t, s, m)
+	}
+	red, redCol := consume(t, s, "orders", ConsumerOptions{Selector: "color = 'red'", Credit: 100})
+	defer red.Close()
+	q, _ := b.Queue("orders")
+	waitFor(t, "the look-ahead to stop", func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return !q.pg.reading
+	})
+	q.mu.Lock()
+	held := q.total
+	q.mu.Unlock()
+	if held > 64*16+2*25+100 {
+		t.Errorf("a selective consumer made the queue hold %d messages in memory", held)
+	}
+	redCol.none(t)
+	others, col := consume(t, s, "orders", ConsumerOptions{Selector: "color IS NULL", Credit: 200, Window: true})
+	defer others.Close()
+	for i := range n - reds {
+		d := col.next(t, waitTimeout)
+		if string(d.Message.Body) != fmt.Sprint(i) {
+			t.Fatalf("delivery %d is %q", i, d.Message.Body)
+		}
+		if err := others.Ack(d.Tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds := redCol.take(t, reds)
+	for i, d := range ds {
+		if string(d.Message.Body) != fmt.Sprint(n-reds+i) {
+			t.Fatalf("red %d is %q", i, d.Message.Body)
+		}
+	}
+	ackAll(t, ds)
+}
