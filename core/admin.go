@@ -131,9 +131,17 @@ func (b *Broker) DeleteAddress(name string, force bool) error {
 // messages in flight to consumers, and those on their way to a dead-letter
 // or expiry address, stay. It returns how many went.
 func (q *Queue) Purge() int {
+	// The paged tail's drop is ordered against paging sends (pageOrder).
+	ordered := q.b.paging.Load()
+	if ordered {
+		q.b.pageOrder.lock()
+	}
 	q.mu.Lock()
 	if q.deleted {
 		q.mu.Unlock()
+		if ordered {
+			q.b.pageOrder.unlock()
+		}
 		return 0
 	}
 	n := 0
@@ -164,6 +172,9 @@ func (q *Queue) Purge() int {
 	if paged := q.dropPagedLocked(); paged > 0 {
 		q.acked.Add(uint64(paged))
 		n += int(paged)
+	}
+	if ordered {
+		q.b.pageOrder.unlock()
 	}
 	q.compactLevels()
 	q.unlock()

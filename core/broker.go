@@ -119,6 +119,17 @@ type Broker struct {
 	// run at once across every queue (paging.go).
 	pager   storage.Pager
 	pageSem chan struct{}
+	// paging is set once a queue may page (a PAGE address setting, or a
+	// paged tail recovered); pageOrder orders paged sends against the drop
+	// of a purge (paging.go).
+	paging    atomic.Bool
+	pageOrder pageOrder
+	// pageRun counts the page-in goroutines, which Close waits for (one
+	// must not page in after the store is closed, or reopened for another
+	// broker); pageStop, under pageRunMu, refuses new ones once it does.
+	pageRunMu sync.Mutex
+	pageStop  bool
+	pageRun   sync.WaitGroup
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -181,11 +192,13 @@ func New(cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	pager, _ := cfg.Store.(storage.Pager)
-	if pager == nil {
-		for pattern, a := range cfg.AddressSettings {
-			if a != nil && a.AddressFullPolicy != nil && strings.EqualFold(*a.AddressFullPolicy, "PAGE") {
+	pages := false
+	for pattern, a := range cfg.AddressSettings {
+		if a != nil && a.AddressFullPolicy != nil && strings.EqualFold(*a.AddressFullPolicy, "PAGE") {
+			if pager == nil {
 				return nil, fmt.Errorf("address-settings %q: address-full-policy PAGE needs a store that pages (journal or postgres); this store (%T) cannot", pattern, cfg.Store)
 			}
+			pages = true
 		}
 	}
 	b := &Broker{
@@ -197,6 +210,7 @@ func New(cfg Config) (*Broker, error) {
 	// Message ids stay unique across restarts without a stored counter: they
 	// start from the clock (2^20 ids per millisecond of downtime).
 	b.nextMsgID.Store(uint64(cfg.Now().UnixMilli()) << 20)
+	b.paging.Store(pages)
 	b.store.Notify(b.storeChanged)
 	return b, nil
 }
@@ -288,6 +302,10 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	close(b.stop)
 	b.wg.Wait()
+	b.pageRunMu.Lock()
+	b.pageStop = true
+	b.pageRunMu.Unlock()
+	b.pageRun.Wait()
 	b.flushBindings()
 	b.failHeld()
 	for _, q := range queues {

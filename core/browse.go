@@ -1,9 +1,12 @@
 package core
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/junctionmq/junction/core/selector"
+	"github.com/junctionmq/junction/storage"
 )
 
 // Browser walks a queue's ready messages in delivery order (highest priority
@@ -17,6 +20,13 @@ import (
 // expired before the cursor reaches it is not seen, one that arrives behind
 // the cursor is seen, one that comes back to the head of the queue (released,
 // redelivered) after the cursor passed is not. No message is seen twice.
+//
+// A paging queue's tail (paging.go) is browsed after what is in memory, in
+// its order, read from the store with Pager.ReadPaged a batch at a time as
+// credit allows, outside the queue's lock: nothing is paged in and nothing
+// changes for the queue. References the queue pages in while it is browsed
+// are found in memory by their store position (Message.pagedPos), so that
+// none is seen twice or skipped for having moved.
 type Browser struct {
 	q       *Queue
 	sel     *selector.Selector
@@ -35,7 +45,27 @@ type Browser struct {
 	skipTo uint64 // after a compaction that lost last: skip ids up to this
 	done   bool   // the end was reached (or the browser closed)
 	ended  bool   // onEnd was called
+
+	// The paged tail, once the levels are walked (tail set): shown is the
+	// store position of the last paged reference shown or passed, buf the
+	// batch read after it not shown yet, gen the tail generation it was
+	// read in (a purge discards it).
+	tail    bool
+	reading bool // a read of the tail runs, q.mu released
+	shown   uint64
+	gen     uint64
+	buf     []browsedPaged
 }
+
+// browsedPaged is a paged reference read for a browser.
+type browsedPaged struct {
+	pos uint64
+	r   ref // msg, deliveryCount and scheduledAt, for selectors and schedules
+}
+
+// browseBatch bounds how many paged references a browser reads (and holds)
+// at once.
+const browseBatch = 256
 
 // BrowserOptions configure a Browser.
 type BrowserOptions struct {
@@ -127,21 +157,161 @@ func (br *Browser) Ended() bool {
 	return br.ended
 }
 
+// walkLocked shows what credit allows. Caller holds q.mu, which it
+// releases and takes again while it reads the store for the paged tail.
 func (br *Browser) walkLocked() {
 	q := br.q
-	if q.deleted {
-		br.finishLocked()
-		return
+	if br.reading {
+		return // another AddCredit is reading the tail: it goes on with this credit
 	}
-	now := q.b.nowMs()
-	for br.credit > 0 {
-		r := br.nextLocked(now)
-		if r == nil {
+	for !br.done {
+		if q.deleted {
 			br.finishLocked()
 			return
 		}
-		br.credit--
-		br.handler(r.msg)
+		now := q.b.nowMs()
+		for br.credit > 0 && !br.tail {
+			r := br.nextLocked(now)
+			if r == nil {
+				br.tail = true
+				break
+			}
+			br.credit--
+			br.shown = max(br.shown, r.msg.pagedPos)
+			br.handler(r.msg)
+		}
+		if br.credit <= 0 || !br.tailLocked(now) {
+			return
+		}
+		br.reading = true
+		br.readLocked()
+		br.reading = false
+	}
+}
+
+// tailLocked shows the paged tail from what is read and what the queue
+// paged in meanwhile, and reports whether more must be read from the store
+// to go on. Caller holds q.mu.
+func (br *Browser) tailLocked(now int64) bool {
+	q := br.q
+	for br.credit > 0 {
+		pg := q.pg
+		if pg == nil {
+			br.finishLocked()
+			return false
+		}
+		if pg.gen != br.gen {
+			br.buf, br.gen = br.buf[:0], pg.gen // purged: what was read is gone
+		}
+		if pg.after > br.shown {
+			// The queue paged in past what the browser has seen: those
+			// references are in memory (or consumed) now, and the store
+			// reads past them.
+			br.pagedInLocked(now, pg.after)
+			continue
+		}
+		for len(br.buf) > 0 && br.buf[0].pos <= br.shown {
+			br.buf = br.buf[1:]
+		}
+		if len(br.buf) == 0 {
+			if pg.count == 0 {
+				br.finishLocked()
+				return false
+			}
+			return true
+		}
+		e := br.buf[0]
+		br.buf[0] = browsedPaged{} // the batch's array holds no message shown
+		br.buf = br.buf[1:]
+		br.shown = e.pos
+		if e.r.msg != nil && br.visible(&e.r, now) { // nil: undecodable, passed over
+			br.credit--
+			br.handler(e.r.msg)
+		}
+	}
+	return false
+}
+
+// visible reports whether the browser shows r: ready (not expired, not
+// scheduled later) and matching its selector.
+func (br *Browser) visible(r *ref, now int64) bool {
+	m := r.msg
+	if (m.Expiration != 0 && now >= m.Expiration) || r.scheduledAt > now {
+		return false
+	}
+	return br.sel == nil || br.sel.Matches(r)
+}
+
+// pagedInLocked shows, in tail order, the ready references the queue paged
+// in after br.shown and up to upto, as far as credit goes. It walks what
+// the queue holds in memory: at most its read-ahead, a few thousand.
+// Caller holds q.mu.
+func (br *Browser) pagedInLocked(now int64, upto uint64) {
+	q := br.q
+	var in []*ref
+	for lvl := range q.nonEmptyLevels() {
+		d := &q.levels[lvl]
+		for p := d.base; p < d.end(); p++ {
+			if r := d.at(p); r != nil && r.msg.pagedPos > br.shown && r.msg.pagedPos <= upto && !r.expiring && !r.moving {
+				in = append(in, r)
+			}
+		}
+	}
+	slices.SortFunc(in, func(a, b *ref) int { return cmp.Compare(a.msg.pagedPos, b.msg.pagedPos) })
+	for _, r := range in {
+		if br.credit <= 0 {
+			return
+		}
+		br.shown = r.msg.pagedPos
+		if br.visible(r, now) {
+			br.credit--
+			br.handler(r.msg)
+		}
+	}
+	br.shown = upto
+}
+
+// readLocked reads the next batch of the paged tail into br.buf, with
+// q.mu released meanwhile. A failed read ends the browser: it cannot show
+// the rest in order. Caller holds q.mu.
+func (br *Browser) readLocked() {
+	q := br.q
+	b := q.b
+	after, gen, n := br.shown, br.gen, min(br.credit, browseBatch)
+	n = max(n, 16) // a selector may pass over most of a batch
+	buf := br.buf[:0]
+	q.mu.Unlock()
+	err := b.pager.ReadPaged(q.info.ID, after, n, func(p storage.PagedRef) error {
+		m, err := DecodeMessage(p.Data)
+		if err != nil {
+			// The page-in drops it; a browser passes over it.
+			buf = append(buf, browsedPaged{pos: p.Pos})
+			return nil
+		}
+		m.setStoreID(p.MsgID)
+		e := browsedPaged{pos: p.Pos, r: ref{msg: m, pos: -1, heapIdx: -1, deliveryCount: p.DeliveryCount, scheduledAt: p.ScheduledAt}}
+		if e.r.scheduledAt == 0 && m.ScheduledAt != 0 && p.DeliveryCount == 0 {
+			e.r.scheduledAt = m.ScheduledAt
+		}
+		buf = append(buf, e)
+		return nil
+	})
+	q.mu.Lock()
+	switch {
+	case br.done:
+	case err != nil:
+		b.log.Warn("browsing a paging queue: its paged messages could not be read; the browser ends here", "queue", q.info.Name, "err", err)
+		br.finishLocked()
+	case q.pg == nil || q.pg.gen != gen:
+		// Purged meanwhile: tailLocked starts over from the store.
+	case len(buf) == 0:
+		// Nothing is paged after what was shown (what is counted is not
+		// stored yet): the end of the queue.
+		if q.pg.after <= br.shown {
+			br.finishLocked()
+		}
+	default:
+		br.buf = buf
 	}
 }
 

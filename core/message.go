@@ -151,6 +151,24 @@ type Message struct {
 	durableRefs atomic.Int32
 	size        int32
 	ReplyToType RoutingType // how ReplyTo routes (here to fill the last word)
+	// storeID, when not 0, is the id the store keeps this copy under, where
+	// it is not ID: a message paged to several queues is one record per
+	// queue in the store, each under an id of its own, while every copy
+	// keeps the message's one identity, ID (paging.go, pageOps).
+	storeID uint64
+	// pagedPos is the store's position of the paged reference this copy
+	// was paged in from (0: it was not paged): a browser that read the
+	// queue's tail from the store knows it by it (browse.go). With storeID,
+	// 16 bytes that keep the struct in its size class (320).
+	pagedPos uint64
+}
+
+// key is the id the store holds this message under.
+func (m *Message) key() uint64 {
+	if m.storeID != 0 {
+		return m.storeID
+	}
+	return m.ID
 }
 
 // DefaultPriority is the JMS default priority.

@@ -55,15 +55,18 @@ func (q *Queue) startMoveLocked(r *ref, mv move) {
 func (b *Broker) moveAll(moves []move) {
 	for _, mv := range moves {
 		var ops []storage.Op
+		gate := b.pageGate(true)
 		plan, ok := b.prepareMove(mv, &ops)
 		if !ok {
+			gate.open()
 			continue
 		}
 		if len(ops) == 0 {
+			gate.open()
 			b.finishMove(plan, nil) // nothing durable on either side
 			continue
 		}
-		b.apply(ops, true, func(err error) { b.finishMove(plan, err) })
+		gate.apply(b, ops, true, func(err error) { b.finishMove(plan, err) })
 	}
 }
 
@@ -121,10 +124,10 @@ func (b *Broker) prepareMove(mv move, ops *[]storage.Op) (*movePlan, bool) {
 	plan := &movePlan{move: mv, p: p}
 	src := mv.r.account()
 	if q := mv.q; q.info.Durable && src.Durable {
-		*ops = append(*ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: src.ID})
+		*ops = append(*ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: src.key()})
 		plan.durableRefTaken = true
 		if src.durableRefs.Add(-1) == 0 {
-			*ops = append(*ops, storage.Op{Kind: storage.OpDeleteMessage, MsgID: src.ID})
+			*ops = append(*ops, storage.Op{Kind: storage.OpDeleteMessage, MsgID: src.key()})
 			plan.deletedMessage = true
 		}
 	}

@@ -102,7 +102,7 @@ func (r *ref) annotate(annots []prop.Property) {
 	}
 	orig := r.account()
 	m := r.msg.Clone()
-	m.ID, m.addr, m.size = r.msg.ID, r.msg.addr, r.msg.size
+	m.ID, m.storeID, m.addr, m.size = r.msg.ID, r.msg.storeID, r.msg.addr, r.msg.size
 	for _, a := range annots {
 		m.SetAnnotation(a.Name, a.Value)
 	}
@@ -123,7 +123,7 @@ func (q *Queue) storeAnnotatedLocked(r *ref) {
 		return
 	}
 	m := r.msg
-	m.ID = q.b.nextMsgID.Add(1)
+	m.ID, m.storeID = q.b.nextMsgID.Add(1), 0
 	m.refs.Store(1)
 	m.durableRefs.Store(1)
 	if a := m.addr; a != nil {
@@ -133,9 +133,9 @@ func (q *Queue) storeAnnotatedLocked(r *ref) {
 	q.ops = append(q.ops,
 		storage.Op{Kind: storage.OpAddMessage, MsgID: m.ID, Data: EncodeMessage(nil, m)},
 		storage.Op{Kind: storage.OpAddRef, QueueID: q.info.ID, MsgID: m.ID, DeliveryCount: r.deliveryCount},
-		storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: orig.ID})
+		storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: orig.key()})
 	if orig.durableRefs.Add(-1) == 0 {
-		q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteMessage, MsgID: orig.ID})
+		q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteMessage, MsgID: orig.key()})
 	}
 	if orig.refs.Add(-1) == 0 {
 		q.b.released(orig)

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -94,8 +95,10 @@ func (pg *pageState) logStop(q *Queue, why string) {
 // pagedLocked reports whether the queue has a paged tail. Caller holds q.mu.
 func (q *Queue) pagedLocked() bool { return q.pg != nil && q.pg.count > 0 }
 
-// pageOutLocked counts one reference that is being paged. Caller holds q.mu.
-func (q *Queue) pageOutLocked() {
+// pageOutLocked counts one reference that is being paged and returns the
+// tail's generation, which tells unpage whether a purge has since counted
+// it out. Caller holds q.mu.
+func (q *Queue) pageOutLocked() uint64 {
 	if q.pg == nil {
 		q.pg = &pageState{}
 	}
@@ -103,13 +106,17 @@ func (q *Queue) pageOutLocked() {
 		q.pg.logStart(q)
 	}
 	q.pg.count++
+	return q.pg.gen
 }
 
 // pageOps appends one OpPageRef per queue in paged, all with data, the
 // encoded message. The first reuses the message's id when no queue stored
-// it as an ordinary message (so a queue's message keeps the id its
-// producer's send gave it, the common case); every other copy takes an id
-// of its own, as the contract wants one per stored record.
+// it as an ordinary message (an anycast queue, the common case); every
+// other copy is stored under an id of its own, as the contract wants one
+// per stored record. data holds the message's own id, which every copy
+// takes back when it is read (setStoreID): a message keeps one identity
+// (JMSMessageID, STOMP message-id, the key MQTT folds overlapping
+// subscriptions' copies by) in all its queues, paged or not.
 func (b *Broker) pageOps(ops []storage.Op, m *Message, paged []*Queue, data []byte, stored bool) []storage.Op {
 	for i, q := range paged {
 		id := m.ID
@@ -137,16 +144,21 @@ func (b *Broker) unpin(targets, paged []*Queue) {
 }
 
 // unpage uncounts the paged references of a send the store did not take.
+// A queue purged since its prepare has counted them out already (and as
+// purged: that count is taken back).
 func (b *Broker) unpage(p prepared) {
 	if len(p.paged) == 0 {
 		return
 	}
 	n := int64(len(EncodeMessage(nil, p.m)))
-	for _, q := range p.paged {
+	for i, q := range p.paged {
 		q.mu.Lock()
-		if q.pg.count > 0 {
-			q.pg.count--
+		if q.pg.gen != p.gens[i] {
+			q.acked.Add(^uint64(0))
+			q.unlock()
+			continue
 		}
+		q.pg.count--
 		q.pg.bytes.Add(-n)
 		q.unlock()
 	}
@@ -178,11 +190,18 @@ func (q *Queue) needPageLocked() bool {
 	if pg == nil || pg.count == 0 || pg.reading || pg.idle || q.deleted || len(q.consumers) == 0 || q.heldBytes.Load() >= pageMaxBytes {
 		return false
 	}
-	held, low := q.ready+q.sched.Len(), q.b.cfg.pageLow
+	held, low := q.ready, q.b.cfg.pageLow
 	if b := q.b; b.globalMax > 0 && b.globalSize.Load() > b.globalMax {
 		// Over the broker's budget (many paging queues, or other
 		// addresses full): read back only what keeps consumers going.
 		low = min(low, pageLowOverBudget)
+	}
+	// Scheduled references read back wait in memory for their time, and
+	// do not feed consumers: a tail that starts with thousands scheduled
+	// for tomorrow must not hold back the ready ones behind them. They
+	// count against the read-ahead's outer bound (and pageMaxBytes) only.
+	if q.sched.Len() >= low*pageLookAhead {
+		return false
 	}
 	return held < low || (held < low*pageLookAhead && q.starvingLocked())
 }
@@ -211,8 +230,28 @@ type pagedIn struct {
 	bad   bool // undecodable: dropped
 }
 
+// startPageIn starts the queue's page-in goroutine (unlock set
+// pg.reading), unless the broker is closing.
+func (q *Queue) startPageIn() {
+	b := q.b
+	b.pageRunMu.Lock()
+	if b.pageStop {
+		b.pageRunMu.Unlock()
+		q.mu.Lock()
+		q.pg.reading = false
+		q.mu.Unlock()
+		return
+	}
+	b.pageRun.Add(1)
+	b.pageRunMu.Unlock()
+	go func() {
+		defer b.pageRun.Done()
+		q.pageIn()
+	}()
+}
+
 // pageIn reads the queue's tail back while the queue needs it. It runs in
-// its own goroutine, started by unlock with pg.reading set.
+// its own goroutine, started by startPageIn with pg.reading set.
 func (q *Queue) pageIn() {
 	b := q.b
 	select {
@@ -230,6 +269,14 @@ func (q *Queue) pageIn() {
 		q.mu.Lock()
 		pg := q.pg
 		pg.reading = false
+		select {
+		case <-b.stop:
+			// Closing: Close waits for this goroutine, and the store
+			// must see no page-in after it.
+			q.mu.Unlock()
+			return
+		default:
+		}
 		if !q.needPageLocked() {
 			q.mu.Unlock()
 			return
@@ -247,7 +294,7 @@ func (q *Queue) pageIn() {
 				b.log.Error("paged message unreadable: dropped", "queue", q.info.Name, "message", p.MsgID, "err", err)
 				in.bad = true
 			} else {
-				m.ID = p.MsgID
+				m.setStoreID(p.MsgID)
 				m.size = int32(m.Size())
 				a := addrs[m.Address]
 				if a == nil {
@@ -273,8 +320,8 @@ func (q *Queue) pageIn() {
 			if err == nil {
 				for _, in := range batch {
 					if !in.bad {
-						q.ops = append(q.ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: in.m.ID},
-							storage.Op{Kind: storage.OpDeleteMessage, MsgID: in.m.ID})
+						q.ops = append(q.ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: in.m.key()},
+							storage.Op{Kind: storage.OpDeleteMessage, MsgID: in.m.key()})
 					}
 				}
 			}
@@ -327,6 +374,7 @@ func (q *Queue) appendPagedLocked(batch []pagedIn) {
 			continue
 		}
 		m := in.m
+		m.pagedPos = in.pos
 		m.refs.Store(1)
 		m.durableRefs.Store(1)
 		m.addr = in.a
@@ -367,7 +415,10 @@ func (b *Broker) addressFor(name string) *address {
 }
 
 // dropPagedLocked drops the queue's whole paged tail (purge, delete),
-// returning how many references went. Caller holds q.mu.
+// returning how many references went. The drop is applied here, under the
+// queue's lock (and for a purge the page order, see pageOrder), not with
+// the queue's other operations at unlock: a send paging into the queue
+// right after must reach the store after it. Caller holds q.mu.
 func (q *Queue) dropPagedLocked() int64 {
 	pg := q.pg
 	if pg == nil || pg.count == 0 {
@@ -376,7 +427,12 @@ func (q *Queue) dropPagedLocked() int64 {
 	n := pg.count
 	// Every position is at or before MaxUint64: the store drops all the
 	// queue's references not paged in.
-	q.ops = append(q.ops, storage.Op{Kind: storage.OpPageDrop, QueueID: q.info.ID, Pos: math.MaxUint64})
+	b := q.b
+	b.store.Apply([]storage.Op{{Kind: storage.OpPageDrop, QueueID: q.info.ID, Pos: math.MaxUint64}}, false, func(err error) {
+		if err != nil {
+			b.storeWriteFailed(err)
+		}
+	})
 	pg.count = 0
 	pg.bytes.Store(0)
 	pg.gen++
@@ -410,6 +466,7 @@ func (r *recoverer) Paged(queueID uint64, count, bytes int64) error {
 	if q == nil {
 		q = r.placeholder(queueID)
 	}
+	b.paging.Store(true)
 	q.mu.Lock()
 	if q.pg == nil {
 		q.pg = &pageState{}
@@ -423,6 +480,19 @@ func (r *recoverer) Paged(queueID uint64, count, bytes int64) error {
 	return nil
 }
 
+// setStoreID records that the store holds m, decoded from data that
+// carries its identity, under id: the message's own id when they differ
+// (a paged copy; pageOps). Data without an id takes the store's.
+func (m *Message) setStoreID(id uint64) {
+	switch m.ID {
+	case 0:
+		m.ID = id
+	case id:
+	default:
+		m.storeID = id
+	}
+}
+
 // pageInOps are the store operations that page a batch in: OpPageIn for
 // each reference, OpPageDrop for one whose message does not decode.
 func pageInOps(queueID uint64, batch []pagedIn) []storage.Op {
@@ -432,7 +502,7 @@ func pageInOps(queueID uint64, batch []pagedIn) []storage.Op {
 			ops = append(ops, storage.Op{Kind: storage.OpPageDrop, QueueID: queueID, Pos: in.pos})
 			continue
 		}
-		ops = append(ops, storage.Op{Kind: storage.OpPageIn, QueueID: queueID, MsgID: in.m.ID, Pos: in.pos})
+		ops = append(ops, storage.Op{Kind: storage.OpPageIn, QueueID: queueID, MsgID: in.m.key(), Pos: in.pos})
 	}
 	return ops
 }
@@ -451,4 +521,122 @@ func (p prepared) queues() []*Queue {
 		return p.targets
 	}
 	return append(append(make([]*Queue, 0, len(p.targets)+len(p.paged)), p.targets...), p.paged...)
+}
+
+// A purge drops a queue's paged tail with one OpPageDrop at MaxUint64:
+// every reference the store took before the drop goes, every one it takes
+// after stays. The core's count must agree, so a paged send's OpPageRef and
+// a purge's drop must reach the store in the order the queue counted them:
+// a send counts its references (prepare, under the queue lock) before it
+// calls Apply, and a purge that came in between, or whose drop is applied
+// after the queue lock is released, would count one way and drop the other
+// (a reference dropped yet counted, so the queue shows paged messages it
+// will never find; or counted out yet kept, read back after the count ran
+// out, or never). pageOrder makes "count and apply" one step for either
+// side: a send that may page holds it shared from prepare to its Apply
+// call, a purge holds it exclusively from its count to its drop's Apply.
+//
+// Readers are preferred: a reader never waits for a writer that only waits,
+// so a send path that nests another (a refused dead-letter move running the
+// queue's other moves) cannot deadlock against a purge, as sync.RWMutex
+// would. A purge waits for a moment with no paging send between its prepare
+// and its Apply call: microseconds each.
+type pageOrder struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	readers int
+	writer  bool
+}
+
+func (o *pageOrder) rlock() {
+	o.mu.Lock()
+	if o.cond.L == nil {
+		o.cond.L = &o.mu
+	}
+	for o.writer {
+		o.cond.Wait()
+	}
+	o.readers++
+	o.mu.Unlock()
+}
+
+func (o *pageOrder) runlock() {
+	o.mu.Lock()
+	o.readers--
+	if o.readers == 0 && o.cond.L != nil {
+		o.cond.Broadcast()
+	}
+	o.mu.Unlock()
+}
+
+func (o *pageOrder) lock() {
+	o.mu.Lock()
+	if o.cond.L == nil {
+		o.cond.L = &o.mu
+	}
+	for o.writer || o.readers > 0 {
+		o.cond.Wait()
+	}
+	o.writer = true
+	o.mu.Unlock()
+}
+
+func (o *pageOrder) unlock() {
+	o.mu.Lock()
+	o.writer = false
+	o.cond.Broadcast()
+	o.mu.Unlock()
+}
+
+// pageGate is a send's hold on b.pageOrder (none when nothing can page).
+type pageGate struct{ b *Broker }
+
+// pageGate holds the broker's page order for a send that may page: call it
+// before prepare, and end it with the gate's apply or open.
+func (b *Broker) pageGate(durable bool) pageGate {
+	if !durable || !b.paging.Load() {
+		return pageGate{}
+	}
+	b.pageOrder.rlock()
+	return pageGate{b}
+}
+
+// open lets the gate go without applying anything.
+func (g pageGate) open() {
+	if g.b != nil {
+		g.b.pageOrder.runlock()
+	}
+}
+
+// apply applies ops and lets the gate go once Apply has returned (the
+// store has ordered them). A done the store calls from within Apply runs
+// after that, outside the gate: it may send (moves), which takes the gate.
+func (g pageGate) apply(b *Broker, ops []storage.Op, synced bool, done func(error)) {
+	if g.b == nil {
+		b.apply(ops, synced, done)
+		return
+	}
+	var (
+		mu     sync.Mutex
+		inside = true
+		early  bool
+		result error
+	)
+	b.apply(ops, synced, func(err error) {
+		mu.Lock()
+		if inside {
+			early, result = true, err
+			mu.Unlock()
+			return
+		}
+		mu.Unlock()
+		done(err)
+	})
+	mu.Lock()
+	inside = false
+	mu.Unlock()
+	b.pageOrder.runlock()
+	if early {
+		done(result)
+	}
 }

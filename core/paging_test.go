@@ -312,20 +312,89 @@ func TestPagingMulticast(t *testing.T) {
 		m.RoutingType, m.Durable = Multicast, true
 		send(t, s, m)
 	}
-	ids := map[uint64]bool{}
-	for _, name := range []string{"s1", "s2"} {
+	// A message paged into both subscriptions keeps one identity, as one
+	// held in memory does: the same id (JMSMessageID) in both.
+	var ids [2][]uint64
+	distinct := map[uint64]bool{}
+	for k, name := range []string{"s1", "s2"} {
 		_, col := subscribe(t, s, SubscribeOptions{Address: "news", Name: name, Durable: true}, ConsumerOptions{})
 		ds := col.take(t, n)
 		for i, d := range ds {
 			if string(d.Message.Body) != fmt.Sprint(i) {
 				t.Fatalf("%s: delivery %d is %q", name, i, d.Message.Body)
 			}
-			ids[d.Message.ID] = true
+			ids[k] = append(ids[k], d.Message.ID)
+			distinct[d.Message.ID] = true
 		}
 		ackAll(t, ds)
 	}
-	if len(ids) < n {
-		t.Errorf("%d distinct ids over two subscriptions of %d messages", len(ids), n)
+	for i := range n {
+		if ids[0][i] != ids[1][i] {
+			t.Fatalf("message %d is %d in s1 and %d in s2: one message, two identities", i, ids[0][i], ids[1][i])
+		}
+	}
+	if len(distinct) != n {
+		t.Errorf("%d distinct ids over two subscriptions of %d messages, want %d", len(distinct), n, n)
+	}
+	waitFor(t, "the store to empty", func() bool { ss := store.Stats(); return ss.Paged == 0 && ss.Messages == 0 })
+}
+
+// A multicast message paged into two subscriptions keeps its one identity
+// across a restart, whether it was paged in before it or not.
+func TestPagingMulticastIdentityRecovery(t *testing.T) {
+	store := memory.New()
+	b := newTestBroker(t, pagingConfig(store))
+	s := b.NewSession(SessionOptions{ClientID: "app"})
+	for _, name := range []string{"s1", "s2"} {
+		c, _ := subscribe(t, s, SubscribeOptions{Address: "news", Name: name, Durable: true}, ConsumerOptions{})
+		c.Close()
+	}
+	pad := strings.Repeat("p", 200)
+	const n = 300
+	for i := range n {
+		m := msg("news", fmt.Sprint(i), "pad", pad)
+		m.RoutingType, m.Durable = Multicast, true
+		send(t, s, m)
+	}
+	// s1 pages part of its tail in (and leaves it unacked); s2 does not.
+	c, col := subscribe(t, s, SubscribeOptions{Address: "news", Name: "s1", Durable: true}, ConsumerOptions{Credit: 150})
+	before := col.take(t, 150)
+	c.Close()
+	s.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store.Reopen()
+	nb, err := New(Config{Store: store, Logger: slog.New(slog.DiscardHandler), AddressSettings: pagingConfig(nil).AddressSettings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nb.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nb.Close() })
+	ns := newSession(t, nb, SessionOptions{ClientID: "app"})
+	var ids [2][]uint64
+	for k, name := range []string{"s1", "s2"} {
+		_, col := subscribe(t, ns, SubscribeOptions{Address: "news", Name: name, Durable: true}, ConsumerOptions{})
+		ds := col.take(t, n)
+		for i, d := range ds {
+			if string(d.Message.Body) != fmt.Sprint(i) {
+				t.Fatalf("%s: delivery %d is %q", name, i, d.Message.Body)
+			}
+			ids[k] = append(ids[k], d.Message.ID)
+		}
+		ackAll(t, ds)
+	}
+	for i := range n {
+		if ids[0][i] != ids[1][i] {
+			t.Fatalf("after a restart message %d is %d in s1 and %d in s2", i, ids[0][i], ids[1][i])
+		}
+	}
+	for i, d := range before {
+		if d.Message.ID != ids[0][i] {
+			t.Fatalf("message %d was %d before the restart and %d after", i, d.Message.ID, ids[0][i])
+		}
 	}
 	waitFor(t, "the store to empty", func() bool { ss := store.Stats(); return ss.Paged == 0 && ss.Messages == 0 })
 }

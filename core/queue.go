@@ -309,7 +309,7 @@ func (q *Queue) unlock() {
 	}
 	q.mu.Unlock()
 	if startPager {
-		go q.pageIn()
+		q.startPageIn()
 	}
 	switch {
 	case len(ops) == 0:
@@ -463,9 +463,9 @@ func (q *Queue) finishLocked(r *ref, store bool) {
 	}
 	m := r.account()
 	if store && q.info.Durable && m.Durable {
-		q.ops = append(q.ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: m.ID})
+		q.ops = append(q.ops, storage.Op{Kind: storage.OpAck, QueueID: q.info.ID, MsgID: m.key()})
 		if m.durableRefs.Add(-1) == 0 {
-			q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteMessage, MsgID: m.ID})
+			q.ops = append(q.ops, storage.Op{Kind: storage.OpDeleteMessage, MsgID: m.key()})
 		}
 	}
 	if m.refs.Add(-1) == 0 {
@@ -922,7 +922,7 @@ func (q *Queue) scheduleLocked(r *ref, now int64, delay time.Duration) {
 		if delay > 0 {
 			at = now + delay.Milliseconds()
 		}
-		q.ops = append(q.ops, storage.Op{Kind: storage.OpUpdateRef, QueueID: q.info.ID, MsgID: r.msg.ID, DeliveryCount: r.deliveryCount, ScheduledAt: at})
+		q.ops = append(q.ops, storage.Op{Kind: storage.OpUpdateRef, QueueID: q.info.ID, MsgID: r.account().key(), DeliveryCount: r.deliveryCount, ScheduledAt: at})
 	}
 	if delay > 0 {
 		r.scheduledAt = now + delay.Milliseconds()

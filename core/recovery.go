@@ -195,7 +195,7 @@ func (r *recoverer) Message(id uint64, data []byte) error {
 	if err := decodeMessageInto(&rm.m, data, r.lastAddr, r.names); err != nil {
 		return fmt.Errorf("message %d: %w", id, err)
 	}
-	rm.m.ID = id
+	rm.m.setStoreID(id) // a paged-in copy keeps its message's identity
 	if n := len(r.ids); n > 0 && r.ids[n-1] >= id {
 		r.ascending = false
 	}

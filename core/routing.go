@@ -320,15 +320,17 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 			return nil
 		}
 		var ops []storage.Op
+		gate := b.pageGate(m.Durable)
 		pm, ok := b.prepare(m, res, &ops)
 		if !ok && attempt < 3 {
+			gate.open()
 			continue // a target queue was deleted under us: resolve again
 		}
 		// A stored message becomes visible only once the store has it: a
 		// send the store failed is never delivered (and no ack can reach
 		// the store ahead of the message it settles).
 		if len(ops) > 0 {
-			b.apply(ops, true, func(err error) {
+			gate.apply(b, ops, true, func(err error) {
 				if err != nil {
 					b.storeWriteFailed(err)
 					b.withdraw(pm)
@@ -347,6 +349,7 @@ func (b *Broker) routeAdmitted(ctx context.Context, s *Session, m *Message, done
 			})
 			return nil
 		}
+		gate.open()
 		// Nothing to store: confirm once the message is in its queues, so a
 		// client told "done" finds it there.
 		if h := b.hooks.AfterSend; h != nil && s != nil {
@@ -366,6 +369,7 @@ type prepared struct {
 	m       *Message
 	targets []*Queue // the queues that hold it in memory, pinned
 	paged   []*Queue // the queues that took it paged (counted in their tails)
+	gens    []uint64 // each paged queue's tail generation when it took it
 	now     int64
 	dups    *dupCache // where dupID was recorded, to forget it if the store fails
 	dupID   string
@@ -402,6 +406,7 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 	// the hot path for a case that is rare.
 	targets, copied := res.targets, false
 	var paged []*Queue
+	var gens []uint64
 	canPage := m.Durable && b.pager != nil
 	for i, q := range res.targets {
 		q.mu.Lock()
@@ -412,7 +417,7 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 				// Past the budget, or behind references already paged:
 				// the queue's order is the store's until its tail drains.
 				pageIt = true
-				q.pageOutLocked()
+				gens = append(gens, q.pageOutLocked())
 			} else {
 				q.pins++
 			}
@@ -499,7 +504,7 @@ func (b *Broker) prepare(m *Message, res resolved, ops *[]storage.Op) (prepared,
 		b.applyAsync([]storage.Op{{Kind: storage.OpDeleteBinding, Binding: storage.BindingDuplicateID, Key: dupKey(res.a.name, evicted)}})
 	}
 	b.stats.routed.Add(1)
-	return prepared{m: m, targets: targets, paged: paged, now: now, dups: dups, dupID: dupID}, true
+	return prepared{m: m, targets: targets, paged: paged, gens: gens, now: now, dups: dups, dupID: dupID}, true
 }
 
 // storeErr makes a store's error ErrStoreUnavailable for adapters, which map

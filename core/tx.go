@@ -203,6 +203,7 @@ func (tx *Tx) hold(ctx context.Context, sends []*Message, acks []txSettle, a *ad
 func (tx *Tx) apply(sends []*Message, acks []txSettle, plans []resolved, done func(error)) {
 	b := tx.s.b
 	var ops []storage.Op
+	gate := b.pageGate(true) // its sends, and its acks' dead-letter moves, may page
 	ready := make([]prepared, 0, len(sends))
 	for i, m := range sends {
 		for attempt := 0; ; attempt++ {
@@ -275,8 +276,9 @@ func (tx *Tx) apply(sends []*Message, acks []txSettle, plans []resolved, done fu
 		done(storeErr(err))
 	}
 	if len(ops) > 0 {
-		b.apply(ops, true, stored)
+		gate.apply(b, ops, true, stored)
 	} else {
+		gate.open()
 		stored(nil)
 	}
 }

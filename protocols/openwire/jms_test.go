@@ -54,3 +54,14 @@ func TestConsumerClosedByBroker(t *testing.T) {
 	}
 	lr.await(t, "PASS ", javaTimeout)
 }
+
+// TestPagedBrowse: a JMS QueueBrowser sees a paging queue whole, in order,
+// the paged tail read from the journal included, and takes nothing.
+func TestPagedBrowse(t *testing.T) {
+	limit, page := core.ByteSize(16<<10), "PAGE"
+	s := startBroker(t, servertest.Options{Config: func(c *config.Config) {
+		c.Store.Type = "journal"
+		c.AddressSettings = map[string]*core.AddressSettings{"ow.deep": {MaxSizeBytes: &limit, AddressFullPolicy: &page}}
+	}})
+	expectPass(t, url(s), "pagedbrowse:ow.deep:300")
+}

@@ -1,12 +1,14 @@
 // Package faulty wraps a storage.Store so that tests can make it fail on
 // demand: every operation kind, synchronous and asynchronous batches, now or
-// after a number of batches. Tests above the store (core, adapters) use it to
-// check that nothing is confirmed that was not stored.
+// after a number of batches, and reads of paged references (storage.Pager).
+// Tests above the store (core, adapters) use it to check that nothing is
+// confirmed that was not stored.
 package faulty
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/junctionmq/junction/storage"
@@ -30,9 +32,23 @@ type Store struct {
 	fails   int
 	broken  error
 	pressed bool
+	read    ReadRule
+	reads   int
 }
 
-var _ storage.Store = (*Store)(nil)
+// ReadRule decides whether a ReadPaged of queue q fails (nil: it does not).
+// It runs outside the Store's lock, so it may also hold the read back.
+type ReadRule func(q uint64) error
+
+var (
+	_ storage.Store = (*Store)(nil)
+	// A wrapped store pages when its inner store does (every store of
+	// the project does): paging is tested under faults like the rest.
+	_ storage.Pager = (*Store)(nil)
+)
+
+// ErrNotPager is what ReadPaged returns when the inner store does not page.
+var ErrNotPager = errors.New("faulty: the wrapped store does not implement storage.Pager")
 
 // Wrap returns a Store passing everything to inner until a rule is set.
 func Wrap(inner storage.Store) *Store {
@@ -71,6 +87,35 @@ func (s *Store) Heal() {
 
 // Set installs rule (nil to stop failing).
 func (s *Store) Set(rule Rule) { s.mu.Lock(); s.rule = rule; s.mu.Unlock() }
+
+// SetRead installs a rule for ReadPaged (nil to stop failing reads).
+func (s *Store) SetRead(rule ReadRule) { s.mu.Lock(); s.read = rule; s.mu.Unlock() }
+
+// ReadFailures counts the ReadPaged calls failed so far.
+func (s *Store) ReadFailures() int { s.mu.Lock(); defer s.mu.Unlock(); return s.reads }
+
+// ReadPaged implements storage.Pager: it fails while the store is broken
+// (a database that is away cannot be read either) or when the read rule
+// says so, reporting nothing; else it reads the inner store.
+func (s *Store) ReadPaged(q uint64, after uint64, max int, fn func(p storage.PagedRef) error) error {
+	s.mu.Lock()
+	err, rule := s.broken, s.read
+	s.mu.Unlock()
+	if rule != nil && err == nil {
+		err = rule(q) // outside the lock: a test's rule may block the read
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.reads++
+		s.mu.Unlock()
+		return fmt.Errorf("reading paged references of queue %d: %w", q, err)
+	}
+	p, ok := s.inner.(storage.Pager)
+	if !ok {
+		return ErrNotPager
+	}
+	return p.ReadPaged(q, after, max, fn)
+}
 
 // Failures counts the batches failed so far.
 func (s *Store) Failures() int { s.mu.Lock(); defer s.mu.Unlock(); return s.fails }
@@ -131,6 +176,23 @@ func (s *Store) Stats() storage.Stats {
 	st.Pressure = st.Pressure || s.pressed
 	s.mu.Unlock()
 	return st
+}
+
+// ReadAlways fails every ReadPaged.
+func ReadAlways() ReadRule { return func(uint64) error { return ErrInjected } }
+
+// ReadAfter lets n ReadPaged calls through, then applies rule to every later one.
+func ReadAfter(n int, rule ReadRule) ReadRule {
+	var mu sync.Mutex
+	return func(q uint64) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if n > 0 {
+			n--
+			return nil
+		}
+		return rule(q)
+	}
 }
 
 // Always fails every batch.

@@ -46,3 +46,45 @@ func TestRules(t *testing.T) {
 		t.Fatalf("Failures = %d, want 3", got)
 	}
 }
+
+// A wrapped store pages through to the inner one, and its reads of paged
+// references fail on demand, reporting nothing.
+func TestReadPaged(t *testing.T) {
+	s := Wrap(memory.New())
+	var p storage.Store = s
+	pager, ok := p.(storage.Pager)
+	if !ok {
+		t.Fatal("a wrapped store is not a storage.Pager")
+	}
+	ref := []storage.Op{{Kind: storage.OpPageRef, QueueID: 7, MsgID: 1, Data: []byte("x")}}
+	if err := apply(s, ref, true); err != nil {
+		t.Fatal(err)
+	}
+	read := func() (int, error) {
+		n := 0
+		err := pager.ReadPaged(7, 0, 10, func(storage.PagedRef) error { n++; return nil })
+		return n, err
+	}
+	if n, err := read(); err != nil || n != 1 {
+		t.Fatalf("read through: %d refs, %v; want 1, nil", n, err)
+	}
+	s.SetRead(ReadAfter(1, ReadAlways()))
+	if n, err := read(); err != nil || n != 1 {
+		t.Fatalf("ReadAfter(1) failed the first read: %d, %v", n, err)
+	}
+	if n, err := read(); !errors.Is(err, ErrInjected) || n != 0 {
+		t.Fatalf("ReadAfter(1) let the second read through: %d, %v", n, err)
+	}
+	s.SetRead(nil)
+	s.Break(nil)
+	if n, err := read(); !errors.Is(err, ErrInjected) || n != 0 {
+		t.Fatalf("a broken store was read: %d, %v", n, err)
+	}
+	s.Heal()
+	if n, err := read(); err != nil || n != 1 {
+		t.Fatalf("after Heal: %d, %v", n, err)
+	}
+	if got := s.ReadFailures(); got != 2 {
+		t.Fatalf("ReadFailures = %d, want 2", got)
+	}
+}

@@ -299,6 +299,48 @@ func drain(t *testing.T, c *stompc.Conn, dest string, from, to int) {
 	}
 }
 
+// browse browses dest with a STOMP browser subscription (ActiveMQ's
+// browser:true) and checks that it shows messages from to to-1, in order,
+// then browser:end: the paged tail too, read from the store without
+// paging it in.
+func browse(t *testing.T, c *stompc.Conn, dest string, from, to int) {
+	t.Helper()
+	sub, err := c.Subscribe(dest, stompc.AckAuto, stompc.SubscribeOpt.Header("browser", "true"))
+	if err != nil {
+		t.Fatalf("browser subscribe: %v", err)
+	}
+	for i := from; ; i++ {
+		var m *stompc.Message
+		select {
+		case m = <-sub.C:
+		case <-time.After(waitFor):
+			t.Fatalf("browsing: message %d did not come", i)
+		}
+		if m.Err != nil {
+			t.Fatalf("browsing message %d: %v", i, m.Err)
+		}
+		if m.Header.Get("browser") == "end" {
+			if i != to {
+				t.Fatalf("the browser ended after %d messages, want %d", i-from, to-from)
+			}
+			break
+		}
+		if i >= to {
+			t.Fatalf("the browser showed more than %d messages: %.10q", to-from, m.Body)
+		}
+		if want := body(i); string(m.Body) != string(want) {
+			got := m.Body
+			if len(got) > 10 {
+				got = got[:10]
+			}
+			t.Fatalf("browsed message %d: got %q..., want %q...", i, got, want[:10])
+		}
+	}
+	if err := sub.Unsubscribe(); err != nil {
+		t.Fatalf("browser unsubscribe: %v", err)
+	}
+}
+
 // pagingSettings are the address settings of every paging run: a 4 MiB
 // budget, then PAGE.
 const pagingSettings = `
@@ -352,6 +394,11 @@ func runPaging(t *testing.T, label, store string) {
 	t0, c0 = time.Now(), b.cpu(t)
 	send(t, c, dest, n/2, n)
 	sendTook, sendCPU = sendTook+time.Since(t0), sendCPU+b.cpu(t)-c0
+	// A browser sees the whole queue, the paged tail included, and
+	// leaves it as it was for the drain.
+	t0 = time.Now()
+	browse(t, c, dest, 0, n)
+	browseTook := time.Since(t0)
 	t0, c0 = time.Now(), b.cpu(t)
 	drain(t, c, dest, 0, n/4)
 	drainTook, drainCPU := time.Since(t0), b.cpu(t)-c0
@@ -384,8 +431,8 @@ func runPaging(t *testing.T, label, store string) {
 	}
 	c.MustDisconnect()
 
-	t.Logf("%s, %d persistent 1 KiB messages, no consumer: send %.0f msg/s (broker CPU %.1f µs/msg), drain %.0f msg/s (%.1f µs/msg), peak RSS %s (anonymous %s)",
-		label, n, float64(n)/sendTook.Seconds(), perMsg(sendCPU, n), float64(n)/drainTook.Seconds(), perMsg(drainCPU, n), mib(peak), mib(anon))
+	t.Logf("%s, %d persistent 1 KiB messages, no consumer: send %.0f msg/s (broker CPU %.1f µs/msg), drain %.0f msg/s (%.1f µs/msg), browse %.0f msg/s, peak RSS %s (anonymous %s)",
+		label, n, float64(n)/sendTook.Seconds(), perMsg(sendCPU, n), float64(n)/drainTook.Seconds(), perMsg(drainCPU, n), float64(n)/browseTook.Seconds(), mib(peak), mib(anon))
 	if peak > 512<<20 {
 		t.Errorf("peak RSS %s with %d messages queued, want under 512 MiB (issue 13)", mib(peak), n)
 	}

@@ -98,6 +98,7 @@ public class Scenarios {
             case "types": types(); break;
             case "tempqueue": tempQueue(); break;
             case "browser": browser(); break;
+            case "pagedbrowse": pagedBrowse(a[0], Integer.parseInt(a[1])); break;
             case "priority": priority(); break;
             case "ttl": ttl(); break;
             case "scheduled": scheduled(); break;
@@ -672,6 +673,37 @@ public class Scenarios {
             sel.close();
             MessageConsumer mc = s.createConsumer(q);
             for (int i = 0; i < 3; i++) eq("b" + i, text(must(mc, "b" + i)), "still there");
+        } finally {
+            c.close();
+        }
+    }
+
+    // pagedBrowse sends n persistent ~1 KiB messages to a queue whose address
+    // pages past a small budget, browses them all in order (the paged tail
+    // too), then consumes them all in order: the browser took none.
+    static void pagedBrowse(String queue, int n) throws Exception {
+        Connection c = connect();
+        try {
+            Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+            Queue q = s.createQueue(queue);
+            MessageProducer p = s.createProducer(q);
+            p.setDeliveryMode(DeliveryMode.PERSISTENT);
+            StringBuilder pad = new StringBuilder();
+            for (int i = 0; i < 1000; i++) pad.append('p');
+            for (int i = 0; i < n; i++) p.send(s.createTextMessage(String.format("%05d", i) + pad));
+            QueueBrowser br = s.createBrowser(q);
+            Enumeration<?> e = br.getEnumeration();
+            int seen = 0;
+            while (e.hasMoreElements()) {
+                String t = text((Message) e.nextElement());
+                eq(String.format("%05d", seen), t.substring(0, 5), "browsed message " + seen);
+                seen++;
+            }
+            eq(n, seen, "messages browsed");
+            br.close();
+            System.out.println("OUT browsed " + seen);
+            MessageConsumer mc = s.createConsumer(q);
+            for (int i = 0; i < n; i++) eq(String.format("%05d", i), text(must(mc, "message " + i)).substring(0, 5), "consumed");
         } finally {
             c.close();
         }
