@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
 )
 
@@ -447,11 +448,16 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 		if s.l.consumer == nil {
 			continue
 		}
+		o := outcome
+		if s.l.sb != nil && o.Kind == core.Modified {
+			// Service Bus counts an abandon as a delivery attempt.
+			o.DeliveryFailed = true
+		}
 		var err error
 		if tx != nil {
-			err = tx.tx.Settle(s.l.consumer, s.tag, outcome)
+			err = tx.tx.Settle(s.l.consumer, s.tag, o)
 		} else {
-			err = s.l.consumer.Settle(s.tag, outcome)
+			err = s.l.consumer.Settle(s.tag, o)
 		}
 		if err != nil {
 			c.log.Debug("amqp disposition for a delivery the core no longer holds", "delivery-id", s.id, "err", err)
