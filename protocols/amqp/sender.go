@@ -303,6 +303,9 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 	if cap(payload) <= maxKeptEncodeBuffer {
 		ss.enc = payload[:0]
 	}
+	if l.sb != nil {
+		payload = l.sb.annotate(payload, m) // Service Bus system properties
+	}
 	if l.maxMessage > 0 && uint64(len(payload)) > l.maxMessage {
 		l.tooLarge(coreTag, settled, len(payload))
 		return

@@ -131,7 +131,22 @@ func (ss *session) attachServiceBus(l *link, a *codec.Attach) (done bool, err er
 	}
 	if kind == nodeNone {
 		if c.sb != nil && l.sending && a.Source != nil && !a.Source.Dynamic {
-			a.Source.Address = c.subQueue(a.Source.Address)
+			if hasSessionFilter(a.Source.Filter) {
+				return true, ss.refuse(l, a, codec.Errorf(codec.CondNotImplemented, "Service Bus sessions are not supported by Junction"))
+			}
+			src := a.Source
+			if topic, ok := subscriptionOf(src.Address); ok {
+				// A subscription "T/Subscriptions/S": a durable
+				// subscription of topic T shared by every receiver,
+				// whose queue is named by the entity path (the link's
+				// name names the subscription: sender.go).
+				l.name = src.Address
+				src.Address = prefixTopic + topic
+				src.Capabilities = append(src.Capabilities[:len(src.Capabilities):len(src.Capabilities)], capShared, capGlobal)
+				src.Durable = durableConfig
+			} else {
+				src.Address = c.subQueue(src.Address)
+			}
 			l.sb = &sbLink{lockID: c.sb.register(l)}
 		}
 		return false, nil
@@ -173,11 +188,45 @@ func (ss *session) attachServiceBus(l *link, a *codec.Attach) (done bool, err er
 // of q; anything else is itself.
 func (c *conn) subQueue(entity string) string {
 	if q, ok := strings.CutSuffix(entity, dlqSuffix); ok {
+		if topic, ok := subscriptionOf(q); ok {
+			q = topic // a subscription dead-letters by its topic's settings
+		}
 		if s := c.s.opts.Broker.Settings(q); s != nil && s.DeadLetterAddress != "" {
 			return s.DeadLetterAddress
 		}
 	}
 	return entity
+}
+
+// subscriptionSep separates a topic from its subscription in an entity
+// path.
+const subscriptionSep = "/Subscriptions/"
+
+// subscriptionOf recognises a subscription's entity path, "T/Subscriptions/S".
+func subscriptionOf(entity string) (topic string, ok bool) {
+	t, s, ok := strings.Cut(entity, subscriptionSep)
+	if !ok || t == "" || s == "" || strings.Contains(s, "/") {
+		return "", false
+	}
+	return t, true
+}
+
+// sessionFilter is the filter of a Service Bus session receiver.
+const (
+	sessionFilterSym codec.Symbol = "com.microsoft:session-filter"
+	sessionFilterNum uint64       = 0x00000137000000C
+)
+
+func hasSessionFilter(m codec.Map) bool {
+	for _, e := range m {
+		if k, _ := key(e.Key); k == string(sessionFilterSym) {
+			return true
+		}
+		if d, ok := e.Value.(codec.Described); ok && isDescriptor(d.Descriptor, sessionFilterSym, sessionFilterNum) {
+			return true
+		}
+	}
+	return false
 }
 
 // register numbers an entity link for its lock tokens, forgetting the
@@ -204,6 +253,22 @@ func (sl *sbLink) lockTag(coreTag uint64) []byte {
 	binary.BigEndian.PutUint64(sl.tag[:8], coreTag)
 	binary.BigEndian.PutUint64(sl.tag[8:], sl.lockID)
 	return sl.tag[:]
+}
+
+// annotate adds the Service Bus system properties to a delivery's
+// message annotations: the sequence number (the core's message id), the
+// enqueued time and the locked-until time (lockReport: Junction's locks
+// last while the link does).
+func (sl *sbLink) annotate(payload []byte, m *core.Message) []byte {
+	out, err := withAnnotations(payload, codec.Map{
+		{Key: codec.Symbol("x-opt-sequence-number"), Value: int64(m.ID)},
+		{Key: codec.Symbol("x-opt-enqueued-time"), Value: codec.Timestamp(m.Timestamp)},
+		{Key: codec.Symbol("x-opt-locked-until"), Value: codec.Timestamp(time.Now().Add(lockReport).UnixMilli())},
+	})
+	if err != nil {
+		return payload // our own encoding: cannot fail
+	}
+	return out
 }
 
 // lockOf undoes lockTag for a lock token as a client sends it back (an

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,6 +158,9 @@ func TestServiceBusSendReceiveComplete(t *testing.T) {
 		}
 		if m.LockToken == [16]byte{} {
 			t.Errorf("%s: no lock token", m.Body)
+		}
+		if m.SequenceNumber == nil || m.EnqueuedTime == nil || m.LockedUntil == nil || !m.LockedUntil.After(*m.EnqueuedTime) {
+			t.Errorf("%s: system properties seq %v enqueued %v locked-until %v", m.Body, m.SequenceNumber, m.EnqueuedTime, m.LockedUntil)
 		}
 		seen[string(m.Body)] = true
 		if n == 4 && (m.Subject == nil || *m.Subject != "single" || m.ApplicationProperties["kind"] != "single") {
@@ -436,5 +440,113 @@ func TestServiceBusNoTokenRefused(t *testing.T) {
 	}
 	if e := amqpError(t, err); e.Condition != amqp.ErrCondUnauthorizedAccess || !strings.Contains(e.Description, "$cbs") {
 		t.Fatalf("refusal: %v", e)
+	}
+}
+
+var cbsReplies atomic.Int64
+
+// cbsPut puts a token to $cbs over a raw go-amqp connection, as the SDKs
+// do, and returns the response's status code and description.
+func cbsPut(t *testing.T, ss *amqp.Session, token, audience string) (int32, string) {
+	t.Helper()
+	replyTo := fmt.Sprintf("cbs-reply-%d", cbsReplies.Add(1))
+	snd := newSender(t, ss, "$cbs", nil)
+	rcv := newReceiver(t, ss, "$cbs", &amqp.ReceiverOptions{TargetAddress: replyTo, Credit: 10,
+		SettlementMode: amqp.ReceiverSettleModeFirst.Ptr(), RequestedSenderSettleMode: amqp.SenderSettleModeSettled.Ptr()})
+	req := &amqp.Message{
+		Properties:            &amqp.MessageProperties{MessageID: "req-1", ReplyTo: &replyTo},
+		ApplicationProperties: map[string]any{"operation": "put-token", "type": "servicebus.windows.net:sastoken", "name": audience},
+		Value:                 token,
+	}
+	send(t, snd, req)
+	resp := receive(t, rcv)
+	if resp.Properties == nil || resp.Properties.CorrelationID != "req-1" {
+		t.Fatalf("response not correlated: %+v", resp.Properties)
+	}
+	code, _ := resp.ApplicationProperties["status-code"].(int32)
+	desc, _ := resp.ApplicationProperties["status-description"].(string)
+	return code, desc
+}
+
+// A connection whose token expires without a newer one is closed with
+// unauthorized-access.
+func TestServiceBusTokenExpiryClosesConnection(t *testing.T) {
+	s := startBroker(t, withSAS(t, nil))
+	conn, ss := session(t, s, &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+	aud := "amqp://" + s.Addr("amqp") + "/q"
+	if code, desc := cbsPut(t, ss, security.SignSAS(aud, "alice", sbKey, time.Now().Add(1500*time.Millisecond)), aud); code/100 != 2 {
+		t.Fatalf("put-token: %d %s", code, desc)
+	}
+	send(t, newSender(t, ss, "q", nil), amqp.NewMessage([]byte("in time")))
+	select {
+	case <-conn.Done():
+	case <-time.After(waitFor):
+		t.Fatal("the connection outlived its token")
+	}
+	if e := amqpError(t, conn.Err()); e.Condition != amqp.ErrCondUnauthorizedAccess || !strings.Contains(e.Description, "expired") {
+		t.Fatalf("close: %v", e)
+	}
+}
+
+// On a connection logged in with SASL PLAIN, a token must name the same
+// user; JWT tokens and other operations get clear refusals.
+func TestServiceBusCBSOnPlainConnection(t *testing.T) {
+	s := startBroker(t, withSAS(t, nil))
+	_, ss := session(t, s, &amqp.ConnOptions{SASLType: amqp.SASLTypePlain("alice", sbPassword)})
+	aud := "amqp://" + s.Addr("amqp") + "/q"
+	if code, desc := cbsPut(t, ss, security.SignSAS(aud, "bob", "bob-key-0123456789abcdef", time.Now().Add(time.Hour)), aud); code != 403 || !strings.Contains(desc, "alice") {
+		t.Fatalf("bob's token on alice's connection: %d %s", code, desc)
+	}
+	if code, desc := cbsPut(t, ss, security.SignSAS(aud, "alice", sbKey, time.Now().Add(time.Hour)), aud); code/100 != 2 {
+		t.Fatalf("alice's token on alice's connection: %d %s", code, desc)
+	}
+}
+
+// Topics and subscriptions: each subscription ("T/Subscriptions/S") gets a
+// copy of what is sent to the topic, its receivers compete for it, and
+// peek works on it.
+func TestServiceBusTopicSubscriptions(t *testing.T) {
+	s := startBroker(t, withSAS(t, nil))
+	c := sbClient(t, sbConnString(s, "alice", sbKey), nil)
+	ctx := ctxFor(t)
+	// The receivers first: a subscription exists from its first receiver.
+	var rs []*azservicebus.Receiver
+	for _, sub := range []string{"audit", "billing"} {
+		r, err := c.NewReceiverForSubscription("events", sub, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close(context.Background()) })
+		// Attach the link now (a receiver links lazily): peek does.
+		if _, err := r.PeekMessages(ctx, 1, nil); err != nil {
+			t.Fatalf("peek %s: %v", sub, err)
+		}
+		rs = append(rs, r)
+	}
+	if err := sbSender(t, c, "events").SendMessage(ctx, &azservicebus.Message{Body: []byte("e1")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		m := sbReceive(t, r, 1)[0]
+		if string(m.Body) != "e1" {
+			t.Fatalf("subscription %d got %q", i, m.Body)
+		}
+		if err := r.CompleteMessage(ctx, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := s.Core.Queue("events/Subscriptions/audit"); !ok {
+		t.Fatal("no subscription queue named by the entity path")
+	}
+}
+
+// Service Bus sessions are not supported: a session receiver is refused
+// with a clear error, not left waiting.
+func TestServiceBusSessionsRefused(t *testing.T) {
+	s := startBroker(t, withSAS(t, nil))
+	c := sbClient(t, sbConnString(s, "alice", sbKey), noRetries)
+	_, err := c.AcceptSessionForQueue(ctxFor(t), "sessions", "s1", nil)
+	if err == nil || !strings.Contains(err.Error(), "sessions are not supported") {
+		t.Fatalf("AcceptSessionForQueue: %v", err)
 	}
 }
