@@ -23,8 +23,8 @@ import (
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
-	"github.com/junctionmq/junction/server"
 	"github.com/junctionmq/junction/security"
+	"github.com/junctionmq/junction/server"
 )
 
 const (
