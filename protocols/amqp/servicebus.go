@@ -94,10 +94,6 @@ func nodeOf(addr string) (nodeKind, string) {
 	return nodeNone, ""
 }
 
-// awaitsToken reports whether the connection logged in with SASL
-// ANONYMOUS to put a token (its core session is made later).
-func (c *conn) awaitsToken() bool { return c.sb != nil && c.sess == nil }
-
 // startSession makes the core session for the connection's identity (at
 // the open, or for a connection that waited for a token, at its first
 // link).
