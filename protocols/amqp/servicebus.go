@@ -44,11 +44,16 @@ const (
 )
 
 // sbState is a connection's Service Bus state: made by a SASL ANONYMOUS
-// login that waits for a token, or by the first $cbs or $management
+// login that may wait for a token, or by the first $cbs or $management
 // attach. The reader owns it, except expiry (under conn.mu).
 type sbState struct {
 	// user is the user a token logged the connection in as ("" none).
 	user string
+	// tokens: a token was accepted, so this is a Service Bus client:
+	// its entity links get the Service Bus form (lock tokens, system
+	// properties, abandon counted, entity paths). Other clients that log
+	// in with ANONYMOUS keep plain AMQP semantics.
+	tokens bool
 	// expiry is when the latest token put expires; the connection closes
 	// then unless a newer one came (under conn.mu).
 	expiry time.Time
@@ -126,7 +131,7 @@ func (ss *session) attachServiceBus(l *link, a *codec.Attach) (done bool, err er
 		c.startSession()
 	}
 	if kind == nodeNone {
-		if c.sb != nil && l.sending && a.Source != nil && !a.Source.Dynamic {
+		if c.sb != nil && c.sb.tokens && l.sending && a.Source != nil && !a.Source.Dynamic {
 			if hasSessionFilter(a.Source.Filter) {
 				return true, ss.refuse(l, a, codec.Errorf(codec.CondNotImplemented, "Service Bus sessions are not supported by Junction"))
 			}
@@ -331,6 +336,7 @@ func (c *conn) putToken(r *nodeRequest) (int32, string, any) {
 			c.tokenUntil(t.Expiry)
 		}
 	}
+	c.sb.tokens = true
 	return 202, "Accepted", nil
 }
 

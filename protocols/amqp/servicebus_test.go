@@ -550,3 +550,21 @@ func TestServiceBusSessionsRefused(t *testing.T) {
 		t.Fatalf("AcceptSessionForQueue: %v", err)
 	}
 }
+
+// Where anonymous access is on, an ANONYMOUS client that puts no token is
+// an ordinary anonymous AMQP client: 8-byte delivery tags, no Service Bus
+// annotations.
+func TestServiceBusAnonymousWithoutTokenUnchanged(t *testing.T) {
+	cfg := withSAS(t, nil)
+	s := startBroker(t, func(c *config.Config) {
+		cfg(c)
+		on := true
+		c.Security.Anonymous = &on
+	})
+	_, ss := session(t, s, &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+	send(t, newSender(t, ss, "plain", nil), amqp.NewMessage([]byte("x")))
+	m := receive(t, newReceiver(t, ss, "plain", nil))
+	if len(m.DeliveryTag) != 8 || m.Annotations["x-opt-sequence-number"] != nil {
+		t.Fatalf("tag % x, annotations %v", m.DeliveryTag, m.Annotations)
+	}
+}
