@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/junctionmq/junction/core"
-	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
 	"github.com/junctionmq/junction/protocols/amqp/message"
 )
@@ -440,9 +439,7 @@ func (c *conn) schedule(r *nodeRequest) bool {
 		if err != nil {
 			return false
 		}
-		if at := m.Annotation("x-opt-scheduled-enqueue-time"); at.Kind == prop.Timestamp && at.I > m.ScheduledAt {
-			m.ScheduledAt = at.I
-		}
+		scheduledEnqueue(m)
 		m.Address, m.RoutingType = c.resolveAddress(r.l.sb.entity, nil)
 		msgs = append(msgs, m)
 	}

@@ -210,6 +210,9 @@ func (l *link) receive(p *partialDelivery, msg []byte) error {
 	} else {
 		m.Address, m.RoutingType = l.address, l.rt
 	}
+	if c.sb != nil {
+		scheduledEnqueue(m) // Service Bus's x-opt-scheduled-enqueue-time
+	}
 	if txnID := txnOf(p.state); txnID != nil {
 		tx := c.txnFor(txnID)
 		if tx == nil {

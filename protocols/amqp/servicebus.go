@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/core/prop"
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
 	"github.com/junctionmq/junction/security"
@@ -466,6 +467,7 @@ func (l *link) receiveBatch(p *partialDelivery, msg []byte) error {
 		} else {
 			m.Address, m.RoutingType = l.address, l.rt
 		}
+		scheduledEnqueue(m)
 		msgs = append(msgs, m)
 	}
 	if len(msgs) == 0 {
@@ -520,4 +522,13 @@ func (l *link) receiveBatch(p *partialDelivery, msg []byte) error {
 	}
 	l.checkHeld()
 	return nil
+}
+
+// scheduledEnqueue honours a Service Bus client's
+// x-opt-scheduled-enqueue-time (Message.ScheduledEnqueueTime) as the
+// core's scheduled delivery, like x-opt-delivery-time.
+func scheduledEnqueue(m *core.Message) {
+	if at := m.Annotation("x-opt-scheduled-enqueue-time"); at.Kind == prop.Timestamp && at.I > m.ScheduledAt {
+		m.ScheduledAt = at.I
+	}
 }

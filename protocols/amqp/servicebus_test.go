@@ -568,3 +568,23 @@ func TestServiceBusAnonymousWithoutTokenUnchanged(t *testing.T) {
 		t.Fatalf("tag % x, annotations %v", m.DeliveryTag, m.Annotations)
 	}
 }
+
+// A message sent with ScheduledEnqueueTime is delivered at that time, not
+// before.
+func TestServiceBusScheduledEnqueueTime(t *testing.T) {
+	s := startBroker(t, withSAS(t, nil))
+	c := sbClient(t, sbConnString(s, "alice", sbKey), nil)
+	ctx := ctxFor(t)
+	at := time.Now().Add(400 * time.Millisecond)
+	if err := sbSender(t, c, "sched").SendMessage(ctx, &azservicebus.Message{Body: []byte("later"), ScheduledEnqueueTime: &at}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := sbReceiver(t, c, "sched", nil)
+	m := sbReceive(t, r, 1)[0]
+	if now := time.Now(); now.Before(at) {
+		t.Fatalf("delivered %v before its scheduled time", at.Sub(now))
+	}
+	if err := r.CompleteMessage(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+}
