@@ -588,3 +588,22 @@ func TestServiceBusScheduledEnqueueTime(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A broker without a users file authenticates nobody: the SDK connects
+// with any key name and key, as an anonymous client.
+func TestServiceBusNoUsersFile(t *testing.T) {
+	s := startBroker(t, nil)
+	c := sbClient(t, sbConnString(s, "anyone", "any-key"), noRetries)
+	ctx := ctxFor(t)
+	if err := sbSender(t, c, "open").SendMessage(ctx, &azservicebus.Message{Body: []byte("hi")}, nil); err != nil {
+		t.Fatalf("SendMessage: %v", err)
+	}
+	r := sbReceiver(t, c, "open", nil)
+	m := sbReceive(t, r, 1)[0]
+	if string(m.Body) != "hi" || m.SequenceNumber == nil {
+		t.Fatalf("got %q seq %v", m.Body, m.SequenceNumber)
+	}
+	if err := r.CompleteMessage(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+}
