@@ -607,3 +607,52 @@ func TestServiceBusNoUsersFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Bad management requests get clear answers: an unknown operation 501, a
+// renew-lock without lock tokens 400, a request whose reply-to names no
+// link is rejected, one without a message-id is rejected; the connection
+// stays usable.
+func TestServiceBusBadManagementRequests(t *testing.T) {
+	s := startBroker(t, withSAS(t, nil))
+	_, ss := session(t, s, &amqp.ConnOptions{SASLType: amqp.SASLTypePlain("alice", sbPassword)})
+	replyTo := "mgmt-reply"
+	snd := newSender(t, ss, "q/$management", nil)
+	rcv := newReceiver(t, ss, "q/$management", &amqp.ReceiverOptions{TargetAddress: replyTo, Credit: 10})
+	call := func(id string, op string, body any) (int32, string) {
+		t.Helper()
+		send(t, snd, &amqp.Message{Properties: &amqp.MessageProperties{MessageID: id, ReplyTo: &replyTo},
+			ApplicationProperties: map[string]any{"operation": op}, Value: body})
+		resp := receive(t, rcv)
+		if err := rcv.AcceptMessage(ctxFor(t), resp); err != nil {
+			t.Fatal(err)
+		}
+		if resp.Properties == nil || resp.Properties.CorrelationID != id {
+			t.Fatalf("response to %s not correlated: %+v", id, resp.Properties)
+		}
+		code, _ := resp.ApplicationProperties["status-code"].(int32)
+		desc, _ := resp.ApplicationProperties["status-description"].(string)
+		return code, desc
+	}
+	if code, desc := call("1", "com.microsoft:receive-by-sequence-number", map[string]any{}); code != 501 || !strings.Contains(desc, "not implemented") {
+		t.Fatalf("unknown operation: %d %s", code, desc)
+	}
+	if code, desc := call("2", "com.microsoft:renew-lock", map[string]any{"lock-tokens": "nope"}); code != 400 {
+		t.Fatalf("renew-lock without tokens: %d %s", code, desc)
+	}
+	if code, _ := call("3", "com.microsoft:renew-lock", map[string]any{"lock-tokens": []amqp.UUID{{1, 2, 3}}}); code != 410 {
+		t.Fatalf("renew-lock of an unknown token: %d", code)
+	}
+	nowhere := "nowhere"
+	err := snd.Send(ctxFor(t), &amqp.Message{Properties: &amqp.MessageProperties{MessageID: "4", ReplyTo: &nowhere},
+		ApplicationProperties: map[string]any{"operation": "com.microsoft:peek-message"}, Value: map[string]any{}}, nil)
+	if e := amqpError(t, err); e.Condition != amqp.ErrCondPreconditionFailed {
+		t.Fatalf("reply-to nowhere: %v", e)
+	}
+	err = snd.Send(ctxFor(t), &amqp.Message{ApplicationProperties: map[string]any{"operation": "com.microsoft:peek-message"}, Value: map[string]any{}}, nil)
+	if e := amqpError(t, err); e.Condition != amqp.ErrCondDecodeError {
+		t.Fatalf("no message-id: %v", e)
+	}
+	if code, _ := call("5", "com.microsoft:peek-message", map[string]any{"from-sequence-number": int64(0), "message-count": int32(1)}); code != 204 {
+		t.Fatalf("peek of an empty queue: %d", code)
+	}
+}
