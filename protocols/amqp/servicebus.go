@@ -315,6 +315,8 @@ func (c *conn) putToken(r *nodeRequest) (int32, string, any) {
 		user = ""
 	}
 	switch {
+	case c.sess == nil && c.sb.user != "" && user == c.sb.user:
+		// Another entity's token for the user the connection waits as.
 	case c.sess == nil:
 		id, err := c.s.opts.Gate.LoginSubject(subj, c.tlsState())
 		if err != nil {

@@ -127,8 +127,7 @@ func TestServiceBusSendReceiveComplete(t *testing.T) {
 	s := startBroker(t, withSAS(t, nil))
 	c := sbClient(t, sbConnString(s, "alice", sbKey), nil)
 	snd := sbSender(t, c, "orders")
-	ctx := ctxFor(t)
-	batch, err := snd.NewMessageBatch(ctx, nil)
+	batch, err := snd.NewMessageBatch(ctxFor(t), nil)
 	if err != nil {
 		t.Fatalf("NewMessageBatch: %v", err)
 	}
@@ -138,11 +137,11 @@ func TestServiceBusSendReceiveComplete(t *testing.T) {
 			t.Fatalf("AddMessage: %v", err)
 		}
 	}
-	if err := snd.SendMessageBatch(ctx, batch, nil); err != nil {
+	if err := snd.SendMessageBatch(ctxFor(t), batch, nil); err != nil {
 		t.Fatalf("SendMessageBatch: %v", err)
 	}
 	subject := "single"
-	if err := snd.SendMessage(ctx, &azservicebus.Message{Body: []byte("order-4"), Subject: &subject, ApplicationProperties: map[string]any{"n": int64(4), "kind": "single"}}, nil); err != nil {
+	if err := snd.SendMessage(ctxFor(t), &azservicebus.Message{Body: []byte("order-4"), Subject: &subject, ApplicationProperties: map[string]any{"n": int64(4), "kind": "single"}}, nil); err != nil {
 		t.Fatalf("SendMessage: %v", err)
 	}
 	r := sbReceiver(t, c, "orders", nil)
@@ -166,7 +165,7 @@ func TestServiceBusSendReceiveComplete(t *testing.T) {
 		if n == 4 && (m.Subject == nil || *m.Subject != "single" || m.ApplicationProperties["kind"] != "single") {
 			t.Errorf("single message: subject %v, props %v", m.Subject, m.ApplicationProperties)
 		}
-		if err := r.CompleteMessage(ctx, m, nil); err != nil {
+		if err := r.CompleteMessage(ctxFor(t), m, nil); err != nil {
 			t.Fatalf("CompleteMessage: %v", err)
 		}
 	}
@@ -186,13 +185,12 @@ func TestServiceBusSendReceiveComplete(t *testing.T) {
 func TestServiceBusAbandonDeadLetter(t *testing.T) {
 	s := startBroker(t, withSAS(t, nil))
 	c := sbClient(t, sbConnString(s, "alice", sbKey), nil)
-	ctx := ctxFor(t)
-	if err := sbSender(t, c, "work").SendMessage(ctx, &azservicebus.Message{Body: []byte("job")}, nil); err != nil {
+	if err := sbSender(t, c, "work").SendMessage(ctxFor(t), &azservicebus.Message{Body: []byte("job")}, nil); err != nil {
 		t.Fatalf("SendMessage: %v", err)
 	}
 	r := sbReceiver(t, c, "work", nil)
 	m := sbReceive(t, r, 1)[0]
-	if err := r.AbandonMessage(ctx, m, nil); err != nil {
+	if err := r.AbandonMessage(ctxFor(t), m, nil); err != nil {
 		t.Fatalf("AbandonMessage: %v", err)
 	}
 	m = sbReceive(t, r, 1)[0]
@@ -200,7 +198,7 @@ func TestServiceBusAbandonDeadLetter(t *testing.T) {
 		t.Fatalf("after abandon: %q DeliveryCount %d, want 2", m.Body, m.DeliveryCount)
 	}
 	reason, desc := "poison", "cannot parse"
-	if err := r.DeadLetterMessage(ctx, m, &azservicebus.DeadLetterOptions{Reason: &reason, ErrorDescription: &desc}); err != nil {
+	if err := r.DeadLetterMessage(ctxFor(t), m, &azservicebus.DeadLetterOptions{Reason: &reason, ErrorDescription: &desc}); err != nil {
 		t.Fatalf("DeadLetterMessage: %v", err)
 	}
 	waitUntil(t, "the message in the DLQ", func() bool {
@@ -215,7 +213,7 @@ func TestServiceBusAbandonDeadLetter(t *testing.T) {
 	if got, _ := d.ApplicationProperties["_AMQ_DLQ_REASON"].(string); got != "poison: cannot parse" {
 		t.Fatalf("dead-letter reason %q (properties %v)", got, d.ApplicationProperties)
 	}
-	if err := dlq.CompleteMessage(ctx, d, nil); err != nil {
+	if err := dlq.CompleteMessage(ctxFor(t), d, nil); err != nil {
 		t.Fatalf("CompleteMessage on the DLQ: %v", err)
 	}
 	if st := queueStats(t, s, "work"); st.Messages != 0 {
@@ -228,10 +226,9 @@ func TestServiceBusAbandonDeadLetter(t *testing.T) {
 func TestServiceBusReceiveAndDelete(t *testing.T) {
 	s := startBroker(t, withSAS(t, nil))
 	c := sbClient(t, sbConnString(s, "alice", sbKey), nil)
-	ctx := ctxFor(t)
 	snd := sbSender(t, c, "rad")
 	for i := range 3 {
-		if err := snd.SendMessage(ctx, &azservicebus.Message{Body: []byte{byte('a' + i)}}, nil); err != nil {
+		if err := snd.SendMessage(ctxFor(t), &azservicebus.Message{Body: []byte{byte('a' + i)}}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -257,15 +254,14 @@ func TestServiceBusReceiveAndDelete(t *testing.T) {
 func TestServiceBusManagement(t *testing.T) {
 	s := startBroker(t, withSAS(t, nil))
 	c := sbClient(t, sbConnString(s, "alice", sbKey), noRetries)
-	ctx := ctxFor(t)
 	snd := sbSender(t, c, "mgmt")
 	for i := range 3 {
-		if err := snd.SendMessage(ctx, &azservicebus.Message{Body: []byte(fmt.Sprint(i))}, nil); err != nil {
+		if err := snd.SendMessage(ctxFor(t), &azservicebus.Message{Body: []byte(fmt.Sprint(i))}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r := sbReceiver(t, c, "mgmt", nil)
-	peeked, err := r.PeekMessages(ctx, 10, nil)
+	peeked, err := r.PeekMessages(ctxFor(t), 10, nil)
 	if err != nil {
 		t.Fatalf("PeekMessages: %v", err)
 	}
@@ -281,7 +277,7 @@ func TestServiceBusManagement(t *testing.T) {
 		}
 	}
 	// From a sequence number on: the last one only.
-	last, err := r.PeekMessages(ctx, 10, &azservicebus.PeekMessagesOptions{FromSequenceNumber: peeked[2].SequenceNumber})
+	last, err := r.PeekMessages(ctxFor(t), 10, &azservicebus.PeekMessagesOptions{FromSequenceNumber: peeked[2].SequenceNumber})
 	if err != nil || len(last) != 1 || string(last[0].Body) != "2" {
 		t.Fatalf("peek from %d: %v %v", *peeked[2].SequenceNumber, last, err)
 	}
@@ -291,37 +287,37 @@ func TestServiceBusManagement(t *testing.T) {
 
 	got := sbReceive(t, r, 1)[0]
 	before := time.Now()
-	if err := r.RenewMessageLock(ctx, got, nil); err != nil {
+	if err := r.RenewMessageLock(ctxFor(t), got, nil); err != nil {
 		t.Fatalf("RenewMessageLock: %v", err)
 	}
 	if got.LockedUntil == nil || got.LockedUntil.Before(before) {
 		t.Fatalf("LockedUntil after renew: %v", got.LockedUntil)
 	}
-	if err := r.CompleteMessage(ctx, got, nil); err != nil {
+	if err := r.CompleteMessage(ctxFor(t), got, nil); err != nil {
 		t.Fatal(err)
 	}
-	err = r.RenewMessageLock(ctx, got, nil)
+	err = r.RenewMessageLock(ctxFor(t), got, nil)
 	if sbCode(err) != azservicebus.CodeLockLost {
 		t.Fatalf("renewing a settled message's lock: %v, want lock lost", err)
 	}
 
-	seqs, err := snd.ScheduleMessages(ctx, []*azservicebus.Message{{Body: []byte("later")}}, time.Now().Add(300*time.Millisecond), nil)
+	seqs, err := snd.ScheduleMessages(ctxFor(t), []*azservicebus.Message{{Body: []byte("later")}}, time.Now().Add(300*time.Millisecond), nil)
 	if err != nil || len(seqs) != 1 || seqs[0] <= 0 {
 		t.Fatalf("ScheduleMessages: %v %v", seqs, err)
 	}
-	err = snd.CancelScheduledMessages(ctx, seqs, nil)
+	err = snd.CancelScheduledMessages(ctxFor(t), seqs, nil)
 	if err == nil || !strings.Contains(err.Error(), "501") || !strings.Contains(err.Error(), "not supported") {
 		t.Fatalf("CancelScheduledMessages: %v, want a 501 saying it is not supported", err)
 	}
 	var bodies []string
 	for len(bodies) < 3 {
-		ms, err := r.ReceiveMessages(ctx, 3, nil)
+		ms, err := r.ReceiveMessages(ctxFor(t), 3, nil)
 		if err != nil {
 			t.Fatalf("ReceiveMessages: %v", err)
 		}
 		for _, m := range ms {
 			bodies = append(bodies, string(m.Body))
-			if err := r.CompleteMessage(ctx, m, nil); err != nil {
+			if err := r.CompleteMessage(ctxFor(t), m, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -336,8 +332,7 @@ func TestServiceBusManagement(t *testing.T) {
 func TestServiceBusInteropSTOMP(t *testing.T) {
 	s := startBroker(t, withSAS(t, nil))
 	c := sbClient(t, sbConnString(s, "alice", sbKey), nil)
-	ctx := ctxFor(t)
-	if err := sbSender(t, c, "shared").SendMessage(ctx, &azservicebus.Message{Body: []byte("from azure"), ApplicationProperties: map[string]any{"region": "west"}}, nil); err != nil {
+	if err := sbSender(t, c, "shared").SendMessage(ctxFor(t), &azservicebus.Message{Body: []byte("from azure"), ApplicationProperties: map[string]any{"region": "west"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	sc, err := stompc.Dial("tcp", s.Addr("stomp"), stompc.ConnOpt.Login("alice", sbPassword), stompc.ConnOpt.MsgSendTimeout(waitFor))
@@ -363,7 +358,7 @@ func TestServiceBusInteropSTOMP(t *testing.T) {
 	if string(got.Body) != "from stomp" || got.ApplicationProperties["region"] != "east" {
 		t.Fatalf("Service Bus got %q %v", got.Body, got.ApplicationProperties)
 	}
-	if err := r.CompleteMessage(ctx, got, nil); err != nil {
+	if err := r.CompleteMessage(ctxFor(t), got, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -508,7 +503,6 @@ func TestServiceBusCBSOnPlainConnection(t *testing.T) {
 func TestServiceBusTopicSubscriptions(t *testing.T) {
 	s := startBroker(t, withSAS(t, nil))
 	c := sbClient(t, sbConnString(s, "alice", sbKey), nil)
-	ctx := ctxFor(t)
 	// The receivers first: a subscription exists from its first receiver.
 	var rs []*azservicebus.Receiver
 	for _, sub := range []string{"audit", "billing"} {
@@ -518,12 +512,12 @@ func TestServiceBusTopicSubscriptions(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = r.Close(context.Background()) })
 		// Attach the link now (a receiver links lazily): peek does.
-		if _, err := r.PeekMessages(ctx, 1, nil); err != nil {
+		if _, err := r.PeekMessages(ctxFor(t), 1, nil); err != nil {
 			t.Fatalf("peek %s: %v", sub, err)
 		}
 		rs = append(rs, r)
 	}
-	if err := sbSender(t, c, "events").SendMessage(ctx, &azservicebus.Message{Body: []byte("e1")}, nil); err != nil {
+	if err := sbSender(t, c, "events").SendMessage(ctxFor(t), &azservicebus.Message{Body: []byte("e1")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range rs {
@@ -531,7 +525,7 @@ func TestServiceBusTopicSubscriptions(t *testing.T) {
 		if string(m.Body) != "e1" {
 			t.Fatalf("subscription %d got %q", i, m.Body)
 		}
-		if err := r.CompleteMessage(ctx, m, nil); err != nil {
+		if err := r.CompleteMessage(ctxFor(t), m, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -574,9 +568,8 @@ func TestServiceBusAnonymousWithoutTokenUnchanged(t *testing.T) {
 func TestServiceBusScheduledEnqueueTime(t *testing.T) {
 	s := startBroker(t, withSAS(t, nil))
 	c := sbClient(t, sbConnString(s, "alice", sbKey), nil)
-	ctx := ctxFor(t)
 	at := time.Now().Add(400 * time.Millisecond)
-	if err := sbSender(t, c, "sched").SendMessage(ctx, &azservicebus.Message{Body: []byte("later"), ScheduledEnqueueTime: &at}, nil); err != nil {
+	if err := sbSender(t, c, "sched").SendMessage(ctxFor(t), &azservicebus.Message{Body: []byte("later"), ScheduledEnqueueTime: &at}, nil); err != nil {
 		t.Fatal(err)
 	}
 	r := sbReceiver(t, c, "sched", nil)
@@ -584,7 +577,7 @@ func TestServiceBusScheduledEnqueueTime(t *testing.T) {
 	if now := time.Now(); now.Before(at) {
 		t.Fatalf("delivered %v before its scheduled time", at.Sub(now))
 	}
-	if err := r.CompleteMessage(ctx, m, nil); err != nil {
+	if err := r.CompleteMessage(ctxFor(t), m, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -594,8 +587,7 @@ func TestServiceBusScheduledEnqueueTime(t *testing.T) {
 func TestServiceBusNoUsersFile(t *testing.T) {
 	s := startBroker(t, nil)
 	c := sbClient(t, sbConnString(s, "anyone", "any-key"), noRetries)
-	ctx := ctxFor(t)
-	if err := sbSender(t, c, "open").SendMessage(ctx, &azservicebus.Message{Body: []byte("hi")}, nil); err != nil {
+	if err := sbSender(t, c, "open").SendMessage(ctxFor(t), &azservicebus.Message{Body: []byte("hi")}, nil); err != nil {
 		t.Fatalf("SendMessage: %v", err)
 	}
 	r := sbReceiver(t, c, "open", nil)
@@ -603,7 +595,7 @@ func TestServiceBusNoUsersFile(t *testing.T) {
 	if string(m.Body) != "hi" || m.SequenceNumber == nil {
 		t.Fatalf("got %q seq %v", m.Body, m.SequenceNumber)
 	}
-	if err := r.CompleteMessage(ctx, m, nil); err != nil {
+	if err := r.CompleteMessage(ctxFor(t), m, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -655,4 +647,23 @@ func TestServiceBusBadManagementRequests(t *testing.T) {
 	if code, _ := call("5", "com.microsoft:peek-message", map[string]any{"from-sequence-number": int64(0), "message-count": int32(1)}); code != 204 {
 		t.Fatalf("peek of an empty queue: %d", code)
 	}
+}
+
+// rcv-settle-mode second: the broker settles a rejected delivery with a
+// plain rejected state. Echoing the client's error back made go-amqp take
+// it for a refusal of the disposition (RejectMessage failed, and the
+// Service Bus SDK's dead-letter retried after seconds of back-off).
+func TestRejectInSecondModeSettlesCleanly(t *testing.T) {
+	s := startBroker(t, nil)
+	_, ss := session(t, s, nil)
+	send(t, newSender(t, ss, "second", nil), amqp.NewMessage([]byte("bad")))
+	r := newReceiver(t, ss, "second", &amqp.ReceiverOptions{Credit: 1, SettlementMode: amqp.ReceiverSettleModeSecond.Ptr()})
+	m := receive(t, r)
+	if err := r.RejectMessage(ctxFor(t), m, &amqp.Error{Condition: "com.microsoft:dead-letter", Info: map[string]any{"DeadLetterReason": "bad"}}); err != nil {
+		t.Fatalf("RejectMessage: %v", err)
+	}
+	waitUntil(t, "the message in the DLQ", func() bool {
+		q, ok := s.Core.Queue("DLQ")
+		return ok && q.Stats().Messages == 1
+	})
 }

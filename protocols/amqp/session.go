@@ -465,9 +465,15 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 	}
 	if !d.Settled && len(todo) > 0 {
 		// rcv-settle-mode second: the client waits for us to settle.
+		st := d.State
+		if _, ok := st.(*codec.Rejected); ok {
+			// The client's error says why it rejects; echoed back, a
+			// client (go-amqp) takes it for our refusal of its outcome.
+			st = &codec.Rejected{}
+		}
 		c.mu.Lock()
 		ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, &codec.Disposition{
-			Role: codec.RoleSender, First: d.First, Last: last, Settled: true, State: d.State,
+			Role: codec.RoleSender, First: d.First, Last: last, Settled: true, State: st,
 		}, nil), false)
 		c.signalLocked()
 		c.mu.Unlock()
