@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
@@ -105,6 +106,8 @@ func (c *conn) sasl() error {
 			// no core session until then (anonymous only if allowed).
 			c.sb = &sbState{}
 			if !c.anonymousAllowed() {
+				// Not logged in: a token must come soon.
+				c.tokenDeadline(time.Now().Add(c.s.opts.ConnectTimeout), false)
 				return c.saslOK()
 			}
 		}

@@ -50,13 +50,15 @@ const (
 type sbState struct {
 	// user is the user a token logged the connection in as ("" none).
 	user string
-	// tokens: a token was accepted, so this is a Service Bus client:
+	// tokens: a token was accepted, so this is a Service Bus client
+	// (written by the reader under conn.mu):
 	// its entity links get the Service Bus form (lock tokens, system
 	// properties, abandon counted, entity paths). Other clients that log
 	// in with ANONYMOUS keep plain AMQP semantics.
 	tokens bool
-	// expiry is when the latest token put expires; the connection closes
-	// then unless a newer one came (under conn.mu).
+	// expiry is when the latest token put expires, or for a connection
+	// not logged in, the time by which a token must come; the connection
+	// closes then unless a newer one came (under conn.mu).
 	expiry time.Time
 	timer  *time.Timer
 	// links are the entity links sending with lock tokens, by the second
@@ -334,23 +336,33 @@ func (c *conn) putToken(r *nodeRequest) (int32, string, any) {
 		return 403, "this connection is authenticated as " + quote(c.id.Subject.String()) +
 			"; a token for " + quote(subj.String()) + " needs a connection of its own", nil
 	}
-	if !subj.Anonymous {
-		if t, err := security.ParseSASToken(token); err == nil {
-			c.tokenUntil(t.Expiry)
-		}
+	if subj.Anonymous {
+		c.mu.Lock()
+		c.sb.tokens = true
+		c.mu.Unlock()
+	} else if t, err := security.ParseSASToken(token); err == nil {
+		c.tokenUntil(t.Expiry)
 	}
-	c.sb.tokens = true
 	return 202, "Accepted", nil
 }
 
-// tokenUntil notes a token's expiry: the connection closes once its
-// latest token expired.
-func (c *conn) tokenUntil(exp time.Time) {
+// tokenUntil notes an accepted token's expiry: the connection closes once
+// its latest token expired.
+func (c *conn) tokenUntil(exp time.Time) { c.tokenDeadline(exp, true) }
+
+// tokenDeadline arms the timer that closes the connection at exp: an
+// accepted token's expiry (token), or, for a connection that logged in
+// with ANONYMOUS to put a token, the time by which one must come.
+func (c *conn) tokenDeadline(exp time.Time, token bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sb := c.sb
-	if exp.After(sb.expiry) {
+	if !sb.tokens || exp.After(sb.expiry) {
+		// The first token replaces the deadline for one.
 		sb.expiry = exp
+	}
+	if token {
+		sb.tokens = true // read by the timer, under mu
 	}
 	d := time.Until(sb.expiry)
 	if sb.timer == nil {
@@ -369,7 +381,13 @@ func (c *conn) tokenExpired() {
 		c.mu.Unlock()
 		return
 	}
+	tokens := c.sb.tokens
 	c.mu.Unlock()
+	if !tokens {
+		c.log.Info("amqp connection closed: no SAS token was put to $cbs in time")
+		c.sendClose(codec.Errorf(codec.CondUnauthorizedAccess, "not authenticated: no SAS token was put to $cbs within %v", c.s.opts.ConnectTimeout))
+		return
+	}
 	c.log.Info("amqp connection closed: its SAS token expired", "expiry", exp)
 	c.sendClose(codec.Errorf(codec.CondUnauthorizedAccess, "the SAS token expired at %s and no newer one was put to $cbs", exp.UTC().Format(time.RFC3339)))
 }

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,6 +25,8 @@ import (
 
 	"github.com/junctionmq/junction/config"
 	"github.com/junctionmq/junction/core"
+	"github.com/junctionmq/junction/protocols/access"
+	amqpserver "github.com/junctionmq/junction/protocols/amqp"
 	"github.com/junctionmq/junction/security"
 	"github.com/junctionmq/junction/server"
 )
@@ -666,4 +670,48 @@ func TestRejectInSecondModeSettlesCleanly(t *testing.T) {
 		q, ok := s.Core.Queue("DLQ")
 		return ok && q.Stats().Messages == 1
 	})
+}
+
+// A connection logged in with ANONYMOUS only to put a token (anonymous
+// access off) that puts none within the connect time-out is closed.
+func TestServiceBusNoTokenInTimeClosed(t *testing.T) {
+	cfg := &config.Config{}
+	withSAS(t, nil)(cfg)
+	mgr, err := security.New(cfg.Security, cfg.Dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startBroker(t, nil)
+	srv := amqpserver.NewServer(amqpserver.Options{Broker: s.Core, Gate: &access.Gate{Manager: mgr, Protocol: "amqp"},
+		Logger: slog.New(slog.DiscardHandler), ConnectTimeout: 300 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		srv.ServeConn(context.Background(), nc)
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-served
+	})
+	conn, err := amqp.Dial(ctxFor(t), "amqp://"+ln.Addr().String(), &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous()})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	select {
+	case <-conn.Done():
+	case <-time.After(waitFor):
+		t.Fatal("a connection without a token stayed open")
+	}
+	if e := amqpError(t, conn.Err()); e.Condition != amqp.ErrCondUnauthorizedAccess || !strings.Contains(e.Description, "no SAS token") {
+		t.Fatalf("close: %v", e)
+	}
 }
