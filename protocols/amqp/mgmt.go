@@ -494,27 +494,35 @@ func (c *conn) scheduleDone(r *nodeRequest, status int32, desc string, body any)
 // withAnnotations returns a copy of an encoded message with entries added
 // to its message-annotations (made when it has none).
 func withAnnotations(msg []byte, add codec.Map) ([]byte, error) {
+	return withSection(msg, codec.DescMessageAnnotations, add)
+}
+
+// withSection returns a copy of an encoded message with entries added to
+// its map section of descriptor code (message-annotations or
+// application-properties), made in its place in the section order when the
+// message has none.
+func withSection(msg []byte, code uint64, add codec.Map) ([]byte, error) {
 	d := codec.NewDecoder(msg)
 	for d.Len() > 0 {
 		start := len(msg) - d.Len()
-		code, _, err := d.ReadDescriptor()
+		c, _, err := d.ReadDescriptor()
 		if err != nil {
 			return nil, err
 		}
 		switch {
-		case code == codec.DescMessageAnnotations:
+		case c == code:
 			v, err := d.ReadValue()
 			if err != nil {
 				return nil, err
 			}
 			m, _ := v.(codec.Map)
 			out := append([]byte(nil), msg[:start]...)
-			out = codec.AppendDescriptor(out, codec.DescMessageAnnotations)
+			out = codec.AppendDescriptor(out, code)
 			out = codec.AppendMap(out, append(m, add...))
 			return append(out, d.Rest()...), nil
-		case code > codec.DescMessageAnnotations:
+		case c > code:
 			out := append([]byte(nil), msg[:start]...)
-			out = codec.AppendDescriptor(out, codec.DescMessageAnnotations)
+			out = codec.AppendDescriptor(out, code)
 			out = codec.AppendMap(out, add)
 			return append(out, msg[start:]...), nil
 		}
@@ -523,6 +531,6 @@ func withAnnotations(msg []byte, add codec.Map) ([]byte, error) {
 		}
 	}
 	out := append([]byte(nil), msg...)
-	out = codec.AppendDescriptor(out, codec.DescMessageAnnotations)
+	out = codec.AppendDescriptor(out, code)
 	return codec.AppendMap(out, add), nil
 }

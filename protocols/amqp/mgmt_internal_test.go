@@ -100,3 +100,25 @@ func FuzzDecodeRequest(f *testing.F) {
 		_, _ = withAnnotations(b, codec.Map{{Key: codec.Symbol("x"), Value: int64(1)}})
 	})
 }
+
+// Application properties go after the properties and before the body.
+func TestWithSectionApplicationProperties(t *testing.T) {
+	var msg []byte
+	msg = codec.AppendDescriptor(msg, codec.DescProperties)
+	msg = codec.AppendList(msg, codec.List{"m"})
+	body := len(msg)
+	msg = codec.AppendDescriptor(msg, codec.DescData)
+	msg = codec.AppendValue(msg, []byte("body"))
+	props := codec.Map{{Key: "DeadLetterReason", Value: "r"}}
+	out, err := withSection(msg, codec.DescApplicationProperties, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte(nil), msg[:body]...)
+	want = codec.AppendDescriptor(want, codec.DescApplicationProperties)
+	want = codec.AppendMap(want, props)
+	want = append(want, msg[body:]...)
+	if !bytes.Equal(out, want) {
+		t.Fatalf("got % x\nwant % x", out, want)
+	}
+}

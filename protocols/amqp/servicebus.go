@@ -272,6 +272,21 @@ func (sl *sbLink) annotate(payload []byte, m *core.Message) []byte {
 	if err != nil {
 		return payload // our own encoding: cannot fail
 	}
+	// A dead-lettered message: the reason where the SDKs read it
+	// (DeadLetterReason, DeadLetterErrorDescription application properties).
+	if r := m.Property(core.PropDLQReason); r.Kind == prop.String && r.S != "" {
+		reason, desc := r.S, ""
+		if m.Property(core.PropDLQCondition).S == string(condDeadLetter) {
+			reason, desc, _ = strings.Cut(r.S, dlqReasonSep)
+		}
+		props := codec.Map{{Key: "DeadLetterReason", Value: reason}}
+		if desc != "" {
+			props = append(props, codec.MapEntry{Key: "DeadLetterErrorDescription", Value: desc})
+		}
+		if with, err := withSection(out, codec.DescApplicationProperties, props); err == nil {
+			out = with
+		}
+	}
 	return out
 }
 
@@ -414,7 +429,7 @@ func deadLetterReason(e *codec.Error) string {
 	d, _ := desc.(string)
 	switch {
 	case r != "" && d != "":
-		return r + ": " + d
+		return r + dlqReasonSep + d
 	case r != "":
 		return r
 	case d != "":
@@ -422,6 +437,11 @@ func deadLetterReason(e *codec.Error) string {
 	}
 	return e.Description
 }
+
+// dlqReasonSep joins a Service Bus dead-letter reason and description in
+// the core's reason; a delivery to a Service Bus client splits them again
+// at the first one.
+const dlqReasonSep = ": "
 
 // condDeadLetter is the condition of a Service Bus client's dead-letter
 // (a rejected outcome).

@@ -217,6 +217,9 @@ func TestServiceBusAbandonDeadLetter(t *testing.T) {
 	if got, _ := d.ApplicationProperties["_AMQ_DLQ_REASON"].(string); got != "poison: cannot parse" {
 		t.Fatalf("dead-letter reason %q (properties %v)", got, d.ApplicationProperties)
 	}
+	if d.DeadLetterReason == nil || *d.DeadLetterReason != "poison" || d.DeadLetterErrorDescription == nil || *d.DeadLetterErrorDescription != "cannot parse" {
+		t.Fatalf("DeadLetterReason %v, DeadLetterErrorDescription %v", d.DeadLetterReason, d.DeadLetterErrorDescription)
+	}
 	if err := dlq.CompleteMessage(ctxFor(t), d, nil); err != nil {
 		t.Fatalf("CompleteMessage on the DLQ: %v", err)
 	}
