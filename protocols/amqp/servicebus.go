@@ -46,19 +46,19 @@ const (
 
 // sbState is a connection's Service Bus state: made by a SASL ANONYMOUS
 // login that may wait for a token, or by the first $cbs or $management
-// attach. The reader owns it, except expiry (under conn.mu).
+// attach. The reader owns it; tokens, expiry and timer are written under
+// conn.mu, which the expiry timer reads them under.
 type sbState struct {
 	// user is the user a token logged the connection in as ("" none).
 	user string
-	// tokens: a token was accepted, so this is a Service Bus client
-	// (written by the reader under conn.mu):
-	// its entity links get the Service Bus form (lock tokens, system
+	// tokens: a token was accepted, so this is a Service Bus client: its
+	// entity links get the Service Bus form (lock tokens, system
 	// properties, abandon counted, entity paths). Other clients that log
 	// in with ANONYMOUS keep plain AMQP semantics.
 	tokens bool
 	// expiry is when the latest token put expires, or for a connection
 	// not logged in, the time by which a token must come; the connection
-	// closes then unless a newer one came (under conn.mu).
+	// closes then unless a newer one came.
 	expiry time.Time
 	timer  *time.Timer
 	// links are the entity links sending with lock tokens, by the second
@@ -154,9 +154,6 @@ func (ss *session) attachServiceBus(l *link, a *codec.Attach) (done bool, err er
 			l.sb = &sbLink{lockID: c.sb.register(l)}
 		}
 		return false, nil
-	}
-	if a.Coordinator != nil {
-		return true, ss.refuse(l, a, codec.Errorf(codec.CondNotAllowed, "%s is not a transaction coordinator", addr))
 	}
 	if c.sb == nil {
 		c.sb = &sbState{}
@@ -447,8 +444,7 @@ const dlqReasonSep = ": "
 // (a rejected outcome).
 const condDeadLetter codec.Symbol = "com.microsoft:dead-letter"
 
-// coreOf is the core error behind a refusal, for the status of a
-// management request.
+// statusOf is the status of a management request the core refused.
 func statusOf(err error) (int32, string) {
 	var pe *core.PermissionError
 	switch {
