@@ -22,6 +22,9 @@ var (
 	// ErrUserRemoved is returned by LoginValid for a subject whose user is no
 	// longer in the users file.
 	ErrUserRemoved = errors.New("user removed from the users file")
+	// ErrTokenExpired is returned by AuthenticateSAS for a well-signed SAS
+	// token whose expiry (se) has passed.
+	ErrTokenExpired = errors.New("SAS token expired")
 )
 
 // DeniedError is returned by Authorize. Its message names the permission and

@@ -87,6 +87,7 @@ type testUser struct {
 	name, password string
 	roles          []string
 	maxConn        int
+	sasKey         string
 }
 
 func writeUsers(t testing.TB, dir string, users ...testUser) string {
@@ -97,7 +98,7 @@ func writeUsers(t testing.TB, dir string, users ...testUser) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		uf.Users = append(uf.Users, User{Name: u.name, Password: h, Roles: u.roles, MaxConnections: u.maxConn})
+		uf.Users = append(uf.Users, User{Name: u.name, Password: h, Roles: u.roles, MaxConnections: u.maxConn, SASKey: u.sasKey})
 	}
 	path := filepath.Join(dir, "users.yaml")
 	if err := uf.Save(path); err != nil {

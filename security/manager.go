@@ -50,6 +50,7 @@ type Manager struct {
 type userSet struct {
 	byName    map[string]*userEntry
 	dummyHash []byte // compared against for unknown users, same cost as real ones
+	sas       bool   // some user has a sas-key
 }
 
 type userEntry struct {
@@ -57,6 +58,7 @@ type userEntry struct {
 	hash    []byte
 	roles   []string
 	maxConn int
+	sasKey  []byte // the user's shared access key; nil: no SAS tokens
 }
 
 // Option tunes a Manager; the zero set of options is what the broker uses.
@@ -212,7 +214,12 @@ func (m *Manager) reloadLocked() error {
 	set := &userSet{byName: make(map[string]*userEntry, len(uf.Users))}
 	cost := bcrypt.DefaultCost
 	for i, u := range uf.Users {
-		set.byName[u.Name] = &userEntry{name: u.Name, hash: []byte(u.Password), roles: u.Roles, maxConn: u.MaxConnections}
+		e := &userEntry{name: u.Name, hash: []byte(u.Password), roles: u.Roles, maxConn: u.MaxConnections}
+		if u.SASKey != "" {
+			e.sasKey = []byte(u.SASKey)
+			set.sas = true
+		}
+		set.byName[u.Name] = e
 		if i == 0 {
 			cost, _ = bcrypt.Cost([]byte(u.Password)) // validated by LoadUsers
 		}

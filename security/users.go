@@ -23,6 +23,12 @@ type User struct {
 	// MaxConnections overrides max-connections-per-user for this user:
 	// 0 = use the global setting, -1 = unlimited, n > 0 = at most n.
 	MaxConnections int `yaml:"max-connections,omitempty" json:"max-connections,omitempty"`
+	// SASKey is the user's shared access key for Azure Service Bus style
+	// SAS tokens (AMQP $cbs put-token; docs/AMQP.md). Unlike the password
+	// it is stored as given, because checking a token's HMAC needs the key
+	// itself: it is a secret like a TLS private key, and the users file is
+	// kept mode 0600. The token's key name (skn) is the user name.
+	SASKey string `yaml:"sas-key,omitempty" json:"-"`
 }
 
 // UsersFile is the content of the users file:
@@ -115,6 +121,9 @@ func (f *UsersFile) Validate() error {
 			if err := checkName("role", r); err != nil {
 				errs = append(errs, fmt.Errorf("user %q: %w", u.Name, err))
 			}
+		}
+		if u.SASKey != "" && len(u.SASKey) < MinSASKeyLen {
+			errs = append(errs, fmt.Errorf("user %q: sas-key must be at least %d characters (generate one with `openssl rand -base64 32`)", u.Name, MinSASKeyLen))
 		}
 		if u.MaxConnections < -1 {
 			errs = append(errs, fmt.Errorf("user %q: max-connections must be -1 (unlimited), 0 (global default) or positive", u.Name))

@@ -71,6 +71,37 @@ func (g *Gate) Login(ctx context.Context, user, password string, hasPassword boo
 	return id, nil
 }
 
+// CheckSAS verifies a SAS token presented for audience (AMQP $cbs
+// put-token) and returns its user's subject, without taking a connection
+// slot: a connection refreshes its token many times, and adopts a subject
+// with LoginSubject once. A nil Gate or one without a manager answers with
+// an anonymous subject, as Login does.
+func (g *Gate) CheckSAS(ctx context.Context, token, audience, remote string, tlsState *tls.ConnectionState) (*security.Subject, error) {
+	if g == nil || g.Manager == nil {
+		return &security.Subject{Anonymous: true, RemoteAddr: remote}, nil
+	}
+	return g.Manager.AuthenticateSAS(ctx, token, audience, security.Credentials{RemoteAddr: remote, TLSState: tlsState})
+}
+
+// LoginSubject logs in a subject authenticated outside Login (CheckSAS):
+// it takes the user's connection slot. Call Identity.Close when the
+// connection ends.
+func (g *Gate) LoginSubject(s *security.Subject, tlsState *tls.ConnectionState) (*Identity, error) {
+	id := &Identity{Subject: s, gate: g}
+	if g != nil && g.Manager != nil {
+		release, err := g.Manager.Connect(s)
+		if err != nil {
+			return nil, err
+		}
+		id.release = release
+	}
+	id.created(tlsState)
+	return id, nil
+}
+
+// SASEnabled reports whether SAS tokens can log a user in.
+func (g *Gate) SASEnabled() bool { return g != nil && g.Manager != nil && g.Manager.SASEnabled() }
+
 // created numbers the connection and tells the hooks.
 // The address is the Subject's: both logins make it from remote.
 func (id *Identity) created(tlsState *tls.ConnectionState) {
@@ -168,6 +199,8 @@ func Refusal(err error) (badCredentials bool, msg string) {
 	switch {
 	case errors.Is(err, security.ErrBadCredentials):
 		return true, "bad user name or password"
+	case errors.Is(err, security.ErrTokenExpired):
+		return true, "the SAS token has expired"
 	case errors.Is(err, security.ErrAnonymousDenied):
 		return true, "anonymous access is not allowed: log in with a user name and password"
 	case errors.Is(err, security.ErrTooManyConnections):

@@ -110,6 +110,8 @@ type conn struct {
 	// inFlush (the reader's): this reader's batch takes part in the
 	// server's BatchFlush, which writes other connections' output when it ends.
 	inFlush bool
+	// sb: Azure Service Bus state, for clients that use $cbs (servicebus.go).
+	sb *sbState
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -267,6 +269,7 @@ func (c *conn) finish() {
 		c.s.containers.remove(c.containerID)
 	}
 	c.id.Close()
+	c.sb.close()
 	c.awaitPending(c.s.opts.CloseGrace)
 	c.mu.Lock()
 	if c.kaTimer != nil {
@@ -479,13 +482,13 @@ func (c *conn) onOpen(o *codec.Open) error {
 	if c.peerMaxFrame < minMaxFrameSize {
 		return connErr(codec.CondFrameSizeTooSmall, "max-frame-size %d is below the minimum of %d", c.peerMaxFrame, minMaxFrameSize)
 	}
-	if c.id == nil {
-		// Only SASL logs in before the open; reaching here without it is a bug.
-		return connErr(codec.CondInternalError, "no login")
-	}
-	opts := c.id.SessionOptions(c.containerID)
-	opts.OnClose = c.sessionClosed
-	c.sess = c.s.opts.Broker.NewSession(opts)
+	if c.sb == nil {
+		if c.id == nil {
+			// Only SASL logs in before the open; reaching here without it is a bug.
+			return connErr(codec.CondInternalError, "no login")
+		}
+		c.startSession()
+	} // else a client to put a token to $cbs: the session comes later
 	c.w.PeerTimeout = c.s.opts.IdleTimeout
 	if o.IdleTimeOut > 0 {
 		c.peerIdle = max(time.Duration(o.IdleTimeOut)*time.Millisecond, c.s.opts.IdleFloor)
@@ -493,7 +496,7 @@ func (c *conn) onOpen(o *codec.Open) error {
 		c.kaTimer = time.AfterFunc(c.peerIdle/2, c.keepAlive)
 		c.mu.Unlock()
 	}
-	c.log.Debug("amqp connection opened", "container-id", c.containerID, "user", c.id.Subject.String())
+	c.log.Debug("amqp connection opened", "container-id", c.containerID, "user", c.id.User())
 	return nil
 }
 

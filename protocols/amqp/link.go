@@ -101,6 +101,9 @@ type link struct {
 	// pd is the delivery being received (partial points here while it
 	// spans frames): one per link, not an allocation per message.
 	pd partialDelivery
+	// sb: a Service Bus node link or an entity link with lock tokens
+	// (servicebus.go); nil for every other link.
+	sb *sbLink
 }
 
 // linkErr detaches one link with an error.
@@ -128,6 +131,9 @@ func (ss *session) onAttach(a *codec.Attach) error {
 		return ss.refuse(l, a, codec.Errorf(codec.CondInvalidField, "unknown settle mode"))
 	}
 	ss.links[a.Handle] = l
+	if done, err := ss.attachServiceBus(l, a); done {
+		return err
+	}
 	if l.sending {
 		return ss.attachSender(l, a)
 	}

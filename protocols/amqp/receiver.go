@@ -12,6 +12,7 @@ import (
 type partialDelivery struct {
 	id      uint32
 	settled bool
+	batch   bool // Service Bus batch format (servicebus.go)
 	state   codec.DeliveryState
 	buf     []byte
 }
@@ -124,10 +125,11 @@ func (ss *session) onTransfer(t *codec.Transfer, payload []byte) error {
 		if credit <= 0 {
 			return l.errorf(codec.CondTransferLimitExceeded, "transfer without link credit")
 		}
-		if t.HasMessageFormat && t.MessageFormat != 0 {
+		batch := t.MessageFormat == batchFormat && c.sb != nil
+		if t.HasMessageFormat && t.MessageFormat != 0 && !batch {
 			return l.errorf(codec.CondNotImplemented, "message format %d is not supported", t.MessageFormat)
 		}
-		l.pd = partialDelivery{id: t.DeliveryID}
+		l.pd = partialDelivery{id: t.DeliveryID, batch: batch}
 		p = &l.pd
 	}
 	p.settled = p.settled || t.Settled
@@ -187,6 +189,12 @@ func (l *link) receive(p *partialDelivery, msg []byte) error {
 	if l.coordinator {
 		return l.coordinate(p, msg)
 	}
+	if l.sb != nil {
+		return l.nodeRequest(p, msg) // only node links receive with sb set
+	}
+	if p.batch {
+		return l.receiveBatch(p, msg)
+	}
 	m, info, err := decodeMessage(msg)
 	if err != nil {
 		var e *codec.Error
@@ -215,6 +223,9 @@ func (l *link) receive(p *partialDelivery, msg []byte) error {
 		}
 	} else {
 		m.Address, m.RoutingType = l.address, l.rt
+	}
+	if c.sb != nil {
+		scheduledEnqueue(m) // Service Bus's x-opt-scheduled-enqueue-time
 	}
 	if txnID := txnOf(p.state); txnID != nil {
 		tx := c.txnFor(txnID)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/junctionmq/junction/protocols/access"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
@@ -25,14 +26,15 @@ const (
 
 // mechanisms are what the server offers this connection: EXTERNAL on a TLS
 // connection with a verified client certificate, PLAIN always, ANONYMOUS
-// only when anonymous access is allowed.
+// when anonymous access is allowed or when SAS tokens can log users in (the
+// Azure SDKs' ANONYMOUS then $cbs put-token: servicebus.go).
 func (c *conn) mechanisms() []codec.Symbol {
 	var ms []codec.Symbol
 	if st := c.tlsState(); st != nil && len(st.VerifiedChains) > 0 {
 		ms = append(ms, mechExternal)
 	}
 	ms = append(ms, mechPlain)
-	if c.anonymousAllowed() {
+	if c.anonymousAllowed() || c.s.opts.Gate.SASEnabled() {
 		ms = append(ms, mechAnonymous)
 	}
 	return ms
@@ -99,6 +101,16 @@ func (c *conn) sasl() error {
 			return c.saslFail(saslAuth, "PLAIN with an empty user name")
 		}
 	case mechAnonymous:
+		if c.s.opts.Gate.SASEnabled() {
+			// Maybe a Service Bus client, which puts a token to $cbs next:
+			// no core session until then (anonymous only if allowed).
+			c.sb = &sbState{}
+			if !c.anonymousAllowed() {
+				// Not logged in: a token must come soon.
+				c.tokenDeadline(time.Now().Add(c.s.opts.ConnectTimeout), false)
+				return c.saslOK()
+			}
+		}
 	case mechExternal:
 		// The certificate is the credential: Login maps it to its user.
 	}
@@ -114,6 +126,11 @@ func (c *conn) sasl() error {
 		return c.saslFail(saslAuth, msg)
 	}
 	c.id = id
+	return c.saslOK()
+}
+
+// saslOK writes the successful outcome.
+func (c *conn) saslOK() error {
 	c.mu.Lock()
 	c.ob.Buf = codec.AppendFrame(c.ob.Buf, 0, &codec.SASLOutcome{Code: saslOK}, nil)
 	c.ob.SignalLocked()

@@ -285,6 +285,9 @@ func (l *link) onFlow(f *codec.Flow) error {
 	if delta > 0 && l.browser != nil {
 		l.browser.AddCredit(int(delta))
 	}
+	if l.sb != nil && l.sb.node != nodeNone {
+		l.flushReplies()
+	}
 	if f.Drain && (l.browser != nil || l.emptyBrowse) {
 		// The browser has shown all it can: what credit is left is unused.
 		c.mu.Lock()
@@ -341,6 +344,9 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 	if cap(payload) <= maxKeptEncodeBuffer {
 		ss.enc = payload[:0]
 	}
+	if l.sb != nil {
+		payload = l.sb.annotate(payload, m) // Service Bus system properties
+	}
 	if l.maxMessage > 0 && uint64(len(payload)) > l.maxMessage {
 		l.tooLarge(coreTag, settled, len(payload))
 		return
@@ -353,10 +359,14 @@ func (l *link) transfer(m *core.Message, count uint32, coreTag uint64, settled b
 		ss.unsettled[id] = outDelivery{l: l, tag: coreTag}
 	}
 	binary.BigEndian.PutUint64(ss.tag[:], coreTag)
+	tag := ss.tag[:]
+	if l.sb != nil {
+		tag = l.sb.lockTag(coreTag) // a Service Bus lock token
+	}
 	// Split to the client's max-frame-size: the first frame carries the
 	// delivery's identity, every frame but the last says more.
 	t := &ss.xfer
-	*t = codec.Transfer{Handle: l.handle, DeliveryID: id, HasDeliveryID: true, DeliveryTag: ss.tag[:],
+	*t = codec.Transfer{Handle: l.handle, DeliveryID: id, HasDeliveryID: true, DeliveryTag: tag,
 		MessageFormat: 0, HasMessageFormat: true, Settled: settled}
 	room := int(min(c.peerMaxFrame, 1<<30)) - transferOverhead
 	for first := true; first || len(payload) > 0; first = false {
@@ -454,7 +464,7 @@ func outcomeOf(st codec.DeliveryState) (o core.Outcome, txn []byte, terminal boo
 	case *codec.Rejected:
 		o = core.Outcome{Kind: core.Rejected}
 		if s.Error != nil {
-			o.Condition, o.Reason = string(s.Error.Condition), s.Error.Description
+			o.Condition, o.Reason = string(s.Error.Condition), deadLetterReason(s.Error)
 		}
 		return o, txn, true, nil
 	case *codec.Modified:

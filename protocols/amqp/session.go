@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/junctionmq/junction/core"
 	"github.com/junctionmq/junction/protocols/amqp/codec"
 )
 
@@ -447,11 +448,16 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 		if s.l.consumer == nil {
 			continue
 		}
+		o := outcome
+		if s.l.sb != nil && o.Kind == core.Modified {
+			// Service Bus counts an abandon as a delivery attempt.
+			o.DeliveryFailed = true
+		}
 		var err error
 		if tx != nil {
-			err = tx.tx.Settle(s.l.consumer, s.tag, outcome)
+			err = tx.tx.Settle(s.l.consumer, s.tag, o)
 		} else {
-			err = s.l.consumer.Settle(s.tag, outcome)
+			err = s.l.consumer.Settle(s.tag, o)
 		}
 		if err != nil {
 			c.log.Debug("amqp disposition for a delivery the core no longer holds", "delivery-id", s.id, "err", err)
@@ -459,9 +465,15 @@ func (ss *session) onDisposition(d *codec.Disposition) error {
 	}
 	if !d.Settled && len(todo) > 0 {
 		// rcv-settle-mode second: the client waits for us to settle.
+		st := d.State
+		if _, ok := st.(*codec.Rejected); ok {
+			// The client's error says why it rejects; echoed back, a
+			// client (go-amqp) takes it for our refusal of its outcome.
+			st = &codec.Rejected{}
+		}
 		c.mu.Lock()
 		ss.queueFrameLocked(codec.AppendFrame(nil, ss.localCh, &codec.Disposition{
-			Role: codec.RoleSender, First: d.First, Last: last, Settled: true, State: d.State,
+			Role: codec.RoleSender, First: d.First, Last: last, Settled: true, State: st,
 		}, nil), false)
 		c.signalLocked()
 		c.mu.Unlock()

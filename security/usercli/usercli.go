@@ -5,6 +5,8 @@ package usercli
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -42,7 +44,7 @@ A running broker picks the changes up on its next users-file reload.`,
 		cmd.PersistentFlags().StringVar(&cfg, "config", "", "broker configuration file")
 		o.configPath = func() string { return cfg }
 	}
-	cmd.AddCommand(o.addCmd(), o.passwdCmd(), o.rmCmd(), o.listCmd())
+	cmd.AddCommand(o.addCmd(), o.passwdCmd(), o.rmCmd(), o.listCmd(), o.sasKeyCmd())
 	return cmd
 }
 
@@ -281,4 +283,49 @@ func prompt(cmd *cobra.Command, f *os.File, label string) (string, error) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
 	return string(b), nil
+}
+
+// sasKeyCmd sets or removes a user's SAS key: the shared access key Azure
+// Service Bus clients sign their tokens with (docs/AMQP.md).
+func (o *options) sasKeyCmd() *cobra.Command {
+	var remove bool
+	c := &cobra.Command{
+		Use:   "sas-key NAME [--remove]",
+		Short: "Generate a user's shared access key for Azure Service Bus clients (or remove it)",
+		Long: `Generate a random shared access key for the user, store it in the users file and
+print it once: it is the SharedAccessKey of the user's Service Bus connection string
+(SharedAccessKeyName is the user name). The key is stored as given (checking a SAS
+token's signature needs it): keep the users file private (mode 0600).`,
+		Args:         cobra.ExactArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			uf, path, err := o.load(true)
+			if err != nil {
+				return err
+			}
+			u := uf.Find(args[0])
+			if u == nil {
+				return fmt.Errorf("no user %q in %s", args[0], path)
+			}
+			if remove {
+				u.SASKey = ""
+			} else {
+				// 256 bits, in the form Azure's keys have.
+				key := make([]byte, 32)
+				_, _ = rand.Read(key) // crypto/rand.Read never fails
+				u.SASKey = base64.StdEncoding.EncodeToString(key)
+			}
+			if err := uf.Save(path); err != nil {
+				return err
+			}
+			if remove {
+				fmt.Fprintf(cmd.OutOrStdout(), "removed the SAS key of %s in %s\n", u.Name, path)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "SharedAccessKeyName=%s;SharedAccessKey=%s\n", u.Name, u.SASKey)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&remove, "remove", false, "remove the key: the user can no longer log in with SAS tokens")
+	return c
 }

@@ -198,3 +198,33 @@ func TestOwnConfigFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// sas-key generates a key that the users file keeps and a token signed
+// with it authenticates; --remove takes it away.
+func TestSASKey(t *testing.T) {
+	uf := filepath.Join(t.TempDir(), "users.yaml")
+	if _, err := run(t, "pw\n", "user", "add", "carol", "--role", "r", "--users-file", uf); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "", "user", "sas-key", "carol", "--users-file", uf)
+	if err != nil {
+		t.Fatalf("sas-key: %v\n%s", err, out)
+	}
+	key, ok := strings.CutPrefix(strings.TrimSpace(out), "SharedAccessKeyName=carol;SharedAccessKey=")
+	if !ok || len(key) != 44 {
+		t.Fatalf("output %q", out)
+	}
+	f, err := security.LoadUsers(uf)
+	if err != nil || f.Find("carol").SASKey != key {
+		t.Fatalf("stored key: %v %v", f, err)
+	}
+	if _, err := run(t, "", "user", "sas-key", "carol", "--remove", "--users-file", uf); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := security.LoadUsers(uf); f.Find("carol").SASKey != "" {
+		t.Fatal("the key was not removed")
+	}
+	if _, err := run(t, "", "user", "sas-key", "nobody", "--users-file", uf); err == nil {
+		t.Fatal("a key for a missing user")
+	}
+}
