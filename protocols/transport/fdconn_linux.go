@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // fdConn is a plain TCP connection served from its descriptor rather than
@@ -170,7 +171,7 @@ func (c *fdConn) quitBusy(rx *readSide) bool {
 // read is rc.Read's callback: one read, done unless the socket is empty.
 func (rx *readSide) read(fd uintptr) bool {
 	for {
-		rx.n, rx.err = syscall.Read(int(fd), rx.p)
+		rx.n, rx.err = sysRead(int(fd), rx.p)
 		if rx.err != syscall.EINTR {
 			return rx.err != syscall.EAGAIN
 		}
@@ -195,6 +196,47 @@ func (c *fdConn) readBusy(rx *readSide, p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// sysRead and sysWrite are read(2) and write(2) on a non-blocking socket,
+// which never block, so they skip the runtime's bookkeeping for a system
+// call that might (syscall.Read's entersyscall). That bookkeeping also
+// wakes the runtime's monitor thread (sysmon) from its deep sleep whenever
+// a system call is the first thing a process does after all its threads
+// were idle, and sysmon then polls every 20 µs for a millisecond or more. A
+// broker serving a client that sends a little slower than it is served goes
+// idle and wakes thousands of times a second: sysmon's thread took 15-20 %
+// of the broker's CPU with a paho QoS 0 producer, and 0-3 % with these
+// (docs/PERFORMANCE.md). Under the race detector they are syscall.Read and
+// syscall.Write, whose annotations it needs.
+func sysRead(fd int, p []byte) (int, error) {
+	if raceEnabled {
+		return syscall.Read(fd, p)
+	}
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+func sysWrite(fd int, p []byte) (int, error) {
+	if raceEnabled {
+		return syscall.Write(fd, p)
+	}
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // detachedDone is the done function of a DetachedHandler serving c: it
@@ -279,7 +321,7 @@ func (c *fdConn) Read(p []byte) (int, error) {
 		if !c.incref() {
 			return 0, c.opError("read", net.ErrClosed)
 		}
-		n, err := syscall.Read(int(c.fd), p)
+		n, err := sysRead(int(c.fd), p)
 		c.decref()
 		switch {
 		case err == nil && n > 0:
@@ -355,7 +397,7 @@ func (c *fdConn) Write(b []byte) (int, error) {
 		if !c.incref() {
 			return n, c.opError("write", net.ErrClosed)
 		}
-		m, err := syscall.Write(int(c.fd), b[n:])
+		m, err := sysWrite(int(c.fd), b[n:])
 		c.decref()
 		if m > 0 {
 			n += m
@@ -385,7 +427,7 @@ func (c *fdConn) writeNow(b []byte) int {
 		if !c.incref() {
 			return n
 		}
-		m, err := syscall.Write(int(c.fd), b[n:])
+		m, err := sysWrite(int(c.fd), b[n:])
 		c.decref()
 		if m > 0 {
 			n += m
