@@ -111,7 +111,10 @@ func (c *fdConn) readSide() *readSide {
 // goBusy moves the reader's waits to Go's poller (see readSide) and reports
 // whether it did. Reader only.
 func (c *fdConn) goBusy(rx *readSide) bool {
-	if rx.noBusy || busyConns.Add(1) > busyMax {
+	if rx.noBusy {
+		return false
+	}
+	if busyConns.Add(1) > busyMax {
 		busyConns.Add(-1)
 		rx.noBusy = true
 		return false
@@ -206,7 +209,7 @@ func (c *fdConn) readBusy(rx *readSide, p []byte) (int, error) {
 // were idle, and sysmon then polls every 20 µs for a millisecond or more. A
 // broker serving a client that sends a little slower than it is served goes
 // idle and wakes thousands of times a second: sysmon's thread took 15-20 %
-// of the broker's CPU with a paho QoS 0 producer, and 0-3 % with these
+// of the broker's CPU with a paho QoS 0 producer, and 0-5 % with these
 // (docs/PERFORMANCE.md). Under the race detector they are syscall.Read and
 // syscall.Write, whose annotations it needs.
 func sysRead(fd int, p []byte) (int, error) {
