@@ -547,3 +547,21 @@ func TestFDConnBusyWaits(t *testing.T) {
 		t.Fatalf("busy read after the peer closed: %v, want EOF", err)
 	}
 }
+
+// Past the bound on duplicates a connection keeps waiting on our poller,
+// and reads as before.
+func TestFDConnBusyLimit(t *testing.T) {
+	defer func(m int64) { busyMax = m }(busyMax)
+	busyMax = 0
+	client, fc := rawPair(t)
+	for i := range 3 * busyAfter {
+		msg := fmt.Sprint("m", i)
+		if s := readWaiting(t, client, fc, msg); s != msg+"<nil>" {
+			t.Fatalf("read %q, want %s", s, msg)
+		}
+	}
+	rx := fc.rx.Load()
+	if rx == nil || rx.busy.Load() != nil || busyConns.Load() != 0 {
+		t.Fatal("a duplicate was made past the bound")
+	}
+}
