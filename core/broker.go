@@ -153,6 +153,10 @@ type routeSet struct {
 	gen   uint64
 	any   []*Queue // anycast queues bound to this exact name
 	multi []*Queue // multicast queues whose pattern matches
+	// plain: no queue in multi is left out for a message's sake (no
+	// selector, no no-local, no no-dollar on a $ address), so a send can
+	// take multi itself as its targets (see resolve).
+	plain bool
 }
 
 // New creates a broker. Call Start before use.
@@ -593,10 +597,14 @@ func (b *Broker) routesLocked(a *address) *routeSet {
 		rs.any = append(rs.any, q)
 	}
 	seen := map[*Queue]bool{}
+	rs.plain = true
 	b.bindings.Match(a.name, func(q *Queue) {
 		if !seen[q] {
 			seen[q] = true
 			rs.multi = append(rs.multi, q)
+			if q.filter != nil || q.info.NoLocal || q.info.NoDollar && strings.HasPrefix(a.name, "$") {
+				rs.plain = false
+			}
 		}
 	})
 	a.routes.Store(rs)

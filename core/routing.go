@@ -85,7 +85,11 @@ func (b *Broker) resolve(s *Session, m *Message, pass ...*address) (resolved, er
 		// an append below copy instead of writing into the cache.
 		res.targets = rs.any[:len(rs.any):len(rs.any)]
 	}
-	if m.RoutingType != Anycast && len(rs.multi) > 0 {
+	if m.RoutingType != Anycast && len(rs.multi) > 0 && len(res.targets) == 0 && rs.plain {
+		// Every subscription takes it: the route cache's slice, read-only
+		// like rs.any above, saves an allocation per send.
+		res.targets = rs.multi[:len(rs.multi):len(rs.multi)]
+	} else if m.RoutingType != Anycast && len(rs.multi) > 0 {
 		// One allocation for the whole fan-out rather than one per doubling.
 		res.targets = append(make([]*Queue, 0, len(res.targets)+len(rs.multi)), res.targets...)
 		for _, q := range rs.multi {

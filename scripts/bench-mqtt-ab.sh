@@ -11,6 +11,9 @@
 #   ../shared/anchors/anchors.sh start mosquitto        # port 1885
 #   OLD=/tmp/junction-old scripts/bench-mqtt-ab.sh [rounds]   # default 3
 #
+# MOSQUITTO=0 leaves Mosquitto out (old against new only); SCENARIOS picks
+# runs, e.g. SCENARIOS="paho/qos0 paho/fan" (default: all six).
+#
 # OLD defaults to a build of main; the new build is this tree. Both run with
 # max-queued-messages/-bytes -1 (as bench-compare.sh) on ports 21883/21884,
 # every other listener off. Output: one line per run, then the medians.
@@ -39,10 +42,14 @@ start() { # start NAME PORT
 }
 start old 21883
 start new 21884
-up 1885 || { echo "Mosquitto is not running on 1885 ($ANCHORS start mosquitto)" >&2; exit 1; }
-mpid=$("$ANCHORS" pid mosquitto)
+mosq=${MOSQUITTO:-1}
+if [ "$mosq" != 0 ]; then
+  up 1885 || { echo "Mosquitto is not running on 1885 ($ANCHORS start mosquitto)" >&2; exit 1; }
+  mpid=$("$ANCHORS" pid mosquitto)
+fi
+scenarios=${SCENARIOS:-lean/qos0 lean/qos1 lean/fan paho/qos0 paho/qos1 paho/fan}
 haveperf=0
-perf stat -e task-clock -p "$mpid" -- sleep 0.1 > /dev/null 2>&1 && haveperf=1
+perf stat -e task-clock -p "$(cat "$W/new.pid")" -- sleep 0.1 > /dev/null 2>&1 && haveperf=1
 
 run() { # run CLIENT SCENARIO NAME PORT PID
   local client=$1 sc=$2 name=$3 port=$4 pid=$5 args sp=
@@ -79,12 +86,11 @@ PY
 }
 
 for _ in $(seq "$rounds"); do
-  for client in lean paho; do
-    for sc in qos0 qos1 fan; do
-      run $client $sc old 21883 "$(cat "$W/old.pid")"
-      run $client $sc new 21884 "$(cat "$W/new.pid")"
-      run $client $sc mosquitto 1885 "$mpid"
-    done
+  for cs in $scenarios; do
+    client=${cs%/*} sc=${cs#*/}
+    run $client $sc old 21883 "$(cat "$W/old.pid")"
+    run $client $sc new 21884 "$(cat "$W/new.pid")"
+    [ "$mosq" != 0 ] && run $client $sc mosquitto 1885 "$mpid"
   done
 done | tee "$W/runs"
 echo "# medians: broker CPU µs per message, receive rate; new/Mosquitto and new/old ratios"
@@ -102,9 +108,12 @@ for client in ("lean", "paho"):
             v = d[(client, sc, b)]
             if v:
                 med[b] = (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v))
-        if len(med) < 3:
+        if "old" not in med or "new" not in med:
             continue
-        o, n, m = med["old"], med["new"], med["mosquitto"]
-        print(f"{client:4} {sc:4}  old {o[1]:5.2f} µs {o[0]:8.0f}/s  new {n[1]:5.2f} µs {n[0]:8.0f}/s  "
-              f"mosquitto {m[1]:5.2f} µs {m[0]:8.0f}/s  cpu new/mosq {n[1]/m[1]:.2f}  rate new/mosq {n[0]/m[0]:.2f}  cpu new/old {n[1]/o[1]:.2f}")
+        o, n = med["old"], med["new"]
+        line = f"{client:4} {sc:4}  old {o[1]:5.2f} µs {o[0]:8.0f}/s  new {n[1]:5.2f} µs {n[0]:8.0f}/s  "
+        if "mosquitto" in med:
+            m = med["mosquitto"]
+            line += f"mosquitto {m[1]:5.2f} µs {m[0]:8.0f}/s  cpu new/mosq {n[1]/m[1]:.2f}  rate new/mosq {n[0]/m[0]:.2f}  "
+        print(line + f"cpu new/old {n[1]/o[1]:.2f}")
 PY

@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/junctionmq/junction/config"
+	"github.com/junctionmq/junction/internal/gcfloor"
 	"github.com/junctionmq/junction/internal/memlimit"
 	"github.com/junctionmq/junction/internal/memtrim"
 	"github.com/junctionmq/junction/server"
@@ -190,6 +192,16 @@ func serve(cmd *cobra.Command, f serveFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A small live heap is collected every few MiB, at a fixed cost per
+	// cycle: let it grow by at least a floor first (see internal/gcfloor).
+	_, gogcSet := os.LookupEnv("GOGC")
+	var serving atomic.Pointer[server.Server]
+	gcfloor.Start(gcfloor.Default, gogcSet, func() uint64 {
+		if s := serving.Load(); s != nil {
+			return s.Core.Stats().Sent
+		}
+		return 0
+	})
 	if os.Getenv("JUNCTION_NO_TRIM") == "" {
 		// Idle devices should cost what they hold, not the garbage their
 		// connecting left behind (see internal/memtrim).
@@ -201,6 +213,9 @@ func serve(cmd *cobra.Command, f serveFlags) error {
 	defer signal.Stop(hup)
 	for {
 		s, err := server.Start(ctx, cfg, log, server.Options{Repair: f.repair})
+		if s != nil {
+			serving.Store(s)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				// Stopped while waiting as a backup.

@@ -78,6 +78,8 @@ type conn struct {
 type inState struct {
 	// Reader goroutine only.
 	inAliases map[uint16]string
+	// The last topic published and its address (addressOf).
+	lastTopic, lastAddr string
 
 	// Guarded by outMu.
 	acks       []ackSlot     // PUBACK/PUBREC in the order the PUBLISHes arrived [MQTT-4.6.0-2]

@@ -56,7 +56,7 @@ func (c *conn) copyFor(sub *subscription, d core.Delivery, qos byte) (dup bool, 
 		c.holdCopy(sub, d, cs)
 		return true, 0, nil
 	}
-	topic := addressToTopic(m.Address)
+	topic := sub.topicFor(m.Address)
 	var others []*subscription
 	for _, o := range ss.subs {
 		// A no-local subscription cannot tell here whether the message is

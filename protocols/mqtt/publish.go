@@ -24,14 +24,34 @@ const (
 	annRetain = "mqtt.retain" // the publish had RETAIN set (for retain-as-published)
 )
 
-// toMessage maps a PUBLISH to a core message (see docs/MQTT.md).
-func toMessage(topic string, qos byte, retain bool, pr *packet.Properties, payload []byte, v5 bool) *core.Message {
+// ownAddress maps a topic to its core address, in memory of its own (the
+// topic may be a view of a read buffer: see onPublish).
+func ownAddress(topic string) string {
 	addr := topicToAddress(topic)
 	if unsafe.StringData(addr) == unsafe.StringData(topic) {
-		// Unchanged by the mapping, so still the caller's string, which
-		// may be a view of a read buffer (onPublish).
+		// Unchanged by the mapping, so still the caller's string.
 		addr = strings.Clone(topic)
 	}
+	return addr
+}
+
+// addressOf is ownAddress for the reader's publishes, remembering the last
+// topic: a producer usually publishes to few topics, and mapping each
+// publish's topic cost an allocation. Reader goroutine only.
+func (c *conn) addressOf(topic string) string {
+	if topic != c.lastTopic || c.lastTopic == "" {
+		addr := ownAddress(topic)
+		c.lastTopic, c.lastAddr = addr, addr
+		if addr != topic {
+			c.lastTopic = strings.Clone(topic)
+		}
+	}
+	return c.lastAddr
+}
+
+// toMessage maps a PUBLISH to a core message (see docs/MQTT.md); addr is
+// the topic's address (ownAddress).
+func toMessage(addr string, qos byte, retain bool, pr *packet.Properties, payload []byte, v5 bool) *core.Message {
 	m := &core.Message{
 		Address:     addr,
 		RoutingType: core.Multicast,
@@ -79,7 +99,7 @@ func toMessage(topic string, qos byte, retain bool, pr *packet.Properties, paylo
 }
 
 func willMessage(w *packet.Will) *core.Message {
-	return toMessage(w.Topic, w.QoS, w.Retain, &w.Properties, w.Payload, true)
+	return toMessage(ownAddress(w.Topic), w.QoS, w.Retain, &w.Properties, w.Payload, true)
 }
 
 // reasonFor maps a core refusal to an MQTT 5 reason code.
@@ -155,7 +175,7 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 			return nil
 		}
 	}
-	m := toMessage(topic, p.QoS, p.Retain, &p.Properties, p.Payload, v5)
+	m := toMessage(c.addressOf(topic), p.QoS, p.Retain, &p.Properties, p.Payload, v5)
 	slot := c.reserveAck(p.QoS)
 	// A publish is confirmed once the message and, for a retained one, the
 	// retained copy are both stored.
@@ -384,7 +404,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 	ss := c.ss
 	m := d.Message
 	p := packet.Publish{QoS: qos, Payload: m.Body}
-	topic := addressToTopic(m.Address)
+	topic := sub.topicFor(m.Address)
 	if retained {
 		p.Retain = true
 	} else if sub.RAP {

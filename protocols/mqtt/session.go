@@ -29,6 +29,22 @@ type subscription struct {
 	sessionSub
 	consumer *core.Consumer
 	autoAck  bool
+	// The topic of the last address delivered through the subscription
+	// (guarded by the session's mu): a subscription without wildcards sees
+	// one address, and mapping it for every delivery cost an allocation.
+	lastAddr, lastTopic string
+}
+
+// topicFor maps the address of a delivery through s to its topic. Caller
+// holds the session's mu.
+func (s *subscription) topicFor(addr string) string {
+	if s == nil {
+		return addressToTopic(addr)
+	}
+	if addr != s.lastAddr || s.lastAddr == "" {
+		s.lastAddr, s.lastTopic = addr, addressToTopic(addr)
+	}
+	return s.lastTopic
 }
 
 // sessionRecord is what the store keeps of a persistent session.

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // fdConn is a plain TCP connection served from its descriptor rather than
@@ -29,9 +31,11 @@ type fdConn struct {
 	state atomic.Uint32 // closed (bit 0), system calls in progress (<< 1)
 	// Each side's wait (the read side may park): the state (slotIdle...)
 	// and the channel a waiting goroutine blocks on, made by its first
-	// wait, one token per wake-up.
+	// wait, one token per wake-up. The read side's is in rx, with what a
+	// busy connection waits with (see readSide); nil while parked.
 	rst, wst atomic.Uint32
-	rch, wch chan struct{}
+	rx       atomic.Pointer[readSide]
+	wch      chan struct{}
 	rdl      atomic.Int64 // read deadline, Unix nanoseconds (0: none)
 	wdl      atomic.Int64 // write deadline
 	wmu      sync.Mutex   // makes each Write whole, as net.Conn promises
@@ -44,6 +48,198 @@ type fdConn struct {
 	// The listener whose Server tracks the connection (see trackRaw);
 	// nil once it is done.
 	l atomic.Pointer[listener]
+}
+
+// readSide is the reader's waiting state, made by its first wait and
+// dropped when the connection parks. A connection that keeps waiting for
+// input between parks (a producer whose messages arrive a little slower
+// than it is served) waits in Go's own poller instead, through a duplicate
+// of its descriptor (busy): registered once, edge-triggered, and the runtime
+// wakes the reader itself. Our one-shot registration needs an epoll_ctl per
+// wait and wakes the poller goroutine, which wakes the reader: two goroutine
+// hand-offs, each of which may wake a thread, where net.Conn has one
+// (measured: about a fifth of the broker's CPU per message with a paho
+// client publishing QoS 0; docs/PERFORMANCE.md). The duplicate and its poll
+// descriptor cost a file slot and a few hundred bytes, for busy connections
+// only: parking closes it.
+type readSide struct {
+	ch    chan struct{} // see fdConn.rst
+	waits int           // since the connection last parked
+	// busy is the duplicate in Go's poller, set by the reader; Close and
+	// SetReadDeadline read it from other goroutines.
+	busy   atomic.Pointer[os.File]
+	rc     syscall.RawConn
+	noBusy bool // the duplicate could not be made: no second try
+	// The read in progress, for rc.Read's callback (made once: a closure
+	// per read would be an allocation per read).
+	fn  func(fd uintptr) bool
+	p   []byte
+	n   int
+	err error
+}
+
+// busyAfter is how many waits for input between two parks make a
+// connection busy: a device that connects and goes quiet waits once or
+// twice and never pays for the duplicate.
+var busyAfter = 4
+
+// busyConns counts connections waiting through a duplicate; busyMax
+// bounds them, so that duplicates never take the file slots new
+// connections need (a quarter of the limit).
+var (
+	busyConns atomic.Int64
+	busyMax   = func() int64 {
+		var rl syscall.Rlimit
+		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) != nil {
+			return 256
+		}
+		return int64(min(rl.Cur/4, 1<<20))
+	}()
+)
+
+// readSide returns the reader's waiting state, made if need be (reader
+// only).
+func (c *fdConn) readSide() *readSide {
+	rx := c.rx.Load()
+	if rx == nil {
+		rx = &readSide{ch: make(chan struct{}, 1)}
+		c.rx.Store(rx)
+	}
+	return rx
+}
+
+// goBusy moves the reader's waits to Go's poller (see readSide) and reports
+// whether it did. Reader only.
+func (c *fdConn) goBusy(rx *readSide) bool {
+	if rx.noBusy {
+		return false
+	}
+	if busyConns.Add(1) > busyMax {
+		busyConns.Add(-1)
+		rx.noBusy = true
+		return false
+	}
+	if !c.incref() {
+		busyConns.Add(-1)
+		return false
+	}
+	nfd, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(c.fd), syscall.F_DUPFD_CLOEXEC, 0)
+	c.decref()
+	if e != 0 {
+		busyConns.Add(-1)
+		rx.noBusy = true
+		return false
+	}
+	// Non-blocking already (a property of the open file, which the
+	// duplicate shares), so os.NewFile registers it with Go's poller.
+	f := os.NewFile(nfd, "tcp")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		busyConns.Add(-1)
+		rx.noBusy = true
+		return false
+	}
+	rx.rc = rc
+	rx.fn = rx.read
+	rx.busy.Store(f)
+	// The deadline, from here on kept by SetReadDeadline too (one that
+	// looked for the duplicate before it was there stored its deadline
+	// before this reads it). A Close that came before found nothing to
+	// close.
+	if dl := c.rdl.Load(); dl != 0 {
+		_ = f.SetReadDeadline(time.Unix(0, dl))
+	} else {
+		_ = f.SetReadDeadline(time.Time{})
+	}
+	if c.state.Load()&fdClosed != 0 {
+		c.quitBusy(rx)
+	}
+	return true
+}
+
+// quitBusy closes the duplicate, if any, and reports whether there was
+// one: the reader's, when it parks, or Close's, which so wakes a reader
+// waiting in Go's poller.
+func (c *fdConn) quitBusy(rx *readSide) bool {
+	f := rx.busy.Swap(nil)
+	if f == nil {
+		return false
+	}
+	_ = f.Close()
+	busyConns.Add(-1)
+	return true
+}
+
+// read is rc.Read's callback: one read, done unless the socket is empty.
+func (rx *readSide) read(fd uintptr) bool {
+	for {
+		rx.n, rx.err = sysRead(int(fd), rx.p)
+		if rx.err != syscall.EINTR {
+			return rx.err != syscall.EAGAIN
+		}
+	}
+}
+
+// readBusy is Read for a connection waiting through its duplicate.
+func (c *fdConn) readBusy(rx *readSide, p []byte) (int, error) {
+	rx.p = p
+	err := rx.rc.Read(rx.fn)
+	n, rerr := rx.n, rx.err
+	rx.p, rx.err = nil, nil
+	switch {
+	case err != nil:
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		}
+		return 0, c.opError("read", net.ErrClosed)
+	case rerr != nil:
+		return 0, c.opError("read", os.NewSyscallError("read", rerr))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// sysRead and sysWrite are read(2) and write(2) on a non-blocking socket,
+// which never block, so they skip the runtime's bookkeeping for a system
+// call that might (syscall.Read's entersyscall). That bookkeeping also
+// wakes the runtime's monitor thread (sysmon) from its deep sleep whenever
+// a system call is the first thing a process does after all its threads
+// were idle, and sysmon then polls every 20 µs for a millisecond or more. A
+// broker serving a client that sends a little slower than it is served goes
+// idle and wakes thousands of times a second: sysmon's thread took 15-20 %
+// of the broker's CPU with a paho QoS 0 producer, and 0-5 % with these
+// (docs/PERFORMANCE.md). Under the race detector they are syscall.Read and
+// syscall.Write, whose annotations it needs.
+func sysRead(fd int, p []byte) (int, error) {
+	if raceEnabled {
+		return syscall.Read(fd, p)
+	}
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+func sysWrite(fd int, p []byte) (int, error) {
+	if raceEnabled {
+		return syscall.Write(fd, p)
+	}
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // detachedDone is the done function of a DetachedHandler serving c: it
@@ -121,11 +317,14 @@ func (c *fdConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if rx := c.rx.Load(); rx != nil && rx.busy.Load() != nil {
+		return c.readBusy(rx, p)
+	}
 	for {
 		if !c.incref() {
 			return 0, c.opError("read", net.ErrClosed)
 		}
-		n, err := syscall.Read(int(c.fd), p)
+		n, err := sysRead(int(c.fd), p)
 		c.decref()
 		switch {
 		case err == nil && n > 0:
@@ -136,6 +335,11 @@ func (c *fdConn) Read(p []byte) (int, error) {
 			continue
 		case err != syscall.EAGAIN:
 			return 0, c.opError("read", os.NewSyscallError("read", err))
+		}
+		if rx := c.readSide(); !rx.noBusy {
+			if rx.waits++; rx.waits >= busyAfter && c.goBusy(rx) {
+				return c.readBusy(rx, p)
+			}
 		}
 		if err := c.waitRead(); err != nil {
 			return 0, c.opError("read", err)
@@ -159,15 +363,13 @@ func (c *fdConn) waitRead() error {
 	if !idle.arm(c, false) {
 		return net.ErrClosed
 	}
-	if c.rch == nil {
-		c.rch = make(chan struct{}, 1)
-	}
+	rch := c.readSide().ch
 	if !c.rst.CompareAndSwap(slotIdle, slotWaiting) {
 		c.rst.CompareAndSwap(slotReady, slotIdle)
 		return nil
 	}
 	if dl == 0 {
-		<-c.rch
+		<-rch
 		return nil
 	}
 	if c.t == nil {
@@ -176,14 +378,14 @@ func (c *fdConn) waitRead() error {
 		c.t.Reset(d)
 	}
 	select {
-	case <-c.rch:
+	case <-rch:
 		c.t.Stop()
 	case <-c.t.C:
 		if c.rst.CompareAndSwap(slotWaiting, slotIdle) {
 			// Read again: the deadline may have been moved meanwhile.
 			return nil
 		}
-		<-c.rch // the poller won: its token is on the way
+		<-rch // the poller won: its token is on the way
 	}
 	return nil
 }
@@ -198,7 +400,7 @@ func (c *fdConn) Write(b []byte) (int, error) {
 		if !c.incref() {
 			return n, c.opError("write", net.ErrClosed)
 		}
-		m, err := syscall.Write(int(c.fd), b[n:])
+		m, err := sysWrite(int(c.fd), b[n:])
 		c.decref()
 		if m > 0 {
 			n += m
@@ -228,7 +430,7 @@ func (c *fdConn) writeNow(b []byte) int {
 		if !c.incref() {
 			return n
 		}
-		m, err := syscall.Write(int(c.fd), b[n:])
+		m, err := sysWrite(int(c.fd), b[n:])
 		c.decref()
 		if m > 0 {
 			n += m
@@ -286,7 +488,11 @@ func (c *fdConn) waitWrite() error {
 // signal is what the poller, Close and a moved deadline do to a side: wake
 // its waiting goroutine, resume its parked connection, or leave a token for
 // the next wait.
-func (c *fdConn) signal(st *atomic.Uint32, ch *chan struct{}, fromPoller bool) {
+func (c *fdConn) signal(write, fromPoller bool) {
+	st := &c.rst
+	if write {
+		st = &c.wst
+	}
 	for {
 		switch st.Load() {
 		case slotIdle:
@@ -297,7 +503,12 @@ func (c *fdConn) signal(st *atomic.Uint32, ch *chan struct{}, fromPoller bool) {
 			return
 		case slotWaiting:
 			if st.CompareAndSwap(slotWaiting, slotIdle) {
-				*ch <- struct{}{}
+				// Set before the side became waiting.
+				if write {
+					c.wch <- struct{}{}
+				} else {
+					c.rx.Load().ch <- struct{}{}
+				}
 				return
 			}
 		case slotParked:
@@ -316,8 +527,14 @@ func (c *fdConn) signal(st *atomic.Uint32, ch *chan struct{}, fromPoller bool) {
 // already or the connection is closed. Only the reader parks, and it must
 // not read until wake runs.
 func (c *fdConn) park(deadline time.Time, wake func(timedOut bool)) bool {
-	// A parked connection holds no timer or channel of its own.
-	c.t, c.rch = nil, nil
+	// A parked connection holds no timer, channel or duplicate of its own.
+	if rx := c.rx.Swap(nil); rx != nil && c.quitBusy(rx) {
+		// Our registration may have fired while the reader waited in Go's
+		// poller, leaving a token for input read since: the level-triggered
+		// arm below fires at once if input is really there.
+		c.rst.CompareAndSwap(slotReady, slotIdle)
+	}
+	c.t = nil
 	if c.rst.Load() == slotReady {
 		return false
 	}
@@ -341,7 +558,7 @@ func (c *fdConn) park(deadline time.Time, wake func(timedOut bool)) bool {
 	}
 	if c.state.Load()&fdClosed != 0 {
 		// Closed before the connection parked: Close found nothing to wake.
-		c.signal(&c.rst, &c.rch, false)
+		c.signal(false, false)
 	}
 	return true
 }
@@ -378,14 +595,20 @@ func (c *fdConn) Close() error {
 			return c.opError("close", net.ErrClosed)
 		}
 		if c.state.CompareAndSwap(s, s|fdClosed) {
+			// The duplicate first: it wakes a reader waiting in Go's
+			// poller, and the open file must not outlive the descriptor
+			// our poller knows it by.
+			if rx := c.rx.Load(); rx != nil {
+				c.quitBusy(rx)
+			}
 			if s == 0 {
 				c.destroy()
 			}
 			break
 		}
 	}
-	c.signal(&c.rst, &c.rch, false)
-	c.signal(&c.wst, &c.wch, false)
+	c.signal(false, false)
+	c.signal(true, false)
 	return nil
 }
 
@@ -445,8 +668,13 @@ func (c *fdConn) SetReadDeadline(t time.Time) error {
 		return c.opError("set", net.ErrClosed)
 	}
 	c.rdl.Store(unixNano(t))
+	if rx := c.rx.Load(); rx != nil {
+		if f := rx.busy.Load(); f != nil {
+			_ = f.SetReadDeadline(t)
+		}
+	}
 	if c.rst.Load() == slotWaiting {
-		c.signal(&c.rst, &c.rch, false)
+		c.signal(false, false)
 	}
 	return nil
 }
@@ -457,7 +685,7 @@ func (c *fdConn) SetWriteDeadline(t time.Time) error {
 	}
 	c.wdl.Store(unixNano(t))
 	if c.wst.Load() == slotWaiting {
-		c.signal(&c.wst, &c.wch, false)
+		c.signal(true, false)
 	}
 	return nil
 }
@@ -613,9 +841,9 @@ func (p *idlePoller) fdEvent(fd int, write bool) {
 		return
 	}
 	if write {
-		c.signal(&c.wst, &c.wch, true)
+		c.signal(true, true)
 	} else {
-		c.signal(&c.rst, &c.rch, true)
+		c.signal(false, true)
 	}
 }
 

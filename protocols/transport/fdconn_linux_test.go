@@ -424,3 +424,143 @@ func TestRunRawParksResumesAndTimesOut(t *testing.T) {
 	client.Write([]byte("quit\n"))
 	recv(t, c.finished, "finish on quit")
 }
+
+// readWaiting reads once from fc in a goroutine, reaching the read's wait
+// before the client writes msg, and returns what the read got.
+func readWaiting(t *testing.T, client net.Conn, fc *fdConn, msg string) string {
+	t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		b := make([]byte, 64)
+		n, err := fc.Read(b)
+		got <- fmt.Sprint(string(b[:n]), err)
+	}()
+	time.Sleep(5 * time.Millisecond) // the read waits first (the result is the same if not)
+	if _, err := client.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	return recv(t, got, "read")
+}
+
+// A connection that keeps waiting for input waits in Go's poller through a
+// duplicate descriptor; deadlines, a deadline moved by another goroutine,
+// Close and parking all still work, and parking or closing gives the
+// duplicate back.
+func TestFDConnBusyWaits(t *testing.T) {
+	// The poller's own descriptors, opened by the first raw connection,
+	// are not this test's.
+	if err := idle.fdInit(); err != nil {
+		t.Fatal(err)
+	}
+	before := openFDs(t)
+	client, fc := rawPair(t)
+	busy := func() bool {
+		rx := fc.rx.Load()
+		return rx != nil && rx.busy.Load() != nil
+	}
+	// Each read usually waits; one that does not just takes another turn.
+	for i := 0; !busy(); i++ {
+		if i > 20*busyAfter {
+			t.Fatalf("not waiting in Go's poller after %d reads", i)
+		}
+		msg := fmt.Sprint("m", i)
+		if s := readWaiting(t, client, fc, msg); s != msg+"<nil>" {
+			t.Fatalf("read %q, want %s", s, msg)
+		}
+	}
+	// The pair's two descriptors and the duplicate.
+	eventually(t, "the duplicate to be open", func() bool { return openFDs(t) == before+3 })
+	// The read deadline.
+	fc.SetReadDeadline(time.Now().Add(40 * time.Millisecond))
+	start := time.Now()
+	if _, err := fc.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("busy read past its deadline: %v", err)
+	} else if d := time.Since(start); d < 30*time.Millisecond {
+		t.Fatalf("busy read timed out after %v, before its deadline", d)
+	}
+	// Moved by another goroutine while the read waits.
+	fc.SetReadDeadline(time.Time{})
+	errs := make(chan error, 1)
+	go func() {
+		_, err := fc.Read(make([]byte, 8))
+		errs <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	fc.SetReadDeadline(time.Now())
+	if err := recv(t, errs, "the read to see its deadline moved"); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("busy read after its deadline moved: %v", err)
+	}
+	fc.SetReadDeadline(time.Time{})
+	// Parking gives the duplicate back; input resumes the connection.
+	woke := make(chan bool, 1)
+	if !fc.park(time.Time{}, func(timedOut bool) { woke <- timedOut }) {
+		t.Fatal("did not park")
+	}
+	if busy() || busyConns.Load() != 0 {
+		t.Fatal("a parked connection still waits through its duplicate")
+	}
+	eventually(t, "the duplicate to close", func() bool { return openFDs(t) == before+2 })
+	client.Write([]byte("x"))
+	if recv(t, woke, "wake on input") {
+		t.Fatal("woken by input, reported a timeout")
+	}
+	if n, err := fc.Read(make([]byte, 8)); n != 1 || err != nil {
+		t.Fatalf("read after the wake: %d, %v", n, err)
+	}
+	// Busy again; Close wakes the waiting read.
+	for i := 0; !busy(); i++ {
+		if i > 20*busyAfter {
+			t.Fatal("not busy again")
+		}
+		if s := readWaiting(t, client, fc, "y"); s != "y<nil>" {
+			t.Fatalf("read %d: %q", i, s)
+		}
+	}
+	go func() {
+		_, err := fc.Read(make([]byte, 8))
+		errs <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	fc.Close()
+	if err := recv(t, errs, "Close to end the busy read"); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("busy read ended by Close with %v, want net.ErrClosed", err)
+	}
+	if busyConns.Load() != 0 {
+		t.Fatalf("%d duplicates counted after Close", busyConns.Load())
+	}
+	eventually(t, "the descriptors to close", func() bool { return openFDs(t) == before+1 })
+	// End of stream reads as EOF in the busy wait too.
+	client2, fc2 := rawPair(t)
+	for i := 0; fc2.rx.Load() == nil || fc2.rx.Load().busy.Load() == nil; i++ {
+		if i > 20*busyAfter {
+			t.Fatal("the second connection did not get busy")
+		}
+		readWaiting(t, client2, fc2, "z")
+	}
+	go func() {
+		_, err := fc2.Read(make([]byte, 8))
+		errs <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	client2.Close()
+	if err := recv(t, errs, "EOF"); err != io.EOF {
+		t.Fatalf("busy read after the peer closed: %v, want EOF", err)
+	}
+}
+
+// Past the bound on duplicates a connection keeps waiting on our poller,
+// and reads as before.
+func TestFDConnBusyLimit(t *testing.T) {
+	defer func(m int64) { busyMax = m }(busyMax)
+	busyMax = 0
+	client, fc := rawPair(t)
+	for i := range 3 * busyAfter {
+		msg := fmt.Sprint("m", i)
+		if s := readWaiting(t, client, fc, msg); s != msg+"<nil>" {
+			t.Fatalf("read %q, want %s", s, msg)
+		}
+	}
+	if rx := fc.rx.Load(); rx != nil && rx.busy.Load() != nil || busyConns.Load() != 0 {
+		t.Fatal("a duplicate was made past the bound")
+	}
+}
