@@ -4,7 +4,7 @@ package transport
 
 import "syscall"
 
-// sysWrite is syscall.Write where no raw variant is used (see sysio_linux.go).
+// sysWrite is syscall.Write where no raw variant is used (see fdconn_linux.go).
 func sysWrite(fd int, b []byte) (int, error) {
 	n, err := syscall.Write(fd, b)
 	if err != nil {
