@@ -419,6 +419,12 @@ type group struct {
 	delMsgs          []int64
 	insMsgs          []int64
 	insData          [][]byte
+	insRQ            []*int64 // the inline reference's queue, nil for none
+	insRSeq, insRDC  []int64
+	insRSched        []int64
+	clrQ, clrM       []int64 // inline references gone (acknowledged, or moved to junction_refs)
+	iupdQ, iupdM     []int64 // inline references updated
+	iupdDC, iupdSch  []int64
 	delRefQ, delRefM []int64
 	updQ, updM       []int64
 	updDC, updSched  []int64
@@ -550,27 +556,62 @@ func (s *Store) group(batch []request) *group {
 	for id := range delMsgs {
 		g.delMsgs = append(g.delMsgs, int64(id))
 	}
+	inserted := make(map[uint64]int, len(msgOrder))
 	for _, id := range msgOrder {
 		if e := msgs[id]; e.live {
+			inserted[id] = len(g.insMsgs)
 			g.insMsgs = append(g.insMsgs, int64(id))
 			g.insData = append(g.insData, nonNil(e.data))
+			g.insRQ = append(g.insRQ, nil)
+			g.insRSeq, g.insRDC, g.insRSched = append(g.insRSeq, 0), append(g.insRDC, 0), append(g.insRSched, 0)
 		}
 	}
+	// Where each reference is: s.ext says which live in junction_refs
+	// before this group; the others are inline. The statements run in
+	// the order deletes, updates, inserts, and s.ext follows them.
 	for k := range delRefs {
-		g.delRefQ = append(g.delRefQ, int64(k.q))
-		g.delRefM = append(g.delRefM, int64(k.m))
+		if _, ok := s.ext[k]; ok {
+			g.delRefQ = append(g.delRefQ, int64(k.q))
+			g.delRefM = append(g.delRefM, int64(k.m))
+			delete(s.ext, k)
+		} else if _, gone := delMsgs[k.m]; !gone {
+			// The message stays (other references hold it, or the
+			// core deletes it in a later group): its row loses the
+			// reference. A deleted message's row goes with it.
+			g.clrQ, g.clrM = append(g.clrQ, int64(k.q)), append(g.clrM, int64(k.m))
+		}
 	}
 	for _, k := range updOrder {
 		if e := upd[k]; e.live {
-			g.updQ, g.updM = append(g.updQ, int64(k.q)), append(g.updM, int64(k.m))
-			g.updDC, g.updSched = append(g.updDC, e.dc), append(g.updSched, e.sched)
+			if _, ok := s.ext[k]; ok {
+				g.updQ, g.updM = append(g.updQ, int64(k.q)), append(g.updM, int64(k.m))
+				g.updDC, g.updSched = append(g.updDC, e.dc), append(g.updSched, e.sched)
+			} else {
+				g.iupdQ, g.iupdM = append(g.iupdQ, int64(k.q)), append(g.iupdM, int64(k.m))
+				g.iupdDC, g.iupdSch = append(g.iupdDC, e.dc), append(g.iupdSch, e.sched)
+			}
 		}
 	}
 	for _, k := range refOrder {
-		if e := refs[k]; e.live {
-			g.insQ, g.insM, g.insSeq = append(g.insQ, int64(k.q)), append(g.insM, int64(k.m)), append(g.insSeq, e.seq)
-			g.insDC, g.insSched = append(g.insDC, e.dc), append(g.insSched, e.sched)
+		e := refs[k]
+		if !e.live {
+			continue
 		}
+		_, isExt := s.ext[k]
+		if i, ok := inserted[k.m]; ok && !isExt && g.insRQ[i] == nil {
+			q := int64(k.q)
+			g.insRQ[i] = &q
+			g.insRSeq[i], g.insRDC[i], g.insRSched[i] = e.seq, e.dc, e.sched
+			continue
+		}
+		if _, ok := inserted[k.m]; !ok && !isExt {
+			// A reference added to a message stored earlier: if the
+			// same reference is inline there (added again), it moves.
+			g.clrQ, g.clrM = append(g.clrQ, int64(k.q)), append(g.clrM, int64(k.m))
+		}
+		s.ext[k] = struct{}{}
+		g.insQ, g.insM, g.insSeq = append(g.insQ, int64(k.q)), append(g.insM, int64(k.m)), append(g.insSeq, e.seq)
+		g.insDC, g.insSched = append(g.insDC, e.dc), append(g.insSched, e.sched)
 	}
 	// A put replaces: its key is deleted first, so counts and sizes stay
 	// exact and a retried group is idempotent.
@@ -587,7 +628,7 @@ func (s *Store) group(batch []request) *group {
 		}
 	}
 	s.pageFinish(g, &pg)
-	g.empty = len(g.delMsgs)+len(g.insMsgs)+len(g.delRefQ)+len(g.updQ)+len(g.insQ)+len(g.delBindK) == 0 && !g.paging()
+	g.empty = len(g.delMsgs)+len(g.insMsgs)+len(g.delRefQ)+len(g.updQ)+len(g.insQ)+len(g.delBindK)+len(g.clrQ)+len(g.iupdQ) == 0 && !g.paging()
 	return g
 }
 
@@ -603,17 +644,30 @@ func nonNil(b []byte) []byte {
 type deltas struct{ messages, refs, bindings, bytes, paged int64 }
 
 const (
-	sqlDelMsgs = `WITH d AS (DELETE FROM junction_messages WHERE id = ANY($1::int8[]) RETURNING octet_length(data) AS n)
-SELECT count(*), coalesce(sum(n), 0)::int8 FROM d`
+	// A deleted message's inline reference, if still there, goes with
+	// its row (the core acknowledged it in the same group).
+	sqlDelMsgs = `WITH d AS (DELETE FROM junction_messages WHERE id = ANY($1::int8[]) RETURNING octet_length(data) AS n, ref_queue)
+SELECT count(*), coalesce(sum(n), 0)::int8, count(ref_queue) FROM d`
+	sqlClrInline = `WITH c AS (UPDATE junction_messages m SET ref_queue = NULL FROM unnest($1::int8[], $2::int8[]) AS u(q, m)
+WHERE m.id = u.m AND m.ref_queue = u.q RETURNING 1) SELECT count(*) FROM c`
+	sqlUpdInline = `UPDATE junction_messages m SET ref_dc = u.dc, ref_sched = u.s
+FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[]) AS u(q, m, dc, s) WHERE m.id = u.m AND m.ref_queue = u.q`
 	sqlDelRefs = `WITH d AS (DELETE FROM junction_refs r USING unnest($1::int8[], $2::int8[]) AS u(q, m)
 WHERE r.queue_id = u.q AND r.msg_id = u.m RETURNING 1) SELECT count(*) FROM d`
 	sqlUpdRefs = `UPDATE junction_refs r SET delivery_count = u.dc, scheduled_at = u.s
 FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[]) AS u(q, m, dc, s) WHERE r.queue_id = u.q AND r.msg_id = u.m`
 	// ON CONFLICT makes a group retried after a commit whose outcome was
 	// lost (the connection dropped during COMMIT) idempotent.
-	sqlInsMsgs = `WITH i AS (INSERT INTO junction_messages (id, data) SELECT * FROM unnest($1::int8[], $2::bytea[])
-ON CONFLICT (id) DO UPDATE SET data = excluded.data RETURNING (xmax = 0) AS fresh, octet_length(data) AS n)
-SELECT count(*) FILTER (WHERE fresh), coalesce(sum(n) FILTER (WHERE fresh), 0)::int8 FROM i`
+	// A message stored again without an inline reference keeps the one
+	// its row has.
+	sqlInsMsgs = `WITH i AS (INSERT INTO junction_messages AS o (id, data, ref_queue, ref_seq, ref_dc, ref_sched)
+SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[])
+ON CONFLICT (id) DO UPDATE SET data = excluded.data, ref_queue = coalesce(excluded.ref_queue, o.ref_queue),
+ref_seq = CASE WHEN excluded.ref_queue IS NULL THEN o.ref_seq ELSE excluded.ref_seq END,
+ref_dc = CASE WHEN excluded.ref_queue IS NULL THEN o.ref_dc ELSE excluded.ref_dc END,
+ref_sched = CASE WHEN excluded.ref_queue IS NULL THEN o.ref_sched ELSE excluded.ref_sched END
+RETURNING (xmax = 0) AS fresh, octet_length(data) AS n, ref_queue)
+SELECT count(*) FILTER (WHERE fresh), coalesce(sum(n) FILTER (WHERE fresh), 0)::int8, count(ref_queue) FILTER (WHERE fresh) FROM i`
 	sqlInsRefs = `WITH i AS (INSERT INTO junction_refs (queue_id, msg_id, seq, delivery_count, scheduled_at)
 SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[])
 ON CONFLICT (queue_id, msg_id) DO UPDATE SET seq = excluded.seq, delivery_count = excluded.delivery_count, scheduled_at = excluded.scheduled_at
@@ -639,12 +693,24 @@ func (s *Store) exec(g *group) (deltas, error) {
 	s.queuePaging(b, g, &d)
 	if len(g.delMsgs) > 0 {
 		b.Queue(sqlDelMsgs, g.delMsgs).QueryRow(func(row pgx.Row) error {
-			var n, bytes int64
-			err := row.Scan(&n, &bytes)
+			var n, bytes, refs int64
+			err := row.Scan(&n, &bytes, &refs)
 			d.messages -= n
 			d.bytes -= bytes
+			d.refs -= refs
 			return err
 		})
+	}
+	if len(g.clrQ) > 0 {
+		b.Queue(sqlClrInline, g.clrQ, g.clrM).QueryRow(func(row pgx.Row) error {
+			var n int64
+			err := row.Scan(&n)
+			d.refs -= n
+			return err
+		})
+	}
+	if len(g.iupdQ) > 0 {
+		b.Queue(sqlUpdInline, g.iupdQ, g.iupdM, g.iupdDC, g.iupdSch)
 	}
 	if len(g.delRefQ) > 0 {
 		b.Queue(sqlDelRefs, g.delRefQ, g.delRefM).QueryRow(func(row pgx.Row) error {
@@ -658,11 +724,12 @@ func (s *Store) exec(g *group) (deltas, error) {
 		b.Queue(sqlUpdRefs, g.updQ, g.updM, g.updDC, g.updSched)
 	}
 	if len(g.insMsgs) > 0 {
-		b.Queue(sqlInsMsgs, g.insMsgs, g.insData).QueryRow(func(row pgx.Row) error {
-			var n, bytes int64
-			err := row.Scan(&n, &bytes)
+		b.Queue(sqlInsMsgs, g.insMsgs, g.insData, g.insRQ, g.insRSeq, g.insRDC, g.insRSched).QueryRow(func(row pgx.Row) error {
+			var n, bytes, refs int64
+			err := row.Scan(&n, &bytes, &refs)
 			d.messages += n
 			d.bytes += bytes
+			d.refs += refs
 			return err
 		})
 	}
