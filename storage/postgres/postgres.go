@@ -98,13 +98,13 @@ type Store struct {
 	nextSeq   int64
 	retryAt   time.Time
 	backoff   time.Duration
-	downSince time.Time            // when the database went away; zero while it is there
-	marks     map[uint64]int64     // queue -> paged-in mark (pager.go)
+	downSince time.Time        // when the database went away; zero while it is there
+	marks     map[uint64]int64 // queue -> paged-in mark (pager.go)
 	// ext holds the references kept as rows of junction_refs; every
 	// other live reference is inline, in its message's row (schema 3).
 	// Most messages have one reference, inline, so this stays small.
-	ext map[refKey]struct{}
-	pagedIn   map[uint64]*pagedLoc // paged-in messages not deleted, by id
+	ext     map[refKey]struct{}
+	pagedIn map[uint64]*pagedLoc // paged-in messages not deleted, by id
 
 	rmu   sync.Mutex // ReadPaged's connection
 	rconn *pgx.Conn
