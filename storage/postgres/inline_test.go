@@ -94,13 +94,16 @@ func TestInlineRefs(t *testing.T) {
 	}
 	// After recovery, each reference is found where it is.
 	mustOK(t, applyWait(t, s, refOp(1, 100)))
+	// Stored again (a first attempt's plain insert finds it and the group
+	// is written again, replacing): new data, its reference kept.
+	mustOK(t, applyWait(t, s, msgOp(100, "z")))
 	mustOK(t, applyWait(t, s, ack(2, 99), del(99), ack(3, 101)))
 	mustOK(t, applyWait(t, s, ack(4, 101), del(101)))
 	waitFor(t, func() bool { st := s.Stats(); return st.Messages == 1 && st.Refs == 1 })
 	_ = s.Close()
 	rec = &pagedRecorder{}
 	s = openPaged(t, url, rec)
-	checkLoad(t, rec, []string{"message 100 x", "ref 1 100 0 0"})
+	checkLoad(t, rec, []string{"message 100 z", "ref 1 100 0 0"})
 	if st := s.Stats(); st.Messages != 1 || st.Refs != 1 {
 		t.Fatalf("stats after the second Load %+v", st)
 	}

@@ -167,6 +167,12 @@ func (s *Store) write(batch []request) {
 			return
 		}
 		switch {
+		case !g.upsert && isUniqueViolation(err):
+			// A message or reference stored before, and stored again
+			// (a retried attempt is an upsert already). The
+			// transaction rolled back whole: again, replacing.
+			g.upsert = true
+			continue
 		case isFenced(err):
 			s.fence(err)
 			s.finish(batch, fmt.Errorf("%w: %w", ErrFenced, err))
@@ -179,6 +185,9 @@ func (s *Store) write(batch []request) {
 			return
 		}
 		s.unavailable(err)
+		// The outcome of this attempt's COMMIT may be lost with the
+		// connection: the next one must not mind finding its rows.
+		g.upsert = true
 		if s.closingNow() {
 			s.finish(batch, s.Health())
 			return
@@ -278,6 +287,11 @@ func (s *Store) connect() error {
 type fenceError struct{ msg string }
 
 func (e *fenceError) Error() string { return e.msg }
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
 
 func isFenced(err error) bool {
 	var fe *fenceError
@@ -453,6 +467,11 @@ type group struct {
 	dMessages, dRefs int64
 
 	empty bool
+	// upsert makes the inserts replace rows already there (ON CONFLICT),
+	// for a group retried after an attempt whose outcome is unknown. A
+	// first attempt inserts plainly: PostgreSQL's speculative insertion,
+	// which ON CONFLICT takes for every row, costs more than the insert.
+	upsert bool
 }
 
 type refKey struct{ q, m uint64 }
@@ -675,6 +694,12 @@ RETURNING (xmax = 0) AS fresh) SELECT count(*) FILTER (WHERE fresh) FROM i`
 	sqlDelBinds = `WITH d AS (DELETE FROM junction_bindings b USING unnest($1::int2[], $2::bytea[]) AS u(k, key)
 WHERE b.kind = u.k AND b.key = u.key RETURNING octet_length(b.key) + octet_length(b.data) AS n)
 SELECT count(*), coalesce(sum(n), 0)::int8 FROM d`
+	// The first attempt's inserts: every row is fresh, and the counts are
+	// the group's own.
+	sqlInsMsgsPlain = `INSERT INTO junction_messages (id, data, ref_queue, ref_seq, ref_dc, ref_sched)
+SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[])`
+	sqlInsRefsPlain = `INSERT INTO junction_refs (queue_id, msg_id, seq, delivery_count, scheduled_at)
+SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[])`
 	sqlInsBinds = `INSERT INTO junction_bindings (kind, key, data) SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[])`
 )
 
@@ -723,7 +748,21 @@ func (s *Store) exec(g *group) (deltas, error) {
 	if len(g.updQ) > 0 {
 		b.Queue(sqlUpdRefs, g.updQ, g.updM, g.updDC, g.updSched)
 	}
-	if len(g.insMsgs) > 0 {
+	if len(g.insMsgs) > 0 && !g.upsert {
+		b.Queue(sqlInsMsgsPlain, g.insMsgs, g.insData, g.insRQ, g.insRSeq, g.insRDC, g.insRSched).Exec(func(ct pgconn.CommandTag) error {
+			if n := ct.RowsAffected(); n != int64(len(g.insMsgs)) {
+				return fmt.Errorf("postgres: %d messages inserted of %d", n, len(g.insMsgs))
+			}
+			d.messages += int64(len(g.insMsgs))
+			for i := range g.insData {
+				d.bytes += int64(len(g.insData[i]))
+				if g.insRQ[i] != nil {
+					d.refs++
+				}
+			}
+			return nil
+		})
+	} else if len(g.insMsgs) > 0 {
 		b.Queue(sqlInsMsgs, g.insMsgs, g.insData, g.insRQ, g.insRSeq, g.insRDC, g.insRSched).QueryRow(func(row pgx.Row) error {
 			var n, bytes, refs int64
 			err := row.Scan(&n, &bytes, &refs)
@@ -733,7 +772,12 @@ func (s *Store) exec(g *group) (deltas, error) {
 			return err
 		})
 	}
-	if len(g.insQ) > 0 {
+	if len(g.insQ) > 0 && !g.upsert {
+		b.Queue(sqlInsRefsPlain, g.insQ, g.insM, g.insSeq, g.insDC, g.insSched).Exec(func(ct pgconn.CommandTag) error {
+			d.refs += ct.RowsAffected()
+			return nil
+		})
+	} else if len(g.insQ) > 0 {
 		b.Queue(sqlInsRefs, g.insQ, g.insM, g.insSeq, g.insDC, g.insSched).QueryRow(func(row pgx.Row) error {
 			var n int64
 			err := row.Scan(&n)
