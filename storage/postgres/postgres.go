@@ -104,6 +104,7 @@ type Store struct {
 	// other live reference is inline, in its message's row (schema 3).
 	// Most messages have one reference, inline, so this stays small.
 	ext     map[refKey]struct{}
+	scratch scratch              // group's reusable maps and arrays
 	pagedIn map[uint64]*pagedLoc // paged-in messages not deleted, by id
 
 	rmu   sync.Mutex // ReadPaged's connection

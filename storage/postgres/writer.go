@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/junctionmq/junction/storage"
 )
@@ -433,7 +434,7 @@ type group struct {
 	delMsgs          []int64
 	insMsgs          []int64
 	insData          [][]byte
-	insRQ            []*int64 // the inline reference's queue, nil for none
+	insRQ            []pgtype.Int8 // the inline reference's queue, if any
 	insRSeq, insRDC  []int64
 	insRSched        []int64
 	clrQ, clrM       []int64 // inline references gone (acknowledged, or moved to junction_refs)
@@ -476,6 +477,46 @@ type group struct {
 
 type refKey struct{ q, m uint64 }
 
+// scratch is group's reusable state (the writer's).
+type scratch struct {
+	msgs     map[uint64]int32 // message id -> msgE index
+	msgE     []msgEntry
+	delMsgs  map[uint64]struct{}
+	inserted map[uint64]int32 // message id -> index in the group's inserts
+	refs     map[refKey]int32 // -> refE index
+	refE     []refEntry
+	delRefs  map[refKey]struct{}
+	g        *group
+}
+
+type msgEntry struct {
+	id   uint64
+	data []byte
+	live bool
+}
+
+type refEntry struct {
+	k refKey
+	v refVal
+}
+
+// reuseGroup returns the writer's group emptied, its busy arrays kept.
+func (s *Store) reuseGroup() *group {
+	old := s.scratch.g
+	if old == nil {
+		s.scratch.g = &group{}
+		return s.scratch.g
+	}
+	clear(old.insData)
+	*old = group{
+		delMsgs: old.delMsgs[:0], insMsgs: old.insMsgs[:0], insData: old.insData[:0],
+		insRQ: old.insRQ[:0], insRSeq: old.insRSeq[:0], insRDC: old.insRDC[:0], insRSched: old.insRSched[:0],
+		clrQ: old.clrQ[:0], clrM: old.clrM[:0], delRefQ: old.delRefQ[:0], delRefM: old.delRefM[:0],
+		insQ: old.insQ[:0], insM: old.insM[:0], insSeq: old.insSeq[:0], insDC: old.insDC[:0], insSched: old.insSched[:0],
+	}
+	return old
+}
+
 type bindKey struct {
 	kind storage.BindingKind
 	key  string
@@ -493,13 +534,23 @@ type dataVal struct {
 
 // group nets batch's ops in order and assigns reference sequence numbers.
 func (s *Store) group(batch []request) *group {
-	g := &group{}
-	msgs := map[uint64]*dataVal{}
-	var msgOrder []uint64
-	delMsgs := map[uint64]struct{}{}
-	refs := map[refKey]*refVal{}
-	var refOrder []refKey
-	delRefs := map[refKey]struct{}{}
+	// The maps and arrays of the busy paths are the writer's, reused from
+	// group to group: grown once, not per group, and holding values, not
+	// an allocation per message.
+	sc := &s.scratch
+	if sc.msgs == nil {
+		sc.msgs, sc.delMsgs, sc.inserted = map[uint64]int32{}, map[uint64]struct{}{}, map[uint64]int32{}
+		sc.refs, sc.delRefs = map[refKey]int32{}, map[refKey]struct{}{}
+	}
+	clear(sc.msgs)
+	clear(sc.delMsgs)
+	clear(sc.inserted)
+	clear(sc.refs)
+	clear(sc.delRefs)
+	clear(sc.msgE)
+	sc.msgE, sc.refE = sc.msgE[:0], sc.refE[:0]
+	g := s.reuseGroup()
+	msgs, delMsgs, refs, delRefs := sc.msgs, sc.delMsgs, sc.refs, sc.delRefs
 	upd := map[refKey]*refVal{}
 	var updOrder []refKey
 	binds := map[bindKey]*dataVal{}
@@ -515,31 +566,31 @@ func (s *Store) group(batch []request) *group {
 			}
 			switch op.Kind {
 			case storage.OpAddMessage:
-				if e, ok := msgs[op.MsgID]; ok {
-					e.data, e.live = op.Data, true
+				if i, ok := msgs[op.MsgID]; ok {
+					sc.msgE[i].data, sc.msgE[i].live = op.Data, true
 				} else {
-					msgs[op.MsgID] = &dataVal{op.Data, true}
-					msgOrder = append(msgOrder, op.MsgID)
+					msgs[op.MsgID] = int32(len(sc.msgE))
+					sc.msgE = append(sc.msgE, msgEntry{op.MsgID, op.Data, true})
 				}
 			case storage.OpDeleteMessage:
-				if e, ok := msgs[op.MsgID]; ok {
-					e.live = false
+				if i, ok := msgs[op.MsgID]; ok {
+					sc.msgE[i].live = false
 				}
 				delMsgs[op.MsgID] = struct{}{}
 			case storage.OpAddRef:
 				k := refKey{op.QueueID, op.MsgID}
 				s.nextSeq++
 				v := refVal{s.nextSeq, int64(op.DeliveryCount), op.ScheduledAt, true}
-				if e, ok := refs[k]; ok {
-					*e = v
+				if i, ok := refs[k]; ok {
+					sc.refE[i].v = v
 				} else {
-					refs[k] = &v
-					refOrder = append(refOrder, k)
+					refs[k] = int32(len(sc.refE))
+					sc.refE = append(sc.refE, refEntry{k, v})
 				}
 			case storage.OpAck:
 				k := refKey{op.QueueID, op.MsgID}
-				if e, ok := refs[k]; ok {
-					e.live = false
+				if i, ok := refs[k]; ok {
+					sc.refE[i].v.live = false
 				}
 				if e, ok := upd[k]; ok {
 					e.live = false
@@ -547,8 +598,8 @@ func (s *Store) group(batch []request) *group {
 				delRefs[k] = struct{}{}
 			case storage.OpUpdateRef:
 				k := refKey{op.QueueID, op.MsgID}
-				if e, ok := refs[k]; ok && e.live {
-					e.dc, e.sched = int64(op.DeliveryCount), op.ScheduledAt
+				if i, ok := refs[k]; ok && sc.refE[i].v.live {
+					sc.refE[i].v.dc, sc.refE[i].v.sched = int64(op.DeliveryCount), op.ScheduledAt
 				} else if e, ok := upd[k]; ok {
 					e.dc, e.sched, e.live = int64(op.DeliveryCount), op.ScheduledAt, true
 				} else {
@@ -575,13 +626,13 @@ func (s *Store) group(batch []request) *group {
 	for id := range delMsgs {
 		g.delMsgs = append(g.delMsgs, int64(id))
 	}
-	inserted := make(map[uint64]int, len(msgOrder))
-	for _, id := range msgOrder {
-		if e := msgs[id]; e.live {
-			inserted[id] = len(g.insMsgs)
-			g.insMsgs = append(g.insMsgs, int64(id))
+	inserted := sc.inserted
+	for i := range sc.msgE {
+		if e := &sc.msgE[i]; e.live {
+			inserted[e.id] = int32(len(g.insMsgs))
+			g.insMsgs = append(g.insMsgs, int64(e.id))
 			g.insData = append(g.insData, nonNil(e.data))
-			g.insRQ = append(g.insRQ, nil)
+			g.insRQ = append(g.insRQ, pgtype.Int8{})
 			g.insRSeq, g.insRDC, g.insRSched = append(g.insRSeq, 0), append(g.insRDC, 0), append(g.insRSched, 0)
 		}
 	}
@@ -611,15 +662,14 @@ func (s *Store) group(batch []request) *group {
 			}
 		}
 	}
-	for _, k := range refOrder {
-		e := refs[k]
+	for j := range sc.refE {
+		k, e := sc.refE[j].k, &sc.refE[j].v
 		if !e.live {
 			continue
 		}
 		_, isExt := s.ext[k]
-		if i, ok := inserted[k.m]; ok && !isExt && g.insRQ[i] == nil {
-			q := int64(k.q)
-			g.insRQ[i] = &q
+		if i, ok := inserted[k.m]; ok && !isExt && !g.insRQ[i].Valid {
+			g.insRQ[i] = pgtype.Int8{Int64: int64(k.q), Valid: true}
 			g.insRSeq[i], g.insRDC[i], g.insRSched[i] = e.seq, e.dc, e.sched
 			continue
 		}
@@ -756,7 +806,7 @@ func (s *Store) exec(g *group) (deltas, error) {
 			d.messages += int64(len(g.insMsgs))
 			for i := range g.insData {
 				d.bytes += int64(len(g.insData[i]))
-				if g.insRQ[i] != nil {
+				if g.insRQ[i].Valid {
 					d.refs++
 				}
 			}
