@@ -236,6 +236,9 @@ func (s *Store) take(ctx context.Context) error {
 		return fmt.Errorf("postgres: connecting: %w", err)
 	}
 	s.conn = conn
+	if err := fastArrays(conn); err != nil {
+		return err
+	}
 	from, to, err := migrate(ctx, conn)
 	if err != nil {
 		return err

@@ -263,6 +263,10 @@ func (s *Store) connect() error {
 	if err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}
+	if err := fastArrays(conn); err != nil {
+		conn.Close(context.Background())
+		return err
+	}
 	var got bool
 	var epoch int64
 	err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1), (SELECT epoch FROM junction_holder WHERE id = 1)", lockKey).Scan(&got, &epoch)
@@ -767,7 +771,7 @@ func (s *Store) exec(g *group) (deltas, error) {
 	b.Queue("SELECT junction_fence($1)", s.epoch)
 	s.queuePaging(b, g, &d)
 	if len(g.delMsgs) > 0 {
-		b.Queue(sqlDelMsgs, g.delMsgs).QueryRow(func(row pgx.Row) error {
+		b.Queue(sqlDelMsgs, int8s(g.delMsgs)).QueryRow(func(row pgx.Row) error {
 			var n, bytes, refs int64
 			err := row.Scan(&n, &bytes, &refs)
 			d.messages -= n
@@ -777,7 +781,7 @@ func (s *Store) exec(g *group) (deltas, error) {
 		})
 	}
 	if len(g.clrQ) > 0 {
-		b.Queue(sqlClrInline, g.clrQ, g.clrM).QueryRow(func(row pgx.Row) error {
+		b.Queue(sqlClrInline, int8s(g.clrQ), int8s(g.clrM)).QueryRow(func(row pgx.Row) error {
 			var n int64
 			err := row.Scan(&n)
 			d.refs -= n
@@ -788,7 +792,7 @@ func (s *Store) exec(g *group) (deltas, error) {
 		b.Queue(sqlUpdInline, g.iupdQ, g.iupdM, g.iupdDC, g.iupdSch)
 	}
 	if len(g.delRefQ) > 0 {
-		b.Queue(sqlDelRefs, g.delRefQ, g.delRefM).QueryRow(func(row pgx.Row) error {
+		b.Queue(sqlDelRefs, int8s(g.delRefQ), int8s(g.delRefM)).QueryRow(func(row pgx.Row) error {
 			var n int64
 			err := row.Scan(&n)
 			d.refs -= n
@@ -799,7 +803,7 @@ func (s *Store) exec(g *group) (deltas, error) {
 		b.Queue(sqlUpdRefs, g.updQ, g.updM, g.updDC, g.updSched)
 	}
 	if len(g.insMsgs) > 0 && !g.upsert {
-		b.Queue(sqlInsMsgsPlain, g.insMsgs, g.insData, g.insRQ, g.insRSeq, g.insRDC, g.insRSched).Exec(func(ct pgconn.CommandTag) error {
+		b.Queue(sqlInsMsgsPlain, int8s(g.insMsgs), byteas(g.insData), nullInt8s(g.insRQ), int8s(g.insRSeq), int8s(g.insRDC), int8s(g.insRSched)).Exec(func(ct pgconn.CommandTag) error {
 			if n := ct.RowsAffected(); n != int64(len(g.insMsgs)) {
 				return fmt.Errorf("postgres: %d messages inserted of %d", n, len(g.insMsgs))
 			}
@@ -813,7 +817,7 @@ func (s *Store) exec(g *group) (deltas, error) {
 			return nil
 		})
 	} else if len(g.insMsgs) > 0 {
-		b.Queue(sqlInsMsgs, g.insMsgs, g.insData, g.insRQ, g.insRSeq, g.insRDC, g.insRSched).QueryRow(func(row pgx.Row) error {
+		b.Queue(sqlInsMsgs, int8s(g.insMsgs), byteas(g.insData), nullInt8s(g.insRQ), int8s(g.insRSeq), int8s(g.insRDC), int8s(g.insRSched)).QueryRow(func(row pgx.Row) error {
 			var n, bytes, refs int64
 			err := row.Scan(&n, &bytes, &refs)
 			d.messages += n
@@ -823,12 +827,12 @@ func (s *Store) exec(g *group) (deltas, error) {
 		})
 	}
 	if len(g.insQ) > 0 && !g.upsert {
-		b.Queue(sqlInsRefsPlain, g.insQ, g.insM, g.insSeq, g.insDC, g.insSched).Exec(func(ct pgconn.CommandTag) error {
+		b.Queue(sqlInsRefsPlain, int8s(g.insQ), int8s(g.insM), int8s(g.insSeq), int8s(g.insDC), int8s(g.insSched)).Exec(func(ct pgconn.CommandTag) error {
 			d.refs += ct.RowsAffected()
 			return nil
 		})
 	} else if len(g.insQ) > 0 {
-		b.Queue(sqlInsRefs, g.insQ, g.insM, g.insSeq, g.insDC, g.insSched).QueryRow(func(row pgx.Row) error {
+		b.Queue(sqlInsRefs, int8s(g.insQ), int8s(g.insM), int8s(g.insSeq), int8s(g.insDC), int8s(g.insSched)).QueryRow(func(row pgx.Row) error {
 			var n int64
 			err := row.Scan(&n)
 			d.refs += n
