@@ -228,3 +228,29 @@ func TestWriterPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedGroupKeepsPlaces: a group the database refuses changes
+// nothing, including the writer's record of which references are rows of
+// junction_refs: a later acknowledgement still finds its row.
+func TestRefusedGroupKeepsPlaces(t *testing.T) {
+	srv := pgtest.Get(t)
+	db := srv.NewDB(t)
+	url := srv.URL(srv.Addr(), db)
+	s := openPaged(t, url, &pagedRecorder{})
+	mustOK(t, applyWait(t, s, msgOp(1, "a"), refOp(1, 1), refOp(2, 1)))
+	srv.Exec(t, db, "ALTER TABLE junction_refs ADD CONSTRAINT no666 CHECK (queue_id <> 666)")
+	// The acknowledgement of (2, 1) and the new (666, 2) would change
+	// where references are; the check refuses the group.
+	if err := applyWait(t, s, ack(2, 1), msgOp(2, "b"), refOp(1, 2), refOp(666, 2)); err == nil {
+		t.Fatal("the database accepted a group its check refuses")
+	}
+	srv.Exec(t, db, "ALTER TABLE junction_refs DROP CONSTRAINT no666")
+	mustOK(t, applyWait(t, s, ack(2, 1)))
+	if n := queryInt(t, srv, db, "SELECT count(*) FROM junction_refs"); n != 0 {
+		t.Fatalf("%d rows in junction_refs after the acknowledgement, want 0", n)
+	}
+	_ = s.Close()
+	rec := &pagedRecorder{}
+	openPaged(t, url, rec)
+	checkLoad(t, rec, []string{"message 1 a", "ref 1 1 0 0"})
+}

@@ -147,7 +147,7 @@ func (s *Store) write(batch []request) {
 		if !s.downSince.IsZero() && time.Since(s.downSince) > holdLimit {
 			// Away too long: what was accepted before Health said so
 			// fails rather than keep its clients waiting.
-			s.finish(batch, s.Health())
+			s.failed(batch, g, s.Health())
 			return
 		}
 		err := s.connect()
@@ -176,13 +176,13 @@ func (s *Store) write(batch []request) {
 			continue
 		case isFenced(err):
 			s.fence(err)
-			s.finish(batch, fmt.Errorf("%w: %w", ErrFenced, err))
+			s.failed(batch, g, fmt.Errorf("%w: %w", ErrFenced, err))
 			return
 		case s.conn != nil && !s.conn.IsClosed() && !transient(err):
 			// The database refused this group (a bug or a value it
 			// cannot hold): fail it, and go on with the next.
 			s.log.Error("store: a write was refused", "err", err)
-			s.finish(batch, fmt.Errorf("postgres: write refused: %w", err))
+			s.failed(batch, g, fmt.Errorf("postgres: write refused: %w", err))
 			return
 		}
 		s.unavailable(err)
@@ -190,7 +190,7 @@ func (s *Store) write(batch []request) {
 		// connection: the next one must not mind finding its rows.
 		g.upsert = true
 		if s.closingNow() {
-			s.finish(batch, s.Health())
+			s.failed(batch, g, s.Health())
 			return
 		}
 		s.sleep()
@@ -385,6 +385,18 @@ func (s *Store) fence(cause error) {
 	}
 }
 
+// failed fails batch, whose group g was not written: where its
+// references are is as it was before g.
+func (s *Store) failed(batch []request, g *group, err error) {
+	for _, k := range g.extNew {
+		delete(s.ext, k)
+	}
+	for _, k := range g.extGone {
+		s.ext[k] = struct{}{}
+	}
+	s.finish(batch, err)
+}
+
 // finish fails every request of batch with err.
 func (s *Store) finish(batch []request, err error) {
 	for i := range batch {
@@ -472,6 +484,9 @@ type group struct {
 	dMessages, dRefs int64
 
 	empty bool
+	// The keys this group added to and took from Store.ext, undone if
+	// it fails.
+	extNew, extGone []refKey
 	// upsert makes the inserts replace rows already there (ON CONFLICT),
 	// for a group retried after an attempt whose outcome is unknown. A
 	// first attempt inserts plainly: PostgreSQL's speculative insertion,
@@ -517,6 +532,7 @@ func (s *Store) reuseGroup() *group {
 		insRQ: old.insRQ[:0], insRSeq: old.insRSeq[:0], insRDC: old.insRDC[:0], insRSched: old.insRSched[:0],
 		clrQ: old.clrQ[:0], clrM: old.clrM[:0], delRefQ: old.delRefQ[:0], delRefM: old.delRefM[:0],
 		insQ: old.insQ[:0], insM: old.insM[:0], insSeq: old.insSeq[:0], insDC: old.insDC[:0], insSched: old.insSched[:0],
+		extNew: old.extNew[:0], extGone: old.extGone[:0],
 	}
 	return old
 }
@@ -648,6 +664,7 @@ func (s *Store) group(batch []request) *group {
 			g.delRefQ = append(g.delRefQ, int64(k.q))
 			g.delRefM = append(g.delRefM, int64(k.m))
 			delete(s.ext, k)
+			g.extGone = append(g.extGone, k)
 		} else if _, gone := delMsgs[k.m]; !gone {
 			// The message stays (other references hold it, or the
 			// core deletes it in a later group): its row loses the
@@ -682,7 +699,10 @@ func (s *Store) group(batch []request) *group {
 			// same reference is inline there (added again), it moves.
 			g.clrQ, g.clrM = append(g.clrQ, int64(k.q)), append(g.clrM, int64(k.m))
 		}
-		s.ext[k] = struct{}{}
+		if !isExt {
+			s.ext[k] = struct{}{}
+			g.extNew = append(g.extNew, k)
+		}
 		g.insQ, g.insM, g.insSeq = append(g.insQ, int64(k.q)), append(g.insM, int64(k.m)), append(g.insSeq, e.seq)
 		g.insDC, g.insSched = append(g.insDC, e.dc), append(g.insSched, e.sched)
 	}
