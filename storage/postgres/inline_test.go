@@ -254,3 +254,54 @@ func TestRefusedGroupKeepsPlaces(t *testing.T) {
 	openPaged(t, url, rec)
 	checkLoad(t, rec, []string{"message 1 a", "ref 1 1 0 0"})
 }
+
+// TestCommitAtSync: a group is one implicit transaction ended by the
+// batch's Sync. An error raised only at commit (a deferred trigger) fails
+// the group and stores none of it, and the unsynced groups' local
+// setting lasts exactly the transaction.
+func TestCommitAtSync(t *testing.T) {
+	srv := pgtest.Get(t)
+	db := srv.NewDB(t)
+	url := srv.URL(srv.Addr(), db)
+	s := openPaged(t, url, &pagedRecorder{})
+	srv.Exec(t, db, `CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF NEW.id = 666 THEN RAISE EXCEPTION 'refused at commit'; END IF; RETURN NULL; END $$`)
+	srv.Exec(t, db, `CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON junction_messages
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()`)
+	if err := applyWait(t, s, msgOp(665, "a"), refOp(1, 665), msgOp(666, "b"), refOp(1, 666)); err == nil {
+		t.Fatal("a group whose commit failed was confirmed")
+	}
+	if n := queryInt(t, srv, db, "SELECT count(*) FROM junction_messages"); n != 0 {
+		t.Fatalf("%d messages stored by a group whose commit failed", n)
+	}
+	mustOK(t, applyWait(t, s, msgOp(1, "c"), refOp(1, 1)))
+	_ = s.Close()
+	rec := &pagedRecorder{}
+	openPaged(t, url, rec)
+	checkLoad(t, rec, []string{"message 1 c", "ref 1 1 0 0"})
+
+	cfg, err := connConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var inside, after string
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(`SELECT current_setting('synchronous_commit')`).QueryRow(func(row pgx.Row) error { return row.Scan(&inside) })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if inside != "off" || after != "on" {
+		t.Fatalf("synchronous_commit %q within the batch and %q after it, want off and on", inside, after)
+	}
+}
