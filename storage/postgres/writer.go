@@ -774,9 +774,7 @@ SELECT count(*), coalesce(sum(n), 0)::int8 FROM d`
 SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[])`
 	sqlInsRefsPlain = `INSERT INTO junction_refs (queue_id, msg_id, seq, delivery_count, scheduled_at)
 SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[])`
-	sqlFence      = `SELECT junction_fence($1)`
-	sqlFenceAsync = `SELECT junction_fence($1), set_config('synchronous_commit', 'off', true)`
-	sqlInsBinds   = `INSERT INTO junction_bindings (kind, key, data) SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[])`
+	sqlInsBinds = `INSERT INTO junction_bindings (kind, key, data) SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[])`
 )
 
 // exec sends g as one transaction in one round trip.
@@ -786,19 +784,11 @@ func (s *Store) exec(g *group) (deltas, error) {
 		return d, nil
 	}
 	b := &pgx.Batch{}
-	// No BEGIN and COMMIT: pgx sends a batch's statements with one Sync
-	// at the end, and PostgreSQL runs the statements up to a Sync as one
-	// implicit transaction, committed at the Sync (and rolled back whole
-	// if one fails: the rest are skipped); ReadyForQuery, which ends the
-	// batch, comes after the commit, and an error at commit (a deferred
-	// check, the WAL flush) is the batch's error. Two statements fewer
-	// per group. set_config(..., true) is SET LOCAL that needs no
-	// explicit transaction block.
-	if g.sync {
-		b.Queue(sqlFence, s.epoch)
-	} else {
-		b.Queue(sqlFenceAsync, s.epoch)
+	b.Queue("BEGIN")
+	if !g.sync {
+		b.Queue("SET LOCAL synchronous_commit TO off")
 	}
+	b.Queue("SELECT junction_fence($1)", s.epoch)
 	s.queuePaging(b, g, &d)
 	if len(g.delMsgs) > 0 {
 		b.Queue(sqlDelMsgs, int8s(g.delMsgs)).QueryRow(func(row pgx.Row) error {
@@ -887,6 +877,13 @@ func (s *Store) exec(g *group) (deltas, error) {
 			return nil
 		})
 	}
+	b.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error {
+		// A transaction that failed earlier answers COMMIT with ROLLBACK.
+		if ct.String() != "COMMIT" {
+			return fmt.Errorf("postgres: the transaction ended with %q", ct.String())
+		}
+		return nil
+	})
 	ctx, cancel := context.WithTimeout(s.ctx, execTimeout)
 	defer cancel()
 	err := s.conn.SendBatch(ctx, b).Close()
