@@ -254,3 +254,28 @@ func TestRefusedGroupKeepsPlaces(t *testing.T) {
 	openPaged(t, url, rec)
 	checkLoad(t, rec, []string{"message 1 a", "ref 1 1 0 0"})
 }
+
+// TestErrorAtCommit: an error PostgreSQL raises only at COMMIT (a
+// deferred trigger here) fails the group and stores none of it: a durable
+// op is confirmed only once its transaction committed.
+func TestErrorAtCommit(t *testing.T) {
+	srv := pgtest.Get(t)
+	db := srv.NewDB(t)
+	url := srv.URL(srv.Addr(), db)
+	s := openPaged(t, url, &pagedRecorder{})
+	srv.Exec(t, db, `CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF NEW.id = 666 THEN RAISE EXCEPTION 'refused at commit'; END IF; RETURN NULL; END $$`)
+	srv.Exec(t, db, `CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON junction_messages
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()`)
+	if err := applyWait(t, s, msgOp(665, "a"), refOp(1, 665), msgOp(666, "b"), refOp(1, 666)); err == nil {
+		t.Fatal("a group whose commit failed was confirmed")
+	}
+	if n := queryInt(t, srv, db, "SELECT count(*) FROM junction_messages"); n != 0 {
+		t.Fatalf("%d messages stored by a group whose commit failed", n)
+	}
+	mustOK(t, applyWait(t, s, msgOp(1, "c"), refOp(1, 1)))
+	_ = s.Close()
+	rec := &pagedRecorder{}
+	openPaged(t, url, rec)
+	checkLoad(t, rec, []string{"message 1 c", "ref 1 1 0 0"})
+}
