@@ -7,6 +7,12 @@
 #
 #   scripts/bench-postgres.sh [scenario...]   # stomp-persistent stomp-16receipts (default: both)
 #
+# JUNCTION_BIN=path serves with another build (the client stays this tree's
+# bin/junction), for A/B runs against main; NO_JOURNAL=1 leaves the journal
+# broker out; NO_ANCHORS=1 leaves the anchors out even when they run;
+# PERSISTENT_MESSAGES=N sends N in stomp-persistent (default 20000), for
+# runs long enough to profile.
+#
 # Output: one JSON line per broker and scenario, as scripts/bench-compare.sh
 # prints them; the postgres lines add db_cpu_us_per_msg, the CPU time of
 # every PostgreSQL process per message.
@@ -14,6 +20,7 @@ set -u
 cd "$(dirname "$0")/.."
 J=bin/junction
 go build -o "$J" ./cmd/junction || exit 1
+S=${JUNCTION_BIN:-$J}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 [ -x "$PGBIN/pg_ctl" ] || { echo "no PostgreSQL: apt-get install postgresql" >&2; exit 1; }
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -38,16 +45,16 @@ SJ=$(free_port); SP=$(free_port)
 # Only STOMP listens: the default ports of the other listeners may be taken by
 # whatever else runs on the machine, and a broker that cannot bind exits.
 off="--mqtt off --ws off --amqp off --openwire off --admin off"
-"$J" serve --data "$T/journal" --stomp 127.0.0.1:$SJ $off --log-level warn > "$T/journal.log" 2>&1 &
+[ -n "${NO_JOURNAL:-}" ] || "$S" serve --data "$T/journal" --stomp 127.0.0.1:$SJ $off --log-level warn > "$T/journal.log" 2>&1 &
 JJ=$!
 cat > "$T/pg.yaml" <<YAML
 store:
   type: postgres
   url: postgres://postgres@127.0.0.1:$PGPORT/junction?sslmode=disable
 YAML
-"$J" serve --config "$T/pg.yaml" --data "$T/unused" --stomp 127.0.0.1:$SP $off --log-level warn > "$T/postgres.log" 2>&1 &
+"$S" serve --config "$T/pg.yaml" --data "$T/unused" --stomp 127.0.0.1:$SP $off --log-level warn > "$T/postgres.log" 2>&1 &
 JP=$!
-for _ in $(seq 100); do up "$SJ" && up "$SP" && break; sleep 0.1; done
+for _ in $(seq 100); do { [ -n "${NO_JOURNAL:-}" ] || up "$SJ"; } && up "$SP" && break; sleep 0.1; done
 
 # pg_cpu: clock ticks used so far by the postmaster and its children.
 pg_cpu() {
@@ -73,16 +80,17 @@ run() { # run NAME STORE PORT PID MESSAGES ARGS...
 scenario() {
   local args msgs
   case $1 in
-  stomp-persistent) msgs=20000; args="-P 1 -C 1 -n 20000 --persistent --receipt-every 100 --ack client-individual /queue/bench.c" ;;
+  stomp-persistent) msgs=${PERSISTENT_MESSAGES:-20000}; args="-P 1 -C 1 -n $msgs --persistent --receipt-every 100 --ack client-individual /queue/bench.c" ;;
   stomp-16receipts) msgs=32000; args="-P 16 -C 1 -n 2000 --persistent --receipt-every 1 --ack client-individual /queue/bench.d" ;;
   *) echo "unknown scenario $1" >&2; return 1 ;;
   esac
   # shellcheck disable=SC2086
-  run "$1" journal "$SJ" "$JJ" "$msgs" $args
+  [ -n "${NO_JOURNAL:-}" ] || run "$1" journal "$SJ" "$JJ" "$msgs" $args
   # shellcheck disable=SC2086
   run "$1" postgres "$SP" "$JP" "$msgs" $args
   # The anchors, when ../shared/anchors/anchors.sh runs them (see
   # scripts/bench-compare.sh): same client, same run.
+  [ -n "${NO_ANCHORS:-}" ] && return
   local name port pid
   for a in activemq-bench=36613 rabbitmq=61623; do
     name=${a%%=*} port=${a#*=}

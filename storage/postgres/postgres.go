@@ -14,12 +14,14 @@ package postgres
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,9 +98,14 @@ type Store struct {
 	nextSeq   int64
 	retryAt   time.Time
 	backoff   time.Duration
-	downSince time.Time            // when the database went away; zero while it is there
-	marks     map[uint64]int64     // queue -> paged-in mark (pager.go)
-	pagedIn   map[uint64]*pagedLoc // paged-in messages not deleted, by id
+	downSince time.Time        // when the database went away; zero while it is there
+	marks     map[uint64]int64 // queue -> paged-in mark (pager.go)
+	// ext holds the references kept as rows of junction_refs; every
+	// other live reference is inline, in its message's row (schema 3).
+	// Most messages have one reference, inline, so this stays small.
+	ext     map[refKey]struct{}
+	scratch scratch              // group's reusable maps and arrays
+	pagedIn map[uint64]*pagedLoc // paged-in messages not deleted, by id
 
 	rmu   sync.Mutex // ReadPaged's connection
 	rconn *pgx.Conn
@@ -154,7 +161,17 @@ func connConfig(url string) (*pgx.ConnConfig, error) {
 	// The server must notice a dead broker within seconds, not the
 	// kernel's two hours: its session's end is what frees the store lock
 	// for a backup.
-	for k, v := range map[string]string{"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3"} {
+	//
+	// The writer's statements find their rows by key, a few hundred per
+	// group: an index probe each. The planner, going by statistics that
+	// count the live rows of a queue that drains as fast as it fills,
+	// took a sequential scan and a hash join for the deletes, which read
+	// every dead row of the table once per group (the database's CPU per
+	// message tripled within 200,000 messages, before autovacuum came).
+	// So the store's sessions plan without them; Load turns them back on
+	// for its whole-table reads.
+	for k, v := range map[string]string{"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3",
+		"enable_seqscan": "off", "enable_hashjoin": "off", "enable_mergejoin": "off"} {
 		if _, ok := cfg.RuntimeParams[k]; !ok {
 			cfg.RuntimeParams[k] = v
 		}
@@ -177,7 +194,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
 	s := &Store{opts: opts, log: opts.Logger, cfg: cfg, qerr: ErrNotLoaded, wake: make(chan struct{}, 1),
-		stopped: make(chan struct{}), backoff: minBackoff, marks: map[uint64]int64{}, pagedIn: map[uint64]*pagedLoc{}}
+		stopped: make(chan struct{}), backoff: minBackoff, marks: map[uint64]int64{}, pagedIn: map[uint64]*pagedLoc{}, ext: map[refKey]struct{}{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -219,6 +236,9 @@ func (s *Store) take(ctx context.Context) error {
 		return fmt.Errorf("postgres: connecting: %w", err)
 	}
 	s.conn = conn
+	if err := fastArrays(conn); err != nil {
+		return err
+	}
 	from, to, err := migrate(ctx, conn)
 	if err != nil {
 		return err
@@ -306,6 +326,11 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 		return fmt.Errorf("postgres: load: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
+	for _, p := range []string{"enable_seqscan", "enable_hashjoin", "enable_mergejoin"} {
+		if _, err := tx.Exec(ctx, "SET LOCAL "+p+" = on"); err != nil {
+			return fmt.Errorf("postgres: load: %w", err)
+		}
+	}
 	var nb, nm, nr, size int64
 	rows, _ := tx.Query(ctx, "SELECT kind, key, data FROM junction_bindings")
 	for rows.Next() {
@@ -330,11 +355,13 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 	}
 	// The two big queries are read from the rows' binary values directly:
 	// a scan through pgx's type machinery costs more than the database
-	// takes to send them.
-	rows, _ = tx.Query(ctx, "SELECT id, data FROM junction_messages")
+	// takes to send them. A message's inline reference joins the paged-in
+	// ones, to be merged by sequence with the rows of junction_refs.
+	rows, _ = tx.Query(ctx, "SELECT id, data, ref_queue, ref_seq, ref_dc, ref_sched FROM junction_messages")
+	inlined := 0
 	for rows.Next() {
 		v := rows.RawValues()
-		if len(v) != 2 || len(v[0]) != 8 || v[1] == nil {
+		if len(v) != 6 || len(v[0]) != 8 || v[1] == nil {
 			rows.Close()
 			return fmt.Errorf("postgres: loading messages: unexpected row %x", v)
 		}
@@ -349,9 +376,23 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 		}
 		nm++
 		size += int64(len(data))
+		if v[2] != nil {
+			if len(v[2]) != 8 || len(v[3]) != 8 || len(v[4]) != 8 || len(v[5]) != 8 {
+				rows.Close()
+				return fmt.Errorf("postgres: loading messages: unexpected inline reference %x", v[2:])
+			}
+			seq := binary.BigEndian.Uint64(v[3])
+			pagedRefs = append(pagedRefs, pagedRef{q: binary.BigEndian.Uint64(v[2]), m: id, pos: seq,
+				dc: uint32(binary.BigEndian.Uint64(v[4])), sched: int64(binary.BigEndian.Uint64(v[5]))})
+			s.nextSeq = max(s.nextSeq, int64(seq))
+			inlined++
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("postgres: loading messages: %w", err)
+	}
+	if inlined > 0 {
+		slices.SortFunc(pagedRefs, func(a, b pagedRef) int { return cmp.Compare(a.pos, b.pos) })
 	}
 	rows, _ = tx.Query(ctx, "SELECT queue_id, msg_id, delivery_count, scheduled_at, seq FROM junction_refs ORDER BY seq")
 	for rows.Next() {
@@ -369,8 +410,8 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 			n[i] = int64(binary.BigEndian.Uint64(v[i]))
 		}
 		q, m, dc, sched, seq := n[0], n[1], n[2], n[3], n[4]
-		// Paged-in references take their places by position, which
-		// counts from the same sequence as seq.
+		// Paged-in and inline references take their places by position,
+		// which counts from the same sequence as seq.
 		for len(pagedRefs) > 0 && pagedRefs[0].pos < uint64(seq) {
 			p := pagedRefs[0]
 			pagedRefs = pagedRefs[1:]
@@ -384,6 +425,7 @@ func (s *Store) load(ctx context.Context, r storage.Recovery) error {
 			rows.Close()
 			return err
 		}
+		s.ext[refKey{uint64(q), uint64(m)}] = struct{}{}
 		nr++
 		s.nextSeq = max(s.nextSeq, seq)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/junctionmq/junction/storage"
 )
@@ -146,7 +147,7 @@ func (s *Store) write(batch []request) {
 		if !s.downSince.IsZero() && time.Since(s.downSince) > holdLimit {
 			// Away too long: what was accepted before Health said so
 			// fails rather than keep its clients waiting.
-			s.finish(batch, s.Health())
+			s.failed(batch, g, s.Health())
 			return
 		}
 		err := s.connect()
@@ -167,20 +168,29 @@ func (s *Store) write(batch []request) {
 			return
 		}
 		switch {
+		case !g.upsert && isUniqueViolation(err):
+			// A message or reference stored before, and stored again
+			// (a retried attempt is an upsert already). The
+			// transaction rolled back whole: again, replacing.
+			g.upsert = true
+			continue
 		case isFenced(err):
 			s.fence(err)
-			s.finish(batch, fmt.Errorf("%w: %w", ErrFenced, err))
+			s.failed(batch, g, fmt.Errorf("%w: %w", ErrFenced, err))
 			return
 		case s.conn != nil && !s.conn.IsClosed() && !transient(err):
 			// The database refused this group (a bug or a value it
 			// cannot hold): fail it, and go on with the next.
 			s.log.Error("store: a write was refused", "err", err)
-			s.finish(batch, fmt.Errorf("postgres: write refused: %w", err))
+			s.failed(batch, g, fmt.Errorf("postgres: write refused: %w", err))
 			return
 		}
 		s.unavailable(err)
+		// The outcome of this attempt's COMMIT may be lost with the
+		// connection: the next one must not mind finding its rows.
+		g.upsert = true
 		if s.closingNow() {
-			s.finish(batch, s.Health())
+			s.failed(batch, g, s.Health())
 			return
 		}
 		s.sleep()
@@ -253,6 +263,10 @@ func (s *Store) connect() error {
 	if err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}
+	if err := fastArrays(conn); err != nil {
+		conn.Close(context.Background())
+		return err
+	}
 	var got bool
 	var epoch int64
 	err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1), (SELECT epoch FROM junction_holder WHERE id = 1)", lockKey).Scan(&got, &epoch)
@@ -278,6 +292,11 @@ func (s *Store) connect() error {
 type fenceError struct{ msg string }
 
 func (e *fenceError) Error() string { return e.msg }
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
 
 func isFenced(err error) bool {
 	var fe *fenceError
@@ -366,6 +385,18 @@ func (s *Store) fence(cause error) {
 	}
 }
 
+// failed fails batch, whose group g was not written: where its
+// references are is as it was before g.
+func (s *Store) failed(batch []request, g *group, err error) {
+	for _, k := range g.extNew {
+		delete(s.ext, k)
+	}
+	for _, k := range g.extGone {
+		s.ext[k] = struct{}{}
+	}
+	s.finish(batch, err)
+}
+
 // finish fails every request of batch with err.
 func (s *Store) finish(batch []request, err error) {
 	for i := range batch {
@@ -419,6 +450,12 @@ type group struct {
 	delMsgs          []int64
 	insMsgs          []int64
 	insData          [][]byte
+	insRQ            []pgtype.Int8 // the inline reference's queue, if any
+	insRSeq, insRDC  []int64
+	insRSched        []int64
+	clrQ, clrM       []int64 // inline references gone (acknowledged, or moved to junction_refs)
+	iupdQ, iupdM     []int64 // inline references updated
+	iupdDC, iupdSch  []int64
 	delRefQ, delRefM []int64
 	updQ, updM       []int64
 	updDC, updSched  []int64
@@ -447,9 +484,58 @@ type group struct {
 	dMessages, dRefs int64
 
 	empty bool
+	// The keys this group added to and took from Store.ext, undone if
+	// it fails.
+	extNew, extGone []refKey
+	// upsert makes the inserts replace rows already there (ON CONFLICT),
+	// for a group retried after an attempt whose outcome is unknown. A
+	// first attempt inserts plainly: PostgreSQL's speculative insertion,
+	// which ON CONFLICT takes for every row, costs more than the insert.
+	upsert bool
 }
 
 type refKey struct{ q, m uint64 }
+
+// scratch is group's reusable state (the writer's).
+type scratch struct {
+	msgs     map[uint64]int32 // message id -> msgE index
+	msgE     []msgEntry
+	delMsgs  map[uint64]struct{}
+	inserted map[uint64]int32 // message id -> index in the group's inserts
+	refs     map[refKey]int32 // -> refE index
+	refE     []refEntry
+	delRefs  map[refKey]struct{}
+	g        *group
+}
+
+type msgEntry struct {
+	id   uint64
+	data []byte
+	live bool
+}
+
+type refEntry struct {
+	k refKey
+	v refVal
+}
+
+// reuseGroup returns the writer's group emptied, its busy arrays kept.
+func (s *Store) reuseGroup() *group {
+	old := s.scratch.g
+	if old == nil {
+		s.scratch.g = &group{}
+		return s.scratch.g
+	}
+	clear(old.insData)
+	*old = group{
+		delMsgs: old.delMsgs[:0], insMsgs: old.insMsgs[:0], insData: old.insData[:0],
+		insRQ: old.insRQ[:0], insRSeq: old.insRSeq[:0], insRDC: old.insRDC[:0], insRSched: old.insRSched[:0],
+		clrQ: old.clrQ[:0], clrM: old.clrM[:0], delRefQ: old.delRefQ[:0], delRefM: old.delRefM[:0],
+		insQ: old.insQ[:0], insM: old.insM[:0], insSeq: old.insSeq[:0], insDC: old.insDC[:0], insSched: old.insSched[:0],
+		extNew: old.extNew[:0], extGone: old.extGone[:0],
+	}
+	return old
+}
 
 type bindKey struct {
 	kind storage.BindingKind
@@ -468,13 +554,23 @@ type dataVal struct {
 
 // group nets batch's ops in order and assigns reference sequence numbers.
 func (s *Store) group(batch []request) *group {
-	g := &group{}
-	msgs := map[uint64]*dataVal{}
-	var msgOrder []uint64
-	delMsgs := map[uint64]struct{}{}
-	refs := map[refKey]*refVal{}
-	var refOrder []refKey
-	delRefs := map[refKey]struct{}{}
+	// The maps and arrays of the busy paths are the writer's, reused from
+	// group to group: grown once, not per group, and holding values, not
+	// an allocation per message.
+	sc := &s.scratch
+	if sc.msgs == nil {
+		sc.msgs, sc.delMsgs, sc.inserted = map[uint64]int32{}, map[uint64]struct{}{}, map[uint64]int32{}
+		sc.refs, sc.delRefs = map[refKey]int32{}, map[refKey]struct{}{}
+	}
+	clear(sc.msgs)
+	clear(sc.delMsgs)
+	clear(sc.inserted)
+	clear(sc.refs)
+	clear(sc.delRefs)
+	clear(sc.msgE)
+	sc.msgE, sc.refE = sc.msgE[:0], sc.refE[:0]
+	g := s.reuseGroup()
+	msgs, delMsgs, refs, delRefs := sc.msgs, sc.delMsgs, sc.refs, sc.delRefs
 	upd := map[refKey]*refVal{}
 	var updOrder []refKey
 	binds := map[bindKey]*dataVal{}
@@ -490,31 +586,31 @@ func (s *Store) group(batch []request) *group {
 			}
 			switch op.Kind {
 			case storage.OpAddMessage:
-				if e, ok := msgs[op.MsgID]; ok {
-					e.data, e.live = op.Data, true
+				if i, ok := msgs[op.MsgID]; ok {
+					sc.msgE[i].data, sc.msgE[i].live = op.Data, true
 				} else {
-					msgs[op.MsgID] = &dataVal{op.Data, true}
-					msgOrder = append(msgOrder, op.MsgID)
+					msgs[op.MsgID] = int32(len(sc.msgE))
+					sc.msgE = append(sc.msgE, msgEntry{op.MsgID, op.Data, true})
 				}
 			case storage.OpDeleteMessage:
-				if e, ok := msgs[op.MsgID]; ok {
-					e.live = false
+				if i, ok := msgs[op.MsgID]; ok {
+					sc.msgE[i].live = false
 				}
 				delMsgs[op.MsgID] = struct{}{}
 			case storage.OpAddRef:
 				k := refKey{op.QueueID, op.MsgID}
 				s.nextSeq++
 				v := refVal{s.nextSeq, int64(op.DeliveryCount), op.ScheduledAt, true}
-				if e, ok := refs[k]; ok {
-					*e = v
+				if i, ok := refs[k]; ok {
+					sc.refE[i].v = v
 				} else {
-					refs[k] = &v
-					refOrder = append(refOrder, k)
+					refs[k] = int32(len(sc.refE))
+					sc.refE = append(sc.refE, refEntry{k, v})
 				}
 			case storage.OpAck:
 				k := refKey{op.QueueID, op.MsgID}
-				if e, ok := refs[k]; ok {
-					e.live = false
+				if i, ok := refs[k]; ok {
+					sc.refE[i].v.live = false
 				}
 				if e, ok := upd[k]; ok {
 					e.live = false
@@ -522,8 +618,8 @@ func (s *Store) group(batch []request) *group {
 				delRefs[k] = struct{}{}
 			case storage.OpUpdateRef:
 				k := refKey{op.QueueID, op.MsgID}
-				if e, ok := refs[k]; ok && e.live {
-					e.dc, e.sched = int64(op.DeliveryCount), op.ScheduledAt
+				if i, ok := refs[k]; ok && sc.refE[i].v.live {
+					sc.refE[i].v.dc, sc.refE[i].v.sched = int64(op.DeliveryCount), op.ScheduledAt
 				} else if e, ok := upd[k]; ok {
 					e.dc, e.sched, e.live = int64(op.DeliveryCount), op.ScheduledAt, true
 				} else {
@@ -550,27 +646,65 @@ func (s *Store) group(batch []request) *group {
 	for id := range delMsgs {
 		g.delMsgs = append(g.delMsgs, int64(id))
 	}
-	for _, id := range msgOrder {
-		if e := msgs[id]; e.live {
-			g.insMsgs = append(g.insMsgs, int64(id))
+	inserted := sc.inserted
+	for i := range sc.msgE {
+		if e := &sc.msgE[i]; e.live {
+			inserted[e.id] = int32(len(g.insMsgs))
+			g.insMsgs = append(g.insMsgs, int64(e.id))
 			g.insData = append(g.insData, nonNil(e.data))
+			g.insRQ = append(g.insRQ, pgtype.Int8{})
+			g.insRSeq, g.insRDC, g.insRSched = append(g.insRSeq, 0), append(g.insRDC, 0), append(g.insRSched, 0)
 		}
 	}
+	// Where each reference is: s.ext says which live in junction_refs
+	// before this group; the others are inline. The statements run in
+	// the order deletes, updates, inserts, and s.ext follows them.
 	for k := range delRefs {
-		g.delRefQ = append(g.delRefQ, int64(k.q))
-		g.delRefM = append(g.delRefM, int64(k.m))
+		if _, ok := s.ext[k]; ok {
+			g.delRefQ = append(g.delRefQ, int64(k.q))
+			g.delRefM = append(g.delRefM, int64(k.m))
+			delete(s.ext, k)
+			g.extGone = append(g.extGone, k)
+		} else if _, gone := delMsgs[k.m]; !gone {
+			// The message stays (other references hold it, or the
+			// core deletes it in a later group): its row loses the
+			// reference. A deleted message's row goes with it.
+			g.clrQ, g.clrM = append(g.clrQ, int64(k.q)), append(g.clrM, int64(k.m))
+		}
 	}
 	for _, k := range updOrder {
 		if e := upd[k]; e.live {
-			g.updQ, g.updM = append(g.updQ, int64(k.q)), append(g.updM, int64(k.m))
-			g.updDC, g.updSched = append(g.updDC, e.dc), append(g.updSched, e.sched)
+			if _, ok := s.ext[k]; ok {
+				g.updQ, g.updM = append(g.updQ, int64(k.q)), append(g.updM, int64(k.m))
+				g.updDC, g.updSched = append(g.updDC, e.dc), append(g.updSched, e.sched)
+			} else {
+				g.iupdQ, g.iupdM = append(g.iupdQ, int64(k.q)), append(g.iupdM, int64(k.m))
+				g.iupdDC, g.iupdSch = append(g.iupdDC, e.dc), append(g.iupdSch, e.sched)
+			}
 		}
 	}
-	for _, k := range refOrder {
-		if e := refs[k]; e.live {
-			g.insQ, g.insM, g.insSeq = append(g.insQ, int64(k.q)), append(g.insM, int64(k.m)), append(g.insSeq, e.seq)
-			g.insDC, g.insSched = append(g.insDC, e.dc), append(g.insSched, e.sched)
+	for j := range sc.refE {
+		k, e := sc.refE[j].k, &sc.refE[j].v
+		if !e.live {
+			continue
 		}
+		_, isExt := s.ext[k]
+		if i, ok := inserted[k.m]; ok && !isExt && !g.insRQ[i].Valid {
+			g.insRQ[i] = pgtype.Int8{Int64: int64(k.q), Valid: true}
+			g.insRSeq[i], g.insRDC[i], g.insRSched[i] = e.seq, e.dc, e.sched
+			continue
+		}
+		if _, ok := inserted[k.m]; !ok && !isExt {
+			// A reference added to a message stored earlier: if the
+			// same reference is inline there (added again), it moves.
+			g.clrQ, g.clrM = append(g.clrQ, int64(k.q)), append(g.clrM, int64(k.m))
+		}
+		if !isExt {
+			s.ext[k] = struct{}{}
+			g.extNew = append(g.extNew, k)
+		}
+		g.insQ, g.insM, g.insSeq = append(g.insQ, int64(k.q)), append(g.insM, int64(k.m)), append(g.insSeq, e.seq)
+		g.insDC, g.insSched = append(g.insDC, e.dc), append(g.insSched, e.sched)
 	}
 	// A put replaces: its key is deleted first, so counts and sizes stay
 	// exact and a retried group is idempotent.
@@ -587,7 +721,7 @@ func (s *Store) group(batch []request) *group {
 		}
 	}
 	s.pageFinish(g, &pg)
-	g.empty = len(g.delMsgs)+len(g.insMsgs)+len(g.delRefQ)+len(g.updQ)+len(g.insQ)+len(g.delBindK) == 0 && !g.paging()
+	g.empty = len(g.delMsgs)+len(g.insMsgs)+len(g.delRefQ)+len(g.updQ)+len(g.insQ)+len(g.delBindK)+len(g.clrQ)+len(g.iupdQ) == 0 && !g.paging()
 	return g
 }
 
@@ -603,17 +737,30 @@ func nonNil(b []byte) []byte {
 type deltas struct{ messages, refs, bindings, bytes, paged int64 }
 
 const (
-	sqlDelMsgs = `WITH d AS (DELETE FROM junction_messages WHERE id = ANY($1::int8[]) RETURNING octet_length(data) AS n)
-SELECT count(*), coalesce(sum(n), 0)::int8 FROM d`
+	// A deleted message's inline reference, if still there, goes with
+	// its row (the core acknowledged it in the same group).
+	sqlDelMsgs = `WITH d AS (DELETE FROM junction_messages WHERE id = ANY($1::int8[]) RETURNING octet_length(data) AS n, ref_queue)
+SELECT count(*), coalesce(sum(n), 0)::int8, count(ref_queue) FROM d`
+	sqlClrInline = `WITH c AS (UPDATE junction_messages m SET ref_queue = NULL FROM unnest($1::int8[], $2::int8[]) AS u(q, m)
+WHERE m.id = u.m AND m.ref_queue = u.q RETURNING 1) SELECT count(*) FROM c`
+	sqlUpdInline = `UPDATE junction_messages m SET ref_dc = u.dc, ref_sched = u.s
+FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[]) AS u(q, m, dc, s) WHERE m.id = u.m AND m.ref_queue = u.q`
 	sqlDelRefs = `WITH d AS (DELETE FROM junction_refs r USING unnest($1::int8[], $2::int8[]) AS u(q, m)
 WHERE r.queue_id = u.q AND r.msg_id = u.m RETURNING 1) SELECT count(*) FROM d`
 	sqlUpdRefs = `UPDATE junction_refs r SET delivery_count = u.dc, scheduled_at = u.s
 FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[]) AS u(q, m, dc, s) WHERE r.queue_id = u.q AND r.msg_id = u.m`
 	// ON CONFLICT makes a group retried after a commit whose outcome was
 	// lost (the connection dropped during COMMIT) idempotent.
-	sqlInsMsgs = `WITH i AS (INSERT INTO junction_messages (id, data) SELECT * FROM unnest($1::int8[], $2::bytea[])
-ON CONFLICT (id) DO UPDATE SET data = excluded.data RETURNING (xmax = 0) AS fresh, octet_length(data) AS n)
-SELECT count(*) FILTER (WHERE fresh), coalesce(sum(n) FILTER (WHERE fresh), 0)::int8 FROM i`
+	// A message stored again without an inline reference keeps the one
+	// its row has.
+	sqlInsMsgs = `WITH i AS (INSERT INTO junction_messages AS o (id, data, ref_queue, ref_seq, ref_dc, ref_sched)
+SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[])
+ON CONFLICT (id) DO UPDATE SET data = excluded.data, ref_queue = coalesce(excluded.ref_queue, o.ref_queue),
+ref_seq = CASE WHEN excluded.ref_queue IS NULL THEN o.ref_seq ELSE excluded.ref_seq END,
+ref_dc = CASE WHEN excluded.ref_queue IS NULL THEN o.ref_dc ELSE excluded.ref_dc END,
+ref_sched = CASE WHEN excluded.ref_queue IS NULL THEN o.ref_sched ELSE excluded.ref_sched END
+RETURNING (xmax = 0) AS fresh, octet_length(data) AS n, ref_queue)
+SELECT count(*) FILTER (WHERE fresh), coalesce(sum(n) FILTER (WHERE fresh), 0)::int8, count(ref_queue) FILTER (WHERE fresh) FROM i`
 	sqlInsRefs = `WITH i AS (INSERT INTO junction_refs (queue_id, msg_id, seq, delivery_count, scheduled_at)
 SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[])
 ON CONFLICT (queue_id, msg_id) DO UPDATE SET seq = excluded.seq, delivery_count = excluded.delivery_count, scheduled_at = excluded.scheduled_at
@@ -621,6 +768,12 @@ RETURNING (xmax = 0) AS fresh) SELECT count(*) FILTER (WHERE fresh) FROM i`
 	sqlDelBinds = `WITH d AS (DELETE FROM junction_bindings b USING unnest($1::int2[], $2::bytea[]) AS u(k, key)
 WHERE b.kind = u.k AND b.key = u.key RETURNING octet_length(b.key) + octet_length(b.data) AS n)
 SELECT count(*), coalesce(sum(n), 0)::int8 FROM d`
+	// The first attempt's inserts: every row is fresh, and the counts are
+	// the group's own.
+	sqlInsMsgsPlain = `INSERT INTO junction_messages (id, data, ref_queue, ref_seq, ref_dc, ref_sched)
+SELECT * FROM unnest($1::int8[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[], $6::int8[])`
+	sqlInsRefsPlain = `INSERT INTO junction_refs (queue_id, msg_id, seq, delivery_count, scheduled_at)
+SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[])`
 	sqlInsBinds = `INSERT INTO junction_bindings (kind, key, data) SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[])`
 )
 
@@ -638,16 +791,28 @@ func (s *Store) exec(g *group) (deltas, error) {
 	b.Queue("SELECT junction_fence($1)", s.epoch)
 	s.queuePaging(b, g, &d)
 	if len(g.delMsgs) > 0 {
-		b.Queue(sqlDelMsgs, g.delMsgs).QueryRow(func(row pgx.Row) error {
-			var n, bytes int64
-			err := row.Scan(&n, &bytes)
+		b.Queue(sqlDelMsgs, int8s(g.delMsgs)).QueryRow(func(row pgx.Row) error {
+			var n, bytes, refs int64
+			err := row.Scan(&n, &bytes, &refs)
 			d.messages -= n
 			d.bytes -= bytes
+			d.refs -= refs
 			return err
 		})
 	}
+	if len(g.clrQ) > 0 {
+		b.Queue(sqlClrInline, int8s(g.clrQ), int8s(g.clrM)).QueryRow(func(row pgx.Row) error {
+			var n int64
+			err := row.Scan(&n)
+			d.refs -= n
+			return err
+		})
+	}
+	if len(g.iupdQ) > 0 {
+		b.Queue(sqlUpdInline, g.iupdQ, g.iupdM, g.iupdDC, g.iupdSch)
+	}
 	if len(g.delRefQ) > 0 {
-		b.Queue(sqlDelRefs, g.delRefQ, g.delRefM).QueryRow(func(row pgx.Row) error {
+		b.Queue(sqlDelRefs, int8s(g.delRefQ), int8s(g.delRefM)).QueryRow(func(row pgx.Row) error {
 			var n int64
 			err := row.Scan(&n)
 			d.refs -= n
@@ -657,17 +822,37 @@ func (s *Store) exec(g *group) (deltas, error) {
 	if len(g.updQ) > 0 {
 		b.Queue(sqlUpdRefs, g.updQ, g.updM, g.updDC, g.updSched)
 	}
-	if len(g.insMsgs) > 0 {
-		b.Queue(sqlInsMsgs, g.insMsgs, g.insData).QueryRow(func(row pgx.Row) error {
-			var n, bytes int64
-			err := row.Scan(&n, &bytes)
+	if len(g.insMsgs) > 0 && !g.upsert {
+		b.Queue(sqlInsMsgsPlain, int8s(g.insMsgs), byteas(g.insData), nullInt8s(g.insRQ), int8s(g.insRSeq), int8s(g.insRDC), int8s(g.insRSched)).Exec(func(ct pgconn.CommandTag) error {
+			if n := ct.RowsAffected(); n != int64(len(g.insMsgs)) {
+				return fmt.Errorf("postgres: %d messages inserted of %d", n, len(g.insMsgs))
+			}
+			d.messages += int64(len(g.insMsgs))
+			for i := range g.insData {
+				d.bytes += int64(len(g.insData[i]))
+				if g.insRQ[i].Valid {
+					d.refs++
+				}
+			}
+			return nil
+		})
+	} else if len(g.insMsgs) > 0 {
+		b.Queue(sqlInsMsgs, int8s(g.insMsgs), byteas(g.insData), nullInt8s(g.insRQ), int8s(g.insRSeq), int8s(g.insRDC), int8s(g.insRSched)).QueryRow(func(row pgx.Row) error {
+			var n, bytes, refs int64
+			err := row.Scan(&n, &bytes, &refs)
 			d.messages += n
 			d.bytes += bytes
+			d.refs += refs
 			return err
 		})
 	}
-	if len(g.insQ) > 0 {
-		b.Queue(sqlInsRefs, g.insQ, g.insM, g.insSeq, g.insDC, g.insSched).QueryRow(func(row pgx.Row) error {
+	if len(g.insQ) > 0 && !g.upsert {
+		b.Queue(sqlInsRefsPlain, int8s(g.insQ), int8s(g.insM), int8s(g.insSeq), int8s(g.insDC), int8s(g.insSched)).Exec(func(ct pgconn.CommandTag) error {
+			d.refs += ct.RowsAffected()
+			return nil
+		})
+	} else if len(g.insQ) > 0 {
+		b.Queue(sqlInsRefs, int8s(g.insQ), int8s(g.insM), int8s(g.insSeq), int8s(g.insDC), int8s(g.insSched)).QueryRow(func(row pgx.Row) error {
 			var n int64
 			err := row.Scan(&n)
 			d.refs += n
