@@ -151,9 +151,16 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 		return protoErr(packet.TopicNameInvalid, "invalid topic name %q [MQTT-3.3.2-2]", truncate(topic))
 	}
 	ss := c.ss
+	var slot uint64
 	if p.QoS > 0 {
 		c.lock()
 		over := c.inFlightIn+1 > c.s.opts.ReceiveMaximum
+		if !over && p.QoS == 1 {
+			// Nothing between here and Send refuses a QoS 1 publish: its
+			// slot is taken in the same lock round as the check. A QoS 2
+			// one takes it after its duplicate check.
+			slot = c.reserveAckLocked(1)
+		}
 		c.unlock()
 		if over {
 			return protoErr(packet.ReceiveMaximumExceeded, "more than %d QoS 1 and 2 publishes in flight [MQTT-3.3.4-7]", c.s.opts.ReceiveMaximum)
@@ -176,7 +183,11 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 		}
 	}
 	m := toMessage(c.addressOf(topic), p.QoS, p.Retain, &p.Properties, p.Payload, v5)
-	slot := c.reserveAck(p.QoS)
+	if p.QoS == 2 {
+		c.lock()
+		slot = c.reserveAckLocked(2)
+		c.unlock()
+	}
 	// A publish is confirmed once the message and, for a retained one, the
 	// retained copy are both stored. The completion is one closure: it
 	// keeps what it needs of the packet, not the packet (that would move
@@ -258,13 +269,9 @@ func (j *ackJoin) one(err error) {
 	}
 }
 
-// reserveAck takes the next slot in the ordered acknowledgement queue.
-func (c *conn) reserveAck(qos byte) uint64 {
-	if qos == 0 {
-		return 0
-	}
-	c.lock()
-	defer c.unlock()
+// reserveAckLocked takes the next slot in the ordered acknowledgement
+// queue for a QoS 1 or 2 publish. Caller holds the out lock.
+func (c *conn) reserveAckLocked(qos byte) uint64 {
 	c.inFlightIn++
 	c.acks = append(c.acks, ackSlot{qos: qos})
 	return c.ackBase + uint64(len(c.acks)) - 1
@@ -458,7 +465,8 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 		return
 	}
 	if qos > 0 {
-		om := &outMsg{tag: d.Tag, msgID: m.ID, qos: qos}
+		om := ss.newOut()
+		om.tag, om.msgID, om.qos = d.Tag, m.ID, qos
 		if !retained {
 			om.consumer = d.Consumer
 		}
@@ -567,10 +575,12 @@ func (c *conn) onPuback(id uint16) {
 	delete(ss.outFlight, id)
 	ss.forgetID(om.msgID)
 	work := ss.settleCopy(om.msgID)
+	cons, tag := om.consumer, om.tag
+	ss.freeOut(om)
 	c.promoteLocked()
 	ss.mu.Unlock()
-	if om.consumer != nil {
-		_ = om.consumer.Ack(om.tag)
+	if cons != nil {
+		_ = cons.Ack(tag)
 	}
 	for _, a := range work {
 		a.run()
