@@ -465,8 +465,7 @@ func (c *conn) writePublish(sub *subscription, d core.Delivery, qos byte, retain
 		return
 	}
 	if qos > 0 {
-		om := ss.newOut()
-		om.tag, om.msgID, om.qos = d.Tag, m.ID, qos
+		om := &outMsg{tag: d.Tag, msgID: m.ID, qos: qos}
 		if !retained {
 			om.consumer = d.Consumer
 		}
@@ -575,12 +574,10 @@ func (c *conn) onPuback(id uint16) {
 	delete(ss.outFlight, id)
 	ss.forgetID(om.msgID)
 	work := ss.settleCopy(om.msgID)
-	cons, tag := om.consumer, om.tag
-	ss.freeOut(om)
 	c.promoteLocked()
 	ss.mu.Unlock()
-	if cons != nil {
-		_ = cons.Ack(tag)
+	if om.consumer != nil {
+		_ = om.consumer.Ack(om.tag)
 	}
 	for _, a := range work {
 		a.run()

@@ -61,10 +61,6 @@ type outMsg struct {
 	msgID    uint64
 	qos      byte
 	released bool // QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP
-	// On the session's spare list (newOut): the next spare, and how many
-	// spares this one heads.
-	spares uint8
-	next   *outMsg
 }
 
 type pendingOut struct {
@@ -100,7 +96,6 @@ type session struct {
 	recorded   bool // a record is stored; guarded by saveMu
 
 	outFlight map[uint16]*outMsg
-	spareOut  *outMsg // acknowledged records for the next deliveries (newOut), linked by next
 	pending   []pendingOut
 	lastID    map[uint64]uint16 // message id -> packet id, so a resend reuses it [MQTT-4.4.0-1]
 	// lastMsg is lastID reversed. A packet id is remembered for one message
@@ -127,38 +122,6 @@ func (ss *session) initMaps() {
 	if ss.outFlight == nil {
 		ss.outFlight = map[uint16]*outMsg{}
 	}
-}
-
-// maxSpareOut bounds the records a session keeps for reuse: enough for
-// the swing of a flowing window, little for a session left idle. A list
-// rather than a slice: the session stays in its size class.
-const maxSpareOut = 8
-
-// newOut returns a record for a delivery in flight, one an acknowledgement
-// freed if there is one: a QoS 1 stream then allocates none per message.
-// Caller holds mu.
-func (ss *session) newOut() *outMsg {
-	om := ss.spareOut
-	if om == nil {
-		return new(outMsg)
-	}
-	ss.spareOut = om.next
-	*om = outMsg{}
-	return om
-}
-
-// freeOut takes back a record removed from outFlight that nothing else
-// refers to. Caller holds mu.
-func (ss *session) freeOut(om *outMsg) {
-	n := 1
-	if head := ss.spareOut; head != nil {
-		n = int(head.spares) + 1
-	}
-	if n > maxSpareOut {
-		return
-	}
-	*om = outMsg{next: ss.spareOut, spares: uint8(n)}
-	ss.spareOut = om
 }
 
 // rememberID records the packet id a message had when its connection
