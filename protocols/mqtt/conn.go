@@ -89,12 +89,20 @@ type inState struct {
 }
 
 // ackSlot is a PUBACK or PUBREC waiting for its message to be stored.
+// The encoded acknowledgement is kept in the slot: a PUBACK or PUBREC with
+// no properties is at most 4 bytes (3.x) or 5 (5.0, a reason code), and a
+// separate buffer was one allocation per QoS 1 publish.
 type ackSlot struct {
-	pkt    []byte
+	pkt    [ackMax]byte
+	n      uint8
 	qos    byte
 	done   bool
 	failed bool
 }
+
+// ackMax is room for a PUBACK or PUBREC without properties: the encoder
+// asks for 5 bytes beyond its 3 at most.
+const ackMax = 8
 
 // settleState is what a connection settles once its output is written.
 // Guarded by outMu; Settle and settleWritten run what they take without it.

@@ -151,9 +151,16 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 		return protoErr(packet.TopicNameInvalid, "invalid topic name %q [MQTT-3.3.2-2]", truncate(topic))
 	}
 	ss := c.ss
+	var slot uint64
 	if p.QoS > 0 {
 		c.lock()
 		over := c.inFlightIn+1 > c.s.opts.ReceiveMaximum
+		if !over && p.QoS == 1 {
+			// Nothing between here and Send refuses a QoS 1 publish: its
+			// slot is taken in the same lock round as the check. A QoS 2
+			// one takes it after its duplicate check.
+			slot = c.reserveAckLocked(1)
+		}
 		c.unlock()
 		if over {
 			return protoErr(packet.ReceiveMaximumExceeded, "more than %d QoS 1 and 2 publishes in flight [MQTT-3.3.4-7]", c.s.opts.ReceiveMaximum)
@@ -176,15 +183,21 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 		}
 	}
 	m := toMessage(c.addressOf(topic), p.QoS, p.Retain, &p.Properties, p.Payload, v5)
-	slot := c.reserveAck(p.QoS)
+	if p.QoS == 2 {
+		c.lock()
+		slot = c.reserveAckLocked(2)
+		c.unlock()
+	}
 	// A publish is confirmed once the message and, for a retained one, the
-	// retained copy are both stored.
+	// retained copy are both stored. The completion is one closure: it
+	// keeps what it needs of the packet, not the packet (that would move
+	// every PUBLISH, 336 bytes, to the heap), and only a retained publish,
+	// with two completions to join, adds an ackJoin.
+	var ack, done func(error)
 	var join *ackJoin
 	if p.QoS > 0 {
-		// The completion keeps what it needs of the packet, not the packet:
-		// that would move every PUBLISH (336 bytes) to the heap.
 		qos, id := p.QoS, p.PacketID
-		join = &ackJoin{n: 1, done: func(err error) {
+		ack = func(err error) {
 			// Counted before the PUBACK or PUBREC can go out, which may
 			// happen inside Send: a client that has its acknowledgement
 			// finds its message in the adapter's stats.
@@ -192,14 +205,12 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 				c.s.counters.MessageIn()
 			}
 			c.completeAck(slot, qos, id, err)
-		}}
-		if p.Retain {
-			join.n = 2
 		}
-	}
-	var done func(error)
-	if join != nil {
-		done = join.one
+		done = ack
+		if p.Retain {
+			join = &ackJoin{n: 2, done: ack}
+			done = join.one
+		}
 	}
 	c.beginDefer()
 	if err := c.producer().Send(ctx, m, done); err != nil {
@@ -211,9 +222,9 @@ func (c *conn) onPublish(ctx context.Context, p *packet.Publish) error {
 			// message silently dropped.
 			return protoErr(code, "publish to %q refused: %v", truncate(topic), err)
 		}
-		if join != nil {
-			join.n = 1
-			join.one(err)
+		if ack != nil {
+			// Send did not take done: the refusal is the only completion.
+			ack(err)
 		}
 		return nil
 	}
@@ -258,13 +269,9 @@ func (j *ackJoin) one(err error) {
 	}
 }
 
-// reserveAck takes the next slot in the ordered acknowledgement queue.
-func (c *conn) reserveAck(qos byte) uint64 {
-	if qos == 0 {
-		return 0
-	}
-	c.lock()
-	defer c.unlock()
+// reserveAckLocked takes the next slot in the ordered acknowledgement
+// queue for a QoS 1 or 2 publish. Caller holds the out lock.
+func (c *conn) reserveAckLocked(qos byte) uint64 {
 	c.inFlightIn++
 	c.acks = append(c.acks, ackSlot{qos: qos})
 	return c.ackBase + uint64(len(c.acks)) - 1
@@ -272,7 +279,6 @@ func (c *conn) reserveAck(qos byte) uint64 {
 
 // completeAck fills a slot; completed slots at the head go out in order.
 func (c *conn) completeAck(slot uint64, qos byte, packetID uint16, err error) {
-	var pkt packet.Packet
 	code := packet.Success
 	if err != nil {
 		code = reasonFor(err)
@@ -295,10 +301,15 @@ func (c *conn) completeAck(slot uint64, qos byte, packetID uint16, err error) {
 		c.disconnectWith(packet.UnspecifiedError, "")
 		return
 	}
+	// Encoded on the stack (the concrete types, not a packet.Packet, which
+	// would move them to the heap) and kept in the slot.
+	var enc [ackMax]byte
+	ack := packet.Puback{PacketID: packetID, ReasonCode: code}
+	var b []byte
 	if qos == 1 {
-		pkt = &packet.Puback{PacketID: packetID, ReasonCode: code}
+		b, _ = ack.Append(enc[:0], c.ver)
 	} else {
-		pkt = &packet.Pubrec{PacketID: packetID, ReasonCode: code}
+		b, _ = (*packet.Pubrec)(&ack).Append(enc[:0], c.ver)
 		if err != nil {
 			c.ss.mu.Lock()
 			delete(c.ss.inbound2, packetID)
@@ -311,30 +322,41 @@ func (c *conn) completeAck(slot uint64, qos byte, packetID uint16, err error) {
 		c.unlock()
 		return
 	}
-	b, _ := pkt.Append(nil, c.ver)
-	c.acks[i].pkt, c.acks[i].done = b, true
+	c.acks[i].n = uint8(copy(c.acks[i].pkt[:], b))
+	c.acks[i].done = true
 	c.acks[i].failed = err != nil
-	for len(c.acks) > 0 && c.acks[0].done {
-		a := c.acks[0]
+	k := 0
+	for k < len(c.acks) && c.acks[k].done {
+		a := &c.acks[k]
 		if !c.ob.Dead {
-			c.ob.Buf = append(c.ob.Buf, a.pkt...)
+			c.ob.Buf = append(c.ob.Buf, a.pkt[:a.n]...)
 		}
-		c.acks = c.acks[1:]
-		c.ackBase++
+		k++
 		// A QoS 1 exchange ends with its PUBACK; a QoS 2 one with PUBCOMP,
 		// unless its PUBREC refused the message.
 		if a.qos == 1 || a.failed {
 			c.inFlightDone()
 		}
 	}
+	if k > 0 {
+		// The rest moves to the front: the slice keeps its array, where
+		// reslicing past the head would have reallocated it as it crept on.
+		n := copy(c.acks, c.acks[k:])
+		clear(c.acks[n:])
+		c.acks = c.acks[:n]
+		c.ackBase += uint64(k)
+	}
 	if len(c.acks) == 0 && c.drained != nil {
 		close(c.drained)
 		c.drained = nil
 	}
 	if c.busy.Load() || c.inFlightIn > 0 {
-		// More acknowledgements are on their way: a writer goroutine sends
-		// them together.
-		c.ob.SignalLocked()
+		// More acknowledgements are on their way: they go out together,
+		// with the deliveries, when a reader's batch ends (the publisher's
+		// own, when the message was routed inline), else from a writer
+		// goroutine. Starting that goroutine for each batch's PUBACKs was
+		// the larger part of a QoS 1 publish's scheduling cost.
+		c.signalLocked()
 		c.unlock()
 		return
 	}

@@ -90,8 +90,16 @@ func (o *Outbox) SinceWrite() time.Duration {
 }
 
 // SignalLocked makes sure a writer goroutine runs. Caller holds the lock.
+//
+// With nothing to write, settle or close it starts none: such a writer
+// would find nothing and exit, and a reader's batch that lists a connection
+// whose output an inline flush has sent meanwhile (an MQTT publisher's
+// PUBACKs) used to start one for each batch.
 func (o *Outbox) SignalLocked() {
 	if o.writing || o.Dead {
+		return
+	}
+	if len(o.Buf) == 0 && !o.Closing && !o.settler.SettlePending() {
 		return
 	}
 	o.writing = true
