@@ -441,11 +441,12 @@ func (j *jmsClient) check(t *testing.T) bool {
 	}
 	confirmed := j.await(t, "OUT confirmed ", 30*time.Second)
 	gap := j.await(t, "OUT gap ", time.Second)
-	received := j.await(t, "OUT received ", 40*time.Second)
+	caught := j.await(t, "OUT caught up ", 40*time.Second)
+	received := j.await(t, "OUT received ", 5*time.Second)
 	j.await(t, "PASS ha", 5*time.Second)
 	n, _ := strconv.Atoi(strings.TrimPrefix(confirmed, "OUT confirmed "))
-	t.Logf("OpenWire (JMS failover URL): %d persistent sends confirmed, all received; %s; longest send %s ms",
-		n, strings.TrimPrefix(received, "OUT received "), strings.TrimPrefix(gap, "OUT gap "))
+	t.Logf("OpenWire (JMS failover URL): %d persistent sends confirmed, all received %s ms after the last; %s; longest send %s ms",
+		n, strings.TrimPrefix(caught, "OUT caught up "), strings.TrimPrefix(received, "OUT received "), strings.TrimPrefix(gap, "OUT gap "))
 	if n < 10 {
 		t.Fatalf("only %d OpenWire sends confirmed: the load was too light to tell", n)
 	}

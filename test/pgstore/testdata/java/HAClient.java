@@ -1,4 +1,5 @@
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,7 +16,9 @@ import javax.jms.Queue;
 import javax.jms.Session;
 import javax.jms.TextMessage;
 
+import org.apache.activemq.ActiveMQConnection;
 import org.apache.activemq.ActiveMQConnectionFactory;
+import org.apache.activemq.transport.TransportListener;
 
 // HAClient: a JMS producer and a JMS consumer, each on its own connection
 // with the failover URL given, across the SIGKILL of the live broker
@@ -27,8 +30,10 @@ import org.apache.activemq.ActiveMQConnectionFactory;
 // broker delivered but never saw acknowledged).
 //
 // Output: "OUT sending" once the first send is confirmed; "OUT confirmed N";
-// "OUT received distinct=D deliveries=R duplicates=X redelivered=Y";
+// "OUT received distinct=D deliveries=R duplicates=X redelivered=Y
+// interrupted=C" (C: connections that lost the live broker, 2 wanted);
 // "OUT gap MS" (the longest time one send took, the failover included);
+// "OUT caught up MS" (how long after the last send the consumer had them all);
 // then "PASS ha" or "FAIL ha: why".
 public class HAClient {
     public static void main(String[] args) throws Exception {
@@ -45,8 +50,18 @@ public class HAClient {
         System.exit(0);
     }
 
+    // interrupted counts the connections that lost their broker (the
+    // failover transport also calls transportResumed on the first connect).
+    static final AtomicInteger interrupted = new AtomicInteger();
+
     static Connection connect(String url) throws JMSException {
-        Connection c = new ActiveMQConnectionFactory(url).createConnection();
+        ActiveMQConnection c = (ActiveMQConnection) new ActiveMQConnectionFactory(url).createConnection();
+        c.addTransportListener(new TransportListener() {
+            public void onCommand(Object command) {}
+            public void onException(IOException error) {}
+            public void transportInterupted() { interrupted.incrementAndGet(); }
+            public void transportResumed() {}
+        });
         c.start();
         return c;
     }
@@ -101,7 +116,8 @@ public class HAClient {
             System.out.println("OUT gap " + gap / 1_000_000);
             System.out.flush();
 
-            long deadline = System.currentTimeMillis() + 30_000;
+            long stopped = System.currentTimeMillis();
+            long deadline = stopped + 30_000;
             int missing = confirmed;
             while (System.currentTimeMillis() < deadline) {
                 missing = 0;
@@ -111,12 +127,17 @@ public class HAClient {
                 if (missing == 0) break;
                 Thread.sleep(50); // polls the listener's progress; bounded by the deadline
             }
+            System.out.println("OUT caught up " + (System.currentTimeMillis() - stopped));
             // What else comes: late duplicates are counted, not failed.
             Thread.sleep(500);
             int d = deliveries.get();
             System.out.println("OUT received distinct=" + seen.size() + " deliveries=" + d
-                    + " duplicates=" + (d - seen.size()) + " redelivered=" + redelivered.get());
+                    + " duplicates=" + (d - seen.size()) + " redelivered=" + redelivered.get()
+                    + " interrupted=" + interrupted.get());
             System.out.flush();
+            if (interrupted.get() < 2) {
+                throw new AssertionError(interrupted.get() + " of 2 connections interrupted: the failover did not happen under the JMS client");
+            }
             if (missing > 0) {
                 StringBuilder first = new StringBuilder();
                 for (int i = 0, n = 0; i < confirmed && n < 10; i++) {
