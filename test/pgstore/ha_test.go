@@ -221,9 +221,11 @@ func (p *mqttProducer) run(stop <-chan struct{}) {
 }
 
 // TestHAFailover: two broker processes on one store; the live one is
-// killed (SIGKILL) under persistent STOMP and MQTT QoS 1 load, the backup
-// serves within 5 seconds, and the reconnecting clients lose no confirmed
-// message (the MQTT ones wait in a persistent session).
+// killed (SIGKILL) under persistent STOMP, MQTT QoS 1 and OpenWire load,
+// the backup serves within 5 seconds, and the reconnecting clients lose no
+// confirmed message (the MQTT ones wait in a persistent session; the JMS
+// producer and consumer use the failover URL over both brokers' OpenWire
+// listeners, testdata/java/HAClient.java).
 func TestHAFailover(t *testing.T) {
 	url := pgtest.DB(t)
 	addr, maddr := freeAddr(t), freeAddr(t)
