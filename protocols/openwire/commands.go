@@ -83,9 +83,7 @@ func (c *conn) handle(ctx context.Context, cmd wire.Command) bool {
 		// Nothing is buffered for the client to flush, and no control
 		// command is meant for a broker.
 	case *wire.ConsumerControl:
-		// A client asking to change a consumer from its side (only
-		// network bridges do): the prefetch stays as the consumer opened.
-		c.logger().Debug("openwire: ConsumerControl from a client ignored")
+		c.onConsumerControl(v)
 	case *wire.ConnectionError:
 		c.logger().Debug("openwire: ConnectionError from the client ignored")
 	case *wire.ProducerAck, *wire.MessageDispatch, *wire.MessageDispatchNotification, *wire.BrokerInfo,

@@ -252,6 +252,60 @@ func (con *consumer) coreClosed(reason error) {
 	con.c.send(&wire.ConsumerControl{ConsumerID: &con.id, Destination: con.dest, Close: true})
 }
 
+// onConsumerControl applies a prefetch a client sets on one of its
+// consumers. The ActiveMQ client's failover transport does this after a
+// reconnect: it restores each consumer that had a prefetch with prefetch 0
+// (so that nothing is dispatched while it clears what the dead connection
+// delivered) and, once that is done, sends a ConsumerControl with the
+// consumer's real prefetch; ignoring it leaves the consumer with no credit
+// for good. Close, start, stop and flush are for network bridges and stay
+// ignored.
+func (c *conn) onConsumerControl(cc *wire.ConsumerControl) {
+	if cc.ConsumerID == nil || cc.Close || cc.Prefetch < 0 {
+		c.logger().Debug("openwire: ConsumerControl from a client ignored")
+		return
+	}
+	con := c.consumers[*cc.ConsumerID]
+	if con == nil || len(con.cores) == 0 || int(cc.Prefetch) == con.prefetch {
+		return // gone, a browser or an advisory consumer, or no change
+	}
+	old, next := con.prefetch, int(cc.Prefetch)
+	con.prefetch = next
+	switch {
+	case next == 0:
+		// From pushing to pulling: the window closes; acks of what is in
+		// flight give nothing back (onAck), a MessagePull gives credit.
+		for _, k := range con.cores {
+			k.SetCredit(0)
+		}
+	case old == 0:
+		// From pulling to pushing. A waiting pull is answered at once (its
+		// timer would otherwise take the window away when it fires), and
+		// what was pulled never took window credit, so its acks must give
+		// none back.
+		for _, k := range con.cores {
+			if k.PullPending() {
+				k.Pull(0, func() {})
+			}
+		}
+		c.outMu.Lock()
+		for _, e := range con.inflight {
+			e.credited = true
+		}
+		c.outMu.Unlock()
+		for _, k := range con.cores {
+			k.AddCredit(next)
+		}
+	default:
+		// A wider or narrower window: relative, so that deliveries racing
+		// with this change are counted once (credit may go below zero and
+		// comes back with acks).
+		for _, k := range con.cores {
+			k.AddCredit(next - old)
+		}
+	}
+}
+
 func (c *conn) onPull(p *wire.MessagePull) error {
 	if p.ConsumerID == nil {
 		return nil

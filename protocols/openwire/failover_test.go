@@ -2,6 +2,7 @@ package openwire_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/junctionmq/junction/config"
+	"github.com/junctionmq/junction/protocols/openwire/wire"
 	"github.com/junctionmq/junction/server"
+	"github.com/junctionmq/junction/server/servertest"
 )
 
 // startJournalBroker starts a broker on the journal in dir with only the
@@ -84,4 +87,86 @@ func TestFailover(t *testing.T) {
 	}
 	lr.await(t, "PASS ", javaTimeout)
 	t.Logf("reconnect, send and receive took %v", time.Since(t0))
+}
+
+// TestConsumerControlPrefetch: what the failover transport does after a
+// reconnect, at the byte level. It restores a consumer with prefetch 0,
+// so nothing is dispatched to it (and it does not pull), then sends a
+// ConsumerControl with the consumer's real prefetch: from then on the
+// server pushes that many messages and one more per ack. Before the
+// server applied it, a consumer restored after a failover got nothing.
+func TestConsumerControlPrefetch(t *testing.T) {
+	s := startBroker(t, servertest.Options{})
+	c := dialRaw(t, s)
+	c.handshake(clientOptions())
+	c.connect()
+	sid := &wire.SessionID{ConnectionID: "ID:raw-1", Value: 1}
+	pid := &wire.ProducerID{ConnectionID: "ID:raw-1", SessionID: 1, Value: 1}
+	dest := &wire.Destination{Type: wire.TypeQueue, PhysicalName: "ow.control"}
+	c.write(&wire.SessionInfo{SessionID: sid})
+	c.write(&wire.ProducerInfo{BaseCommand: wire.BaseCommand{ResponseRequired: true}, ProducerID: pid})
+	c.expectResponse()
+	for i := range 5 {
+		m := &wire.Message{BaseCommand: wire.BaseCommand{ResponseRequired: true}, Type: wire.TypeTextMessage, ProducerID: pid,
+			Destination: dest, MessageID: &wire.MessageID{ProducerID: pid, ProducerSequenceID: int64(i + 1)}, Persistent: true, Priority: 4}
+		m.SetText(fmt.Sprintf("m%d", i), false)
+		c.write(m)
+		c.expectResponse()
+	}
+	cid := &wire.ConsumerID{ConnectionID: "ID:raw-1", SessionID: 1, Value: 1}
+	// A dispatch would come before the Response to the ConsumerInfo (the
+	// core delivers while the consumer attaches); expectResponse fails on
+	// anything else.
+	c.write(&wire.ConsumerInfo{BaseCommand: wire.BaseCommand{ResponseRequired: true}, ConsumerID: cid, Destination: dest, PrefetchSize: 0})
+	c.expectResponse()
+
+	// dispatches reads n dispatches, then the Response to a flush: no more
+	// came meanwhile.
+	dispatches := func(n int) []*wire.MessageDispatch {
+		t.Helper()
+		var got []*wire.MessageDispatch
+		c.write(&wire.FlushCommand{BaseCommand: wire.BaseCommand{ResponseRequired: true}})
+		for {
+			switch r := c.mustRead().(type) {
+			case *wire.MessageDispatch:
+				got = append(got, r)
+			case *wire.Response:
+				if len(got) != n {
+					t.Fatalf("%d dispatches, want %d", len(got), n)
+				}
+				return got
+			case *wire.KeepAliveInfo:
+			default:
+				t.Fatalf("got %s, want a MessageDispatch or the Response", wire.TypeName(r.DataType()))
+			}
+		}
+	}
+	// The ConsumerControl itself asks for no response (the client sends it
+	// one way), so the flush after it orders the reads.
+	c.write(&wire.ConsumerControl{ConsumerID: cid, Destination: dest, Prefetch: 3})
+	got := dispatches(3)
+	text := func(d *wire.MessageDispatch) string {
+		t.Helper()
+		if d.Message == nil {
+			t.Fatal("a dispatch without a message")
+		}
+		s, err := d.Message.Text(1 << 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for i, d := range got {
+		if s := text(d); s != fmt.Sprintf("m%d", i) {
+			t.Fatalf("dispatch %d: %q, want m%d", i, s, i)
+		}
+	}
+	c.write(&wire.MessageAck{ConsumerID: cid, Destination: dest, AckType: wire.AckStandard, LastMessageID: got[0].Message.MessageID, MessageCount: 1})
+	if s := text(dispatches(1)[0]); s != "m3" {
+		t.Fatalf("after the ack: %q, want m3", s)
+	}
+	// Back to prefetch 0: an ack gives no credit back.
+	c.write(&wire.ConsumerControl{ConsumerID: cid, Destination: dest, Prefetch: 0})
+	c.write(&wire.MessageAck{ConsumerID: cid, Destination: dest, AckType: wire.AckStandard, LastMessageID: got[2].Message.MessageID, MessageCount: 2})
+	dispatches(0)
 }

@@ -22,6 +22,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/junctionmq/junction/internal/testkit"
 	"github.com/junctionmq/junction/server"
 	"github.com/junctionmq/junction/server/servertest"
 )
@@ -31,17 +32,6 @@ const waitFor = 10 * time.Second
 
 // javaTimeout bounds one run of the Java program (JVM start included).
 const javaTimeout = 90 * time.Second
-
-// classpath is the ActiveMQ JMS client as Debian installs it
-// (make test-deps).
-var classpath = []string{
-	"/usr/share/java/activemq-client.jar",
-	"/usr/share/java/geronimo-jms_1.1_spec.jar",
-	"/usr/share/java/hawtbuf.jar",
-	"/usr/share/java/slf4j-api.jar",
-	"/usr/share/java/slf4j-nop.jar",
-	"/usr/share/java/geronimo-j2ee-management-1.1-spec.jar",
-}
 
 var (
 	compileOnce sync.Once
@@ -67,24 +57,7 @@ func TestMain(m *testing.M) {
 // and fails it under CI, where make test-deps installs them.
 func needJava(t *testing.T) {
 	t.Helper()
-	var missing []string
-	for _, tool := range []string{"java", "javac"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	for _, jar := range classpath {
-		if _, err := os.Stat(jar); err != nil {
-			missing = append(missing, jar)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("missing under CI (make test-deps installs them): %s", strings.Join(missing, ", "))
-	}
-	t.Skipf("the ActiveMQ JMS client is not installed (apt-get install default-jdk-headless libactivemq-java): missing %s", strings.Join(missing, ", "))
+	testkit.NeedJava(t)
 }
 
 // compile builds the Java scenarios once per test binary.
@@ -99,12 +72,7 @@ func compile(t *testing.T) string {
 		}
 		classesDir = dir
 		src, _ := filepath.Abs("testdata/java/Scenarios.java")
-		ctx, cancel := context.WithTimeout(context.Background(), javaTimeout)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "javac", "-nowarn", "-cp", strings.Join(classpath, ":"), "-d", dir, src).CombinedOutput()
-		if err != nil {
-			compileErr = fmt.Errorf("javac: %v\n%s", err, out)
-		}
+		compileErr = testkit.CompileJava(dir, javaTimeout, src)
 	})
 	if compileErr != nil {
 		t.Fatal(compileErr)
@@ -120,9 +88,8 @@ func javaCmd(t *testing.T, ctx context.Context, url string, scenarios ...string)
 // javaCmdOpts is javaCmd with JVM options (system properties).
 func javaCmdOpts(t *testing.T, ctx context.Context, jvm []string, url string, scenarios ...string) *exec.Cmd {
 	dir := compile(t)
-	args := append([]string{"-Xshare:auto", "-XX:TieredStopAtLevel=1"}, jvm...)
-	args = append(args, "-cp", strings.Join(append(classpath, dir), ":"), "Scenarios", url)
-	return exec.CommandContext(ctx, "java", append(args, scenarios...)...)
+	args := append(append([]string{}, jvm...), testkit.JavaArgs(dir, "Scenarios", append([]string{url}, scenarios...)...)...)
+	return exec.CommandContext(ctx, "java", args...)
 }
 
 // result is what one scenario printed.

@@ -2,12 +2,15 @@ package pgstore
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -126,6 +129,12 @@ func freeAddr(t *testing.T) string {
 // haConfig writes the configuration both brokers share: one store, one
 // STOMP address (only the live broker binds it), every other listener off.
 func haConfig(t *testing.T, url, stompAddr, mqttAddr string) string {
+	return haConfigOW(t, url, stompAddr, mqttAddr, "")
+}
+
+// haConfigOW is haConfig with an OpenWire address: the brokers get
+// different ones, as two machines would, for the client's failover URL.
+func haConfigOW(t *testing.T, url, stompAddr, mqttAddr, owAddr string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "store:\n  type: postgres\n  url: %q\nha:\n  role: live-or-backup\nlisteners:\n", url)
@@ -137,6 +146,10 @@ func haConfig(t *testing.T, url, stompAddr, mqttAddr string) string {
 		case "mqtt":
 			if mqttAddr != "" {
 				addr = mqttAddr
+			}
+		case "openwire":
+			if owAddr != "" {
+				addr = owAddr
 			}
 		}
 		fmt.Fprintf(&b, "  %s: %s\n", l.Name, addr)
@@ -208,19 +221,25 @@ func (p *mqttProducer) run(stop <-chan struct{}) {
 }
 
 // TestHAFailover: two broker processes on one store; the live one is
-// killed (SIGKILL) under persistent STOMP and MQTT QoS 1 load, the backup
-// serves within 5 seconds, and the reconnecting clients lose no confirmed
-// message (the MQTT ones wait in a persistent session).
+// killed (SIGKILL) under persistent STOMP, MQTT QoS 1 and OpenWire load,
+// the backup serves within 5 seconds, and the reconnecting clients lose no
+// confirmed message (the MQTT ones wait in a persistent session; the JMS
+// producer and consumer use the failover URL over both brokers' OpenWire
+// listeners, testdata/java/HAClient.java).
 func TestHAFailover(t *testing.T) {
 	url := pgtest.DB(t)
 	addr, maddr := freeAddr(t), freeAddr(t)
-	cfg := haConfig(t, url, addr, maddr)
+	owA, owB := freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
-	a := launch(t, "serve", "--config", cfg, "--data", filepath.Join(dir, "a"))
+	a := launch(t, "serve", "--config", haConfigOW(t, url, addr, maddr, owA), "--data", filepath.Join(dir, "a"))
 	a.waitLog(t, `msg="junction ready"`, waitFor)
 	a.waitLog(t, "ha-role=live", time.Second)
-	b := launch(t, "serve", "--config", cfg, "--data", filepath.Join(dir, "b"))
+	b := launch(t, "serve", "--config", haConfigOW(t, url, addr, maddr, owB), "--data", filepath.Join(dir, "b"))
 	b.waitLog(t, "waiting for the store lock", waitFor)
+
+	// The JMS client with the failover URL over both brokers' OpenWire
+	// listeners, its producer sending by the time the load starts.
+	jms := startJMS(t, fmt.Sprintf("failover:(tcp://%s,tcp://%s)", owA, owB), "ha.ow")
 
 	// A persistent MQTT session subscribed before the load, away during it.
 	sub, err := mqttConnect(maddr, "ha-sub", false, nil)
@@ -260,6 +279,7 @@ func TestHAFailover(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond) // load on the new live broker
 	close(stop)
+	jms.stop(t)
 	wg.Wait()
 	total := 0
 	for _, p := range ps {
@@ -300,6 +320,139 @@ func TestHAFailover(t *testing.T) {
 	if total < 100 {
 		t.Fatalf("only %d messages confirmed: the load was too light to tell", total)
 	}
+	if jms.check(t) {
+		// A send the failover transport resent after the dead broker had
+		// stored it is stored twice; the client's duplicate suppression
+		// poison-acks the second copy when it reaches the connection that
+		// had the first, which dead-letters it. Nothing else may be there.
+		dups := 0
+		for b, n := range drain(t, addr, "/queue/DLQ", 0) {
+			if !strings.HasPrefix(b, "ow-") {
+				t.Errorf("dead-lettered: %q, not an OpenWire duplicate", b)
+			}
+			dups += n
+		}
+		t.Logf("%d OpenWire duplicates dead-lettered by the client's duplicate suppression", dups)
+	}
+}
+
+// jmsClient is HAClient.java (testdata/java) running: a JMS producer and
+// consumer on the ActiveMQ client's failover transport.
+type jmsClient struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+	out   []string
+	done  chan struct{}
+}
+
+// startJMS starts HAClient against url and waits until its producer has
+// a confirmed send; nil when Java is missing outside CI (under CI=true
+// that fails the test).
+func startJMS(t *testing.T, url, queue string) *jmsClient {
+	t.Helper()
+	if missing := testkit.JavaMissing(); len(missing) > 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("missing under CI (make test-deps installs them): %s", strings.Join(missing, ", "))
+		}
+		t.Logf("the OpenWire part is skipped: the ActiveMQ JMS client is not installed (apt-get install default-jdk-headless libactivemq-java): missing %s", strings.Join(missing, ", "))
+		return nil
+	}
+	classes := t.TempDir()
+	src, _ := filepath.Abs("testdata/java/HAClient.java")
+	if err := testkit.CompileJava(classes, 2*time.Minute, src); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	j := &jmsClient{lines: make(chan string, 64), done: make(chan struct{})}
+	j.cmd = exec.CommandContext(ctx, "java", testkit.JavaArgs(classes, "HAClient", url, queue)...)
+	var stderr testkit.LogBuffer
+	j.cmd.Stderr = &stderr
+	var err error
+	if j.stdin, err = j.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := j.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(j.done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			j.lines <- sc.Text()
+		}
+		close(j.lines)
+		_ = j.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-j.done
+		if t.Failed() {
+			t.Logf("HAClient stderr:\n%s", stderr.String())
+		}
+	})
+	j.await(t, "OUT sending", 90*time.Second)
+	return j
+}
+
+// await reads lines until one starts with prefix.
+func (j *jmsClient) await(t *testing.T, prefix string, d time.Duration) string {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case l, ok := <-j.lines:
+			if !ok {
+				t.Fatalf("HAClient ended before printing %q; output:\n%s", prefix, strings.Join(j.out, "\n"))
+			}
+			j.out = append(j.out, l)
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+			if strings.HasPrefix(l, "FAIL ") {
+				t.Fatalf("HAClient: %s", l)
+			}
+		case <-timer.C:
+			t.Fatalf("no %q from HAClient within %v; output:\n%s", prefix, d, strings.Join(j.out, "\n"))
+		}
+	}
+}
+
+// stop ends the producer's load.
+func (j *jmsClient) stop(t *testing.T) {
+	if j == nil {
+		return
+	}
+	if _, err := io.WriteString(j.stdin, "stop\n"); err != nil {
+		t.Fatalf("stopping HAClient: %v", err)
+	}
+}
+
+// check waits for HAClient's verdict: every confirmed send received. It
+// reports whether the client ran.
+func (j *jmsClient) check(t *testing.T) bool {
+	t.Helper()
+	if j == nil {
+		return false
+	}
+	confirmed := j.await(t, "OUT confirmed ", 30*time.Second)
+	gap := j.await(t, "OUT gap ", time.Second)
+	caught := j.await(t, "OUT caught up ", 40*time.Second)
+	received := j.await(t, "OUT received ", 5*time.Second)
+	j.await(t, "PASS ha", 5*time.Second)
+	n, _ := strconv.Atoi(strings.TrimPrefix(confirmed, "OUT confirmed "))
+	t.Logf("OpenWire (JMS failover URL): %d persistent sends confirmed, all received %s ms after the last; %s; longest send %s ms",
+		n, strings.TrimPrefix(caught, "OUT caught up "), strings.TrimPrefix(received, "OUT received "), strings.TrimPrefix(gap, "OUT gap "))
+	if n < 10 {
+		t.Fatalf("only %d OpenWire sends confirmed: the load was too light to tell", n)
+	}
+	return true
 }
 
 // TestFencedBrokerStops: a live broker whose epoch is taken over stops
