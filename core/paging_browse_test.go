@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,8 +189,11 @@ type pageInGate struct {
 	*memory.Store
 	armed   atomic.Bool
 	moved   chan struct{} // closed when the held batch is in the store
-	release chan struct{} // closing it lets the page-in go on
+	release chan struct{} // closing it (let) lets the page-in go on
+	once    sync.Once
 }
+
+func (g *pageInGate) let() { g.once.Do(func() { close(g.release) }) }
 
 func (g *pageInGate) Apply(ops []storage.Op, sync bool, done func(error)) {
 	if !slices.ContainsFunc(ops, func(op storage.Op) bool { return op.Kind == storage.OpPageIn }) || !g.armed.CompareAndSwap(true, false) {
@@ -212,6 +216,7 @@ func TestPagingBrowseDuringPageIn(t *testing.T) {
 	cfg.Store = g
 	cfg.pageLow = 1 << 20 // any consumer makes the queue page in
 	b := newTestBroker(t, cfg)
+	t.Cleanup(g.let) // runs before the broker's Close, which waits for the page-in
 	s := newSession(t, b, SessionOptions{})
 	const n = 300
 	sendPaged(t, s, "orders", "m", 0, n)
@@ -268,7 +273,7 @@ func TestPagingBrowseDuringPageIn(t *testing.T) {
 		}
 		break
 	}
-	close(g.release)
+	g.let()
 	select {
 	case <-added:
 	case <-time.After(10 * time.Second):
