@@ -26,7 +26,10 @@ import (
 // credit allows, outside the queue's lock: nothing is paged in and nothing
 // changes for the queue. References the queue pages in while it is browsed
 // are found in memory by their store position (Message.pagedPos), so that
-// none is seen twice or skipped for having moved.
+// none is seen twice or skipped for having moved. The store's paged range
+// moves before the queue's (a page-in applies its batch, then appends it):
+// a read that falls in between waits for the append and is read again
+// (readLocked), or it would pass over that batch.
 type Browser struct {
 	q       *Queue
 	sel     *selector.Selector
@@ -297,6 +300,23 @@ func (br *Browser) readLocked() {
 		return nil
 	})
 	q.mu.Lock()
+	// A page-in applying a batch moves the store's paged range before the
+	// queue's (pg.after, when it appends): a read in between found the
+	// store past references that are neither in memory yet nor read, and
+	// would pass over them, or end short. It cannot tell whether it did,
+	// so it waits for the batch to be appended and is read again.
+	stale := false
+	if pg := q.pg; pg != nil {
+		for pg.moving {
+			stale = true
+			if pg.moved.L == nil {
+				pg.moved.L = &q.mu
+			}
+			pg.waiting++
+			pg.moved.Wait()
+			pg.waiting--
+		}
+	}
 	switch {
 	case br.done:
 	case err != nil:
@@ -304,6 +324,8 @@ func (br *Browser) readLocked() {
 		br.finishLocked()
 	case q.pg == nil || q.pg.gen != gen:
 		// Purged meanwhile: tailLocked starts over from the store.
+	case stale:
+		// tailLocked shows what was appended, then reads after it.
 	case len(buf) == 0:
 		// Nothing is paged after what was shown (what is counted is not
 		// stored yet): the end of the queue.

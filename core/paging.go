@@ -66,6 +66,14 @@ type pageState struct {
 	// found nothing to page in (references counted but not yet durable):
 	// no read is started again until one is stored (pagedStored).
 	reading, idle bool
+	// moving: the page-in goroutine is applying a batch's OpPageIn, so
+	// the store's paged range may already start past after, which moves
+	// only when the batch is appended. A browser that read the store
+	// meanwhile cannot tell what it missed: it waits (waiting counts it)
+	// on moved, whose L is the queue's lock, and reads again (browse.go).
+	moving  bool
+	waiting int
+	moved   sync.Cond
 }
 
 // pageLogQuiet: a queue whose consumers keep pace at its budget pages and
@@ -308,12 +316,23 @@ func (q *Queue) pageIn() {
 		})
 
 		if err == nil && len(batch) > 0 {
+			q.mu.Lock()
+			pg.moving = true
+			q.mu.Unlock()
 			// The store pages them in before any ack of them can reach it:
 			// acks are written by whoever settles, in another goroutine,
 			// and must not overtake the page-in.
 			err = b.applyWait(pageInOps(q.info.ID, batch))
 		}
 		q.mu.Lock()
+		if pg.moving {
+			// Whatever follows under this lock (append, discard, give
+			// up) settles the store's range for a browser that waits.
+			pg.moving = false
+			if pg.waiting > 0 {
+				pg.moved.Broadcast()
+			}
+		}
 		if q.deleted || pg.gen != gen {
 			// Dropped (purge, delete) while it was read: what the store
 			// paged in meanwhile goes too.

@@ -2,10 +2,16 @@ package core
 
 import (
 	"fmt"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/junctionmq/junction/storage"
 	"github.com/junctionmq/junction/storage/memory"
 )
 
@@ -173,5 +179,119 @@ func TestPagingBrowsePurged(t *testing.T) {
 	br.AddCredit(1000)
 	if len(shown) != credit || !ended {
 		t.Fatalf("after the purge the browser showed %d more (ended %v): %v", len(shown)-credit, ended, shown[credit:min(len(shown), credit+10)])
+	}
+}
+
+// pageInGate is a store that, once armed, holds back the completion of the
+// first page-in batch it applies: the store has moved those references out
+// of its paged tail, the queue has not appended them yet.
+type pageInGate struct {
+	*memory.Store
+	armed   atomic.Bool
+	moved   chan struct{} // closed when the held batch is in the store
+	release chan struct{} // closing it (let) lets the page-in go on
+	once    sync.Once
+}
+
+func (g *pageInGate) let() { g.once.Do(func() { close(g.release) }) }
+
+func (g *pageInGate) Apply(ops []storage.Op, sync bool, done func(error)) {
+	if !slices.ContainsFunc(ops, func(op storage.Op) bool { return op.Kind == storage.OpPageIn }) || !g.armed.CompareAndSwap(true, false) {
+		g.Store.Apply(ops, sync, done)
+		return
+	}
+	g.Store.Apply(ops, sync, func(err error) {
+		close(g.moved)
+		go func() { <-g.release; done(err) }()
+	})
+}
+
+// A browser that reads the paged tail after a page-in moved the store's
+// paged range, but before the queue appended what it paged in, must not
+// pass over that batch (nor end early): it shows it from memory once it is
+// there, in order.
+func TestPagingBrowseDuringPageIn(t *testing.T) {
+	g := &pageInGate{Store: memory.New(), moved: make(chan struct{}), release: make(chan struct{})}
+	cfg := pagingConfig(g.Store)
+	cfg.Store = g
+	cfg.pageLow = 1 << 20 // any consumer makes the queue page in
+	b := newTestBroker(t, cfg)
+	t.Cleanup(g.let) // runs before the broker's Close, which waits for the page-in
+	s := newSession(t, b, SessionOptions{})
+	const n = 300
+	sendPaged(t, s, "orders", "m", 0, n)
+	st := queueStats(t, b, "orders")
+	if st.Paged == 0 || st.Ready < 2 {
+		t.Fatalf("orders: %+v, want some in memory and a paged tail", st)
+	}
+	var shown []int
+	ended := false
+	br, err := s.NewBrowser("orders", BrowserOptions{
+		Handler: func(m *Message) {
+			i, _ := strconv.Atoi(strings.TrimPrefix(string(m.Body), "m"))
+			shown = append(shown, i)
+		},
+		OnEnd:  func() { ended = true },
+		Credit: st.Ready, // what is in memory
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+
+	// A consumer takes m0 and the queue pages in its first batch, which
+	// the store holds back once it has taken it.
+	g.armed.Store(true)
+	c, col := consume(t, s, "orders", ConsumerOptions{Credit: 1})
+	defer c.Close()
+	col.take(t, 1)
+	select {
+	case <-g.moved:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the queue did not page in")
+	}
+	q, _ := b.Queue("orders")
+
+	// The browser reads the tail now. It may not show what follows the
+	// held batch: it waits for the batch to be appended.
+	added := make(chan struct{})
+	go func() { br.AddCredit(10); close(added) }()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		select {
+		case <-added:
+		default:
+			q.mu.Lock()
+			waiting := q.pg.waiting
+			q.mu.Unlock()
+			if waiting == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the browser neither showed anything nor waited for the page-in")
+				}
+				runtime.Gosched()
+				continue
+			}
+		}
+		break
+	}
+	g.let()
+	select {
+	case <-added:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the browser did not go on after the page-in")
+	}
+	for !ended {
+		was := len(shown)
+		br.AddCredit(100)
+		if len(shown) == was && !ended {
+			t.Fatalf("stalled at %d", was)
+		}
+	}
+	if len(shown) != n {
+		t.Fatalf("browsed %d of %d: %v", len(shown), n, shown[min(len(shown), st.Ready):min(len(shown), st.Ready+12)])
+	}
+	for i, v := range shown {
+		if v != i {
+			t.Fatalf("browsed m%d at %d (after %v)", v, i, shown[max(0, i-3):i])
+		}
 	}
 }
