@@ -444,13 +444,26 @@ func runPaging(t *testing.T, label, store string) {
 // TestInMemoryBaseline is the same load on a queue that fits in memory,
 // for the rates docs/PERFORMANCE.md compares paging with.
 func TestInMemoryBaseline(t *testing.T) {
+	runBaseline(t, "journal", "store:\n  type: journal\n")
+}
+
+// TestInMemoryBaselinePostgres is the baseline on the PostgreSQL store:
+// what its paging rates are compared with.
+func TestInMemoryBaselinePostgres(t *testing.T) {
+	if os.Getenv("JUNCTION_PAGING_BASELINE") == "" {
+		t.Skip("a benchmark: set JUNCTION_PAGING_BASELINE=1")
+	}
+	runBaseline(t, "postgres", fmt.Sprintf("store:\n  type: postgres\n  url: %q\n", pgtest.DB(t)))
+}
+
+func runBaseline(t *testing.T, label, store string) {
 	if os.Getenv("JUNCTION_PAGING_BASELINE") == "" {
 		t.Skip("a benchmark: set JUNCTION_PAGING_BASELINE=1")
 	}
 	n := messages(t)
 	dir := t.TempDir()
 	const dest = "/queue/baseline.orders"
-	b := start(t, dir, "store:\n  type: journal\nglobal-max-size: 12GiB\n")
+	b := start(t, dir, store+"global-max-size: 12GiB\n")
 	c := dial(t, b.stomp)
 	t0, c0 := time.Now(), b.cpu(t)
 	send(t, c, dest, 0, n)
@@ -458,8 +471,8 @@ func TestInMemoryBaseline(t *testing.T) {
 	t0, c0 = time.Now(), b.cpu(t)
 	drain(t, c, dest, 0, n)
 	drainTook, drainCPU := time.Since(t0), b.cpu(t)-c0
-	t.Logf("journal, %d persistent 1 KiB messages in memory: send %.0f msg/s (broker CPU %.1f µs/msg), drain %.0f msg/s (%.1f µs/msg), peak RSS %s (anonymous %s)",
-		n, float64(n)/sendTook.Seconds(), perMsg(sendCPU, n), float64(n)/drainTook.Seconds(), perMsg(drainCPU, n), mib(b.peak.Load()), mib(b.peakAnon.Load()))
+	t.Logf("%s, %d persistent 1 KiB messages in memory: send %.0f msg/s (broker CPU %.1f µs/msg), drain %.0f msg/s (%.1f µs/msg), peak RSS %s (anonymous %s)",
+		label, n, float64(n)/sendTook.Seconds(), perMsg(sendCPU, n), float64(n)/drainTook.Seconds(), perMsg(drainCPU, n), mib(b.peak.Load()), mib(b.peakAnon.Load()))
 }
 
 // profile saves a 10-second CPU profile of the broker to
