@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/junctionmq/junction/config"
@@ -71,7 +73,12 @@ func Start(t testing.TB, o Options) *server.Server {
 	}
 	t.Cleanup(func() {
 		if err := s.Shutdown(); err != nil {
-			t.Errorf("broker shutdown: %v", err)
+			// A shutdown that times out is a handler that never ended:
+			// its stack is the diagnosis, and the process may be gone
+			// before anyone can look again.
+			var b strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
+			t.Errorf("broker shutdown: %v\ngoroutines:\n%s", err, b.String())
 		}
 	})
 	return s
