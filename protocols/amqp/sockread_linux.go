@@ -4,13 +4,12 @@ import (
 	"io"
 	"net"
 	"syscall"
-	"unsafe"
 
 	"github.com/junctionmq/junction/protocols/transport"
 )
 
 // sockReader is what the connection's bufio.Reader reads: on a plain TCP
-// connection, read(2) through syscall.RawSyscall inside the RawConn's
+// connection, read(2) through transport.SysRead inside the RawConn's
 // readiness loop, else the Waiter's Read. syscall.Read enters the
 // scheduler's syscall state (the socket is non-blocking, so nothing there
 // needs it), and the first such call after the process was idle wakes Go's
@@ -66,17 +65,20 @@ func (r *sockReader) Read(p []byte) (int, error) {
 // socket has nothing.
 func (r *sockReader) read(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.p[0])), uintptr(len(r.p)))
-		switch e {
-		case 0:
-			r.n = int(n)
+		n, err := transport.SysRead(int(fd), r.p)
+		switch err {
+		case nil:
+			r.n = n
 			return true
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			return false
 		}
-		r.err = e
+		r.err = syscall.EIO
+		if e, ok := err.(syscall.Errno); ok {
+			r.err = e
+		}
 		return true
 	}
 }

@@ -212,6 +212,11 @@ func (c *fdConn) readBusy(rx *readSide, p []byte) (int, error) {
 // of the broker's CPU with a paho QoS 0 producer, and 0-5 % with these
 // (docs/PERFORMANCE.md). Under the race detector they are syscall.Read and
 // syscall.Write, whose annotations it needs.
+// SysRead is sysRead for an adapter that reads a socket itself through its
+// syscall.RawConn (AMQP's reader): one copy of the raw read and its race
+// detector fallback. Errors are syscall.Errno.
+func SysRead(fd int, p []byte) (int, error) { return sysRead(fd, p) }
+
 func sysRead(fd int, p []byte) (int, error) {
 	if raceEnabled {
 		return syscall.Read(fd, p)
