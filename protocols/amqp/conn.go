@@ -107,9 +107,9 @@ type conn struct {
 	inBatch bool
 	// armed (the reader's): the read deadline set on the socket.
 	armed time.Time
-	// inFlush (the reader's): this reader's batch takes part in the
-	// server's BatchFlush, which writes other connections' output when it ends.
-	inFlush bool
+	// seat (the reader's): its batch's place in the server's BatchFlush,
+	// which writes other connections' output when the batch ends.
+	seat transport.BatchSeat
 	// sb: Azure Service Bus state, for clients that use $cbs (servicebus.go).
 	sb *sbState
 }
@@ -182,22 +182,12 @@ func (c *conn) signalLocked() {
 // enterFlush makes the reader's batch one that writes, when it ends, the
 // output it caused on other connections (transport.BatchFlush): for the frames that
 // never wait (transfers, dispositions, flows).
-func (c *conn) enterFlush() {
-	if !c.inFlush {
-		c.inFlush = true
-		c.s.flush.Enter()
-	}
-}
+func (c *conn) enterFlush() { c.seat.Enter(&c.s.flush) }
 
 // leaveFlush ends the reader's part in the BatchFlush, writing what other
 // connections have queued: before any frame whose handling may wait, and
 // when the batch ends.
-func (c *conn) leaveFlush() {
-	if c.inFlush {
-		c.inFlush = false
-		c.s.flush.Leave()
-	}
-}
+func (c *conn) leaveFlush() { c.seat.Leave(&c.s.flush) }
 
 // frameBuffered reports whether a whole frame is already read into the
 // buffer, so that handling it cannot block on the socket.

@@ -27,9 +27,9 @@ type conn struct {
 	rd     *packet.Reader
 	w      transport.Waiter // input side: last read, peer deadline, parking; w.Conn() is the connection
 	// The small fields share one word: ver to aliasMax.
-	ver       byte
-	quit      bool // a DISCONNECT arrived: stop reading
-	deferring bool // the reader's batch of publishes is open (flush.go)
+	ver  byte
+	quit bool                // a DISCONNECT arrived: stop reading
+	seat transport.BatchSeat // the reader's batch of publishes (flush.go)
 	// Guarded by outMu: the writer has closed the connection; cleanup is
 	// done. Their channels are made only for someone who waits.
 	wclosedDone, detachedDone bool

@@ -8,21 +8,11 @@ package mqtt
 // (endDefer).
 
 // beginDefer starts a batch on the reader's goroutine.
-func (c *conn) beginDefer() {
-	if !c.deferring {
-		c.deferring = true
-		c.s.flush.Enter()
-	}
-}
+func (c *conn) beginDefer() { c.seat.Enter(&c.s.flush) }
 
 // endDefer ends the reader's batch and writes to the subscribers listed
 // since. The caller holds no lock.
-func (c *conn) endDefer() {
-	if c.deferring {
-		c.deferring = false
-		c.s.flush.Leave()
-	}
-}
+func (c *conn) endDefer() { c.seat.Leave(&c.s.flush) }
 
 // FlushBatched implements transport.Flushable: the written deliveries are
 // settled by the same inline write.

@@ -88,3 +88,24 @@ func (f *BatchFlush) Leave() {
 	}
 	f.mu.Unlock()
 }
+
+// BatchSeat is one reader's place in a BatchFlush: Enter and Leave pair up
+// however often the reader calls them, so a reader can end its batch
+// before any wait and begin it again after. The reader's own.
+type BatchSeat struct{ in bool }
+
+// Enter begins the reader's batch in f, unless it is in one.
+func (s *BatchSeat) Enter(f *BatchFlush) {
+	if !s.in {
+		s.in = true
+		f.Enter()
+	}
+}
+
+// Leave ends the reader's batch in f, if it is in one (BatchFlush.Leave).
+func (s *BatchSeat) Leave(f *BatchFlush) {
+	if s.in {
+		s.in = false
+		f.Leave()
+	}
+}
