@@ -220,21 +220,18 @@ func (s *Store) queuePaging(b *pgx.Batch, g *group, d *deltas) {
 			return err
 		})
 	}
+	// bytesGone takes off the bytes of paged rows a statement removed.
+	bytesGone := func(row pgx.Row) error {
+		var bytes int64
+		err := row.Scan(&bytes)
+		d.bytes -= bytes
+		return err
+	}
 	for i := range g.dropQ {
-		b.Queue(sqlDropPaged, g.dropQ[i], g.dropLo[i], g.dropHi[i]).QueryRow(func(row pgx.Row) error {
-			var bytes int64
-			err := row.Scan(&bytes)
-			d.bytes -= bytes
-			return err
-		})
+		b.Queue(sqlDropPaged, g.dropQ[i], g.dropLo[i], g.dropHi[i]).QueryRow(bytesGone)
 	}
 	if len(g.pdelQ) > 0 {
-		b.Queue(sqlDelPagedIn, g.pdelQ, g.pdelPos).QueryRow(func(row pgx.Row) error {
-			var bytes int64
-			err := row.Scan(&bytes)
-			d.bytes -= bytes
-			return err
-		})
+		b.Queue(sqlDelPagedIn, g.pdelQ, g.pdelPos).QueryRow(bytesGone)
 	}
 	if len(g.pdeadQ) > 0 {
 		b.Queue(sqlDeadPagedIn, g.pdeadQ, g.pdeadPos)

@@ -783,6 +783,13 @@ func (s *Store) exec(g *group) (deltas, error) {
 	if g.empty {
 		return d, nil
 	}
+	// refsGone counts the references a statement removed (its one column).
+	refsGone := func(row pgx.Row) error {
+		var n int64
+		err := row.Scan(&n)
+		d.refs -= n
+		return err
+	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	if !g.sync {
@@ -801,23 +808,13 @@ func (s *Store) exec(g *group) (deltas, error) {
 		})
 	}
 	if len(g.clrQ) > 0 {
-		b.Queue(sqlClrInline, int8s(g.clrQ), int8s(g.clrM)).QueryRow(func(row pgx.Row) error {
-			var n int64
-			err := row.Scan(&n)
-			d.refs -= n
-			return err
-		})
+		b.Queue(sqlClrInline, int8s(g.clrQ), int8s(g.clrM)).QueryRow(refsGone)
 	}
 	if len(g.iupdQ) > 0 {
 		b.Queue(sqlUpdInline, g.iupdQ, g.iupdM, g.iupdDC, g.iupdSch)
 	}
 	if len(g.delRefQ) > 0 {
-		b.Queue(sqlDelRefs, int8s(g.delRefQ), int8s(g.delRefM)).QueryRow(func(row pgx.Row) error {
-			var n int64
-			err := row.Scan(&n)
-			d.refs -= n
-			return err
-		})
+		b.Queue(sqlDelRefs, int8s(g.delRefQ), int8s(g.delRefM)).QueryRow(refsGone)
 	}
 	if len(g.updQ) > 0 {
 		b.Queue(sqlUpdRefs, g.updQ, g.updM, g.updDC, g.updSched)
