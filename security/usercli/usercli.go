@@ -83,6 +83,19 @@ func (o *options) path() (string, error) {
 	return p, nil
 }
 
+// loadUser loads the existing users file and finds name in it.
+func (o *options) loadUser(name string) (*security.UsersFile, *security.User, string, error) {
+	uf, path, err := o.load(true)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	u := uf.Find(name)
+	if u == nil {
+		return nil, nil, "", fmt.Errorf("no user %q in %s", name, path)
+	}
+	return uf, u, path, nil
+}
+
 func (o *options) load(mustExist bool) (*security.UsersFile, string, error) {
 	p, err := o.path()
 	if err != nil {
@@ -152,13 +165,9 @@ func (o *options) passwdCmd() *cobra.Command {
 		Args:         cobra.ExactArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			uf, path, err := o.load(true)
+			uf, u, path, err := o.loadUser(args[0])
 			if err != nil {
 				return err
-			}
-			u := uf.Find(args[0])
-			if u == nil {
-				return fmt.Errorf("no user %q in %s", args[0], path)
 			}
 			pw, err := passwordFrom(cmd, password, "new password")
 			if err != nil {
@@ -299,13 +308,9 @@ token's signature needs it): keep the users file private (mode 0600).`,
 		Args:         cobra.ExactArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			uf, path, err := o.load(true)
+			uf, u, path, err := o.loadUser(args[0])
 			if err != nil {
 				return err
-			}
-			u := uf.Find(args[0])
-			if u == nil {
-				return fmt.Errorf("no user %q in %s", args[0], path)
 			}
 			if remove {
 				u.SASKey = ""
